@@ -1,0 +1,209 @@
+// Ledger: the deterministic state machine at the heart of billsim.
+//
+// Events go in, in log order; ledger entries come out, and the state
+// (balances, holds, grants, campaign spend, disputes) moves accordingly. The
+// ledger does no I/O, reads no clock and holds no globals: the same events
+// always give the same entries and the same state, byte for byte, which is
+// what makes replay, snapshots and simulation testing possible.
+//
+// The rules it implements are numbered R1..R12 (README, "The rules"); code
+// that implements a rule cites it.
+//
+// Time: the ledger clock is the latest event time it has applied. An event
+// stamped earlier is applied at the clock (R6), so late delivery cannot
+// revive expired credit or a past day's budget. Time-driven work (grant
+// expiry, daily budget renewal) fires in (time, kind, id) order before the
+// event whose time passes it.
+//
+// Refused and duplicate events change nothing but the counters and the entry
+// that records them (R10, R11); they do not move the clock.
+//
+// REQUIRES: external synchronization. One owner applies events; readers
+// read between Apply calls.
+#ifndef BILLSIM_LEDGER_LEDGER_H_
+#define BILLSIM_LEDGER_LEDGER_H_
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "billsim/v1/events.pb.h"
+#include "billsim/v1/projections.pb.h"
+#include "ledger/entry.h"
+#include "ledger/state.h"
+#include "util/status.h"
+
+namespace billsim {
+
+struct LedgerOptions {
+  // A finite campaign budget below this is refused (R11), in micros of the
+  // account currency: 50.00 by default, as TikTok's minimum.
+  int64_t min_budget_micros = 50 * 1'000'000;
+  // Credit refunded from grants that have since expired comes back as a new
+  // grant valid this long from the refund (R9).
+  int64_t refund_grant_validity_us = 30LL * 86'400'000'000;
+};
+
+class Ledger {
+ public:
+  enum class Outcome { kApplied, kDuplicate, kRejected };
+
+  struct Result {
+    Outcome outcome = Outcome::kApplied;
+    std::string field;   // kRejected: the offending field
+    std::string reason;  // kRejected: "event 17: cash_deposited...: ..."
+  };
+
+  explicit Ledger(LedgerOptions options = {});
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Applies one event. Entries go to `sink` (may be null) in order.
+  Result Apply(const v1::Event& event, EntrySink* sink);
+
+  // Would Apply accept this event? Changes nothing. kDuplicate and kRejected
+  // as Apply would report them.
+  Result Check(const v1::Event& event) const;
+
+  // --- Queries (views are built on demand, not kept) -----------------------
+  int64_t clock_us() const { return clock_us_; }
+  uint64_t events_applied() const { return events_applied_; }
+  uint64_t events_rejected() const { return events_rejected_; }
+  uint64_t events_duplicate() const { return events_duplicate_; }
+  uint64_t entries() const { return entry_seq_; }
+
+  std::optional<v1::AccountBalance> Balance(std::string_view account) const;
+  std::optional<v1::CampaignSpend> Spend(std::string_view campaign) const;
+  std::optional<v1::DisputeView> DisputeState(std::string_view dispute) const;
+  // Every account, campaign and dispute, in the order they were created.
+  v1::BalanceReport Report() const;
+  v1::LedgerEntry ToProto(const Entry& entry) const;
+
+  // A digest of the whole state and of every entry made so far: two ledgers
+  // that applied the same events have the same digest. 32 hex digits.
+  std::string Digest() const;
+
+  // Checks R12 (conservation) and R5 (no negative balance) for every
+  // account, and the internal invariants behind them. OK or the first
+  // violation, named.
+  Status CheckInvariants() const;
+
+  const std::vector<Account>& accounts() const { return accounts_; }
+  const std::vector<Campaign>& campaigns() const { return campaigns_; }
+  const std::vector<Grant>& grants() const { return grants_; }
+  const std::vector<Dispute>& disputes() const { return disputes_; }
+  uint32_t FindAccount(std::string_view id) const;   // kNoIndex if unknown
+  uint32_t FindCampaign(std::string_view id) const;
+  uint32_t FindGrant(std::string_view id) const;
+  uint32_t FindDispute(std::string_view id) const;
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using Index =
+      std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+
+  // Time-driven work, fired in this order (R6).
+  struct Timer {
+    int64_t at_us;
+    int kind;         // kTimerExpiry, then kTimerDay at the same instant
+    std::string key;  // grant id, or account id
+    uint32_t index;   // grant or account
+    bool operator<(const Timer& o) const {
+      return std::tie(at_us, kind, key) < std::tie(o.at_us, o.kind, o.key);
+    }
+  };
+  static constexpr int kTimerExpiry = 0;
+  static constexpr int kTimerDay = 1;
+
+  // Validation (R11): the reason an event is refused, or OK.
+  Result Validate(const v1::Event& e, int64_t at_us) const;
+  Result ValidateAccountEvent(const v1::Event& e, std::string_view account,
+                              const char* field) const;
+  Result ValidateCampaignEvent(const v1::Event& e, std::string_view account,
+                               std::string_view campaign,
+                               const char* prefix) const;
+
+  // Clock and timers (R4 day renewal, R6 expiry).
+  void AdvanceClock(int64_t to_us);
+  void FireExpiry(uint32_t grant);
+  void FireDay(uint32_t account);
+  void ScheduleDay(uint32_t account);
+  int64_t LocalDay(const Account& a, int64_t time_us) const;
+
+  // Event handlers. Each assumes Validate passed.
+  void OnAccountOpened(const v1::AccountOpened& m);
+  void OnCashDeposited(const v1::CashDeposited& m);
+  void OnCreditGranted(const v1::CreditGranted& m);
+  void OnCampaignCreated(const v1::CampaignCreated& m);
+  void OnStatusChanged(const v1::CampaignStatusChanged& m);
+  void OnAdReviewed(const v1::AdReviewed& m);
+  void OnDelivery(const v1::DeliveryReported& m);
+  void OnDisputeFiled(const v1::DisputeFiled& m);
+  void OnEvidenceAdded(const v1::DisputeEvidenceAdded& m);
+  void OnDisputeDecided(const v1::DisputeDecided& m);
+
+  // Funds (R3, R4, R5).
+  bool IsHolding(const Campaign& c) const;
+  int64_t HoldTarget(const Campaign& c) const;
+  int64_t Usable(const Account& a, uint32_t campaign) const;
+  bool GrantFunds(const Grant& g, uint32_t campaign) const;
+  void StartHolding(uint32_t campaign);
+  void StopHolding(uint32_t campaign, const std::string& why);
+  void TopUp(uint32_t campaign);
+  void TopUpAll(uint32_t account);
+  void ShrinkHolds(uint32_t account);
+  void Charge(uint32_t campaign, int64_t units, bool fault);
+  void PauseForFunds(uint32_t campaign);
+  void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units);
+  void InsertGrantOrdered(Account& a, uint32_t grant);
+
+  // Disputes (R8, R9).
+  void Investigate(uint32_t dispute);
+  int64_t Verifiable(const Dispute& d) const;
+  void Adjust(uint32_t dispute, int64_t amount);
+  void SetDisputeStatus(uint32_t dispute, v1::DisputeStatus status,
+                        std::string note);
+
+  // Emits an entry stamped with the current event, clock and the account's
+  // balances after it; folds it into the history digest.
+  void Emit(Entry entry);
+  void EmitRejection(const v1::Event& e, const Result& r, EntrySink* sink);
+
+  LedgerOptions options_;
+  int64_t clock_us_ = 0;
+  uint64_t entry_seq_ = 0;
+  uint64_t events_applied_ = 0;
+  uint64_t events_rejected_ = 0;
+  uint64_t events_duplicate_ = 0;
+  uint64_t grant_order_ = 0;
+  uint64_t enable_order_ = 0;
+  uint64_t history_hash_ = 0;     // chained over every entry
+  uint64_t event_id_hash_ = 0;    // order-free sum over applied ids
+
+  // The event being applied and where its entries go.
+  uint64_t current_event_id_ = 0;
+  EntrySink* sink_ = nullptr;
+
+  std::vector<Account> accounts_;
+  std::vector<Campaign> campaigns_;
+  std::vector<Grant> grants_;
+  std::vector<Dispute> disputes_;
+  Index account_index_, campaign_index_, grant_index_, dispute_index_;
+  std::unordered_set<uint64_t> applied_ids_;
+  std::set<Timer> timers_;
+};
+
+}  // namespace billsim
+
+#endif  // BILLSIM_LEDGER_LEDGER_H_

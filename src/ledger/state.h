@@ -1,0 +1,127 @@
+// The ledger's state, as plain structs with integer money and time. Only the
+// Ledger mutates these; everyone else reads them through Ledger's accessors
+// or the proto views.
+#ifndef BILLSIM_LEDGER_STATE_H_
+#define BILLSIM_LEDGER_STATE_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "billsim/v1/events.pb.h"
+#include "billsim/v1/projections.pb.h"
+#include "ledger/entry.h"
+
+namespace billsim {
+
+struct Grant {
+  std::string id;
+  std::string program;
+  uint32_t account = kNoIndex;
+  uint64_t order = 0;          // global grant order: the R3 tie-break
+  int64_t amount = 0;
+  int64_t remaining = 0;
+  int64_t expires_at_us = 0;
+  int64_t expired_micros = 0;  // removed at expiry (R6)
+  bool expired = false;
+  bool adjustment = false;     // made by a refund of expired credit (R9)
+  std::vector<uint32_t> campaigns;  // sorted; empty: any of the account's
+};
+
+struct Account {
+  std::string id;
+  std::string currency;
+  std::string name;
+  int32_t utc_offset_minutes = 0;
+  v1::FundingOrder funding_order = v1::FUNDING_ORDER_CREDIT_FIRST;
+  int64_t opened_at_us = 0;
+  int64_t cash = 0;    // cash_balance
+  int64_t credit = 0;  // grant_balance: remaining of unexpired grants
+  int64_t frozen = 0;  // frozen_balance: sum of campaign holds
+  int64_t deposited = 0;
+  int64_t granted = 0;
+  int64_t spent = 0;
+  int64_t expired = 0;
+  int64_t adjusted = 0;
+  // Grants in R3 order: soonest expiry, then earlier grant, then id.
+  std::vector<uint32_t> grants;
+  // Campaigns that hold funds, in the order they were enabled (R4 top-ups
+  // go first to the earliest).
+  std::vector<uint32_t> holding;
+  bool day_timer_scheduled = false;
+
+  int64_t valid() const { return cash + credit - frozen; }  // valid_balance
+};
+
+// A charge for fault-marked delivery, kept for R9: what a verified dispute
+// can give back, and to which sources.
+struct FaultCharge {
+  struct Part {
+    uint32_t grant = kNoIndex;  // kNoIndex: cash
+    int64_t amount = 0;
+    int64_t adjusted = 0;
+  };
+  int64_t time_us = 0;
+  std::vector<Part> parts;
+};
+
+struct Campaign {
+  enum class Status { kDisabled, kEnabled, kDeleted };
+  enum class Review { kPending, kApproved, kRejectedBeforeServing,
+                      kRejectedAfterServing };
+
+  std::string id;
+  uint32_t account = kNoIndex;
+  v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
+  v1::BillingEvent billing_event = v1::BILLING_EVENT_UNSPECIFIED;
+  v1::DeliveryReported::Kind billable_kind =
+      v1::DeliveryReported::KIND_UNSPECIFIED;
+  int64_t price = 0;         // micros per `per_units` units
+  int64_t per_units = 1;     // 1000 for CPM, else 1
+  v1::BudgetMode budget_mode = v1::BUDGET_MODE_UNSPECIFIED;
+  int64_t budget = 0;
+  bool creative_reviewed = false;
+  bool audience_defined = false;
+  std::string landing_page_url;
+
+  Status status = Status::kDisabled;
+  std::string status_reason;
+  Review review = Review::kPending;
+  uint64_t enable_order = 0;
+
+  int64_t hold = 0;              // frozen for this campaign
+  int64_t billed_units = 0;      // R2: billed_micros == floor(units*p/k)
+  int64_t billed_micros = 0;
+  int64_t served_units = 0;      // billed units that were not fault-marked
+  int64_t fault_billed_micros = 0;
+  int64_t day_index = 0;         // local day of day_spent (DAY mode)
+  int64_t day_spent = 0;
+  // Delivered units by DeliveryReported::Kind (index 1..5).
+  std::array<int64_t, 6> delivered{};
+  // Not-billed units and would-be amounts by NotBilledReason (index 1..6).
+  std::array<int64_t, 7> not_billed_units{};
+  std::array<int64_t, 7> not_billed_micros{};
+  std::vector<FaultCharge> fault_charges;  // in time order
+};
+
+struct Dispute {
+  std::string id;
+  uint32_t account = kNoIndex;
+  uint32_t campaign = kNoIndex;
+  v1::DisputeReason reason = v1::DISPUTE_REASON_UNSPECIFIED;
+  v1::DisputeStatus status = v1::DISPUTE_STATUS_UNSPECIFIED;
+  std::string status_note;
+  int64_t window_start_us = 0;
+  int64_t window_end_us = 0;
+  int64_t claimed = 0;
+  int64_t verifiable = 0;
+  int64_t adjusted = 0;
+  bool has_screenshot = false;
+  bool has_spend_report = false;
+  bool has_delivery_data = false;
+};
+
+}  // namespace billsim
+
+#endif  // BILLSIM_LEDGER_STATE_H_

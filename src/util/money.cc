@@ -1,0 +1,52 @@
+#include "util/money.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "util/assert.h"
+
+namespace billsim {
+
+int64_t MulDivFloor(int64_t a, int64_t b, int64_t c) {
+  BILLSIM_ASSERT(a >= 0 && b >= 0 && c > 0);
+  const __int128 q = static_cast<__int128>(a) * b / c;
+  if (q > std::numeric_limits<int64_t>::max()) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return static_cast<int64_t>(q);
+}
+
+std::string FormatMicros(int64_t micros) {
+  // Work on the magnitude as unsigned so that INT64_MIN formats too.
+  const bool negative = micros < 0;
+  const uint64_t mag = negative ? 0 - static_cast<uint64_t>(micros)
+                                : static_cast<uint64_t>(micros);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s%" PRIu64 ".%06" PRIu64,
+                negative ? "-" : "", mag / kMicrosPerUnit,
+                mag % kMicrosPerUnit);
+  return buf;
+}
+
+std::string FormatTime(int64_t time_us) {
+  const int64_t secs = FloorDiv(time_us, 1'000'000);
+  const int64_t frac = time_us - secs * 1'000'000;
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  if (frac == 0) {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec);
+  } else {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06" PRId64 "Z",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec, frac);
+  }
+  return buf;
+}
+
+}  // namespace billsim

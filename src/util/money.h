@@ -1,0 +1,33 @@
+// Integer money and time helpers. Money is int64 micro-units, time is int64
+// microseconds UTC; no floating point anywhere near either.
+#ifndef BILLSIM_UTIL_MONEY_H_
+#define BILLSIM_UTIL_MONEY_H_
+
+#include <cstdint>
+#include <string>
+
+namespace billsim {
+
+inline constexpr int64_t kMicrosPerUnit = 1'000'000;       // 1.00 = 1e6 micros
+inline constexpr int64_t kMicrosPerDay = 86'400'000'000;   // time, in us
+inline constexpr int64_t kMicrosPerMinute = 60'000'000;
+
+// floor(a * b / c) for a, b >= 0 and c > 0, exact through 128-bit arithmetic.
+// Saturates at INT64_MAX, which no real money amount reaches.
+int64_t MulDivFloor(int64_t a, int64_t b, int64_t c);
+
+// "12.345678": micro-units as a decimal with six places, sign first.
+std::string FormatMicros(int64_t micros);
+
+// "2026-01-15T09:30:00Z" (microseconds shown only when nonzero).
+std::string FormatTime(int64_t time_us);
+
+// Floor division that rounds toward negative infinity (for local days).
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+}  // namespace billsim
+
+#endif  // BILLSIM_UTIL_MONEY_H_
