@@ -1,0 +1,66 @@
+// billsim: one program, many subcommands. This file only dispatches; each
+// subcommand parses its own options (Boost.Program_options).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*main)(const std::vector<std::string>& args);
+};
+
+constexpr Command kCommands[] = {
+    {"scenario", "run recorded scenarios, print their balances or history",
+     billsim::cli::ScenarioMain},
+};
+
+void Usage(std::ostream& out) {
+  out << "billsim: an event-sourced billing simulator for advertising credit\n\n"
+         "usage: billsim COMMAND [ARGS...]\n"
+         "       billsim COMMAND --help\n\n"
+         "commands:\n";
+  for (const Command& c : kCommands) {
+    out << "  " << c.name << std::string(12 - std::string(c.name).size(), ' ')
+        << c.summary << "\n";
+  }
+  out << "\nMoney is integer micro-units of the account currency; time is\n"
+         "integer microseconds UTC. Results go to stdout, logs to stderr.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs to stderr, so that stdout carries only results.
+  auto logger = spdlog::stderr_color_mt("billsim");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^%l%$: %v");
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    Usage(std::cerr);
+    return billsim::cli::kExitUsage;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    Usage(std::cout);
+    return billsim::cli::kExitOk;
+  }
+  if (args[0] == "--version") {
+    std::cout << "billsim 0.1.0\n";
+    return billsim::cli::kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    if (args[0] == c.name) {
+      return c.main(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
+  }
+  spdlog::error("unknown command \"{}\"; see billsim --help", args[0]);
+  return billsim::cli::kExitUsage;
+}

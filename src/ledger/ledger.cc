@@ -1,0 +1,354 @@
+// Ledger: dispatch, the clock and its timers, entries and the digest.
+// Validation is in ledger_validate.cc, funds (R3-R7) in ledger_funds.cc,
+// disputes (R8, R9) in ledger_disputes.cc, views in ledger_views.cc.
+#include "ledger/ledger.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "util/assert.h"
+#include "util/money.h"
+
+namespace billsim {
+
+namespace {
+
+uint32_t Lookup(const auto& index, std::string_view id) {
+  auto it = index.find(id);
+  return it == index.end() ? kNoIndex : it->second;
+}
+
+// Feeds fixed-width integers and length-prefixed strings into an XXH3
+// stream, so that no two different states hash the same bytes.
+class Hasher {
+ public:
+  Hasher() { XXH3_128bits_reset(state_); }
+  ~Hasher() { XXH3_freeState(state_); }
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  void Int(int64_t v) { XXH3_128bits_update(state_, &v, sizeof v); }
+  void Str(std::string_view s) {
+    Int(static_cast<int64_t>(s.size()));
+    XXH3_128bits_update(state_, s.data(), s.size());
+  }
+  std::string Hex() const {
+    const XXH128_hash_t h = XXH3_128bits_digest(state_);
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx",
+                  static_cast<unsigned long long>(h.high64),
+                  static_cast<unsigned long long>(h.low64));
+    return buf;
+  }
+
+ private:
+  XXH3_state_t* state_ = XXH3_createState();
+};
+
+}  // namespace
+
+Ledger::Ledger(LedgerOptions options) : options_(options) {
+  BILLSIM_ASSERT(options_.min_budget_micros >= 0);
+  BILLSIM_ASSERT(options_.refund_grant_validity_us > 0);
+}
+
+uint32_t Ledger::FindAccount(std::string_view id) const {
+  return Lookup(account_index_, id);
+}
+uint32_t Ledger::FindCampaign(std::string_view id) const {
+  return Lookup(campaign_index_, id);
+}
+uint32_t Ledger::FindGrant(std::string_view id) const {
+  return Lookup(grant_index_, id);
+}
+uint32_t Ledger::FindDispute(std::string_view id) const {
+  return Lookup(dispute_index_, id);
+}
+
+Ledger::Result Ledger::Check(const v1::Event& event) const {
+  if (event.event_id() != 0 && applied_ids_.contains(event.event_id())) {
+    return Result{Outcome::kDuplicate, "event_id", ""};
+  }
+  return Validate(event, std::max(clock_us_, event.time_us()));
+}
+
+Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
+  current_event_id_ = event.event_id();
+  sink_ = sink;
+  // R10: a repeated id changes nothing but is recorded.
+  if (event.event_id() != 0 && applied_ids_.contains(event.event_id())) {
+    events_duplicate_++;
+    Entry e;
+    e.kind = v1::DUPLICATE;
+    e.field = "event_id";
+    e.note = "event " + std::to_string(event.event_id()) +
+             ": already applied; ignored (R10)";
+    Emit(std::move(e));
+    sink_ = nullptr;
+    return Result{Outcome::kDuplicate, "event_id", ""};
+  }
+  // R6: an event stamped before the clock is applied at the clock.
+  const int64_t at_us = std::max(clock_us_, event.time_us());
+  Result verdict = Validate(event, at_us);
+  if (verdict.outcome == Outcome::kRejected) {
+    EmitRejection(event, verdict, sink);
+    sink_ = nullptr;
+    return verdict;
+  }
+
+  AdvanceClock(at_us);
+  applied_ids_.insert(event.event_id());
+  event_id_hash_ += XXH3_64bits(&current_event_id_, sizeof current_event_id_);
+  events_applied_++;
+
+  using P = v1::Event::PayloadCase;
+  switch (event.payload_case()) {
+    case P::kDeliveryReported: OnDelivery(event.delivery_reported()); break;
+    case P::kAccountOpened: OnAccountOpened(event.account_opened()); break;
+    case P::kCashDeposited: OnCashDeposited(event.cash_deposited()); break;
+    case P::kCreditGranted: OnCreditGranted(event.credit_granted()); break;
+    case P::kCampaignCreated: OnCampaignCreated(event.campaign_created()); break;
+    case P::kCampaignStatusChanged:
+      OnStatusChanged(event.campaign_status_changed());
+      break;
+    case P::kAdReviewed: OnAdReviewed(event.ad_reviewed()); break;
+    case P::kDisputeFiled: OnDisputeFiled(event.dispute_filed()); break;
+    case P::kDisputeEvidenceAdded:
+      OnEvidenceAdded(event.dispute_evidence_added());
+      break;
+    case P::kDisputeDecided: OnDisputeDecided(event.dispute_decided()); break;
+    case P::kClockAdvanced: break;  // AdvanceClock did the work
+    case P::PAYLOAD_NOT_SET:
+      BILLSIM_ASSERT(false);  // Validate refuses it
+  }
+  sink_ = nullptr;
+  return verdict;
+}
+
+void Ledger::EmitRejection(const v1::Event& e, const Result& r,
+                           EntrySink* sink) {
+  events_rejected_++;
+  Entry entry;
+  entry.kind = v1::REJECTED;
+  entry.field = r.field;
+  entry.note = r.reason;
+  Emit(std::move(entry));
+}
+
+// --- Clock and timers (R4, R6) ----------------------------------------------
+
+int64_t Ledger::LocalDay(const Account& a, int64_t time_us) const {
+  return FloorDiv(time_us + a.utc_offset_minutes * kMicrosPerMinute,
+                  kMicrosPerDay);
+}
+
+void Ledger::AdvanceClock(int64_t to_us) {
+  BILLSIM_ASSERT(to_us >= clock_us_);
+  while (!timers_.empty() && timers_.begin()->at_us <= to_us) {
+    const Timer t = *timers_.begin();
+    timers_.erase(timers_.begin());
+    BILLSIM_ASSERT(t.at_us >= clock_us_);
+    clock_us_ = t.at_us;  // entries of the timer carry its own time
+    if (t.kind == kTimerExpiry) {
+      FireExpiry(t.index);
+    } else {
+      FireDay(t.index);
+    }
+  }
+  clock_us_ = to_us;
+}
+
+void Ledger::FireExpiry(uint32_t grant) {
+  Grant& g = grants_[grant];
+  BILLSIM_ASSERT(!g.expired);
+  BILLSIM_ASSERT(g.expires_at_us == clock_us_);
+  Account& a = accounts_[g.account];
+  g.expired = true;
+  const int64_t removed = g.remaining;
+  if (removed > 0) {
+    g.remaining = 0;
+    g.expired_micros = removed;
+    a.credit -= removed;
+    a.expired += removed;
+    Entry e;
+    e.kind = v1::PROMOTION_EXPIRED;
+    e.account = g.account;
+    e.funds = v1::FUNDS_TYPE_GRANT;
+    e.grant = grant;
+    e.balance_delta = -removed;
+    e.note = "unused credit removed at expiry: not refunded, not converted "
+             "to cash, not carried over (R6)";
+    Emit(std::move(e));
+  }
+  ShrinkHolds(g.account);
+}
+
+void Ledger::ScheduleDay(uint32_t account) {
+  Account& a = accounts_[account];
+  if (a.day_timer_scheduled) return;
+  const int64_t next_midnight =
+      (LocalDay(a, clock_us_) + 1) * kMicrosPerDay -
+      a.utc_offset_minutes * kMicrosPerMinute;
+  BILLSIM_ASSERT(next_midnight > clock_us_);
+  timers_.insert(Timer{next_midnight, kTimerDay, a.id, account});
+  a.day_timer_scheduled = true;
+}
+
+void Ledger::FireDay(uint32_t account) {
+  Account& a = accounts_[account];
+  a.day_timer_scheduled = false;
+  bool any_daily = false;
+  // R4: a new local day renews daily holds, earliest-enabled first.
+  const std::vector<uint32_t> holding = a.holding;  // TopUp may not change it
+  for (uint32_t c : holding) {
+    if (campaigns_[c].budget_mode != v1::BUDGET_MODE_DAY) continue;
+    any_daily = true;
+    TopUp(c);
+  }
+  if (any_daily) ScheduleDay(account);
+}
+
+// --- Entries ------------------------------------------------------------------
+
+void Ledger::Emit(Entry e) {
+  e.seq = ++entry_seq_;
+  e.event_id = current_event_id_;
+  e.time_us = clock_us_;
+  if (e.account != kNoIndex) {
+    const Account& a = accounts_[e.account];
+    e.cash_after = a.cash;
+    e.credit_after = a.credit;
+    e.frozen_after = a.frozen;
+    e.valid_after = a.valid();
+  }
+  // Fold the entry into the history digest: fixed fields, then the text.
+  const int64_t fixed[] = {
+      static_cast<int64_t>(e.seq), static_cast<int64_t>(e.event_id),
+      e.time_us, e.account, e.campaign, e.grant, e.dispute, e.kind, e.funds,
+      e.balance_delta, e.frozen_delta, e.units, e.not_billed_reason,
+      e.dispute_status, e.cash_after, e.credit_after, e.frozen_after,
+      e.valid_after};
+  history_hash_ = XXH3_64bits_withSeed(fixed, sizeof fixed, history_hash_);
+  history_hash_ =
+      XXH3_64bits_withSeed(e.note.data(), e.note.size(), history_hash_);
+  if (sink_ != nullptr) sink_->Add(e);
+}
+
+// --- Digest and invariants ------------------------------------------------------
+
+std::string Ledger::Digest() const {
+  Hasher h;
+  h.Int(clock_us_);
+  h.Int(static_cast<int64_t>(entry_seq_));
+  h.Int(static_cast<int64_t>(events_applied_));
+  h.Int(static_cast<int64_t>(events_rejected_));
+  h.Int(static_cast<int64_t>(events_duplicate_));
+  h.Int(static_cast<int64_t>(history_hash_));
+  h.Int(static_cast<int64_t>(event_id_hash_));
+  for (const Account& a : accounts_) {
+    h.Str(a.id);
+    h.Str(a.currency);
+    h.Int(a.utc_offset_minutes);
+    h.Int(a.funding_order);
+    for (int64_t v : {a.opened_at_us, a.cash, a.credit, a.frozen, a.deposited,
+                      a.granted, a.spent, a.expired, a.adjusted}) {
+      h.Int(v);
+    }
+    for (uint32_t c : a.holding) h.Int(c);
+  }
+  for (const Grant& g : grants_) {
+    h.Str(g.id);
+    for (int64_t v : {int64_t{g.account}, g.amount, g.remaining,
+                      g.expires_at_us, g.expired_micros, int64_t{g.expired},
+                      int64_t{g.adjustment}}) {
+      h.Int(v);
+    }
+    for (uint32_t c : g.campaigns) h.Int(c);
+  }
+  for (const Campaign& c : campaigns_) {
+    h.Str(c.id);
+    h.Str(c.status_reason);
+    for (int64_t v : {int64_t{c.account}, int64_t{c.billing_event}, c.price,
+                      int64_t{c.budget_mode}, c.budget,
+                      static_cast<int64_t>(c.status),
+                      static_cast<int64_t>(c.review), c.hold, c.billed_units,
+                      c.billed_micros, c.fault_billed_micros, c.day_index,
+                      c.day_spent}) {
+      h.Int(v);
+    }
+    for (int64_t v : c.delivered) h.Int(v);
+    for (int64_t v : c.not_billed_units) h.Int(v);
+    for (const FaultCharge& f : c.fault_charges) {
+      h.Int(f.time_us);
+      for (const auto& p : f.parts) {
+        h.Int(p.grant);
+        h.Int(p.amount);
+        h.Int(p.adjusted);
+      }
+    }
+  }
+  for (const Dispute& d : disputes_) {
+    h.Str(d.id);
+    h.Str(d.status_note);
+    for (int64_t v : {int64_t{d.status}, d.verifiable, d.adjusted, d.claimed}) {
+      h.Int(v);
+    }
+  }
+  return h.Hex();
+}
+
+Status Ledger::CheckInvariants() const {
+  for (const Account& a : accounts_) {
+    auto fail = [&a](const std::string& what) {
+      return Status::Corruption("account " + a.id + ": " + what);
+    };
+    if (a.cash < 0 || a.credit < 0 || a.frozen < 0 || a.valid() < 0) {
+      return fail("negative balance (R5): cash " + FormatMicros(a.cash) +
+                  ", grant " + FormatMicros(a.credit) + ", frozen " +
+                  FormatMicros(a.frozen) + ", valid " + FormatMicros(a.valid()));
+    }
+    if (a.deposited + a.granted + a.adjusted !=
+        a.spent + a.expired + a.cash + a.credit) {
+      return fail("conservation (R12) broken: deposited + granted + adjusted = " +
+                  FormatMicros(a.deposited + a.granted + a.adjusted) +
+                  " but spent + expired + cash + grant = " +
+                  FormatMicros(a.spent + a.expired + a.cash + a.credit));
+    }
+    int64_t credit = 0;
+    for (uint32_t gi : a.grants) {
+      const Grant& g = grants_[gi];
+      if (g.remaining < 0) return fail("grant " + g.id + " negative");
+      if (g.expired && g.remaining != 0) {
+        return fail("expired grant " + g.id + " still funds (R6)");
+      }
+      if (g.expired != (g.expires_at_us <= clock_us_)) {
+        return fail("grant " + g.id + " expiry does not match the clock (R6)");
+      }
+      credit += g.remaining;
+    }
+    if (credit != a.credit) return fail("grant balance != sum of grants");
+    int64_t frozen = 0;
+    for (uint32_t ci : a.holding) {
+      const Campaign& c = campaigns_[ci];
+      if (c.hold < 0 || c.hold > HoldTarget(c)) {
+        return fail("campaign " + c.id + " holds beyond its budget (R4)");
+      }
+      frozen += c.hold;
+    }
+    if (frozen != a.frozen) return fail("frozen balance != sum of holds");
+  }
+  for (const Campaign& c : campaigns_) {
+    if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units)) {
+      return Status::Corruption("campaign " + c.id +
+                                ": charge is not floor(units*price/k) (R2)");
+    }
+    if (!IsHolding(c) && c.hold != 0) {
+      return Status::Corruption("campaign " + c.id + ": holds while not active");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace billsim

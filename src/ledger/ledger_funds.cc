@@ -1,0 +1,490 @@
+// Ledger: money in (deposits, grants), holds (R4), charges (R1-R3, R5, R7).
+#include <algorithm>
+#include <limits>
+
+#include "ledger/ledger.h"
+#include "util/assert.h"
+#include "util/money.h"
+
+namespace billsim {
+
+namespace {
+
+constexpr int64_t kNoCap = std::numeric_limits<int64_t>::max();
+
+v1::DeliveryReported::Kind BillableKind(v1::BillingEvent b) {
+  switch (b) {
+    case v1::BILLING_EVENT_CPM: return v1::DeliveryReported::IMPRESSION;
+    case v1::BILLING_EVENT_CPC: return v1::DeliveryReported::CLICK;
+    case v1::BILLING_EVENT_CPV_2S: return v1::DeliveryReported::VIDEO_VIEW_2S;
+    case v1::BILLING_EVENT_CPV_6S: return v1::DeliveryReported::VIDEO_VIEW_6S;
+    default: return v1::DeliveryReported::KIND_UNSPECIFIED;
+  }
+}
+
+// R2: the most units u <= m such that billing them keeps the cumulative
+// charge floor((n+u)*p/k) within `already + cap`.
+int64_t UnitsWithin(int64_t n, int64_t m, int64_t p, int64_t k,
+                    int64_t already, int64_t cap) {
+  if (cap >= kNoCap / 2) return m;
+  // floor(N*p/k) <= L  <=>  N*p < (L+1)*k  <=>  N <= ((L+1)*k - 1) / p
+  const __int128 limit = static_cast<__int128>(already) + cap;
+  const __int128 max_total = ((limit + 1) * k - 1) / p;
+  const __int128 u = max_total - n;
+  BILLSIM_ASSERT(u >= 0);  // floor(n*p/k) == already <= limit
+  return u >= m ? m : static_cast<int64_t>(u);
+}
+
+}  // namespace
+
+// --- Accounts and money in ------------------------------------------------------
+
+void Ledger::OnAccountOpened(const v1::AccountOpened& m) {
+  const uint32_t index = static_cast<uint32_t>(accounts_.size());
+  Account& a = accounts_.emplace_back();
+  a.id = m.account_id();
+  a.currency = m.currency();
+  a.name = m.name();
+  a.utc_offset_minutes = m.utc_offset_minutes();
+  a.funding_order = m.funding_order();
+  a.opened_at_us = clock_us_;
+  account_index_.emplace(a.id, index);
+}
+
+void Ledger::OnCashDeposited(const v1::CashDeposited& m) {
+  const uint32_t ai = FindAccount(m.account_id());
+  Account& a = accounts_[ai];
+  a.cash += m.amount_micros();
+  a.deposited += m.amount_micros();
+  Entry e;
+  e.kind = v1::ADD_BALANCE;
+  e.account = ai;
+  e.funds = v1::FUNDS_TYPE_CASH;
+  e.balance_delta = m.amount_micros();
+  e.note = m.reference();
+  Emit(std::move(e));
+  TopUpAll(ai);  // R4: money in tops up short holds
+}
+
+void Ledger::InsertGrantOrdered(Account& a, uint32_t grant) {
+  // R3 order: soonest expiry, then earlier grant, then grant id.
+  auto key = [this](uint32_t gi) {
+    const Grant& g = grants_[gi];
+    return std::tie(g.expires_at_us, g.order, g.id);
+  };
+  auto at = std::upper_bound(
+      a.grants.begin(), a.grants.end(), grant,
+      [&key](uint32_t x, uint32_t y) { return key(x) < key(y); });
+  a.grants.insert(at, grant);
+}
+
+void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
+  const uint32_t ai = FindAccount(m.account_id());
+  const uint32_t gi = static_cast<uint32_t>(grants_.size());
+  Grant& g = grants_.emplace_back();
+  g.id = m.grant_id();
+  g.program = m.program();
+  g.account = ai;
+  g.order = ++grant_order_;
+  g.amount = g.remaining = m.amount_micros();
+  g.expires_at_us = m.expires_at_us();
+  for (const std::string& c : m.campaign_ids()) {
+    g.campaigns.push_back(FindCampaign(c));
+  }
+  std::sort(g.campaigns.begin(), g.campaigns.end());
+  g.campaigns.erase(std::unique(g.campaigns.begin(), g.campaigns.end()),
+                    g.campaigns.end());
+  grant_index_.emplace(g.id, gi);
+  timers_.insert(Timer{g.expires_at_us, kTimerExpiry, g.id, gi});
+
+  Account& a = accounts_[ai];
+  InsertGrantOrdered(a, gi);
+  a.credit += g.amount;
+  a.granted += g.amount;
+  Entry e;
+  e.kind = v1::PROMOTION_ISSUED;
+  e.account = ai;
+  e.funds = v1::FUNDS_TYPE_GRANT;
+  e.grant = gi;
+  e.balance_delta = g.amount;
+  e.note = g.program;
+  Emit(std::move(e));
+  TopUpAll(ai);
+}
+
+// --- Campaigns ----------------------------------------------------------------------
+
+void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
+  const uint32_t index = static_cast<uint32_t>(campaigns_.size());
+  Campaign& c = campaigns_.emplace_back();
+  c.id = m.campaign_id();
+  c.account = FindAccount(m.account_id());
+  c.objective = m.objective();
+  c.billing_event = m.billing_event();
+  c.billable_kind = BillableKind(m.billing_event());
+  c.price = m.price_micros();
+  c.per_units = m.billing_event() == v1::BILLING_EVENT_CPM ? 1000 : 1;
+  c.budget_mode = m.budget_mode();
+  c.budget = m.budget_micros();
+  c.creative_reviewed = m.creative_reviewed();
+  c.audience_defined = m.audience_defined();
+  c.landing_page_url = m.landing_page_url();
+  c.day_index = LocalDay(accounts_[c.account], clock_us_);
+  campaign_index_.emplace(c.id, index);
+}
+
+bool Ledger::IsHolding(const Campaign& c) const {
+  return c.status == Campaign::Status::kEnabled &&
+         c.review != Campaign::Review::kRejectedBeforeServing &&
+         c.review != Campaign::Review::kRejectedAfterServing &&
+         c.budget_mode != v1::BUDGET_MODE_INFINITE;
+}
+
+int64_t Ledger::HoldTarget(const Campaign& c) const {
+  switch (c.budget_mode) {
+    case v1::BUDGET_MODE_TOTAL:
+      return std::max<int64_t>(0, c.budget - c.billed_micros);
+    case v1::BUDGET_MODE_DAY: {
+      const bool today = c.day_index == LocalDay(accounts_[c.account], clock_us_);
+      return std::max<int64_t>(0, c.budget - (today ? c.day_spent : 0));
+    }
+    default:
+      return 0;
+  }
+}
+
+bool Ledger::GrantFunds(const Grant& g, uint32_t campaign) const {
+  return !g.expired && g.remaining > 0 &&
+         (g.campaigns.empty() ||
+          std::binary_search(g.campaigns.begin(), g.campaigns.end(), campaign));
+}
+
+int64_t Ledger::Usable(const Account& a, uint32_t campaign) const {
+  int64_t usable = a.cash;
+  for (uint32_t gi : a.grants) {
+    if (GrantFunds(grants_[gi], campaign)) usable += grants_[gi].remaining;
+  }
+  return usable;
+}
+
+void Ledger::StartHolding(uint32_t ci) {
+  Campaign& c = campaigns_[ci];
+  BILLSIM_ASSERT(IsHolding(c));
+  Account& a = accounts_[c.account];
+  BILLSIM_ASSERT(std::find(a.holding.begin(), a.holding.end(), ci) ==
+                 a.holding.end());
+  // Keep enable order, also for a campaign re-approved after a rejection.
+  auto at = std::upper_bound(a.holding.begin(), a.holding.end(), ci,
+                             [this](uint32_t x, uint32_t y) {
+                               return campaigns_[x].enable_order <
+                                      campaigns_[y].enable_order;
+                             });
+  a.holding.insert(at, ci);
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) ScheduleDay(c.account);
+  TopUp(ci);
+}
+
+void Ledger::StopHolding(uint32_t ci, const std::string& why) {
+  Campaign& c = campaigns_[ci];
+  Account& a = accounts_[c.account];
+  auto it = std::find(a.holding.begin(), a.holding.end(), ci);
+  if (it == a.holding.end()) {
+    BILLSIM_ASSERT(c.hold == 0);
+    return;
+  }
+  a.holding.erase(it);
+  const int64_t released = c.hold;
+  if (released == 0) return;
+  c.hold = 0;
+  a.frozen -= released;
+  Entry e;
+  e.kind = v1::RETURN_OF_REMAINING_BUDGET;
+  e.account = c.account;
+  e.campaign = ci;
+  e.frozen_delta = -released;
+  e.note = why;
+  Emit(std::move(e));
+}
+
+// R4: freeze as much of the hold target as the sources that may fund the
+// campaign allow, after every other hold is covered.
+void Ledger::TopUp(uint32_t ci) {
+  Campaign& c = campaigns_[ci];
+  BILLSIM_ASSERT(IsHolding(c));
+  Account& a = accounts_[c.account];
+  const int64_t want = HoldTarget(c) - c.hold;
+  const int64_t room = Usable(a, ci) - a.frozen;
+  const int64_t add = std::min(want, room);
+  if (add <= 0) return;
+  c.hold += add;
+  a.frozen += add;
+  Entry e;
+  e.kind = v1::FREEZE;
+  e.account = c.account;
+  e.campaign = ci;
+  e.frozen_delta = add;
+  e.note = c.budget_mode == v1::BUDGET_MODE_DAY ? "daily budget held (R4)"
+                                                : "lifetime budget held (R4)";
+  Emit(std::move(e));
+}
+
+void Ledger::TopUpAll(uint32_t ai) {
+  const std::vector<uint32_t> holding = accounts_[ai].holding;
+  for (uint32_t ci : holding) TopUp(ci);
+}
+
+// R6: after an expiry, no hold may exceed what can still fund it; the
+// latest-enabled campaigns give way first.
+void Ledger::ShrinkHolds(uint32_t ai) {
+  Account& a = accounts_[ai];
+  for (auto it = a.holding.rbegin(); it != a.holding.rend(); ++it) {
+    Campaign& c = campaigns_[*it];
+    const int64_t over = std::max(a.frozen - (a.cash + a.credit),
+                                  c.hold - Usable(a, *it));
+    const int64_t cut = std::min(over, c.hold);
+    if (cut <= 0) continue;
+    c.hold -= cut;
+    a.frozen -= cut;
+    Entry e;
+    e.kind = v1::FREEZE_REDUCED;
+    e.account = ai;
+    e.campaign = *it;
+    e.frozen_delta = -cut;
+    e.note = "credit behind the hold expired (R6)";
+    Emit(std::move(e));
+  }
+  BILLSIM_ASSERT(a.frozen <= a.cash + a.credit);
+}
+
+void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
+  const uint32_t ci = FindCampaign(m.campaign_id());
+  Campaign& c = campaigns_[ci];
+  Entry e;
+  e.kind = v1::CAMPAIGN_STATUS;
+  e.account = c.account;
+  e.campaign = ci;
+  switch (m.operation()) {
+    case v1::CampaignStatusChanged::ENABLE: {
+      if (c.status == Campaign::Status::kEnabled) return;  // already on
+      c.status = Campaign::Status::kEnabled;
+      c.status_reason.clear();
+      c.enable_order = ++enable_order_;
+      e.note = "enabled";
+      Emit(e);
+      std::string gaps;
+      if (!c.creative_reviewed) gaps += " creative not reviewed;";
+      if (!c.audience_defined) gaps += " audience not defined;";
+      if (c.landing_page_url.empty()) gaps += " no landing page;";
+      if (!gaps.empty()) {
+        Entry w = e;
+        w.kind = v1::PRELAUNCH_WARNING;
+        w.note = "launched with gaps in the pre-launch checklist:" + gaps;
+        Emit(std::move(w));
+      }
+      if (IsHolding(c)) StartHolding(ci);
+      return;
+    }
+    case v1::CampaignStatusChanged::DISABLE:
+      if (c.status != Campaign::Status::kEnabled) return;  // already off
+      StopHolding(ci, "paused: unspent budget returned (R4)");
+      c.status = Campaign::Status::kDisabled;
+      c.status_reason = "paused by the advertiser";
+      e.note = "paused by the advertiser";
+      Emit(std::move(e));
+      return;
+    case v1::CampaignStatusChanged::DELETE:
+      StopHolding(ci, "deleted: unspent budget returned (R4)");
+      c.status = Campaign::Status::kDeleted;
+      c.status_reason = "deleted by the advertiser";
+      e.note = "deleted";
+      Emit(std::move(e));
+      return;
+    default:
+      BILLSIM_ASSERT(false);  // Validate refuses it
+  }
+}
+
+void Ledger::OnAdReviewed(const v1::AdReviewed& m) {
+  const uint32_t ci = FindCampaign(m.campaign_id());
+  Campaign& c = campaigns_[ci];
+  const bool was_holding = IsHolding(c);
+  switch (m.result()) {
+    case v1::AdReviewed::APPROVED:
+      c.review = Campaign::Review::kApproved;
+      if (!was_holding && IsHolding(c)) StartHolding(ci);
+      return;
+    case v1::AdReviewed::REJECTED_BEFORE_SERVING:
+    case v1::AdReviewed::REJECTED_AFTER_SERVING:
+      // R7: a rejected ad is not charged from here on; its hold returns.
+      StopHolding(ci, "ad rejected in review: budget returned (R7)");
+      c.review = m.result() == v1::AdReviewed::REJECTED_BEFORE_SERVING
+                     ? Campaign::Review::kRejectedBeforeServing
+                     : Campaign::Review::kRejectedAfterServing;
+      return;
+    default:
+      BILLSIM_ASSERT(false);
+  }
+}
+
+// --- Delivery and charges -----------------------------------------------------------
+
+void Ledger::OnDelivery(const v1::DeliveryReported& m) {
+  const uint32_t ci = FindCampaign(m.campaign_id());
+  Campaign& c = campaigns_[ci];
+  c.delivered[m.kind()] += m.count();
+  // R1: only the billing event's delivery kind is ever charged.
+  if (m.kind() != c.billable_kind) {
+    NotBilled(ci, v1::NOT_BILLABLE_KIND, m.count());
+    return;
+  }
+  // R7: fault-marked delivery is charged regardless (the simulated error).
+  if (!m.platform_fault()) {
+    if (c.status == Campaign::Status::kDeleted) {
+      NotBilled(ci, v1::CAMPAIGN_DELETED, m.count());
+      return;
+    }
+    if (c.review == Campaign::Review::kRejectedBeforeServing ||
+        c.review == Campaign::Review::kRejectedAfterServing) {
+      NotBilled(ci, v1::AD_REJECTED, m.count());
+      return;
+    }
+    if (c.status != Campaign::Status::kEnabled) {
+      NotBilled(ci, v1::CAMPAIGN_NOT_ACTIVE, m.count());
+      return;
+    }
+  }
+  Charge(ci, m.count(), m.platform_fault());
+}
+
+void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
+                       int64_t units) {
+  Campaign& c = campaigns_[ci];
+  const int64_t would_cost =
+      reason == v1::NOT_BILLABLE_KIND
+          ? 0
+          : MulDivFloor(units, c.price, c.per_units);
+  c.not_billed_units[reason] += units;
+  c.not_billed_micros[reason] += would_cost;
+  Entry e;
+  e.kind = v1::NOT_BILLED;
+  e.account = c.account;
+  e.campaign = ci;
+  e.units = units;
+  e.not_billed_reason = reason;
+  e.note = v1::NotBilledReason_Name(reason);
+  Emit(std::move(e));
+}
+
+void Ledger::PauseForFunds(uint32_t ci) {
+  Campaign& c = campaigns_[ci];
+  StopHolding(ci, "paused for insufficient balance: hold returned (R5)");
+  c.status = Campaign::Status::kDisabled;
+  c.status_reason = "insufficient balance (R5)";
+  Entry e;
+  e.kind = v1::CAMPAIGN_STATUS;
+  e.account = c.account;
+  e.campaign = ci;
+  e.note = "paused: insufficient balance (R5)";
+  Emit(std::move(e));
+}
+
+void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
+  Campaign& c = campaigns_[ci];
+  Account& a = accounts_[c.account];
+  const int64_t n = c.billed_units;
+  const int64_t already = c.billed_micros;
+  const int64_t today = LocalDay(a, clock_us_);
+  if (c.budget_mode == v1::BUDGET_MODE_DAY && c.day_index != today) {
+    c.day_index = today;  // R4: a new local day, a new daily budget
+    c.day_spent = 0;
+  }
+  const int64_t full = MulDivFloor(n + units, c.price, c.per_units) - already;
+  // R4: charges consume the hold; a hold short of the delivery first takes
+  // what the valid balance can still give it.
+  const bool from_hold = IsHolding(c);
+  if (from_hold && c.hold < full) TopUp(ci);
+
+  int64_t cap_budget = kNoCap;
+  if (c.budget_mode == v1::BUDGET_MODE_TOTAL) cap_budget = c.budget - already;
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) cap_budget = c.budget - c.day_spent;
+  cap_budget = std::max<int64_t>(cap_budget, 0);
+  const int64_t usable = Usable(a, ci);
+  const int64_t cap_funds =
+      std::max<int64_t>(0, std::min(from_hold ? c.hold : a.valid(), usable));
+
+  const int64_t by_budget =
+      UnitsWithin(n, units, c.price, c.per_units, already, cap_budget);
+  const int64_t by_funds =
+      UnitsWithin(n, units, c.price, c.per_units, already, cap_funds);
+  const int64_t billed = std::min(by_budget, by_funds);
+  const int64_t amount =
+      MulDivFloor(n + billed, c.price, c.per_units) - already;
+  BILLSIM_ASSERT(amount >= 0 && amount <= cap_budget && amount <= cap_funds);
+
+  c.billed_units += billed;
+  c.billed_micros += amount;
+  if (!fault) c.served_units += billed;
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) c.day_spent += amount;
+  a.spent += amount;
+
+  // R3: draw on the sources in the funding order, one entry per source.
+  FaultCharge record;
+  record.time_us = clock_us_;
+  int64_t left = amount;
+  int64_t units_left = billed;
+  auto draw = [&](uint32_t grant) {
+    int64_t& balance = grant == kNoIndex ? a.cash : grants_[grant].remaining;
+    const int64_t take = std::min(left, balance);
+    if (take <= 0) return;
+    balance -= take;
+    if (grant != kNoIndex) a.credit -= take;  // cash was `balance` itself
+    left -= take;
+    if (from_hold) {
+      c.hold -= take;
+      a.frozen -= take;
+    }
+    if (fault) record.parts.push_back({grant, take, 0});
+    Entry e;
+    e.kind = v1::COST;
+    e.account = c.account;
+    e.campaign = ci;
+    e.funds = grant == kNoIndex ? v1::FUNDS_TYPE_CASH : v1::FUNDS_TYPE_GRANT;
+    e.grant = grant;
+    e.balance_delta = -take;
+    e.frozen_delta = from_hold ? -take : 0;
+    e.units = units_left;  // all the units on the first part
+    units_left = 0;
+    if (fault) e.note = "platform fault: charged in error (R7, R9)";
+    Emit(std::move(e));
+  };
+  auto draw_grants = [&] {
+    for (uint32_t gi : a.grants) {
+      if (left == 0) return;
+      if (GrantFunds(grants_[gi], ci)) draw(gi);
+    }
+  };
+  if (a.funding_order == v1::FUNDING_ORDER_CASH_FIRST) {
+    draw(kNoIndex);
+    draw_grants();
+  } else {
+    draw_grants();
+    if (left > 0) draw(kNoIndex);
+  }
+  BILLSIM_ASSERT(left == 0);
+  if (fault && amount > 0) {
+    c.fault_billed_micros += amount;
+    c.fault_charges.push_back(std::move(record));
+  }
+
+  if (billed < units) {
+    // R4 or R5: whichever cap stopped the billing first names the reason.
+    const bool budget_binds = by_budget <= by_funds;
+    NotBilled(ci, budget_binds ? v1::OVER_BUDGET : v1::INSUFFICIENT_FUNDS,
+              units - billed);
+    if (!budget_binds && c.status == Campaign::Status::kEnabled) {
+      PauseForFunds(ci);
+    }
+  }
+}
+
+}  // namespace billsim

@@ -1,0 +1,346 @@
+// Ledger: validation. Bad facts change nothing (R11): each refusal names the
+// event id, the field and the reason, so the one message tells what to fix.
+#include <cctype>
+
+#include "ledger/ledger.h"
+#include "util/money.h"
+
+namespace billsim {
+
+namespace {
+
+using Result = Ledger::Result;
+
+Result Reject(const v1::Event& e, std::string field, const std::string& why) {
+  Result r;
+  r.outcome = Ledger::Outcome::kRejected;
+  r.reason = "event " + std::to_string(e.event_id()) + ": " + field + ": " + why;
+  r.field = std::move(field);
+  return r;
+}
+
+Result Accept() { return Result{}; }
+
+bool Rejected(const Result& r) { return r.outcome == Ledger::Outcome::kRejected; }
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+bool ValidCurrency(std::string_view c) {
+  if (c.size() != 3) return false;
+  for (char ch : c) {
+    if (ch < 'A' || ch > 'Z') return false;
+  }
+  return true;
+}
+
+Result Positive(const v1::Event& e, const std::string& field, int64_t v) {
+  if (v > 0) return Accept();
+  return Reject(e, field, "must be positive, got " + std::to_string(v));
+}
+
+Result ValidEvidence(const v1::Event& e, const std::string& field,
+                     const google::protobuf::RepeatedField<int>& evidence) {
+  for (int ev : evidence) {
+    if (!v1::Evidence_IsValid(ev) || ev == v1::EVIDENCE_UNSPECIFIED) {
+      return Reject(e, field, "unknown evidence kind " + std::to_string(ev));
+    }
+  }
+  return Accept();
+}
+
+}  // namespace
+
+Result Ledger::ValidateAccountEvent(const v1::Event& e,
+                                    std::string_view account,
+                                    const char* prefix) const {
+  const std::string field = std::string(prefix) + ".account_id";
+  if (account.empty()) return Reject(e, field, "must not be empty");
+  const uint32_t ai = FindAccount(account);
+  if (ai == kNoIndex) return Reject(e, field, "unknown account " + Quoted(account));
+  const Account& a = accounts_[ai];
+  if (e.time_us() < a.opened_at_us) {
+    return Reject(e, "time_us",
+                  "stamped " + FormatTime(e.time_us()) + ", before account " +
+                      Quoted(account) + " opened at " +
+                      FormatTime(a.opened_at_us));
+  }
+  return Accept();
+}
+
+Result Ledger::ValidateCampaignEvent(const v1::Event& e,
+                                     std::string_view account,
+                                     std::string_view campaign,
+                                     const char* prefix) const {
+  Result r = ValidateAccountEvent(e, account, prefix);
+  if (Rejected(r)) return r;
+  const std::string field = std::string(prefix) + ".campaign_id";
+  if (campaign.empty()) return Reject(e, field, "must not be empty");
+  const uint32_t ci = FindCampaign(campaign);
+  if (ci == kNoIndex) {
+    return Reject(e, field, "unknown campaign " + Quoted(campaign));
+  }
+  const Account& owner = accounts_[campaigns_[ci].account];
+  if (owner.id != account) {
+    return Reject(e, field,
+                  "campaign " + Quoted(campaign) + " belongs to account " +
+                      Quoted(owner.id) + ", not " + Quoted(account));
+  }
+  return Accept();
+}
+
+Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
+  if (e.event_id() == 0) return Reject(e, "event_id", "must be nonzero");
+  if (e.time_us() < 0) {
+    return Reject(e, "time_us",
+                  "must not be negative, got " + std::to_string(e.time_us()));
+  }
+  using P = v1::Event::PayloadCase;
+  switch (e.payload_case()) {
+    case P::PAYLOAD_NOT_SET:
+      return Reject(e, "payload", "the event has no payload");
+
+    case P::kAccountOpened: {
+      const auto& m = e.account_opened();
+      if (m.account_id().empty()) {
+        return Reject(e, "account_opened.account_id", "must not be empty");
+      }
+      if (FindAccount(m.account_id()) != kNoIndex) {
+        return Reject(e, "account_opened.account_id",
+                      "account " + Quoted(m.account_id()) + " already exists");
+      }
+      if (!ValidCurrency(m.currency())) {
+        return Reject(e, "account_opened.currency",
+                      "must be three upper-case letters (ISO 4217), got " +
+                          Quoted(m.currency()));
+      }
+      const int32_t tz = m.utc_offset_minutes();
+      if (tz % 30 != 0 || tz < -720 || tz > 840) {
+        return Reject(e, "account_opened.utc_offset_minutes",
+                      "must be whole or half hours from -720 to +840, got " +
+                          std::to_string(tz));
+      }
+      if (!v1::FundingOrder_IsValid(m.funding_order())) {
+        return Reject(e, "account_opened.funding_order",
+                      "unknown funding order " +
+                          std::to_string(m.funding_order()));
+      }
+      return Accept();
+    }
+
+    case P::kCashDeposited: {
+      const auto& m = e.cash_deposited();
+      Result r = ValidateAccountEvent(e, m.account_id(), "cash_deposited");
+      if (Rejected(r)) return r;
+      return Positive(e, "cash_deposited.amount_micros", m.amount_micros());
+    }
+
+    case P::kCreditGranted: {
+      const auto& m = e.credit_granted();
+      Result r = ValidateAccountEvent(e, m.account_id(), "credit_granted");
+      if (Rejected(r)) return r;
+      if (m.grant_id().empty()) {
+        return Reject(e, "credit_granted.grant_id", "must not be empty");
+      }
+      if (m.grant_id().starts_with("refund:")) {
+        return Reject(e, "credit_granted.grant_id",
+                      "the prefix \"refund:\" is reserved for refund grants");
+      }
+      if (FindGrant(m.grant_id()) != kNoIndex) {
+        return Reject(e, "credit_granted.grant_id",
+                      "grant " + Quoted(m.grant_id()) + " already exists");
+      }
+      r = Positive(e, "credit_granted.amount_micros", m.amount_micros());
+      if (Rejected(r)) return r;
+      if (m.expires_at_us() <= at_us) {
+        return Reject(e, "credit_granted.expires_at_us",
+                      "already expired when granted: expires " +
+                          FormatTime(m.expires_at_us()) + ", granted at " +
+                          FormatTime(at_us));
+      }
+      for (const std::string& c : m.campaign_ids()) {
+        const uint32_t ci = FindCampaign(c);
+        if (ci == kNoIndex) {
+          return Reject(e, "credit_granted.campaign_ids",
+                        "unknown campaign " + Quoted(c));
+        }
+        if (accounts_[campaigns_[ci].account].id != m.account_id()) {
+          return Reject(e, "credit_granted.campaign_ids",
+                        "campaign " + Quoted(c) +
+                            " belongs to another account");
+        }
+      }
+      return Accept();
+    }
+
+    case P::kCampaignCreated: {
+      const auto& m = e.campaign_created();
+      Result r = ValidateAccountEvent(e, m.account_id(), "campaign_created");
+      if (Rejected(r)) return r;
+      if (m.campaign_id().empty()) {
+        return Reject(e, "campaign_created.campaign_id", "must not be empty");
+      }
+      if (FindCampaign(m.campaign_id()) != kNoIndex) {
+        return Reject(e, "campaign_created.campaign_id",
+                      "campaign " + Quoted(m.campaign_id()) +
+                          " already exists");
+      }
+      if (!v1::Objective_IsValid(m.objective())) {
+        return Reject(e, "campaign_created.objective", "unknown objective");
+      }
+      if (!v1::BillingEvent_IsValid(m.billing_event()) ||
+          m.billing_event() == v1::BILLING_EVENT_UNSPECIFIED) {
+        return Reject(e, "campaign_created.billing_event",
+                      "must be CPM, CPC, CPV_2S or CPV_6S");
+      }
+      r = Positive(e, "campaign_created.price_micros", m.price_micros());
+      if (Rejected(r)) return r;
+      switch (m.budget_mode()) {
+        case v1::BUDGET_MODE_DAY:
+        case v1::BUDGET_MODE_TOTAL:
+          if (m.budget_micros() < options_.min_budget_micros) {
+            return Reject(e, "campaign_created.budget_micros",
+                          "a finite budget must be at least " +
+                              FormatMicros(options_.min_budget_micros) +
+                              ", got " + FormatMicros(m.budget_micros()));
+          }
+          return Accept();
+        case v1::BUDGET_MODE_INFINITE:
+          if (m.budget_micros() != 0) {
+            return Reject(e, "campaign_created.budget_micros",
+                          "must be 0 with BUDGET_MODE_INFINITE, got " +
+                              FormatMicros(m.budget_micros()));
+          }
+          return Accept();
+        default:
+          return Reject(e, "campaign_created.budget_mode",
+                        "must be BUDGET_MODE_DAY, BUDGET_MODE_TOTAL or "
+                        "BUDGET_MODE_INFINITE");
+      }
+    }
+
+    case P::kCampaignStatusChanged: {
+      const auto& m = e.campaign_status_changed();
+      Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),
+                                       "campaign_status_changed");
+      if (Rejected(r)) return r;
+      if (m.operation() != v1::CampaignStatusChanged::ENABLE &&
+          m.operation() != v1::CampaignStatusChanged::DISABLE &&
+          m.operation() != v1::CampaignStatusChanged::DELETE) {
+        return Reject(e, "campaign_status_changed.operation",
+                      "must be ENABLE, DISABLE or DELETE");
+      }
+      const Campaign& c = campaigns_[FindCampaign(m.campaign_id())];
+      if (c.status == Campaign::Status::kDeleted) {
+        return Reject(e, "campaign_status_changed.operation",
+                      "campaign " + Quoted(c.id) +
+                          " is deleted; DELETE is final");
+      }
+      return Accept();
+    }
+
+    case P::kAdReviewed: {
+      const auto& m = e.ad_reviewed();
+      Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),
+                                       "ad_reviewed");
+      if (Rejected(r)) return r;
+      if (m.result() != v1::AdReviewed::APPROVED &&
+          m.result() != v1::AdReviewed::REJECTED_BEFORE_SERVING &&
+          m.result() != v1::AdReviewed::REJECTED_AFTER_SERVING) {
+        return Reject(e, "ad_reviewed.result",
+                      "must be APPROVED, REJECTED_BEFORE_SERVING or "
+                      "REJECTED_AFTER_SERVING");
+      }
+      const Campaign& c = campaigns_[FindCampaign(m.campaign_id())];
+      if (m.result() == v1::AdReviewed::REJECTED_BEFORE_SERVING &&
+          c.served_units > 0) {
+        return Reject(e, "ad_reviewed.result",
+                      "campaign " + Quoted(c.id) + " already billed " +
+                          std::to_string(c.served_units) +
+                          " units of delivery; an ad that served is "
+                          "REJECTED_AFTER_SERVING");
+      }
+      return Accept();
+    }
+
+    case P::kDeliveryReported: {
+      const auto& m = e.delivery_reported();
+      Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),
+                                       "delivery_reported");
+      if (Rejected(r)) return r;
+      if (!v1::DeliveryReported::Kind_IsValid(m.kind()) ||
+          m.kind() == v1::DeliveryReported::KIND_UNSPECIFIED) {
+        return Reject(e, "delivery_reported.kind",
+                      "must be IMPRESSION, CLICK, VIDEO_VIEW_2S, "
+                      "VIDEO_VIEW_6S or CONVERSION");
+      }
+      return Positive(e, "delivery_reported.count", m.count());
+    }
+
+    case P::kDisputeFiled: {
+      const auto& m = e.dispute_filed();
+      Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),
+                                       "dispute_filed");
+      if (Rejected(r)) return r;
+      if (m.dispute_id().empty()) {
+        return Reject(e, "dispute_filed.dispute_id", "must not be empty");
+      }
+      if (FindDispute(m.dispute_id()) != kNoIndex) {
+        return Reject(e, "dispute_filed.dispute_id",
+                      "dispute " + Quoted(m.dispute_id()) + " already exists");
+      }
+      if (!v1::DisputeReason_IsValid(m.reason()) ||
+          m.reason() == v1::DISPUTE_REASON_UNSPECIFIED) {
+        return Reject(e, "dispute_filed.reason", "must name a reason");
+      }
+      if (m.window_start_us() < 0 ||
+          m.window_end_us() <= m.window_start_us()) {
+        return Reject(e, "dispute_filed.window_end_us",
+                      "the window [start, end) must be non-empty and start "
+                      "at or after 0");
+      }
+      r = Positive(e, "dispute_filed.claimed_micros", m.claimed_micros());
+      if (Rejected(r)) return r;
+      return ValidEvidence(e, "dispute_filed.evidence", m.evidence());
+    }
+
+    case P::kDisputeEvidenceAdded: {
+      const auto& m = e.dispute_evidence_added();
+      const uint32_t di = FindDispute(m.dispute_id());
+      if (di == kNoIndex) {
+        return Reject(e, "dispute_evidence_added.dispute_id",
+                      "unknown dispute " + Quoted(m.dispute_id()));
+      }
+      if (m.evidence().empty()) {
+        return Reject(e, "dispute_evidence_added.evidence",
+                      "must list at least one item");
+      }
+      return ValidEvidence(e, "dispute_evidence_added.evidence", m.evidence());
+    }
+
+    case P::kDisputeDecided: {
+      const auto& m = e.dispute_decided();
+      const uint32_t di = FindDispute(m.dispute_id());
+      if (di == kNoIndex) {
+        return Reject(e, "dispute_decided.dispute_id",
+                      "unknown dispute " + Quoted(m.dispute_id()));
+      }
+      const Dispute& d = disputes_[di];
+      if (d.status != v1::UNDER_REVIEW) {
+        return Reject(e, "dispute_decided.dispute_id",
+                      "dispute " + Quoted(d.id) + " is " +
+                          v1::DisputeStatus_Name(d.status) +
+                          "; only a dispute UNDER_REVIEW can be decided");
+      }
+      if (m.verified()) {
+        return Positive(e, "dispute_decided.amount_micros", m.amount_micros());
+      }
+      return Accept();
+    }
+
+    case P::kClockAdvanced:
+      return Accept();
+  }
+  return Reject(e, "payload", "unknown payload");
+}
+
+}  // namespace billsim

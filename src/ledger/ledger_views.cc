@@ -1,0 +1,163 @@
+// Ledger: the projections as proto views, built on demand from the state.
+#include "ledger/ledger.h"
+#include "util/money.h"
+
+namespace billsim {
+
+namespace {
+
+const char* StatusName(Campaign::Status s) {
+  switch (s) {
+    case Campaign::Status::kEnabled: return "ENABLE";
+    case Campaign::Status::kDisabled: return "DISABLE";
+    case Campaign::Status::kDeleted: return "DELETE";
+  }
+  return "";
+}
+
+const char* ReviewName(Campaign::Review r) {
+  switch (r) {
+    case Campaign::Review::kPending: return "PENDING";
+    case Campaign::Review::kApproved: return "APPROVED";
+    case Campaign::Review::kRejectedBeforeServing:
+      return "REJECTED_BEFORE_SERVING";
+    case Campaign::Review::kRejectedAfterServing:
+      return "REJECTED_AFTER_SERVING";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<v1::AccountBalance> Ledger::Balance(
+    std::string_view account) const {
+  const uint32_t ai = FindAccount(account);
+  if (ai == kNoIndex) return std::nullopt;
+  const Account& a = accounts_[ai];
+  v1::AccountBalance v;
+  v.set_account_id(a.id);
+  v.set_currency(a.currency);
+  v.set_utc_offset_minutes(a.utc_offset_minutes);
+  v.set_funding_order(a.funding_order);
+  v.set_cash_balance(a.cash);
+  v.set_grant_balance(a.credit);
+  v.set_frozen_balance(a.frozen);
+  v.set_valid_balance(a.valid());
+  v.set_total_deposited(a.deposited);
+  v.set_total_granted(a.granted);
+  v.set_total_spent(a.spent);
+  v.set_total_expired(a.expired);
+  v.set_total_adjusted(a.adjusted);
+  for (uint32_t gi : a.grants) {
+    const Grant& g = grants_[gi];
+    v1::GrantView* gv = v.add_grants();
+    gv->set_grant_id(g.id);
+    gv->set_program(g.program);
+    gv->set_amount_micros(g.amount);
+    gv->set_remaining_micros(g.remaining);
+    gv->set_expires_at_us(g.expires_at_us);
+    gv->set_expired(g.expired);
+    gv->set_expired_micros(g.expired_micros);
+    gv->set_adjustment(g.adjustment);
+    for (uint32_t ci : g.campaigns) gv->add_campaign_ids(campaigns_[ci].id);
+  }
+  return v;
+}
+
+std::optional<v1::CampaignSpend> Ledger::Spend(
+    std::string_view campaign) const {
+  const uint32_t ci = FindCampaign(campaign);
+  if (ci == kNoIndex) return std::nullopt;
+  const Campaign& c = campaigns_[ci];
+  v1::CampaignSpend v;
+  v.set_campaign_id(c.id);
+  v.set_account_id(accounts_[c.account].id);
+  v.set_status(StatusName(c.status));
+  v.set_status_reason(c.status_reason);
+  v.set_review(ReviewName(c.review));
+  v.set_billing_event(c.billing_event);
+  v.set_price_micros(c.price);
+  v.set_budget_mode(c.budget_mode);
+  v.set_budget_micros(c.budget);
+  v.set_frozen_micros(c.hold);
+  v.set_billed_units(c.billed_units);
+  v.set_billed_micros(c.billed_micros);
+  v.set_fault_billed_micros(c.fault_billed_micros);
+  v.set_impressions(c.delivered[v1::DeliveryReported::IMPRESSION]);
+  v.set_clicks(c.delivered[v1::DeliveryReported::CLICK]);
+  v.set_video_views_2s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_2S]);
+  v.set_video_views_6s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_6S]);
+  v.set_conversions(c.delivered[v1::DeliveryReported::CONVERSION]);
+  for (size_t r = 1; r < c.not_billed_units.size(); ++r) {
+    if (c.not_billed_units[r] == 0) continue;
+    v1::NotBilled* nb = v.add_not_billed();
+    nb->set_reason(static_cast<v1::NotBilledReason>(r));
+    nb->set_units(c.not_billed_units[r]);
+    nb->set_amount_micros(c.not_billed_micros[r]);
+  }
+  return v;
+}
+
+std::optional<v1::DisputeView> Ledger::DisputeState(
+    std::string_view dispute) const {
+  const uint32_t di = FindDispute(dispute);
+  if (di == kNoIndex) return std::nullopt;
+  const Dispute& d = disputes_[di];
+  v1::DisputeView v;
+  v.set_dispute_id(d.id);
+  v.set_account_id(accounts_[d.account].id);
+  v.set_campaign_id(campaigns_[d.campaign].id);
+  v.set_reason(d.reason);
+  v.set_status(d.status);
+  v.set_status_note(d.status_note);
+  v.set_window_start_us(d.window_start_us);
+  v.set_window_end_us(d.window_end_us);
+  v.set_claimed_micros(d.claimed);
+  v.set_verifiable_micros(d.verifiable);
+  v.set_adjusted_micros(d.adjusted);
+  if (d.has_screenshot) v.add_evidence(v1::EVIDENCE_SCREENSHOT);
+  if (d.has_spend_report) v.add_evidence(v1::EVIDENCE_SPEND_REPORT);
+  if (d.has_delivery_data) v.add_evidence(v1::EVIDENCE_DELIVERY_DATA);
+  return v;
+}
+
+v1::BalanceReport Ledger::Report() const {
+  v1::BalanceReport r;
+  for (const Account& a : accounts_) *r.add_accounts() = *Balance(a.id);
+  for (const Campaign& c : campaigns_) *r.add_campaigns() = *Spend(c.id);
+  for (const Dispute& d : disputes_) *r.add_disputes() = *DisputeState(d.id);
+  r.set_events_applied(events_applied_);
+  r.set_events_rejected(events_rejected_);
+  r.set_events_duplicate(events_duplicate_);
+  r.set_entries(entry_seq_);
+  r.set_clock_us(clock_us_);
+  r.set_state_digest(Digest());
+  return r;
+}
+
+v1::LedgerEntry Ledger::ToProto(const Entry& e) const {
+  v1::LedgerEntry p;
+  p.set_seq(e.seq);
+  p.set_event_id(e.event_id);
+  p.set_time_us(e.time_us);
+  if (e.account != kNoIndex) p.set_account_id(accounts_[e.account].id);
+  if (e.campaign != kNoIndex) p.set_campaign_id(campaigns_[e.campaign].id);
+  p.set_kind(e.kind);
+  p.set_funds_type(e.funds);
+  if (e.grant != kNoIndex) p.set_grant_id(grants_[e.grant].id);
+  p.set_balance_delta_micros(e.balance_delta);
+  p.set_frozen_delta_micros(e.frozen_delta);
+  p.set_units(e.units);
+  p.set_not_billed_reason(e.not_billed_reason);
+  if (e.dispute != kNoIndex) p.set_dispute_id(disputes_[e.dispute].id);
+  p.set_dispute_status(e.dispute_status);
+  p.set_note(e.note);
+  p.set_field(e.field);
+  p.set_cash_balance(e.cash_after);
+  p.set_grant_balance(e.credit_after);
+  p.set_frozen_balance(e.frozen_after);
+  p.set_valid_balance(e.valid_after);
+  return p;
+}
+
+}  // namespace billsim

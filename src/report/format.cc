@@ -1,0 +1,136 @@
+#include "report/format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
+#include "util/money.h"
+
+namespace billsim {
+
+namespace {
+
+// Prints rows as columns padded to their widest cell; numbers align right.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Write(std::ostream& out, size_t left_columns) const {
+    std::vector<size_t> width(rows_[0].size(), 0);
+    for (const auto& r : rows_) {
+      for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    }
+    for (const auto& r : rows_) {
+      std::string line;
+      for (size_t i = 0; i < r.size(); ++i) {
+        const std::string pad(width[i] - r[i].size(), ' ');
+        const bool last = i + 1 == r.size();
+        if (i < left_columns || last) {
+          line += r[i] + (last ? "" : pad);
+        } else {
+          line += pad + r[i];
+        }
+        if (!last) line += "  ";
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out << line << "\n";
+    }
+  }
+  void WriteCsv(std::ostream& out) const {
+    for (const auto& r : rows_) {
+      for (size_t i = 0; i < r.size(); ++i) {
+        if (i) out << ",";
+        out << Csv(r[i]);
+      }
+      out << "\n";
+    }
+  }
+
+ private:
+  static std::string Csv(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) {
+      if (c == '"') q += '"';
+      q += c;
+    }
+    return q + "\"";
+  }
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace
+
+Status ParseFormat(const std::string& name, Format* out) {
+  if (name == "table") *out = Format::kTable;
+  else if (name == "csv") *out = Format::kCsv;
+  else if (name == "json") *out = Format::kJson;
+  else return Status::InvalidArgument("--format: expected table, csv or json, got \"" + name + "\"");
+  return Status::Ok();
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+void WriteBalances(const v1::BalanceReport& report, Format format, std::ostream& out) {
+  if (format == Format::kJson) {
+    out << ToJson(report) << "\n";
+    return;
+  }
+  // CSV carries exact micros; the table shows decimals.
+  const bool csv = format == Format::kCsv;
+  auto money = [csv](int64_t v) { return csv ? std::to_string(v) : FormatMicros(v); };
+  Table t({"source", "account", "currency", "cash_balance", "grant_balance", "frozen_balance",
+           "valid_balance", "spent", "expired", "adjusted"});
+  for (const auto& a : report.accounts()) {
+    t.Add({report.source(), a.account_id(), a.currency(), money(a.cash_balance()), money(a.grant_balance()),
+           money(a.frozen_balance()), money(a.valid_balance()), money(a.total_spent()),
+           money(a.total_expired()), money(a.total_adjusted())});
+  }
+  if (csv) {
+    t.WriteCsv(out);
+  } else {
+    t.Write(out, 3);
+  }
+}
+
+void WriteHistory(const std::vector<v1::LedgerEntry>& entries, Format format,
+                  std::ostream& out) {
+  if (format == Format::kJson) {
+    for (const auto& e : entries) out << ToJson(e) << "\n";
+    return;
+  }
+  const bool csv = format == Format::kCsv;
+  auto money = [csv](int64_t v) { return csv ? std::to_string(v) : FormatMicros(v); };
+  auto time = [csv](int64_t v) { return csv ? std::to_string(v) : FormatTime(v); };
+  Table t({"seq", "time", "event", "kind", "campaign", "source", "balance_delta",
+           "frozen_delta", "units", "cash", "grant", "frozen", "valid", "note"});
+  for (const auto& e : entries) {
+    std::string source;
+    if (e.funds_type() == v1::FUNDS_TYPE_CASH) source = "CASH";
+    if (e.funds_type() == v1::FUNDS_TYPE_GRANT) source = "GRANT " + e.grant_id();
+    std::string note = e.note();
+    if (e.kind() == v1::NOT_BILLED) note = v1::NotBilledReason_Name(e.not_billed_reason());
+    if (e.kind() == v1::DISPUTE_STATUS) {
+      note = e.dispute_id() + " " + v1::DisputeStatus_Name(e.dispute_status()) + ": " + note;
+    }
+    t.Add({std::to_string(e.seq()), time(e.time_us()), std::to_string(e.event_id()),
+           v1::EntryKind_Name(e.kind()), e.campaign_id(), source,
+           money(e.balance_delta_micros()), money(e.frozen_delta_micros()),
+           std::to_string(e.units()), money(e.cash_balance()), money(e.grant_balance()),
+           money(e.frozen_balance()), money(e.valid_balance()), note});
+  }
+  if (csv) {
+    t.WriteCsv(out);
+  } else {
+    t.Write(out, 6);
+  }
+}
+
+}  // namespace billsim

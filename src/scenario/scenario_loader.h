@@ -1,0 +1,26 @@
+// Loads recorded scenarios from files: Protobuf text format (.textproto,
+// .txtpb, .pbtxt) or JSON (.json), through Protobuf's own parsers. Errors
+// name the file, the line and column where known, and the field.
+#ifndef BILLSIM_SCENARIO_SCENARIO_LOADER_H_
+#define BILLSIM_SCENARIO_SCENARIO_LOADER_H_
+
+#include <string>
+#include <vector>
+
+#include "billsim/v1/scenario.pb.h"
+#include "util/status.h"
+
+namespace billsim {
+
+// Parses `path` into `out` and checks that the scenario is well formed:
+// every expectation names an event of the scenario (or none, for the end).
+Status LoadScenario(const std::string& path, v1::Scenario* out);
+
+// Expands files and folders into scenario files: a folder contributes its
+// .textproto/.txtpb/.pbtxt/.json files, sorted by name. Errors name the path.
+Status ExpandScenarioPaths(const std::vector<std::string>& paths,
+                           std::vector<std::string>* files);
+
+}  // namespace billsim
+
+#endif  // BILLSIM_SCENARIO_SCENARIO_LOADER_H_
