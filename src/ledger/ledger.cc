@@ -68,67 +68,90 @@ uint32_t Ledger::FindDispute(std::string_view id) const {
 }
 
 Ledger::Result Ledger::Check(const v1::Event& event) const {
-  if (event.event_id() != 0 && applied_ids_.contains(event.event_id())) {
+  if (event.event_id() != 0 && applied_ids_.Contains(event.event_id())) {
     return Result{Outcome::kDuplicate, "event_id", ""};
   }
   return Validate(event, std::max(clock_us_, event.time_us()));
 }
 
-Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
-  current_event_id_ = event.event_id();
+template <typename ValidateFn, typename ChangeFn>
+Ledger::Result Ledger::ApplyFramed(uint64_t event_id, int64_t time_us,
+                                   EntrySink* sink, ValidateFn validate,
+                                   ChangeFn change) {
+  current_event_id_ = event_id;
   sink_ = sink;
+  Result verdict;
   // R10: a repeated id changes nothing but is recorded.
-  if (event.event_id() != 0 && applied_ids_.contains(event.event_id())) {
+  if (event_id != 0 && applied_ids_.Contains(event_id)) {
     events_duplicate_++;
     Entry e;
     e.kind = v1::DUPLICATE;
     e.field = "event_id";
-    e.note = "event " + std::to_string(event.event_id()) +
+    e.note = "event " + std::to_string(event_id) +
              ": already applied; ignored (R10)";
     Emit(std::move(e));
-    sink_ = nullptr;
-    return Result{Outcome::kDuplicate, "event_id", ""};
-  }
-  // R6: an event stamped before the clock is applied at the clock.
-  const int64_t at_us = std::max(clock_us_, event.time_us());
-  Result verdict = Validate(event, at_us);
-  if (verdict.outcome == Outcome::kRejected) {
-    EmitRejection(event, verdict, sink);
-    sink_ = nullptr;
-    return verdict;
-  }
-
-  AdvanceClock(at_us);
-  applied_ids_.insert(event.event_id());
-  event_id_hash_ += XXH3_64bits(&current_event_id_, sizeof current_event_id_);
-  events_applied_++;
-
-  using P = v1::Event::PayloadCase;
-  switch (event.payload_case()) {
-    case P::kDeliveryReported: OnDelivery(event.delivery_reported()); break;
-    case P::kAccountOpened: OnAccountOpened(event.account_opened()); break;
-    case P::kCashDeposited: OnCashDeposited(event.cash_deposited()); break;
-    case P::kCreditGranted: OnCreditGranted(event.credit_granted()); break;
-    case P::kCampaignCreated: OnCampaignCreated(event.campaign_created()); break;
-    case P::kCampaignStatusChanged:
-      OnStatusChanged(event.campaign_status_changed());
-      break;
-    case P::kAdReviewed: OnAdReviewed(event.ad_reviewed()); break;
-    case P::kDisputeFiled: OnDisputeFiled(event.dispute_filed()); break;
-    case P::kDisputeEvidenceAdded:
-      OnEvidenceAdded(event.dispute_evidence_added());
-      break;
-    case P::kDisputeDecided: OnDisputeDecided(event.dispute_decided()); break;
-    case P::kClockAdvanced: break;  // AdvanceClock did the work
-    case P::PAYLOAD_NOT_SET:
-      BILLSIM_ASSERT(false);  // Validate refuses it
+    verdict = Result{Outcome::kDuplicate, "event_id", ""};
+  } else {
+    // R6: an event stamped before the clock is applied at the clock.
+    const int64_t at_us = std::max(clock_us_, time_us);
+    verdict = validate(at_us);
+    if (verdict.outcome == Outcome::kRejected) {
+      EmitRejection(verdict);  // R11: and nothing else
+    } else {
+      AdvanceClock(at_us);
+      applied_ids_.Insert(event_id);
+      events_applied_++;
+      change();
+    }
   }
   sink_ = nullptr;
   return verdict;
 }
 
-void Ledger::EmitRejection(const v1::Event& e, const Result& r,
-                           EntrySink* sink) {
+Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
+  auto validate = [&](int64_t at_us) { return Validate(event, at_us); };
+  auto change = [&] {
+    using P = v1::Event::PayloadCase;
+    switch (event.payload_case()) {
+      case P::kDeliveryReported: {
+        const auto& m = event.delivery_reported();
+        Deliver(FindCampaign(m.campaign_id()), m.kind(), m.count(),
+                m.platform_fault());
+        break;
+      }
+      case P::kAccountOpened: OnAccountOpened(event.account_opened()); break;
+      case P::kCashDeposited: OnCashDeposited(event.cash_deposited()); break;
+      case P::kCreditGranted: OnCreditGranted(event.credit_granted()); break;
+      case P::kCampaignCreated:
+        OnCampaignCreated(event.campaign_created());
+        break;
+      case P::kCampaignStatusChanged:
+        OnStatusChanged(event.campaign_status_changed());
+        break;
+      case P::kAdReviewed: OnAdReviewed(event.ad_reviewed()); break;
+      case P::kDisputeFiled: OnDisputeFiled(event.dispute_filed()); break;
+      case P::kDisputeEvidenceAdded:
+        OnEvidenceAdded(event.dispute_evidence_added());
+        break;
+      case P::kDisputeDecided: OnDisputeDecided(event.dispute_decided()); break;
+      case P::kClockAdvanced: break;  // AdvanceClock did the work
+      case P::PAYLOAD_NOT_SET:
+        BILLSIM_ASSERT(false);  // Validate refuses it
+    }
+  };
+  return ApplyFramed(event.event_id(), event.time_us(), sink, validate, change);
+}
+
+Ledger::Result Ledger::ApplyDelivery(const DeliveryFact& f, EntrySink* sink) {
+  BILLSIM_ASSERT(f.campaign < campaigns_.size());
+  auto validate = [&](int64_t) {
+    return ValidateDelivery(f.event_id, f.time_us, f.campaign, f.kind, f.count);
+  };
+  auto change = [&] { Deliver(f.campaign, f.kind, f.count, f.platform_fault); };
+  return ApplyFramed(f.event_id, f.time_us, sink, validate, change);
+}
+
+void Ledger::EmitRejection(const Result& r) {
   events_rejected_++;
   Entry entry;
   entry.kind = v1::REJECTED;
@@ -246,7 +269,10 @@ std::string Ledger::Digest() const {
   h.Int(static_cast<int64_t>(events_rejected_));
   h.Int(static_cast<int64_t>(events_duplicate_));
   h.Int(static_cast<int64_t>(history_hash_));
-  h.Int(static_cast<int64_t>(event_id_hash_));
+  for (const auto& [first, last] : applied_ids_.runs()) {
+    h.Int(static_cast<int64_t>(first));
+    h.Int(static_cast<int64_t>(last));
+  }
   for (const Account& a : accounts_) {
     h.Str(a.id);
     h.Str(a.currency);

@@ -328,32 +328,32 @@ void Ledger::OnAdReviewed(const v1::AdReviewed& m) {
 
 // --- Delivery and charges -----------------------------------------------------------
 
-void Ledger::OnDelivery(const v1::DeliveryReported& m) {
-  const uint32_t ci = FindCampaign(m.campaign_id());
+void Ledger::Deliver(uint32_t ci, v1::DeliveryReported::Kind kind,
+                     int64_t count, bool fault) {
   Campaign& c = campaigns_[ci];
-  c.delivered[m.kind()] += m.count();
+  c.delivered[kind] += count;
   // R1: only the billing event's delivery kind is ever charged.
-  if (m.kind() != c.billable_kind) {
-    NotBilled(ci, v1::NOT_BILLABLE_KIND, m.count());
+  if (kind != c.billable_kind) {
+    NotBilled(ci, v1::NOT_BILLABLE_KIND, count);
     return;
   }
   // R7: fault-marked delivery is charged regardless (the simulated error).
-  if (!m.platform_fault()) {
+  if (!fault) {
     if (c.status == Campaign::Status::kDeleted) {
-      NotBilled(ci, v1::CAMPAIGN_DELETED, m.count());
+      NotBilled(ci, v1::CAMPAIGN_DELETED, count);
       return;
     }
     if (c.review == Campaign::Review::kRejectedBeforeServing ||
         c.review == Campaign::Review::kRejectedAfterServing) {
-      NotBilled(ci, v1::AD_REJECTED, m.count());
+      NotBilled(ci, v1::AD_REJECTED, count);
       return;
     }
     if (c.status != Campaign::Status::kEnabled) {
-      NotBilled(ci, v1::CAMPAIGN_NOT_ACTIVE, m.count());
+      NotBilled(ci, v1::CAMPAIGN_NOT_ACTIVE, count);
       return;
     }
   }
-  Charge(ci, m.count(), m.platform_fault());
+  Charge(ci, count, fault);
 }
 
 void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
@@ -370,8 +370,7 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
   e.account = c.account;
   e.campaign = ci;
   e.units = units;
-  e.not_billed_reason = reason;
-  e.note = v1::NotBilledReason_Name(reason);
+  e.not_billed_reason = reason;  // the reason is the note: no text needed
   Emit(std::move(e));
 }
 

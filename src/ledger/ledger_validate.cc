@@ -11,12 +11,40 @@ namespace {
 
 using Result = Ledger::Result;
 
-Result Reject(const v1::Event& e, std::string field, const std::string& why) {
+Result Reject(uint64_t event_id, std::string field, const std::string& why) {
   Result r;
   r.outcome = Ledger::Outcome::kRejected;
-  r.reason = "event " + std::to_string(e.event_id()) + ": " + field + ": " + why;
+  r.reason = "event " + std::to_string(event_id) + ": " + field + ": " + why;
   r.field = std::move(field);
   return r;
+}
+
+Result Reject(const v1::Event& e, std::string field, const std::string& why) {
+  return Reject(e.event_id(), std::move(field), why);
+}
+
+// The checks every event gets before its payload is looked at.
+Result ValidateEnvelope(uint64_t event_id, int64_t time_us) {
+  if (event_id == 0) return Reject(event_id, "event_id", "must be nonzero");
+  if (time_us < 0) {
+    return Reject(event_id, "time_us",
+                  "must not be negative, got " + std::to_string(time_us));
+  }
+  return Result{};
+}
+
+Result ValidateDeliveryFields(uint64_t event_id, int kind, int64_t count) {
+  if (!v1::DeliveryReported::Kind_IsValid(kind) ||
+      kind == v1::DeliveryReported::KIND_UNSPECIFIED) {
+    return Reject(event_id, "delivery_reported.kind",
+                  "must be IMPRESSION, CLICK, VIDEO_VIEW_2S, VIDEO_VIEW_6S or "
+                  "CONVERSION");
+  }
+  if (count <= 0) {
+    return Reject(event_id, "delivery_reported.count",
+                  "must be positive, got " + std::to_string(count));
+  }
+  return Result{};
 }
 
 Result Accept() { return Result{}; }
@@ -57,14 +85,29 @@ Result Ledger::ValidateAccountEvent(const v1::Event& e,
   if (account.empty()) return Reject(e, field, "must not be empty");
   const uint32_t ai = FindAccount(account);
   if (ai == kNoIndex) return Reject(e, field, "unknown account " + Quoted(account));
-  const Account& a = accounts_[ai];
-  if (e.time_us() < a.opened_at_us) {
-    return Reject(e, "time_us",
-                  "stamped " + FormatTime(e.time_us()) + ", before account " +
-                      Quoted(account) + " opened at " +
+  return ValidateOpened(e.event_id(), e.time_us(), ai);
+}
+
+Result Ledger::ValidateOpened(uint64_t event_id, int64_t time_us,
+                              uint32_t account) const {
+  const Account& a = accounts_[account];
+  if (time_us < a.opened_at_us) {
+    return Reject(event_id, "time_us",
+                  "stamped " + FormatTime(time_us) + ", before account " +
+                      Quoted(a.id) + " opened at " +
                       FormatTime(a.opened_at_us));
   }
   return Accept();
+}
+
+Result Ledger::ValidateDelivery(uint64_t event_id, int64_t time_us,
+                                uint32_t campaign, int kind,
+                                int64_t count) const {
+  Result r = ValidateEnvelope(event_id, time_us);
+  if (Rejected(r)) return r;
+  r = ValidateOpened(event_id, time_us, campaigns_[campaign].account);
+  if (Rejected(r)) return r;
+  return ValidateDeliveryFields(event_id, kind, count);
 }
 
 Result Ledger::ValidateCampaignEvent(const v1::Event& e,
@@ -89,11 +132,8 @@ Result Ledger::ValidateCampaignEvent(const v1::Event& e,
 }
 
 Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
-  if (e.event_id() == 0) return Reject(e, "event_id", "must be nonzero");
-  if (e.time_us() < 0) {
-    return Reject(e, "time_us",
-                  "must not be negative, got " + std::to_string(e.time_us()));
-  }
+  Result envelope = ValidateEnvelope(e.event_id(), e.time_us());
+  if (Rejected(envelope)) return envelope;
   using P = v1::Event::PayloadCase;
   switch (e.payload_case()) {
     case P::PAYLOAD_NOT_SET:
@@ -267,13 +307,7 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
       Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),
                                        "delivery_reported");
       if (Rejected(r)) return r;
-      if (!v1::DeliveryReported::Kind_IsValid(m.kind()) ||
-          m.kind() == v1::DeliveryReported::KIND_UNSPECIFIED) {
-        return Reject(e, "delivery_reported.kind",
-                      "must be IMPRESSION, CLICK, VIDEO_VIEW_2S, "
-                      "VIDEO_VIEW_6S or CONVERSION");
-      }
-      return Positive(e, "delivery_reported.count", m.count());
+      return ValidateDeliveryFields(e.event_id(), m.kind(), m.count());
     }
 
     case P::kDisputeFiled: {

@@ -1,0 +1,46 @@
+#include "ledger/id_set.h"
+
+#include "util/assert.h"
+
+namespace billsim {
+
+bool IdSet::Contains(uint64_t id) const {
+  auto next = ranges_.upper_bound(id);  // first run starting after id
+  if (next == ranges_.begin()) return false;
+  return std::prev(next)->second >= id;
+}
+
+void IdSet::Insert(uint64_t id) {
+  BILLSIM_ASSERT(!Contains(id));
+  size_++;
+  auto next = ranges_.upper_bound(id);
+  const bool joins_next = next != ranges_.end() && next->first == id + 1;
+  if (next != ranges_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second + 1 == id) {  // extends the run before it: the usual case
+      if (joins_next) {
+        prev->second = next->second;
+        ranges_.erase(next);
+      } else {
+        prev->second = id;
+      }
+      return;
+    }
+  }
+  if (joins_next) {
+    const uint64_t last = next->second;
+    ranges_.erase(next);
+    ranges_.emplace(id, last);
+    return;
+  }
+  ranges_.emplace(id, id);
+}
+
+void IdSet::InsertRange(uint64_t first, uint64_t last) {
+  BILLSIM_ASSERT(first <= last);
+  BILLSIM_ASSERT(!Contains(first) && !Contains(last));
+  ranges_.emplace(first, last);
+  size_ += last - first + 1;
+}
+
+}  // namespace billsim
