@@ -151,6 +151,14 @@ Ledger::Result Ledger::ApplyDelivery(const DeliveryFact& f, EntrySink* sink) {
   return ApplyFramed(f.event_id, f.time_us, sink, validate, change);
 }
 
+void Ledger::AdvanceTo(int64_t time_us, EntrySink* sink) {
+  if (time_us <= clock_us_) return;
+  current_event_id_ = 0;
+  sink_ = sink;
+  AdvanceClock(time_us);
+  sink_ = nullptr;
+}
+
 void Ledger::EmitRejection(const Result& r) {
   events_rejected_++;
   Entry entry;

@@ -81,6 +81,11 @@ class Ledger {
   };
   Result ApplyDelivery(const DeliveryFact& fact, EntrySink* sink);
 
+  // Moves the clock to `time_us` if that is later, firing the expiries and
+  // day renewals due by then, as a ClockAdvanced event would but without an
+  // event (entries carry event id 0): for as-of queries, never for the log.
+  void AdvanceTo(int64_t time_us, EntrySink* sink);
+
   // The whole state, for snapshots. RestoreState replaces this ledger's
   // state with `state`, or returns Corruption naming what is inconsistent
   // and leaves this ledger as it was.

@@ -1,0 +1,159 @@
+#include "log/batch_codec.h"
+
+#include "log/format.h"
+#include "util/assert.h"
+
+namespace billsim::log {
+
+void BatchBuilder::Stamp(int64_t time_us) {
+  if (count_ == 0) first_time_us_ = time_us;
+  last_time_us_ = time_us;
+  count_++;
+}
+
+uint32_t BatchBuilder::Dictionary(std::string_view account,
+                                  std::string_view campaign) {
+  // Campaign ids are unique across the log, so the campaign is the key; the
+  // account rides along for the reader.
+  auto it = dictionary_.find(std::string(campaign));
+  if (it != dictionary_.end()) return it->second;
+  const uint32_t index = static_cast<uint32_t>(batch_.dictionary_campaign_size());
+  batch_.add_dictionary_account(std::string(account));
+  batch_.add_dictionary_campaign(std::string(campaign));
+  dictionary_.emplace(std::string(campaign), index);
+  return index;
+}
+
+void BatchBuilder::AddDelivery(uint64_t event_id, int64_t time_us,
+                               std::string_view account,
+                               std::string_view campaign,
+                               v1::DeliveryReported::Kind kind, int64_t count,
+                               bool platform_fault) {
+  BILLSIM_ASSERT(count_ < kMaxBatchEvents);
+  // Deltas are taken in unsigned arithmetic and stored as the signed
+  // difference, so any pair of ids round-trips.
+  batch_.add_delivery_id_delta(static_cast<int64_t>(event_id - last_delivery_id_));
+  batch_.add_delivery_time_delta(static_cast<int64_t>(
+      static_cast<uint64_t>(time_us) - static_cast<uint64_t>(last_delivery_time_)));
+  last_delivery_id_ = event_id;
+  last_delivery_time_ = time_us;
+  batch_.add_delivery_campaign(Dictionary(account, campaign));
+  batch_.add_delivery_kind(static_cast<uint32_t>(kind) << 1 | (platform_fault ? 1 : 0));
+  batch_.add_delivery_count(static_cast<uint64_t>(count));
+  Stamp(time_us);
+}
+
+void BatchBuilder::Add(const v1::Event& event) {
+  if (event.has_delivery_reported()) {
+    const auto& d = event.delivery_reported();
+    AddDelivery(event.event_id(), event.time_us(), d.account_id(), d.campaign_id(),
+                d.kind(), d.count(), d.platform_fault());
+    return;
+  }
+  BILLSIM_ASSERT(count_ < kMaxBatchEvents);
+  batch_.add_other_position(count_);
+  *batch_.add_others() = event;
+  Stamp(event.time_us());
+}
+
+void BatchBuilder::Finish(std::string* out) const {
+  out->clear();
+  batch_.SerializeToString(out);
+}
+
+void BatchBuilder::Clear() {
+  batch_.Clear();
+  dictionary_.clear();
+  last_delivery_id_ = 0;
+  last_delivery_time_ = 0;
+  count_ = 0;
+  first_time_us_ = last_time_us_ = 0;
+}
+
+Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
+  batch_.Clear();
+  count_ = 0;
+  if (!batch_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return Status::Corruption("payload is not an EventBatch");
+  }
+  const int rows = batch_.delivery_id_delta_size();
+  if (batch_.delivery_time_delta_size() != rows ||
+      batch_.delivery_campaign_size() != rows ||
+      batch_.delivery_kind_size() != rows || batch_.delivery_count_size() != rows) {
+    return Status::Corruption("delivery columns have different lengths");
+  }
+  if (batch_.dictionary_account_size() != batch_.dictionary_campaign_size()) {
+    return Status::Corruption("dictionary columns have different lengths");
+  }
+  if (batch_.others_size() != batch_.other_position_size()) {
+    return Status::Corruption("other events and positions differ in number");
+  }
+  if (static_cast<uint64_t>(rows) + batch_.others_size() != count) {
+    return Status::Corruption("payload holds " +
+                              std::to_string(rows + batch_.others_size()) +
+                              " events, header says " + std::to_string(count));
+  }
+  for (int i = 0; i < batch_.other_position_size(); ++i) {
+    const uint32_t p = batch_.other_position(i);
+    if (p >= count || (i > 0 && p <= batch_.other_position(i - 1))) {
+      return Status::Corruption("other event positions out of order");
+    }
+  }
+  const uint32_t dict = batch_.dictionary_campaign_size();
+  for (int i = 0; i < rows; ++i) {
+    if (batch_.delivery_campaign(i) >= dict) {
+      return Status::Corruption("delivery row names a campaign outside the dictionary");
+    }
+    const uint32_t kind = batch_.delivery_kind(i) >> 1;
+    if (!v1::DeliveryReported::Kind_IsValid(static_cast<int>(kind)) ||
+        batch_.delivery_kind(i) > 0xff) {
+      return Status::Corruption("delivery row has an unknown kind");
+    }
+    if (batch_.delivery_count(i) > static_cast<uint64_t>(INT64_MAX)) {
+      return Status::Corruption("delivery count out of range");
+    }
+  }
+  count_ = count;
+  return Status::Ok();
+}
+
+void BatchDecoder::Visit(BatchVisitor* visitor) const {
+  int other = 0;
+  int row = 0;
+  uint64_t id = 0;
+  uint64_t time = 0;
+  for (uint32_t pos = 0; pos < count_; ++pos) {
+    if (other < batch_.other_position_size() &&
+        batch_.other_position(other) == pos) {
+      if (!visitor->OnEvent(pos, batch_.others(other))) return;
+      other++;
+      continue;
+    }
+    id += static_cast<uint64_t>(batch_.delivery_id_delta(row));
+    time += static_cast<uint64_t>(batch_.delivery_time_delta(row));
+    const uint32_t k = batch_.delivery_kind(row);
+    const DeliveryRow r{id,
+                        static_cast<int64_t>(time),
+                        batch_.delivery_campaign(row),
+                        static_cast<v1::DeliveryReported::Kind>(k >> 1),
+                        static_cast<int64_t>(batch_.delivery_count(row)),
+                        (k & 1) != 0};
+    row++;
+    if (!visitor->OnDelivery(pos, r)) return;
+  }
+}
+
+v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {
+  v1::Event e;
+  e.set_event_id(row.event_id);
+  e.set_time_us(row.time_us);
+  auto* d = e.mutable_delivery_reported();
+  d->set_account_id(account(row.campaign));
+  d->set_campaign_id(campaign(row.campaign));
+  d->set_kind(row.kind);
+  d->set_count(row.count);
+  d->set_platform_fault(row.platform_fault);
+  return e;
+}
+
+}  // namespace billsim::log

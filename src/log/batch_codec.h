@@ -1,0 +1,92 @@
+// Encodes events into a batch payload (v1::EventBatch, columnar for
+// deliveries) and decodes it back, in order.
+//
+// BatchBuilder: events in, payload bytes out. Not thread-safe; reuse it
+// (Clear) across batches to keep its buffers.
+//
+// BatchDecoder: payload in, events out in order through a visitor. It keeps
+// one parsed EventBatch and reuses its memory from batch to batch, so a
+// delivery costs no heap allocation. Every index and length in the payload
+// is checked before use: a payload that parses as Protobuf but does not
+// describe `count` well-formed events is Corruption.
+#ifndef BILLSIM_LOG_BATCH_CODEC_H_
+#define BILLSIM_LOG_BATCH_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "billsim/v1/events.pb.h"
+#include "billsim/v1/log.pb.h"
+#include "util/status.h"
+
+namespace billsim::log {
+
+class BatchBuilder {
+ public:
+  void Add(const v1::Event& event);
+  // The hot path: a delivery without building a v1::Event.
+  void AddDelivery(uint64_t event_id, int64_t time_us, std::string_view account,
+                   std::string_view campaign, v1::DeliveryReported::Kind kind,
+                   int64_t count, bool platform_fault);
+
+  uint32_t count() const { return count_; }
+  int64_t first_time_us() const { return first_time_us_; }
+  int64_t last_time_us() const { return last_time_us_; }
+  // Serializes the batch into *out (replacing it).
+  void Finish(std::string* out) const;
+  void Clear();
+
+ private:
+  uint32_t Dictionary(std::string_view account, std::string_view campaign);
+  void Stamp(int64_t time_us);
+
+  v1::EventBatch batch_;
+  std::unordered_map<std::string, uint32_t> dictionary_;
+  uint64_t last_delivery_id_ = 0;
+  int64_t last_delivery_time_ = 0;
+  uint32_t count_ = 0;
+  int64_t first_time_us_ = 0;
+  int64_t last_time_us_ = 0;
+};
+
+// One delivery row as decoded. `campaign` indexes the batch dictionary.
+struct DeliveryRow {
+  uint64_t event_id;
+  int64_t time_us;
+  uint32_t campaign;
+  v1::DeliveryReported::Kind kind;
+  int64_t count;
+  bool platform_fault;
+};
+
+class BatchVisitor {
+ public:
+  virtual ~BatchVisitor() = default;
+  // `position` is 0-based within the batch. Return false to stop early.
+  virtual bool OnDelivery(uint32_t position, const DeliveryRow& row) = 0;
+  virtual bool OnEvent(uint32_t position, const v1::Event& event) = 0;
+};
+
+class BatchDecoder {
+ public:
+  // Parses and checks `payload`, which must hold exactly `count` events.
+  Status Parse(std::string_view payload, uint32_t count);
+  // Visits the events of the last parsed batch in order.
+  void Visit(BatchVisitor* visitor) const;
+
+  const std::string& account(uint32_t i) const { return batch_.dictionary_account(i); }
+  const std::string& campaign(uint32_t i) const { return batch_.dictionary_campaign(i); }
+  uint32_t dictionary_size() const { return batch_.dictionary_campaign_size(); }
+  // A delivery row as the event it records (for printing and the slow path).
+  v1::Event ToEvent(const DeliveryRow& row) const;
+
+ private:
+  v1::EventBatch batch_;
+  uint32_t count_ = 0;
+};
+
+}  // namespace billsim::log
+
+#endif  // BILLSIM_LOG_BATCH_CODEC_H_

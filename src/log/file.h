@@ -1,0 +1,72 @@
+// Small POSIX file wrappers for the log: every call returns a Status that
+// names the path and the system's reason.
+#ifndef BILLSIM_LOG_FILE_H_
+#define BILLSIM_LOG_FILE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/status.h"
+
+namespace billsim::log {
+
+// A file opened for appending. Writes go to the end; Sync makes them
+// durable (fdatasync).
+class AppendFile {
+ public:
+  AppendFile() = default;
+  ~AppendFile();
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  Status Open(const std::string& path);  // creates if missing
+  // Writes all the pieces, in order, at the end of the file.
+  Status Append(std::string_view a, std::string_view b = {});
+  Status Sync();
+  Status Close();
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  bool is_open() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string path_;
+};
+
+// A file read at arbitrary offsets through one reusable buffer: large
+// sequential reads, memory bounded by the largest batch, not the file.
+class ReadFile {
+ public:
+  ReadFile() = default;
+  ~ReadFile();
+  ReadFile(const ReadFile&) = delete;
+  ReadFile& operator=(const ReadFile&) = delete;
+
+  Status Open(const std::string& path);
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // Makes bytes [offset, offset + n) readable at *data, or fewer where the
+  // file ends: returns how many are available (0 past the end).
+  Status Read(uint64_t offset, size_t n, const uint8_t** data, size_t* got);
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string path_;
+  std::vector<uint8_t> buf_;
+  uint64_t buf_offset_ = 0;
+  size_t buf_len_ = 0;
+};
+
+Status SyncDir(const std::string& dir);
+Status TruncateFile(const std::string& path, uint64_t size);  // and fsync
+Status WriteFileAtomic(const std::string& path, std::string_view data);
+Status ReadWholeFile(const std::string& path, std::string* out);
+Status CreateDir(const std::string& dir);  // with parents; ok if it exists
+
+}  // namespace billsim::log
+
+#endif  // BILLSIM_LOG_FILE_H_

@@ -1,0 +1,82 @@
+#include "log/log_dir.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "log/file.h"
+#include "log/format.h"
+
+namespace billsim::log {
+
+namespace fs = std::filesystem;
+
+Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts) {
+  firsts->clear();
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return Status::Ok();
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    uint64_t first = 0;
+    if (ParseSegmentName(entry.path().filename().string(), &first)) {
+      firsts->push_back(first);
+    }
+  }
+  if (ec) return Status::IOError(dir + ": cannot list: " + ec.message());
+  std::sort(firsts->begin(), firsts->end());
+  return Status::Ok();
+}
+
+std::string SegmentPath(const std::string& dir, uint64_t first_seq) {
+  return (fs::path(dir) / SegmentName(first_seq)).string();
+}
+
+std::string IndexPath(const std::string& dir, uint64_t first_seq) {
+  return (fs::path(dir) / IndexName(first_seq)).string();
+}
+
+std::string EncodeIndexEntry(const IndexEntry& e) {
+  uint8_t buf[kIndexEntrySize];
+  for (int i = 0; i < 8; ++i) {
+    buf[i] = static_cast<uint8_t>(e.first_seq >> (8 * i));
+    buf[8 + i] = static_cast<uint8_t>(e.offset >> (8 * i));
+  }
+  const uint64_t sum = XXH3_64bits(buf, 16);
+  for (int i = 0; i < 8; ++i) buf[16 + i] = static_cast<uint8_t>(sum >> (8 * i));
+  return std::string(reinterpret_cast<const char*>(buf), kIndexEntrySize);
+}
+
+Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
+                 bool* clean) {
+  entries->clear();
+  *clean = false;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Status::Ok();
+  std::string data;
+  Status st = ReadWholeFile(path, &data);
+  if (!st.ok()) return st;
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t at = 0;
+  for (; at + kIndexEntrySize <= data.size(); at += kIndexEntrySize) {
+    uint64_t seq = 0, off = 0, sum = 0;
+    for (int i = 7; i >= 0; --i) {
+      seq = seq << 8 | p[at + i];
+      off = off << 8 | p[at + 8 + i];
+      sum = sum << 8 | p[at + 16 + i];
+    }
+    if (XXH3_64bits(p + at, 16) != sum) return Status::Ok();
+    entries->push_back({seq, off});
+  }
+  *clean = at == data.size();
+  return Status::Ok();
+}
+
+Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries) {
+  std::string data;
+  data.reserve(entries.size() * kIndexEntrySize);
+  for (const auto& e : entries) data += EncodeIndexEntry(e);
+  return WriteFileAtomic(path, data);
+}
+
+}  // namespace billsim::log

@@ -1,0 +1,37 @@
+// The files of a log directory: listing segments, and reading and writing
+// their sparse indexes (first sequence of each batch -> byte offset).
+#ifndef BILLSIM_LOG_LOG_DIR_H_
+#define BILLSIM_LOG_LOG_DIR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace billsim::log {
+
+struct IndexEntry {
+  uint64_t first_seq = 0;
+  uint64_t offset = 0;
+  bool operator==(const IndexEntry&) const = default;
+};
+
+// First sequences of the segments in `dir`, ascending. A missing directory
+// is an empty log.
+Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts);
+
+std::string SegmentPath(const std::string& dir, uint64_t first_seq);
+std::string IndexPath(const std::string& dir, uint64_t first_seq);
+
+// Reads the entries of an index file, stopping at the first entry whose
+// checksum fails (an index is derived data: a damaged one is rebuilt).
+// *clean says whether the whole file was good.
+Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
+                 bool* clean);
+std::string EncodeIndexEntry(const IndexEntry& e);
+Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries);
+
+}  // namespace billsim::log
+
+#endif  // BILLSIM_LOG_LOG_DIR_H_

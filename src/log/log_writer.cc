@@ -1,0 +1,238 @@
+#include "log/log_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "log/segment_reader.h"
+#include "util/assert.h"
+
+namespace billsim::log {
+
+Status FsyncPolicy::Parse(const std::string& text, FsyncPolicy* out) {
+  if (text == "always") {
+    *out = FsyncPolicy{Mode::kAlways, 0};
+  } else if (text == "never") {
+    *out = FsyncPolicy{Mode::kNever, 0};
+  } else if (text.starts_with("interval=")) {
+    const std::string ms = text.substr(9);
+    char* end = nullptr;
+    const long long v = std::strtoll(ms.c_str(), &end, 10);
+    if (ms.empty() || *end != '\0' || v <= 0 || v > 60'000) {
+      return Status::InvalidArgument("--fsync interval=MS: MS must be 1..60000, got \"" +
+                                     ms + "\"");
+    }
+    *out = FsyncPolicy{Mode::kInterval, v};
+  } else {
+    return Status::InvalidArgument(
+        "--fsync: expected always, never or interval=MS, got \"" + text + "\"");
+  }
+  return Status::Ok();
+}
+
+std::string FsyncPolicy::ToString() const {
+  switch (mode) {
+    case Mode::kAlways: return "always";
+    case Mode::kNever: return "never";
+    case Mode::kInterval: return "interval=" + std::to_string(interval_ms);
+  }
+  return "";
+}
+
+namespace {
+
+std::string Where(const SegmentReader& r) {
+  return r.path() + " at offset " + std::to_string(r.fault_offset());
+}
+
+// Walks one segment; fills its index entries. `full` checks payloads too.
+Status ScanSegment(const std::string& dir, uint64_t first, bool last_segment,
+                   bool repair, LogState* state, std::vector<IndexEntry>* index) {
+  SegmentReader reader;
+  SegmentReader::Options options;
+  options.verify_payload = last_segment;
+  Status st = reader.Open(SegmentPath(dir, first), 0, state->next_seq, state->chain,
+                          options);
+  if (!st.ok()) return st;
+  if (first != state->next_seq) {
+    return Status::Corruption(reader.path() + ": segment named for sequence " +
+                              std::to_string(first) + " but the log continues at " +
+                              std::to_string(state->next_seq));
+  }
+  BatchView batch;
+  for (;;) {
+    const auto next = reader.Read(&batch);
+    if (next == SegmentReader::Next::kBatch) {
+      index->push_back({batch.header.first_seq, batch.offset});
+      state->next_seq = batch.header.last_seq() + 1;
+      state->chain = batch.header.chain;
+      state->last_time_us = batch.header.last_time_us;
+      continue;
+    }
+    if (next == SegmentReader::Next::kEnd) return Status::Ok();
+    if (next == SegmentReader::Next::kTail && last_segment) {
+      state->cut_tail = true;
+      state->cut_reason = reader.fault() + " in " + Where(reader) +
+                          "; last good sequence " +
+                          std::to_string(state->next_seq - 1);
+      if (!repair) return Status::Ok();
+      spdlog::warn("log recovery: cutting a torn tail: {}", state->cut_reason);
+      return TruncateFile(reader.path(), reader.fault_offset());
+    }
+    return Status::Corruption(Where(reader) + ": " + reader.fault() +
+                              "; the log is damaged before its tail and is not "
+                              "repaired (last good sequence " +
+                              std::to_string(state->next_seq - 1) + ")");
+  }
+}
+
+}  // namespace
+
+Status RecoverLog(const std::string& dir, bool repair, LogState* state) {
+  *state = LogState{};
+  Status st = ListSegments(dir, &state->segments);
+  if (!st.ok()) return st;
+  for (size_t i = 0; i < state->segments.size(); ++i) {
+    const uint64_t first = state->segments[i];
+    const bool last = i + 1 == state->segments.size();
+    std::vector<IndexEntry> entries;
+    st = ScanSegment(dir, first, last, repair, state, &entries);
+    if (!st.ok()) return st;
+    if (!repair) continue;
+    std::vector<IndexEntry> on_disk;
+    bool clean = false;
+    st = ReadIndex(IndexPath(dir, first), &on_disk, &clean);
+    if (!st.ok()) return st;
+    if (!clean || on_disk != entries) {
+      if (!on_disk.empty() || clean) {
+        spdlog::warn("log recovery: rebuilding index {}", IndexPath(dir, first));
+      }
+      st = WriteIndex(IndexPath(dir, first), entries);
+      if (!st.ok()) return st;
+    }
+  }
+  // A last segment left empty by a cut holds nothing: drop it, so that
+  // segment names stay the first sequence they hold.
+  if (repair && !state->segments.empty()) {
+    const uint64_t first = state->segments.back();
+    if (first == state->next_seq) {
+      std::remove(SegmentPath(dir, first).c_str());
+      std::remove(IndexPath(dir, first).c_str());
+      state->segments.pop_back();
+      st = SyncDir(dir);
+      if (!st.ok()) return st;
+    }
+  }
+  return Status::Ok();
+}
+
+Status LogWriter::Open(const std::string& dir, const LogOptions& options,
+                       std::unique_ptr<LogWriter>* out, LogState* recovered) {
+  Status st = CreateDir(dir);
+  if (!st.ok()) return st;
+  LogState state;
+  st = RecoverLog(dir, /*repair=*/true, &state);
+  if (!st.ok()) return st;
+  std::unique_ptr<LogWriter> w(new LogWriter());
+  w->dir_ = dir;
+  w->options_ = options;
+  w->next_seq_ = state.next_seq;
+  w->durable_seq_ = state.next_seq - 1;  // recovered data was synced above or before
+  w->chain_ = state.chain;
+  w->last_sync_ = std::chrono::steady_clock::now();
+  if (!state.segments.empty()) {
+    const uint64_t first = state.segments.back();
+    st = w->segment_.Open(SegmentPath(dir, first));
+    if (st.ok()) st = w->index_.Open(IndexPath(dir, first));
+    if (st.ok()) st = w->segment_.Sync();  // what recovery found is now durable
+    if (!st.ok()) return st;
+  }
+  if (recovered) *recovered = state;
+  *out = std::move(w);
+  return Status::Ok();
+}
+
+LogWriter::~LogWriter() { (void)Close(); }
+
+Status LogWriter::Roll() {
+  if (segment_.is_open()) {
+    Status st = segment_.Sync();
+    if (st.ok()) st = segment_.Close();
+    if (st.ok()) st = index_.Close();
+    if (!st.ok()) return st;
+  }
+  Status st = segment_.Open(SegmentPath(dir_, next_seq_));
+  if (st.ok()) st = index_.Open(IndexPath(dir_, next_seq_));
+  if (st.ok()) st = SyncDir(dir_);  // the new file's name is durable too
+  return st;
+}
+
+Status LogWriter::Append(const BatchBuilder& batch, SeqRange* range) {
+  BILLSIM_ASSERT(batch.count() > 0);
+  if (!failed_.ok()) return failed_;
+  batch.Finish(&payload_);
+  if (payload_.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument("batch of " + std::to_string(batch.count()) +
+                                   " events encodes to " + std::to_string(payload_.size()) +
+                                   " bytes, over the " +
+                                   std::to_string(kMaxPayloadBytes) + "-byte limit");
+  }
+  const uint64_t batch_bytes = kHeaderSize + payload_.size();
+  if (!segment_.is_open() ||
+      (segment_.size() > 0 && segment_.size() + batch_bytes > options_.segment_bytes)) {
+    Status st = Roll();
+    if (!st.ok()) return st;
+  }
+  BatchHeader h;
+  h.first_seq = next_seq_;
+  h.count = batch.count();
+  h.payload_len = static_cast<uint32_t>(payload_.size());
+  h.first_time_us = batch.first_time_us();
+  h.last_time_us = batch.last_time_us();
+  h.payload_xxh3 = PayloadChecksum(payload_);
+  uint8_t header[kHeaderSize];
+  EncodeHeader(h, header);  // chain bytes zero for now: not in bytes 0..40
+  h.chain = ComputeChain(chain_, header, payload_);
+  EncodeHeader(h, header);
+  const uint64_t offset = segment_.size();
+  Status st = segment_.Append(
+      std::string_view(reinterpret_cast<const char*>(header), kHeaderSize), payload_);
+  if (!st.ok()) return failed_ = st;
+  // The index is derived: written after, never synced on its own; recovery
+  // rebuilds it from the segment if a crash leaves them apart.
+  st = index_.Append(EncodeIndexEntry({h.first_seq, offset}));
+  if (!st.ok()) return st;
+  chain_ = h.chain;
+  next_seq_ = h.last_seq() + 1;
+  bytes_written_ += batch_bytes;
+  range->first = h.first_seq;
+  range->last = h.last_seq();
+
+  using Mode = FsyncPolicy::Mode;
+  const auto now = std::chrono::steady_clock::now();
+  if (options_.fsync.mode == Mode::kAlways ||
+      (options_.fsync.mode == Mode::kInterval &&
+       now - last_sync_ >= std::chrono::milliseconds(options_.fsync.interval_ms))) {
+    return Sync();
+  }
+  return Status::Ok();
+}
+
+Status LogWriter::Sync() {
+  if (!failed_.ok()) return failed_;
+  if (!segment_.is_open()) return Status::Ok();
+  Status st = segment_.Sync();
+  // A failed fsync leaves the page cache's state unknown (fsyncgate): stop.
+  if (!st.ok()) return failed_ = st;
+  durable_seq_ = next_seq_ - 1;
+  last_sync_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Status LogWriter::Close() {
+  if (!segment_.is_open()) return Status::Ok();
+  Status st = Sync();
+  Status closed = segment_.Close();
+  (void)index_.Close();
+  return st.ok() ? closed : st;
+}
+
+}  // namespace billsim::log

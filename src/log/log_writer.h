@@ -1,0 +1,109 @@
+// LogWriter: appends batches of events to the log, durably by policy.
+//
+// Opening recovers the log (Recover): a torn or damaged batch at the very
+// tail of the last segment (what a crash mid-write leaves) is cut off, with
+// a warning naming the byte offset and the last good sequence; a fault
+// anywhere before the tail is never repaired: Open fails naming segment,
+// offset and sequence. Indexes that disagree with their segment are rebuilt.
+//
+// Durability: with FsyncPolicy::kAlways, Append returns after fdatasync, so
+// one fsync covers every event of the batch (group commit: callers gather
+// events into large batches). kInterval syncs when the last sync is older
+// than the interval (and on Sync/Close); kNever leaves it to the OS.
+// durable_seq() is the last sequence known to be on stable storage.
+//
+// REQUIRES: one writer per log directory (no locking between processes),
+// external synchronization of calls.
+#ifndef BILLSIM_LOG_LOG_WRITER_H_
+#define BILLSIM_LOG_LOG_WRITER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "log/batch_codec.h"
+#include "log/file.h"
+#include "log/format.h"
+#include "log/log_dir.h"
+#include "util/status.h"
+
+namespace billsim::log {
+
+struct FsyncPolicy {
+  enum class Mode { kAlways, kInterval, kNever };
+  Mode mode = Mode::kAlways;
+  int64_t interval_ms = 0;
+
+  // "always", "never" or "interval=MS".
+  static Status Parse(const std::string& text, FsyncPolicy* out);
+  std::string ToString() const;
+};
+
+struct LogOptions {
+  uint64_t segment_bytes = kDefaultSegmentBytes;
+  FsyncPolicy fsync;
+};
+
+// What recovery found.
+struct LogState {
+  uint64_t next_seq = 1;        // the sequence the next event gets
+  Chain chain{};                // of the last batch (zeros when empty)
+  int64_t last_time_us = 0;
+  std::vector<uint64_t> segments;
+  bool cut_tail = false;        // a torn tail was cut off
+  std::string cut_reason;       // what, where
+};
+
+// Scans the log in `dir`: checks every batch header of every segment and
+// every payload of the last, finds the last good batch, and, when `repair`,
+// cuts a torn tail and rebuilds indexes. Corruption before the tail is an
+// error naming segment, offset and sequence.
+Status RecoverLog(const std::string& dir, bool repair, LogState* state);
+
+struct SeqRange {
+  uint64_t first = 0;
+  uint64_t last = 0;  // inclusive
+};
+
+class LogWriter {
+ public:
+  static Status Open(const std::string& dir, const LogOptions& options,
+                     std::unique_ptr<LogWriter>* out, LogState* recovered = nullptr);
+  ~LogWriter();
+
+  // Appends the builder's events as one batch (REQUIRES count > 0) and
+  // syncs by policy. On error nothing of the batch counts as appended.
+  Status Append(const BatchBuilder& batch, SeqRange* range);
+  Status Sync();   // everything appended so far becomes durable
+  Status Close();  // syncs, then closes
+
+  uint64_t next_seq() const { return next_seq_; }
+  uint64_t durable_seq() const { return durable_seq_; }
+  const Chain& chain() const { return chain_; }
+  const std::string& dir() const { return dir_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  LogWriter() = default;
+  Status Roll();  // starts a new segment at next_seq_
+
+  std::string dir_;
+  LogOptions options_;
+  AppendFile segment_;
+  AppendFile index_;
+  uint64_t next_seq_ = 1;
+  uint64_t durable_seq_ = 0;
+  Chain chain_{};
+  uint64_t bytes_written_ = 0;
+  std::string payload_;  // reused
+  // After a failed write the file may end in a partial batch: the writer
+  // refuses further appends (recovery on the next Open cuts it).
+  Status failed_;
+  std::chrono::steady_clock::time_point last_sync_;
+};
+
+}  // namespace billsim::log
+
+#endif  // BILLSIM_LOG_LOG_WRITER_H_
