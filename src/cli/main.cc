@@ -20,6 +20,16 @@ struct Command {
 constexpr Command kCommands[] = {
     {"scenario", "run recorded scenarios, print their balances or history",
      billsim::cli::ScenarioMain},
+    {"log", "append events to the durable log, verify it, dump it",
+     billsim::cli::LogMain},
+    {"replay", "rebuild every projection from the log and print balances",
+     billsim::cli::ReplayMain},
+    {"snapshot", "write the projections' state at the end of the log",
+     billsim::cli::SnapshotMain},
+    {"audit", "explain balances: history, as-of balance, checks, evidence",
+     billsim::cli::AuditMain},
+    {"bench", "benchmarks that print figures (events/s, MB/s, RSS)",
+     billsim::cli::BenchMain},
 };
 
 void Usage(std::ostream& out) {

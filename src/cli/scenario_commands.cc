@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "report/format.h"
 #include "scenario/scenario_loader.h"
 #include "scenario/scenario_runner.h"
@@ -14,8 +15,6 @@
 namespace billsim::cli {
 
 namespace {
-
-namespace po = boost::program_options;
 
 constexpr const char* kScenarioUsage =
     "usage: billsim scenario SUBCOMMAND [OPTIONS] PATH...\n\n"
@@ -26,35 +25,25 @@ constexpr const char* kScenarioUsage =
     "PATH is a scenario file (.textproto in Protobuf text format, or .json)\n"
     "or a folder of them. billsim scenario SUBCOMMAND --help for options.\n";
 
-// Parses `args` with `options` plus positional PATHs. Returns false (and the
-// exit code in *exit) when the caller should stop: --help, or bad usage.
+// ParseArgs plus the positional PATHs every scenario subcommand needs.
 bool Parse(const std::vector<std::string>& args, const char* usage,
            po::options_description& options, po::variables_map& vm, int* exit) {
-  options.add_options()("help,h", "show this help");
   options.add_options()("path", po::value<std::vector<std::string>>(),
                         "scenario files or folders");
-  po::positional_options_description positional;
-  positional.add("path", -1);
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(),
-              vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    spdlog::error("{}; see --help", e.what());
-    *exit = kExitUsage;
-    return false;
-  }
-  if (vm.count("help")) {
-    std::cout << usage << "\n" << options;
-    *exit = kExitOk;
-    return false;
-  }
+  if (!ParseArgs(args, usage, options, "path", &vm, exit)) return false;
   if (!vm.count("path")) {
     spdlog::error("no scenario file or folder given; see --help");
     *exit = kExitUsage;
     return false;
   }
   return true;
+}
+
+// --format, parsed; false (usage error logged) if it names no format.
+bool FormatOption(const po::variables_map& vm, Format* format) {
+  const Status st = ParseFormat(vm["format"].as<std::string>(), format);
+  if (!st.ok()) spdlog::error("{}", st.message());
+  return st.ok();
 }
 
 // Loads every scenario under `paths`. Files that fail to load are reported
@@ -160,11 +149,7 @@ int ReportCommand(const std::vector<std::string>& args) {
     return exit;
   }
   Format format;
-  Status st = ParseFormat(vm["format"].as<std::string>(), &format);
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return kExitUsage;
-  }
+  if (!FormatOption(vm, &format)) return kExitUsage;
   int load_errors = 0;
   auto loaded = LoadAll(vm["path"].as<std::vector<std::string>>(), &load_errors, nullptr);
   bool first = true;
@@ -204,18 +189,14 @@ int HistoryCommand(const std::vector<std::string>& args) {
     return exit;
   }
   Format format;
-  Status st = ParseFormat(vm["format"].as<std::string>(), &format);
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return kExitUsage;
-  }
+  if (!FormatOption(vm, &format)) return kExitUsage;
   const auto paths = vm["path"].as<std::vector<std::string>>();
   if (paths.size() != 1) {
     spdlog::error("history takes exactly one scenario file, got {}", paths.size());
     return kExitUsage;
   }
   v1::Scenario scenario;
-  st = LoadScenario(paths[0], &scenario);
+  const Status st = LoadScenario(paths[0], &scenario);
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;

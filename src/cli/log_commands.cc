@@ -1,0 +1,330 @@
+// billsim log append|verify|dump: the durable log on disk.
+#include <google/protobuf/text_format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "log/batch_codec.h"
+#include "log/log_dir.h"
+#include "log/log_reader.h"
+#include "log/log_writer.h"
+#include "report/format.h"
+#include "replay/replayer.h"
+#include "scenario/event_source.h"
+
+namespace billsim::cli {
+
+namespace {
+
+constexpr const char* kLogUsage =
+    "usage: billsim log SUBCOMMAND --log DIR [OPTIONS]\n\n"
+    "subcommands:\n"
+    "  append   validate events with the ledger and append the accepted ones\n"
+    "  verify   check every checksum, the hash chain, sequences and indexes\n"
+    "  dump     print events one per line\n\n"
+    "billsim log SUBCOMMAND --help for options.\n";
+
+// --- append -------------------------------------------------------------------
+
+int AppendCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim log append options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "fsync", po::value<std::string>()->default_value("always"),
+      "always, interval=MS or never")(
+      "atomic", "a file goes in whole or not at all")(
+      "batch", po::value<uint32_t>()->default_value(10000), "events per batch (1..1000000)")(
+      "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
+      "file", po::value<std::vector<std::string>>(), "event files");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim log append --log DIR [--fsync P] [--atomic] FILE...\n\n"
+                 "Appends the events of scenario files (.textproto, .json) or JSON-lines\n"
+                 "files (.jsonl: one Event per line). The ledger, rebuilt from the log,\n"
+                 "validates each event first: the log holds only facts it accepts. Each\n"
+                 "refused event is listed with its reason and not appended. Exit 0: all\n"
+                 "appended; 1: some were refused; 2: bad usage, input or I/O.\n",
+                 options, "file", &vm, &exit)) {
+    return exit;
+  }
+  if (!vm.count("file")) {
+    spdlog::error("no event file given; see --help");
+    return kExitUsage;
+  }
+  log::LogOptions log_options;
+  Status st = log::FsyncPolicy::Parse(vm["fsync"].as<std::string>(), &log_options.fsync);
+  const uint32_t batch_max = vm["batch"].as<uint32_t>();
+  if (st.ok() && (batch_max == 0 || batch_max > 1'000'000)) {
+    st = Status::InvalidArgument("--batch: must be 1..1000000, got " + std::to_string(batch_max));
+  }
+  log_options.segment_bytes = vm["segment-mb"].as<uint64_t>() << 20;
+  if (st.ok() && log_options.segment_bytes == 0) {
+    st = Status::InvalidArgument("--segment-mb: must be positive");
+  }
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  const std::string dir = vm["log"].as<std::string>();
+  std::unique_ptr<log::LogWriter> writer;
+  st = log::LogWriter::Open(dir, log_options, &writer);
+  Ledger ledger;
+  ReplayStats stats;
+  if (st.ok()) st = Replay(dir, ReplayOptions{}, &ledger, &stats);
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitUsage;
+  }
+  const bool atomic = vm.count("atomic") > 0;
+  uint64_t appended = 0, refused = 0;
+  log::BatchBuilder batch;
+  auto flush = [&]() -> Status {
+    if (batch.count() == 0) return Status::Ok();
+    log::SeqRange range;
+    Status s = writer->Append(batch, &range);
+    batch.Clear();
+    return s;
+  };
+  for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
+    std::vector<v1::Event> events;
+    st = LoadEvents(file, &events);
+    if (!st.ok()) {
+      spdlog::error("{}", st.message());
+      return kExitUsage;
+    }
+    // --atomic: remember the state, apply everything, and only then decide.
+    v1::LedgerState before;
+    if (atomic) {
+      st = flush();
+      if (!st.ok()) break;
+      ledger.SaveState(&before);
+    }
+    std::vector<const v1::Event*> accepted;
+    uint64_t file_refused = 0;
+    for (const v1::Event& e : events) {
+      const Ledger::Result r = ledger.Apply(e, nullptr);
+      if (r.outcome == Ledger::Outcome::kApplied) {
+        accepted.push_back(&e);
+        continue;
+      }
+      file_refused++;
+      std::cout << file << ": refused " << e.event_id() << ": "
+                << (r.outcome == Ledger::Outcome::kDuplicate
+                        ? "event " + std::to_string(e.event_id()) + ": already applied (R10)"
+                        : r.reason)
+                << "\n";
+    }
+    refused += file_refused;
+    if (atomic && file_refused > 0) {
+      st = ledger.RestoreState(before);
+      if (!st.ok()) break;
+      std::cout << file << ": nothing appended (--atomic): " << file_refused
+                << " of " << events.size() << " events refused\n";
+      continue;
+    }
+    // --atomic: the file is one batch, so a crash keeps all of it or none.
+    if (atomic && accepted.size() > log::kMaxBatchEvents) {
+      st = Status::InvalidArgument(file + ": --atomic takes at most " +
+                                   std::to_string(log::kMaxBatchEvents) + " events per file");
+      break;
+    }
+    for (const v1::Event* e : accepted) {
+      batch.Add(*e);
+      if (!atomic && batch.count() == batch_max) {
+        st = flush();
+        if (!st.ok()) break;
+      }
+    }
+    if (!st.ok()) break;
+    appended += accepted.size();
+    if (atomic) st = flush();  // the whole file lands as one batch or more, now
+    if (!st.ok()) break;
+  }
+  if (st.ok()) st = flush();
+  if (st.ok()) st = writer->Close();
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitUsage;
+  }
+  std::cout << "appended " << appended << " events, refused " << refused
+            << "; log ends at sequence " << writer->next_seq() - 1 << "\n";
+  return refused > 0 ? kExitFailed : kExitOk;
+}
+
+// --- verify -------------------------------------------------------------------
+
+int VerifyCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim log verify options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "json", "print the result as one JSON object");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim log verify --log DIR [--json]\n\n"
+                 "Reads the whole log and checks every header and payload checksum,\n"
+                 "the SHA-256 hash chain, that sequences are dense from 1, that every\n"
+                 "batch decodes, and that each segment's index agrees with it. Prints\n"
+                 "what it checked; exits 1 naming the first fault.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const std::string dir = vm["log"].as<std::string>();
+  log::LogReader reader;
+  Status st = reader.Open(dir, log::LogReader::Options{/*verify_chain=*/true});
+  uint64_t batches = 0, events = 0, bytes = 0, last_seq = 0;
+  std::string chain_hex(64, '0');
+  std::string current_segment;
+  std::vector<log::IndexEntry> seen;
+  log::BatchDecoder decoder;
+  auto check_index = [&]() -> Status {
+    if (current_segment.empty()) return Status::Ok();
+    const uint64_t first = seen.empty() ? 0 : seen.front().first_seq;
+    std::vector<log::IndexEntry> index;
+    bool clean = false;
+    Status s = log::ReadIndex(log::IndexPath(dir, first), &index, &clean);
+    if (!s.ok()) return s;
+    if (!clean || index != seen) {
+      return Status::Corruption(log::IndexPath(dir, first) +
+                                ": index disagrees with its segment (" +
+                                std::to_string(index.size()) + " entries, segment has " +
+                                std::to_string(seen.size()) + " batches)");
+    }
+    return Status::Ok();
+  };
+  while (st.ok()) {
+    log::BatchView batch;
+    bool done = false;
+    st = reader.Next(&batch, &done);
+    if (!st.ok() || done) break;
+    if (reader.segment_path() != current_segment) {
+      st = check_index();
+      if (!st.ok()) break;
+      current_segment = reader.segment_path();
+      seen.clear();
+    }
+    seen.push_back({batch.header.first_seq, batch.offset});
+    st = decoder.Parse(batch.payload, batch.header.count);
+    if (!st.ok()) {
+      st = Status::Corruption(reader.segment_path() + " at offset " +
+                              std::to_string(batch.offset) + ": " + st.message());
+      break;
+    }
+    batches++;
+    events += batch.header.count;
+    bytes += log::kHeaderSize + batch.payload.size();
+    last_seq = batch.header.last_seq();
+    chain_hex = log::ChainHex(batch.header.chain);
+  }
+  if (st.ok()) st = check_index();
+  if (st.ok() && !reader.tail_fault().empty()) {
+    st = Status::Corruption("torn tail (cut when the log is next opened for writing): " +
+                            reader.tail_fault());
+  }
+  if (vm.count("json")) {
+    std::cout << "{\"ok\":" << (st.ok() ? "true" : "false") << ",\"segments\":"
+              << reader.segments().size() << ",\"batches\":" << batches
+              << ",\"events\":" << events << ",\"bytes\":" << bytes
+              << ",\"last_seq\":" << last_seq << ",\"chain\":\"" << chain_hex << "\""
+              << ",\"fault\":\"" << (st.ok() ? "" : st.message()) << "\"}\n";
+  } else {
+    std::cout << "checked " << reader.segments().size() << " segments, " << batches
+              << " batches, " << events << " events, " << bytes << " bytes\n"
+              << "sequences 1.." << last_seq << " dense; checksums, hash chain and "
+              << "indexes " << (st.ok() ? "good" : "NOT good") << "\n"
+              << "chain head " << chain_hex << "\n";
+    if (!st.ok()) std::cout << "FAULT: " << st.message() << "\n";
+  }
+  return st.ok() ? kExitOk : kExitFailed;
+}
+
+// --- dump ---------------------------------------------------------------------
+
+class DumpVisitor : public log::BatchVisitor {
+ public:
+  DumpVisitor(const log::BatchDecoder& decoder, bool json, uint64_t from, uint64_t limit)
+      : decoder_(decoder), json_(json), from_(from), limit_(limit) {}
+  void Start(uint64_t first) { first_ = first; }
+  bool OnDelivery(uint32_t pos, const log::DeliveryRow& row) override {
+    return Print(pos, decoder_.ToEvent(row));
+  }
+  bool OnEvent(uint32_t pos, const v1::Event& e) override { return Print(pos, e); }
+  bool full() const { return printed_ >= limit_; }
+
+ private:
+  bool Print(uint32_t pos, const v1::Event& e) {
+    const uint64_t seq = first_ + pos;
+    if (seq < from_) return true;
+    if (printed_ >= limit_) return false;
+    printed_++;
+    if (json_) {
+      std::cout << "{\"seq\":" << seq << ",\"event\":" << ToJson(e) << "}\n";
+    } else {
+      google::protobuf::TextFormat::Printer p;
+      p.SetSingleLineMode(true);
+      std::string text;
+      p.PrintToString(e, &text);
+      std::cout << seq << "  " << text << "\n";
+    }
+    return true;
+  }
+  const log::BatchDecoder& decoder_;
+  bool json_;
+  uint64_t from_, limit_, first_ = 0, printed_ = 0;
+};
+
+int DumpCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim log dump options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "from-seq", po::value<uint64_t>()->default_value(1), "first sequence to print")(
+      "limit", po::value<uint64_t>()->default_value(UINT64_MAX), "print at most K events")(
+      "json", "one JSON object per line: {\"seq\":N,\"event\":{...}}");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim log dump --log DIR [--from-seq N] [--limit K] [--json]\n\n"
+                 "Prints the log's events one per line with their sequence numbers.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const uint64_t from = std::max<uint64_t>(1, vm["from-seq"].as<uint64_t>());
+  log::LogReader reader;
+  Status st = reader.Open(vm["log"].as<std::string>(), log::LogReader::Options{});
+  if (st.ok()) st = reader.Seek(from);
+  log::BatchDecoder decoder;
+  DumpVisitor visitor(decoder, vm.count("json") > 0, from, vm["limit"].as<uint64_t>());
+  while (st.ok() && !visitor.full()) {
+    log::BatchView batch;
+    bool done = false;
+    st = reader.Next(&batch, &done);
+    if (!st.ok() || done) break;
+    st = decoder.Parse(batch.payload, batch.header.count);
+    if (!st.ok()) break;
+    visitor.Start(batch.header.first_seq);
+    decoder.Visit(&visitor);
+  }
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  if (!reader.tail_fault().empty()) spdlog::warn("torn tail: {}", reader.tail_fault());
+  return kExitOk;
+}
+
+}  // namespace
+
+int LogMain(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    (args.empty() ? std::cerr : std::cout) << kLogUsage;
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "append") return AppendCommand(rest);
+  if (args[0] == "verify") return VerifyCommand(rest);
+  if (args[0] == "dump") return DumpCommand(rest);
+  spdlog::error("unknown log subcommand \"{}\"; see billsim log --help", args[0]);
+  return kExitUsage;
+}
+
+}  // namespace billsim::cli

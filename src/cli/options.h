@@ -1,0 +1,35 @@
+// What every subcommand shares: option parsing with --help, and the parsing
+// of times and formats given on the command line.
+#ifndef BILLSIM_CLI_OPTIONS_H_
+#define BILLSIM_CLI_OPTIONS_H_
+
+#include <boost/program_options.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace billsim::cli {
+
+namespace po = boost::program_options;
+
+// Parses `args` against `options` (to which --help is added). Positional
+// arguments go to the option named `positional` (if not null). Returns false
+// when the caller should stop and return *exit: after --help (0) or a usage
+// error (2, logged naming the option).
+bool ParseArgs(const std::vector<std::string>& args, const char* usage,
+               po::options_description& options, const char* positional,
+               po::variables_map* vm, int* exit);
+
+// A time on the command line: integer microseconds UTC, or ISO 8601 UTC
+// ("2026-01-15", "2026-01-15T09:30:00Z", with optional .ffffff).
+Status ParseTime(const std::string& text, const std::string& option, int64_t* out);
+
+// True when stdout is a terminal (progress is shown only then).
+bool StdoutIsTerminal();
+bool StderrIsTerminal();
+
+}  // namespace billsim::cli
+
+#endif  // BILLSIM_CLI_OPTIONS_H_
