@@ -1,14 +1,290 @@
-// Placeholder so the program links while the real commands are written;
-// replaced in the same series of commits.
+// billsim bench log: figures for the log (append by fsync policy, replay,
+// replay from a snapshot, bytes per event, peak RSS). A benchmark prints
+// what it measured; it asserts nothing about speed.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "bench/workload.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "log/batch_codec.h"
+#include "log/log_writer.h"
+#include "replay/replayer.h"
+#include "replay/snapshot_store.h"
 
 namespace billsim::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+uint64_t PeakRssBytes() {
+  struct rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
+// Shows one line of progress on a terminal; silent in a pipe.
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on) {}
+  void Show(const std::string& phase, uint64_t done, uint64_t total) {
+    if (!on_) return;
+    const auto now = Clock::now();
+    if (done != total && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    std::fprintf(stderr, "\r%-28s %5.1f%%  %" PRIu64 "/%" PRIu64 " events   ", phase.c_str(),
+                 total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+                 done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool on_;
+  Clock::time_point last_{};
+};
+
+struct AppendResult {
+  double seconds = 0;      // encoding + writing + syncing, not generating
+  uint64_t bytes = 0;
+  uint64_t events = 0;
+  std::vector<uint64_t> batch_ends;  // last sequence of each batch
+  log::Chain chain{};
+};
+
+// Writes `events` stream events (plus set-up) to a new log in `dir`.
+Status BuildLog(const std::string& dir, const log::FsyncPolicy& policy, uint64_t events,
+                uint32_t batch_size, const WorkloadOptions& wo, Progress* progress,
+                AppendResult* out) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  log::LogOptions lo;
+  lo.fsync = policy;
+  std::unique_ptr<log::LogWriter> writer;
+  Status st = log::LogWriter::Open(dir, lo, &writer);
+  if (!st.ok()) return st;
+  Workload workload(wo);
+  log::BatchBuilder builder;
+  log::SeqRange range;
+  for (const v1::Event& e : workload.Setup()) builder.Add(e);
+  st = writer->Append(builder, &range);
+  if (!st.ok()) return st;
+  out->batch_ends.push_back(range.last);
+  out->events = range.last;
+  const auto& accounts = workload.account_ids();
+  const auto& campaigns = workload.campaign_ids();
+  const auto& owner = workload.campaign_account();
+  std::vector<Workload::Delivery> rows(batch_size);
+  std::vector<v1::Event> others(batch_size);
+  std::vector<bool> is_delivery(batch_size);
+  const std::string phase = "append --fsync " + policy.ToString();
+  uint64_t written = 0;
+  while (written < events) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(batch_size, events - written));
+    for (uint32_t i = 0; i < n; ++i) is_delivery[i] = workload.Next(&rows[i], &others[i]);
+    const auto t0 = Clock::now();  // from here: encode, write, sync
+    builder.Clear();
+    for (uint32_t i = 0; i < n; ++i) {
+      if (is_delivery[i]) {
+        const Workload::Delivery& d = rows[i];
+        builder.AddDelivery(d.event_id, d.time_us, accounts[owner[d.campaign]],
+                            campaigns[d.campaign], d.kind, d.count, d.platform_fault);
+      } else {
+        builder.Add(others[i]);
+      }
+    }
+    st = writer->Append(builder, &range);
+    if (!st.ok()) return st;
+    out->seconds += Seconds(Clock::now() - t0);
+    out->batch_ends.push_back(range.last);
+    written += n;
+    progress->Show(phase, written, events);
+  }
+  const auto t0 = Clock::now();
+  st = writer->Close();
+  out->seconds += Seconds(Clock::now() - t0);
+  out->bytes = writer->bytes_written();
+  out->events = writer->next_seq() - 1;
+  out->chain = writer->chain();
+  return st;
+}
+
+}  // namespace
+
 int BenchMain(const std::vector<std::string>& args) {
-  spdlog::error("billsim bench: not implemented yet");
-  return kExitUsage;
+  if (args.empty() || args[0] != "log") {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+      std::cout << "usage: billsim bench log [OPTIONS]\n\nbenchmarks:\n"
+                   "  log   append, replay and snapshot-replay figures for the log\n";
+      return kExitOk;
+    }
+    spdlog::error("usage: billsim bench log [OPTIONS]; see billsim bench log --help");
+    return kExitUsage;
+  }
+  po::options_description options("billsim bench log options");
+  options.add_options()("events", po::value<uint64_t>()->default_value(10'000'000),
+                        "stream events per log")(
+      "dir", po::value<std::string>(), "where to build the logs (default: a temporary "
+                                       "folder, removed afterwards)")(
+      "batch", po::value<uint32_t>()->default_value(10'000), "events per batch")(
+      "interval-ms", po::value<int64_t>()->default_value(5), "for --fsync interval=MS")(
+      "accounts", po::value<uint32_t>()->default_value(100), "accounts")(
+      "campaigns", po::value<uint32_t>()->default_value(1000), "campaigns")(
+      "seed", po::value<uint64_t>()->default_value(1), "workload seed")(
+      "keep", "keep the logs")("json", "print one JSON object");
+  po::variables_map vm;
+  int exit = kExitOk;
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (!ParseArgs(rest,
+                 "usage: billsim bench log [--events N] [--dir DIR] [--json]\n\n"
+                 "Builds a synthetic log of realistic delivery traffic once per fsync\n"
+                 "policy (always, interval, never), timing encoding, writing and\n"
+                 "syncing; replays it with every projection; replays it again from a\n"
+                 "snapshot at 90%; prints events/s, MB/s, bytes per event, peak RSS.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const uint64_t events = vm["events"].as<uint64_t>();
+  const uint32_t batch = vm["batch"].as<uint32_t>();
+  if (events == 0 || batch == 0 || batch > log::kMaxBatchEvents) {
+    spdlog::error("--events must be positive and --batch 1..{}", log::kMaxBatchEvents);
+    return kExitUsage;
+  }
+  std::string root;
+  if (vm.count("dir")) {
+    root = vm["dir"].as<std::string>();
+  } else {
+    char tmpl[] = "/tmp/billsim-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      spdlog::error("cannot create a temporary folder in /tmp");
+      return kExitFailed;
+    }
+    root = tmpl;
+  }
+  WorkloadOptions wo;
+  wo.seed = vm["seed"].as<uint64_t>();
+  wo.accounts = vm["accounts"].as<uint32_t>();
+  wo.campaigns = vm["campaigns"].as<uint32_t>();
+  wo.mean_gap_us = std::max<int64_t>(1, 30 * 86'400'000'000LL / static_cast<int64_t>(events));
+  Progress progress(StderrIsTerminal());
+
+  std::map<std::string, AppendResult> appended;
+  const std::pair<const char*, std::string> policies[] = {
+      {"always", "always"},
+      {"interval", "interval=" + std::to_string(vm["interval-ms"].as<int64_t>())},
+      {"never", "never"}};
+  Status st;
+  for (const auto& [name, text] : policies) {
+    log::FsyncPolicy policy;
+    st = log::FsyncPolicy::Parse(text, &policy);
+    if (st.ok()) st = BuildLog((fs::path(root) / name).string(), policy, events, batch, wo,
+                               &progress, &appended[name]);
+    if (!st.ok()) break;
+  }
+  const std::string dir = (fs::path(root) / "always").string();
+  const AppendResult& main_log = appended["always"];
+
+  // Full replay, every projection, no snapshot.
+  Ledger full;
+  ReplayStats full_stats;
+  ReplayOptions ro;
+  ro.use_snapshots = false;
+  ro.progress = [&](uint64_t seq) { progress.Show("replay", seq, main_log.events); };
+  const auto r0 = Clock::now();
+  if (st.ok()) st = Replay(dir, ro, &full, &full_stats);
+  const double replay_s = Seconds(Clock::now() - r0);
+
+  // A snapshot at the batch end nearest 90%, then a replay that uses it.
+  uint64_t snap_seq = 0;
+  for (uint64_t end : main_log.batch_ends) {
+    if (end <= main_log.events * 9 / 10) snap_seq = end;
+  }
+  double snap_replay_s = 0;
+  ReplayStats snap_stats;
+  Ledger from_snapshot;
+  if (st.ok() && snap_seq > 0) {
+    Ledger at90;
+    ReplayStats s90;
+    ReplayOptions r90;
+    r90.use_snapshots = false;
+    r90.to_seq = snap_seq;
+    log::Chain chain;
+    std::string path;
+    st = Replay(dir, r90, &at90, &s90);
+    if (st.ok()) st = ChainAt(dir, snap_seq, &chain);
+    if (st.ok()) st = WriteSnapshot(dir, at90, snap_seq, chain, &path);
+    ReplayOptions rs;
+    rs.progress = [&](uint64_t seq) { progress.Show("replay from snapshot", seq, main_log.events); };
+    const auto s0 = Clock::now();
+    if (st.ok()) st = Replay(dir, rs, &from_snapshot, &snap_stats);
+    snap_replay_s = Seconds(Clock::now() - s0);
+  }
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  const bool digests_match = from_snapshot.Digest() == full.Digest();
+  if (!digests_match) spdlog::error("replay from the snapshot gave a different state digest");
+  if (!vm.count("keep") && !vm.count("dir")) {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+
+  const double total = static_cast<double>(main_log.events);
+  auto rate = [](double n, double s) { return s > 0 ? n / s : 0.0; };
+  std::string per_policy_events, per_policy_mb;
+  for (const auto& [name, text] : policies) {
+    const AppendResult& a = appended[name];
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s\"%s\":%.0f", per_policy_events.empty() ? "" : ",", name,
+                  rate(static_cast<double>(a.events), a.seconds));
+    per_policy_events += buf;
+    std::snprintf(buf, sizeof buf, "%s\"%s\":%.1f", per_policy_mb.empty() ? "" : ",", name,
+                  rate(static_cast<double>(a.bytes) / 1e6, a.seconds));
+    per_policy_mb += buf;
+  }
+  const double bytes_per_event = static_cast<double>(main_log.bytes) / total;
+  const uint64_t rss = PeakRssBytes();
+  if (vm.count("json")) {
+    std::printf(
+        "{\"events\":%" PRIu64 ",\"batch\":%u,\"append_events_per_s\":{%s},"
+        "\"append_mb_per_s\":{%s},\"replay_events_per_s\":%.0f,\"replay_mb_per_s\":%.1f,"
+        "\"snapshot_replay_events_per_s\":%.0f,\"snapshot_seq\":%" PRIu64
+        ",\"snapshot_tail_events\":%" PRIu64 ",\"snapshot_digest_matches\":%s,"
+        "\"bytes_per_event\":%.2f,\"peak_rss_bytes\":%" PRIu64 ",\"state_digest\":\"%s\"}\n",
+        main_log.events, batch, per_policy_events.c_str(), per_policy_mb.c_str(),
+        rate(total, replay_s), rate(static_cast<double>(full_stats.bytes) / 1e6, replay_s),
+        rate(total, snap_replay_s), snap_seq, snap_stats.events,
+        digests_match ? "true" : "false", bytes_per_event, rss, full.Digest().c_str());
+  } else {
+    std::printf("events                 %" PRIu64 " (batches of %u)\n", main_log.events, batch);
+    for (const auto& [name, text] : policies) {
+      const AppendResult& a = appended[name];
+      std::printf("append --fsync %-8s %12.0f events/s  %8.1f MB/s\n", name,
+                  rate(static_cast<double>(a.events), a.seconds),
+                  rate(static_cast<double>(a.bytes) / 1e6, a.seconds));
+    }
+    std::printf("replay (all projections) %10.0f events/s  %8.1f MB/s\n", rate(total, replay_s),
+                rate(static_cast<double>(full_stats.bytes) / 1e6, replay_s));
+    std::printf("replay from snapshot   %12.0f events/s  (snapshot at %" PRIu64
+                ", tail %" PRIu64 " events, digest %s)\n",
+                rate(total, snap_replay_s), snap_seq, snap_stats.events,
+                digests_match ? "matches" : "DIFFERS");
+    std::printf("bytes per event        %.2f\npeak RSS               %.1f MiB\n",
+                bytes_per_event, static_cast<double>(rss) / (1 << 20));
+  }
+  return digests_match ? kExitOk : kExitFailed;
 }
 
 }  // namespace billsim::cli

@@ -1,0 +1,70 @@
+// Workload: a seeded, deterministic generator of realistic billing traffic
+// for benchmarks and stress runs. A set-up phase (accounts in several time
+// zones and funding orders, deposits, credit grants with staggered expiries,
+// campaigns of every billing event and budget mode, enabled) and then a
+// stream that is mostly delivery (impressions, some clicks and views, a few
+// conversions, rare platform faults) with now and then a deposit or a
+// campaign re-enabled. The same seed gives the same events.
+#ifndef BILLSIM_BENCH_WORKLOAD_H_
+#define BILLSIM_BENCH_WORKLOAD_H_
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "billsim/v1/events.pb.h"
+
+namespace billsim {
+
+struct WorkloadOptions {
+  uint64_t seed = 1;
+  uint32_t accounts = 100;
+  uint32_t campaigns = 1000;
+  uint64_t first_event_id = 1;
+  int64_t start_us = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
+  // Mean time between events; 30 days over 10 million events by default,
+  // so day boundaries and grant expiries happen during a run.
+  int64_t mean_gap_us = 259'200;
+};
+
+class Workload {
+ public:
+  explicit Workload(WorkloadOptions options);
+
+  // The set-up events, in order (ids and times continue into the stream).
+  std::vector<v1::Event> Setup();
+
+  // One event of the stream. Deliveries fill `delivery` and return true;
+  // anything else fills `other` and returns false.
+  struct Delivery {
+    uint64_t event_id;
+    int64_t time_us;
+    uint32_t campaign;  // index into campaign_ids()
+    v1::DeliveryReported::Kind kind;
+    int64_t count;
+    bool platform_fault;
+  };
+  bool Next(Delivery* delivery, v1::Event* other);
+
+  const std::vector<std::string>& account_ids() const { return account_ids_; }
+  const std::vector<std::string>& campaign_ids() const { return campaign_ids_; }
+  // The account of each campaign (index into account_ids()).
+  const std::vector<uint32_t>& campaign_account() const { return campaign_account_; }
+  uint64_t next_event_id() const { return next_id_; }
+
+ private:
+  v1::Event NewEvent();
+
+  WorkloadOptions options_;
+  std::mt19937_64 rng_;
+  uint64_t next_id_;
+  int64_t now_us_;
+  std::vector<std::string> account_ids_;
+  std::vector<std::string> campaign_ids_;
+  std::vector<uint32_t> campaign_account_;
+};
+
+}  // namespace billsim
+
+#endif  // BILLSIM_BENCH_WORKLOAD_H_
