@@ -243,7 +243,7 @@ void Ledger::FireDay(uint32_t account) {
 
 // --- Entries ------------------------------------------------------------------
 
-void Ledger::Emit(Entry e) {
+void Ledger::Emit(Entry&& e) {
   e.seq = ++entry_seq_;
   e.event_id = current_event_id_;
   e.time_us = clock_us_;

@@ -214,7 +214,7 @@ class Ledger {
 
   // Emits an entry stamped with the current event, clock and the account's
   // balances after it; folds it into the history digest.
-  void Emit(Entry entry);
+  void Emit(Entry&& entry);
   void EmitRejection(const Result& r);
 
   LedgerOptions options_;

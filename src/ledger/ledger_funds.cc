@@ -99,6 +99,7 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
 
   Account& a = accounts_[ai];
   InsertGrantOrdered(a, gi);
+  if (!g.campaigns.empty()) a.restricted_grants++;
   a.credit += g.amount;
   a.granted += g.amount;
   Entry e;
@@ -160,6 +161,9 @@ bool Ledger::GrantFunds(const Grant& g, uint32_t campaign) const {
 }
 
 int64_t Ledger::Usable(const Account& a, uint32_t campaign) const {
+  // Without coupons for particular campaigns, every live grant may fund any
+  // campaign: the usable funds are the whole balance.
+  if (a.restricted_grants == 0) return a.cash + a.credit;
   int64_t usable = a.cash;
   for (uint32_t gi : a.grants) {
     if (GrantFunds(grants_[gi], campaign)) usable += grants_[gi].remaining;
@@ -270,7 +274,7 @@ void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
       c.status_reason.clear();
       c.enable_order = ++enable_order_;
       e.note = "enabled";
-      Emit(e);
+      Emit(Entry(e));
       std::string gaps;
       if (!c.creative_reviewed) gaps += " creative not reviewed;";
       if (!c.audience_defined) gaps += " audience not defined;";
@@ -398,10 +402,9 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     c.day_spent = 0;
   }
   const int64_t full = MulDivFloor(n + units, c.price, c.per_units) - already;
-  // R4: charges consume the hold; a hold short of the delivery first takes
-  // what the valid balance can still give it.
+  // R4, R5: a held campaign is charged from its hold and only from it; a
+  // hold left short is topped up by money coming in, not by delivery.
   const bool from_hold = IsHolding(c);
-  if (from_hold && c.hold < full) TopUp(ci);
 
   int64_t cap_budget = kNoCap;
   if (c.budget_mode == v1::BUDGET_MODE_TOTAL) cap_budget = c.budget - already;
@@ -411,13 +414,15 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   const int64_t cap_funds =
       std::max<int64_t>(0, std::min(from_hold ? c.hold : a.valid(), usable));
 
+  // The usual case: the whole delivery fits both caps.
+  const bool fits = full <= cap_budget && full <= cap_funds;
   const int64_t by_budget =
-      UnitsWithin(n, units, c.price, c.per_units, already, cap_budget);
+      fits ? units : UnitsWithin(n, units, c.price, c.per_units, already, cap_budget);
   const int64_t by_funds =
-      UnitsWithin(n, units, c.price, c.per_units, already, cap_funds);
+      fits ? units : UnitsWithin(n, units, c.price, c.per_units, already, cap_funds);
   const int64_t billed = std::min(by_budget, by_funds);
   const int64_t amount =
-      MulDivFloor(n + billed, c.price, c.per_units) - already;
+      fits ? full : MulDivFloor(n + billed, c.price, c.per_units) - already;
   BILLSIM_ASSERT(amount >= 0 && amount <= cap_budget && amount <= cap_funds);
 
   c.billed_units += billed;

@@ -207,6 +207,7 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     g.expired = p.expired();
     g.adjustment = p.adjustment();
     g.campaigns.assign(p.campaigns().begin(), p.campaigns().end());
+    if (!g.campaigns.empty()) fresh.accounts_[g.account].restricted_grants++;
     fresh.grant_index_.emplace(g.id, fresh.grants_.size() - 1);
   }
   for (const auto& p : s.campaigns()) {

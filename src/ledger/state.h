@@ -50,6 +50,7 @@ struct Account {
   // go first to the earliest).
   std::vector<uint32_t> holding;
   bool day_timer_scheduled = false;
+  uint32_t restricted_grants = 0;  // grants with campaign_ids (coupons)
 
   int64_t valid() const { return cash + credit - frozen; }  // valid_balance
 };

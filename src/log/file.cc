@@ -80,6 +80,13 @@ ReadFile::~ReadFile() {
 }
 
 Status ReadFile::Open(const std::string& path) {
+  // A reader may be reopened on another file: nothing of the last one may
+  // survive, least of all its buffered bytes.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  size_ = 0;
+  buf_offset_ = 0;
+  buf_len_ = 0;
   path_ = path;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return Errno("open for reading", path);

@@ -45,6 +45,7 @@ class ReadFile {
   ReadFile(const ReadFile&) = delete;
   ReadFile& operator=(const ReadFile&) = delete;
 
+  // Opens `path`, closing any file opened before and forgetting its bytes.
   Status Open(const std::string& path);
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }

@@ -48,6 +48,21 @@ Status LogReader::Seek(uint64_t seq) {
     if (e.first_seq > seq) break;
     start = e;
   }
+  // The index may be short (it is derived data, rebuilt by recovery): walk
+  // forward from its last entry at or before `seq` to the batch holding it.
+  expected_seq_ = start.first_seq;
+  st = OpenSegment(i, start.offset, start.first_seq);
+  BatchView batch;
+  while (st.ok() && reader_.Read(&batch) == SegmentReader::Next::kBatch) {
+    if (batch.header.last_seq() >= seq) {
+      start = {batch.header.first_seq, batch.offset};
+      break;
+    }
+    start = {reader_.expected_seq(), reader_.offset()};
+  }
+  if (!st.ok()) return st;
+  // Reopen at the batch found (or where the walk stopped: Next then reports
+  // what is there, a fault or the end).
   expected_seq_ = start.first_seq;
   return OpenSegment(i, start.offset, start.first_seq);
 }

@@ -102,9 +102,9 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state) {
     st = ReadIndex(IndexPath(dir, first), &on_disk, &clean);
     if (!st.ok()) return st;
     if (!clean || on_disk != entries) {
-      if (!on_disk.empty() || clean) {
-        spdlog::warn("log recovery: rebuilding index {}", IndexPath(dir, first));
-      }
+      spdlog::warn("log recovery: rebuilding index {} ({} entries were good, the "
+                   "segment has {} batches)",
+                   IndexPath(dir, first), on_disk.size(), entries.size());
       st = WriteIndex(IndexPath(dir, first), entries);
       if (!st.ok()) return st;
     }
