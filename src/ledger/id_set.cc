@@ -5,6 +5,7 @@
 namespace billsim {
 
 bool IdSet::Contains(uint64_t id) const {
+  if (id > max_ || ranges_.empty()) return false;
   auto next = ranges_.upper_bound(id);  // first run starting after id
   if (next == ranges_.begin()) return false;
   return std::prev(next)->second >= id;
@@ -13,6 +14,17 @@ bool IdSet::Contains(uint64_t id) const {
 void IdSet::Insert(uint64_t id) {
   BILLSIM_ASSERT(!Contains(id));
   size_++;
+  if (id > max_ && !ranges_.empty()) {  // above everything: no search
+    auto last = std::prev(ranges_.end());
+    if (last->second + 1 == id) {
+      last->second = id;
+    } else {
+      ranges_.emplace_hint(ranges_.end(), id, id);
+    }
+    max_ = id;
+    return;
+  }
+  if (id > max_) max_ = id;
   auto next = ranges_.upper_bound(id);
   const bool joins_next = next != ranges_.end() && next->first == id + 1;
   if (next != ranges_.begin()) {
@@ -41,6 +53,7 @@ void IdSet::InsertRange(uint64_t first, uint64_t last) {
   BILLSIM_ASSERT(!Contains(first) && !Contains(last));
   ranges_.emplace(first, last);
   size_ += last - first + 1;
+  if (last > max_) max_ = last;
 }
 
 }  // namespace billsim

@@ -32,6 +32,9 @@ class IdSet {
  private:
   std::map<uint64_t, uint64_t> ranges_;  // first -> last, disjoint, sorted
   uint64_t size_ = 0;
+  // The largest id held (0 when empty): ids arrive mostly above it, and
+  // those need no search.
+  uint64_t max_ = 0;
 };
 
 }  // namespace billsim

@@ -196,6 +196,7 @@ void Ledger::FireExpiry(uint32_t grant) {
   BILLSIM_ASSERT(!g.expired);
   BILLSIM_ASSERT(g.expires_at_us == clock_us_);
   Account& a = accounts_[g.account];
+  ShrinkHolds(g.account, grant);  // first, so valid never dips below zero
   g.expired = true;
   const int64_t removed = g.remaining;
   if (removed > 0) {
@@ -213,7 +214,6 @@ void Ledger::FireExpiry(uint32_t grant) {
              "to cash, not carried over (R6)";
     Emit(std::move(e));
   }
-  ShrinkHolds(g.account);
 }
 
 void Ledger::ScheduleDay(uint32_t account) {
@@ -254,16 +254,27 @@ void Ledger::Emit(Entry&& e) {
     e.frozen_after = a.frozen;
     e.valid_after = a.valid();
   }
-  // Fold the entry into the history digest: fixed fields, then the text.
-  const int64_t fixed[] = {
-      static_cast<int64_t>(e.seq), static_cast<int64_t>(e.event_id),
-      e.time_us, e.account, e.campaign, e.grant, e.dispute, e.kind, e.funds,
-      e.balance_delta, e.frozen_delta, e.units, e.not_billed_reason,
-      e.dispute_status, e.cash_after, e.credit_after, e.frozen_after,
-      e.valid_after};
-  history_hash_ = XXH3_64bits_withSeed(fixed, sizeof fixed, history_hash_);
-  history_hash_ =
-      XXH3_64bits_withSeed(e.note.data(), e.note.size(), history_hash_);
+  // Fold the entry into the history digest. A multiply-rotate mix per field
+  // (cheap on the hot path); balances after are not folded: they follow
+  // from the deltas and the state, which the digest covers.
+  uint64_t h = history_hash_;
+  auto mix = [&h](uint64_t v) {
+    h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+  };
+  mix(e.seq);
+  mix(e.event_id);
+  mix(static_cast<uint64_t>(e.time_us));
+  mix(uint64_t{e.account} << 32 | e.campaign);
+  mix(uint64_t{e.grant} << 32 | e.dispute);
+  mix(static_cast<uint64_t>(e.kind) << 48 | static_cast<uint64_t>(e.funds) << 32 |
+      static_cast<uint64_t>(e.not_billed_reason) << 16 |
+      static_cast<uint64_t>(e.dispute_status));
+  mix(static_cast<uint64_t>(e.balance_delta));
+  mix(static_cast<uint64_t>(e.frozen_delta));
+  mix(static_cast<uint64_t>(e.units));
+  if (!e.note.empty()) mix(XXH3_64bits(e.note.data(), e.note.size()));
+  history_hash_ = h;
   if (sink_ != nullptr) sink_->Add(e);
 }
 
@@ -304,12 +315,15 @@ std::string Ledger::Digest() const {
   for (const Campaign& c : campaigns_) {
     h.Str(c.id);
     h.Str(c.status_reason);
+    h.Str(c.landing_page_url);
     for (int64_t v : {int64_t{c.account}, int64_t{c.billing_event}, c.price,
                       int64_t{c.budget_mode}, c.budget,
                       static_cast<int64_t>(c.status),
                       static_cast<int64_t>(c.review), c.hold, c.billed_units,
-                      c.billed_micros, c.fault_billed_micros, c.day_index,
-                      c.day_spent}) {
+                      c.billed_micros, c.served_units, c.fault_billed_micros,
+                      c.day_index, c.day_spent, static_cast<int64_t>(c.enable_order),
+                      int64_t{c.objective}, int64_t{c.creative_reviewed},
+                      int64_t{c.audience_defined}}) {
       h.Int(v);
     }
     for (int64_t v : c.delivered) h.Int(v);
@@ -326,7 +340,10 @@ std::string Ledger::Digest() const {
   for (const Dispute& d : disputes_) {
     h.Str(d.id);
     h.Str(d.status_note);
-    for (int64_t v : {int64_t{d.status}, d.verifiable, d.adjusted, d.claimed}) {
+    for (int64_t v : {int64_t{d.account}, int64_t{d.campaign}, int64_t{d.reason},
+                      int64_t{d.status}, d.window_start_us, d.window_end_us,
+                      d.claimed, d.verifiable, d.adjusted, int64_t{d.has_screenshot},
+                      int64_t{d.has_spend_report}, int64_t{d.has_delivery_data}}) {
       h.Int(v);
     }
   }

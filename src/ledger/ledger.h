@@ -199,7 +199,9 @@ class Ledger {
   void StopHolding(uint32_t campaign, const std::string& why);
   void TopUp(uint32_t campaign);
   void TopUpAll(uint32_t account);
-  void ShrinkHolds(uint32_t account);
+  // Shrinks holds (latest-enabled first) to what the account can fund once
+  // grant `expiring` (or kNoIndex) has lost its remainder.
+  void ShrinkHolds(uint32_t account, uint32_t expiring);
   void Charge(uint32_t campaign, int64_t units, bool fault);
   void PauseForFunds(uint32_t campaign);
   void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units);

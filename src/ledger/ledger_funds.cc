@@ -239,12 +239,19 @@ void Ledger::TopUpAll(uint32_t ai) {
 
 // R6: after an expiry, no hold may exceed what can still fund it; the
 // latest-enabled campaigns give way first.
-void Ledger::ShrinkHolds(uint32_t ai) {
+void Ledger::ShrinkHolds(uint32_t ai, uint32_t expiring) {
   Account& a = accounts_[ai];
+  // What the expiring grant takes away, from the account and from each
+  // campaign it may fund: holds shrink to fit before the credit goes, so no
+  // entry ever shows a negative valid balance (R12).
+  const Grant* g = expiring == kNoIndex ? nullptr : &grants_[expiring];
+  const int64_t leaving = g ? g->remaining : 0;
   for (auto it = a.holding.rbegin(); it != a.holding.rend(); ++it) {
     Campaign& c = campaigns_[*it];
-    const int64_t over = std::max(a.frozen - (a.cash + a.credit),
-                                  c.hold - Usable(a, *it));
+    const int64_t usable_after =
+        Usable(a, *it) - (g != nullptr && GrantFunds(*g, *it) ? leaving : 0);
+    const int64_t over = std::max(a.frozen - (a.cash + a.credit - leaving),
+                                  c.hold - usable_after);
     const int64_t cut = std::min(over, c.hold);
     if (cut <= 0) continue;
     c.hold -= cut;
@@ -254,10 +261,10 @@ void Ledger::ShrinkHolds(uint32_t ai) {
     e.account = ai;
     e.campaign = *it;
     e.frozen_delta = -cut;
-    e.note = "credit behind the hold expired (R6)";
+    e.note = "credit behind the hold expires (R6)";
     Emit(std::move(e));
   }
-  BILLSIM_ASSERT(a.frozen <= a.cash + a.credit);
+  BILLSIM_ASSERT(a.frozen <= a.cash + a.credit - leaving);
 }
 
 void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
@@ -335,7 +342,7 @@ void Ledger::OnAdReviewed(const v1::AdReviewed& m) {
 void Ledger::Deliver(uint32_t ci, v1::DeliveryReported::Kind kind,
                      int64_t count, bool fault) {
   Campaign& c = campaigns_[ci];
-  c.delivered[kind] += count;
+  c.delivered[kind] = SatAdd(c.delivered[kind], count);
   // R1: only the billing event's delivery kind is ever charged.
   if (kind != c.billable_kind) {
     NotBilled(ci, v1::NOT_BILLABLE_KIND, count);
@@ -367,8 +374,8 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
       reason == v1::NOT_BILLABLE_KIND
           ? 0
           : MulDivFloor(units, c.price, c.per_units);
-  c.not_billed_units[reason] += units;
-  c.not_billed_micros[reason] += would_cost;
+  c.not_billed_units[reason] = SatAdd(c.not_billed_units[reason], units);
+  c.not_billed_micros[reason] = SatAdd(c.not_billed_micros[reason], would_cost);
   Entry e;
   e.kind = v1::NOT_BILLED;
   e.account = c.account;
@@ -396,12 +403,15 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   Account& a = accounts_[c.account];
   const int64_t n = c.billed_units;
   const int64_t already = c.billed_micros;
-  const int64_t today = LocalDay(a, clock_us_);
-  if (c.budget_mode == v1::BUDGET_MODE_DAY && c.day_index != today) {
-    c.day_index = today;  // R4: a new local day, a new daily budget
-    c.day_spent = 0;
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) {
+    const int64_t today = LocalDay(a, clock_us_);
+    if (c.day_index != today) {
+      c.day_index = today;  // R4: a new local day, a new daily budget
+      c.day_spent = 0;
+    }
   }
-  const int64_t full = MulDivFloor(n + units, c.price, c.per_units) - already;
+  // Saturating: a count near INT64_MAX must not overflow the unit total.
+  const int64_t full = MulDivFloor(SatAdd(n, units), c.price, c.per_units) - already;
   // R4, R5: a held campaign is charged from its hold and only from it; a
   // hold left short is topped up by money coming in, not by delivery.
   const bool from_hold = IsHolding(c);

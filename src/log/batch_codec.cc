@@ -15,7 +15,7 @@ uint32_t BatchBuilder::Dictionary(std::string_view account,
                                   std::string_view campaign) {
   // Campaign ids are unique across the log, so the campaign is the key; the
   // account rides along for the reader.
-  auto it = dictionary_.find(std::string(campaign));
+  auto it = dictionary_.find(campaign);
   if (it != dictionary_.end()) return it->second;
   const uint32_t index = static_cast<uint32_t>(batch_.dictionary_campaign_size());
   batch_.add_dictionary_account(std::string(account));

@@ -42,8 +42,12 @@ class BatchBuilder {
   uint32_t Dictionary(std::string_view account, std::string_view campaign);
   void Stamp(int64_t time_us);
 
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   v1::EventBatch batch_;
-  std::unordered_map<std::string, uint32_t> dictionary_;
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> dictionary_;
   uint64_t last_delivery_id_ = 0;
   int64_t last_delivery_time_ = 0;
   uint32_t count_ = 0;

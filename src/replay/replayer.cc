@@ -26,7 +26,11 @@ class ApplyVisitor : public log::BatchVisitor {
   }
 
   bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
-    if (!Admit(position, row.time_us)) return false;
+    switch (Admit(position, row.time_us)) {
+      case kSkip: return true;
+      case kStop: return false;
+      case kApply: break;
+    }
     uint32_t& campaign = resolved_[row.campaign];
     if (campaign == kUnresolved) campaign = Resolve(row.campaign);
     Ledger::Result r;
@@ -41,7 +45,11 @@ class ApplyVisitor : public log::BatchVisitor {
   }
 
   bool OnEvent(uint32_t position, const v1::Event& event) override {
-    if (!Admit(position, event.time_us())) return false;
+    switch (Admit(position, event.time_us())) {
+      case kSkip: return true;
+      case kStop: return false;
+      case kApply: break;
+    }
     return Check(ledger_->Apply(event, options_.sink));
   }
 
@@ -53,19 +61,22 @@ class ApplyVisitor : public log::BatchVisitor {
  private:
   static constexpr uint32_t kUnresolved = kNoIndex - 1;
 
-  bool Admit(uint32_t position, int64_t time_us) {
+  enum Admission { kApply, kSkip, kStop };
+
+  // Events a snapshot already holds (a batch can straddle it) are skipped;
+  // the target ends the replay.
+  Admission Admit(uint32_t position, int64_t time_us) {
     seq_ = first_seq_ + position;
-    if (seq_ <= last_seq_) return true;  // skip: before the start (snapshot)
+    if (seq_ <= last_seq_) return kSkip;
     if (seq_ > options_.to_seq || time_us > options_.as_of_us) {
       stopped_ = true;
-      return false;
+      return kStop;
     }
     if (options_.sink) options_.sink->seq = seq_;
-    return true;
+    return kApply;
   }
 
   bool Check(const Ledger::Result& r) {
-    if (seq_ <= last_seq_) return true;
     last_seq_ = seq_;
     applied_++;
     if (r.outcome == Ledger::Outcome::kApplied) return true;

@@ -22,6 +22,13 @@ std::string FormatMicros(int64_t micros);
 // "2026-01-15T09:30:00Z" (microseconds shown only when nonzero).
 std::string FormatTime(int64_t time_us);
 
+// a + b for a, b >= 0, saturating at INT64_MAX: counters of units that a
+// hostile count could otherwise overflow (undefined behaviour).
+inline int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 // Floor division that rounds toward negative infinity (for local days).
 inline int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;

@@ -1,0 +1,372 @@
+#include "audit/audit.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "log/batch_codec.h"
+#include "log/log_reader.h"
+#include "util/money.h"
+
+namespace billsim::audit {
+
+namespace {
+
+// Rows as columns padded to their widest cell: the first `left` columns and
+// the last align left, the others (numbers) right. Or CSV.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Write(std::ostream& out, size_t left) const {
+    std::vector<size_t> width(rows_[0].size(), 0);
+    for (const auto& r : rows_) {
+      for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    }
+    for (const auto& r : rows_) {
+      std::string line;
+      for (size_t i = 0; i < r.size(); ++i) {
+        const std::string pad(width[i] - r[i].size(), ' ');
+        const bool last = i + 1 == r.size();
+        line += (i < left || last) ? r[i] + (last ? "" : pad) : pad + r[i];
+        if (!last) line += "  ";
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out << line << "\n";
+    }
+  }
+  void WriteCsv(std::ostream& out) const {
+    for (const auto& r : rows_) {
+      for (size_t i = 0; i < r.size(); ++i) out << (i ? "," : "") << Csv(r[i]);
+      out << "\n";
+    }
+  }
+
+ private:
+  static std::string Csv(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) {
+      if (c == '"') q += '"';
+      q += c;
+    }
+    return q + "\"";
+  }
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string Source(const v1::LedgerEntry& e) {
+  if (e.funds_type() == v1::FUNDS_TYPE_CASH) return "CASH";
+  if (e.funds_type() == v1::FUNDS_TYPE_GRANT) return "GRANT " + e.grant_id();
+  return "";
+}
+
+std::string Note(const v1::LedgerEntry& e) {
+  if (e.kind() == v1::NOT_BILLED) return v1::NotBilledReason_Name(e.not_billed_reason());
+  if (e.kind() == v1::DISPUTE_STATUS) {
+    return e.dispute_id() + " " + v1::DisputeStatus_Name(e.dispute_status()) + ": " + e.note();
+  }
+  return e.note();
+}
+
+std::string AuditEntryJson(const AuditEntry& a) {
+  return "{\"log_seq\":" + std::to_string(a.log_seq) + ",\"entry\":" + ToJson(a.entry) + "}";
+}
+
+const char* YesNo(bool b) { return b ? "yes" : "no"; }
+
+class EventVisitor : public log::BatchVisitor {
+ public:
+  EventVisitor(const log::BatchDecoder& decoder,
+               const std::function<bool(uint64_t, const v1::Event&)>& fn)
+      : decoder_(decoder), fn_(fn) {}
+  void Start(uint64_t first) { first_ = first; }
+  bool OnDelivery(uint32_t pos, const log::DeliveryRow& row) override {
+    return Call(pos, decoder_.ToEvent(row));
+  }
+  bool OnEvent(uint32_t pos, const v1::Event& e) override { return Call(pos, e); }
+  bool stopped() const { return stopped_; }
+
+ private:
+  bool Call(uint32_t pos, const v1::Event& e) {
+    if (!fn_(first_ + pos, e)) stopped_ = true;
+    return !stopped_;
+  }
+  const log::BatchDecoder& decoder_;
+  const std::function<bool(uint64_t, const v1::Event&)>& fn_;
+  uint64_t first_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+void CollectingSink::Add(const Entry& entry) {
+  if (keep_ && !keep_(entry)) return;
+  AuditEntry& a = entries.emplace_back();
+  a.log_seq = entry.event_id == 0 ? 0 : seq;
+  a.entry = ledger_->ToProto(entry);
+}
+
+Status ForEachEvent(const std::string& dir,
+                    const std::function<bool(uint64_t, const v1::Event&)>& fn,
+                    std::string* tail_fault) {
+  log::LogReader reader;
+  Status st = reader.Open(dir, log::LogReader::Options{});
+  if (!st.ok()) return st;
+  log::BatchDecoder decoder;
+  EventVisitor visitor(decoder, fn);
+  for (;;) {
+    log::BatchView batch;
+    bool done = false;
+    st = reader.Next(&batch, &done);
+    if (!st.ok()) return st;
+    if (done) break;
+    st = decoder.Parse(batch.payload, batch.header.count);
+    if (!st.ok()) {
+      return Status::Corruption(reader.segment_path() + " at offset " +
+                                std::to_string(batch.offset) + " (sequence " +
+                                std::to_string(batch.header.first_seq) + "): " + st.message());
+    }
+    visitor.Start(batch.header.first_seq);
+    decoder.Visit(&visitor);
+    if (visitor.stopped()) break;
+  }
+  if (tail_fault != nullptr) *tail_fault = reader.tail_fault();
+  return Status::Ok();
+}
+
+// --- history ------------------------------------------------------------------
+
+Status AccountHistory(const std::string& dir, const std::string& account, int64_t from_us,
+                      int64_t to_us, std::vector<AuditEntry>* out) {
+  Ledger ledger;
+  uint32_t index = kNoIndex;  // the account's, once it has an entry
+  CollectingSink sink(&ledger, [&](const Entry& e) {
+    if (e.account == kNoIndex) return false;
+    if (index == kNoIndex) {
+      if (ledger.accounts()[e.account].id != account) return false;
+      index = e.account;
+    }
+    return e.account == index && e.time_us >= from_us && e.time_us <= to_us;
+  });
+  ReplayOptions options;
+  options.use_snapshots = false;
+  options.sink = &sink;
+  ReplayStats stats;
+  Status st = Replay(dir, options, &ledger, &stats);
+  if (!st.ok()) return st;
+  if (ledger.FindAccount(account) == kNoIndex) {
+    return Status::NotFound("--account: no account \"" + account + "\" in the log " + dir);
+  }
+  *out = std::move(sink.entries);
+  return Status::Ok();
+}
+
+void WriteAuditHistory(const std::vector<AuditEntry>& entries, Format format,
+                       std::ostream& out) {
+  if (format == Format::kJson) {
+    for (const auto& a : entries) out << AuditEntryJson(a) << "\n";
+    return;
+  }
+  // CSV carries exact micros and microseconds; the table shows decimals.
+  const bool csv = format == Format::kCsv;
+  auto money = [csv](int64_t v) { return csv ? std::to_string(v) : FormatMicros(v); };
+  auto time = [csv](int64_t v) { return csv ? std::to_string(v) : FormatTime(v); };
+  Table t({"log_seq", "seq", "time", "event", "kind", "campaign", "source", "balance_delta",
+           "frozen_delta", "units", "cash", "grant", "frozen", "valid", "note"});
+  for (const auto& a : entries) {
+    const v1::LedgerEntry& e = a.entry;
+    t.Add({a.log_seq == 0 && !csv ? "-" : std::to_string(a.log_seq), std::to_string(e.seq()),
+           time(e.time_us()), std::to_string(e.event_id()), v1::EntryKind_Name(e.kind()),
+           e.campaign_id(), Source(e), money(e.balance_delta_micros()),
+           money(e.frozen_delta_micros()), std::to_string(e.units()), money(e.cash_balance()),
+           money(e.grant_balance()), money(e.frozen_balance()), money(e.valid_balance()),
+           Note(e)});
+  }
+  if (csv) {
+    t.WriteCsv(out);
+  } else {
+    t.Write(out, 7);
+  }
+}
+
+// --- balance as of a time -------------------------------------------------------
+
+Status AccountBalanceAt(const std::string& dir, const std::string& account, int64_t as_of_us,
+                        BalanceAsOf* out) {
+  Ledger ledger;
+  uint32_t index = kNoIndex;
+  CollectingSink sink(&ledger, [&](const Entry& e) {
+    if (e.account == kNoIndex) return false;
+    if (index == kNoIndex) {
+      if (ledger.accounts()[e.account].id != account) return false;
+      index = e.account;
+    }
+    return e.account == index;
+  });
+  ReplayOptions options;
+  options.use_snapshots = false;
+  options.as_of_us = as_of_us;
+  options.sink = &sink;
+  ReplayStats stats;
+  Status st = Replay(dir, options, &ledger, &stats);
+  if (!st.ok()) return st;
+  std::optional<v1::AccountBalance> balance = ledger.Balance(account);
+  if (!balance) {
+    return Status::NotFound("--account: no account \"" + account + "\" in the log " + dir +
+                            " as of " + FormatTime(as_of_us));
+  }
+  out->as_of_us = as_of_us;
+  out->last_seq = stats.last_seq;
+  out->balance = std::move(*balance);
+  out->entries = std::move(sink.entries);
+  return Status::Ok();
+}
+
+void WriteBalanceAsOf(const BalanceAsOf& b, Format format, std::ostream& out) {
+  const v1::AccountBalance& a = b.balance;
+  if (format == Format::kJson) {
+    out << "{\"as_of_us\":" << b.as_of_us << ",\"last_seq\":" << b.last_seq
+        << ",\"balance\":" << ToJson(a) << ",\"entries\":[";
+    for (size_t i = 0; i < b.entries.size(); ++i) {
+      out << (i ? "," : "") << AuditEntryJson(b.entries[i]);
+    }
+    out << "]}\n";
+    return;
+  }
+  out << "account " << a.account_id() << " (" << a.currency() << ") as of "
+      << FormatTime(b.as_of_us) << ", after log sequence " << b.last_seq << "\n\n";
+  Table t({"balance", "amount"});
+  t.Add({"cash_balance", FormatMicros(a.cash_balance())});
+  t.Add({"grant_balance", FormatMicros(a.grant_balance())});
+  t.Add({"frozen_balance", FormatMicros(a.frozen_balance())});
+  t.Add({"valid_balance", FormatMicros(a.valid_balance())});
+  t.Add({"total_deposited", FormatMicros(a.total_deposited())});
+  t.Add({"total_granted", FormatMicros(a.total_granted())});
+  t.Add({"total_spent", FormatMicros(a.total_spent())});
+  t.Add({"total_expired", FormatMicros(a.total_expired())});
+  t.Add({"total_adjusted", FormatMicros(a.total_adjusted())});
+  t.Write(out, 1);
+  if (a.grants_size() > 0) {
+    out << "\ngrants:\n";
+    Table g({"grant", "amount", "remaining", "expires_at", "expired", "program"});
+    for (const auto& gv : a.grants()) {
+      g.Add({gv.grant_id(), FormatMicros(gv.amount_micros()), FormatMicros(gv.remaining_micros()),
+             FormatTime(gv.expires_at_us()),
+             gv.expired() ? "yes (" + FormatMicros(gv.expired_micros()) + ")" : "no",
+             gv.program()});
+    }
+    g.Write(out, 1);
+  }
+  out << "\nentries (" << b.entries.size() << "):\n";
+  WriteAuditHistory(b.entries, Format::kTable, out);
+}
+
+// --- dispute evidence -------------------------------------------------------------
+
+Status CollectEvidence(const std::string& dir, const std::string& dispute, Evidence* out) {
+  // The dispute names the campaign and window; the charges come before it
+  // in the log, so a second replay collects them.
+  {
+    Ledger ledger;
+    ReplayStats stats;
+    Status st = Replay(dir, ReplayOptions{}, &ledger, &stats);
+    if (!st.ok()) return st;
+    std::optional<v1::DisputeView> view = ledger.DisputeState(dispute);
+    if (!view) {
+      return Status::NotFound("--dispute: no dispute \"" + dispute + "\" in the log " + dir);
+    }
+    out->dispute = std::move(*view);
+  }
+  const v1::DisputeView& d = out->dispute;
+  const int64_t start = d.window_start_us(), end = d.window_end_us();
+  Ledger ledger;
+  uint32_t campaign = kNoIndex;
+  CollectingSink sink(&ledger, [&](const Entry& e) {
+    if (e.kind != v1::COST || e.time_us < start || e.time_us >= end) return false;
+    if (campaign == kNoIndex) {
+      if (ledger.campaigns()[e.campaign].id != d.campaign_id()) return false;
+      campaign = e.campaign;
+    }
+    return e.campaign == campaign;
+  });
+  ReplayOptions options;
+  options.use_snapshots = false;
+  options.sink = &sink;
+  ReplayStats stats;
+  Status st = Replay(dir, options, &ledger, &stats);
+  if (!st.ok()) return st;
+  out->spend.clear();
+  for (const AuditEntry& a : sink.entries) {
+    const v1::LedgerEntry& e = a.entry;
+    SpendRow& r = out->spend.emplace_back();
+    r.log_seq = a.log_seq;
+    r.time_us = e.time_us();
+    r.event_id = e.event_id();
+    r.funds = e.funds_type();
+    r.grant_id = e.grant_id();
+    r.amount_micros = -e.balance_delta_micros();
+    r.units = e.units();
+    r.fault_marked = e.note().find("platform fault") != std::string::npos;
+  }
+  out->delivery.clear();
+  return ForEachEvent(dir, [&](uint64_t seq, const v1::Event& e) {
+    if (!e.has_delivery_reported() || e.time_us() < start || e.time_us() >= end) return true;
+    const v1::DeliveryReported& m = e.delivery_reported();
+    if (m.campaign_id() != d.campaign_id() || m.account_id() != d.account_id()) return true;
+    DeliveryRecord& r = out->delivery.emplace_back();
+    r.log_seq = seq;
+    r.time_us = e.time_us();
+    r.event_id = e.event_id();
+    r.kind = m.kind();
+    r.count = m.count();
+    r.platform_fault = m.platform_fault();
+    return true;
+  });
+}
+
+void WriteSpendReport(const Evidence& ev, std::ostream& out) {
+  Table t({"log_seq", "time", "event_id", "source", "grant_id", "amount_micros", "units",
+           "fault_marked"});
+  for (const SpendRow& r : ev.spend) {
+    t.Add({std::to_string(r.log_seq), FormatTime(r.time_us), std::to_string(r.event_id),
+           r.funds == v1::FUNDS_TYPE_GRANT ? "GRANT" : "CASH", r.grant_id,
+           std::to_string(r.amount_micros), std::to_string(r.units), YesNo(r.fault_marked)});
+  }
+  t.WriteCsv(out);
+}
+
+void WriteDeliveryData(const Evidence& ev, std::ostream& out) {
+  Table t({"log_seq", "time", "event_id", "kind", "count", "platform_fault"});
+  for (const DeliveryRecord& r : ev.delivery) {
+    t.Add({std::to_string(r.log_seq), FormatTime(r.time_us), std::to_string(r.event_id),
+           v1::DeliveryReported::Kind_Name(r.kind), std::to_string(r.count),
+           YesNo(r.platform_fault)});
+  }
+  t.WriteCsv(out);
+}
+
+// --- shared -------------------------------------------------------------------------
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace billsim::audit
