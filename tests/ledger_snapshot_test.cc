@@ -1,0 +1,226 @@
+// SaveState/RestoreState (snapshots) and ApplyDelivery (the replay hot path)
+// must be indistinguishable from applying the events one by one.
+#include <string>
+#include <vector>
+
+#include "billsim/v1/log.pb.h"
+#include "ledger_fixture.h"
+
+namespace billsim::testing {
+namespace {
+
+using v1::DeliveryReported;
+
+class SnapshotTest : public LedgerTest {
+ protected:
+  // A state with every kind of thing in it: holds, grants (one expired, one
+  // pending expiry), a daily timer, fault charges, disputes.
+  void SetUp() override {
+    OpenFunded(100 * kUnit, 60);
+    ASSERT_APPLIED(GrantCredit("a1", "g1", 10 * kUnit, kT0 + 2 * kDay));
+    ASSERT_APPLIED(GrantCredit("a1", "g2", 10 * kUnit, kT0 + 20 * kDay));
+    EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_DAY, 50 * kUnit);
+    EnabledCpc("c2", 1 * kUnit);
+    now_ = kT0 + kHour;
+    ASSERT_APPLIED(Clicks("c1", 12));
+    ASSERT_APPLIED(Clicks("c2", 4, /*fault=*/true));
+    ASSERT_APPLIED(FileDispute("d1", "c2", v1::DISPUTE_REASON_PLATFORM_ERROR,
+                               kT0, kT0 + kDay, 1 * kUnit,
+                               {v1::EVIDENCE_SPEND_REPORT}));
+    ASSERT_APPLIED(Advance(kT0 + 3 * kDay));
+  }
+
+  // Events to apply after the snapshot.
+  std::vector<v1::Event> Tail() {
+    std::vector<v1::Event> t;
+    now_ = kT0 + 3 * kDay + kHour;
+    t.push_back(MakeDelivery("a1", "c1", DeliveryReported::CLICK, 70));
+    t.push_back(MakeEvidence("d1", {v1::EVIDENCE_DELIVERY_DATA}));
+    t.push_back(MakeDeposit("a1", 0));          // refused
+    t.push_back(MakeDeposit("a1", 5 * kUnit));
+    t.push_back(t.back());                      // duplicate
+    t.push_back(MakeGrant("a1", "g3", 5 * kUnit, kT0 + 4 * kDay));
+    now_ = kT0 + 30 * kDay;
+    t.push_back(MakeAdvance());                 // expiries and day renewals
+    t.push_back(MakeDelivery("a1", "c1", DeliveryReported::CLICK, 5));
+    return t;
+  }
+};
+
+TEST_F(SnapshotTest, RestoringASavedStateGivesTheSameDigestAndViews) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  const Status st = restored.RestoreState(state);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(restored.Digest(), ledger_.Digest());
+  EXPECT_EQ(ViewsOf(restored), ViewsOf(ledger_));
+  EXPECT_EQ(restored.clock_us(), ledger_.clock_us());
+  EXPECT_EQ(restored.entries(), ledger_.entries());
+  EXPECT_TRUE(restored.CheckInvariants().ok());
+}
+
+TEST_F(SnapshotTest, ARestoredLedgerGoesOnExactlyAsTheOriginal) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  CollectingSink restored_sink;
+  for (const v1::Event& e : Tail()) {
+    SCOPED_TRACE(e.ShortDebugString());
+    const size_t before = sink_.entries.size();
+    const size_t rbefore = restored_sink.entries.size();
+    const auto a = Apply(e);
+    const auto b = restored.Apply(e, &restored_sink);
+    EXPECT_EQ(a.outcome, b.outcome);
+    EXPECT_EQ(a.field, b.field);
+    ASSERT_EQ(sink_.entries.size() - before,
+              restored_sink.entries.size() - rbefore);
+    for (size_t i = 0; i < sink_.entries.size() - before; ++i) {
+      EXPECT_EQ(ledger_.ToProto(sink_.entries[before + i]).SerializeAsString(),
+                restored.ToProto(restored_sink.entries[rbefore + i])
+                    .SerializeAsString());
+    }
+    EXPECT_EQ(restored.Digest(), ledger_.Digest());
+  }
+  // The tail did exercise the restored timers: g2's expiry and the refund.
+  EXPECT_TRUE(GrantOf("g2").expired());
+  EXPECT_EQ(DisputeOf("d1").status(), v1::ADJUSTED);
+}
+
+TEST_F(SnapshotTest, RestoreReplacesWhateverTheLedgerHeld) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger other;
+  v1::Event e = MakeOpenAccount("zz");
+  ASSERT_EQ(other.Apply(e, nullptr).outcome, Ledger::Outcome::kApplied);
+  ASSERT_TRUE(other.RestoreState(state).ok());
+  EXPECT_EQ(other.Digest(), ledger_.Digest());
+  EXPECT_FALSE(other.Balance("zz").has_value());
+}
+
+TEST_F(SnapshotTest, AStateBreakingConservationIsRefusedAndChangesNothing) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  state.mutable_accounts(0)->set_cash(state.accounts(0).cash() + 1);
+  Ledger other;
+  ASSERT_EQ(other.Apply(MakeOpenAccount("zz"), nullptr).outcome,
+            Ledger::Outcome::kApplied);
+  const std::string digest = other.Digest();
+  const Status st = other.RestoreState(state);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_EQ(other.Digest(), digest);
+  EXPECT_TRUE(other.Balance("zz").has_value());
+}
+
+TEST_F(SnapshotTest, AStateNamingAGrantOutOfRangeIsRefused) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  state.mutable_accounts(0)->add_grants(999);
+  Ledger other;
+  const Status st = other.RestoreState(state);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_EQ(other.Digest(), Ledger().Digest());
+}
+
+TEST_F(SnapshotTest, AStateWithOverlappingIdRangesIsRefused) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  auto* r = state.add_applied_ids();
+  r->set_first(1);
+  r->set_last(2);
+  Ledger other;
+  EXPECT_EQ(other.RestoreState(state).code(), Status::Code::kCorruption);
+}
+
+TEST_F(SnapshotTest, RestoredAppliedIdsStillMakeDuplicates) {
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  // Event 2 was the deposit.
+  v1::Event again = MakeDeposit("a1", 1 * kUnit);
+  again.set_event_id(2);
+  EXPECT_EQ(restored.Apply(again, nullptr).outcome,
+            Ledger::Outcome::kDuplicate);
+  EXPECT_EQ(restored.Balance("a1")->cash_balance(), Cash());
+}
+
+// --- ApplyDelivery -------------------------------------------------------------
+
+class ApplyDeliveryTest : public LedgerTest {
+ protected:
+  void SetUp() override {
+    for (Ledger* l : {&ledger_, &fast_}) {
+      now_ = kT0;
+      next_id_ = 1;
+      for (const v1::Event& e :
+           {MakeOpenAccount("a1"), MakeDeposit("a1", 20 * kUnit),
+            MakeGrant("a1", "g1", 3 * kUnit, kT0 + kDay),
+            MakeCampaign("a1", "c1", v1::BILLING_EVENT_CPM, 1'234'567,
+                         v1::BUDGET_MODE_TOTAL, 50 * kUnit),
+            MakeStatus("a1", "c1", v1::CampaignStatusChanged::ENABLE)}) {
+        ASSERT_EQ(l->Apply(e, nullptr).outcome, Ledger::Outcome::kApplied);
+      }
+    }
+  }
+  // Applies `e` to ledger_ with Apply and to fast_ with ApplyDelivery and
+  // compares outcome, entries and digest.
+  void Both(const v1::Event& e) {
+    SCOPED_TRACE(e.ShortDebugString());
+    CollectingSink a, b;
+    const auto ra = ledger_.Apply(e, &a);
+    Ledger::DeliveryFact f;
+    f.event_id = e.event_id();
+    f.time_us = e.time_us();
+    f.campaign = fast_.FindCampaign(e.delivery_reported().campaign_id());
+    ASSERT_NE(f.campaign, kNoIndex);
+    f.kind = e.delivery_reported().kind();
+    f.count = e.delivery_reported().count();
+    f.platform_fault = e.delivery_reported().platform_fault();
+    const auto rb = fast_.ApplyDelivery(f, &b);
+    EXPECT_EQ(ra.outcome, rb.outcome);
+    EXPECT_EQ(ra.field, rb.field);
+    ASSERT_EQ(a.entries.size(), b.entries.size());
+    for (size_t i = 0; i < a.entries.size(); ++i) {
+      EXPECT_EQ(ledger_.ToProto(a.entries[i]).SerializeAsString(),
+                fast_.ToProto(b.entries[i]).SerializeAsString());
+    }
+    EXPECT_EQ(ledger_.Digest(), fast_.Digest());
+    EXPECT_TRUE(fast_.CheckInvariants().ok());
+  }
+  Ledger fast_;
+};
+
+TEST_F(ApplyDeliveryTest, GivesTheSameEntriesAsApply) {
+  now_ = kT0 + kHour;
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 2'345));
+  Both(MakeDelivery("a1", "c1", DeliveryReported::CLICK, 3));
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 7, true));
+  now_ = kT0 + 2 * kDay;  // past g1's expiry: the timer fires first
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 50'000));
+  now_ = kT0;  // late
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 1));
+}
+
+TEST_F(ApplyDeliveryTest, RefusesAndDeduplicatesLikeApply) {
+  now_ = kT0 + kHour;
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 0));
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, -5));
+  v1::Event e = MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 10);
+  Both(e);
+  Both(e);  // duplicate
+  v1::Event zero = MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 10);
+  zero.set_event_id(0);
+  Both(zero);
+  v1::Event negative = MakeDelivery("a1", "c1", DeliveryReported::CLICK, 10);
+  negative.set_time_us(-1);
+  Both(negative);
+  v1::Event unspecified =
+      MakeDelivery("a1", "c1", DeliveryReported::KIND_UNSPECIFIED, 10);
+  Both(unspecified);
+}
+
+}  // namespace
+}  // namespace billsim::testing

@@ -1,0 +1,906 @@
+// Round trips of the log's format and codec (src/log/format.h,
+// src/log/batch_codec.h) and of the writer and reader across segment rolls
+// (src/log/log_writer.h, src/log/log_reader.h).
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "billsim/v1/events.pb.h"
+#include "billsim/v1/log.pb.h"
+#include "log/batch_codec.h"
+#include "log/file.h"
+#include "log/format.h"
+#include "log/log_dir.h"
+#include "log/log_reader.h"
+#include "log/log_writer.h"
+
+namespace billsim::log {
+namespace {
+
+namespace fs = std::filesystem;
+using Kind = v1::DeliveryReported::Kind;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "billsim-format-XXXXXX").string();
+    const char* p = ::mkdtemp(t.data());
+    if (p == nullptr) std::abort();
+    path_ = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+v1::Event Delivery(uint64_t id, int64_t t, const std::string& account,
+                   const std::string& campaign, Kind kind, int64_t count,
+                   bool fault) {
+  v1::Event e;
+  e.set_event_id(id);
+  e.set_time_us(t);
+  auto* d = e.mutable_delivery_reported();
+  d->set_account_id(account);
+  d->set_campaign_id(campaign);
+  d->set_kind(kind);
+  d->set_count(count);
+  d->set_platform_fault(fault);
+  return e;
+}
+
+// One of a few kinds of non-delivery events, chosen by `which`.
+v1::Event Other(uint64_t id, int64_t t, int which) {
+  v1::Event e;
+  e.set_event_id(id);
+  e.set_time_us(t);
+  switch (which % 5) {
+    case 0: {
+      auto* m = e.mutable_account_opened();
+      m->set_account_id("acct-" + std::to_string(id));
+      m->set_currency("USD");
+      m->set_utc_offset_minutes(-300);
+      m->set_name("Name \xe2\x82\xac " + std::to_string(id));
+      break;
+    }
+    case 1: {
+      auto* m = e.mutable_cash_deposited();
+      m->set_account_id("acct-1");
+      m->set_amount_micros(1'500'000 + static_cast<int64_t>(id));
+      m->set_reference("pay-" + std::to_string(id));
+      break;
+    }
+    case 2: {
+      auto* m = e.mutable_campaign_created();
+      m->set_account_id("acct-1");
+      m->set_campaign_id("camp-" + std::to_string(id));
+      m->set_objective(v1::OBJECTIVE_TRAFFIC);
+      m->set_billing_event(v1::BILLING_EVENT_CPC);
+      m->set_price_micros(250'000);
+      m->set_budget_mode(v1::BUDGET_MODE_DAY);
+      m->set_budget_micros(50'000'000);
+      m->set_landing_page_url("https://example.com/" + std::to_string(id));
+      break;
+    }
+    case 3: {
+      auto* m = e.mutable_dispute_filed();
+      m->set_dispute_id("d-" + std::to_string(id));
+      m->set_account_id("acct-1");
+      m->set_campaign_id("camp-2");
+      m->set_reason(v1::DISPUTE_REASON_PLATFORM_ERROR);
+      m->set_window_start_us(t - 1000);
+      m->set_window_end_us(t);
+      m->set_claimed_micros(42);
+      m->add_evidence(v1::EVIDENCE_SCREENSHOT);
+      m->add_evidence(v1::EVIDENCE_DELIVERY_DATA);
+      break;
+    }
+    default:
+      e.mutable_clock_advanced();
+      break;
+  }
+  return e;
+}
+
+// Collects the events of a decoded batch, deliveries as whole events.
+class Collect : public BatchVisitor {
+ public:
+  explicit Collect(const BatchDecoder* d) : d_(d) {}
+  bool OnDelivery(uint32_t position, const DeliveryRow& row) override {
+    positions.push_back(position);
+    events.push_back(d_->ToEvent(row));
+    return true;
+  }
+  bool OnEvent(uint32_t position, const v1::Event& event) override {
+    positions.push_back(position);
+    events.push_back(event);
+    return true;
+  }
+  std::vector<uint32_t> positions;
+  std::vector<v1::Event> events;
+
+ private:
+  const BatchDecoder* d_;
+};
+
+void ExpectSameEvents(const std::vector<v1::Event>& want,
+                      const std::vector<v1::Event>& got) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(want[i].SerializeAsString(), got[i].SerializeAsString())
+        << "event " << i << "\nwant: " << want[i].ShortDebugString()
+        << "\ngot:  " << got[i].ShortDebugString();
+  }
+}
+
+// Encodes, decodes and visits; returns the visited events.
+std::vector<v1::Event> RoundTrip(const std::vector<v1::Event>& events,
+                                 std::string* payload_out = nullptr) {
+  BatchBuilder b;
+  for (const auto& e : events) b.Add(e);
+  EXPECT_EQ(b.count(), events.size());
+  std::string payload;
+  b.Finish(&payload);
+  BatchDecoder d;
+  Status st = d.Parse(payload, b.count());
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  Collect c(&d);
+  d.Visit(&c);
+  for (size_t i = 0; i < c.positions.size(); ++i) EXPECT_EQ(c.positions[i], i);
+  if (payload_out) *payload_out = payload;
+  return c.events;
+}
+
+uint64_t Get64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+void Put64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void Put16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+// Rewrites the header checksum after a deliberate edit.
+void Reseal(uint8_t* header) { Put64(header + 88, XXH3_64bits(header, 88)); }
+
+BatchHeader RandomHeader(std::mt19937_64& rng) {
+  BatchHeader h;
+  h.first_seq = 1 + rng() % (uint64_t{1} << 62);
+  h.count = 1 + static_cast<uint32_t>(rng() % kMaxBatchEvents);
+  h.payload_len = static_cast<uint32_t>(rng() % (kMaxPayloadBytes + 1));
+  h.first_time_us = static_cast<int64_t>(rng());
+  h.last_time_us = static_cast<int64_t>(rng());
+  for (auto& b : h.chain) b = static_cast<uint8_t>(rng());
+  h.payload_xxh3 = rng();
+  return h;
+}
+
+// --- format.h ----------------------------------------------------------------
+
+TEST(LogFormatTest, HeaderRoundTripsAndHasTheDocumentedLayout) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 1000; ++i) {
+    const BatchHeader h = RandomHeader(rng);
+    uint8_t buf[kHeaderSize];
+    std::memset(buf, 0xAA, sizeof buf);
+    EncodeHeader(h, buf);
+    EXPECT_EQ(std::memcmp(buf, "BSLB", 4), 0);
+    EXPECT_EQ(buf[4] | buf[5] << 8, kFormatVersion);
+    EXPECT_EQ(buf[6] | buf[7] << 8, static_cast<int>(kHeaderSize));
+    EXPECT_EQ(Get64(buf + 8), h.first_seq);
+    EXPECT_EQ(Get64(buf + 16) & 0xffffffff, h.count);
+    EXPECT_EQ(Get64(buf + 16) >> 32, h.payload_len);
+    EXPECT_EQ(static_cast<int64_t>(Get64(buf + 24)), h.first_time_us);
+    EXPECT_EQ(static_cast<int64_t>(Get64(buf + 32)), h.last_time_us);
+    EXPECT_EQ(std::memcmp(buf + 40, h.chain.data(), kChainSize), 0);
+    EXPECT_EQ(Get64(buf + 72), h.payload_xxh3);
+    EXPECT_EQ(Get64(buf + 80), 0u) << "reserved bytes must be zero";
+    EXPECT_EQ(Get64(buf + 88), XXH3_64bits(buf, 88));
+    BatchHeader back;
+    ASSERT_TRUE(DecodeHeader(buf, &back).ok());
+    EXPECT_EQ(back.first_seq, h.first_seq);
+    EXPECT_EQ(back.count, h.count);
+    EXPECT_EQ(back.payload_len, h.payload_len);
+    EXPECT_EQ(back.first_time_us, h.first_time_us);
+    EXPECT_EQ(back.last_time_us, h.last_time_us);
+    EXPECT_EQ(back.chain, h.chain);
+    EXPECT_EQ(back.payload_xxh3, h.payload_xxh3);
+    EXPECT_EQ(back.last_seq(), h.first_seq + h.count - 1);
+  }
+}
+
+TEST(LogFormatTest, EveryBitFlipInAHeaderIsCaught) {
+  std::mt19937_64 rng(11);
+  const BatchHeader h = RandomHeader(rng);
+  uint8_t good[kHeaderSize];
+  EncodeHeader(h, good);
+  for (size_t bit = 0; bit < kHeaderSize * 8; ++bit) {
+    uint8_t buf[kHeaderSize];
+    std::memcpy(buf, good, sizeof buf);
+    buf[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    BatchHeader out;
+    const Status st = DecodeHeader(buf, &out);
+    ASSERT_FALSE(st.ok()) << "bit " << bit;
+    EXPECT_EQ(st.code(), Status::Code::kCorruption) << "bit " << bit;
+  }
+}
+
+TEST(LogFormatTest, HeaderFieldsOutOfRangeAreRefusedEvenWithAGoodChecksum) {
+  BatchHeader base;
+  base.first_seq = 5;
+  base.count = 3;
+  base.payload_len = 100;
+  auto decode = [](const BatchHeader& h) {
+    uint8_t buf[kHeaderSize];
+    EncodeHeader(h, buf);
+    BatchHeader out;
+    return DecodeHeader(buf, &out);
+  };
+  EXPECT_TRUE(decode(base).ok());
+  BatchHeader h = base;
+  h.first_seq = 0;
+  EXPECT_EQ(decode(h).code(), Status::Code::kCorruption);
+  h = base;
+  h.count = 0;
+  EXPECT_EQ(decode(h).code(), Status::Code::kCorruption);
+  h.count = kMaxBatchEvents;
+  EXPECT_TRUE(decode(h).ok());
+  h.count = kMaxBatchEvents + 1;
+  EXPECT_EQ(decode(h).code(), Status::Code::kCorruption);
+  h = base;
+  h.payload_len = kMaxPayloadBytes;
+  EXPECT_TRUE(decode(h).ok());
+  h.payload_len = kMaxPayloadBytes + 1;
+  EXPECT_EQ(decode(h).code(), Status::Code::kCorruption);
+  h.payload_len = std::numeric_limits<uint32_t>::max();
+  EXPECT_EQ(decode(h).code(), Status::Code::kCorruption);
+
+  uint8_t buf[kHeaderSize];
+  BatchHeader out;
+  EncodeHeader(base, buf);
+  Put16(buf + 4, 2);  // a future version
+  Reseal(buf);
+  Status st = DecodeHeader(buf, &out);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_NE(st.message().find("version"), std::string::npos) << st.message();
+  EncodeHeader(base, buf);
+  Put16(buf + 6, kHeaderSize + 8);
+  Reseal(buf);
+  EXPECT_EQ(DecodeHeader(buf, &out).code(), Status::Code::kCorruption);
+  EncodeHeader(base, buf);
+  buf[0] = 'X';
+  Reseal(buf);
+  EXPECT_EQ(DecodeHeader(buf, &out).code(), Status::Code::kCorruption);
+}
+
+TEST(LogFormatTest, ChainIsSha256OfPreviousChainHeaderPrefixAndPayload) {
+  std::mt19937_64 rng(3);
+  BatchHeader h = RandomHeader(rng);
+  const std::string payload = "some payload bytes \x01\x02\x03";
+  uint8_t header[kHeaderSize];
+  EncodeHeader(h, header);
+  Chain prev{};
+  for (auto& b : prev) b = static_cast<uint8_t>(rng());
+
+  std::string input(reinterpret_cast<const char*>(prev.data()), prev.size());
+  input.append(reinterpret_cast<const char*>(header), 40);
+  input += payload;
+  Chain want{};
+  unsigned int len = 0;
+  ASSERT_EQ(EVP_Digest(input.data(), input.size(), want.data(), &len, EVP_sha256(),
+                       nullptr),
+            1);
+  ASSERT_EQ(len, kChainSize);
+  EXPECT_EQ(ComputeChain(prev, header, payload), want);
+
+  // Bytes after 40 (the chain itself, checksums) are not chained...
+  uint8_t other[kHeaderSize];
+  h.chain = want;
+  h.payload_xxh3 ^= 1;
+  EncodeHeader(h, other);
+  EXPECT_EQ(ComputeChain(prev, other, payload), want);
+  // ...but everything else is.
+  Chain prev2 = prev;
+  prev2[31] ^= 1;
+  EXPECT_NE(ComputeChain(prev2, header, payload), want);
+  EXPECT_NE(ComputeChain(prev, header, payload + "x"), want);
+  other[8] ^= 1;  // first_seq
+  EXPECT_NE(ComputeChain(prev, other, payload), want);
+  EXPECT_EQ(ChainHex(want).size(), 64u);
+  EXPECT_EQ(ChainHex(Chain{}), std::string(64, '0'));
+  Chain ab{};
+  ab[0] = 0xab;
+  ab[31] = 0x0f;
+  EXPECT_EQ(ChainHex(ab), "ab" + std::string(60, '0') + "0f");
+}
+
+TEST(LogFormatTest, SegmentAndIndexNames) {
+  EXPECT_EQ(SegmentName(1), "00000000000000000001.seg");
+  EXPECT_EQ(IndexName(1), "00000000000000000001.idx");
+  EXPECT_EQ(SegmentName(1234567), "00000000000001234567.seg");
+  for (uint64_t v : {uint64_t{1}, uint64_t{10}, uint64_t{987654321},
+                     std::numeric_limits<uint64_t>::max()}) {
+    uint64_t back = 0;
+    ASSERT_TRUE(ParseSegmentName(SegmentName(v), &back)) << v;
+    EXPECT_EQ(back, v);
+  }
+  uint64_t x = 0;
+  EXPECT_FALSE(ParseSegmentName(SegmentName(0), &x));
+  EXPECT_FALSE(ParseSegmentName(IndexName(1), &x));
+  EXPECT_FALSE(ParseSegmentName("0000000000000000001.seg", &x));
+  EXPECT_FALSE(ParseSegmentName("000000000000000000001.seg", &x));
+  EXPECT_FALSE(ParseSegmentName("0000000000000000000a.seg", &x));
+  EXPECT_FALSE(ParseSegmentName("00000000000000000001.seg.tmp", &x));
+  EXPECT_FALSE(ParseSegmentName("", &x));
+}
+
+// --- batch_codec.h -------------------------------------------------------------
+
+TEST(LogCodecTest, MixedEventsRoundTripInOrder) {
+  std::mt19937_64 rng(21);
+  std::vector<v1::Event> events;
+  uint64_t id = 1000;
+  int64_t t = 1'700'000'000'000'000;
+  for (int i = 0; i < 500; ++i) {
+    id += 1 + rng() % 3;
+    t += static_cast<int64_t>(rng() % 50'000);
+    if (rng() % 4 == 0) {
+      events.push_back(Other(id, t, static_cast<int>(rng() % 5)));
+    } else {
+      const int c = static_cast<int>(rng() % 7);
+      events.push_back(Delivery(id, t, "acct-" + std::to_string(c % 3),
+                                "camp-" + std::to_string(c),
+                                static_cast<Kind>(1 + rng() % 5),
+                                static_cast<int64_t>(1 + rng() % 1000), rng() % 9 == 0));
+    }
+  }
+  // Others at the very start and end too.
+  events.insert(events.begin(), Other(1, 5, 0));
+  events.push_back(Other(id + 1, t, 4));
+  ExpectSameEvents(events, RoundTrip(events));
+
+  // Only others; only deliveries; a single event of each kind.
+  std::vector<v1::Event> others(events.begin(), events.begin() + 1);
+  others.push_back(Other(2, 6, 3));
+  ExpectSameEvents(others, RoundTrip(others));
+  std::vector<v1::Event> one{Delivery(9, 9, "a", "c", v1::DeliveryReported::CLICK, 1, true)};
+  ExpectSameEvents(one, RoundTrip(one));
+}
+
+// Ids are opaque strings to the builder: whatever it accepts, the decoder
+// must give back. Bytes that are not UTF-8 are where proto3 `string` fields
+// differ (the parser refuses them).
+TEST(LogCodecTest, NonUtf8StringsRoundTrip) {
+  std::vector<v1::Event> events{
+      Delivery(1, 1, "acct-\xff", "camp-\xc3", v1::DeliveryReported::CLICK, 1, false),
+      Other(2, 2, 0)};
+  events[1].mutable_account_opened()->set_name("caf\xe9");  // Latin-1, not UTF-8
+  BatchBuilder b;
+  for (const auto& e : events) b.Add(e);
+  std::string payload;
+  b.Finish(&payload);
+  BatchDecoder d;
+  const Status st = d.Parse(payload, 2);
+  ASSERT_TRUE(st.ok()) << "the builder wrote a payload its decoder refuses: " << st.ToString();
+  Collect c(&d);
+  d.Visit(&c);
+  ExpectSameEvents(events, c.events);
+}
+
+TEST(LogCodecTest, DeltasRoundTripWithDecreasingAndExtremeIdsAndTimes) {
+  constexpr uint64_t kU = std::numeric_limits<uint64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const std::vector<std::pair<uint64_t, int64_t>> points = {
+      {100, 1'000'000}, {50, 999'000}, {0, 0},        {kU, kMax},   {1, kMin},
+      {kU - 1, -1},     {uint64_t{1} << 63, kMin + 1}, {7, 7},     {6, 6},
+      {kU, kMin},       {0, kMax},    {5, -5}};
+  std::vector<v1::Event> events;
+  int i = 0;
+  for (const auto& [id, t] : points) {
+    events.push_back(Delivery(id, t, "a", "c" + std::to_string(i % 2),
+                              v1::DeliveryReported::IMPRESSION,
+                              i % 3 == 0 ? kMax : i, i % 2 == 0));
+    if (i % 4 == 1) events.push_back(Other(id, t, i));  // does not break the deltas
+    ++i;
+  }
+  ExpectSameEvents(events, RoundTrip(events));
+}
+
+TEST(LogCodecTest, DictionaryHoldsEachCampaignOnce) {
+  std::vector<v1::Event> events;
+  for (int i = 0; i < 300; ++i) {
+    const int c = (i * 7) % 3;
+    events.push_back(Delivery(i + 1, i, "account-" + std::to_string(c),
+                              "campaign-" + std::to_string(c),
+                              v1::DeliveryReported::IMPRESSION, 1, false));
+  }
+  std::string payload;
+  ExpectSameEvents(events, RoundTrip(events, &payload));
+  BatchDecoder d;
+  ASSERT_TRUE(d.Parse(payload, 300).ok());
+  ASSERT_EQ(d.dictionary_size(), 3u);
+  // In order of first use: 0, 1 (i=1: 7%3), 2 (i=2: 14%3).
+  for (uint32_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(d.campaign(k), "campaign-" + std::to_string(k));
+    EXPECT_EQ(d.account(k), "account-" + std::to_string(k));
+  }
+  // The campaign names are stored once: 300 rows cost far less than 300 names.
+  EXPECT_LT(payload.size(), 300u * 6);
+}
+
+TEST(LogCodecTest, ClearStartsAFreshBatch) {
+  BatchBuilder b;
+  b.AddDelivery(1000, 5000, "a1", "c1", v1::DeliveryReported::CLICK, 2, false);
+  b.Add(Other(1001, 5001, 1));
+  b.Clear();
+  EXPECT_EQ(b.count(), 0u);
+  std::vector<v1::Event> second{
+      Delivery(7, 3, "a2", "c2", v1::DeliveryReported::IMPRESSION, 1, false),
+      Delivery(8, 4, "a1", "c1", v1::DeliveryReported::CLICK, 1, true)};
+  for (const auto& e : second) b.Add(e);
+  EXPECT_EQ(b.first_time_us(), 3);
+  EXPECT_EQ(b.last_time_us(), 4);
+  std::string payload;
+  b.Finish(&payload);
+  BatchDecoder d;
+  ASSERT_TRUE(d.Parse(payload, 2).ok());
+  EXPECT_EQ(d.dictionary_size(), 2u);
+  Collect c(&d);
+  d.Visit(&c);
+  ExpectSameEvents(second, c.events);
+}
+
+TEST(LogCodecTest, ParseRefusesAPayloadThatDoesNotDescribeCountEvents) {
+  std::vector<v1::Event> events{Delivery(1, 1, "a", "c", v1::DeliveryReported::CLICK, 1, false),
+                                Other(2, 2, 1),
+                                Delivery(3, 3, "a", "c", v1::DeliveryReported::CLICK, 1, false)};
+  std::string payload;
+  RoundTrip(events, &payload);
+  BatchDecoder d;
+  EXPECT_TRUE(d.Parse(payload, 3).ok());
+  EXPECT_EQ(d.Parse(payload, 2).code(), Status::Code::kCorruption);
+  EXPECT_EQ(d.Parse(payload, 4).code(), Status::Code::kCorruption);
+  EXPECT_EQ(d.Parse("", 1).code(), Status::Code::kCorruption);
+  EXPECT_EQ(d.Parse("\xff\xff\xff\xff\xff", 1).code(), Status::Code::kCorruption);
+  // After a refused parse, Visit visits nothing.
+  Collect c(&d);
+  d.Visit(&c);
+  EXPECT_TRUE(c.events.empty());
+}
+
+TEST(LogCodecTest, ParseRefusesMalformedColumns) {
+  auto good = [] {
+    v1::EventBatch b;
+    b.add_delivery_id_delta(1);
+    b.add_delivery_time_delta(1);
+    b.add_delivery_campaign(0);
+    b.add_delivery_kind(2);
+    b.add_delivery_count(1);
+    b.add_dictionary_account("a");
+    b.add_dictionary_campaign("c");
+    *b.add_others() = Other(2, 2, 4);
+    b.add_other_position(1);
+    return b;
+  };
+  auto parse = [](const v1::EventBatch& b, uint32_t count) {
+    BatchDecoder d;
+    return d.Parse(b.SerializeAsString(), count);
+  };
+  ASSERT_TRUE(parse(good(), 2).ok());
+  struct Case {
+    const char* what;
+    std::function<void(v1::EventBatch*)> edit;
+    uint32_t count;
+  };
+  const std::vector<Case> cases = {
+      {"short time column", [](v1::EventBatch* b) { b->clear_delivery_time_delta(); }, 2},
+      {"short campaign column", [](v1::EventBatch* b) { b->add_delivery_campaign(0); }, 2},
+      {"short kind column", [](v1::EventBatch* b) { b->clear_delivery_kind(); }, 2},
+      {"short count column", [](v1::EventBatch* b) { b->add_delivery_count(3); }, 2},
+      {"campaign outside dictionary", [](v1::EventBatch* b) { b->set_delivery_campaign(0, 1); }, 2},
+      {"huge campaign index",
+       [](v1::EventBatch* b) { b->set_delivery_campaign(0, 0xffffffffu); }, 2},
+      {"dictionary columns differ", [](v1::EventBatch* b) { b->add_dictionary_account("x"); }, 2},
+      {"unknown kind", [](v1::EventBatch* b) { b->set_delivery_kind(0, 99 << 1); }, 2},
+      {"kind over a byte", [](v1::EventBatch* b) { b->set_delivery_kind(0, 0x102); }, 2},
+      {"count over int64", [](v1::EventBatch* b) { b->set_delivery_count(0, uint64_t{1} << 63); }, 2},
+      {"position past the end", [](v1::EventBatch* b) { b->set_other_position(0, 2); }, 2},
+      {"others without positions", [](v1::EventBatch* b) { b->clear_other_position(); }, 2},
+      {"positions out of order",
+       [](v1::EventBatch* b) {
+         *b->add_others() = Other(3, 3, 4);
+         b->add_other_position(0);
+       },
+       3},
+      {"duplicate positions",
+       [](v1::EventBatch* b) {
+         *b->add_others() = Other(3, 3, 4);
+         b->add_other_position(1);
+       },
+       3},
+  };
+  for (const Case& c : cases) {
+    v1::EventBatch b = good();
+    c.edit(&b);
+    const Status st = parse(b, c.count);
+    EXPECT_EQ(st.code(), Status::Code::kCorruption) << c.what << ": " << st.ToString();
+  }
+}
+
+TEST(LogCodecTest, VisitStopsWhenTheVisitorSaysSo) {
+  std::vector<v1::Event> events;
+  for (int i = 0; i < 20; ++i) {
+    events.push_back(i % 3 == 0 ? Other(i + 1, i, i)
+                                : Delivery(i + 1, i, "a", "c", v1::DeliveryReported::CLICK, 1, false));
+  }
+  std::string payload;
+  RoundTrip(events, &payload);
+  BatchDecoder d;
+  ASSERT_TRUE(d.Parse(payload, 20).ok());
+  struct StopAt : BatchVisitor {
+    uint32_t stop = 0, calls = 0;
+    bool OnDelivery(uint32_t p, const DeliveryRow&) override { ++calls; return p != stop; }
+    bool OnEvent(uint32_t p, const v1::Event&) override { ++calls; return p != stop; }
+  };
+  for (uint32_t stop : {0u, 4u, 9u, 19u}) {
+    StopAt v;
+    v.stop = stop;
+    d.Visit(&v);
+    EXPECT_EQ(v.calls, stop + 1);
+  }
+}
+
+TEST(LogCodecTest, RealisticDeliveriesCostUnderTwentyBytesEach) {
+  // 10,000 deliveries: dense ids, 0-50 ms apart, 200 campaigns of 40 accounts.
+  TempDir tmp;
+  std::mt19937_64 rng(2024);
+  BatchBuilder b;
+  int64_t t = 1'717'000'000'000'000;
+  std::vector<std::string> accounts, campaigns;
+  for (int c = 0; c < 200; ++c) {
+    campaigns.push_back("cmp-" + std::to_string(100000 + c));
+    accounts.push_back("acct-" + std::to_string(5000 + c % 40));
+  }
+  for (uint64_t id = 1; id <= 10'000; ++id) {
+    t += static_cast<int64_t>(rng() % 50'001);
+    const int c = static_cast<int>(rng() % 200);
+    const uint64_t r = rng() % 100;
+    const Kind kind = r < 90 ? v1::DeliveryReported::IMPRESSION
+                      : r < 98 ? v1::DeliveryReported::CLICK
+                               : v1::DeliveryReported::VIDEO_VIEW_2S;
+    b.AddDelivery(id, t, accounts[c], campaigns[c], kind,
+                  static_cast<int64_t>(1 + rng() % 10), rng() % 1000 == 0);
+  }
+  std::unique_ptr<LogWriter> w;
+  LogOptions o;
+  o.fsync.mode = FsyncPolicy::Mode::kNever;
+  ASSERT_TRUE(LogWriter::Open(tmp.path(), o, &w).ok());
+  SeqRange range;
+  ASSERT_TRUE(w->Append(b, &range).ok());
+  ASSERT_TRUE(w->Close().ok());
+  EXPECT_EQ(range.first, 1u);
+  EXPECT_EQ(range.last, 10'000u);
+  const uint64_t bytes = fs::file_size(SegmentPath(tmp.path(), 1));
+  const double per_event = static_cast<double>(bytes) / 10'000;
+  std::printf("[ figure   ] %llu segment bytes for 10,000 deliveries: %.2f bytes/event\n",
+              static_cast<unsigned long long>(bytes), per_event);
+  EXPECT_LT(per_event, 20.0);
+  EXPECT_EQ(bytes, w->bytes_written());
+}
+
+// --- writer and reader ---------------------------------------------------------------
+
+struct WrittenBatch {
+  uint64_t first = 0, last = 0;
+  Chain chain{};
+  std::vector<v1::Event> events;
+};
+
+// Appends `batches` batches of 1..max_events mixed events to `dir`.
+std::vector<WrittenBatch> WriteLog(const std::string& dir, uint64_t segment_bytes,
+                                   int batches, int max_events, uint64_t seed) {
+  std::vector<WrittenBatch> out;
+  std::mt19937_64 rng(seed);
+  LogOptions o;
+  o.segment_bytes = segment_bytes;
+  o.fsync.mode = FsyncPolicy::Mode::kNever;
+  std::unique_ptr<LogWriter> w;
+  Status st = LogWriter::Open(dir, o, &w);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  if (!st.ok()) return out;
+  uint64_t id = w->next_seq();
+  int64_t t = 1'000'000 * static_cast<int64_t>(id);
+  BatchBuilder b;
+  for (int i = 0; i < batches; ++i) {
+    WrittenBatch wb;
+    const int n = 1 + static_cast<int>(rng() % max_events);
+    b.Clear();
+    for (int k = 0; k < n; ++k, ++id) {
+      t += static_cast<int64_t>(rng() % 1000);
+      v1::Event e = rng() % 10 == 0
+                        ? Other(id, t, static_cast<int>(rng() % 5))
+                        : Delivery(id, t, "a" + std::to_string(id % 4),
+                                   "c" + std::to_string(id % 4),
+                                   v1::DeliveryReported::IMPRESSION, 1, false);
+      b.Add(e);
+      wb.events.push_back(std::move(e));
+    }
+    SeqRange r;
+    st = w->Append(b, &r);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    if (!st.ok()) return out;
+    wb.first = r.first;
+    wb.last = r.last;
+    wb.chain = w->chain();
+    out.push_back(std::move(wb));
+  }
+  st = w->Close();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+TEST(LogRoundTripTest, WriterToReaderAcrossSegmentRolls) {
+  TempDir tmp;
+  const auto written = WriteLog(tmp.path(), 16 << 10, 150, 300, 99);
+  ASSERT_EQ(written.size(), 150u);
+  std::vector<uint64_t> segments;
+  ASSERT_TRUE(ListSegments(tmp.path(), &segments).ok());
+  ASSERT_GE(segments.size(), 4u) << "the test wants several segment rolls";
+  for (uint64_t s : segments) {
+    EXPECT_LE(fs::file_size(SegmentPath(tmp.path(), s)), (16u << 10) + 64 * 1024)
+        << "segments roll near the configured size";
+  }
+
+  LogReader reader;
+  Status st = reader.Open(tmp.path(), LogReader::Options{/*verify_chain=*/true});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  BatchDecoder d;
+  size_t i = 0;
+  std::vector<std::vector<IndexEntry>> index_seen(segments.size());
+  for (;;) {
+    BatchView batch;
+    bool done = false;
+    st = reader.Next(&batch, &done);
+    ASSERT_TRUE(st.ok()) << "batch " << i << ": " << st.ToString();
+    if (done) break;
+    ASSERT_LT(i, written.size());
+    const WrittenBatch& wb = written[i];
+    EXPECT_EQ(batch.header.first_seq, wb.first);
+    EXPECT_EQ(batch.header.last_seq(), wb.last);
+    EXPECT_EQ(batch.header.chain, wb.chain);
+    EXPECT_EQ(batch.header.first_time_us, wb.events.front().time_us());
+    EXPECT_EQ(batch.header.last_time_us, wb.events.back().time_us());
+    ASSERT_TRUE(d.Parse(batch.payload, batch.header.count).ok());
+    Collect c(&d);
+    d.Visit(&c);
+    ExpectSameEvents(wb.events, c.events);
+    const uint64_t seg_first = std::stoull(fs::path(reader.segment_path()).filename().string());
+    const size_t si = std::find(segments.begin(), segments.end(), seg_first) - segments.begin();
+    ASSERT_LT(si, segments.size());
+    index_seen[si].push_back({batch.header.first_seq, batch.offset});
+    ++i;
+  }
+  EXPECT_EQ(i, written.size());
+  EXPECT_TRUE(reader.tail_fault().empty()) << reader.tail_fault();
+  // Each index lists every batch of its segment.
+  for (size_t s = 0; s < segments.size(); ++s) {
+    std::vector<IndexEntry> index;
+    bool clean = false;
+    ASSERT_TRUE(ReadIndex(IndexPath(tmp.path(), segments[s]), &index, &clean).ok());
+    EXPECT_TRUE(clean);
+    EXPECT_EQ(index, index_seen[s]) << SegmentName(segments[s]);
+    ASSERT_FALSE(index.empty());
+    EXPECT_EQ(index.front().first_seq, segments[s]);
+    EXPECT_EQ(index.front().offset, 0u);
+  }
+}
+
+TEST(LogRoundTripTest, SeekFindsTheBatchHoldingASequence) {
+  TempDir tmp;
+  const auto written = WriteLog(tmp.path(), 8 << 10, 120, 100, 5);
+  ASSERT_EQ(written.size(), 120u);
+  const uint64_t last = written.back().last;
+  std::vector<uint64_t> segments;
+  ASSERT_TRUE(ListSegments(tmp.path(), &segments).ok());
+  ASSERT_GE(segments.size(), 3u);
+  std::vector<uint64_t> targets = {1, 2, last / 3, last / 2, last - 1, last};
+  for (uint64_t s : segments) {
+    targets.push_back(s);
+    if (s > 1) targets.push_back(s - 1);
+  }
+  std::mt19937_64 rng(1);
+  for (int k = 0; k < 20; ++k) targets.push_back(1 + rng() % last);
+
+  for (uint64_t seq : targets) {
+    LogReader reader;
+    ASSERT_TRUE(reader.Open(tmp.path(), LogReader::Options{}).ok());
+    Status st = reader.Seek(seq);
+    ASSERT_TRUE(st.ok()) << "seek " << seq << ": " << st.ToString();
+    BatchView batch;
+    bool done = false;
+    st = reader.Next(&batch, &done);
+    ASSERT_TRUE(st.ok()) << "seek " << seq << ": " << st.ToString();
+    ASSERT_FALSE(done) << "seek " << seq;
+    EXPECT_LE(batch.header.first_seq, seq);
+    EXPECT_GE(batch.header.last_seq(), seq);
+    // The stream goes on densely to the end.
+    uint64_t next = batch.header.last_seq() + 1;
+    for (;;) {
+      st = reader.Next(&batch, &done);
+      ASSERT_TRUE(st.ok()) << "seek " << seq << " then at " << next << ": " << st.ToString();
+      if (done) break;
+      ASSERT_EQ(batch.header.first_seq, next);
+      next = batch.header.last_seq() + 1;
+    }
+    EXPECT_EQ(next, last + 1) << "seek " << seq;
+  }
+  // Past the end: nothing.
+  LogReader reader;
+  ASSERT_TRUE(reader.Open(tmp.path(), LogReader::Options{}).ok());
+  ASSERT_TRUE(reader.Seek(last + 1).ok());
+  BatchView batch;
+  bool done = false;
+  ASSERT_TRUE(reader.Next(&batch, &done).ok());
+  EXPECT_TRUE(done);
+  // The chain can only be checked from the start.
+  LogReader verifying;
+  ASSERT_TRUE(verifying.Open(tmp.path(), LogReader::Options{true}).ok());
+  EXPECT_EQ(verifying.Seek(last / 2).code(), Status::Code::kInvalidArgument);
+}
+
+TEST(LogRoundTripTest, ReopenContinuesSequenceAndChain) {
+  TempDir tmp;
+  const auto first = WriteLog(tmp.path(), 8 << 10, 40, 80, 1);
+  ASSERT_FALSE(first.empty());
+  LogState state;
+  std::unique_ptr<LogWriter> w;
+  ASSERT_TRUE(LogWriter::Open(tmp.path(), LogOptions{8 << 10, {}}, &w, &state).ok());
+  EXPECT_EQ(state.next_seq, first.back().last + 1);
+  EXPECT_EQ(state.chain, first.back().chain);
+  EXPECT_FALSE(state.cut_tail);
+  EXPECT_EQ(w->next_seq(), first.back().last + 1);
+  EXPECT_EQ(w->durable_seq(), first.back().last);
+  EXPECT_EQ(w->chain(), first.back().chain);
+  w.reset();
+  const auto second = WriteLog(tmp.path(), 8 << 10, 40, 80, 2);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(second.front().first, first.back().last + 1);
+
+  LogReader reader;
+  ASSERT_TRUE(reader.Open(tmp.path(), LogReader::Options{true}).ok());
+  uint64_t next = 1;
+  size_t batches = 0;
+  for (;;) {
+    BatchView batch;
+    bool done = false;
+    const Status st = reader.Next(&batch, &done);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    if (done) break;
+    ASSERT_EQ(batch.header.first_seq, next);
+    next = batch.header.last_seq() + 1;
+    ++batches;
+  }
+  EXPECT_EQ(batches, first.size() + second.size());
+  EXPECT_EQ(next, second.back().last + 1);
+}
+
+TEST(LogRoundTripTest, EmptyOrMissingLogReadsAsEmpty) {
+  TempDir tmp;
+  for (const std::string& dir : {tmp.path(), tmp.sub("missing")}) {
+    LogReader reader;
+    ASSERT_TRUE(reader.Open(dir, LogReader::Options{true}).ok());
+    BatchView batch;
+    bool done = false;
+    ASSERT_TRUE(reader.Next(&batch, &done).ok());
+    EXPECT_TRUE(done);
+    EXPECT_TRUE(reader.tail_fault().empty());
+  }
+  LogState state;
+  std::unique_ptr<LogWriter> w;
+  ASSERT_TRUE(LogWriter::Open(tmp.sub("new"), LogOptions{}, &w, &state).ok());
+  EXPECT_EQ(state.next_seq, 1u);
+  EXPECT_EQ(w->durable_seq(), 0u);
+  EXPECT_TRUE(state.segments.empty());
+}
+
+TEST(LogRoundTripTest, DurableSeqFollowsTheFsyncPolicy) {
+  TempDir tmp;
+  BatchBuilder b;
+  b.AddDelivery(1, 1, "a", "c", v1::DeliveryReported::CLICK, 1, false);
+  SeqRange r;
+  {
+    std::unique_ptr<LogWriter> w;
+    LogOptions o;
+    o.fsync.mode = FsyncPolicy::Mode::kAlways;
+    ASSERT_TRUE(LogWriter::Open(tmp.sub("always"), o, &w).ok());
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    EXPECT_EQ(w->durable_seq(), r.last);
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    EXPECT_EQ(r.first, 2u);
+    EXPECT_EQ(w->durable_seq(), 2u);
+  }
+  {
+    std::unique_ptr<LogWriter> w;
+    LogOptions o;
+    o.fsync.mode = FsyncPolicy::Mode::kNever;
+    ASSERT_TRUE(LogWriter::Open(tmp.sub("never"), o, &w).ok());
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    EXPECT_EQ(w->durable_seq(), 0u);
+    ASSERT_TRUE(w->Sync().ok());
+    EXPECT_EQ(w->durable_seq(), 2u);
+  }
+  {
+    std::unique_ptr<LogWriter> w;
+    LogOptions o;
+    ASSERT_TRUE(FsyncPolicy::Parse("interval=60000", &o.fsync).ok());
+    ASSERT_TRUE(LogWriter::Open(tmp.sub("interval"), o, &w).ok());
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    EXPECT_EQ(w->durable_seq(), 0u);
+    ASSERT_TRUE(w->Close().ok());
+    EXPECT_EQ(w->durable_seq(), 1u);
+  }
+}
+
+// --- FsyncPolicy ----------------------------------------------------------------------
+
+TEST(FsyncPolicyTest, ParsesTheThreePolicies) {
+  FsyncPolicy p;
+  ASSERT_TRUE(FsyncPolicy::Parse("always", &p).ok());
+  EXPECT_EQ(p.mode, FsyncPolicy::Mode::kAlways);
+  EXPECT_EQ(p.ToString(), "always");
+  ASSERT_TRUE(FsyncPolicy::Parse("never", &p).ok());
+  EXPECT_EQ(p.mode, FsyncPolicy::Mode::kNever);
+  EXPECT_EQ(p.ToString(), "never");
+  ASSERT_TRUE(FsyncPolicy::Parse("interval=250", &p).ok());
+  EXPECT_EQ(p.mode, FsyncPolicy::Mode::kInterval);
+  EXPECT_EQ(p.interval_ms, 250);
+  EXPECT_EQ(p.ToString(), "interval=250");
+  ASSERT_TRUE(FsyncPolicy::Parse("interval=1", &p).ok());
+  ASSERT_TRUE(FsyncPolicy::Parse("interval=60000", &p).ok());
+  EXPECT_EQ(p.interval_ms, 60000);
+  FsyncPolicy back;
+  ASSERT_TRUE(FsyncPolicy::Parse(p.ToString(), &back).ok());
+  EXPECT_EQ(back.mode, p.mode);
+  EXPECT_EQ(back.interval_ms, p.interval_ms);
+}
+
+TEST(FsyncPolicyTest, RefusesAnythingElseNamingTheInput) {
+  for (const char* bad : {"", "Always", "ALWAYS", "sometimes", "interval", "interval=",
+                          "interval=0", "interval=-5", "interval=60001", "interval=5ms",
+                          "interval=abc", "interval=1.5", "interval=99999999999999999999",
+                          "always ", "never=1"}) {
+    FsyncPolicy p;
+    p.mode = FsyncPolicy::Mode::kNever;
+    const Status st = FsyncPolicy::Parse(bad, &p);
+    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << "\"" << bad << "\"";
+    EXPECT_NE(st.message().find("--fsync"), std::string::npos) << st.message();
+    EXPECT_EQ(p.mode, FsyncPolicy::Mode::kNever) << "untouched on error: \"" << bad << "\"";
+  }
+}
+
+}  // namespace
+}  // namespace billsim::log

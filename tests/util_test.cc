@@ -1,0 +1,130 @@
+// Tests of the integer money and time helpers (src/util/money.h) and Status.
+#include <cstdint>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "util/money.h"
+#include "util/status.h"
+
+namespace billsim {
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+
+TEST(MulDivFloorTest, RoundsTheQuotientDown) {
+  EXPECT_EQ(MulDivFloor(7, 3, 2), 10);  // 21 / 2 = 10.5
+  EXPECT_EQ(MulDivFloor(1, 1234567, 1000), 1234);
+  EXPECT_EQ(MulDivFloor(999, 1, 1000), 0);
+  EXPECT_EQ(MulDivFloor(1000, 1234567, 1000), 1234567);
+}
+
+TEST(MulDivFloorTest, ZeroFactorGivesZero) {
+  EXPECT_EQ(MulDivFloor(0, kMax, 1), 0);
+  EXPECT_EQ(MulDivFloor(kMax, 0, 7), 0);
+}
+
+TEST(MulDivFloorTest, ProductBeyondSixtyFourBitsIsStillExact) {
+  // 1e18 * 1e6 overflows int64 by far; the quotient does not.
+  EXPECT_EQ(MulDivFloor(1'000'000'000'000'000'000, 1'000'000, 1'000'000'000),
+            1'000'000'000'000'000);
+  EXPECT_EQ(MulDivFloor(kMax, kMax, kMax), kMax);
+  EXPECT_EQ(MulDivFloor(kMax, 3, 4), (kMax / 4) * 3 + (kMax % 4) * 3 / 4);
+  // (2^63 - 1) * 1000 / 1001, floored.
+  const __int128 exact = static_cast<__int128>(kMax) * 1000 / 1001;
+  EXPECT_EQ(MulDivFloor(kMax, 1000, 1001), static_cast<int64_t>(exact));
+}
+
+TEST(MulDivFloorTest, SaturatesAtInt64Max) {
+  EXPECT_EQ(MulDivFloor(kMax, 2, 1), kMax);
+  EXPECT_EQ(MulDivFloor(kMax, kMax, 1), kMax);
+}
+
+TEST(MulDivFloorTest, CumulativeFloorsTelescopeToTheWholeCharge) {
+  // R2: the sum of per-unit differences equals the charge for all units.
+  const int64_t price = 1'234'567;
+  int64_t sum = 0;
+  for (int64_t n = 1; n <= 3001; ++n) {
+    sum += MulDivFloor(n, price, 1000) - MulDivFloor(n - 1, price, 1000);
+  }
+  EXPECT_EQ(sum, MulDivFloor(3001, price, 1000));
+  EXPECT_EQ(sum, 3'704'935);
+}
+
+TEST(FormatMicrosTest, ZeroHasSixPlaces) {
+  EXPECT_EQ(FormatMicros(0), "0.000000");
+}
+
+TEST(FormatMicrosTest, PositiveAmounts) {
+  EXPECT_EQ(FormatMicros(1'500'000), "1.500000");
+  EXPECT_EQ(FormatMicros(1), "0.000001");
+  EXPECT_EQ(FormatMicros(50'000'000), "50.000000");
+  EXPECT_EQ(FormatMicros(1'234'567), "1.234567");
+}
+
+TEST(FormatMicrosTest, NegativeAmountsPutTheSignFirst) {
+  EXPECT_EQ(FormatMicros(-1), "-0.000001");
+  EXPECT_EQ(FormatMicros(-1'500'000), "-1.500000");
+  EXPECT_EQ(FormatMicros(-999'999), "-0.999999");
+}
+
+TEST(FormatMicrosTest, ExtremesFormat) {
+  EXPECT_EQ(FormatMicros(kMax), "9223372036854.775807");
+  EXPECT_EQ(FormatMicros(kMin), "-9223372036854.775808");
+}
+
+TEST(FormatTimeTest, EpochIsMidnightUtc) {
+  EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00Z");
+}
+
+TEST(FormatTimeTest, WholeSecondsShowNoFraction) {
+  EXPECT_EQ(FormatTime(1'768'435'200'000'000), "2026-01-15T00:00:00Z");
+  EXPECT_EQ(FormatTime(1'768'435'200'000'000 + 9 * 3'600'000'000LL +
+                       30 * kMicrosPerMinute),
+            "2026-01-15T09:30:00Z");
+}
+
+TEST(FormatTimeTest, MicrosecondsShownWhenNonzero) {
+  EXPECT_EQ(FormatTime(1'768'435'200'000'001), "2026-01-15T00:00:00.000001Z");
+  EXPECT_EQ(FormatTime(1'500'000), "1970-01-01T00:00:01.500000Z");
+}
+
+TEST(FormatTimeTest, BeforeTheEpochFloorsTheSecond) {
+  EXPECT_EQ(FormatTime(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatTime(-1'000'000), "1969-12-31T23:59:59Z");
+}
+
+TEST(FormatTimeTest, LeapDay) {
+  // 2028-02-29T12:00:00Z
+  EXPECT_EQ(FormatTime(1'835'438'400'000'000), "2028-02-29T12:00:00Z");
+}
+
+TEST(FloorDivTest, RoundsTowardNegativeInfinity) {
+  EXPECT_EQ(FloorDiv(7, 2), 3);
+  EXPECT_EQ(FloorDiv(-7, 2), -4);
+  EXPECT_EQ(FloorDiv(-1, kMicrosPerDay), -1);
+  EXPECT_EQ(FloorDiv(0, kMicrosPerDay), 0);
+  EXPECT_EQ(FloorDiv(-kMicrosPerDay, kMicrosPerDay), -1);
+  EXPECT_EQ(FloorDiv(7, -2), -4);
+}
+
+TEST(StatusTest, DefaultIsOk) {
+  Status s;
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.ToString(), "OK");
+}
+
+TEST(StatusTest, ErrorsCarryCodeAndMessage) {
+  Status s = Status::InvalidArgument("event 3: time_us: negative");
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), "event 3: time_us: negative");
+  EXPECT_EQ(s.ToString(), "invalid argument: event 3: time_us: negative");
+  EXPECT_EQ(Status::Corruption("x").ToString(), "corruption: x");
+  EXPECT_EQ(Status::NotFound("x").ToString(), "not found: x");
+  EXPECT_EQ(Status::IOError("x").ToString(), "I/O error: x");
+}
+
+}  // namespace
+}  // namespace billsim
