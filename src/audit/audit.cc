@@ -4,55 +4,14 @@
 #include <cstdio>
 
 #include "log/batch_codec.h"
+#include "log/event_stream.h"
 #include "log/log_reader.h"
+#include "report/table.h"
 #include "util/money.h"
 
 namespace billsim::audit {
 
 namespace {
-
-// Rows as columns padded to their widest cell: the first `left` columns and
-// the last align left, the others (numbers) right. Or CSV.
-class Table {
- public:
-  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void Write(std::ostream& out, size_t left) const {
-    std::vector<size_t> width(rows_[0].size(), 0);
-    for (const auto& r : rows_) {
-      for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-    }
-    for (const auto& r : rows_) {
-      std::string line;
-      for (size_t i = 0; i < r.size(); ++i) {
-        const std::string pad(width[i] - r[i].size(), ' ');
-        const bool last = i + 1 == r.size();
-        line += (i < left || last) ? r[i] + (last ? "" : pad) : pad + r[i];
-        if (!last) line += "  ";
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out << line << "\n";
-    }
-  }
-  void WriteCsv(std::ostream& out) const {
-    for (const auto& r : rows_) {
-      for (size_t i = 0; i < r.size(); ++i) out << (i ? "," : "") << Csv(r[i]);
-      out << "\n";
-    }
-  }
-
- private:
-  static std::string Csv(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) {
-      if (c == '"') q += '"';
-      q += c;
-    }
-    return q + "\"";
-  }
-  std::vector<std::vector<std::string>> rows_;
-};
 
 std::string Source(const v1::LedgerEntry& e) {
   if (e.funds_type() == v1::FUNDS_TYPE_CASH) return "CASH";
@@ -74,28 +33,6 @@ std::string AuditEntryJson(const AuditEntry& a) {
 
 const char* YesNo(bool b) { return b ? "yes" : "no"; }
 
-class EventVisitor : public log::BatchVisitor {
- public:
-  EventVisitor(const log::BatchDecoder& decoder,
-               const std::function<bool(uint64_t, const v1::Event&)>& fn)
-      : decoder_(decoder), fn_(fn) {}
-  void Start(uint64_t first) { first_ = first; }
-  bool OnDelivery(uint32_t pos, const log::DeliveryRow& row) override {
-    return Call(pos, decoder_.ToEvent(row));
-  }
-  bool OnEvent(uint32_t pos, const v1::Event& e) override { return Call(pos, e); }
-  bool stopped() const { return stopped_; }
-
- private:
-  bool Call(uint32_t pos, const v1::Event& e) {
-    if (!fn_(first_ + pos, e)) stopped_ = true;
-    return !stopped_;
-  }
-  const log::BatchDecoder& decoder_;
-  const std::function<bool(uint64_t, const v1::Event&)>& fn_;
-  uint64_t first_ = 0;
-  bool stopped_ = false;
-};
 
 }  // namespace
 
@@ -104,34 +41,6 @@ void CollectingSink::Add(const Entry& entry) {
   AuditEntry& a = entries.emplace_back();
   a.log_seq = entry.event_id == 0 ? 0 : seq;
   a.entry = ledger_->ToProto(entry);
-}
-
-Status ForEachEvent(const std::string& dir,
-                    const std::function<bool(uint64_t, const v1::Event&)>& fn,
-                    std::string* tail_fault) {
-  log::LogReader reader;
-  Status st = reader.Open(dir, log::LogReader::Options{});
-  if (!st.ok()) return st;
-  log::BatchDecoder decoder;
-  EventVisitor visitor(decoder, fn);
-  for (;;) {
-    log::BatchView batch;
-    bool done = false;
-    st = reader.Next(&batch, &done);
-    if (!st.ok()) return st;
-    if (done) break;
-    st = decoder.Parse(batch.payload, batch.header.count);
-    if (!st.ok()) {
-      return Status::Corruption(reader.segment_path() + " at offset " +
-                                std::to_string(batch.offset) + " (sequence " +
-                                std::to_string(batch.header.first_seq) + "): " + st.message());
-    }
-    visitor.Start(batch.header.first_seq);
-    decoder.Visit(&visitor);
-    if (visitor.stopped()) break;
-  }
-  if (tail_fault != nullptr) *tail_fault = reader.tail_fault();
-  return Status::Ok();
 }
 
 // --- history ------------------------------------------------------------------
@@ -309,7 +218,7 @@ Status CollectEvidence(const std::string& dir, const std::string& dispute, Evide
     r.fault_marked = e.note().find("platform fault") != std::string::npos;
   }
   out->delivery.clear();
-  return ForEachEvent(dir, [&](uint64_t seq, const v1::Event& e) {
+  return log::ForEachEvent(dir, 1, [&](uint64_t seq, const v1::Event& e) {
     if (!e.has_delivery_reported() || e.time_us() < start || e.time_us() >= end) return true;
     const v1::DeliveryReported& m = e.delivery_reported();
     if (m.campaign_id() != d.campaign_id() || m.account_id() != d.account_id()) return true;

@@ -43,14 +43,6 @@ class CollectingSink : public SeqEntrySink {
   std::function<bool(const Entry&)> keep_;
 };
 
-// Calls `fn(seq, event)` for each event of the log in `dir`, in order, until
-// it returns false. Deliveries come as the DeliveryReported event they
-// record. A torn tail ends the log (its description goes to *tail_fault if
-// not null).
-Status ForEachEvent(const std::string& dir,
-                    const std::function<bool(uint64_t, const v1::Event&)>& fn,
-                    std::string* tail_fault = nullptr);
-
 // --- history ------------------------------------------------------------------
 
 // Every entry of `account`, in order, with time in [from_us, to_us] (both

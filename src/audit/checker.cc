@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "audit/audit.h"
+#include "log/event_stream.h"
 #include "replay/replayer.h"
 #include "util/money.h"
 
@@ -318,8 +319,8 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
   CheckingSink sink(&ledger, &checker);
   uint64_t events = 0;
   std::optional<Violation> violation;  // found outside the entry checker
-  Status st = ForEachEvent(
-      dir,
+  Status st = log::ForEachEvent(
+      dir, 1,
       [&](uint64_t seq, const v1::Event& event) {
         sink.seq = seq;
         const Ledger::Result r = ledger.Apply(event, &sink);

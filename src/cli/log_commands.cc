@@ -8,6 +8,7 @@
 #include "cli/options.h"
 #include "log/batch_codec.h"
 #include "log/log_dir.h"
+#include "log/event_stream.h"
 #include "log/log_reader.h"
 #include "log/log_writer.h"
 #include "report/format.h"
@@ -171,13 +172,13 @@ int VerifyCommand(const std::vector<std::string>& args) {
     return exit;
   }
   const std::string dir = vm["log"].as<std::string>();
-  log::LogReader reader;
-  Status st = reader.Open(dir, log::LogReader::Options{/*verify_chain=*/true});
+  log::EventStream stream;
+  Status st = stream.Open(dir, log::LogReader::Options{/*verify_chain=*/true});
+  const log::LogReader& reader = stream.reader();
   uint64_t batches = 0, events = 0, bytes = 0, last_seq = 0;
   std::string chain_hex(64, '0');
   std::string current_segment;
   std::vector<log::IndexEntry> seen;
-  log::BatchDecoder decoder;
   auto check_index = [&]() -> Status {
     if (current_segment.empty()) return Status::Ok();
     const uint64_t first = seen.empty() ? 0 : seen.front().first_seq;
@@ -194,10 +195,10 @@ int VerifyCommand(const std::vector<std::string>& args) {
     return Status::Ok();
   };
   while (st.ok()) {
-    log::BatchView batch;
     bool done = false;
-    st = reader.Next(&batch, &done);
+    st = stream.Next(&done);  // reads, checks and decodes
     if (!st.ok() || done) break;
+    const log::BatchView& batch = stream.batch();
     if (reader.segment_path() != current_segment) {
       st = check_index();
       if (!st.ok()) break;
@@ -205,12 +206,6 @@ int VerifyCommand(const std::vector<std::string>& args) {
       seen.clear();
     }
     seen.push_back({batch.header.first_seq, batch.offset});
-    st = decoder.Parse(batch.payload, batch.header.count);
-    if (!st.ok()) {
-      st = Status::Corruption(reader.segment_path() + " at offset " +
-                              std::to_string(batch.offset) + ": " + st.message());
-      break;
-    }
     batches++;
     events += batch.header.count;
     bytes += log::kHeaderSize + batch.payload.size();
@@ -241,39 +236,6 @@ int VerifyCommand(const std::vector<std::string>& args) {
 
 // --- dump ---------------------------------------------------------------------
 
-class DumpVisitor : public log::BatchVisitor {
- public:
-  DumpVisitor(const log::BatchDecoder& decoder, bool json, uint64_t from, uint64_t limit)
-      : decoder_(decoder), json_(json), from_(from), limit_(limit) {}
-  void Start(uint64_t first) { first_ = first; }
-  bool OnDelivery(uint32_t pos, const log::DeliveryRow& row) override {
-    return Print(pos, decoder_.ToEvent(row));
-  }
-  bool OnEvent(uint32_t pos, const v1::Event& e) override { return Print(pos, e); }
-  bool full() const { return printed_ >= limit_; }
-
- private:
-  bool Print(uint32_t pos, const v1::Event& e) {
-    const uint64_t seq = first_ + pos;
-    if (seq < from_) return true;
-    if (printed_ >= limit_) return false;
-    printed_++;
-    if (json_) {
-      std::cout << "{\"seq\":" << seq << ",\"event\":" << ToJson(e) << "}\n";
-    } else {
-      google::protobuf::TextFormat::Printer p;
-      p.SetSingleLineMode(true);
-      std::string text;
-      p.PrintToString(e, &text);
-      std::cout << seq << "  " << text << "\n";
-    }
-    return true;
-  }
-  const log::BatchDecoder& decoder_;
-  bool json_;
-  uint64_t from_, limit_, first_ = 0, printed_ = 0;
-};
-
 int DumpCommand(const std::vector<std::string>& args) {
   po::options_description options("billsim log dump options");
   options.add_options()("log", po::value<std::string>()->required(), "log directory")(
@@ -289,26 +251,32 @@ int DumpCommand(const std::vector<std::string>& args) {
     return exit;
   }
   const uint64_t from = std::max<uint64_t>(1, vm["from-seq"].as<uint64_t>());
-  log::LogReader reader;
-  Status st = reader.Open(vm["log"].as<std::string>(), log::LogReader::Options{});
-  if (st.ok()) st = reader.Seek(from);
-  log::BatchDecoder decoder;
-  DumpVisitor visitor(decoder, vm.count("json") > 0, from, vm["limit"].as<uint64_t>());
-  while (st.ok() && !visitor.full()) {
-    log::BatchView batch;
-    bool done = false;
-    st = reader.Next(&batch, &done);
-    if (!st.ok() || done) break;
-    st = decoder.Parse(batch.payload, batch.header.count);
-    if (!st.ok()) break;
-    visitor.Start(batch.header.first_seq);
-    decoder.Visit(&visitor);
-  }
+  const uint64_t limit = vm["limit"].as<uint64_t>();
+  const bool json = vm.count("json") > 0;
+  uint64_t printed = 0;
+  std::string tail_fault;
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  const Status st = log::ForEachEvent(
+      vm["log"].as<std::string>(), from,
+      [&](uint64_t seq, const v1::Event& e) {
+        if (printed >= limit) return false;
+        printed++;
+        if (json) {
+          std::cout << "{\"seq\":" << seq << ",\"event\":" << ToJson(e) << "}\n";
+        } else {
+          std::string text;
+          printer.PrintToString(e, &text);
+          std::cout << seq << "  " << text << "\n";
+        }
+        return true;
+      },
+      &tail_fault);
   if (!st.ok()) {
     spdlog::error("{}", st.ToString());
     return kExitFailed;
   }
-  if (!reader.tail_fault().empty()) spdlog::warn("torn tail: {}", reader.tail_fault());
+  if (!tail_fault.empty()) spdlog::warn("torn tail: {}", tail_fault);
   return kExitOk;
 }
 

@@ -4,8 +4,7 @@
 
 #include <vector>
 
-#include "log/batch_codec.h"
-#include "log/log_reader.h"
+#include "log/event_stream.h"
 #include "replay/snapshot_store.h"
 
 namespace billsim {
@@ -121,36 +120,27 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     if (!st.ok()) return st;
     stats->snapshot_seq = seq;
   }
-  log::LogReader reader;
-  Status st = reader.Open(dir, log::LogReader::Options{options.verify_chain});
-  if (st.ok() && stats->snapshot_seq > 0) st = reader.Seek(stats->snapshot_seq + 1);
+  log::EventStream stream;
+  Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain});
+  if (st.ok() && stats->snapshot_seq > 0) st = stream.Seek(stats->snapshot_seq + 1);
   if (!st.ok()) return st;
 
-  log::BatchDecoder decoder;
-  ApplyVisitor visitor(ledger, &decoder, options);
+  ApplyVisitor visitor(ledger, &stream.decoder(), options);
   visitor.last_seq_ = stats->snapshot_seq;
-  log::BatchView batch;
   for (;;) {
     bool done = false;
-    st = reader.Next(&batch, &done);
+    st = stream.Next(&done);
     if (!st.ok()) return st;
     if (done) break;
-    st = decoder.Parse(batch.payload, batch.header.count);
-    if (!st.ok()) {
-      return Status::Corruption(reader.segment_path() + " at offset " +
-                                std::to_string(batch.offset) + " (sequence " +
-                                std::to_string(batch.header.first_seq) + "): " +
-                                st.message());
-    }
     stats->batches++;
-    stats->bytes += batch.payload.size();
-    visitor.Start(batch.header.first_seq);
-    decoder.Visit(&visitor);
+    stats->bytes += stream.batch().payload.size();
+    visitor.Start(stream.batch().header.first_seq);
+    stream.Visit(&visitor);
     if (!visitor.error().ok()) return visitor.error();
     if (options.progress) options.progress(visitor.last_seq());
     if (visitor.stopped()) break;
   }
-  stats->tail_fault = reader.tail_fault();
+  stats->tail_fault = stream.tail_fault();
   stats->last_seq = visitor.last_seq();
   stats->events = visitor.applied();
   if (options.as_of_us != std::numeric_limits<int64_t>::max() &&

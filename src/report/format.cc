@@ -4,62 +4,10 @@
 
 #include <algorithm>
 
+#include "report/table.h"
 #include "util/money.h"
 
 namespace billsim {
-
-namespace {
-
-// Prints rows as columns padded to their widest cell; numbers align right.
-class Table {
- public:
-  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  void Write(std::ostream& out, size_t left_columns) const {
-    std::vector<size_t> width(rows_[0].size(), 0);
-    for (const auto& r : rows_) {
-      for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-    }
-    for (const auto& r : rows_) {
-      std::string line;
-      for (size_t i = 0; i < r.size(); ++i) {
-        const std::string pad(width[i] - r[i].size(), ' ');
-        const bool last = i + 1 == r.size();
-        if (i < left_columns || last) {
-          line += r[i] + (last ? "" : pad);
-        } else {
-          line += pad + r[i];
-        }
-        if (!last) line += "  ";
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out << line << "\n";
-    }
-  }
-  void WriteCsv(std::ostream& out) const {
-    for (const auto& r : rows_) {
-      for (size_t i = 0; i < r.size(); ++i) {
-        if (i) out << ",";
-        out << Csv(r[i]);
-      }
-      out << "\n";
-    }
-  }
-
- private:
-  static std::string Csv(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) {
-      if (c == '"') q += '"';
-      q += c;
-    }
-    return q + "\"";
-  }
-  std::vector<std::vector<std::string>> rows_;
-};
-
-}  // namespace
 
 Status ParseFormat(const std::string& name, Format* out) {
   if (name == "table") *out = Format::kTable;
