@@ -21,6 +21,7 @@
 
 #include "billsim/v1/events.pb.h"
 #include "billsim/v1/log.pb.h"
+#include "ledger/ledger.h"
 #include "log/batch_codec.h"
 #include "log/file.h"
 #include "log/format.h"
@@ -389,21 +390,31 @@ TEST(LogCodecTest, MixedEventsRoundTripInOrder) {
   ExpectSameEvents(one, RoundTrip(one));
 }
 
-// Ids are opaque strings to the builder: whatever it accepts, the decoder
-// must give back. Bytes that are not UTF-8 are where proto3 `string` fields
-// differ (the parser refuses them).
-TEST(LogCodecTest, NonUtf8StringsRoundTrip) {
+// Text that is not UTF-8 never reaches a batch: proto3 `string` fields must
+// be UTF-8 (the parser refuses anything else), so the ledger, which guards
+// the log, refuses such an event naming the field (R11), and UTF-8 text
+// round-trips through the codec.
+TEST(LogCodecTest, NonUtf8TextIsRefusedByTheLedgerAndUtf8RoundTrips) {
+  Ledger ledger;
+  v1::Event bad = Other(2, 2, 0);
+  bad.mutable_account_opened()->set_name("caf\xe9");  // Latin-1, not UTF-8
+  const Ledger::Result r = ledger.Apply(bad, nullptr);
+  EXPECT_EQ(r.outcome, Ledger::Outcome::kRejected);
+  EXPECT_EQ(r.field, "account_opened.name");
+  EXPECT_NE(r.reason.find("UTF-8"), std::string::npos) << r.reason;
+
   std::vector<v1::Event> events{
-      Delivery(1, 1, "acct-\xff", "camp-\xc3", v1::DeliveryReported::CLICK, 1, false),
+      Delivery(1, 1, "acct-\xc3\xa9", "camp-\xe2\x82\xac", v1::DeliveryReported::CLICK, 1,
+               false),
       Other(2, 2, 0)};
-  events[1].mutable_account_opened()->set_name("caf\xe9");  // Latin-1, not UTF-8
+  events[1].mutable_account_opened()->set_name("caf\xc3\xa9");  // UTF-8
   BatchBuilder b;
   for (const auto& e : events) b.Add(e);
   std::string payload;
   b.Finish(&payload);
   BatchDecoder d;
   const Status st = d.Parse(payload, 2);
-  ASSERT_TRUE(st.ok()) << "the builder wrote a payload its decoder refuses: " << st.ToString();
+  ASSERT_TRUE(st.ok()) << st.ToString();
   Collect c(&d);
   d.Visit(&c);
   ExpectSameEvents(events, c.events);

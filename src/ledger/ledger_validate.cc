@@ -2,8 +2,11 @@
 // event id, the field and the reason, so the one message tells what to fix.
 #include <cctype>
 
+#include <google/protobuf/descriptor.h>
+
 #include "ledger/ledger.h"
 #include "util/money.h"
+#include "util/utf8.h"
 
 namespace billsim {
 
@@ -29,6 +32,31 @@ Result ValidateEnvelope(uint64_t event_id, int64_t time_us) {
   if (time_us < 0) {
     return Reject(event_id, "time_us",
                   "must not be negative, got " + std::to_string(time_us));
+  }
+  return Result{};
+}
+
+// Every text field of the payload must be UTF-8: Protobuf refuses to parse
+// anything else, so one such event in the log would make the log unreadable.
+Result ValidateText(const v1::Event& e) {
+  const v1::Event::PayloadCase which = e.payload_case();
+  const google::protobuf::FieldDescriptor* pf =
+      v1::Event::descriptor()->FindFieldByNumber(static_cast<int>(which));
+  if (pf == nullptr) return Result{};
+  const google::protobuf::Message& m = e.GetReflection()->GetMessage(e, pf);
+  const google::protobuf::Reflection* r = m.GetReflection();
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->type() != google::protobuf::FieldDescriptor::TYPE_STRING) continue;
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int k = 0; k < n; ++k) {
+      const std::string v =
+          f->is_repeated() ? r->GetRepeatedString(m, f, k) : r->GetString(m, f);
+      if (!IsValidUtf8(v)) {
+        return Reject(e.event_id(), pf->name() + "." + f->name(), "is not valid UTF-8");
+      }
+    }
   }
   return Result{};
 }
@@ -141,6 +169,8 @@ Result Ledger::ValidateCampaignEvent(const v1::Event& e,
 Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
   Result envelope = ValidateEnvelope(e.event_id(), e.time_us());
   if (Rejected(envelope)) return envelope;
+  Result text = ValidateText(e);
+  if (Rejected(text)) return text;
   using P = v1::Event::PayloadCase;
   switch (e.payload_case()) {
     case P::PAYLOAD_NOT_SET:

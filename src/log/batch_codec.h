@@ -2,7 +2,9 @@
 // deliveries) and decodes it back, in order.
 //
 // BatchBuilder: events in, payload bytes out. Not thread-safe; reuse it
-// (Clear) across batches to keep its buffers.
+// (Clear) across batches to keep its buffers. REQUIRES: text fields are
+// UTF-8, as Protobuf requires of proto3 strings (the ledger refuses other
+// events, R11, so nothing else reaches a log).
 //
 // BatchDecoder: payload in, events out in order through a visitor. It keeps
 // one parsed EventBatch and reuses its memory from batch to batch, so a
