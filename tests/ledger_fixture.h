@@ -413,6 +413,11 @@ class LedgerTest : public ::testing::Test {
       EXPECT_EQ(x.frozen_after, run.second)
           << "entry " << x.seq << " frozen is not the running sum of deltas";
       EXPECT_EQ(x.valid_after + x.frozen_after, x.cash_after + x.credit_after);
+      // R12: none negative after every entry.
+      EXPECT_GE(x.cash_after, 0) << "entry " << x.seq;
+      EXPECT_GE(x.credit_after, 0) << "entry " << x.seq;
+      EXPECT_GE(x.frozen_after, 0) << "entry " << x.seq;
+      EXPECT_GE(x.valid_after, 0) << "entry " << x.seq;
     }
     // R12 from the views.
     const v1::BalanceReport report = ledger_.Report();

@@ -486,14 +486,21 @@ class StepSink : public EntrySink {
   std::vector<Entry> entries;
 };
 
+// The balance, campaign and dispute views (what Report() lists, without its
+// counters and the digest, which is costly to compute on every event).
 std::string Views(const Ledger& l) {
-  const v1::BalanceReport r = l.Report();
   std::string out;
-  for (const auto& a : r.accounts()) out += a.SerializeAsString() + "|";
+  for (const Account& a : l.accounts()) {
+    out += l.Balance(a.id)->SerializeAsString() + "|";
+  }
   out += "#";
-  for (const auto& c : r.campaigns()) out += c.SerializeAsString() + "|";
+  for (const Campaign& c : l.campaigns()) {
+    out += l.Spend(c.id)->SerializeAsString() + "|";
+  }
   out += "#";
-  for (const auto& d : r.disputes()) out += d.SerializeAsString() + "|";
+  for (const Dispute& d : l.disputes()) {
+    out += l.DisputeState(d.id)->SerializeAsString() + "|";
+  }
   return out;
 }
 
@@ -921,6 +928,11 @@ class Simulation {
           x.valid_after + x.frozen_after != x.cash_after + x.credit_after) {
         return "entry balances are not the running sum of deltas: " +
                ledger_.ToProto(x).ShortDebugString();
+      }
+      if (x.cash_after < 0 || x.credit_after < 0 || x.frozen_after < 0 ||
+          x.valid_after < 0) {
+        return "an entry leaves a negative balance (R12: none negative after "
+               "every entry): " + ledger_.ToProto(x).ShortDebugString();
       }
     }
     return "";

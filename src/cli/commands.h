@@ -26,6 +26,14 @@ int SnapshotMain(const std::vector<std::string>& args);
 int AuditMain(const std::vector<std::string>& args);
 // billsim bench log ...
 int BenchMain(const std::vector<std::string>& args);
+// billsim serve ... (the Asio ingest server)
+int ServeMain(const std::vector<std::string>& args);
+// billsim client ... (send event files to a server)
+int ClientMain(const std::vector<std::string>& args);
+// billsim query ... (balances, spend, disputes, history from a server)
+int QueryMain(const std::vector<std::string>& args);
+// billsim stress ... (load a server, then prove nothing was lost)
+int StressMain(const std::vector<std::string>& args);
 
 }  // namespace billsim::cli
 

@@ -30,6 +30,14 @@ constexpr Command kCommands[] = {
      billsim::cli::AuditMain},
     {"bench", "benchmarks that print figures (events/s, MB/s, RSS)",
      billsim::cli::BenchMain},
+    {"serve", "run the ingest server: events in over TCP, durable acks",
+     billsim::cli::ServeMain},
+    {"client", "send event files to a server, print acks and rejections",
+     billsim::cli::ClientMain},
+    {"query", "ask a server for a balance, spend, dispute or history",
+     billsim::cli::QueryMain},
+    {"stress", "drive a server hard, then check nothing was lost",
+     billsim::cli::StressMain},
 };
 
 void Usage(std::ostream& out) {

@@ -1,0 +1,290 @@
+// billsim serve|client|query: the ingest server and its command-line clients.
+#include <google/protobuf/text_format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "audit/audit.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "net/client.h"
+#include "report/format.h"
+#include "scenario/event_source.h"
+#include "server/server.h"
+
+namespace billsim::cli {
+
+namespace {
+
+std::string ErrorText(const v1::Error& e) {
+  return v1::Error::Code_Name(e.code()) + ": " + e.message();
+}
+
+}  // namespace
+
+// --- serve ----------------------------------------------------------------------
+
+int ServeMain(const std::vector<std::string>& args) {
+  po::options_description options("billsim serve options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "listen", po::value<std::string>()->default_value("127.0.0.1:7600"),
+      "HOST:PORT to listen on (port 0: any free port)")(
+      "fsync", po::value<std::string>()->default_value("always"),
+      "always, interval=MS or never")(
+      "max-connections", po::value<uint32_t>()->default_value(1024),
+      "connections beyond this are closed at once")(
+      "max-frame-bytes", po::value<uint32_t>()->default_value(net::kDefaultMaxFrameBytes),
+      "largest request accepted, in bytes")(
+      "idle-timeout-ms", po::value<int64_t>()->default_value(60'000),
+      "close a connection silent this long")(
+      "max-in-flight", po::value<uint32_t>()->default_value(8),
+      "requests per connection awaiting their response")(
+      "max-queued-events", po::value<uint64_t>()->default_value(2'000'000),
+      "events queued for the committer before connections stop reading")(
+      "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim serve --log DIR [--listen HOST:PORT] [--fsync P] [OPTIONS]\n\n"
+                 "Recovers the log, rebuilds the ledger by replay, then accepts events\n"
+                 "over TCP (proto/billsim/v1/wire.proto: 4-byte little-endian length,\n"
+                 "then one Request). Every append is validated by the live ledger; the\n"
+                 "accepted events are appended and acknowledged once durable under the\n"
+                 "fsync policy (group commit: one fsync for every connection's batch).\n"
+                 "Prints \"listening on HOST:PORT\" once ready. SIGINT/SIGTERM: stops\n"
+                 "accepting, commits and acknowledges what was received, exits 0.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  server::ServerOptions so;
+  so.log_dir = vm["log"].as<std::string>();
+  so.listen = vm["listen"].as<std::string>();
+  Status st = log::FsyncPolicy::Parse(vm["fsync"].as<std::string>(), &so.fsync);
+  so.max_connections = vm["max-connections"].as<uint32_t>();
+  so.max_frame_bytes = vm["max-frame-bytes"].as<uint32_t>();
+  so.idle_timeout_ms = vm["idle-timeout-ms"].as<int64_t>();
+  so.max_in_flight = vm["max-in-flight"].as<uint32_t>();
+  so.max_queued_events = vm["max-queued-events"].as<uint64_t>();
+  so.segment_bytes = vm["segment-mb"].as<uint64_t>() << 20;
+  so.handle_signals = true;
+  if (st.ok() && so.max_connections == 0) st = Status::InvalidArgument("--max-connections: must be positive");
+  if (st.ok() && so.max_frame_bytes < 16) st = Status::InvalidArgument("--max-frame-bytes: must be at least 16");
+  if (st.ok() && so.idle_timeout_ms <= 0) st = Status::InvalidArgument("--idle-timeout-ms: must be positive");
+  if (st.ok() && so.max_in_flight == 0) st = Status::InvalidArgument("--max-in-flight: must be positive");
+  if (st.ok() && so.max_queued_events == 0) st = Status::InvalidArgument("--max-queued-events: must be positive");
+  if (st.ok() && so.segment_bytes == 0) st = Status::InvalidArgument("--segment-mb: must be positive");
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  server::Server server(so);
+  st = server.Start();
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitUsage;
+  }
+  std::cout << "listening on " << server.address() << std::endl;  // flushes
+  st = server.Run();
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+// --- client ---------------------------------------------------------------------
+
+int ClientMain(const std::vector<std::string>& args) {
+  po::options_description options("billsim client options");
+  options.add_options()("connect", po::value<std::string>()->required(), "server HOST:PORT")(
+      "batch", po::value<uint32_t>()->default_value(1000), "events per request (1..500000)")(
+      "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long for an ack")(
+      "file", po::value<std::vector<std::string>>(), "event files");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim client --connect HOST:PORT [--batch N] FILE...\n\n"
+                 "Sends the events of scenario files (.textproto, .json) or JSON-lines\n"
+                 "files (.jsonl) to a server in batches. Prints one line per ack (its\n"
+                 "sequence range and accepted count) and one per refused event (id and\n"
+                 "reason). Exit 0: all accepted; 1: some refused (duplicates included);\n"
+                 "2: bad usage, input, or a connection or server error.\n",
+                 options, "file", &vm, &exit)) {
+    return exit;
+  }
+  if (!vm.count("file")) {
+    spdlog::error("no event file given; see --help");
+    return kExitUsage;
+  }
+  const uint32_t batch = vm["batch"].as<uint32_t>();
+  if (batch == 0 || batch > 500'000) {
+    spdlog::error("--batch: must be 1..500000, got {}", batch);
+    return kExitUsage;
+  }
+  const auto timeout = std::chrono::milliseconds(vm["timeout-ms"].as<int64_t>());
+  std::vector<v1::Event> events;
+  for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
+    Status st = LoadEvents(file, &events);  // appends
+    if (!st.ok()) {
+      spdlog::error("{}", st.message());
+      return kExitUsage;
+    }
+  }
+  net::Client client;
+  Status st = client.Connect(vm["connect"].as<std::string>());
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  uint64_t accepted = 0, refused = 0;
+  for (size_t start = 0; start < events.size(); start += batch) {
+    const size_t end = std::min(events.size(), start + batch);
+    v1::Request request;
+    request.set_request_id(client.NextRequestId());
+    auto* append = request.mutable_append();
+    for (size_t i = start; i < end; ++i) *append->add_events() = events[i];
+    v1::Response response;
+    st = client.Call(request, &response, timeout);
+    if (!st.ok()) {
+      spdlog::error("{}", st.message());
+      return kExitUsage;
+    }
+    if (response.has_error()) {
+      spdlog::error("request {}: {}", request.request_id(), ErrorText(response.error()));
+      return kExitUsage;
+    }
+    const v1::AppendAck& ack = response.append();
+    if (ack.accepted() > 0) {
+      std::cout << "ack " << request.request_id() << ": sequences " << ack.first_seq() << ".."
+                << ack.last_seq() << ", " << ack.accepted() << " of " << (end - start)
+                << " accepted\n";
+    } else {
+      std::cout << "ack " << request.request_id() << ": 0 of " << (end - start)
+                << " accepted\n";
+    }
+    for (const v1::Rejection& r : ack.rejections()) {
+      std::cout << "refused " << r.event_id() << ": "
+                << (r.duplicate() ? "duplicate: " : "") << r.reason() << "\n";
+    }
+    accepted += ack.accepted();
+    refused += ack.rejections_size();
+  }
+  std::cout << "accepted " << accepted << " events, refused " << refused << "\n";
+  return refused > 0 ? kExitFailed : kExitOk;
+}
+
+// --- query ----------------------------------------------------------------------
+
+int QueryMain(const std::vector<std::string>& args) {
+  po::options_description options("billsim query options");
+  options.add_options()("connect", po::value<std::string>()->required(), "server HOST:PORT")(
+      "account", po::value<std::string>(), "an account's balances")(
+      "campaign", po::value<std::string>(), "a campaign's spend")(
+      "dispute", po::value<std::string>(), "a dispute's state")(
+      "history", po::value<std::string>(), "an account's ledger entries")(
+      "since", po::value<uint64_t>()->default_value(0), "--history: after this log sequence")(
+      "limit", po::value<uint32_t>()->default_value(0), "--history: at most this many (0: server max)")(
+      "ping", "the server's durable sequence, log and fsync policy")(
+      "json", "print JSON (one object per line)")(
+      "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim query --connect HOST:PORT (--account ID | --campaign ID |\n"
+                 "       --dispute ID | --history ACCOUNT [--since SEQ] | --ping) [--json]\n\n"
+                 "Asks a server for a view. The answer reflects the state at an\n"
+                 "acknowledged (durable) log sequence, printed with it. Exit 0; 1 when\n"
+                 "the account, campaign or dispute is unknown; 2 on bad usage or a\n"
+                 "connection or server error.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const int chosen = static_cast<int>(vm.count("account") + vm.count("campaign") +
+                                      vm.count("dispute") + vm.count("history") + vm.count("ping"));
+  if (chosen != 1) {
+    spdlog::error("give exactly one of --account, --campaign, --dispute, --history, --ping");
+    return kExitUsage;
+  }
+  const bool json = vm.count("json") > 0;
+  net::Client client;
+  Status st = client.Connect(vm["connect"].as<std::string>());
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  v1::Request request;
+  request.set_request_id(client.NextRequestId());
+  if (vm.count("account")) {
+    request.mutable_balance()->set_account_id(vm["account"].as<std::string>());
+  } else if (vm.count("campaign")) {
+    request.mutable_spend()->set_campaign_id(vm["campaign"].as<std::string>());
+  } else if (vm.count("dispute")) {
+    request.mutable_dispute()->set_dispute_id(vm["dispute"].as<std::string>());
+  } else if (vm.count("history")) {
+    auto* h = request.mutable_history();
+    h->set_account_id(vm["history"].as<std::string>());
+    h->set_since_seq(vm["since"].as<uint64_t>());
+    h->set_limit(vm["limit"].as<uint32_t>());
+  } else {
+    request.mutable_ping();
+  }
+  v1::Response response;
+  st = client.Call(request, &response, std::chrono::milliseconds(vm["timeout-ms"].as<int64_t>()));
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  if (response.has_error()) {
+    spdlog::error("{}", ErrorText(response.error()));
+    return response.error().code() == v1::Error::NOT_FOUND ? kExitFailed : kExitUsage;
+  }
+  auto print_message = [&](const google::protobuf::Message& m) {
+    if (json) {
+      std::cout << ToJson(m) << "\n";
+    } else {
+      std::string text;
+      google::protobuf::TextFormat::PrintToString(m, &text);
+      std::cout << text;
+    }
+  };
+  if (!json) std::cout << "as of sequence " << response.acknowledged_seq() << "\n";
+  switch (response.body_case()) {
+    case v1::Response::kBalance: {
+      if (json) {
+        print_message(response.balance());
+      } else {
+        v1::BalanceReport report;
+        *report.add_accounts() = response.balance();
+        WriteBalances(report, Format::kTable, std::cout);
+      }
+      break;
+    }
+    case v1::Response::kSpend:
+      print_message(response.spend());
+      break;
+    case v1::Response::kDispute:
+      print_message(response.dispute());
+      break;
+    case v1::Response::kHistory: {
+      std::vector<audit::AuditEntry> entries;
+      for (const auto& item : response.history().items()) {
+        entries.push_back({item.log_seq(), item.entry()});
+      }
+      audit::WriteAuditHistory(entries, json ? Format::kJson : Format::kTable, std::cout);
+      if (response.history().truncated()) {
+        spdlog::warn("more entries exist: ask again with --since {}",
+                     entries.empty() ? vm["since"].as<uint64_t>() : entries.back().log_seq);
+      }
+      break;
+    }
+    case v1::Response::kPong:
+      print_message(response.pong());
+      break;
+    default:
+      spdlog::error("unexpected response to request {}", request.request_id());
+      return kExitUsage;
+  }
+  return kExitOk;
+}
+
+}  // namespace billsim::cli

@@ -1,0 +1,187 @@
+#include "net/client.h"
+
+#include <poll.h>
+
+#include <boost/asio.hpp>
+
+namespace billsim::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status::InvalidArgument("address '" + text + "': expected HOST:PORT");
+  }
+  std::string h = text.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  const std::string p = text.substr(colon + 1);
+  unsigned long value = 0;
+  for (char c : p) {
+    if (c < '0' || c > '9' || value > 65535) {
+      return Status::InvalidArgument("address '" + text + "': bad port '" + p + "'");
+    }
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (value > 65535) {
+    return Status::InvalidArgument("address '" + text + "': port out of range");
+  }
+  *host = h;
+  *port = static_cast<uint16_t>(value);
+  return Status::Ok();
+}
+
+struct Client::Impl {
+  explicit Impl(uint32_t max_frame) : socket(io), decoder(max_frame) {}
+  asio::io_context io;
+  tcp::socket socket;
+  FrameDecoder decoder;
+  std::string out;  // reused send buffer
+  char in[64 * 1024];
+};
+
+Client::Client(uint32_t max_frame_bytes)
+    : impl_(std::make_unique<Impl>(max_frame_bytes)), max_frame_bytes_(max_frame_bytes) {}
+
+Client::~Client() { Close(); }
+
+bool Client::connected() const { return impl_->socket.is_open(); }
+
+void Client::Close() {
+  boost::system::error_code ec;
+  if (impl_->socket.is_open()) {
+    impl_->socket.shutdown(tcp::socket::shutdown_both, ec);
+    impl_->socket.close(ec);
+  }
+}
+
+Status Client::Connect(const std::string& host_port, Millis timeout) {
+  Close();
+  impl_ = std::make_unique<Impl>(max_frame_bytes_);
+  std::string host;
+  uint16_t port = 0;
+  Status st = ParseHostPort(host_port, &host, &port);
+  if (!st.ok()) return st;
+  peer_ = host_port;
+  boost::system::error_code ec;
+  tcp::resolver resolver(impl_->io);
+  auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+  if (ec) return Status::IOError("resolve " + host_port + ": " + ec.message());
+  boost::system::error_code result = asio::error::would_block;
+  asio::async_connect(impl_->socket, endpoints,
+                      [&](const boost::system::error_code& e, const tcp::endpoint&) {
+                        result = e;
+                      });
+  impl_->io.restart();
+  impl_->io.run_for(timeout);
+  if (result == asio::error::would_block) {
+    Close();
+    impl_->io.restart();
+    impl_->io.run();  // let the cancelled handler finish
+    return Status::IOError("connect " + host_port + ": timed out after " +
+                           std::to_string(timeout.count()) + " ms");
+  }
+  if (result) {
+    Close();
+    return Status::IOError("connect " + host_port + ": " + result.message());
+  }
+  impl_->socket.set_option(tcp::no_delay(true), ec);
+  return Status::Ok();
+}
+
+Status Client::SendRaw(std::string_view bytes) {
+  if (!connected()) return Status::IOError("send to " + peer_ + ": not connected");
+  boost::system::error_code ec;
+  asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size()), ec);
+  if (ec) {
+    Close();
+    return Status::IOError("send to " + peer_ + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Status Client::Send(const v1::Request& request) {
+  impl_->out.clear();
+  Status st = AppendFrame(request, &impl_->out, max_frame_bytes_);
+  if (!st.ok()) return st;
+  return SendRaw(impl_->out);
+}
+
+Status Client::Receive(v1::Response* response, Millis timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::string_view body;
+    Status error;
+    switch (impl_->decoder.Next(&body, &error)) {
+      case FrameDecoder::Result::kFrame:
+        if (!response->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+          Close();
+          return Status::Corruption("response from " + peer_ + " does not parse (" +
+                                    std::to_string(body.size()) + " bytes)");
+        }
+        return Status::Ok();
+      case FrameDecoder::Result::kError:
+        Close();
+        return Status::Corruption("response from " + peer_ + ": " + error.message());
+      case FrameDecoder::Result::kNeedMore:
+        break;
+    }
+    if (!connected()) return Status::IOError("receive from " + peer_ + ": not connected");
+    const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      Close();
+      return Status::IOError("receive from " + peer_ + ": timed out after " +
+                             std::to_string(timeout.count()) + " ms");
+    }
+    pollfd pfd{impl_->socket.native_handle(), POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (ready < 0 && errno != EINTR) {
+      Close();
+      return Status::IOError("receive from " + peer_ + ": poll failed");
+    }
+    if (ready <= 0) continue;
+    boost::system::error_code ec;
+    const size_t n = impl_->socket.read_some(asio::buffer(impl_->in, sizeof impl_->in), ec);
+    if (ec) {
+      Close();
+      return Status::IOError("receive from " + peer_ + ": " +
+                             (ec == asio::error::eof ? std::string("connection closed by server")
+                                                     : ec.message()));
+    }
+    impl_->decoder.Feed(impl_->in, n);
+  }
+}
+
+Status Client::Call(const v1::Request& request, v1::Response* response, Millis timeout) {
+  Status st = Send(request);
+  if (!st.ok()) return st;
+  st = Receive(response, timeout);
+  if (!st.ok()) return st;
+  if (response->request_id() != request.request_id()) {
+    return Status::Corruption("response from " + peer_ + " for request " +
+                              std::to_string(response->request_id()) + ", expected " +
+                              std::to_string(request.request_id()));
+  }
+  return Status::Ok();
+}
+
+bool Client::WaitClosed(Millis timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (connected()) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{impl_->socket.native_handle(), POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready <= 0) continue;
+    boost::system::error_code ec;
+    impl_->socket.read_some(asio::buffer(impl_->in, sizeof impl_->in), ec);
+    if (ec) {
+      Close();
+      return true;
+    }
+  }
+  return true;
+}
+
+}  // namespace billsim::net

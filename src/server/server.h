@@ -1,0 +1,73 @@
+// Server: `billsim serve`, the ingest server over TCP (boost::asio).
+//
+// Threads: one network thread (Run's caller) runs the io_context for every
+// connection; one committer thread solely owns the Ledger and the
+// LogWriter. Sessions hand parsed requests to the committer through a
+// bounded queue (bounded by queued events; when full, sessions stop reading:
+// backpressure). The committer takes everything queued (group commit),
+// applies the appends' events to the ledger, appends the accepted ones as
+// one batch (one fsync for every connection), then answers the group's
+// queries and posts each response back to the network thread. Nothing is
+// acknowledged before LogWriter::Append returned OK under the fsync policy;
+// after a failed Append every request is answered UNAVAILABLE.
+//
+// History queries replay the log (no per-account history is kept in
+// memory): O(log size) each.
+#ifndef BILLSIM_SERVER_SERVER_H_
+#define BILLSIM_SERVER_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "log/log_writer.h"
+#include "net/frame.h"
+#include "util/status.h"
+
+namespace billsim::server {
+
+struct ServerOptions {
+  std::string log_dir;
+  std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port
+  log::FsyncPolicy fsync;                 // always by default
+  uint64_t segment_bytes = 0;             // 0: the log's default
+  uint32_t max_connections = 1024;        // more are closed at once
+  uint32_t max_frame_bytes = net::kDefaultMaxFrameBytes;
+  int64_t idle_timeout_ms = 60'000;       // a connection silent this long is closed
+  uint32_t max_in_flight = 8;             // per connection, then it stops reading
+  uint64_t max_queued_events = 2'000'000; // committer queue bound
+  uint32_t max_events_per_request = 500'000;
+  uint32_t history_limit = 10'000;        // HistoryQuery.limit 0 or above
+  bool handle_signals = false;            // SIGINT/SIGTERM: graceful stop
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens (recovers) the log, replays it into the ledger, binds and listens.
+  Status Start();
+  // The bound address, "HOST:PORT" (valid after Start).
+  std::string address() const;
+  uint16_t port() const;
+
+  // Runs the network loop in this thread until Stop() (or a signal with
+  // handle_signals): stops accepting, commits and acknowledges every request
+  // already queued, syncs and closes the log, closes the connections.
+  // Returns OK, or the log's failure.
+  Status Run();
+  // Thread-safe; returns at once (Run returns when the stop is complete).
+  void Stop();
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace billsim::server
+
+#endif  // BILLSIM_SERVER_SERVER_H_

@@ -1,0 +1,559 @@
+#include "stress/stress.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "billsim/v1/wire.pb.h"
+#include "ledger/ledger.h"
+#include "log/batch_codec.h"
+#include "log/log_reader.h"
+#include "net/client.h"
+#include "replay/replayer.h"
+#include "report/format.h"
+#include "stress/stress_workload.h"
+
+namespace billsim::stress {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+int64_t Micros(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+// A token bucket one batch deep: each batch reserves its slot of time.
+class Pacer {
+ public:
+  explicit Pacer(double rate) : rate_(rate) {}
+  void Acquire(uint32_t events) {
+    if (rate_ <= 0) return;
+    Clock::time_point start;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto now = Clock::now();
+      if (next_ < now) next_ = now;
+      start = next_;
+      next_ += std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(events) / rate_));
+    }
+    std::this_thread::sleep_until(start);
+  }
+
+ private:
+  double rate_;
+  std::mutex mu_;
+  Clock::time_point next_{};
+};
+
+// What one connection measured.
+struct WorkerResult {
+  std::vector<uint64_t> acked_ids;
+  std::vector<int64_t> latencies_us;
+  std::map<std::string, uint64_t> rejected;
+  uint64_t acked_before = 0;
+  uint64_t batches = 0;
+  uint64_t resent = 0;
+  uint64_t reconnects = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+
+  void Error(const std::string& what) {
+    if (errors++ == 0) first_error = what;
+  }
+};
+
+// Live counters for the progress line.
+struct Counters {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> acked{0};
+  std::atomic<int64_t> last_latency_us{0};
+};
+
+// Connects, retrying until `deadline` (if any).
+Status ConnectRetrying(net::Client* client, const std::string& to, Clock::time_point deadline) {
+  for (;;) {
+    Status st = client->Connect(to, Millis(2000));
+    if (st.ok() || Clock::now() >= deadline) return st;
+    std::this_thread::sleep_for(Millis(100));
+  }
+}
+
+// Sends the batches `next` gives, keeping up to `window` in flight on one
+// connection; with retry_ms, reconnects after a failure and resends every
+// batch not yet acknowledged, with the same event ids.
+class Worker {
+ public:
+  using Source = std::function<bool(v1::Request*)>;
+
+  Worker(const StressOptions& o, Pacer* pacer, Counters* counters, bool measure)
+      : o_(o), pacer_(pacer), counters_(counters), measure_(measure) {}
+
+  void Run(const Source& next, uint32_t window, WorkerResult* out) {
+    out_ = out;
+    net::Client client;
+    const auto no_deadline = Clock::now();
+    Status st = ConnectRetrying(&client, o_.connect,
+                                o_.retry_ms > 0 ? Clock::now() + Millis(o_.retry_ms) : no_deadline);
+    if (!st.ok()) {
+      out_->Error("connect: " + st.ToString());
+      return;
+    }
+    std::deque<InFlight> inflight;
+    bool exhausted = false;
+    for (;;) {
+      while (st.ok() && !exhausted && inflight.size() < window) {
+        InFlight b;
+        if (!next(&b.request)) {
+          exhausted = true;
+          break;
+        }
+        const uint32_t n = static_cast<uint32_t>(b.request.append().events_size());
+        pacer_->Acquire(n);
+        counters_->sent += n;
+        b.request.set_request_id(client.NextRequestId());
+        b.sent = Clock::now();
+        st = client.Send(b.request);
+        inflight.push_back(std::move(b));
+      }
+      if (st.ok() && inflight.empty()) return;
+      if (st.ok()) {
+        v1::Response response;
+        st = client.Receive(&response, Millis(120'000));
+        if (st.ok() && response.request_id() != inflight.front().request.request_id()) {
+          st = Status::Corruption("response to request " + std::to_string(response.request_id()) +
+                                  ", expected " +
+                                  std::to_string(inflight.front().request.request_id()));
+        } else if (st.ok() && response.has_error()) {
+          st = Status::IOError("server error " + v1::Error::Code_Name(response.error().code()) +
+                               ": " + response.error().message());
+        } else if (st.ok() && !response.has_append()) {
+          st = Status::Corruption("response to an append without an AppendAck");
+        }
+        if (st.ok()) {
+          Acked(inflight.front(), response.append());
+          inflight.pop_front();
+          continue;
+        }
+      }
+      // The connection failed: give up, or reconnect and resend.
+      if (o_.retry_ms <= 0) {
+        out_->Error(st.ToString());
+        return;
+      }
+      const Status failure = st;
+      const auto deadline = Clock::now() + Millis(o_.retry_ms);
+      for (;;) {
+        client.Close();
+        st = ConnectRetrying(&client, o_.connect, deadline);
+        if (!st.ok()) {
+          out_->Error(failure.ToString() + "; reconnecting for " + std::to_string(o_.retry_ms) +
+                      " ms failed: " + st.ToString());
+          return;
+        }
+        out_->reconnects++;
+        for (InFlight& b : inflight) {
+          b.request.set_request_id(client.NextRequestId());
+          b.sent = Clock::now();
+          out_->resent++;
+          st = client.Send(b.request);
+          if (!st.ok()) break;
+        }
+        if (st.ok()) break;
+        if (Clock::now() >= deadline) {
+          out_->Error(failure.ToString() + "; resending failed: " + st.ToString());
+          return;
+        }
+        std::this_thread::sleep_for(Millis(100));
+      }
+    }
+  }
+
+ private:
+  struct InFlight {
+    v1::Request request;
+    Clock::time_point sent;
+  };
+
+  void Acked(const InFlight& b, const v1::AppendAck& ack) {
+    const int64_t us = Micros(Clock::now() - b.sent);
+    if (measure_) out_->latencies_us.push_back(us);
+    counters_->last_latency_us = us;
+    out_->batches++;
+    const auto& events = b.request.append().events();
+    std::vector<uint64_t> refused;
+    for (const v1::Rejection& r : ack.rejections()) {
+      if (r.duplicate()) {
+        out_->acked_before++;  // applied before (a resend, or an earlier run)
+      } else {
+        out_->rejected[r.field().empty() ? "(none)" : r.field()]++;
+        refused.push_back(r.event_id());
+      }
+    }
+    std::sort(refused.begin(), refused.end());
+    uint64_t acked = 0;
+    for (const v1::Event& e : events) {
+      if (!std::binary_search(refused.begin(), refused.end(), e.event_id())) {
+        out_->acked_ids.push_back(e.event_id());
+        ++acked;
+      }
+    }
+    counters_->acked += acked;
+    if (ack.accepted() + static_cast<uint64_t>(ack.rejections_size()) !=
+        static_cast<uint64_t>(events.size())) {
+      out_->Error("ack of " + std::to_string(events.size()) + " events says " +
+                  std::to_string(ack.accepted()) + " accepted and " +
+                  std::to_string(ack.rejections_size()) + " rejected");
+    }
+  }
+
+  const StressOptions& o_;
+  Pacer* pacer_;
+  Counters* counters_;
+  bool measure_;
+  WorkerResult* out_ = nullptr;
+};
+
+int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size()));
+  if (i >= sorted.size()) i = sorted.size() - 1;
+  return sorted[i];
+}
+
+void Merge(WorkerResult&& w, StressReport* r, std::vector<uint64_t>* acked_ids,
+           std::vector<int64_t>* latencies) {
+  acked_ids->insert(acked_ids->end(), w.acked_ids.begin(), w.acked_ids.end());
+  latencies->insert(latencies->end(), w.latencies_us.begin(), w.latencies_us.end());
+  for (const auto& [field, n] : w.rejected) r->rejected[field] += n;
+  r->acked_before += w.acked_before;
+  r->batches += w.batches;
+  r->resent_batches += w.resent;
+  r->reconnects += w.reconnects;
+  if (w.errors > 0 && r->errors == 0) r->first_error = w.first_error;
+  r->errors += w.errors;
+}
+
+class IdCollector : public log::BatchVisitor {
+ public:
+  explicit IdCollector(std::vector<uint64_t>* ids) : ids_(ids) {}
+  bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
+    ids_->push_back(row.event_id);
+    return true;
+  }
+  bool OnEvent(uint32_t, const v1::Event& event) override {
+    ids_->push_back(event.event_id());
+    return true;
+  }
+
+ private:
+  std::vector<uint64_t>* ids_;
+};
+
+// Every event id in the log, in log order.
+Status ReadLogIds(const std::string& dir, std::vector<uint64_t>* ids) {
+  log::LogReader reader;
+  Status st = reader.Open(dir, log::LogReader::Options{});
+  if (!st.ok()) return st;
+  log::BatchDecoder decoder;
+  IdCollector collector(ids);
+  log::BatchView batch;
+  for (;;) {
+    bool done = false;
+    st = reader.Next(&batch, &done);
+    if (!st.ok() || done) return st;
+    st = decoder.Parse(batch.payload, batch.header.count);
+    if (!st.ok()) return st;
+    decoder.Visit(&collector);
+  }
+}
+
+Status Check(const StressOptions& o, const std::vector<std::string>& accounts,
+             std::vector<uint64_t> acked_ids, StressReport* r) {
+  net::Client client;
+  Status st = client.Connect(o.connect);
+  if (!st.ok()) return st;
+  v1::Request request;
+  v1::Response response;
+  request.set_request_id(client.NextRequestId());
+  request.mutable_ping();
+  st = client.Call(request, &response);
+  if (!st.ok()) return st;
+  if (!response.has_pong()) return Status::Corruption("Ping was not answered with a Pong");
+  r->durable_seq = response.pong().durable_seq();
+  r->log_dir = response.pong().log_dir();
+
+  // (1) Live balances against an offline replay of the log.
+  Ledger ledger;
+  ReplayStats stats;
+  ReplayOptions ro;
+  ro.use_snapshots = false;
+  ro.to_seq = r->durable_seq;
+  st = Replay(r->log_dir, ro, &ledger, &stats);
+  if (!st.ok()) return st;
+  for (const std::string& account : accounts) {
+    request.Clear();
+    request.set_request_id(client.NextRequestId());
+    request.mutable_balance()->set_account_id(account);
+    st = client.Call(request, &response);
+    if (!st.ok()) return st;
+    const std::optional<v1::AccountBalance> offline = ledger.Balance(account);
+    bool equal;
+    if (response.has_balance()) {
+      equal = offline.has_value() &&
+              google::protobuf::util::MessageDifferencer::Equals(response.balance(), *offline);
+    } else {
+      equal = !offline.has_value() && response.has_error() &&
+              response.error().code() == v1::Error::NOT_FOUND;
+    }
+    r->accounts_checked++;
+    if (!equal) {
+      if (r->balance_mismatches++ < 3) {
+        spdlog::error("account {}: the server says {}, a replay of the log says {}", account,
+                      response.has_balance() ? ToJson(response.balance())
+                                             : ToJson(response),
+                      offline ? ToJson(*offline) : std::string("nothing"));
+      }
+    }
+  }
+
+  // (2) Every acknowledged id in the log, none twice.
+  std::vector<uint64_t> log_ids;
+  st = ReadLogIds(r->log_dir, &log_ids);
+  if (!st.ok()) return st;
+  r->log_events = log_ids.size();
+  std::sort(log_ids.begin(), log_ids.end());
+  for (size_t i = 1; i < log_ids.size(); ++i) {
+    if (log_ids[i] == log_ids[i - 1]) r->duplicated++;
+  }
+  log_ids.erase(std::unique(log_ids.begin(), log_ids.end()), log_ids.end());
+  std::sort(acked_ids.begin(), acked_ids.end());
+  acked_ids.erase(std::unique(acked_ids.begin(), acked_ids.end()), acked_ids.end());
+  for (uint64_t id : acked_ids) {
+    if (!std::binary_search(log_ids.begin(), log_ids.end(), id)) {
+      if (r->lost++ < 3) spdlog::error("event {} was acknowledged but is not in the log", id);
+    }
+  }
+  if (r->duplicated > 0) spdlog::error("{} event ids are in the log more than once", r->duplicated);
+  r->checked = true;
+  r->consistent = r->balance_mismatches == 0 && r->lost == 0 && r->duplicated == 0;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RunStress(const StressOptions& o, StressReport* r) {
+  *r = StressReport{};
+  StressWorkload workload(o.seed, o.accounts, o.campaigns, o.events);
+  Pacer pacer(o.rate);
+  Counters counters;
+  std::vector<uint64_t> acked_ids;
+  std::vector<int64_t> latencies;
+
+  // Set-up first, in order on one connection, each batch acknowledged before
+  // the next: the stream needs the accounts and campaigns to exist.
+  {
+    const std::vector<v1::Event> setup = workload.Setup();
+    r->setup_events = setup.size();
+    size_t pos = 0;
+    Worker::Source source = [&](v1::Request* request) {
+      if (pos >= setup.size()) return false;
+      auto* append = request->mutable_append();
+      const size_t end = std::min(setup.size(), pos + o.batch);
+      for (; pos < end; ++pos) *append->add_events() = setup[pos];
+      return true;
+    };
+    Pacer unlimited(0);
+    Worker worker(o, &unlimited, &counters, false);
+    WorkerResult result;
+    worker.Run(source, 1, &result);
+    const bool failed = result.errors > 0;
+    Merge(std::move(result), r, &acked_ids, &latencies);
+    if (failed) {
+      r->events_sent = counters.sent;
+      r->events_acked = counters.acked;
+      return Status::IOError("set-up failed: " + r->first_error);
+    }
+  }
+  const uint64_t acked_at_setup = counters.acked;
+
+  // The stream: batches handed out in generation order under one mutex.
+  std::mutex gen_mu;
+  uint64_t generated = 0;
+  Worker::Source source = [&](v1::Request* request) {
+    std::lock_guard<std::mutex> lock(gen_mu);
+    if (generated >= o.events) return false;
+    const uint64_t n = std::min<uint64_t>(o.batch, o.events - generated);
+    auto* append = request->mutable_append();
+    append->mutable_events()->Reserve(static_cast<int>(n));
+    for (uint64_t i = 0; i < n; ++i) workload.Next(append->add_events());
+    generated += n;
+    return true;
+  };
+  std::vector<WorkerResult> results(o.connections);
+  std::atomic<bool> done{false};
+  const auto t0 = Clock::now();
+  std::thread progress;
+  if (o.progress) {
+    progress = std::thread([&] {
+      uint64_t last_acked = counters.acked;
+      auto last = Clock::now();
+      while (!done) {
+        std::this_thread::sleep_for(Millis(250));
+        const auto now = Clock::now();
+        const uint64_t acked = counters.acked;
+        const double rate = static_cast<double>(acked - last_acked) / Seconds(now - last);
+        last_acked = acked;
+        last = now;
+        std::fprintf(stderr,
+                     "\rsent %10" PRIu64 "  acked %10" PRIu64 "  %9.0f events/s  ack %8.1f ms   ",
+                     static_cast<uint64_t>(counters.sent), acked, rate,
+                     static_cast<double>(counters.last_latency_us) / 1000.0);
+      }
+      std::fprintf(stderr, "\n");
+    });
+  }
+  {
+    std::vector<std::thread> threads;
+    for (uint32_t c = 0; c < o.connections; ++c) {
+      threads.emplace_back([&, c] {
+        Worker worker(o, &pacer, &counters, true);
+        worker.Run(source, std::max<uint32_t>(1, o.pipeline), &results[c]);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  r->stream_seconds = Seconds(Clock::now() - t0);
+  done = true;
+  if (progress.joinable()) progress.join();
+  for (WorkerResult& w : results) Merge(std::move(w), r, &acked_ids, &latencies);
+  r->events_sent = counters.sent;
+  r->events_acked = counters.acked;
+  const uint64_t stream_acked = r->events_acked - acked_at_setup;
+  r->acked_events_per_s =
+      r->stream_seconds > 0 ? static_cast<double>(stream_acked) / r->stream_seconds : 0;
+  std::sort(latencies.begin(), latencies.end());
+  r->latency_p50_us = Percentile(latencies, 0.50);
+  r->latency_p99_us = Percentile(latencies, 0.99);
+  r->latency_p999_us = Percentile(latencies, 0.999);
+  r->latency_max_us = latencies.empty() ? 0 : latencies.back();
+
+  return Check(o, workload.account_ids(), std::move(acked_ids), r);
+}
+
+namespace {
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+}  // namespace
+
+std::string ReportJson(const StressOptions& o, const StressReport& r) {
+  std::string rejected;
+  uint64_t rejected_total = 0;
+  for (const auto& [field, n] : r.rejected) {
+    if (!rejected.empty()) rejected += ",";
+    rejected += JsonString(field) + ":" + std::to_string(n);
+    rejected_total += n;
+  }
+  char buf[1024];
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"events_sent\":%" PRIu64 ",\"events_acked\":%" PRIu64 ",\"setup_events\":%" PRIu64
+      ",\"acked_before\":%" PRIu64 ",\"acked_events_per_s\":%.0f,\"seconds\":%.3f,"
+      "\"connections\":%u,\"batch\":%u,\"batches\":%" PRIu64 ",\"resent_batches\":%" PRIu64
+      ",\"reconnects\":%" PRIu64 ",\"ack_latency_us\":{\"p50\":%" PRId64 ",\"p99\":%" PRId64
+      ",\"p999\":%" PRId64 ",\"max\":%" PRId64 "},\"rejected_total\":%" PRIu64 ",",
+      r.events_sent, r.events_acked, r.setup_events, r.acked_before, r.acked_events_per_s,
+      r.stream_seconds, o.connections, o.batch, r.batches, r.resent_batches, r.reconnects,
+      r.latency_p50_us, r.latency_p99_us, r.latency_p999_us, r.latency_max_us, rejected_total);
+  std::string out = buf;
+  out += "\"rejected\":{" + rejected + "},";
+  std::snprintf(buf, sizeof buf,
+                "\"errors\":%" PRIu64 ",\"checked\":%s,\"accounts_checked\":%" PRIu64
+                ",\"balance_mismatches\":%" PRIu64 ",\"log_events\":%" PRIu64
+                ",\"durable_seq\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64
+                ",\"consistent\":%s",
+                r.errors, r.checked ? "true" : "false", r.accounts_checked, r.balance_mismatches,
+                r.log_events, r.durable_seq, r.lost, r.duplicated,
+                r.consistent ? "true" : "false");
+  out += buf;
+  if (!r.first_error.empty()) out += ",\"first_error\":" + JsonString(r.first_error);
+  out += ",\"log_dir\":" + JsonString(r.log_dir) + "}\n";
+  return out;
+}
+
+std::string ReportText(const StressOptions& o, const StressReport& r) {
+  char buf[512];
+  std::string out;
+  std::snprintf(buf, sizeof buf,
+                "events sent        %" PRIu64 " (%" PRIu64 " set-up), acknowledged %" PRIu64
+                " (%" PRIu64 " of them before: duplicates)\n"
+                "throughput         %.0f events/s acknowledged over %.2f s "
+                "(%u connections, batches of %u)\n"
+                "ack latency        p50 %" PRId64 " us  p99 %" PRId64 " us  p99.9 %" PRId64
+                " us  max %" PRId64 " us  (%" PRIu64 " batches)\n",
+                r.events_sent, r.setup_events, r.events_acked, r.acked_before,
+                r.acked_events_per_s, r.stream_seconds, o.connections, o.batch,
+                r.latency_p50_us, r.latency_p99_us, r.latency_p999_us, r.latency_max_us,
+                r.batches);
+  out += buf;
+  if (r.reconnects > 0) {
+    std::snprintf(buf, sizeof buf, "reconnects         %" PRIu64 " (%" PRIu64
+                  " batches resent)\n", r.reconnects, r.resent_batches);
+    out += buf;
+  }
+  if (r.rejected.empty()) {
+    out += "rejected           none\n";
+  } else {
+    out += "rejected by field\n";
+    for (const auto& [field, n] : r.rejected) {
+      std::snprintf(buf, sizeof buf, "  %-40s %" PRIu64 "\n", field.c_str(), n);
+      out += buf;
+    }
+  }
+  std::snprintf(buf, sizeof buf, "errors             %" PRIu64 "%s%s\n", r.errors,
+                r.first_error.empty() ? "" : ": ", r.first_error.c_str());
+  out += buf;
+  if (r.checked) {
+    std::snprintf(buf, sizeof buf,
+                  "check              %" PRIu64 " accounts: %" PRIu64
+                  " balances differ from a replay of %s (to sequence %" PRIu64 ")\n"
+                  "                   %" PRIu64 " events in the log, %" PRIu64
+                  " acknowledged ids lost, %" PRIu64 " duplicated\n"
+                  "%s\n",
+                  r.accounts_checked, r.balance_mismatches, r.log_dir.c_str(), r.durable_seq,
+                  r.log_events, r.lost, r.duplicated,
+                  r.consistent ? "CONSISTENT" : "INCONSISTENT");
+    out += buf;
+  } else {
+    out += "check              not made\n";
+  }
+  return out;
+}
+
+}  // namespace billsim::stress

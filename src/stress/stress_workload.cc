@@ -1,0 +1,149 @@
+#include "stress/stress_workload.h"
+
+namespace billsim::stress {
+
+namespace {
+constexpr int64_t kUnit = 1'000'000;
+constexpr int64_t kDayUs = 86'400'000'000;
+// Per million stream events.
+constexpr uint32_t kPausePpm = 100;
+constexpr uint32_t kEnablePpm = 100;
+constexpr uint32_t kDeletePpm = 10;
+constexpr uint32_t kReviewPpm = 40;   // approved, rejected before or after serving
+constexpr uint32_t kDisputePpm = 60;  // every reason in turn
+constexpr uint32_t kFaultPpm = 500;   // delivery marked as a platform fault
+constexpr uint64_t kFollowUp = 2'000; // stream events between a dispute's steps
+
+WorkloadOptions BaseOptions(uint64_t seed, uint32_t accounts, uint32_t campaigns,
+                            uint64_t stream_events) {
+  WorkloadOptions o;
+  o.seed = seed;
+  o.accounts = accounts;
+  o.campaigns = campaigns;
+  // 30 simulated days over the run, so days turn and grants expire.
+  o.mean_gap_us = std::max<int64_t>(
+      1, 30 * kDayUs / static_cast<int64_t>(std::max<uint64_t>(stream_events, 1)));
+  return o;
+}
+}  // namespace
+
+StressWorkload::StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campaigns,
+                               uint64_t stream_events)
+    : base_(BaseOptions(seed, accounts, campaigns, stream_events)),
+      rng_(seed ^ 0x9e3779b97f4a7c15ULL),
+      next_id_(1 + ((seed % (1ULL << 20)) << 40)) {}
+
+void StressWorkload::Stamp(v1::Event* e, int64_t time_us) {
+  e->set_event_id(next_id_++);
+  e->set_time_us(time_us);
+  now_us_ = std::max(now_us_, time_us);
+}
+
+std::vector<v1::Event> StressWorkload::Setup() {
+  std::vector<v1::Event> events = base_.Setup();
+  for (v1::Event& e : events) Stamp(&e, e.time_us());
+  return events;
+}
+
+bool StressWorkload::Extra(v1::Event* e) {
+  const auto& campaigns = base_.campaign_ids();
+  const auto& accounts = base_.account_ids();
+  const auto& owner = base_.campaign_account();
+  // Follow-ups of earlier disputes first: evidence, then a decision.
+  if (!pending_.empty() && pending_.front().due <= position_) {
+    Pending p = pending_.front();
+    pending_.pop_front();
+    e->Clear();
+    if (p.needs_evidence) {
+      auto* m = e->mutable_dispute_evidence_added();
+      m->set_dispute_id(p.dispute_id);
+      m->add_evidence(v1::EVIDENCE_DELIVERY_DATA);
+      m->add_evidence(v1::EVIDENCE_SCREENSHOT);
+      pending_.push_back({p.dispute_id, position_ + kFollowUp, false});
+    } else {
+      auto* m = e->mutable_dispute_decided();
+      m->set_dispute_id(p.dispute_id);
+      m->set_verified(rng_() % 4 != 0);
+      m->set_amount_micros((10 + rng_() % 200) * kUnit);
+      m->set_investigator("stress");
+    }
+    Stamp(e, now_us_);
+    return true;
+  }
+  const uint32_t roll = static_cast<uint32_t>(rng_() % 1'000'000);
+  const uint32_t c = static_cast<uint32_t>(rng_() % campaigns.size());
+  const std::string& account = accounts[owner[c]];
+  uint32_t edge = 0;
+  auto status = [&](v1::CampaignStatusChanged::Operation op) {
+    e->Clear();
+    auto* m = e->mutable_campaign_status_changed();
+    m->set_account_id(account);
+    m->set_campaign_id(campaigns[c]);
+    m->set_operation(op);
+    Stamp(e, now_us_);
+    return true;
+  };
+  if (roll < (edge += kPausePpm)) return status(v1::CampaignStatusChanged::DISABLE);
+  if (roll < (edge += kEnablePpm)) return status(v1::CampaignStatusChanged::ENABLE);
+  if (roll < (edge += kDeletePpm)) return status(v1::CampaignStatusChanged::DELETE);
+  if (roll < (edge += kReviewPpm)) {
+    e->Clear();
+    auto* m = e->mutable_ad_reviewed();
+    m->set_account_id(account);
+    m->set_campaign_id(campaigns[c]);
+    static const v1::AdReviewed::Result kResults[] = {
+        v1::AdReviewed::APPROVED, v1::AdReviewed::REJECTED_BEFORE_SERVING,
+        v1::AdReviewed::REJECTED_AFTER_SERVING};
+    m->set_result(kResults[rng_() % 3]);
+    m->set_reason(m->result() == v1::AdReviewed::APPROVED ? "" : "misleading claims");
+    Stamp(e, now_us_);
+    return true;
+  }
+  if (roll < (edge += kDisputePpm)) {
+    e->Clear();
+    auto* m = e->mutable_dispute_filed();
+    const std::string id = "dispute-" + std::to_string(++disputes_);
+    m->set_dispute_id(id);
+    m->set_account_id(account);
+    m->set_campaign_id(campaigns[c]);
+    // DISPUTE_REASON_POOR_PERFORMANCE (1) .. DISPUTE_REASON_CHARGED_IN_ERROR (8).
+    const auto reason = static_cast<v1::DisputeReason>(1 + reason_++ % 8);
+    m->set_reason(reason);
+    m->set_window_start_us(std::max<int64_t>(0, now_us_ - 3 * kDayUs));
+    m->set_window_end_us(now_us_ + 1);
+    m->set_claimed_micros((20 + rng_() % 500) * kUnit);
+    m->add_evidence(v1::EVIDENCE_SPEND_REPORT);
+    // Half the billing-error disputes wait for more evidence.
+    const bool complete = rng_() % 2 == 0;
+    if (complete) m->add_evidence(v1::EVIDENCE_DELIVERY_DATA);
+    m->set_description("stress");
+    if (reason >= v1::DISPUTE_REASON_PLATFORM_ERROR) {
+      pending_.push_back({id, position_ + kFollowUp, !complete});
+    }
+    Stamp(e, now_us_);
+    return true;
+  }
+  return false;
+}
+
+void StressWorkload::Next(v1::Event* e) {
+  ++position_;
+  if (Extra(e)) return;
+  Workload::Delivery d;
+  v1::Event other;
+  e->Clear();
+  if (!base_.Next(&d, &other)) {
+    *e = std::move(other);
+    Stamp(e, e->time_us());
+    return;
+  }
+  auto* m = e->mutable_delivery_reported();
+  m->set_account_id(base_.account_ids()[base_.campaign_account()[d.campaign]]);
+  m->set_campaign_id(base_.campaign_ids()[d.campaign]);
+  m->set_kind(d.kind);
+  m->set_count(d.count);
+  m->set_platform_fault(d.platform_fault || rng_() % 1'000'000 < kFaultPpm);
+  Stamp(e, d.time_us);
+}
+
+}  // namespace billsim::stress

@@ -1,0 +1,61 @@
+// StressWorkload: the bench Workload (set-up, then realistic delivery) with
+// the rest of the billing life mixed in, for `billsim stress`: campaigns
+// paused and deleted, ads rejected before and after serving, disputes of
+// every reason (with evidence added later and decisions), and more
+// fault-marked delivery. Deterministic: the same seed gives the same events,
+// with ids numbered densely in generation order from a block of the seed's
+// own (1 + (seed mod 2^20) * 2^40), so a rerun with the same seed resends
+// the same ids (duplicates) and another seed's ids never collide with them.
+//
+// Not thread-safe: the stress tool hands batches out from one instance under
+// a mutex.
+#ifndef BILLSIM_STRESS_STRESS_WORKLOAD_H_
+#define BILLSIM_STRESS_STRESS_WORKLOAD_H_
+
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/workload.h"
+#include "billsim/v1/events.pb.h"
+
+namespace billsim::stress {
+
+class StressWorkload {
+ public:
+  StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campaigns,
+                 uint64_t stream_events);
+
+  // The set-up events (accounts, deposits, grants, campaigns enabled).
+  std::vector<v1::Event> Setup();
+  // The next stream event.
+  void Next(v1::Event* event);
+
+  uint64_t next_event_id() const { return next_id_; }
+  const std::vector<std::string>& account_ids() const { return base_.account_ids(); }
+
+ private:
+  void Stamp(v1::Event* e, int64_t time_us);
+  // Fills `e` with one of the rarer events, or returns false.
+  bool Extra(v1::Event* e);
+
+  Workload base_;
+  std::mt19937_64 rng_;
+  uint64_t next_id_;
+  int64_t now_us_ = 0;
+  uint64_t disputes_ = 0;
+  uint32_t reason_ = 0;  // cycles through every dispute reason
+  struct Pending {
+    std::string dispute_id;
+    uint64_t due;       // stream position after which to follow up
+    bool needs_evidence;
+  };
+  std::deque<Pending> pending_;
+  uint64_t position_ = 0;
+};
+
+}  // namespace billsim::stress
+
+#endif  // BILLSIM_STRESS_STRESS_WORKLOAD_H_

@@ -1,0 +1,530 @@
+// billsim serve in-process (port 0) with the blocking client: acks and
+// rejections, live state equal to an offline replay, bad input on the wire,
+// idle and excess connections, graceful stop; the log verifies afterwards.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "billsim/v1/wire.pb.h"
+#include "ledger/ledger.h"
+#include "log/log_reader.h"
+#include "net/client.h"
+#include "net/frame.h"
+#include "replay/replayer.h"
+#include "server/server.h"
+
+namespace billsim::server {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+constexpr int64_t kT0 = 1'768'435'200'000'000;  // 2026-01-15T00:00:00Z
+constexpr int64_t kUnit = 1'000'000;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "billsim-server-XXXXXX").string();
+    if (::mkdtemp(t.data()) == nullptr) std::abort();
+    path_ = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+// Events with ids from `first_id` up.
+class Events {
+ public:
+  explicit Events(uint64_t first_id = 1) : next_id_(first_id) {}
+  v1::Event& New(int64_t time_us) {
+    v1::Event& e = events_.emplace_back();
+    e.set_event_id(next_id_++);
+    e.set_time_us(time_us);
+    return e;
+  }
+  void Open(int64_t t, const std::string& account) {
+    auto* m = New(t).mutable_account_opened();
+    m->set_account_id(account);
+    m->set_currency("USD");
+    m->set_funding_order(v1::FUNDING_ORDER_CREDIT_FIRST);
+  }
+  void Deposit(int64_t t, const std::string& account, int64_t amount) {
+    auto* m = New(t).mutable_cash_deposited();
+    m->set_account_id(account);
+    m->set_amount_micros(amount);
+  }
+  void Campaign(int64_t t, const std::string& account, const std::string& campaign) {
+    auto* m = New(t).mutable_campaign_created();
+    m->set_account_id(account);
+    m->set_campaign_id(campaign);
+    m->set_objective(v1::OBJECTIVE_TRAFFIC);
+    m->set_billing_event(v1::BILLING_EVENT_CPC);
+    m->set_price_micros(kUnit);
+    m->set_budget_mode(v1::BUDGET_MODE_INFINITE);
+    m->set_creative_reviewed(true);
+    m->set_audience_defined(true);
+    m->set_landing_page_url("https://example.com");
+  }
+  void Enable(int64_t t, const std::string& account, const std::string& campaign) {
+    auto* m = New(t).mutable_campaign_status_changed();
+    m->set_account_id(account);
+    m->set_campaign_id(campaign);
+    m->set_operation(v1::CampaignStatusChanged::ENABLE);
+  }
+  void Clicks(int64_t t, const std::string& account, const std::string& campaign, int64_t n) {
+    auto* m = New(t).mutable_delivery_reported();
+    m->set_account_id(account);
+    m->set_campaign_id(campaign);
+    m->set_kind(v1::DeliveryReported::CLICK);
+    m->set_count(n);
+  }
+  std::vector<v1::Event>& all() { return events_; }
+
+ private:
+  uint64_t next_id_;
+  std::vector<v1::Event> events_;
+};
+
+v1::Request AppendRequest(net::Client& client, const std::vector<v1::Event>& events) {
+  v1::Request r;
+  r.set_request_id(client.NextRequestId());
+  for (const auto& e : events) *r.mutable_append()->add_events() = e;
+  return r;
+}
+
+// The log passes `log verify`'s reading: checksums, chain, dense sequences.
+void ExpectLogVerifies(const std::string& dir, uint64_t expected_last_seq) {
+  log::LogReader reader;
+  ASSERT_TRUE(reader.Open(dir, log::LogReader::Options{/*verify_chain=*/true}).ok());
+  uint64_t next = 1;
+  for (;;) {
+    log::BatchView batch;
+    bool done = false;
+    Status st = reader.Next(&batch, &done);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    if (done) break;
+    EXPECT_EQ(batch.header.first_seq, next);
+    next = batch.header.last_seq() + 1;
+  }
+  EXPECT_EQ(reader.tail_fault(), "");
+  EXPECT_EQ(next - 1, expected_last_seq);
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options = {}) {
+    options.log_dir = dir_.sub("log");
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<Server>(options);
+    Status st = server_->Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    address_ = server_->address();
+    thread_ = std::thread([this] { run_status_ = server_->Run(); });
+  }
+  void StopServer() {
+    if (!server_) return;
+    server_->Stop();
+    thread_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+    server_.reset();
+  }
+  void TearDown() override { StopServer(); }
+
+  void Connect(net::Client& client) {
+    Status st = client.Connect(address_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  v1::Response Call(net::Client& client, const v1::Request& request) {
+    v1::Response response;
+    Status st = client.Call(request, &response, milliseconds(10'000));
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return response;
+  }
+  v1::Response Ping(net::Client& client) {
+    v1::Request r;
+    r.set_request_id(client.NextRequestId());
+    r.mutable_ping();
+    return Call(client, r);
+  }
+  // An account with cash and an enabled CPC campaign: 6 events.
+  static void Setup(Events& ev, const std::string& account, const std::string& campaign,
+                    int64_t t = kT0) {
+    ev.Open(t, account);
+    ev.Deposit(t + 1, account, 1'000 * kUnit);
+    ev.Campaign(t + 2, account, campaign);
+    ev.Enable(t + 3, account, campaign);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  Status run_status_;
+  std::string address_;
+};
+
+TEST_F(ServerTest, AppendsAreAckedWithTheirRangesAndRejectionsAreListed) {
+  StartServer();
+  net::Client client;
+  Connect(client);
+
+  Events ev;
+  Setup(ev, "a1", "c1");
+  ev.Clicks(kT0 + 10, "a1", "c1", 5);
+  v1::Response r = Call(client, AppendRequest(client, ev.all()));
+  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  EXPECT_EQ(r.append().accepted(), 5u);
+  EXPECT_EQ(r.append().first_seq(), 1u);
+  EXPECT_EQ(r.append().last_seq(), 5u);
+  EXPECT_EQ(r.append().rejections_size(), 0);
+  EXPECT_EQ(r.acknowledged_seq(), 5u);
+
+  // A duplicate, a refused event (unknown account), then a good one.
+  Events more(6);
+  more.Deposit(kT0 + 20, "nobody", kUnit);  // id 6: refused
+  more.Clicks(kT0 + 21, "a1", "c1", 3);     // id 7: accepted
+  std::vector<v1::Event> batch = {ev.all()[0], more.all()[0], more.all()[1]};
+  r = Call(client, AppendRequest(client, batch));
+  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  EXPECT_EQ(r.append().accepted(), 1u);
+  EXPECT_EQ(r.append().first_seq(), 6u);
+  EXPECT_EQ(r.append().last_seq(), 6u);
+  ASSERT_EQ(r.append().rejections_size(), 2);
+  EXPECT_EQ(r.append().rejections(0).event_id(), 1u);
+  EXPECT_TRUE(r.append().rejections(0).duplicate());
+  EXPECT_EQ(r.append().rejections(1).event_id(), 6u);
+  EXPECT_FALSE(r.append().rejections(1).duplicate());
+  EXPECT_NE(r.append().rejections(1).reason(), "");
+  EXPECT_NE(r.append().rejections(1).field(), "");
+
+  // Queries see the acknowledged state.
+  v1::Request q;
+  q.set_request_id(client.NextRequestId());
+  q.mutable_balance()->set_account_id("a1");
+  r = Call(client, q);
+  ASSERT_TRUE(r.has_balance()) << r.ShortDebugString();
+  EXPECT_EQ(r.acknowledged_seq(), 6u);
+
+  q.set_request_id(client.NextRequestId());
+  q.mutable_balance()->set_account_id("nobody");
+  r = Call(client, q);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), v1::Error::NOT_FOUND);
+
+  q.set_request_id(client.NextRequestId());
+  q.mutable_spend()->set_campaign_id("c1");
+  r = Call(client, q);
+  ASSERT_TRUE(r.has_spend()) << r.ShortDebugString();
+
+  // History after sequence 4: the entries of events 5 and 6 only.
+  q.set_request_id(client.NextRequestId());
+  q.mutable_history()->set_account_id("a1");
+  q.mutable_history()->set_since_seq(4);
+  r = Call(client, q);
+  ASSERT_TRUE(r.has_history()) << r.ShortDebugString();
+  ASSERT_GT(r.history().items_size(), 0);
+  for (const auto& item : r.history().items()) {
+    EXPECT_GT(item.log_seq(), 4u);
+    EXPECT_LE(item.log_seq(), 6u);
+  }
+
+  r = Ping(client);
+  ASSERT_TRUE(r.has_pong());
+  EXPECT_EQ(r.pong().durable_seq(), 6u);
+  EXPECT_EQ(r.pong().fsync(), "always");
+  EXPECT_EQ(r.pong().events_applied(), 6u);
+
+  StopServer();
+  ExpectLogVerifies(dir_.sub("log"), 6);
+}
+
+TEST_F(ServerTest, LiveStateFromManyConnectionsEqualsAnOfflineReplay) {
+  // A tiny queue and window: connections block on backpressure and resume.
+  ServerOptions options;
+  options.max_queued_events = 12;
+  options.max_in_flight = 3;
+  StartServer(options);
+  constexpr int kClients = 6;
+  constexpr int kRequests = 40;
+  std::vector<std::string> accounts;
+  // Setup every account first over one connection.
+  {
+    net::Client client;
+    Connect(client);
+    Events ev(1);
+    for (int c = 0; c < kClients; ++c) {
+      accounts.push_back("acct" + std::to_string(c));
+      Setup(ev, accounts.back(), "camp" + std::to_string(c), kT0 + 10 * c);
+    }
+    v1::Response r = Call(client, AppendRequest(client, ev.all()));
+    ASSERT_TRUE(r.has_append());
+    ASSERT_EQ(r.append().accepted(), 4u * kClients);
+  }
+  // Then each client pipelines click batches for its own account.
+  std::atomic<uint64_t> acked{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      net::Client client;
+      if (!client.Connect(address_).ok()) {
+        failures++;
+        return;
+      }
+      Events ev(1'000'000 * (c + 1));
+      for (int i = 0; i < kRequests; ++i) {
+        std::vector<v1::Event> batch;
+        for (int k = 0; k < 5; ++k) {
+          ev.Clicks(kT0 + 100 + i, accounts[c], "camp" + std::to_string(c), 1);
+          batch.push_back(ev.all().back());
+        }
+        if (!client.Send(AppendRequest(client, batch)).ok()) failures++;
+      }
+      uint64_t last = 0;
+      for (int i = 0; i < kRequests; ++i) {
+        v1::Response r;
+        if (!client.Receive(&r, milliseconds(10'000)).ok() || !r.has_append() ||
+            r.request_id() != static_cast<uint64_t>(i + 1)) {
+          failures++;
+          continue;
+        }
+        acked += r.append().accepted();
+        if (r.append().first_seq() <= last) failures++;  // in order per connection
+        last = r.append().last_seq();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_EQ(acked.load(), static_cast<uint64_t>(kClients * kRequests * 5));
+
+  // Live views.
+  net::Client client;
+  Connect(client);
+  std::vector<std::string> live;
+  for (const auto& a : accounts) {
+    v1::Request q;
+    q.set_request_id(client.NextRequestId());
+    q.mutable_balance()->set_account_id(a);
+    v1::Response r = Call(client, q);
+    ASSERT_TRUE(r.has_balance());
+    live.push_back(r.balance().SerializeAsString());
+  }
+  const uint64_t total = 4u * kClients + acked.load();
+  EXPECT_EQ(Ping(client).pong().durable_seq(), total);
+  client.Close();
+  StopServer();
+
+  // Offline replay of the log gives the same balances.
+  Ledger ledger;
+  ReplayStats stats;
+  Status st = Replay(dir_.sub("log"), ReplayOptions{}, &ledger, &stats);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(stats.last_seq, total);
+  for (size_t i = 0; i < accounts.size(); ++i) {
+    auto b = ledger.Balance(accounts[i]);
+    ASSERT_TRUE(b.has_value());
+    EXPECT_EQ(b->SerializeAsString(), live[i]) << accounts[i];
+  }
+  ExpectLogVerifies(dir_.sub("log"), total);
+}
+
+TEST_F(ServerTest, BadInputIsAnsweredOrClosedAndOthersKeepBeingServed) {
+  ServerOptions options;
+  options.max_frame_bytes = 1 << 20;
+  StartServer(options);
+  net::Client good;
+  Connect(good);
+  uint64_t next_id = 1;
+  auto good_append = [&] {
+    Events ev(next_id);
+    if (next_id == 1) {
+      Setup(ev, "a1", "c1");
+    } else {
+      ev.Clicks(kT0 + 10, "a1", "c1", 1);
+    }
+    next_id += ev.all().size();
+    v1::Response r = Call(good, AppendRequest(good, ev.all()));
+    ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+    EXPECT_EQ(r.append().accepted(), ev.all().size());
+    EXPECT_EQ(r.append().last_seq(), next_id - 1);
+  };
+  good_append();
+
+  // A few hundred idle connections.
+  std::vector<std::unique_ptr<net::Client>> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.push_back(std::make_unique<net::Client>());
+    ASSERT_TRUE(idle.back()->Connect(address_).ok());
+  }
+  good_append();
+
+  // Expects an Error response with `code` (if the server got to send it)
+  // and the connection closed.
+  auto expect_error_then_close = [&](const std::string& bytes, v1::Error::Code code) {
+    net::Client bad;
+    Connect(bad);
+    ASSERT_TRUE(bad.SendRaw(bytes).ok());
+    v1::Response r;
+    Status st = bad.Receive(&r, milliseconds(5'000));
+    if (st.ok()) {
+      ASSERT_TRUE(r.has_error()) << r.ShortDebugString();
+      EXPECT_EQ(r.error().code(), code);
+    }
+    EXPECT_TRUE(bad.WaitClosed(milliseconds(5'000)));
+  };
+
+  // The length of a 4 GiB frame.
+  expect_error_then_close(std::string("\xff\xff\xff\xff", 4), v1::Error::FRAME_TOO_LARGE);
+  good_append();
+  // Just above the maximum.
+  {
+    char header[4];
+    net::PutFrameHeader((1 << 20) + 1, header);
+    expect_error_then_close(std::string(header, 4), v1::Error::FRAME_TOO_LARGE);
+  }
+  // Garbage bytes in a well-formed frame.
+  {
+    std::string body = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff garbage";
+    char header[4];
+    net::PutFrameHeader(body.size(), header);
+    expect_error_then_close(std::string(header, 4) + body, v1::Error::MALFORMED);
+  }
+  good_append();
+  // A valid Request with no body, and an empty frame.
+  {
+    v1::Request r;
+    r.set_request_id(77);
+    std::string frame;
+    ASSERT_TRUE(net::AppendFrame(r, &frame).ok());
+    expect_error_then_close(frame, v1::Error::MALFORMED);
+    expect_error_then_close(std::string(4, '\0'), v1::Error::MALFORMED);
+  }
+  // Unknown fields only (a body from a future version): no known body.
+  {
+    std::string body = "\xa2\x06\x00";  // field 100, length-delimited, empty
+    char header[4];
+    net::PutFrameHeader(body.size(), header);
+    expect_error_then_close(std::string(header, 4) + body, v1::Error::MALFORMED);
+  }
+  // A truncated frame, then the client goes away.
+  {
+    net::Client bad;
+    Connect(bad);
+    v1::Request r = AppendRequest(bad, {});
+    r.mutable_ping();
+    std::string frame;
+    ASSERT_TRUE(net::AppendFrame(r, &frame).ok());
+    char header[4];
+    net::PutFrameHeader(1000, header);
+    ASSERT_TRUE(bad.SendRaw(std::string(header, 4) + "abc").ok());
+    bad.Close();
+  }
+  // Pure garbage: whatever length it spells is too large or does not parse.
+  expect_error_then_close(std::string(64, '\x7f'), v1::Error::FRAME_TOO_LARGE);
+  good_append();
+
+  // The idle connections are still served.
+  for (int i = 0; i < 300; i += 50) {
+    v1::Response r = Ping(*idle[i]);
+    EXPECT_TRUE(r.has_pong());
+  }
+  idle.clear();
+  good_append();
+  const uint64_t last = next_id - 1;
+  EXPECT_EQ(Ping(good).pong().durable_seq(), last);
+  good.Close();
+  StopServer();
+  ExpectLogVerifies(dir_.sub("log"), last);
+}
+
+TEST_F(ServerTest, IdleAndExcessConnectionsAreClosed) {
+  ServerOptions options;
+  options.idle_timeout_ms = 200;
+  options.max_connections = 3;
+  StartServer(options);
+  std::vector<std::unique_ptr<net::Client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<net::Client>());
+    Connect(*clients.back());
+    EXPECT_TRUE(Ping(*clients.back()).has_pong());
+  }
+  // The fourth is closed at once.
+  net::Client extra;
+  Connect(extra);
+  EXPECT_TRUE(extra.WaitClosed(milliseconds(2'000)));
+  // The idle ones time out.
+  for (auto& c : clients) EXPECT_TRUE(c->WaitClosed(milliseconds(3'000)));
+  // Room again.
+  net::Client again;
+  Connect(again);
+  EXPECT_TRUE(Ping(again).has_pong());
+}
+
+TEST_F(ServerTest, RestartRecoversTheLogAndRefusesResentEvents) {
+  StartServer();
+  Events ev;
+  Setup(ev, "a1", "c1");
+  {
+    net::Client client;
+    Connect(client);
+    EXPECT_EQ(Call(client, AppendRequest(client, ev.all())).append().accepted(), 4u);
+  }
+  StopServer();
+  StartServer();
+  net::Client client;
+  Connect(client);
+  v1::Response r = Call(client, AppendRequest(client, ev.all()));
+  ASSERT_TRUE(r.has_append());
+  EXPECT_EQ(r.append().accepted(), 0u);
+  EXPECT_EQ(r.append().rejections_size(), 4);
+  EXPECT_EQ(r.acknowledged_seq(), 4u);
+}
+
+TEST(FrameDecoderTest, SplitsFramesAcrossAnyBoundaryAndRefusesOversizeEarly) {
+  v1::Request a, b;
+  a.set_request_id(1);
+  a.mutable_ping();
+  b.set_request_id(2);
+  b.mutable_balance()->set_account_id("x");
+  std::string stream;
+  ASSERT_TRUE(net::AppendFrame(a, &stream).ok());
+  ASSERT_TRUE(net::AppendFrame(b, &stream).ok());
+  net::FrameDecoder decoder(1024);
+  std::vector<uint64_t> ids;
+  for (char c : stream) {
+    decoder.Feed(&c, 1);
+    std::string_view body;
+    while (decoder.Next(&body) == net::FrameDecoder::Result::kFrame) {
+      v1::Request r;
+      ASSERT_TRUE(r.ParseFromArray(body.data(), body.size()));
+      ids.push_back(r.request_id());
+    }
+  }
+  EXPECT_EQ(ids, (std::vector<uint64_t>{1, 2}));
+
+  net::FrameDecoder small(16);
+  char header[4];
+  net::PutFrameHeader(17, header);
+  small.Feed(header, 4);
+  std::string_view body;
+  Status error;
+  EXPECT_EQ(small.Next(&body, &error), net::FrameDecoder::Result::kError);
+  EXPECT_FALSE(error.ok());
+  EXPECT_EQ(small.buffered(), 0u);
+}
+
+}  // namespace
+}  // namespace billsim::server
