@@ -103,7 +103,10 @@ Status ReadFile::Read(uint64_t offset, size_t n, const uint8_t** data,
   if (offset >= size_) return Status::Ok();
   n = static_cast<size_t>(std::min<uint64_t>(n, size_ - offset));
   if (offset < buf_offset_ || offset + n > buf_offset_ + buf_len_) {
-    const size_t want = std::max(n, kReadChunk);
+    // A large sequential read, but never more than the file still holds
+    // (an index file is a few bytes: no 4 MiB buffer for it).
+    const size_t want = static_cast<size_t>(
+        std::min<uint64_t>(std::max(n, kReadChunk), size_ - offset));
     if (buf_.size() < want) buf_.resize(want);
     size_t filled = 0;
     while (filled < want && offset + filled < size_) {
