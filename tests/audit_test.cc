@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "audit/audit.h"
 #include "audit/checker.h"
 #include "log/batch_codec.h"
@@ -26,22 +27,7 @@ constexpr int64_t kHour = 3'600'000'000;
 constexpr int64_t kDay = 24 * kHour;
 constexpr int64_t kUnit = 1'000'000;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "billsim-audit-XXXXXX").string();
-    if (::mkdtemp(t.data()) == nullptr) std::abort();
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
+using TempDir = test_support::TempDir;
 
 // Builds events with ids 1, 2, ... so that, appended in order, each event's
 // log sequence equals its id.

@@ -33,6 +33,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "test_support.h"
 #include "log/batch_codec.h"
 #include "log/format.h"
 #include "log/log_dir.h"
@@ -55,38 +56,9 @@ constexpr uint64_t kSegmentBytes = 256 << 10;
 constexpr int kKills = 60;
 constexpr uint64_t kFreshLogAfterBytes = 12 << 20;  // bounds the test's time
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "billsim-crash-XXXXXX").string();
-    const char* p = ::mkdtemp(t.data());
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
+using TempDir = test_support::TempDir;
 
- private:
-  std::string path_;
-};
-
-// Sends spdlog's output to a string while alive (recovery warns on every cut).
-class CaptureLog {
- public:
-  CaptureLog() : old_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~CaptureLog() { spdlog::set_default_logger(old_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> old_;
-};
+using test_support::CaptureLog;
 
 struct ChildRun {
   std::vector<std::string> lines;

@@ -24,6 +24,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "test_support.h"
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
 #include "log/format.h"
@@ -62,38 +63,13 @@ fs::path ScratchRoot() {
   return fs::temp_directory_path();
 }
 
-class TempDir {
+// Damage cases are many small logs: they live under ScratchRoot().
+class TempDir : public test_support::TempDir {
  public:
-  TempDir() {
-    std::string t = (ScratchRoot() / "billsim-damage-XXXXXX").string();
-    const char* p = ::mkdtemp(t.data());
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+  TempDir() : test_support::TempDir(ScratchRoot()) {}
 };
 
-class CaptureLog {
- public:
-  CaptureLog() : old_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-  }
-  ~CaptureLog() { spdlog::set_default_logger(old_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> old_;
-};
+using test_support::CaptureLog;
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
 #include "billsim/v1/events.pb.h"
 #include "billsim/v1/log.pb.h"
 #include "ledger/ledger.h"
@@ -35,24 +36,7 @@ namespace {
 namespace fs = std::filesystem;
 using Kind = v1::DeliveryReported::Kind;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "billsim-format-XXXXXX").string();
-    const char* p = ::mkdtemp(t.data());
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
+using TempDir = test_support::TempDir;
 
 v1::Event Delivery(uint64_t id, int64_t t, const std::string& account,
                    const std::string& campaign, Kind kind, int64_t count,

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_support.h"
 #include "billsim/v1/wire.pb.h"
 #include "ledger/ledger.h"
 #include "log/log_reader.h"
@@ -28,22 +29,7 @@ using std::chrono::milliseconds;
 constexpr int64_t kT0 = 1'768'435'200'000'000;  // 2026-01-15T00:00:00Z
 constexpr int64_t kUnit = 1'000'000;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "billsim-server-XXXXXX").string();
-    if (::mkdtemp(t.data()) == nullptr) std::abort();
-    path_ = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string sub(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
+using TempDir = test_support::TempDir;
 
 // Events with ids from `first_id` up.
 class Events {

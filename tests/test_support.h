@@ -1,0 +1,62 @@
+// Scaffolding shared by the tests that touch the file system or the log
+// output: a temporary directory removed at the end, and a capture of
+// spdlog's output.
+#ifndef BILLSIM_TESTS_TEST_SUPPORT_H_
+#define BILLSIM_TESTS_TEST_SUPPORT_H_
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+
+namespace billsim::test_support {
+
+// A fresh directory under `root` (the system's temporary directory by
+// default), removed with everything in it when the object goes.
+class TempDir {
+ public:
+  explicit TempDir(const std::filesystem::path& root = std::filesystem::temp_directory_path()) {
+    std::string t = (root / "billsim-test-XXXXXX").string();
+    if (::mkdtemp(t.data()) == nullptr) std::abort();
+    path_ = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const {
+    return (std::filesystem::path(path_) / name).string();
+  }
+
+ private:
+  std::string path_;
+};
+
+// Sends spdlog's default logger to a string while alive (recovery warns on
+// every cut and rebuild; tests read what it said).
+class CaptureLog {
+ public:
+  CaptureLog() : old_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~CaptureLog() { spdlog::set_default_logger(old_); }
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> old_;
+};
+
+}  // namespace billsim::test_support
+
+#endif  // BILLSIM_TESTS_TEST_SUPPORT_H_
