@@ -1,6 +1,7 @@
 #include "audit/audit.h"
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 
 #include "log/batch_codec.h"
@@ -12,6 +13,20 @@
 namespace billsim::audit {
 
 namespace {
+
+// A filter for the entries of one account. The account may not exist when
+// the replay starts, so its index is resolved at its first entry; after that
+// the test is an integer compare.
+std::function<bool(const Entry&)> OfAccount(const Ledger& ledger, const std::string& account) {
+  return [&ledger, account, index = kNoIndex](const Entry& e) mutable {
+    if (e.account == kNoIndex) return false;
+    if (index == kNoIndex) {
+      if (ledger.accounts()[e.account].id != account) return false;
+      index = e.account;
+    }
+    return e.account == index;
+  };
+}
 
 std::string Source(const v1::LedgerEntry& e) {
   if (e.funds_type() == v1::FUNDS_TYPE_CASH) return "CASH";
@@ -48,14 +63,9 @@ void CollectingSink::Add(const Entry& entry) {
 Status AccountHistory(const std::string& dir, const std::string& account, int64_t from_us,
                       int64_t to_us, std::vector<AuditEntry>* out) {
   Ledger ledger;
-  uint32_t index = kNoIndex;  // the account's, once it has an entry
+  auto of_account = OfAccount(ledger, account);
   CollectingSink sink(&ledger, [&](const Entry& e) {
-    if (e.account == kNoIndex) return false;
-    if (index == kNoIndex) {
-      if (ledger.accounts()[e.account].id != account) return false;
-      index = e.account;
-    }
-    return e.account == index && e.time_us >= from_us && e.time_us <= to_us;
+    return of_account(e) && e.time_us >= from_us && e.time_us <= to_us;
   });
   ReplayOptions options;
   options.use_snapshots = false;
@@ -103,14 +113,9 @@ void WriteAuditHistory(const std::vector<AuditEntry>& entries, Format format,
 Status AccountBalanceAt(const std::string& dir, const std::string& account, int64_t as_of_us,
                         BalanceAsOf* out) {
   Ledger ledger;
-  uint32_t index = kNoIndex;
+  auto of_account = OfAccount(ledger, account);
   CollectingSink sink(&ledger, [&](const Entry& e) {
-    if (e.account == kNoIndex) return false;
-    if (index == kNoIndex) {
-      if (ledger.accounts()[e.account].id != account) return false;
-      index = e.account;
-    }
-    return e.account == index;
+    return of_account(e);
   });
   ReplayOptions options;
   options.use_snapshots = false;
