@@ -132,12 +132,7 @@ Result Ledger::ValidateDelivery(uint64_t event_id, int64_t time_us,
                                 uint32_t campaign, int kind,
                                 int64_t count) const {
   // The replay hot path: a well-formed delivery costs no string work.
-  if (event_id != 0 && time_us >= 0 && count > 0 &&
-      kind > v1::DeliveryReported::KIND_UNSPECIFIED &&
-      kind <= v1::DeliveryReported::CONVERSION &&
-      time_us >= accounts_[campaigns_[campaign].account].opened_at_us) {
-    return Accept();
-  }
+  if (DeliveryWellFormed(event_id, time_us, campaign, kind, count)) return Accept();
   Result r = ValidateEnvelope(event_id, time_us);
   if (Rejected(r)) return r;
   r = ValidateOpened(event_id, time_us, campaigns_[campaign].account);

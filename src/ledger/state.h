@@ -67,39 +67,41 @@ struct FaultCharge {
   std::vector<Part> parts;
 };
 
-struct Campaign {
-  enum class Status { kDisabled, kEnabled, kDeleted };
-  enum class Review { kPending, kApproved, kRejectedBeforeServing,
-                      kRejectedAfterServing };
+struct alignas(64) Campaign {
+  enum class Status : uint8_t { kDisabled, kEnabled, kDeleted };
+  enum class Review : uint8_t { kPending, kApproved, kRejectedBeforeServing,
+                                kRejectedAfterServing };
 
-  std::string id;
+  // What every delivery reads and writes comes first, so that billing one
+  // touches two cache lines of the campaign, not seven (replay's speed is
+  // bound by these loads). The rest follows in no particular order.
   uint32_t account = kNoIndex;
-  v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
-  v1::BillingEvent billing_event = v1::BILLING_EVENT_UNSPECIFIED;
   v1::DeliveryReported::Kind billable_kind =
       v1::DeliveryReported::KIND_UNSPECIFIED;
+  v1::BudgetMode budget_mode = v1::BUDGET_MODE_UNSPECIFIED;
+  Status status = Status::kDisabled;
+  Review review = Review::kPending;
   int64_t price = 0;         // micros per `per_units` units
   int64_t per_units = 1;     // 1000 for CPM, else 1
-  v1::BudgetMode budget_mode = v1::BUDGET_MODE_UNSPECIFIED;
   int64_t budget = 0;
-  bool creative_reviewed = false;
-  bool audience_defined = false;
-  std::string landing_page_url;
-
-  Status status = Status::kDisabled;
-  std::string status_reason;
-  Review review = Review::kPending;
-  uint64_t enable_order = 0;
-
   int64_t hold = 0;              // frozen for this campaign
   int64_t billed_units = 0;      // R2: billed_micros == floor(units*p/k)
   int64_t billed_micros = 0;
   int64_t served_units = 0;      // billed units that were not fault-marked
-  int64_t fault_billed_micros = 0;
   int64_t day_index = 0;         // local day of day_spent (DAY mode)
   int64_t day_spent = 0;
   // Delivered units by DeliveryReported::Kind (index 1..5).
   std::array<int64_t, 6> delivered{};
+
+  std::string id;
+  v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
+  v1::BillingEvent billing_event = v1::BILLING_EVENT_UNSPECIFIED;
+  bool creative_reviewed = false;
+  bool audience_defined = false;
+  std::string landing_page_url;
+  std::string status_reason;
+  uint64_t enable_order = 0;
+  int64_t fault_billed_micros = 0;
   // Not-billed units and would-be amounts by NotBilledReason (index 1..6).
   std::array<int64_t, 7> not_billed_units{};
   std::array<int64_t, 7> not_billed_micros{};

@@ -132,7 +132,8 @@ void BatchDecoder::Visit(BatchVisitor* visitor) const {
     id += static_cast<uint64_t>(batch_.delivery_id_delta(row));
     time += static_cast<uint64_t>(batch_.delivery_time_delta(row));
     const uint32_t k = batch_.delivery_kind(row);
-    const DeliveryRow r{id,
+    const DeliveryRow r{static_cast<uint32_t>(row),
+                        id,
                         static_cast<int64_t>(time),
                         batch_.delivery_campaign(row),
                         static_cast<v1::DeliveryReported::Kind>(k >> 1),

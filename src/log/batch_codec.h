@@ -59,6 +59,7 @@ class BatchBuilder {
 
 // One delivery row as decoded. `campaign` indexes the batch dictionary.
 struct DeliveryRow {
+  uint32_t row;  // 0-based among the batch's deliveries
   uint64_t event_id;
   int64_t time_us;
   uint32_t campaign;
@@ -85,6 +86,10 @@ class BatchDecoder {
   const std::string& account(uint32_t i) const { return batch_.dictionary_account(i); }
   const std::string& campaign(uint32_t i) const { return batch_.dictionary_campaign(i); }
   uint32_t dictionary_size() const { return batch_.dictionary_campaign_size(); }
+  // The delivery rows' count, and the dictionary index row `row` names (for
+  // a visitor that looks ahead).
+  uint32_t delivery_rows() const { return batch_.delivery_campaign_size(); }
+  uint32_t delivery_campaign(uint32_t row) const { return batch_.delivery_campaign(row); }
   // A delivery row as the event it records (for printing and the slow path).
   v1::Event ToEvent(const DeliveryRow& row) const;
 

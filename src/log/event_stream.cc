@@ -6,10 +6,10 @@ Status EventStream::Open(const std::string& dir, LogReader::Options options) {
   return reader_.Open(dir, options);
 }
 
-Status EventStream::Next(bool* done) {
+Status EventStream::NextInto(BatchDecoder* decoder, bool* done) {
   Status st = reader_.Next(&batch_, done);
   if (!st.ok() || *done) return st;
-  st = decoder_.Parse(batch_.payload, batch_.header.count);
+  st = decoder->Parse(batch_.payload, batch_.header.count);
   if (!st.ok()) {
     return Status::Corruption(reader_.segment_path() + " at offset " +
                               std::to_string(batch_.offset) + " (sequence " +

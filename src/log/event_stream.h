@@ -20,7 +20,10 @@ class EventStream {
   Status Open(const std::string& dir, LogReader::Options options = {});
   Status Seek(uint64_t seq) { return reader_.Seek(seq); }
   // Reads and decodes the next batch; *done at the end of the log.
-  Status Next(bool* done);
+  Status Next(bool* done) { return NextInto(&decoder_, done); }
+  // The same, decoding into *decoder instead of this stream's own (for
+  // readers that keep several decoded batches, such as ReadAheadStream).
+  Status NextInto(BatchDecoder* decoder, bool* done);
 
   const BatchView& batch() const { return batch_; }
   const BatchDecoder& decoder() const { return decoder_; }

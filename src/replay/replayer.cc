@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "log/event_stream.h"
+#include "log/read_ahead.h"
 #include "replay/snapshot_store.h"
 
 namespace billsim {
@@ -15,13 +15,13 @@ namespace {
 // campaign dictionary to ledger indexes as rows first name them.
 class ApplyVisitor : public log::BatchVisitor {
  public:
-  ApplyVisitor(Ledger* ledger, const log::BatchDecoder* decoder,
-               const ReplayOptions& options)
-      : ledger_(ledger), decoder_(decoder), options_(options) {}
+  ApplyVisitor(Ledger* ledger, const ReplayOptions& options)
+      : ledger_(ledger), options_(options) {}
 
-  void Start(uint64_t first_seq) {
+  void Start(uint64_t first_seq, const log::BatchDecoder* decoder) {
     first_seq_ = first_seq;
-    resolved_.assign(decoder_->dictionary_size(), kUnresolved);
+    decoder_ = decoder;
+    resolved_.assign(decoder_->dictionary_size(), Resolved{});
   }
 
   bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
@@ -30,8 +30,13 @@ class ApplyVisitor : public log::BatchVisitor {
       case kStop: return false;
       case kApply: break;
     }
-    uint32_t& campaign = resolved_[row.campaign];
-    if (campaign == kUnresolved) campaign = Resolve(row.campaign);
+    // Start loading the state of the delivery kPrefetchRows ahead: replay
+    // is bound by memory latency on campaign and account state.
+    if (row.row + kPrefetchRows < decoder_->delivery_rows()) {
+      const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
+      if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
+    }
+    const uint32_t campaign = Resolve(row.campaign).campaign;
     Ledger::Result r;
     if (campaign == kNoIndex) {
       r = ledger_->Apply(decoder_->ToEvent(row), options_.sink);  // it refuses
@@ -58,7 +63,7 @@ class ApplyVisitor : public log::BatchVisitor {
   const Status& error() const { return error_; }
 
  private:
-  static constexpr uint32_t kUnresolved = kNoIndex - 1;
+  static constexpr uint32_t kPrefetchRows = 8;
 
   enum Admission { kApply, kSkip, kStop };
 
@@ -87,11 +92,23 @@ class ApplyVisitor : public log::BatchVisitor {
     return false;
   }
 
-  uint32_t Resolve(uint32_t dict) {
+  struct Resolved {
+    uint32_t campaign = kNoIndex;
+    uint32_t account = kNoIndex;
+  };
+
+  // The ledger campaign a dictionary entry names. Only a found campaign is
+  // remembered: it stays found (campaigns are never removed, nor moved to
+  // another account), while one not found yet may be created by an event
+  // later in the batch.
+  const Resolved& Resolve(uint32_t dict) {
+    Resolved& r = resolved_[dict];
+    if (r.campaign != kNoIndex) return r;
     const uint32_t c = ledger_->FindCampaign(decoder_->campaign(dict));
-    if (c == kNoIndex) return kNoIndex;
+    if (c == kNoIndex) return r;
     const uint32_t a = ledger_->campaigns()[c].account;
-    return ledger_->accounts()[a].id == decoder_->account(dict) ? c : kNoIndex;
+    if (ledger_->accounts()[a].id == decoder_->account(dict)) r = Resolved{c, a};
+    return r;
   }
 
  public:
@@ -99,9 +116,9 @@ class ApplyVisitor : public log::BatchVisitor {
 
  private:
   Ledger* ledger_;
-  const log::BatchDecoder* decoder_;
+  const log::BatchDecoder* decoder_ = nullptr;
   const ReplayOptions& options_;
-  std::vector<uint32_t> resolved_;
+  std::vector<Resolved> resolved_;
   uint64_t first_seq_ = 0;
   uint64_t seq_ = 0;
   uint64_t applied_ = 0;
@@ -120,12 +137,13 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     if (!st.ok()) return st;
     stats->snapshot_seq = seq;
   }
-  log::EventStream stream;
-  Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain});
-  if (st.ok() && stats->snapshot_seq > 0) st = stream.Seek(stats->snapshot_seq + 1);
+  // Decoding runs a few batches ahead on a second thread (read_ahead.h).
+  log::ReadAheadStream stream;
+  Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain},
+                          stats->snapshot_seq + 1);
   if (!st.ok()) return st;
 
-  ApplyVisitor visitor(ledger, &stream.decoder(), options);
+  ApplyVisitor visitor(ledger, options);
   visitor.last_seq_ = stats->snapshot_seq;
   for (;;) {
     bool done = false;
@@ -133,8 +151,8 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     if (!st.ok()) return st;
     if (done) break;
     stats->batches++;
-    stats->bytes += stream.batch().payload.size();
-    visitor.Start(stream.batch().header.first_seq);
+    stats->bytes += stream.payload_bytes();
+    visitor.Start(stream.header().first_seq, &stream.decoder());
     stream.Visit(&visitor);
     if (!visitor.error().ok()) return visitor.error();
     if (options.progress) options.progress(visitor.last_seq());

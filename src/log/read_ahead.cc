@@ -1,0 +1,84 @@
+#include "log/read_ahead.h"
+
+#include "util/assert.h"
+
+namespace billsim::log {
+
+ReadAheadStream::~ReadAheadStream() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+Status ReadAheadStream::Open(const std::string& dir, LogReader::Options options,
+                             uint64_t from_seq) {
+  BILLSIM_ASSERT(!worker_.joinable());
+  BILLSIM_ASSERT(from_seq >= 1);
+  Status st = stream_.Open(dir, options);
+  if (st.ok() && from_seq > 1) st = stream_.Seek(from_seq);
+  if (!st.ok()) return st;
+  worker_ = std::thread([this] { Work(); });
+  return Status::Ok();
+}
+
+void ReadAheadStream::Work() {
+  for (;;) {
+    uint64_t slot = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Slots taken_ .. filled_-1 are with the consumer (the one it reads
+      // and those waiting for it); the next one must be free.
+      changed_.wait(lock, [&] { return stop_ || filled_ - taken_ < kSlots; });
+      if (stop_) return;
+      slot = filled_ % kSlots;
+    }
+    // The slot is ours until filled_ moves past it: read without the lock.
+    Slot& s = slots_[slot];
+    bool done = false;
+    Status st = stream_.NextInto(&s.decoder, &done);
+    if (st.ok() && !done) {
+      s.header = stream_.batch().header;
+      s.payload_bytes = stream_.batch().payload.size();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!st.ok() || done) {
+        error_ = st;
+        worker_tail_fault_ = stream_.tail_fault();
+        finished_ = true;
+      } else {
+        filled_++;
+      }
+    }
+    changed_.notify_all();
+    if (!st.ok() || done) return;
+  }
+}
+
+Status ReadAheadStream::Next(bool* done) {
+  BILLSIM_ASSERT(worker_.joinable());
+  *done = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (holding_) {
+    taken_++;  // the slot read last goes back to the worker
+    holding_ = false;
+    changed_.notify_all();
+  }
+  changed_.wait(lock, [&] { return filled_ > taken_ || finished_; });
+  if (filled_ > taken_) {
+    current_ = taken_ % kSlots;
+    holding_ = true;
+    return Status::Ok();
+  }
+  // Every good batch has been handed out; now the reason it ended.
+  if (!error_.ok()) return error_;
+  tail_fault_ = worker_tail_fault_;
+  *done = true;
+  return Status::Ok();
+}
+
+}  // namespace billsim::log

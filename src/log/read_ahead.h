@@ -1,0 +1,94 @@
+// ReadAheadStream: an EventStream whose reading, checksumming and decoding
+// run on a second thread, a few batches ahead of the consumer.
+//
+// Replay spends its time in two places: getting a batch off disk into
+// columns (read, XXH3, Protobuf parse) and folding its events into the
+// ledger. The two are independent until a batch is handed over, so on a
+// machine with a spare core they overlap and replay runs at the speed of
+// the slower one. The hand-over is per batch (thousands of events), so the
+// one mutex is off the per-event path.
+//
+// Memory is bounded: kSlots decoded batches exist at any time, each reused
+// from batch to batch. Order is kept: batches come out in log order, and an
+// error (a corrupt batch) comes out in the place it was found, after every
+// good batch before it.
+//
+// Not thread-safe itself: one consumer calls Next and reads the current
+// batch; the worker is private.
+#ifndef BILLSIM_LOG_READ_AHEAD_H_
+#define BILLSIM_LOG_READ_AHEAD_H_
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "log/batch_codec.h"
+#include "log/event_stream.h"
+#include "log/format.h"
+#include "util/status.h"
+
+namespace billsim::log {
+
+class ReadAheadStream {
+ public:
+  ReadAheadStream() = default;
+  ~ReadAheadStream();
+  ReadAheadStream(const ReadAheadStream&) = delete;
+  ReadAheadStream& operator=(const ReadAheadStream&) = delete;
+
+  // Opens the log and positions it at the batch holding `from_seq` (>= 1),
+  // then starts reading ahead.
+  Status Open(const std::string& dir, LogReader::Options options, uint64_t from_seq);
+
+  // Releases the current batch and waits for the next; *done at the end.
+  Status Next(bool* done);
+
+  // The current batch (valid after Next returned a batch).
+  const BatchHeader& header() const { return slots_[current_].header; }
+  uint64_t payload_bytes() const { return slots_[current_].payload_bytes; }
+  const BatchDecoder& decoder() const { return slots_[current_].decoder; }
+  void Visit(BatchVisitor* visitor) const { slots_[current_].decoder.Visit(visitor); }
+
+  // A torn tail that ended the log (valid once Next reported *done).
+  const std::string& tail_fault() const { return tail_fault_; }
+
+ private:
+  static constexpr size_t kSlots = 3;
+
+  struct Slot {
+    BatchHeader header{};
+    uint64_t payload_bytes = 0;
+    BatchDecoder decoder;
+  };
+
+  void Work();
+
+  EventStream stream_;  // owned by the worker once it runs
+  std::array<Slot, kSlots> slots_;
+
+  // Shared state, under mu_. The worker fills slots filled_ % kSlots in
+  // order; the consumer takes them in the same order and releases one only
+  // when it asks for the next, so `filled_ - taken_` counts the slots out
+  // of the worker's hands, and the worker waits while that is kSlots.
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t filled_ = 0;
+  uint64_t taken_ = 0;
+  bool finished_ = false;  // the worker stopped: end of log or error
+  bool stop_ = false;      // the consumer is going away
+  Status error_;
+  std::string worker_tail_fault_;
+
+  // Consumer-only.
+  size_t current_ = 0;
+  bool holding_ = false;  // a slot is out with the consumer
+  std::string tail_fault_;
+  std::thread worker_;
+};
+
+}  // namespace billsim::log
+
+#endif  // BILLSIM_LOG_READ_AHEAD_H_
