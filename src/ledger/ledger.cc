@@ -16,7 +16,8 @@ namespace billsim {
 namespace {
 
 uint32_t Lookup(const auto& index, std::string_view id) {
-  auto it = index.find(id);
+  // Debian's Abseil has its own string_view type (built before C++17).
+  auto it = index.find(absl::string_view(id.data(), id.size()));
   return it == index.end() ? kNoIndex : it->second;
 }
 

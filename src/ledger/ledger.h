@@ -37,6 +37,7 @@
 #include "billsim/v1/projections.pb.h"
 #include "ledger/entry.h"
 #include "ledger/id_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "ledger/state.h"
 #include "util/status.h"
 
@@ -139,14 +140,10 @@ class Ledger {
   uint32_t FindDispute(std::string_view id) const;
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-  using Index =
-      std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+  // Open addressing, one probe sequence of flat slots: id lookups sit on
+  // the delivery paths (the server's, replay's dictionary resolution).
+  // Looked up with string_view, without building a std::string.
+  using Index = absl::flat_hash_map<std::string, uint32_t>;
 
   // Time-driven work, fired in this order (R6).
   struct Timer {
