@@ -447,6 +447,24 @@ TEST(LogCodecTest, DictionaryHoldsEachCampaignOnce) {
   EXPECT_LT(payload.size(), 300u * 6);
 }
 
+// A row decodes to the very account it was given, even when another row
+// of the batch names the same campaign with another account (a refused
+// event in a client's batch does that).
+TEST(LogCodecTest, SameCampaignUnderTwoAccountsRoundTrips) {
+  std::vector<v1::Event> events;
+  const char* accounts[] = {"a1", "a2", "a1", "a3", "a2", "a1"};
+  for (int i = 0; i < 6; ++i) {
+    events.push_back(Delivery(i + 1, 1000 + i, accounts[i], "c", v1::DeliveryReported::CLICK,
+                              1, false));
+  }
+  events.push_back(Delivery(7, 2000, "a1", "d", v1::DeliveryReported::CLICK, 1, false));
+  std::string payload;
+  ExpectSameEvents(events, RoundTrip(events, &payload));
+  v1::EventBatch batch;
+  ASSERT_TRUE(batch.ParseFromString(payload));
+  EXPECT_EQ(batch.dictionary_campaign_size(), 4) << "one entry per (account, campaign)";
+}
+
 TEST(LogCodecTest, ClearStartsAFreshBatch) {
   BatchBuilder b;
   b.AddDelivery(1000, 5000, "a1", "c1", v1::DeliveryReported::CLICK, 2, false);

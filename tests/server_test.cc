@@ -14,6 +14,7 @@
 #include "test_support.h"
 #include "billsim/v1/wire.pb.h"
 #include "ledger/ledger.h"
+#include "log/batch_codec.h"
 #include "log/log_reader.h"
 #include "net/client.h"
 #include "net/frame.h"
@@ -88,6 +89,17 @@ v1::Request AppendRequest(net::Client& client, const std::vector<v1::Event>& eve
   v1::Request r;
   r.set_request_id(client.NextRequestId());
   for (const auto& e : events) *r.mutable_append()->add_events() = e;
+  return r;
+}
+
+// The same events as one columnar batch (AppendRequest.batch).
+v1::Request BatchRequest(net::Client& client, const std::vector<v1::Event>& events) {
+  log::BatchBuilder builder;
+  for (const auto& e : events) builder.Add(e);
+  v1::Request r;
+  r.set_request_id(client.NextRequestId());
+  builder.Finish(r.mutable_append()->mutable_batch());
+  r.mutable_append()->set_batch_events(builder.count());
   return r;
 }
 
@@ -234,6 +246,129 @@ TEST_F(ServerTest, AppendsAreAckedWithTheirRangesAndRejectionsAreListed) {
 
   StopServer();
   ExpectLogVerifies(dir_.sub("log"), 6);
+}
+
+// A columnar batch means what the same events sent one by one mean: the
+// same acks, the same rejections (unknown campaign, campaign of another
+// account, duplicate, bad count), the same balances and log.
+TEST_F(ServerTest, ColumnarBatchesAreAppliedLikeTheSameEventsOneByOne) {
+  Events ev;
+  Setup(ev, "a1", "c1");
+  Setup(ev, "a2", "c2", kT0 + 5);
+  ev.Clicks(kT0 + 10, "a1", "c1", 5);
+  ev.Clicks(kT0 + 11, "a1", "nope", 1);       // unknown campaign
+  ev.Clicks(kT0 + 12, "a1", "c2", 1);         // c2 is a2's
+  ev.Clicks(kT0 + 13, "a2", "c2", 0);         // count must be positive
+  ev.Campaign(kT0 + 14, "a1", "late");        // created mid-batch...
+  ev.Enable(kT0 + 15, "a1", "late");
+  ev.Clicks(kT0 + 16, "a1", "late", 2);       // ...and billed after
+  ev.Clicks(kT0 + 17, "a2", "c2", 7);
+  std::vector<v1::Event> second = {ev.all()[0], ev.all().back()};  // duplicates
+  Events tail(100);
+  tail.Clicks(kT0 + 30, "a1", "c1", 1);
+  second.push_back(tail.all()[0]);
+
+  struct Run {
+    std::vector<v1::AppendAck> acks;
+    std::string balances;
+  };
+  auto run = [&](bool columnar, const std::string& name) {
+    ServerOptions o;
+    o.log_dir = dir_.sub(name);
+    o.listen = "127.0.0.1:0";
+    Server server(o);
+    EXPECT_TRUE(server.Start().ok());
+    Status run_status;
+    std::thread t([&] { run_status = server.Run(); });
+    net::Client client;
+    EXPECT_TRUE(client.Connect(server.address()).ok());
+    Run out;
+    for (const auto* events : {&ev.all(), &second}) {
+      const v1::Request req =
+          columnar ? BatchRequest(client, *events) : AppendRequest(client, *events);
+      v1::Response r = Call(client, req);
+      EXPECT_TRUE(r.has_append()) << r.ShortDebugString();
+      out.acks.push_back(r.append());
+    }
+    for (const char* a : {"a1", "a2"}) {
+      v1::Request q;
+      q.set_request_id(client.NextRequestId());
+      q.mutable_balance()->set_account_id(a);
+      out.balances += Call(client, q).balance().ShortDebugString() + "\n";
+    }
+    server.Stop();
+    t.join();
+    EXPECT_TRUE(run_status.ok()) << run_status.ToString();
+    return out;
+  };
+  const Run one_by_one = run(false, "events");
+  const Run columnar = run(true, "batch");
+  ASSERT_EQ(columnar.acks.size(), 2u);
+  EXPECT_EQ(columnar.acks[0].accepted(), ev.all().size() - 3);
+  ASSERT_EQ(columnar.acks[0].rejections_size(), 3) << columnar.acks[0].ShortDebugString();
+  EXPECT_EQ(columnar.acks[0].rejections(0).field(), "delivery_reported.campaign_id");
+  EXPECT_NE(columnar.acks[0].rejections(1).reason().find("belongs to account"), std::string::npos)
+      << columnar.acks[0].rejections(1).reason();
+  EXPECT_EQ(columnar.acks[0].rejections(2).field(), "delivery_reported.count");
+  EXPECT_EQ(columnar.acks[1].accepted(), 1u);
+  ASSERT_EQ(columnar.acks[1].rejections_size(), 2);
+  EXPECT_TRUE(columnar.acks[1].rejections(0).duplicate());
+  EXPECT_TRUE(columnar.acks[1].rejections(1).duplicate());
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(columnar.acks[i].SerializeAsString(), one_by_one.acks[i].SerializeAsString())
+        << "ack " << i << "\ncolumnar:   " << columnar.acks[i].ShortDebugString()
+        << "\none by one: " << one_by_one.acks[i].ShortDebugString();
+  }
+  EXPECT_EQ(columnar.balances, one_by_one.balances);
+  ExpectLogVerifies(dir_.sub("batch"), columnar.acks[1].last_seq());
+  // The two logs replay to the same state.
+  Ledger a, b;
+  ReplayStats sa, sb;
+  ReplayOptions ro;
+  ro.use_snapshots = false;
+  ASSERT_TRUE(Replay(dir_.sub("events"), ro, &a, &sa).ok());
+  ASSERT_TRUE(Replay(dir_.sub("batch"), ro, &b, &sb).ok());
+  EXPECT_EQ(a.Digest(), b.Digest());
+}
+
+// A batch that does not decode, or a request with both events and a batch,
+// is answered with an error and its connection closed; others go on.
+TEST_F(ServerTest, MalformedColumnarBatchesCloseOnlyTheirConnection) {
+  StartServer();
+  net::Client good;
+  Connect(good);
+  Events ev;
+  Setup(ev, "a1", "c1");
+  ev.Clicks(kT0 + 10, "a1", "c1", 5);
+
+  auto expect_error_then_close = [&](v1::Request req, v1::Error::Code code) {
+    net::Client bad;
+    Connect(bad);
+    req.set_request_id(bad.NextRequestId());
+    v1::Response r;
+    Status st = bad.Call(req, &r, milliseconds(10'000));
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_TRUE(r.has_error()) << r.ShortDebugString();
+    EXPECT_EQ(r.error().code(), code) << r.ShortDebugString();
+    EXPECT_TRUE(bad.WaitClosed(milliseconds(5'000)));
+  };
+  net::Client scratch;
+  v1::Request wrong_count = BatchRequest(scratch, ev.all());
+  wrong_count.mutable_append()->set_batch_events(static_cast<uint32_t>(ev.all().size() + 1));
+  expect_error_then_close(wrong_count, v1::Error::MALFORMED);
+  v1::Request garbage;
+  garbage.mutable_append()->set_batch("\xff\xff\xff not a batch");
+  garbage.mutable_append()->set_batch_events(1);
+  expect_error_then_close(garbage, v1::Error::MALFORMED);
+  v1::Request both = BatchRequest(scratch, ev.all());
+  *both.mutable_append()->add_events() = ev.all()[0];
+  expect_error_then_close(both, v1::Error::BAD_REQUEST);
+
+  v1::Response r = Call(good, BatchRequest(good, ev.all()));
+  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  EXPECT_EQ(r.append().accepted(), ev.all().size());
+  StopServer();
+  ExpectLogVerifies(dir_.sub("log"), ev.all().size());
 }
 
 TEST_F(ServerTest, LiveStateFromManyConnectionsEqualsAnOfflineReplay) {

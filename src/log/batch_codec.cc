@@ -13,23 +13,37 @@ void BatchBuilder::Stamp(int64_t time_us) {
 
 uint32_t BatchBuilder::Dictionary(std::string_view account,
                                   std::string_view campaign) {
-  // Campaign ids are unique across the log, so the campaign is the key; the
-  // account rides along for the reader.
-  auto it = dictionary_.find(campaign);
-  if (it != dictionary_.end()) return it->second;
+  // An entry is an (account, campaign) pair: a row must decode to the very
+  // ids it was given, even a refused one naming a campaign of another
+  // account. The usual case, one account per campaign, is one lookup by
+  // campaign; pairs past the first for a campaign are keyed by both ids.
+  // Debian's Abseil has its own string_view type (built before C++17).
+  auto it = dictionary_.find(absl::string_view(campaign.data(), campaign.size()));
+  if (it != dictionary_.end() && batch_.dictionary_account(it->second) == account) {
+    return it->second;
+  }
+  std::string pair;
+  if (it != dictionary_.end()) {
+    pair = std::to_string(account.size()) + ":" + std::string(account) + std::string(campaign);
+    auto p = other_pairs_.find(pair);
+    if (p != other_pairs_.end()) return p->second;
+  }
   const uint32_t index = static_cast<uint32_t>(batch_.dictionary_campaign_size());
   batch_.add_dictionary_account(std::string(account));
   batch_.add_dictionary_campaign(std::string(campaign));
-  dictionary_.emplace(std::string(campaign), index);
+  if (it == dictionary_.end()) {
+    dictionary_.emplace(std::string(campaign), index);
+  } else {
+    other_pairs_.emplace(std::move(pair), index);
+  }
   return index;
 }
 
-void BatchBuilder::AddDelivery(uint64_t event_id, int64_t time_us,
-                               std::string_view account,
-                               std::string_view campaign,
-                               v1::DeliveryReported::Kind kind, int64_t count,
-                               bool platform_fault) {
+void BatchBuilder::AddDeliveryTo(uint32_t dictionary_index, uint64_t event_id,
+                                 int64_t time_us, v1::DeliveryReported::Kind kind,
+                                 int64_t count, bool platform_fault) {
   BILLSIM_ASSERT(count_ < kMaxBatchEvents);
+  BILLSIM_ASSERT(dictionary_index < static_cast<uint32_t>(batch_.dictionary_campaign_size()));
   // Deltas are taken in unsigned arithmetic and stored as the signed
   // difference, so any pair of ids round-trips.
   batch_.add_delivery_id_delta(static_cast<int64_t>(event_id - last_delivery_id_));
@@ -37,7 +51,7 @@ void BatchBuilder::AddDelivery(uint64_t event_id, int64_t time_us,
       static_cast<uint64_t>(time_us) - static_cast<uint64_t>(last_delivery_time_)));
   last_delivery_id_ = event_id;
   last_delivery_time_ = time_us;
-  batch_.add_delivery_campaign(Dictionary(account, campaign));
+  batch_.add_delivery_campaign(dictionary_index);
   batch_.add_delivery_kind(static_cast<uint32_t>(kind) << 1 | (platform_fault ? 1 : 0));
   batch_.add_delivery_count(static_cast<uint64_t>(count));
   Stamp(time_us);
@@ -64,6 +78,7 @@ void BatchBuilder::Finish(std::string* out) const {
 void BatchBuilder::Clear() {
   batch_.Clear();
   dictionary_.clear();
+  other_pairs_.clear();
   last_delivery_id_ = 0;
   last_delivery_time_ = 0;
   count_ = 0;

@@ -109,7 +109,19 @@ Status Client::Send(const v1::Request& request) {
 }
 
 Status Client::Receive(v1::Response* response, Millis timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool got = false;
+  Status st = TryReceive(response, timeout, &got);
+  if (st.ok() && !got) {
+    Close();
+    return Status::IOError("receive from " + peer_ + ": timed out after " +
+                           std::to_string(timeout.count()) + " ms");
+  }
+  return st;
+}
+
+Status Client::TryReceive(v1::Response* response, Millis wait, bool* got) {
+  *got = false;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     std::string_view body;
     Status error;
@@ -120,6 +132,7 @@ Status Client::Receive(v1::Response* response, Millis timeout) {
           return Status::Corruption("response from " + peer_ + " does not parse (" +
                                     std::to_string(body.size()) + " bytes)");
         }
+        *got = true;
         return Status::Ok();
       case FrameDecoder::Result::kError:
         Close();
@@ -128,19 +141,18 @@ Status Client::Receive(v1::Response* response, Millis timeout) {
         break;
     }
     if (!connected()) return Status::IOError("receive from " + peer_ + ": not connected");
-    const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      Close();
-      return Status::IOError("receive from " + peer_ + ": timed out after " +
-                             std::to_string(timeout.count()) + " ms");
-    }
+    // Look at least once, even with no time left.
+    const auto left = std::chrono::ceil<Millis>(deadline - std::chrono::steady_clock::now());
     pollfd pfd{impl_->socket.native_handle(), POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    const int ready = ::poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1 << 30)));
     if (ready < 0 && errno != EINTR) {
       Close();
       return Status::IOError("receive from " + peer_ + ": poll failed");
     }
-    if (ready <= 0) continue;
+    if (ready <= 0) {
+      if (std::chrono::steady_clock::now() >= deadline) return Status::Ok();  // nothing whole yet
+      continue;
+    }
     boost::system::error_code ec;
     const size_t n = impl_->socket.read_some(asio::buffer(impl_->in, sizeof impl_->in), ec);
     if (ec) {

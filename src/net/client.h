@@ -46,6 +46,11 @@ class Client {
   Status Send(const v1::Request& request);
   // Waits up to `timeout` for the next response.
   Status Receive(v1::Response* response, Millis timeout = Millis(30000));
+  // Like Receive, but a response not complete within `wait` is not an
+  // error: *got is false and the connection stays open (bytes already read
+  // are kept for the next call). For a client that has other work to do
+  // while it waits, such as a paced sender.
+  Status TryReceive(v1::Response* response, Millis wait, bool* got);
   // Send, then Receive; checks the response's request_id matches.
   Status Call(const v1::Request& request, v1::Response* response,
               Millis timeout = Millis(30000));

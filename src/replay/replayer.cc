@@ -5,23 +5,23 @@
 #include <vector>
 
 #include "log/read_ahead.h"
+#include "replay/batch_applier.h"
 #include "replay/snapshot_store.h"
 
 namespace billsim {
 
 namespace {
 
-// Applies one decoded batch to the ledger, in order, resolving the batch's
-// campaign dictionary to ledger indexes as rows first name them.
+// Applies one decoded batch to the ledger, in order: deliveries through a
+// BatchApplier, other events through Ledger::Apply.
 class ApplyVisitor : public log::BatchVisitor {
  public:
   ApplyVisitor(Ledger* ledger, const ReplayOptions& options)
-      : ledger_(ledger), options_(options) {}
+      : ledger_(ledger), applier_(ledger), options_(options) {}
 
   void Start(uint64_t first_seq, const log::BatchDecoder* decoder) {
     first_seq_ = first_seq;
-    decoder_ = decoder;
-    resolved_.assign(decoder_->dictionary_size(), Resolved{});
+    applier_.Start(decoder);
   }
 
   bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
@@ -30,22 +30,7 @@ class ApplyVisitor : public log::BatchVisitor {
       case kStop: return false;
       case kApply: break;
     }
-    // Start loading the state of the delivery kPrefetchRows ahead: replay
-    // is bound by memory latency on campaign and account state.
-    if (row.row + kPrefetchRows < decoder_->delivery_rows()) {
-      const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
-      if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
-    }
-    const uint32_t campaign = Resolve(row.campaign).campaign;
-    Ledger::Result r;
-    if (campaign == kNoIndex) {
-      r = ledger_->Apply(decoder_->ToEvent(row), options_.sink);  // it refuses
-    } else {
-      r = ledger_->ApplyDelivery({row.event_id, row.time_us, campaign, row.kind,
-                                  row.count, row.platform_fault},
-                                 options_.sink);
-    }
-    return Check(r);
+    return Check(applier_.Apply(row, options_.sink));
   }
 
   bool OnEvent(uint32_t position, const v1::Event& event) override {
@@ -63,8 +48,6 @@ class ApplyVisitor : public log::BatchVisitor {
   const Status& error() const { return error_; }
 
  private:
-  static constexpr uint32_t kPrefetchRows = 8;
-
   enum Admission { kApply, kSkip, kStop };
 
   // Events a snapshot already holds (a batch can straddle it) are skipped;
@@ -92,33 +75,14 @@ class ApplyVisitor : public log::BatchVisitor {
     return false;
   }
 
-  struct Resolved {
-    uint32_t campaign = kNoIndex;
-    uint32_t account = kNoIndex;
-  };
-
-  // The ledger campaign a dictionary entry names. Only a found campaign is
-  // remembered: it stays found (campaigns are never removed, nor moved to
-  // another account), while one not found yet may be created by an event
-  // later in the batch.
-  const Resolved& Resolve(uint32_t dict) {
-    Resolved& r = resolved_[dict];
-    if (r.campaign != kNoIndex) return r;
-    const uint32_t c = ledger_->FindCampaign(decoder_->campaign(dict));
-    if (c == kNoIndex) return r;
-    const uint32_t a = ledger_->campaigns()[c].account;
-    if (ledger_->accounts()[a].id == decoder_->account(dict)) r = Resolved{c, a};
-    return r;
-  }
 
  public:
   uint64_t last_seq_ = 0;  // set to the snapshot's sequence before starting
 
  private:
   Ledger* ledger_;
-  const log::BatchDecoder* decoder_ = nullptr;
+  BatchApplier applier_;
   const ReplayOptions& options_;
-  std::vector<Resolved> resolved_;
   uint64_t first_seq_ = 0;
   uint64_t seq_ = 0;
   uint64_t applied_ = 0;

@@ -17,6 +17,7 @@
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
 #include "net/client.h"
+#include "replay/batch_applier.h"
 #include "replay/replayer.h"
 
 namespace billsim::server {
@@ -46,12 +47,19 @@ v1::Response ErrorResponse(uint64_t request_id, v1::Error::Code code, std::strin
 
 class Session;
 
+// A request as the network thread parsed it: for a columnar append, with
+// its batch decoded (and its bytes dropped), so the committer reads columns.
+struct Parsed {
+  v1::Request request;
+  std::unique_ptr<log::BatchDecoder> batch;
+  uint64_t bytes = 0;  // frame body size
+};
+
 // A request on its way to the committer.
 struct Work {
   std::shared_ptr<Session> session;
-  v1::Request request;
+  Parsed parsed;
   uint64_t weight = 1;  // events (at least 1): the queue's bound counts these
-  uint64_t bytes = 0;   // frame body size
 };
 
 // Multi-producer (network thread), single-consumer (committer) hand-off,
@@ -119,8 +127,8 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   // Network thread only.
-  CommitQueue::Push Enqueue(std::shared_ptr<Session> session, v1::Request&& request,
-                            uint64_t bytes);
+  // On kFull or kClosed, `parsed` is left with the caller.
+  CommitQueue::Push Enqueue(std::shared_ptr<Session> session, Parsed& parsed);
   void AddBlocked(const std::shared_ptr<Session>& s) { blocked_.push_back(s); }
   void ResumeBlocked();
   void Forget(uint64_t id);
@@ -140,6 +148,12 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   // Committer thread.
   void CommitterLoop();
   void ProcessGroup(std::vector<Work>& group);
+  // Applies one append's events; the accepted go into builder_, the
+  // refused into `ack`.
+  void ApplyEvents(const v1::AppendRequest& append, v1::AppendAck* ack);
+  void ApplyBatch(const log::BatchDecoder& batch, v1::AppendAck* ack);
+  // Records the ledger's verdict on one event; true if it was applied.
+  static bool Admitted(const Ledger::Result& r, uint64_t event_id, v1::AppendAck* ack);
   void AnswerQuery(const v1::Request& request, v1::Response* response);
   void AnswerHistory(const v1::HistoryQuery& q, v1::Response* response);
 
@@ -163,6 +177,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   Ledger ledger_;
   std::unique_ptr<log::LogWriter> writer_;
   log::BatchBuilder builder_;
+  BatchApplier applier_{&ledger_};
   Status log_failed_;  // the first Append/Sync failure
   std::string log_dir_abs_;
 };
@@ -202,7 +217,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // The queue has room again.
   void Resume() {
     if (closed_ || !blocked_) return;
-    Submit(std::move(*blocked_), blocked_bytes_);
+    Parsed parsed = std::move(*blocked_);
+    blocked_.reset();
+    Submit(std::move(parsed));
     MaybeRead();
     MaybeFinish();
   }
@@ -287,37 +304,56 @@ class Session : public std::enable_shared_from_this<Session> {
              "request " + std::to_string(request.request_id()) + " has no body");
         return;
       }
-      if (request.has_append() &&
-          static_cast<uint64_t>(request.append().events_size()) >
-              server_->options().max_events_per_request) {
-        Fail(request.request_id(), v1::Error::BAD_REQUEST,
-             "request " + std::to_string(request.request_id()) + " has " +
-                 std::to_string(request.append().events_size()) +
-                 " events; the maximum is " +
-                 std::to_string(server_->options().max_events_per_request));
-        return;
-      }
-      Submit(std::move(request), body.size());
+      Parsed parsed;
+      parsed.bytes = body.size();
+      if (request.has_append() && !ParseAppend(&request, &parsed.batch)) return;
+      parsed.request = std::move(request);
+      Submit(std::move(parsed));
     }
   }
 
-  void Submit(v1::Request&& request, uint64_t bytes) {
-    switch (server_->Enqueue(shared_from_this(), std::move(request), bytes)) {
+  // Checks an append's size and shape and decodes its batch, if any. On a
+  // violation: Fail and false.
+  bool ParseAppend(v1::Request* request, std::unique_ptr<log::BatchDecoder>* batch) {
+    const uint64_t id = request->request_id();
+    const std::string what = "request " + std::to_string(id);
+    v1::AppendRequest* append = request->mutable_append();
+    const bool columnar = !append->batch().empty() || append->batch_events() > 0;
+    if (columnar && append->events_size() > 0) {
+      Fail(id, v1::Error::BAD_REQUEST, what + " has both events and a batch; send one or the other");
+      return false;
+    }
+    const uint64_t n = columnar ? append->batch_events()
+                                : static_cast<uint64_t>(append->events_size());
+    if (n > server_->options().max_events_per_request) {
+      Fail(id, v1::Error::BAD_REQUEST,
+           what + " has " + std::to_string(n) + " events; the maximum is " +
+               std::to_string(server_->options().max_events_per_request));
+      return false;
+    }
+    if (!columnar) return true;
+    *batch = std::make_unique<log::BatchDecoder>();
+    Status st = (*batch)->Parse(append->batch(), append->batch_events());
+    if (!st.ok()) {
+      Fail(id, v1::Error::MALFORMED, what + ": batch: " + st.message());
+      return false;
+    }
+    append->clear_batch();  // decoded: the columns hold it now
+    return true;
+  }
+
+  void Submit(Parsed&& parsed) {
+    switch (server_->Enqueue(shared_from_this(), parsed)) {
       case CommitQueue::Push::kOk:
         ++in_flight_;
-        blocked_.reset();
         break;
       case CommitQueue::Push::kFull:
-        // Enqueue left the request untouched: keep it and wait for room.
-        if (!blocked_) {
-          blocked_ = std::move(request);
-          blocked_bytes_ = bytes;
-        }
+        // Enqueue left the request with us: keep it and wait for room.
+        blocked_ = std::move(parsed);
         server_->AddBlocked(shared_from_this());
         break;
       case CommitQueue::Push::kClosed: {
-        const uint64_t id = request.request_id();
-        blocked_.reset();
+        const uint64_t id = parsed.request.request_id();
         ++in_flight_;  // Deliver decrements
         Deliver(ErrorResponse(id, v1::Error::UNAVAILABLE, "the server is shutting down"));
         closing_ = true;
@@ -405,8 +441,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool eof_ = false;      // the peer finished sending
   bool closed_ = false;
   uint32_t in_flight_ = 0;  // queued to the committer, not yet answered
-  std::optional<v1::Request> blocked_;  // refused by a full queue
-  uint64_t blocked_bytes_ = 0;
+  std::optional<Parsed> blocked_;  // refused by a full queue
   std::optional<v1::Response> pending_error_;
   std::string out_, writing_;
   bool writing_in_progress_ = false;
@@ -415,19 +450,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // --- Server::Impl: network side ------------------------------------------------------
 
-CommitQueue::Push Server::Impl::Enqueue(std::shared_ptr<Session> session,
-                                        v1::Request&& request, uint64_t bytes) {
+CommitQueue::Push Server::Impl::Enqueue(std::shared_ptr<Session> session, Parsed& parsed) {
   Work work;
-  work.weight = request.has_append()
-                    ? std::max<uint64_t>(1, static_cast<uint64_t>(request.append().events_size()))
-                    : 1;
-  work.bytes = bytes;
+  const v1::Request& request = parsed.request;
+  uint64_t events = 0;
+  if (request.has_append()) {
+    events = parsed.batch ? request.append().batch_events()
+                          : static_cast<uint64_t>(request.append().events_size());
+  }
+  work.weight = std::max<uint64_t>(1, events);
   work.session = std::move(session);
-  work.request.Swap(&request);
+  work.parsed = std::move(parsed);
   auto result = queue_.TryPush(std::move(work));
   if (result != CommitQueue::Push::kOk) {
     // TryPush does not take the work on failure: give the request back.
-    request.Swap(&work.request);
+    parsed = std::move(work.parsed);
   }
   return result;
 }
@@ -639,52 +676,32 @@ void Server::Impl::ProcessGroup(std::vector<Work>& group) {
   };
 
   for (size_t i = 0; i < group.size(); ++i) {
-    const v1::Request& request = group[i].request;
+    const Parsed& parsed = group[i].parsed;
+    const v1::Request& request = parsed.request;
     if (!request.has_append() || !log_failed_.ok()) continue;
-    const auto& events = request.append().events();
     if (builder_.count() > 0 &&
-        (builder_.count() + static_cast<uint64_t>(events.size()) > kMaxBatchEventsPerAppend ||
-         batch_bytes + group[i].bytes > kMaxBatchBytesPerAppend)) {
+        (builder_.count() + group[i].weight > kMaxBatchEventsPerAppend ||
+         batch_bytes + parsed.bytes > kMaxBatchBytesPerAppend)) {
       flush();
       if (!log_failed_.ok()) break;
     }
     v1::AppendAck* ack = responses[i].mutable_append();
     const uint32_t first = builder_.count();
-    for (const v1::Event& event : events) {
-      Ledger::Result r = ledger_.Apply(event, nullptr);
-      switch (r.outcome) {
-        case Ledger::Outcome::kApplied:
-          builder_.Add(event);
-          break;
-        case Ledger::Outcome::kDuplicate: {
-          v1::Rejection* rej = ack->add_rejections();
-          rej->set_event_id(event.event_id());
-          rej->set_duplicate(true);
-          rej->set_field("id");
-          rej->set_reason(r.reason.empty() ? "event " + std::to_string(event.event_id()) +
-                                                 ": id: already applied (duplicate)"
-                                           : r.reason);
-          break;
-        }
-        case Ledger::Outcome::kRejected: {
-          v1::Rejection* rej = ack->add_rejections();
-          rej->set_event_id(event.event_id());
-          rej->set_field(r.field);
-          rej->set_reason(r.reason);
-          break;
-        }
-      }
+    if (parsed.batch) {
+      ApplyBatch(*parsed.batch, ack);
+    } else {
+      ApplyEvents(request.append(), ack);
     }
     const uint32_t accepted = builder_.count() - first;
     ack->set_accepted(accepted);
     pending.push_back({i, first, accepted});
-    batch_bytes += group[i].bytes;
+    batch_bytes += parsed.bytes;
   }
   flush();
 
   const uint64_t acked = writer_->next_seq() - 1;
   for (size_t i = 0; i < group.size(); ++i) {
-    const v1::Request& request = group[i].request;
+    const v1::Request& request = group[i].parsed.request;
     v1::Response& response = responses[i];
     if (!log_failed_.ok()) {
       response = ErrorResponse(0, v1::Error::UNAVAILABLE,
@@ -714,6 +731,70 @@ void Server::Impl::ProcessGroup(std::vector<Work>& group) {
     deliveries->clear();
     self->ResumeBlocked();
   });
+}
+
+bool Server::Impl::Admitted(const Ledger::Result& r, uint64_t event_id, v1::AppendAck* ack) {
+  switch (r.outcome) {
+    case Ledger::Outcome::kApplied:
+      return true;
+    case Ledger::Outcome::kDuplicate: {
+      v1::Rejection* rej = ack->add_rejections();
+      rej->set_event_id(event_id);
+      rej->set_duplicate(true);
+      rej->set_field("id");
+      rej->set_reason(r.reason.empty()
+                          ? "event " + std::to_string(event_id) + ": id: already applied (duplicate)"
+                          : r.reason);
+      return false;
+    }
+    case Ledger::Outcome::kRejected: {
+      v1::Rejection* rej = ack->add_rejections();
+      rej->set_event_id(event_id);
+      rej->set_field(r.field);
+      rej->set_reason(r.reason);
+      return false;
+    }
+  }
+  return false;
+}
+
+void Server::Impl::ApplyEvents(const v1::AppendRequest& append, v1::AppendAck* ack) {
+  for (const v1::Event& event : append.events()) {
+    if (Admitted(ledger_.Apply(event, nullptr), event.event_id(), ack)) builder_.Add(event);
+  }
+}
+
+void Server::Impl::ApplyBatch(const log::BatchDecoder& batch, v1::AppendAck* ack) {
+  // Rows go through the BatchApplier (no v1::Event per delivery) and into
+  // the log's batch by dictionary index (no string hashing per row).
+  class Visitor : public log::BatchVisitor {
+   public:
+    Visitor(Impl* impl, const log::BatchDecoder& batch, v1::AppendAck* ack)
+        : impl_(impl), batch_(batch), ack_(ack), to_builder_(batch.dictionary_size(), kNoIndex) {}
+    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
+      if (!Admitted(impl_->applier_.Apply(row, nullptr), row.event_id, ack_)) return true;
+      uint32_t& d = to_builder_[row.campaign];
+      if (d == kNoIndex) d = impl_->builder_.Dictionary(batch_.account(row.campaign), batch_.campaign(row.campaign));
+      impl_->builder_.AddDeliveryTo(d, row.event_id, row.time_us, row.kind, row.count,
+                                    row.platform_fault);
+      return true;
+    }
+    bool OnEvent(uint32_t, const v1::Event& event) override {
+      if (Admitted(impl_->ledger_.Apply(event, nullptr), event.event_id(), ack_)) {
+        impl_->builder_.Add(event);
+      }
+      return true;
+    }
+
+   private:
+    Impl* impl_;
+    const log::BatchDecoder& batch_;
+    v1::AppendAck* ack_;
+    std::vector<uint32_t> to_builder_;  // request dictionary -> builder dictionary
+  };
+  applier_.Start(&batch);
+  Visitor visitor(this, batch, ack);
+  batch.Visit(&visitor);
 }
 
 void Server::Impl::AnswerQuery(const v1::Request& request, v1::Response* response) {

@@ -126,24 +126,26 @@ bool StressWorkload::Extra(v1::Event* e) {
   return false;
 }
 
-void StressWorkload::Next(v1::Event* e) {
+uint64_t StressWorkload::Next(log::BatchBuilder* batch) {
   ++position_;
-  if (Extra(e)) return;
-  Workload::Delivery d;
-  v1::Event other;
-  e->Clear();
-  if (!base_.Next(&d, &other)) {
-    *e = std::move(other);
-    Stamp(e, e->time_us());
-    return;
+  // The rarer events are built whole; a delivery goes in as a row.
+  if (Extra(&scratch_)) {
+    batch->Add(scratch_);
+    return scratch_.event_id();
   }
-  auto* m = e->mutable_delivery_reported();
-  m->set_account_id(base_.account_ids()[base_.campaign_account()[d.campaign]]);
-  m->set_campaign_id(base_.campaign_ids()[d.campaign]);
-  m->set_kind(d.kind);
-  m->set_count(d.count);
-  m->set_platform_fault(d.platform_fault || rng_() % 1'000'000 < kFaultPpm);
-  Stamp(e, d.time_us);
+  Workload::Delivery d;
+  scratch_.Clear();
+  if (!base_.Next(&d, &scratch_)) {
+    Stamp(&scratch_, scratch_.time_us());
+    batch->Add(scratch_);
+    return scratch_.event_id();
+  }
+  const uint64_t id = next_id_++;
+  now_us_ = std::max(now_us_, d.time_us);
+  batch->AddDelivery(id, d.time_us, base_.account_ids()[base_.campaign_account()[d.campaign]],
+                     base_.campaign_ids()[d.campaign], d.kind, d.count,
+                     d.platform_fault || rng_() % 1'000'000 < kFaultPpm);
+  return id;
 }
 
 }  // namespace billsim::stress

@@ -20,6 +20,7 @@
 
 #include "bench/workload.h"
 #include "billsim/v1/events.pb.h"
+#include "log/batch_codec.h"
 
 namespace billsim::stress {
 
@@ -30,8 +31,9 @@ class StressWorkload {
 
   // The set-up events (accounts, deposits, grants, campaigns enabled).
   std::vector<v1::Event> Setup();
-  // The next stream event.
-  void Next(v1::Event* event);
+  // Adds the next stream event to `batch` (a delivery as a columnar row,
+  // without a v1::Event); returns its event id.
+  uint64_t Next(log::BatchBuilder* batch);
 
   uint64_t next_event_id() const { return next_id_; }
   const std::vector<std::string>& account_ids() const { return base_.account_ids(); }
@@ -54,6 +56,7 @@ class StressWorkload {
   };
   std::deque<Pending> pending_;
   uint64_t position_ = 0;
+  v1::Event scratch_;  // reused for the events built whole
 };
 
 }  // namespace billsim::stress
