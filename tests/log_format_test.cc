@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -970,6 +971,74 @@ TEST(LogRoundTripTest, DurableSeqFollowsTheFsyncPolicy) {
     ASSERT_TRUE(w->Close().ok());
     EXPECT_EQ(w->durable_seq(), 1u);
   }
+}
+
+// Pipelined durability: Write never syncs, a ticket captures what was
+// written, and it still syncs after the writer rolled past its segment
+// (its own descriptor) and from another thread while the writer writes on.
+TEST(LogRoundTripTest, SyncTicketsOutliveRollsAndRunOnAnotherThread) {
+  TempDir tmp;
+  std::unique_ptr<LogWriter> w;
+  LogOptions o;
+  o.segment_bytes = 4 << 10;  // rolls every few batches
+  o.fsync.mode = FsyncPolicy::Mode::kAlways;
+  ASSERT_TRUE(LogWriter::Open(tmp.path(), o, &w).ok());
+  BatchBuilder b;
+  uint64_t id = 1;
+  auto fill = [&] {
+    b.Clear();
+    for (int i = 0; i < 200; ++i, ++id) {
+      b.AddDelivery(id, static_cast<int64_t>(id), "a", "c", v1::DeliveryReported::CLICK, 1,
+                    false);
+    }
+  };
+  SeqRange r;
+  fill();
+  ASSERT_TRUE(w->Write(b, &r).ok());
+  EXPECT_EQ(w->durable_seq(), 0u) << "Write does not sync, whatever the policy";
+  LogWriter::SyncTicket first;
+  ASSERT_TRUE(w->StartSync(&first).ok());
+  EXPECT_EQ(first.seq, r.last);
+  std::vector<LogWriter::SyncTicket> tickets;
+  for (int k = 0; k < 20; ++k) {  // several rolls
+    fill();
+    ASSERT_TRUE(w->Write(b, &r).ok());
+    tickets.emplace_back();
+    ASSERT_TRUE(w->StartSync(&tickets.back()).ok());
+    EXPECT_EQ(tickets.back().seq, r.last);
+  }
+  std::vector<uint64_t> segments;
+  ASSERT_TRUE(ListSegments(tmp.path(), &segments).ok());
+  ASSERT_GE(segments.size(), 3u);
+  EXPECT_TRUE(first.Run().ok()) << "the first segment was closed by a roll";
+  Status synced;
+  std::thread syncer([&] {
+    for (auto& t : tickets) {
+      Status st = t.Run();
+      if (!st.ok() && synced.ok()) synced = st;
+    }
+  });
+  for (int k = 0; k < 5; ++k) {
+    fill();
+    ASSERT_TRUE(w->Write(b, &r).ok());
+  }
+  syncer.join();
+  EXPECT_TRUE(synced.ok()) << synced.ToString();
+  ASSERT_TRUE(w->Close().ok());
+  EXPECT_EQ(w->durable_seq(), r.last);
+  LogReader reader;
+  ASSERT_TRUE(reader.Open(tmp.path(), LogReader::Options{/*verify_chain=*/true}).ok());
+  uint64_t next = 1;
+  for (;;) {
+    BatchView batch;
+    bool done = false;
+    Status st = reader.Next(&batch, &done);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    if (done) break;
+    EXPECT_EQ(batch.header.first_seq, next);
+    next = batch.header.last_seq() + 1;
+  }
+  EXPECT_EQ(next - 1, r.last);
 }
 
 // --- FsyncPolicy ----------------------------------------------------------------------

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "util/assert.h"
+
 namespace billsim::log {
 
 namespace {
@@ -64,6 +66,42 @@ Status AppendFile::Append(std::string_view a, std::string_view b) {
 
 Status AppendFile::Sync() {
   if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+  return Status::Ok();
+}
+
+SyncHandle::~SyncHandle() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+SyncHandle::SyncHandle(SyncHandle&& other) noexcept
+    : fd_(other.fd_), path_(std::move(other.path_)) {
+  other.fd_ = -1;
+}
+
+SyncHandle& SyncHandle::operator=(SyncHandle&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    path_ = std::move(other.path_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+Status SyncHandle::Sync() {
+  if (fd_ < 0) return Status::Ok();
+  if (::fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+  return Status::Ok();
+}
+
+Status AppendFile::Duplicate(SyncHandle* out) const {
+  BILLSIM_ASSERT(fd_ >= 0);
+  const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return Errno("dup", path_);
+  SyncHandle h;
+  h.fd_ = fd;
+  h.path_ = path_;
+  *out = std::move(h);
   return Status::Ok();
 }
 

@@ -14,6 +14,27 @@ namespace billsim::log {
 
 // A file opened for appending. Writes go to the end; Sync makes them
 // durable (fdatasync).
+// A descriptor of a file, for fdatasync only, owned (closed on
+// destruction). It outlives the AppendFile it came from: a file may be
+// closed (a segment roll) while another thread still syncs it.
+class SyncHandle {
+ public:
+  SyncHandle() = default;
+  ~SyncHandle();
+  SyncHandle(SyncHandle&& other) noexcept;
+  SyncHandle& operator=(SyncHandle&& other) noexcept;
+  SyncHandle(const SyncHandle&) = delete;
+  SyncHandle& operator=(const SyncHandle&) = delete;
+
+  Status Sync();  // fdatasync; OK for an empty handle
+  bool empty() const { return fd_ < 0; }
+
+ private:
+  friend class AppendFile;
+  int fd_ = -1;
+  std::string path_;
+};
+
 class AppendFile {
  public:
   AppendFile() = default;
@@ -26,6 +47,8 @@ class AppendFile {
   Status Append(std::string_view a, std::string_view b = {});
   Status Sync();
   Status Close();
+  // A handle that syncs this file from another thread (dup of the fd).
+  Status Duplicate(SyncHandle* out) const;
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
   bool is_open() const { return fd_ >= 0; }

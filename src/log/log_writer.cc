@@ -166,6 +166,29 @@ Status LogWriter::Roll() {
 }
 
 Status LogWriter::Append(const BatchBuilder& batch, SeqRange* range) {
+  Status st = Write(batch, range);
+  if (!st.ok()) return st;
+  using Mode = FsyncPolicy::Mode;
+  const auto now = std::chrono::steady_clock::now();
+  if (options_.fsync.mode == Mode::kAlways ||
+      (options_.fsync.mode == Mode::kInterval &&
+       now - last_sync_ >= std::chrono::milliseconds(options_.fsync.interval_ms))) {
+    return Sync();
+  }
+  return Status::Ok();
+}
+
+Status LogWriter::StartSync(SyncTicket* ticket) {
+  if (!failed_.ok()) return failed_;
+  ticket->seq = next_seq_ - 1;
+  if (!segment_.is_open()) {
+    ticket->segment = SyncHandle();
+    return Status::Ok();
+  }
+  return segment_.Duplicate(&ticket->segment);
+}
+
+Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   BILLSIM_ASSERT(batch.count() > 0);
   if (!failed_.ok()) return failed_;
   batch.Finish(&payload_);
@@ -205,14 +228,6 @@ Status LogWriter::Append(const BatchBuilder& batch, SeqRange* range) {
   bytes_written_ += batch_bytes;
   range->first = h.first_seq;
   range->last = h.last_seq();
-
-  using Mode = FsyncPolicy::Mode;
-  const auto now = std::chrono::steady_clock::now();
-  if (options_.fsync.mode == Mode::kAlways ||
-      (options_.fsync.mode == Mode::kInterval &&
-       now - last_sync_ >= std::chrono::milliseconds(options_.fsync.interval_ms))) {
-    return Sync();
-  }
   return Status::Ok();
 }
 

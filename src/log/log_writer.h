@@ -76,6 +76,23 @@ class LogWriter {
   // Appends the builder's events as one batch (REQUIRES count > 0) and
   // syncs by policy. On error nothing of the batch counts as appended.
   Status Append(const BatchBuilder& batch, SeqRange* range);
+
+  // Pipelined durability, for a caller that goes on writing while what it
+  // wrote before is being synced (the server applies and writes the next
+  // group during the last group's fdatasync). Write is Append without any
+  // sync, whatever the policy. StartSync captures everything written so
+  // far in a ticket; the ticket's Run() makes it durable and may run on
+  // another thread while this writer goes on writing: it holds its own
+  // descriptor of the segment, and a roll syncs the segment it leaves.
+  // durable_seq() does not follow tickets; their owner knows what is
+  // durable.
+  struct SyncTicket {
+    SyncHandle segment;
+    uint64_t seq = 0;  // durable up to here once Run() returned OK
+    Status Run() { return segment.Sync(); }
+  };
+  Status Write(const BatchBuilder& batch, SeqRange* range);
+  Status StartSync(SyncTicket* ticket);
   Status Sync();   // everything appended so far becomes durable
   Status Close();  // syncs, then closes
 

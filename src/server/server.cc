@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -108,6 +109,57 @@ class CommitQueue {
   bool closed_ = false;
 };
 
+// A response on its way back to its session.
+struct Delivery {
+  std::shared_ptr<Session> session;
+  v1::Response response;
+};
+
+// A committed group waiting for its fdatasync (with --fsync always): the
+// committer writes a group, hands it here and goes on with the next group
+// while the syncer thread makes this one durable; only then do its
+// responses go out. Groups leave in the order they came, and one
+// fdatasync covers every group waiting. Bounded: the committer waits when
+// kMaxWaiting groups are not yet synced.
+struct Commit {
+  log::LogWriter::SyncTicket ticket;
+  std::vector<Delivery> deliveries;
+};
+
+class SyncQueue {
+ public:
+  static constexpr size_t kMaxWaiting = 4;
+
+  // False when closed.
+  void Push(Commit&& commit) {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return items_.size() < kMaxWaiting; });
+    items_.push_back(std::move(commit));
+    ready_.notify_one();
+  }
+  // Takes every waiting group; false when closed and drained.
+  bool PopAll(std::vector<Commit>* out) {
+    std::unique_lock lock(mu_);
+    ready_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    out->clear();
+    for (auto& c : items_) out->push_back(std::move(c));
+    items_.clear();
+    room_.notify_all();
+    return !out->empty();
+  }
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    ready_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable ready_, room_;
+  std::deque<Commit> items_;
+  bool closed_ = false;
+};
+
 // --- The server's shared state ---------------------------------------------------
 
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
@@ -147,6 +199,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   // Committer thread.
   void CommitterLoop();
+  // Syncer thread (--fsync always): fdatasync, then the responses.
+  void SyncerLoop();
+  void Send(std::vector<Delivery>&& deliveries);
   void ProcessGroup(std::vector<Work>& group);
   // Applies one append's events; the accepted go into builder_, the
   // refused into `ack`.
@@ -179,6 +234,15 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   log::BatchBuilder builder_;
   BatchApplier applier_{&ledger_};
   Status log_failed_;  // the first Append/Sync failure
+  // Pipelined durability (--fsync always): the syncer's queue and thread,
+  // and its first failure, which the committer adopts as log_failed_.
+  const bool pipelined_ = options_.fsync.mode == log::FsyncPolicy::Mode::kAlways;
+  SyncQueue syncs_;
+  std::thread syncer_;
+  std::mutex sync_failed_mu_;
+  Status sync_failed_;
+  std::atomic<uint64_t> synced_seq_{0};  // the syncer's last good fdatasync
+  uint64_t DurableSeq() const { return pipelined_ ? synced_seq_.load() : writer_->durable_seq(); }
   std::string log_dir_abs_;
 };
 
@@ -518,6 +582,7 @@ Status Server::Impl::Start() {
   const auto addr = bound.address();
   address_ = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
              std::to_string(port_);
+  synced_seq_ = writer_->durable_seq();
   committer_ = std::thread([self = shared_from_this()] { self->CommitterLoop(); });
   return Status::Ok();
 }
@@ -611,6 +676,7 @@ void Server::Impl::AbandonIfNotRun() {
 // --- Server::Impl: the committer -------------------------------------------------------
 
 void Server::Impl::CommitterLoop() {
+  if (pipelined_) syncer_ = std::thread([this] { SyncerLoop(); });
   std::vector<Work> group;
   const bool interval = options_.fsync.mode == log::FsyncPolicy::Mode::kInterval;
   const auto wait = std::chrono::milliseconds(interval ? std::max<int64_t>(1, options_.fsync.interval_ms)
@@ -629,6 +695,12 @@ void Server::Impl::CommitterLoop() {
     }
     ProcessGroup(group);
   }
+  if (pipelined_) {
+    syncs_.Close();  // the syncer drains what waits, then stops
+    syncer_.join();
+    std::lock_guard lock(sync_failed_mu_);
+    if (log_failed_.ok()) log_failed_ = sync_failed_;
+  }
   if (log_failed_.ok()) {
     Status st = writer_->Close();
     if (!st.ok()) {
@@ -641,6 +713,10 @@ void Server::Impl::CommitterLoop() {
 }
 
 void Server::Impl::ProcessGroup(std::vector<Work>& group) {
+  if (pipelined_ && log_failed_.ok()) {
+    std::lock_guard lock(sync_failed_mu_);
+    if (!sync_failed_.ok()) log_failed_ = sync_failed_;
+  }
   std::vector<v1::Response> responses(group.size());
   uint64_t weight = 0;
   for (auto& w : group) weight += w.weight;
@@ -656,7 +732,8 @@ void Server::Impl::ProcessGroup(std::vector<Work>& group) {
   auto flush = [&]() {
     if (builder_.count() > 0 && log_failed_.ok()) {
       log::SeqRange range;
-      Status st = writer_->Append(builder_, &range);
+      // Pipelined, the syncer thread makes it durable before any ack.
+      Status st = pipelined_ ? writer_->Write(builder_, &range) : writer_->Append(builder_, &range);
       if (!st.ok()) {
         spdlog::error("log append failed: {}; refusing all requests", st.ToString());
         log_failed_ = st;
@@ -711,26 +788,77 @@ void Server::Impl::ProcessGroup(std::vector<Work>& group) {
       AnswerQuery(request, &response);
     }
     response.set_request_id(request.request_id());
-    response.set_acknowledged_seq(log_failed_.ok() ? acked : writer_->durable_seq());
+    response.set_acknowledged_seq(log_failed_.ok() ? acked : DurableSeq());
   }
   queue_.Release(weight);
 
-  // Back to the network thread: each session writes its own responses.
-  struct Delivery {
-    std::shared_ptr<Session> session;
-    v1::Response response;
-  };
-  auto deliveries = std::make_shared<std::vector<Delivery>>();
-  deliveries->reserve(group.size());
+  std::vector<Delivery> deliveries;
+  deliveries.reserve(group.size());
   for (size_t i = 0; i < group.size(); ++i) {
-    deliveries->push_back({std::move(group[i].session), std::move(responses[i])});
+    deliveries.push_back({std::move(group[i].session), std::move(responses[i])});
   }
   group.clear();
-  asio::post(io_, [self = shared_from_this(), deliveries] {
-    for (auto& d : *deliveries) d.session->Deliver(std::move(d.response));
-    deliveries->clear();
+  if (!pipelined_ || !log_failed_.ok()) {
+    Send(std::move(deliveries));
+    return;
+  }
+  Commit commit;
+  Status st = writer_->StartSync(&commit.ticket);
+  if (!st.ok()) {
+    spdlog::error("log sync failed: {}; refusing all requests", st.ToString());
+    log_failed_ = st;
+    for (Delivery& d : deliveries) {
+      d.response = ErrorResponse(d.response.request_id(), v1::Error::UNAVAILABLE,
+                                 "the log failed (" + st.message() + ")");
+    }
+    Send(std::move(deliveries));
+    return;
+  }
+  commit.deliveries = std::move(deliveries);
+  syncs_.Push(std::move(commit));  // waits while the syncer is far behind
+}
+
+// Back to the network thread: each session writes its own responses.
+void Server::Impl::Send(std::vector<Delivery>&& deliveries) {
+  auto shared = std::make_shared<std::vector<Delivery>>(std::move(deliveries));
+  asio::post(io_, [self = shared_from_this(), shared] {
+    for (auto& d : *shared) d.session->Deliver(std::move(d.response));
+    shared->clear();
     self->ResumeBlocked();
   });
+}
+
+void Server::Impl::SyncerLoop() {
+  std::vector<Commit> waiting;
+  uint64_t synced = 0;
+  bool failed = false;
+  while (syncs_.PopAll(&waiting)) {
+    // The newest ticket covers every group before it: earlier writes went
+    // to the same segment, or to one a roll synced when it left it.
+    Commit& newest = waiting.back();
+    Status st;
+    if (!failed && newest.ticket.seq > synced) st = newest.ticket.Run();
+    if (st.ok() && !failed) {
+      synced = std::max(synced, newest.ticket.seq);
+      synced_seq_ = synced;
+    } else if (!failed) {
+      // A failed fsync leaves the page cache's state unknown (fsyncgate):
+      // nothing more is acknowledged.
+      failed = true;
+      spdlog::error("log sync failed: {}; refusing all requests", st.ToString());
+      std::lock_guard lock(sync_failed_mu_);
+      sync_failed_ = st;
+    }
+    for (Commit& c : waiting) {
+      if (failed) {
+        for (Delivery& d : c.deliveries) {
+          d.response = ErrorResponse(d.response.request_id(), v1::Error::UNAVAILABLE,
+                                     "the log failed to sync: the server accepts nothing more");
+        }
+      }
+      Send(std::move(c.deliveries));
+    }
+  }
 }
 
 bool Server::Impl::Admitted(const Ledger::Result& r, uint64_t event_id, v1::AppendAck* ack) {
@@ -834,7 +962,9 @@ void Server::Impl::AnswerQuery(const v1::Request& request, v1::Response* respons
       break;
     case v1::Request::kPing: {
       v1::Pong* pong = response->mutable_pong();
-      pong->set_durable_seq(writer_->durable_seq());
+      // Pipelined, this answer goes out once its group is synced, and
+      // everything written so far is in that group or before it.
+      pong->set_durable_seq(pipelined_ && log_failed_.ok() ? writer_->next_seq() - 1 : DurableSeq());
       pong->set_log_dir(log_dir_abs_);
       pong->set_fsync(options_.fsync.ToString());
       pong->set_events_applied(ledger_.events_applied());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "billsim/v1/wire.pb.h"
+#include "ledger/id_set.h"
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
 #include "log/log_reader.h"
@@ -60,7 +61,9 @@ class Pacer {
 
 // What one connection measured.
 struct WorkerResult {
-  std::vector<uint64_t> acked_ids;
+  // Acknowledged ids as runs [first, last]: ids are dense within a batch,
+  // so this stays small however long the run (no reallocation stalls).
+  std::vector<std::pair<uint64_t, uint64_t>> acked_runs;
   std::vector<int64_t> latencies_us;
   std::map<std::string, uint64_t> rejected;
   uint64_t acked_before = 0;
@@ -238,11 +241,15 @@ class Worker {
     }
     std::sort(refused.begin(), refused.end());
     uint64_t acked = 0;
+    auto& runs = out_->acked_runs;
     for (uint64_t id : events) {
-      if (!std::binary_search(refused.begin(), refused.end(), id)) {
-        out_->acked_ids.push_back(id);
-        ++acked;
+      if (std::binary_search(refused.begin(), refused.end(), id)) continue;
+      if (!runs.empty() && runs.back().second + 1 == id) {
+        runs.back().second = id;
+      } else {
+        runs.emplace_back(id, id);
       }
+      ++acked;
     }
     counters_->acked += acked;
     if (ack.accepted() + static_cast<uint64_t>(ack.rejections_size()) !=
@@ -267,9 +274,11 @@ int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
   return sorted[i];
 }
 
-void Merge(WorkerResult&& w, StressReport* r, std::vector<uint64_t>* acked_ids,
+using Runs = std::vector<std::pair<uint64_t, uint64_t>>;
+
+void Merge(WorkerResult&& w, StressReport* r, Runs* acked_runs,
            std::vector<int64_t>* latencies) {
-  acked_ids->insert(acked_ids->end(), w.acked_ids.begin(), w.acked_ids.end());
+  acked_runs->insert(acked_runs->end(), w.acked_runs.begin(), w.acked_runs.end());
   latencies->insert(latencies->end(), w.latencies_us.begin(), w.latencies_us.end());
   for (const auto& [field, n] : w.rejected) r->rejected[field] += n;
   r->acked_before += w.acked_before;
@@ -280,29 +289,40 @@ void Merge(WorkerResult&& w, StressReport* r, std::vector<uint64_t>* acked_ids,
   r->errors += w.errors;
 }
 
+// Collects the event ids of a log: how many, and how many seen twice.
 class IdCollector : public log::BatchVisitor {
  public:
-  explicit IdCollector(std::vector<uint64_t>* ids) : ids_(ids) {}
   bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
-    ids_->push_back(row.event_id);
+    Add(row.event_id);
     return true;
   }
   bool OnEvent(uint32_t, const v1::Event& event) override {
-    ids_->push_back(event.event_id());
+    Add(event.event_id());
     return true;
   }
+  const IdSet& ids() const { return ids_; }
+  uint64_t events() const { return events_; }
+  uint64_t duplicated() const { return duplicated_; }
 
  private:
-  std::vector<uint64_t>* ids_;
+  void Add(uint64_t id) {
+    events_++;
+    if (ids_.Contains(id)) {
+      duplicated_++;
+    } else {
+      ids_.Insert(id);
+    }
+  }
+  IdSet ids_;  // runs: memory follows the gaps, not the log's length
+  uint64_t events_ = 0;
+  uint64_t duplicated_ = 0;
 };
 
-// Every event id in the log, in log order.
-Status ReadLogIds(const std::string& dir, std::vector<uint64_t>* ids) {
+Status ReadLogIds(const std::string& dir, IdCollector* collector) {
   log::LogReader reader;
   Status st = reader.Open(dir, log::LogReader::Options{});
   if (!st.ok()) return st;
   log::BatchDecoder decoder;
-  IdCollector collector(ids);
   log::BatchView batch;
   for (;;) {
     bool done = false;
@@ -310,12 +330,12 @@ Status ReadLogIds(const std::string& dir, std::vector<uint64_t>* ids) {
     if (!st.ok() || done) return st;
     st = decoder.Parse(batch.payload, batch.header.count);
     if (!st.ok()) return st;
-    decoder.Visit(&collector);
+    decoder.Visit(collector);
   }
 }
 
 Status Check(const StressOptions& o, const std::vector<std::string>& accounts,
-             std::vector<uint64_t> acked_ids, StressReport* r) {
+             const Runs& acked_runs, StressReport* r) {
   net::Client client;
   Status st = client.Connect(o.connect);
   if (!st.ok()) return st;
@@ -366,20 +386,20 @@ Status Check(const StressOptions& o, const std::vector<std::string>& accounts,
   }
 
   // (2) Every acknowledged id in the log, none twice.
-  std::vector<uint64_t> log_ids;
-  st = ReadLogIds(r->log_dir, &log_ids);
+  IdCollector in_log;
+  st = ReadLogIds(r->log_dir, &in_log);
   if (!st.ok()) return st;
-  r->log_events = log_ids.size();
-  std::sort(log_ids.begin(), log_ids.end());
-  for (size_t i = 1; i < log_ids.size(); ++i) {
-    if (log_ids[i] == log_ids[i - 1]) r->duplicated++;
-  }
-  log_ids.erase(std::unique(log_ids.begin(), log_ids.end()), log_ids.end());
-  std::sort(acked_ids.begin(), acked_ids.end());
-  acked_ids.erase(std::unique(acked_ids.begin(), acked_ids.end()), acked_ids.end());
-  for (uint64_t id : acked_ids) {
-    if (!std::binary_search(log_ids.begin(), log_ids.end(), id)) {
-      if (r->lost++ < 3) spdlog::error("event {} was acknowledged but is not in the log", id);
+  r->log_events = in_log.events();
+  r->duplicated = in_log.duplicated();
+  // An id acknowledged twice (a resend) counts once.
+  IdSet acked;
+  for (const auto& [first, last] : acked_runs) {
+    for (uint64_t id = first; id <= last; ++id) {
+      if (acked.Contains(id)) continue;
+      acked.Insert(id);
+      if (!in_log.ids().Contains(id) && r->lost++ < 3) {
+        spdlog::error("event {} was acknowledged but is not in the log", id);
+      }
     }
   }
   if (r->duplicated > 0) spdlog::error("{} event ids are in the log more than once", r->duplicated);
@@ -395,7 +415,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   StressWorkload workload(o.seed, o.accounts, o.campaigns, o.events);
   Pacer pacer(o.rate);
   Counters counters;
-  std::vector<uint64_t> acked_ids;
+  Runs acked_runs;
   std::vector<int64_t> latencies;
 
   // Set-up first, in order on one connection, each batch acknowledged before
@@ -422,7 +442,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
     WorkerResult result;
     worker.Run(source, 1, &result);
     const bool failed = result.errors > 0;
-    Merge(std::move(result), r, &acked_ids, &latencies);
+    Merge(std::move(result), r, &acked_runs, &latencies);
     if (failed) {
       r->events_sent = counters.sent;
       r->events_acked = counters.acked;
@@ -482,7 +502,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   r->stream_seconds = Seconds(Clock::now() - t0);
   done = true;
   if (progress.joinable()) progress.join();
-  for (WorkerResult& w : results) Merge(std::move(w), r, &acked_ids, &latencies);
+  for (WorkerResult& w : results) Merge(std::move(w), r, &acked_runs, &latencies);
   r->events_sent = counters.sent;
   r->events_acked = counters.acked;
   const uint64_t stream_acked = r->events_acked - acked_at_setup;
@@ -494,7 +514,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   r->latency_p999_us = Percentile(latencies, 0.999);
   r->latency_max_us = latencies.empty() ? 0 : latencies.back();
 
-  return Check(o, workload.account_ids(), std::move(acked_ids), r);
+  return Check(o, workload.account_ids(), acked_runs, r);
 }
 
 namespace {
