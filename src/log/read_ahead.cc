@@ -43,6 +43,7 @@ void ReadAheadStream::Work() {
     if (st.ok() && !done) {
       s.header = stream_.batch().header;
       s.payload_bytes = stream_.batch().payload.size();
+      AssignStableIds(&s);
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -56,6 +57,20 @@ void ReadAheadStream::Work() {
     }
     changed_.notify_all();
     if (!st.ok() || done) return;
+  }
+}
+
+void ReadAheadStream::AssignStableIds(Slot* slot) {
+  const BatchDecoder& d = slot->decoder;
+  slot->stable_ids.resize(d.dictionary_size());
+  for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
+    const std::string& account = d.account(i);
+    key_.assign(std::to_string(account.size()));
+    key_ += ':';
+    key_ += account;
+    key_ += d.campaign(i);
+    auto [it, inserted] = stable_.try_emplace(key_, static_cast<uint32_t>(stable_.size()));
+    slot->stable_ids[i] = it->second;
   }
 }
 

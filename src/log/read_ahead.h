@@ -24,7 +24,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "log/batch_codec.h"
 #include "log/event_stream.h"
 #include "log/format.h"
@@ -50,6 +52,12 @@ class ReadAheadStream {
   const BatchHeader& header() const { return slots_[current_].header; }
   uint64_t payload_bytes() const { return slots_[current_].payload_bytes; }
   const BatchDecoder& decoder() const { return slots_[current_].decoder; }
+  // For each entry of the current batch's campaign dictionary, a number
+  // that names its (account, campaign) pair the same way in every batch of
+  // this stream, dense from 0 in order of first appearance. The worker
+  // matches the strings, so a consumer can keep what it learnt about a pair
+  // across batches without touching a string (replay's resolution cache).
+  const std::vector<uint32_t>& stable_ids() const { return slots_[current_].stable_ids; }
   void Visit(BatchVisitor* visitor) const { slots_[current_].decoder.Visit(visitor); }
 
   // A torn tail that ended the log (valid once Next reported *done).
@@ -62,11 +70,18 @@ class ReadAheadStream {
     BatchHeader header{};
     uint64_t payload_bytes = 0;
     BatchDecoder decoder;
+    std::vector<uint32_t> stable_ids;
   };
 
   void Work();
+  void AssignStableIds(Slot* slot);  // worker only
 
   EventStream stream_;  // owned by the worker once it runs
+  // Worker-only: every (account, campaign) pair seen, keyed by
+  // "<account length>:<account><campaign>". As large as the set of
+  // campaigns, not the log.
+  absl::flat_hash_map<std::string, uint32_t> stable_;
+  std::string key_;  // reused
   std::array<Slot, kSlots> slots_;
 
   // Shared state, under mu_. The worker fills slots filled_ % kSlots in

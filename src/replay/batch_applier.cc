@@ -4,14 +4,22 @@
 
 namespace billsim {
 
-void BatchApplier::Start(const log::BatchDecoder* decoder) {
+void BatchApplier::Start(const log::BatchDecoder* decoder,
+                         const std::vector<uint32_t>* stable_ids) {
   decoder_ = decoder;
-  resolved_.assign(decoder->dictionary_size(), Resolved{});
+  stable_ids_ = stable_ids;
+  if (stable_ids_ == nullptr) {
+    resolved_.assign(decoder->dictionary_size(), Resolved{});
+    return;
+  }
+  BILLSIM_ASSERT(stable_ids_->size() == decoder->dictionary_size());
+  for (uint32_t id : *stable_ids_) {
+    if (id >= by_stable_.size()) by_stable_.resize(id + 1);
+  }
 }
 
 const BatchApplier::Resolved& BatchApplier::Resolve(uint32_t dict) {
-  BILLSIM_ASSERT(dict < resolved_.size());
-  Resolved& r = resolved_[dict];
+  Resolved& r = stable_ids_ != nullptr ? by_stable_[(*stable_ids_)[dict]] : resolved_[dict];
   if (r.campaign != kNoIndex) return r;
   const uint32_t c = ledger_->FindCampaign(decoder_->campaign(dict));
   if (c == kNoIndex) return r;

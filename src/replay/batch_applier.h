@@ -28,8 +28,12 @@ class BatchApplier {
  public:
   explicit BatchApplier(Ledger* ledger) : ledger_(ledger) {}
 
-  // Starts a batch: `decoder` holds it until the next Start.
-  void Start(const log::BatchDecoder* decoder);
+  // Starts a batch: `decoder` holds it until the next Start. With
+  // `stable_ids` (ReadAheadStream::stable_ids), what was found for a pair
+  // is kept across batches, and a batch naming campaigns seen before costs
+  // no lookup at all.
+  void Start(const log::BatchDecoder* decoder,
+             const std::vector<uint32_t>* stable_ids = nullptr);
 
   // Applies one delivery row of the current batch.
   Ledger::Result Apply(const log::DeliveryRow& row, EntrySink* sink);
@@ -45,7 +49,9 @@ class BatchApplier {
 
   Ledger* ledger_;
   const log::BatchDecoder* decoder_ = nullptr;
+  const std::vector<uint32_t>* stable_ids_ = nullptr;
   std::vector<Resolved> resolved_;  // by dictionary index, for this batch
+  std::vector<Resolved> by_stable_;  // by stable id, across batches
 };
 
 }  // namespace billsim

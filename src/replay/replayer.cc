@@ -19,9 +19,10 @@ class ApplyVisitor : public log::BatchVisitor {
   ApplyVisitor(Ledger* ledger, const ReplayOptions& options)
       : ledger_(ledger), applier_(ledger), options_(options) {}
 
-  void Start(uint64_t first_seq, const log::BatchDecoder* decoder) {
+  void Start(uint64_t first_seq, const log::BatchDecoder* decoder,
+             const std::vector<uint32_t>* stable_ids) {
     first_seq_ = first_seq;
-    applier_.Start(decoder);
+    applier_.Start(decoder, stable_ids);
   }
 
   bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
@@ -116,7 +117,7 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     if (done) break;
     stats->batches++;
     stats->bytes += stream.payload_bytes();
-    visitor.Start(stream.header().first_seq, &stream.decoder());
+    visitor.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids());
     stream.Visit(&visitor);
     if (!visitor.error().ok()) return visitor.error();
     if (options.progress) options.progress(visitor.last_seq());
