@@ -11,9 +11,14 @@ bool IdSet::Contains(uint64_t id) const {
   return std::prev(next)->second >= id;
 }
 
-void IdSet::Insert(uint64_t id) {
+void IdSet::InsertSlow(uint64_t id) {
   BILLSIM_ASSERT(!Contains(id));
   size_++;
+  InsertRun(id);
+  Retail();
+}
+
+void IdSet::InsertRun(uint64_t id) {
   if (id > max_ && !ranges_.empty()) {  // above everything: no search
     auto last = std::prev(ranges_.end());
     if (last->second + 1 == id) {
@@ -54,6 +59,7 @@ void IdSet::InsertRange(uint64_t first, uint64_t last) {
   ranges_.emplace(first, last);
   size_ += last - first + 1;
   if (last > max_) max_ = last;
+  Retail();
 }
 
 }  // namespace billsim

@@ -11,15 +11,50 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <map>
+#include <utility>
 
 namespace billsim {
 
 class IdSet {
  public:
+  IdSet() = default;
+  IdSet(const IdSet& other) : ranges_(other.ranges_), size_(other.size_), max_(other.max_) {
+    Retail();
+  }
+  IdSet& operator=(const IdSet& other) {
+    ranges_ = other.ranges_;
+    size_ = other.size_;
+    max_ = other.max_;
+    Retail();
+    return *this;
+  }
+  IdSet(IdSet&& other) noexcept { *this = std::move(other); }
+  IdSet& operator=(IdSet&& other) noexcept {
+    ranges_ = std::move(other.ranges_);
+    size_ = other.size_;
+    max_ = other.max_;
+    Retail();
+    other.ranges_.clear();
+    other.size_ = other.max_ = 0;
+    other.Retail();
+    return *this;
+  }
+
   bool Contains(uint64_t id) const;
   // REQUIRES: !Contains(id).
-  void Insert(uint64_t id);
+  void Insert(uint64_t id) {
+    // The usual case, inline: the next id of a dense producer extends the
+    // last run (which ends at max_).
+    if (id == max_ + 1 && tail_ != ranges_.end()) {
+      tail_->second = id;
+      max_ = id;
+      size_++;
+      return;
+    }
+    InsertSlow(id);
+  }
   // Adds the closed range [first, last]; for restoring a snapshot.
   // REQUIRES: first <= last, disjoint from and not adjacent to what is held.
   void InsertRange(uint64_t first, uint64_t last);
@@ -30,7 +65,14 @@ class IdSet {
   const std::map<uint64_t, uint64_t>& runs() const { return ranges_; }
 
  private:
+  void InsertSlow(uint64_t id);
+  void InsertRun(uint64_t id);  // the map work of InsertSlow
+  void Retail() { tail_ = ranges_.empty() ? ranges_.end() : std::prev(ranges_.end()); }
+
   std::map<uint64_t, uint64_t> ranges_;  // first -> last, disjoint, sorted
+  // The last run (end() when empty), kept so the usual Insert needs no
+  // tree walk.
+  std::map<uint64_t, uint64_t>::iterator tail_ = ranges_.end();
   uint64_t size_ = 0;
   // The largest id held (0 when empty): ids arrive mostly above it, and
   // those need no search.

@@ -39,6 +39,7 @@
 #include "ledger/id_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "ledger/state.h"
+#include "util/assert.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -190,7 +191,16 @@ class Ledger {
   void Admit(uint64_t event_id, int64_t at_us);
 
   // Clock and timers (R4 day renewal, R6 expiry).
-  void AdvanceClock(int64_t to_us);
+  // Inline for the usual case, no timer due (every delivery passes here).
+  void AdvanceClock(int64_t to_us) {
+    BILLSIM_ASSERT(to_us >= clock_us_);
+    if (timers_.empty() || timers_.begin()->at_us > to_us) {
+      clock_us_ = to_us;
+      return;
+    }
+    FireTimers(to_us);
+  }
+  void FireTimers(int64_t to_us);  // fires those due by to_us, in order
   void FireExpiry(uint32_t grant);
   void FireDay(uint32_t account);
   void ScheduleDay(uint32_t account);
