@@ -18,9 +18,7 @@ void BatchApplier::Start(const log::BatchDecoder* decoder,
   }
 }
 
-const BatchApplier::Resolved& BatchApplier::Resolve(uint32_t dict) {
-  Resolved& r = stable_ids_ != nullptr ? by_stable_[(*stable_ids_)[dict]] : resolved_[dict];
-  if (r.campaign != kNoIndex) return r;
+const BatchApplier::Resolved& BatchApplier::Find(uint32_t dict, Resolved& r) {
   const uint32_t c = ledger_->FindCampaign(decoder_->campaign(dict));
   if (c == kNoIndex) return r;
   const uint32_t a = ledger_->campaigns()[c].account;

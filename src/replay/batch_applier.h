@@ -45,7 +45,12 @@ class BatchApplier {
     uint32_t campaign = kNoIndex;
     uint32_t account = kNoIndex;
   };
-  const Resolved& Resolve(uint32_t dict);
+  // Inline for the usual case, a pair found before.
+  const Resolved& Resolve(uint32_t dict) {
+    Resolved& r = stable_ids_ != nullptr ? by_stable_[(*stable_ids_)[dict]] : resolved_[dict];
+    return r.campaign != kNoIndex ? r : Find(dict, r);
+  }
+  const Resolved& Find(uint32_t dict, Resolved& r);  // asks the ledger
 
   Ledger* ledger_;
   const log::BatchDecoder* decoder_ = nullptr;

@@ -67,7 +67,11 @@ class ApplyVisitor : public log::BatchVisitor {
   bool Check(const Ledger::Result& r) {
     last_seq_ = seq_;
     applied_++;
-    if (r.outcome == Ledger::Outcome::kApplied) return true;
+    if (r.outcome == Ledger::Outcome::kApplied) [[likely]] return true;
+    return Refused(r);
+  }
+
+  [[gnu::noinline, gnu::cold]] bool Refused(const Ledger::Result& r) {
     error_ = Status::Corruption(
         "sequence " + std::to_string(seq_) + ": the log holds an event the ledger refuses (" +
         (r.outcome == Ledger::Outcome::kDuplicate ? std::string("duplicate id")
