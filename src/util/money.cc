@@ -9,10 +9,7 @@
 
 namespace billsim {
 
-int64_t MulDivFloor(int64_t a, int64_t b, int64_t c) {
-  BILLSIM_ASSERT(a >= 0 && b >= 0 && c > 0);
-  int64_t product;
-  if (!__builtin_mul_overflow(a, b, &product)) return product / c;  // no 128-bit divide
+int64_t MulDivFloorWide(int64_t a, int64_t b, int64_t c) {
   const __int128 q = static_cast<__int128>(a) * b / c;
   if (q > std::numeric_limits<int64_t>::max()) {
     return std::numeric_limits<int64_t>::max();

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "util/assert.h"
+
 namespace billsim {
 
 inline constexpr int64_t kMicrosPerUnit = 1'000'000;       // 1.00 = 1e6 micros
@@ -14,7 +16,14 @@ inline constexpr int64_t kMicrosPerMinute = 60'000'000;
 
 // floor(a * b / c) for a, b >= 0 and c > 0, exact through 128-bit arithmetic.
 // Saturates at INT64_MAX, which no real money amount reaches.
-int64_t MulDivFloor(int64_t a, int64_t b, int64_t c);
+// The 128-bit case of MulDivFloor, out of line.
+int64_t MulDivFloorWide(int64_t a, int64_t b, int64_t c);
+inline int64_t MulDivFloor(int64_t a, int64_t b, int64_t c) {
+  BILLSIM_ASSERT(a >= 0 && b >= 0 && c > 0);
+  int64_t product;
+  if (!__builtin_mul_overflow(a, b, &product)) return product / c;  // no 128-bit divide
+  return MulDivFloorWide(a, b, c);
+}
 
 // "12.345678": micro-units as a decimal with six places, sign first.
 std::string FormatMicros(int64_t micros);
