@@ -103,20 +103,7 @@ v1::Request BatchRequest(net::Client& client, const std::vector<v1::Event>& even
   return r;
 }
 
-// The log passes `log verify`'s reading: checksums, chain, dense sequences.
-void ExpectLogVerifies(const std::string& dir, uint64_t expected_last_seq) {
-  log::LogReader reader;
-  ASSERT_TRUE(reader.Open(dir, log::LogReader::Options{/*verify_chain=*/true}).ok());
-  uint64_t next = 1;
-  for (;;) {
-    log::BatchView batch;
-    bool done = false;
-    Status st = reader.Next(&batch, &done);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-    if (done) break;
-    EXPECT_EQ(batch.header.first_seq, next);
-    next = batch.header.last_seq() + 1;
-  }
+using test_support::ExpectLogVerifies;
   EXPECT_EQ(reader.tail_fault(), "");
   EXPECT_EQ(next - 1, expected_last_seq);
 }

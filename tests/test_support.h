@@ -1,6 +1,6 @@
 // Scaffolding shared by the tests that touch the file system or the log
-// output: a temporary directory removed at the end, and a capture of
-// spdlog's output.
+// output: a temporary directory removed at the end, a capture of spdlog's
+// output, and a check that a log reads back whole.
 #ifndef BILLSIM_TESTS_TEST_SUPPORT_H_
 #define BILLSIM_TESTS_TEST_SUPPORT_H_
 
@@ -13,6 +13,10 @@
 #include <memory>
 #include <sstream>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include "log/log_reader.h"
 
 namespace billsim::test_support {
 
@@ -56,6 +60,26 @@ class CaptureLog {
   std::ostringstream out_;
   std::shared_ptr<spdlog::logger> old_;
 };
+
+// The log in `dir` passes `log verify`'s reading (checksums, the SHA-256
+// chain, dense sequences from 1, no torn tail) and ends at
+// `expected_last_seq`.
+inline void ExpectLogVerifies(const std::string& dir, uint64_t expected_last_seq) {
+  log::LogReader reader;
+  ASSERT_TRUE(reader.Open(dir, log::LogReader::Options{/*verify_chain=*/true}).ok());
+  uint64_t next = 1;
+  for (;;) {
+    log::BatchView batch;
+    bool done = false;
+    Status st = reader.Next(&batch, &done);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    if (done) break;
+    EXPECT_EQ(batch.header.first_seq, next);
+    next = batch.header.last_seq() + 1;
+  }
+  EXPECT_EQ(reader.tail_fault(), "");
+  EXPECT_EQ(next - 1, expected_last_seq);
+}
 
 }  // namespace billsim::test_support
 

@@ -40,8 +40,10 @@ int StressMain(const std::vector<std::string>& args) {
                  "Sets up accounts, deposits, credit grants with staggered expiries and\n"
                  "campaigns on a running `billsim serve`, then streams realistic delivery\n"
                  "(with pauses, deletions, ad rejections, disputes of every reason and\n"
-                 "fault-marked delivery mixed in) over C connections. Reports events/s\n"
-                 "acknowledged, ack latency per batch and rejections by field, then checks\n"
+                 "fault-marked delivery mixed in) over C connections, each request one\n"
+                 "columnar batch (the log's EventBatch encoding). Reports events/s\n"
+                 "acknowledged, ack latency per batch (send to ack; pacing by --rate is not\n"
+                 "counted) and rejections by field, then checks\n"
                  "that the server's balances equal an offline replay of its log and that\n"
                  "every acknowledged event is in the log exactly once.\n"
                  "Exit 0 when consistent (and no errors), 1 otherwise.\n",

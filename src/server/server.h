@@ -2,14 +2,22 @@
 //
 // Threads: one network thread (Run's caller) runs the io_context for every
 // connection; one committer thread solely owns the Ledger and the
-// LogWriter. Sessions hand parsed requests to the committer through a
-// bounded queue (bounded by queued events; when full, sessions stop reading:
-// backpressure). The committer takes everything queued (group commit),
-// applies the appends' events to the ledger, appends the accepted ones as
-// one batch (one fsync for every connection), then answers the group's
-// queries and posts each response back to the network thread. Nothing is
-// acknowledged before LogWriter::Append returned OK under the fsync policy;
-// after a failed Append every request is answered UNAVAILABLE.
+// LogWriter; with --fsync always, one syncer thread does nothing but
+// fdatasync. Sessions parse requests (and decode columnar batches) and
+// hand them to the committer through a bounded queue (bounded by queued
+// events; when full, sessions stop reading: backpressure). The committer
+// takes everything queued (group commit), applies the appends' events to
+// the ledger, writes the accepted ones as one batch for every connection,
+// and answers the group's queries. Then:
+//   - --fsync always: the group goes to the syncer (at most 4 wait) and the
+//     committer goes on with the next group; the syncer's one fdatasync
+//     covers every group waiting, and only then are their responses posted
+//     back to the network thread;
+//   - interval / never: the write synced by policy, responses are posted
+//     at once.
+// So nothing is acknowledged, and no query answer leaves, before the state
+// it reflects is durable under the policy; after a failed write or sync
+// every request is answered UNAVAILABLE.
 //
 // History queries replay the log (no per-account history is kept in
 // memory): O(log size) each.
