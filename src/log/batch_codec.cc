@@ -132,33 +132,6 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   return Status::Ok();
 }
 
-void BatchDecoder::Visit(BatchVisitor* visitor) const {
-  int other = 0;
-  int row = 0;
-  uint64_t id = 0;
-  uint64_t time = 0;
-  for (uint32_t pos = 0; pos < count_; ++pos) {
-    if (other < batch_.other_position_size() &&
-        batch_.other_position(other) == pos) {
-      if (!visitor->OnEvent(pos, batch_.others(other))) return;
-      other++;
-      continue;
-    }
-    id += static_cast<uint64_t>(batch_.delivery_id_delta(row));
-    time += static_cast<uint64_t>(batch_.delivery_time_delta(row));
-    const uint32_t k = batch_.delivery_kind(row);
-    const DeliveryRow r{static_cast<uint32_t>(row),
-                        id,
-                        static_cast<int64_t>(time),
-                        batch_.delivery_campaign(row),
-                        static_cast<v1::DeliveryReported::Kind>(k >> 1),
-                        static_cast<int64_t>(batch_.delivery_count(row)),
-                        (k & 1) != 0};
-    row++;
-    if (!visitor->OnDelivery(pos, r)) return;
-  }
-}
-
 v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {
   v1::Event e;
   e.set_event_id(row.event_id);

@@ -85,7 +85,11 @@ class BatchDecoder {
   // Parses and checks `payload`, which must hold exactly `count` events.
   Status Parse(std::string_view payload, uint32_t count);
   // Visits the events of the last parsed batch in order.
-  void Visit(BatchVisitor* visitor) const;
+  void Visit(BatchVisitor* visitor) const { VisitWith(visitor); }
+  // The same for a visitor of a known (final) type: its calls are direct
+  // and can be inlined (replay's hot loop).
+  template <typename Visitor>
+  void VisitWith(Visitor* visitor) const;
 
   const std::string& account(uint32_t i) const { return batch_.dictionary_account(i); }
   const std::string& campaign(uint32_t i) const { return batch_.dictionary_campaign(i); }
@@ -101,6 +105,33 @@ class BatchDecoder {
   v1::EventBatch batch_;
   uint32_t count_ = 0;
 };
+
+template <typename Visitor>
+void BatchDecoder::VisitWith(Visitor* visitor) const {
+  int other = 0;
+  int row = 0;
+  uint64_t id = 0;
+  uint64_t time = 0;
+  for (uint32_t pos = 0; pos < count_; ++pos) {
+    if (other < batch_.other_position_size() && batch_.other_position(other) == pos) {
+      if (!visitor->OnEvent(pos, batch_.others(other))) return;
+      other++;
+      continue;
+    }
+    id += static_cast<uint64_t>(batch_.delivery_id_delta(row));
+    time += static_cast<uint64_t>(batch_.delivery_time_delta(row));
+    const uint32_t k = batch_.delivery_kind(row);
+    const DeliveryRow r{static_cast<uint32_t>(row),
+                        id,
+                        static_cast<int64_t>(time),
+                        batch_.delivery_campaign(row),
+                        static_cast<v1::DeliveryReported::Kind>(k >> 1),
+                        static_cast<int64_t>(batch_.delivery_count(row)),
+                        (k & 1) != 0};
+    row++;
+    if (!visitor->OnDelivery(pos, r)) return;
+  }
+}
 
 }  // namespace billsim::log
 

@@ -26,15 +26,4 @@ const BatchApplier::Resolved& BatchApplier::Find(uint32_t dict, Resolved& r) {
   return r;
 }
 
-Ledger::Result BatchApplier::Apply(const log::DeliveryRow& row, EntrySink* sink) {
-  if (row.row + kPrefetchRows < decoder_->delivery_rows()) {
-    const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
-    if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
-  }
-  const uint32_t campaign = Resolve(row.campaign).campaign;
-  if (campaign == kNoIndex) return ledger_->Apply(decoder_->ToEvent(row), sink);
-  return ledger_->ApplyDelivery(
-      {row.event_id, row.time_us, campaign, row.kind, row.count, row.platform_fault}, sink);
-}
-
 }  // namespace billsim

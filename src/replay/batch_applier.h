@@ -35,8 +35,18 @@ class BatchApplier {
   void Start(const log::BatchDecoder* decoder,
              const std::vector<uint32_t>* stable_ids = nullptr);
 
-  // Applies one delivery row of the current batch.
-  Ledger::Result Apply(const log::DeliveryRow& row, EntrySink* sink);
+  // Applies one delivery row of the current batch. Inline: it runs for
+  // every delivery of a replay.
+  Ledger::Result Apply(const log::DeliveryRow& row, EntrySink* sink) {
+    if (row.row + kPrefetchRows < decoder_->delivery_rows()) {
+      const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
+      if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
+    }
+    const uint32_t campaign = Resolve(row.campaign).campaign;
+    if (campaign == kNoIndex) return ledger_->Apply(decoder_->ToEvent(row), sink);  // it refuses
+    return ledger_->ApplyDelivery(
+        {row.event_id, row.time_us, campaign, row.kind, row.count, row.platform_fault}, sink);
+  }
 
  private:
   static constexpr uint32_t kPrefetchRows = 8;

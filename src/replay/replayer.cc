@@ -14,7 +14,7 @@ namespace {
 
 // Applies one decoded batch to the ledger, in order: deliveries through a
 // BatchApplier, other events through Ledger::Apply.
-class ApplyVisitor : public log::BatchVisitor {
+class ApplyVisitor final : public log::BatchVisitor {
  public:
   ApplyVisitor(Ledger* ledger, const ReplayOptions& options)
       : ledger_(ledger), applier_(ledger), options_(options) {}
@@ -122,7 +122,7 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     stats->batches++;
     stats->bytes += stream.payload_bytes();
     visitor.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids());
-    stream.Visit(&visitor);
+    stream.decoder().VisitWith(&visitor);
     if (!visitor.error().ok()) return visitor.error();
     if (options.progress) options.progress(visitor.last_seq());
     if (visitor.stopped()) break;
