@@ -42,7 +42,10 @@ class IdSet {
     return *this;
   }
 
-  bool Contains(uint64_t id) const;
+  bool Contains(uint64_t id) const {
+    if (id > max_) return false;  // a new id of a dense producer: no search
+    return ContainsSlow(id);
+  }
   // REQUIRES: !Contains(id).
   void Insert(uint64_t id) {
     // The usual case, inline: the next id of a dense producer extends the
@@ -65,6 +68,7 @@ class IdSet {
   const std::map<uint64_t, uint64_t>& runs() const { return ranges_; }
 
  private:
+  bool ContainsSlow(uint64_t id) const;
   void InsertSlow(uint64_t id);
   void InsertRun(uint64_t id);  // the map work of InsertSlow
   void Retail() { tail_ = ranges_.empty() ? ranges_.end() : std::prev(ranges_.end()); }
