@@ -130,7 +130,7 @@ class SyncQueue {
  public:
   static constexpr size_t kMaxWaiting = 4;
 
-  // False when closed.
+  // Waits while kMaxWaiting groups wait. REQUIRES: not closed.
   void Push(Commit&& commit) {
     std::unique_lock lock(mu_);
     room_.wait(lock, [&] { return items_.size() < kMaxWaiting; });
