@@ -355,6 +355,34 @@ TEST_F(ServerTest, MalformedColumnarBatchesCloseOnlyTheirConnection) {
   ExpectLogVerifies(dir_.sub("log"), ev.all().size());
 }
 
+// TryReceive waits for a response without giving up the connection: none
+// within the wait is not an error, and the next response still arrives.
+TEST_F(ServerTest, TryReceiveWithNothingToReadKeepsTheConnection) {
+  StartServer();
+  net::Client client;
+  Connect(client);
+  v1::Response r;
+  bool got = true;
+  Status st = client.TryReceive(&r, milliseconds(30), &got);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(got);
+  EXPECT_TRUE(client.connected());
+  st = client.TryReceive(&r, milliseconds(0), &got);  // looks once, waits not at all
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(got);
+  v1::Request ping;
+  ping.set_request_id(client.NextRequestId());
+  ping.mutable_ping();
+  ASSERT_TRUE(client.Send(ping).ok());
+  for (int i = 0; i < 500 && !got; ++i) {
+    st = client.TryReceive(&r, milliseconds(20), &got);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  ASSERT_TRUE(got);
+  EXPECT_EQ(r.request_id(), ping.request_id());
+  EXPECT_TRUE(r.has_pong()) << r.ShortDebugString();
+}
+
 TEST_F(ServerTest, LiveStateFromManyConnectionsEqualsAnOfflineReplay) {
   // A tiny queue and window: connections block on backpressure and resume.
   ServerOptions options;

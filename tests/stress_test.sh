@@ -30,11 +30,13 @@ check() {  # check NAME COMMAND...
   if "$@"; then ok "$name"; else fail "$name"; fi
 }
 
-# start_server LOG LISTEN OUT: starts the server, waits for "listening on",
-# sets server_pid and port. Returns 1 if it did not come up in 10 s.
+# start_server LOG LISTEN OUT [SERVE-OPTIONS...]: starts the server, waits
+# for "listening on", sets server_pid and port. Returns 1 if it did not come
+# up in 10 s.
 start_server() {
   local log=$1 listen=$2 out=$3
-  "$BILLSIM" serve --log "$log" --listen "$listen" >"$out" 2>"$out.err" &
+  shift 3
+  "$BILLSIM" serve --log "$log" --listen "$listen" "$@" >"$out" 2>"$out.err" &
   server_pid=$!
   for _ in $(seq 1 100); do
     port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$out" | head -1)
@@ -114,6 +116,25 @@ if start_server "$tmp/log2" 127.0.0.1:0 "$tmp/server2.out"; then
   check "log verify passes after the SIGKILL" "$BILLSIM" log verify --log "$tmp/log2"
 else
   fail "second server starts"
+fi
+
+# --- Part 3: --fsync never: acks follow the write, and the check replays up
+# to what was acknowledged (not only to what is synced) -------------------------
+if start_server "$tmp/log4" 127.0.0.1:0 "$tmp/server4.out" --fsync never; then
+  "$BILLSIM" stress --connect "127.0.0.1:$port" --events 100000 --connections 2 --json \
+    >"$tmp/stress4.json" 2>"$tmp/stress4.err"
+  rc=$?
+  cat "$tmp/stress4.json"
+  check "stress against --fsync never exits 0" test "$rc" -eq 0
+  check "stress against --fsync never is consistent" json_has "$tmp/stress4.json" consistent true
+  kill -TERM "$server_pid"
+  wait "$server_pid"
+  rc=$?
+  server_pid=
+  check "--fsync never server exits 0 on SIGTERM" test "$rc" -eq 0
+  check "log verify passes after --fsync never" "$BILLSIM" log verify --log "$tmp/log4"
+else
+  fail "--fsync never server starts"
 fi
 
 echo "$passed passed, $failed failed"
