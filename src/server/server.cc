@@ -798,21 +798,25 @@ void Server::Impl::ProcessGroup(std::vector<Work>& group) {
     deliveries.push_back({std::move(group[i].session), std::move(responses[i])});
   }
   group.clear();
-  if (!pipelined_ || !log_failed_.ok()) {
+  if (!pipelined_) {
     Send(std::move(deliveries));
     return;
   }
+  // Pipelined, every group's responses go through the syncer, errors too,
+  // so a connection's responses keep their order. A group after a failure
+  // carries no ticket (nothing to sync).
   Commit commit;
-  Status st = writer_->StartSync(&commit.ticket);
-  if (!st.ok()) {
-    spdlog::error("log sync failed: {}; refusing all requests", st.ToString());
-    log_failed_ = st;
-    for (Delivery& d : deliveries) {
-      d.response = ErrorResponse(d.response.request_id(), v1::Error::UNAVAILABLE,
-                                 "the log failed (" + st.message() + ")");
+  if (log_failed_.ok()) {
+    Status st = writer_->StartSync(&commit.ticket);
+    if (!st.ok()) {
+      spdlog::error("log sync failed: {}; refusing all requests", st.ToString());
+      log_failed_ = st;
+      commit.ticket = log::LogWriter::SyncTicket{};
+      for (Delivery& d : deliveries) {
+        d.response = ErrorResponse(d.response.request_id(), v1::Error::UNAVAILABLE,
+                                   "the log failed (" + st.message() + ")");
+      }
     }
-    Send(std::move(deliveries));
-    return;
   }
   commit.deliveries = std::move(deliveries);
   syncs_.Push(std::move(commit));  // waits while the syncer is far behind
@@ -830,16 +834,20 @@ void Server::Impl::Send(std::vector<Delivery>&& deliveries) {
 
 void Server::Impl::SyncerLoop() {
   std::vector<Commit> waiting;
-  uint64_t synced = 0;
+  uint64_t synced = synced_seq_;
   bool failed = false;
   while (syncs_.PopAll(&waiting)) {
     // The newest ticket covers every group before it: earlier writes went
-    // to the same segment, or to one a roll synced when it left it.
-    Commit& newest = waiting.back();
+    // to the same segment, or to one a roll synced when it left it. Groups
+    // after a failure carry none.
+    log::LogWriter::SyncTicket* newest = nullptr;
+    for (auto it = waiting.rbegin(); it != waiting.rend() && newest == nullptr; ++it) {
+      if (!it->ticket.segment.empty()) newest = &it->ticket;
+    }
     Status st;
-    if (!failed && newest.ticket.seq > synced) st = newest.ticket.Run();
+    if (!failed && newest != nullptr && newest->seq > synced) st = newest->Run();
     if (st.ok() && !failed) {
-      synced = std::max(synced, newest.ticket.seq);
+      if (newest != nullptr) synced = std::max(synced, newest->seq);
       synced_seq_ = synced;
     } else if (!failed) {
       // A failed fsync leaves the page cache's state unknown (fsyncgate):
