@@ -50,6 +50,17 @@ start_server() {
 
 json_has() { grep -q "\"$2\":$3" "$1"; }
 
+# stop_server EXIT-CHECK VERIFY-CHECK LOG: SIGTERM; the server must exit 0
+# and its log must verify.
+stop_server() {
+  kill -TERM "$server_pid"
+  wait "$server_pid"
+  local rc=$?
+  server_pid=
+  check "$1" test "$rc" -eq 0
+  check "$2" "$BILLSIM" log verify --log "$3"
+}
+
 # --- Part 1: a clean run ------------------------------------------------------
 if start_server "$tmp/log" 127.0.0.1:0 "$tmp/server1.out"; then
   ok "server starts and prints its port ($port)"
@@ -63,12 +74,7 @@ if start_server "$tmp/log" 127.0.0.1:0 "$tmp/server1.out"; then
   check "nothing duplicated" json_has "$tmp/stress1.json" duplicated 0
   check "no errors" json_has "$tmp/stress1.json" errors 0
   check "every event sent" json_has "$tmp/stress1.json" events_sent 302500
-  kill -TERM "$server_pid"
-  wait "$server_pid"
-  rc=$?
-  server_pid=
-  check "server exits 0 on SIGTERM" test "$rc" -eq 0
-  check "log verify passes" "$BILLSIM" log verify --log "$tmp/log"
+  stop_server "server exits 0 on SIGTERM" "log verify passes" "$tmp/log"
 else
   fail "server starts and prints its port"
 fi
@@ -107,13 +113,11 @@ if start_server "$tmp/log2" 127.0.0.1:0 "$tmp/server2.out"; then
   check "same seed again exits 0" test "$rc" -eq 0
   check "same seed again is consistent" json_has "$tmp/stress3.json" consistent true
   if [[ -n "$server_pid" ]]; then
-    kill -TERM "$server_pid"
-    wait "$server_pid"
-    rc=$?
-    server_pid=
-    check "restarted server exits 0 on SIGTERM" test "$rc" -eq 0
+    stop_server "restarted server exits 0 on SIGTERM" "log verify passes after the SIGKILL" \
+      "$tmp/log2"
+  else
+    check "log verify passes after the SIGKILL" "$BILLSIM" log verify --log "$tmp/log2"
   fi
-  check "log verify passes after the SIGKILL" "$BILLSIM" log verify --log "$tmp/log2"
 else
   fail "second server starts"
 fi
@@ -127,12 +131,8 @@ if start_server "$tmp/log4" 127.0.0.1:0 "$tmp/server4.out" --fsync never; then
   cat "$tmp/stress4.json"
   check "stress against --fsync never exits 0" test "$rc" -eq 0
   check "stress against --fsync never is consistent" json_has "$tmp/stress4.json" consistent true
-  kill -TERM "$server_pid"
-  wait "$server_pid"
-  rc=$?
-  server_pid=
-  check "--fsync never server exits 0 on SIGTERM" test "$rc" -eq 0
-  check "log verify passes after --fsync never" "$BILLSIM" log verify --log "$tmp/log4"
+  stop_server "--fsync never server exits 0 on SIGTERM" "log verify passes after --fsync never" \
+    "$tmp/log4"
 else
   fail "--fsync never server starts"
 fi

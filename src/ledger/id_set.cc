@@ -20,7 +20,7 @@ void IdSet::InsertSlow(uint64_t id) {
 
 void IdSet::InsertRun(uint64_t id) {
   if (id > max_ && !ranges_.empty()) {  // above everything: no search
-    auto last = std::prev(ranges_.end());
+    auto last = tail_;
     if (last->second + 1 == id) {
       last->second = id;
     } else {

@@ -11,6 +11,13 @@ void BatchBuilder::Stamp(int64_t time_us) {
   count_++;
 }
 
+void PairKey(std::string_view account, std::string_view campaign, std::string* out) {
+  out->assign(std::to_string(account.size()));
+  *out += ':';
+  out->append(account);
+  out->append(campaign);
+}
+
 uint32_t BatchBuilder::Dictionary(std::string_view account,
                                   std::string_view campaign) {
   // An entry is an (account, campaign) pair: a row must decode to the very
@@ -24,7 +31,7 @@ uint32_t BatchBuilder::Dictionary(std::string_view account,
   }
   std::string pair;
   if (it != dictionary_.end()) {
-    pair = std::to_string(account.size()) + ":" + std::string(account) + std::string(campaign);
+    PairKey(account, campaign, &pair);
     auto p = other_pairs_.find(pair);
     if (p != other_pairs_.end()) return p->second;
   }

@@ -25,6 +25,11 @@
 
 namespace billsim::log {
 
+// Writes into *out a string key for an (account, campaign) pair that no
+// other pair shares, whatever bytes the ids hold: "<account length>:" then
+// both ids. *out is reused, so a caller in a loop does not allocate.
+void PairKey(std::string_view account, std::string_view campaign, std::string* out);
+
 class BatchBuilder {
  public:
   void Add(const v1::Event& event);
@@ -53,7 +58,7 @@ class BatchBuilder {
 
   v1::EventBatch batch_;
   absl::flat_hash_map<std::string, uint32_t> dictionary_;   // campaign -> first entry
-  absl::flat_hash_map<std::string, uint32_t> other_pairs_;  // "len:account" campaign -> entry
+  absl::flat_hash_map<std::string, uint32_t> other_pairs_;  // PairKey -> entry
   uint64_t last_delivery_id_ = 0;
   int64_t last_delivery_time_ = 0;
   uint32_t count_ = 0;

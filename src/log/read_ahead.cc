@@ -64,11 +64,7 @@ void ReadAheadStream::AssignStableIds(Slot* slot) {
   const BatchDecoder& d = slot->decoder;
   slot->stable_ids.resize(d.dictionary_size());
   for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
-    const std::string& account = d.account(i);
-    key_.assign(std::to_string(account.size()));
-    key_ += ':';
-    key_ += account;
-    key_ += d.campaign(i);
+    PairKey(d.account(i), d.campaign(i), &key_);
     auto [it, inserted] = stable_.try_emplace(key_, static_cast<uint32_t>(stable_.size()));
     slot->stable_ids[i] = it->second;
   }

@@ -77,9 +77,8 @@ class ReadAheadStream {
   void AssignStableIds(Slot* slot);  // worker only
 
   EventStream stream_;  // owned by the worker once it runs
-  // Worker-only: every (account, campaign) pair seen, keyed by
-  // "<account length>:<account><campaign>". As large as the set of
-  // campaigns, not the log.
+  // Worker-only: every (account, campaign) pair seen, by PairKey. As large
+  // as the set of campaigns, not the log.
   absl::flat_hash_map<std::string, uint32_t> stable_;
   std::string key_;  // reused
   std::array<Slot, kSlots> slots_;
