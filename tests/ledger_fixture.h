@@ -180,9 +180,10 @@ class LedgerTest : public ::testing::Test {
     m->set_investigator("inv");
     return e;
   }
-  v1::Event MakeAdvance() {
+  // Every account's clock, or only `account`'s.
+  v1::Event MakeAdvance(const std::string& account = "") {
     v1::Event e = NewEvent();
-    e.mutable_clock_advanced();
+    e.mutable_clock_advanced()->set_account_id(account);
     return e;
   }
 
@@ -266,9 +267,9 @@ class LedgerTest : public ::testing::Test {
                         int64_t amount) {
     return Apply(MakeDecision(dispute, verified, amount));
   }
-  Ledger::Result Advance(int64_t to_us) {
+  Ledger::Result Advance(int64_t to_us, const std::string& account = "") {
     now_ = to_us;
-    return Apply(MakeAdvance());
+    return Apply(MakeAdvance(account));
   }
 
   // Common setups.

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -137,6 +138,16 @@ class Generator {
 
   uint64_t U(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool P(int percent) { return U(100) < static_cast<uint64_t>(percent); }
+
+  // Issue 9: now and then, `normal` becomes an edge of int64 or of the
+  // documented bounds (R11): at, just past, and far past them.
+  int64_t Edge(int64_t normal, int64_t bound) {
+    if (!P(3)) return normal;
+    const int64_t edges[] = {0,         1,         -1,        bound,
+                             bound + 1, bound - 1, INT64_MAX, INT64_MIN,
+                             kAccountFundsMaxMicros};
+    return edges[U(std::size(edges))];
+  }
   template <typename T>
   const T& Pick(const std::vector<T>& v) {
     return v[U(v.size())];
@@ -158,9 +169,14 @@ class Generator {
   v1::Event Base() {
     Tick();
     v1::Event e;
-    e.set_event_id(next_id_++);
+    // Now and then a huge id (R10 must still hold at the top of uint64).
+    e.set_event_id(P(1) ? UINT64_MAX - U(3) : next_id_++);
     // Some events arrive late: stamped before the clock.
     e.set_time_us(P(4) ? now_ - static_cast<int64_t>(U(2 * kDay)) : now_);
+    // Some lie about time: years ahead (moving only their account's clock,
+    // R6), at or past the time bound, or at an int64 edge.
+    if (P(1)) e.set_time_us(now_ + static_cast<int64_t>(1 + U(80)) * 365 * kDay);
+    e.set_time_us(Edge(e.time_us(), kTimeMaxUs));
     return e;
   }
 
@@ -210,7 +226,7 @@ class Generator {
     m->set_account_id(account.empty() ? AnyAccount() : account);
     int64_t amount = 1 + static_cast<int64_t>(U(150 * kUnit));
     if (P(4)) amount = -static_cast<int64_t>(U(3)) * kUnit;  // 0 or negative
-    m->set_amount_micros(amount);
+    m->set_amount_micros(Edge(amount, kAmountMaxMicros));
     m->set_reference("p" + std::to_string(e.event_id()));
     return e;
   }
@@ -226,13 +242,13 @@ class Generator {
     grants_.push_back(id);
     int64_t amount = 1 + static_cast<int64_t>(U(80 * kUnit));
     if (P(3)) amount = 0;
-    m->set_amount_micros(amount);
+    m->set_amount_micros(Edge(amount, kAmountMaxMicros));
     int64_t expires = now_ + 1 + static_cast<int64_t>(U(10 * kDay));
     if (P(15)) expires = now_ + 1 + static_cast<int64_t>(U(6 * kHour));
     if (P(5)) expires = now_ - static_cast<int64_t>(U(kDay));  // expired
     // Staggered expiries that tie exactly.
     if (P(10)) expires = (now_ / kDay + 1 + static_cast<int64_t>(U(3))) * kDay;
-    m->set_expires_at_us(expires);
+    m->set_expires_at_us(Edge(expires, kTimeMaxUs));
     m->set_program(P(50) ? "new advertiser" : "promo");
     if (P(25)) {
       // A coupon for one or two campaigns, usually of the account.
@@ -270,14 +286,14 @@ class Generator {
                         : 1 + static_cast<int64_t>(U(P(70) ? kUnit / 2 : 3 * kUnit));
     if (P(30)) price = 1 + static_cast<int64_t>(U(1000));  // tiny prices
     if (P(3)) price = -static_cast<int64_t>(U(2));
-    m->set_price_micros(price);
+    m->set_price_micros(Edge(price, kAmountMaxMicros));
     const auto mode = static_cast<v1::BudgetMode>(1 + U(3));
     m->set_budget_mode(mode);
     if (mode != v1::BUDGET_MODE_INFINITE) {
       int64_t budget =
           50 * kUnit + static_cast<int64_t>(U((P(70) ? 30 : 250) * kUnit));
       if (P(3)) budget = 50 * kUnit - 1 - static_cast<int64_t>(U(kUnit));
-      m->set_budget_micros(budget);
+      m->set_budget_micros(Edge(budget, kAmountMaxMicros));
     }
     m->set_creative_reviewed(P(80));
     m->set_audience_defined(P(80));
@@ -350,7 +366,7 @@ class Generator {
                         ? 1 + static_cast<int64_t>(U(P(50) ? 30 : 8000))
                         : 1 + static_cast<int64_t>(U(P(50) ? 3 : 40));
     if (P(2)) count = -static_cast<int64_t>(U(2));
-    m->set_count(count);
+    m->set_count(Edge(count, kCountMax));
     m->set_platform_fault(P(20));
     if (c != nullptr && m->platform_fault()) {
       c->faulted = true;
@@ -380,7 +396,7 @@ class Generator {
     m->set_window_end_us(start + 1 + static_cast<int64_t>(U(4 * kDay)));
     int64_t claimed = 1 + static_cast<int64_t>(U(40 * kUnit));
     if (P(3)) claimed = -static_cast<int64_t>(U(2));
-    m->set_claimed_micros(claimed);
+    m->set_claimed_micros(Edge(claimed, kAmountMaxMicros));
     for (auto ev : {v1::EVIDENCE_SCREENSHOT, v1::EVIDENCE_SPEND_REPORT,
                     v1::EVIDENCE_DELIVERY_DATA}) {
       if (P(70)) m->add_evidence(ev);
@@ -405,7 +421,7 @@ class Generator {
     auto* m = e.mutable_dispute_decided();
     m->set_dispute_id(disputes_.empty() || P(3) ? "nodsp" : Pick(disputes_));
     m->set_verified(P(55));
-    m->set_amount_micros(1 + static_cast<int64_t>(U(30 * kUnit)));
+    m->set_amount_micros(Edge(1 + static_cast<int64_t>(U(30 * kUnit)), kAmountMaxMicros));
     m->set_investigator("inv");
     return e;
   }
@@ -732,7 +748,8 @@ class Simulation {
       if (id.rfind("refund:", 0) != 0) {
         return "refund grant " + id + " is not named refund:<dispute id>";
       }
-      if (grants[g].expires_at_us != ledger_.clock_us() + 30 * kDay) {
+      const Account& owner = ledger_.accounts()[grants[g].account];
+      if (grants[g].expires_at_us != owner.clock_us + 30 * kDay) {
         return "refund grant " + id + " does not expire 30 days after the refund";
       }
     }
@@ -939,7 +956,6 @@ class Simulation {
   }
 
   std::string CheckState() {
-    const int64_t clock = ledger_.clock_us();
     const auto& grants = ledger_.grants();
     const auto& campaigns = ledger_.campaigns();
     for (const Account& a : ledger_.accounts()) {
@@ -962,6 +978,8 @@ class Simulation {
     }
     for (size_t i = 0; i < grants.size(); ++i) {
       const Grant& g = grants[i];
+      // R6: each grant expires by its own account's clock, no other.
+      const int64_t clock = ledger_.accounts()[g.account].clock_us;
       if (g.remaining < 0) return "grant " + g.id + " negative";
       if (g.expired) {
         if (clock < g.expires_at_us) {

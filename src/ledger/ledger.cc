@@ -5,8 +5,14 @@
 
 #include <xxhash.h>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <queue>
+#include <tuple>
 
 #include "util/assert.h"
 #include "util/money.h"
@@ -20,33 +26,6 @@ uint32_t Lookup(const auto& index, std::string_view id) {
   auto it = index.find(absl::string_view(id.data(), id.size()));
   return it == index.end() ? kNoIndex : it->second;
 }
-
-// Feeds fixed-width integers and length-prefixed strings into an XXH3
-// stream, so that no two different states hash the same bytes.
-class Hasher {
- public:
-  Hasher() { XXH3_128bits_reset(state_); }
-  ~Hasher() { XXH3_freeState(state_); }
-  Hasher(const Hasher&) = delete;
-  Hasher& operator=(const Hasher&) = delete;
-
-  void Int(int64_t v) { XXH3_128bits_update(state_, &v, sizeof v); }
-  void Str(std::string_view s) {
-    Int(static_cast<int64_t>(s.size()));
-    XXH3_128bits_update(state_, s.data(), s.size());
-  }
-  std::string Hex() const {
-    const XXH128_hash_t h = XXH3_128bits_digest(state_);
-    char buf[33];
-    std::snprintf(buf, sizeof buf, "%016llx%016llx",
-                  static_cast<unsigned long long>(h.high64),
-                  static_cast<unsigned long long>(h.low64));
-    return buf;
-  }
-
- private:
-  XXH3_state_t* state_ = XXH3_createState();
-};
 
 }  // namespace
 
@@ -68,17 +47,46 @@ uint32_t Ledger::FindDispute(std::string_view id) const {
   return Lookup(dispute_index_, id);
 }
 
+uint32_t Ledger::EventAccount(const v1::Event& e) const {
+  using P = v1::Event::PayloadCase;
+  auto of_dispute = [this](const std::string& id) {
+    const uint32_t di = FindDispute(id);
+    return di == kNoIndex ? kNoIndex : disputes_[di].account;
+  };
+  switch (e.payload_case()) {
+    case P::kDeliveryReported: return FindAccount(e.delivery_reported().account_id());
+    case P::kCashDeposited: return FindAccount(e.cash_deposited().account_id());
+    case P::kCreditGranted: return FindAccount(e.credit_granted().account_id());
+    case P::kCampaignCreated: return FindAccount(e.campaign_created().account_id());
+    case P::kCampaignStatusChanged:
+      return FindAccount(e.campaign_status_changed().account_id());
+    case P::kAdReviewed: return FindAccount(e.ad_reviewed().account_id());
+    case P::kDisputeFiled: return FindAccount(e.dispute_filed().account_id());
+    case P::kDisputeEvidenceAdded:
+      return of_dispute(e.dispute_evidence_added().dispute_id());
+    case P::kDisputeDecided: return of_dispute(e.dispute_decided().dispute_id());
+    case P::kClockAdvanced:
+      return e.clock_advanced().account_id().empty()
+                 ? kNoIndex
+                 : FindAccount(e.clock_advanced().account_id());
+    case P::kAccountOpened:
+    case P::PAYLOAD_NOT_SET:
+      return kNoIndex;
+  }
+  return kNoIndex;
+}
+
 Ledger::Result Ledger::Check(const v1::Event& event) const {
   if (event.event_id() != 0 && applied_ids_.Contains(event.event_id())) {
     return Result{Outcome::kDuplicate, "event_id", ""};
   }
-  return Validate(event, std::max(clock_us_, event.time_us()));
+  return Validate(event, AppliedAt(EventAccount(event), event.time_us()));
 }
 
 template <typename ValidateFn, typename ChangeFn>
 Ledger::Result Ledger::ApplyFramed(uint64_t event_id, int64_t time_us,
-                                   EntrySink* sink, ValidateFn validate,
-                                   ChangeFn change) {
+                                   uint32_t account, EntrySink* sink,
+                                   ValidateFn validate, ChangeFn change) {
   current_event_id_ = event_id;
   sink_ = sink;
   Result verdict;
@@ -93,14 +101,14 @@ Ledger::Result Ledger::ApplyFramed(uint64_t event_id, int64_t time_us,
     Emit(std::move(e));
     verdict = Result{Outcome::kDuplicate, "event_id", ""};
   } else {
-    // R6: an event stamped before the clock is applied at the clock.
-    const int64_t at_us = std::max(clock_us_, time_us);
+    // R6: an event stamped before its account's clock is applied at it.
+    const int64_t at_us = AppliedAt(account, time_us);
     verdict = validate(at_us);
     if (verdict.outcome == Outcome::kRejected) {
       EmitRejection(verdict);  // R11: and nothing else
     } else {
-      Admit(event_id, at_us);
-      change();
+      Admit(event_id, account, at_us);
+      change(at_us);
     }
   }
   sink_ = nullptr;
@@ -109,7 +117,7 @@ Ledger::Result Ledger::ApplyFramed(uint64_t event_id, int64_t time_us,
 
 Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
   auto validate = [&](int64_t at_us) { return Validate(event, at_us); };
-  auto change = [&] {
+  auto change = [&](int64_t at_us) {
     using P = v1::Event::PayloadCase;
     switch (event.payload_case()) {
       case P::kDeliveryReported: {
@@ -118,7 +126,9 @@ Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
                 m.platform_fault());
         break;
       }
-      case P::kAccountOpened: OnAccountOpened(event.account_opened()); break;
+      case P::kAccountOpened:
+        OnAccountOpened(event.account_opened(), at_us);
+        break;
       case P::kCashDeposited: OnCashDeposited(event.cash_deposited()); break;
       case P::kCreditGranted: OnCreditGranted(event.credit_granted()); break;
       case P::kCampaignCreated:
@@ -133,16 +143,25 @@ Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
         OnEvidenceAdded(event.dispute_evidence_added());
         break;
       case P::kDisputeDecided: OnDisputeDecided(event.dispute_decided()); break;
-      case P::kClockAdvanced: break;  // AdvanceClock did the work
+      case P::kClockAdvanced:
+        // With an account, Admit moved its clock; without, every account's.
+        if (event.clock_advanced().account_id().empty()) AdvanceAll(at_us);
+        break;
       case P::PAYLOAD_NOT_SET:
         BILLSIM_ASSERT(false);  // Validate refuses it
     }
   };
-  return ApplyFramed(event.event_id(), event.time_us(), sink, validate, change);
+  return ApplyFramed(event.event_id(), event.time_us(), EventAccount(event),
+                     sink, validate, change);
 }
 
-void Ledger::Admit(uint64_t event_id, int64_t at_us) {
-  AdvanceClock(at_us);
+void Ledger::Admit(uint64_t event_id, uint32_t account, int64_t at_us) {
+  if (account != kNoIndex) {
+    AdvanceClock(account, at_us);
+  } else {
+    BILLSIM_ASSERT(at_us >= 0 && at_us <= kTimeMaxUs);
+    latest_us_ = std::max(latest_us_, at_us);
+  }
   applied_ids_.Insert(event_id);
   events_applied_++;
 }
@@ -155,7 +174,8 @@ Ledger::Result Ledger::ApplyDelivery(const DeliveryFact& f, EntrySink* sink) {
       !applied_ids_.Contains(f.event_id)) {
     current_event_id_ = f.event_id;
     sink_ = sink;
-    Admit(f.event_id, std::max(clock_us_, f.time_us));
+    const uint32_t account = campaigns_[f.campaign].account;
+    Admit(f.event_id, account, AppliedAt(account, f.time_us));
     Deliver(f.campaign, f.kind, f.count, f.platform_fault);
     sink_ = nullptr;
     return Result{};
@@ -163,16 +183,44 @@ Ledger::Result Ledger::ApplyDelivery(const DeliveryFact& f, EntrySink* sink) {
   auto validate = [&](int64_t) {
     return ValidateDelivery(f.event_id, f.time_us, f.campaign, f.kind, f.count);
   };
-  auto change = [&] { Deliver(f.campaign, f.kind, f.count, f.platform_fault); };
-  return ApplyFramed(f.event_id, f.time_us, sink, validate, change);
+  auto change = [&](int64_t) {
+    Deliver(f.campaign, f.kind, f.count, f.platform_fault);
+  };
+  return ApplyFramed(f.event_id, f.time_us, campaigns_[f.campaign].account,
+                     sink, validate, change);
 }
 
 void Ledger::AdvanceTo(int64_t time_us, EntrySink* sink) {
-  if (time_us <= clock_us_) return;
+  // As-of queries may name any time; the clocks stop at the last valid one.
+  time_us = std::min(time_us, kTimeMaxUs);
   current_event_id_ = 0;
   sink_ = sink;
-  AdvanceClock(time_us);
+  AdvanceAll(time_us);
   sink_ = nullptr;
+}
+
+void Ledger::AdvanceAll(int64_t to_us) {
+  // The accounts' due work interleaved in (time, kind, id) order of each
+  // account's next timer, as one clock for the whole book would fire it.
+  using Due = std::tuple<int64_t, int, std::string, uint32_t>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due;
+  auto push_next = [&](uint32_t ai) {
+    if (accounts_[ai].next_timer_us > to_us) return;
+    const auto it = timers_.lower_bound(Timer{ai, INT64_MIN, 0, {}, 0});
+    BILLSIM_ASSERT(it != timers_.end() && it->account == ai);
+    due.emplace(it->at_us, it->kind, it->key, ai);
+  };
+  for (uint32_t ai = 0; ai < accounts_.size(); ++ai) push_next(ai);
+  while (!due.empty()) {
+    const auto [at_us, kind, key, ai] = due.top();
+    due.pop();
+    AdvanceClock(ai, at_us);
+    push_next(ai);
+  }
+  for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
+    if (accounts_[ai].clock_us < to_us) AdvanceClock(ai, to_us);
+  }
+  latest_us_ = std::max(latest_us_, to_us);
 }
 
 void Ledger::EmitRejection(const Result& r) {
@@ -191,27 +239,42 @@ int64_t Ledger::LocalDay(const Account& a, int64_t time_us) const {
                   kMicrosPerDay);
 }
 
-void Ledger::FireTimers(int64_t to_us) {
-  BILLSIM_ASSERT(to_us >= clock_us_);
-  while (!timers_.empty() && timers_.begin()->at_us <= to_us) {
-    const Timer t = *timers_.begin();
-    timers_.erase(timers_.begin());
-    BILLSIM_ASSERT(t.at_us >= clock_us_);
-    clock_us_ = t.at_us;  // entries of the timer carry its own time
+void Ledger::AddTimer(Timer t) {
+  Account& a = accounts_[t.account];
+  BILLSIM_ASSERT(t.at_us > a.clock_us);
+  a.next_timer_us = std::min(a.next_timer_us, t.at_us);
+  timers_.insert(std::move(t));
+}
+
+void Ledger::FireTimers(uint32_t account, int64_t to_us) {
+  Account& a = accounts_[account];
+  BILLSIM_ASSERT(to_us >= a.clock_us);
+  const Timer first{account, INT64_MIN, 0, {}, 0};
+  for (auto it = timers_.lower_bound(first);
+       it != timers_.end() && it->account == account && it->at_us <= to_us;
+       it = timers_.lower_bound(first)) {  // firing may add timers
+    const Timer t = *it;
+    timers_.erase(it);
+    BILLSIM_ASSERT(t.at_us >= a.clock_us);
+    a.clock_us = t.at_us;  // entries of the timer carry its own time
     if (t.kind == kTimerExpiry) {
       FireExpiry(t.index);
     } else {
       FireDay(t.index);
     }
   }
-  clock_us_ = to_us;
+  a.clock_us = to_us;
+  const auto next = timers_.lower_bound(first);
+  a.next_timer_us = next != timers_.end() && next->account == account
+                        ? next->at_us
+                        : INT64_MAX;
 }
 
 void Ledger::FireExpiry(uint32_t grant) {
   Grant& g = grants_[grant];
   BILLSIM_ASSERT(!g.expired);
-  BILLSIM_ASSERT(g.expires_at_us == clock_us_);
   Account& a = accounts_[g.account];
+  BILLSIM_ASSERT(g.expires_at_us == a.clock_us);
   ShrinkHolds(g.account, grant);  // first, so valid never dips below zero
   g.expired = true;
   const int64_t removed = g.remaining;
@@ -236,10 +299,10 @@ void Ledger::ScheduleDay(uint32_t account) {
   Account& a = accounts_[account];
   if (a.day_timer_scheduled) return;
   const int64_t next_midnight =
-      (LocalDay(a, clock_us_) + 1) * kMicrosPerDay -
+      (LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
       a.utc_offset_minutes * kMicrosPerMinute;
-  BILLSIM_ASSERT(next_midnight > clock_us_);
-  timers_.insert(Timer{next_midnight, kTimerDay, a.id, account});
+  BILLSIM_ASSERT(next_midnight > a.clock_us);
+  AddTimer(Timer{account, next_midnight, kTimerDay, a.id, account});
   a.day_timer_scheduled = true;
 }
 
@@ -262,7 +325,9 @@ void Ledger::FireDay(uint32_t account) {
 void Ledger::Emit(Entry&& e) {
   e.seq = ++entry_seq_;
   e.event_id = current_event_id_;
-  e.time_us = clock_us_;
+  // An account's entries carry its clock; refusals and duplicates, which
+  // belong to no account's history, the latest clock.
+  e.time_us = e.account != kNoIndex ? accounts_[e.account].clock_us : latest_us_;
   // Balances after are for the sink (history); the digest does not fold
   // them, so a replay without a sink skips them.
   if (e.account != kNoIndex && sink_ != nullptr) {
@@ -302,77 +367,31 @@ void Ledger::Emit(Entry&& e) {
 // --- Digest and invariants ------------------------------------------------------
 
 std::string Ledger::Digest() const {
-  Hasher h;
-  h.Int(clock_us_);
-  h.Int(static_cast<int64_t>(entry_seq_));
-  h.Int(static_cast<int64_t>(events_applied_));
-  h.Int(static_cast<int64_t>(events_rejected_));
-  h.Int(static_cast<int64_t>(events_duplicate_));
-  h.Int(static_cast<int64_t>(history_hash_));
-  for (const auto& [first, last] : applied_ids_.runs()) {
-    h.Int(static_cast<int64_t>(first));
-    h.Int(static_cast<int64_t>(last));
+  // Derived from the saved state, so that nothing in it can be missed; the
+  // bytes are deterministic (no maps; fields in number order).
+  v1::LedgerState state;
+  SaveState(&state);
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    state.SerializeToCodedStream(&coded);
   }
-  for (const Account& a : accounts_) {
-    h.Str(a.id);
-    h.Str(a.currency);
-    h.Int(a.utc_offset_minutes);
-    h.Int(a.funding_order);
-    for (int64_t v : {a.opened_at_us, a.cash, a.credit, a.frozen, a.deposited,
-                      a.granted, a.spent, a.expired, a.adjusted}) {
-      h.Int(v);
-    }
-    for (uint32_t c : a.holding) h.Int(c);
-  }
-  for (const Grant& g : grants_) {
-    h.Str(g.id);
-    for (int64_t v : {int64_t{g.account}, g.amount, g.remaining,
-                      g.expires_at_us, g.expired_micros, int64_t{g.expired},
-                      int64_t{g.adjustment}}) {
-      h.Int(v);
-    }
-    for (uint32_t c : g.campaigns) h.Int(c);
-  }
-  for (const Campaign& c : campaigns_) {
-    h.Str(c.id);
-    h.Str(c.status_reason);
-    h.Str(c.landing_page_url);
-    for (int64_t v : {int64_t{c.account}, int64_t{c.billing_event}, c.price,
-                      int64_t{c.budget_mode}, c.budget,
-                      static_cast<int64_t>(c.status),
-                      static_cast<int64_t>(c.review), c.hold, c.billed_units,
-                      c.billed_micros, c.served_units, c.fault_billed_micros,
-                      c.day_index, c.day_spent, static_cast<int64_t>(c.enable_order),
-                      int64_t{c.objective}, int64_t{c.creative_reviewed},
-                      int64_t{c.audience_defined}}) {
-      h.Int(v);
-    }
-    for (int64_t v : c.delivered) h.Int(v);
-    for (int64_t v : c.not_billed_units) h.Int(v);
-    for (const FaultCharge& f : c.fault_charges) {
-      h.Int(f.time_us);
-      for (const auto& p : f.parts) {
-        h.Int(p.grant);
-        h.Int(p.amount);
-        h.Int(p.adjusted);
-      }
-    }
-  }
-  for (const Dispute& d : disputes_) {
-    h.Str(d.id);
-    h.Str(d.status_note);
-    for (int64_t v : {int64_t{d.account}, int64_t{d.campaign}, int64_t{d.reason},
-                      int64_t{d.status}, d.window_start_us, d.window_end_us,
-                      d.claimed, d.verifiable, d.adjusted, int64_t{d.has_screenshot},
-                      int64_t{d.has_spend_report}, int64_t{d.has_delivery_data}}) {
-      h.Int(v);
-    }
-  }
-  return h.Hex();
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx",
+                static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return buf;
 }
 
 Status Ledger::CheckInvariants() const {
-  for (const Account& a : accounts_) {
+  // Each grant in its own account's list once; each holding campaign in its
+  // own account's holding list once, and nothing else there.
+  std::vector<uint8_t> listed_grant(grants_.size()), listed_campaign(campaigns_.size());
+  for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
+    const Account& a = accounts_[ai];
     auto fail = [&a](const std::string& what) {
       return Status::Corruption("account " + a.id + ": " + what);
     };
@@ -391,11 +410,14 @@ Status Ledger::CheckInvariants() const {
     int64_t credit = 0;
     for (uint32_t gi : a.grants) {
       const Grant& g = grants_[gi];
+      if (g.account != ai || listed_grant[gi]++ != 0) {
+        return fail("grant " + g.id + " listed twice or under another account");
+      }
       if (g.remaining < 0) return fail("grant " + g.id + " negative");
       if (g.expired && g.remaining != 0) {
         return fail("expired grant " + g.id + " still funds (R6)");
       }
-      if (g.expired != (g.expires_at_us <= clock_us_)) {
+      if (g.expired != (g.expires_at_us <= a.clock_us)) {
         return fail("grant " + g.id + " expiry does not match the clock (R6)");
       }
       credit += g.remaining;
@@ -404,6 +426,9 @@ Status Ledger::CheckInvariants() const {
     int64_t frozen = 0;
     for (uint32_t ci : a.holding) {
       const Campaign& c = campaigns_[ci];
+      if (c.account != ai || !IsHolding(c) || listed_campaign[ci]++ != 0) {
+        return fail("campaign " + c.id + " listed as holding but is not");
+      }
       if (c.hold < 0 || c.hold > HoldTarget(c)) {
         return fail("campaign " + c.id + " holds beyond its budget (R4)");
       }
@@ -418,6 +443,17 @@ Status Ledger::CheckInvariants() const {
     }
     if (!IsHolding(c) && c.hold != 0) {
       return Status::Corruption("campaign " + c.id + ": holds while not active");
+    }
+  }
+  for (size_t ci = 0; ci < campaigns_.size(); ++ci) {
+    if (IsHolding(campaigns_[ci]) && !listed_campaign[ci]) {
+      return Status::Corruption("campaign " + campaigns_[ci].id +
+                                ": active but not in its account's holding list");
+    }
+  }
+  for (size_t gi = 0; gi < grants_.size(); ++gi) {
+    if (!listed_grant[gi]) {
+      return Status::Corruption("grant " + grants_[gi].id + ": not in its account's list");
     }
   }
   return Status::Ok();

@@ -9,14 +9,19 @@
 // The rules it implements are numbered R1..R12 (README, "The rules"); code
 // that implements a rule cites it.
 //
-// Time: the ledger clock is the latest event time it has applied. An event
-// stamped earlier is applied at the clock (R6), so late delivery cannot
-// revive expired credit or a past day's budget. Time-driven work (grant
-// expiry, daily budget renewal) fires in (time, kind, id) order before the
-// event whose time passes it.
+// Time (R6): every account keeps its own clock, the latest time of the
+// events applied to it. An event stamped earlier than its account's clock is
+// applied at that clock, so late delivery cannot revive expired credit or a
+// past day's budget; an event of one account never moves another's clock,
+// so no account can expire another's credit or turn its day by lying about
+// time. Time-driven work (grant expiry, daily budget renewal) fires in
+// (time, kind, id) order before the account's event whose time passes it.
+// ClockAdvanced moves one account's clock, or (without an account) every
+// account's: the operator's way of letting time pass for the whole book.
+// Times beyond kTimeMaxUs (2200-01-01) are refused (R11).
 //
 // Refused and duplicate events change nothing but the counters and the entry
-// that records them (R10, R11); they do not move the clock.
+// that records them (R10, R11); they do not move any clock.
 //
 // REQUIRES: external synchronization. One owner applies events; readers
 // read between Apply calls.
@@ -24,6 +29,7 @@
 #define BILLSIM_LEDGER_LEDGER_H_
 
 #include <cstdint>
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <string>
@@ -40,6 +46,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "ledger/state.h"
 #include "util/assert.h"
+#include "util/money.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -93,9 +100,10 @@ class Ledger {
     __builtin_prefetch(&accounts_[account], 1);
   }
 
-  // Moves the clock to `time_us` if that is later, firing the expiries and
-  // day renewals due by then, as a ClockAdvanced event would but without an
-  // event (entries carry event id 0): for as-of queries, never for the log.
+  // Moves every account's clock to `time_us` if that is later, firing the
+  // expiries and day renewals due by then, as a ClockAdvanced event without
+  // an account would, but without an event (entries carry event id 0): for
+  // as-of queries, never for the log.
   void AdvanceTo(int64_t time_us, EntrySink* sink);
 
   // The whole state, for snapshots. RestoreState replaces this ledger's
@@ -109,7 +117,8 @@ class Ledger {
   Result Check(const v1::Event& event) const;
 
   // --- Queries (views are built on demand, not kept) -----------------------
-  int64_t clock_us() const { return clock_us_; }
+  // The latest of the accounts' clocks (each account's is in accounts()).
+  int64_t clock_us() const { return latest_us_; }
   uint64_t events_applied() const { return events_applied_; }
   uint64_t events_rejected() const { return events_rejected_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
@@ -123,7 +132,8 @@ class Ledger {
   v1::LedgerEntry ToProto(const Entry& entry) const;
 
   // A digest of the whole state and of every entry made so far: two ledgers
-  // that applied the same events have the same digest. 32 hex digits.
+  // that applied the same events have the same digest. 32 hex digits. It
+  // hashes SaveState()'s bytes, so nothing saved can be left out of it.
   std::string Digest() const;
 
   // Checks R12 (conservation) and R5 (no negative balance) for every
@@ -146,25 +156,36 @@ class Ledger {
   // Looked up with string_view, without building a std::string.
   using Index = absl::flat_hash_map<std::string, uint32_t>;
 
-  // Time-driven work, fired in this order (R6).
+  // Time-driven work of one account, fired in this order (R6).
   struct Timer {
+    uint32_t account;  // whose clock fires it
     int64_t at_us;
-    int kind;         // kTimerExpiry, then kTimerDay at the same instant
-    std::string key;  // grant id, or account id
-    uint32_t index;   // grant or account
+    int kind;          // kTimerExpiry, then kTimerDay at the same instant
+    std::string key;   // grant id, or account id
+    uint32_t index;    // grant or account
     bool operator<(const Timer& o) const {
-      return std::tie(at_us, kind, key) < std::tie(o.at_us, o.kind, o.key);
+      return std::tie(account, at_us, kind, key) <
+             std::tie(o.account, o.at_us, o.kind, o.key);
     }
   };
   static constexpr int kTimerExpiry = 0;
   static constexpr int kTimerDay = 1;
 
   // The frame of every Apply: R10 duplicates, R6 clock, R11 validation,
-  // counters. `validate(at_us)` says whether the event is refused; `apply()`
-  // makes its changes.
+  // counters. `account` is the event's account (kNoIndex: none yet, or
+  // every account); `validate(at_us)` says whether the event is refused;
+  // `change(at_us)` makes its changes.
   template <typename ValidateFn, typename ChangeFn>
-  Result ApplyFramed(uint64_t event_id, int64_t time_us, EntrySink* sink,
-                     ValidateFn validate, ChangeFn change);
+  Result ApplyFramed(uint64_t event_id, int64_t time_us, uint32_t account,
+                     EntrySink* sink, ValidateFn validate, ChangeFn change);
+  // The account an event belongs to, or kNoIndex (AccountOpened, an unknown
+  // account, ClockAdvanced for every account).
+  uint32_t EventAccount(const v1::Event& e) const;
+  // The time an event of `account` is applied at (R6).
+  int64_t AppliedAt(uint32_t account, int64_t time_us) const {
+    return account == kNoIndex ? time_us
+                               : std::max(accounts_[account].clock_us, time_us);
+  }
 
   // Validation (R11): the reason an event is refused, or OK.
   Result Validate(const v1::Event& e, int64_t at_us) const;
@@ -174,11 +195,24 @@ class Ledger {
   // means it would accept; false, that it must be asked.
   bool DeliveryWellFormed(uint64_t event_id, int64_t time_us, uint32_t campaign,
                           int kind, int64_t count) const {
-    return event_id != 0 && time_us >= 0 && count > 0 &&
+    const Campaign& c = campaigns_[campaign];
+    return event_id != 0 && time_us >= 0 && time_us <= kTimeMaxUs &&
+           count > 0 && count <= kCountMax &&
            kind > v1::DeliveryReported::KIND_UNSPECIFIED &&
            kind <= v1::DeliveryReported::CONVERSION &&
-           time_us >= accounts_[campaigns_[campaign].account].opened_at_us;
+           time_us >= accounts_[c.account].opened_at_us &&
+           DeliveryFits(c, kind, count);
   }
+  // R11: the campaign's delivered units of `kind` stay within
+  // kCampaignUnitsMax, and billable ones within what kCampaignCostMaxMicros
+  // buys at its price. REQUIRES: a valid kind, 0 < count <= kCountMax.
+  static bool DeliveryFits(const Campaign& c, int kind, int64_t count) {
+    const int64_t total = c.delivered[kind] + count;  // <= 10^18 + 10^12
+    return total <= (kind == c.billable_kind ? c.billable_units_max
+                                             : kCampaignUnitsMax);
+  }
+  Result ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign, int kind,
+                                int64_t count) const;
   Result ValidateOpened(uint64_t event_id, int64_t time_us,
                         uint32_t account) const;
   Result ValidateAccountEvent(const v1::Event& e, std::string_view account,
@@ -186,28 +220,38 @@ class Ledger {
   Result ValidateCampaignEvent(const v1::Event& e, std::string_view account,
                                std::string_view campaign,
                                const char* prefix) const;
+  // R11: money coming into `account` keeps deposited + granted + adjusted
+  // within kAccountFundsMaxMicros.
+  Result ValidateInflow(const v1::Event& e, uint32_t account, int64_t amount,
+                        const char* field) const;
 
-  // An accepted event: the clock moves to `at_us`, the id is used up.
-  void Admit(uint64_t event_id, int64_t at_us);
+  // An accepted event: its account's clock moves to `at_us`, the id is
+  // used up.
+  void Admit(uint64_t event_id, uint32_t account, int64_t at_us);
 
-  // Clock and timers (R4 day renewal, R6 expiry).
+  // Clocks and timers (R4 day renewal, R6 expiry).
   // Inline for the usual case, no timer due (every delivery passes here).
-  void AdvanceClock(int64_t to_us) {
-    BILLSIM_ASSERT(to_us >= clock_us_);
-    if (timers_.empty() || timers_.begin()->at_us > to_us) {
-      clock_us_ = to_us;
-      return;
+  void AdvanceClock(uint32_t account, int64_t to_us) {
+    Account& a = accounts_[account];
+    BILLSIM_ASSERT(to_us >= a.clock_us && to_us <= kTimeMaxUs);
+    if (a.next_timer_us > to_us) {
+      a.clock_us = to_us;
+    } else {
+      FireTimers(account, to_us);
     }
-    FireTimers(to_us);
+    if (to_us > latest_us_) latest_us_ = to_us;
   }
-  void FireTimers(int64_t to_us);  // fires those due by to_us, in order
+  void AdvanceAll(int64_t to_us);  // every account whose clock is earlier
+  // Fires the account's timers due by to_us, in order.
+  void FireTimers(uint32_t account, int64_t to_us);
+  void AddTimer(Timer t);
   void FireExpiry(uint32_t grant);
   void FireDay(uint32_t account);
   void ScheduleDay(uint32_t account);
   int64_t LocalDay(const Account& a, int64_t time_us) const;
 
   // Event handlers. Each assumes Validate passed.
-  void OnAccountOpened(const v1::AccountOpened& m);
+  void OnAccountOpened(const v1::AccountOpened& m, int64_t at_us);
   void OnCashDeposited(const v1::CashDeposited& m);
   void OnCreditGranted(const v1::CreditGranted& m);
   void OnCampaignCreated(const v1::CampaignCreated& m);
@@ -231,6 +275,12 @@ class Ledger {
   // Shrinks holds (latest-enabled first) to what the account can fund once
   // grant `expiring` (or kNoIndex) has lost its remainder.
   void ShrinkHolds(uint32_t account, uint32_t expiring);
+  // How much of each of `holds` (campaign, micros wanted), taken in order,
+  // the account's sources can back at once (HoldFlow), with grant `leaving`
+  // (or kNoIndex) counted as gone.
+  std::vector<int64_t> FitHolds(
+      uint32_t account, const std::vector<std::pair<uint32_t, int64_t>>& holds,
+      uint32_t leaving) const;
   void Charge(uint32_t campaign, int64_t units, bool fault);
   void PauseForFunds(uint32_t campaign);
   void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units);
@@ -249,7 +299,7 @@ class Ledger {
   void EmitRejection(const Result& r);
 
   LedgerOptions options_;
-  int64_t clock_us_ = 0;
+  int64_t latest_us_ = 0;  // the latest of the accounts' clocks
   uint64_t entry_seq_ = 0;
   uint64_t events_applied_ = 0;
   uint64_t events_rejected_ = 0;
@@ -268,7 +318,7 @@ class Ledger {
   std::vector<Dispute> disputes_;
   Index account_index_, campaign_index_, grant_index_, dispute_index_;
   IdSet applied_ids_;
-  std::set<Timer> timers_;
+  std::set<Timer> timers_;  // every account's, grouped by account
 };
 
 }  // namespace billsim

@@ -213,10 +213,10 @@ void Ledger::Adjust(uint32_t di, int64_t amount) {
     g.account = d.account;
     g.order = ++grant_order_;
     g.amount = g.remaining = from_expired;
-    g.expires_at_us = clock_us_ + options_.refund_grant_validity_us;
+    g.expires_at_us = a.clock_us + options_.refund_grant_validity_us;
     g.adjustment = true;
     grant_index_.emplace(g.id, gi);
-    timers_.insert(Timer{g.expires_at_us, kTimerExpiry, g.id, gi});
+    AddTimer(Timer{d.account, g.expires_at_us, kTimerExpiry, g.id, gi});
     InsertGrantOrdered(a, gi);
     a.credit += from_expired;
     a.adjusted += from_expired;

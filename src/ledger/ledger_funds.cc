@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ledger/hold_flow.h"
 #include "ledger/ledger.h"
 #include "util/assert.h"
 #include "util/money.h"
@@ -37,9 +38,16 @@ int64_t UnitsWithin(int64_t n, int64_t m, int64_t p, int64_t k,
 
 }  // namespace
 
+int64_t BillableUnitsMax(int64_t price, int64_t per_units) {
+  // floor(N*p/k) <= L  <=>  N <= ((L+1)*k - 1) / p  (as in UnitsWithin)
+  const __int128 n =
+      ((static_cast<__int128>(kCampaignCostMaxMicros) + 1) * per_units - 1) / price;
+  return n >= kCampaignUnitsMax ? kCampaignUnitsMax : static_cast<int64_t>(n);
+}
+
 // --- Accounts and money in ------------------------------------------------------
 
-void Ledger::OnAccountOpened(const v1::AccountOpened& m) {
+void Ledger::OnAccountOpened(const v1::AccountOpened& m, int64_t at_us) {
   const uint32_t index = static_cast<uint32_t>(accounts_.size());
   Account& a = accounts_.emplace_back();
   a.id = m.account_id();
@@ -47,15 +55,16 @@ void Ledger::OnAccountOpened(const v1::AccountOpened& m) {
   a.name = m.name();
   a.utc_offset_minutes = m.utc_offset_minutes();
   a.funding_order = m.funding_order();
-  a.opened_at_us = clock_us_;
+  a.opened_at_us = a.clock_us = at_us;
   account_index_.emplace(a.id, index);
 }
 
 void Ledger::OnCashDeposited(const v1::CashDeposited& m) {
   const uint32_t ai = FindAccount(m.account_id());
   Account& a = accounts_[ai];
-  a.cash += m.amount_micros();
-  a.deposited += m.amount_micros();
+  // R11 (ValidateInflow) keeps every total within kAccountFundsMaxMicros.
+  a.cash = CheckedAdd(a.cash, m.amount_micros());
+  a.deposited = CheckedAdd(a.deposited, m.amount_micros());
   Entry e;
   e.kind = v1::ADD_BALANCE;
   e.account = ai;
@@ -95,13 +104,13 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
   g.campaigns.erase(std::unique(g.campaigns.begin(), g.campaigns.end()),
                     g.campaigns.end());
   grant_index_.emplace(g.id, gi);
-  timers_.insert(Timer{g.expires_at_us, kTimerExpiry, g.id, gi});
+  AddTimer(Timer{ai, g.expires_at_us, kTimerExpiry, g.id, gi});
 
   Account& a = accounts_[ai];
   InsertGrantOrdered(a, gi);
   if (!g.campaigns.empty()) a.restricted_grants++;
-  a.credit += g.amount;
-  a.granted += g.amount;
+  a.credit = CheckedAdd(a.credit, g.amount);
+  a.granted = CheckedAdd(a.granted, g.amount);
   Entry e;
   e.kind = v1::PROMOTION_ISSUED;
   e.account = ai;
@@ -130,7 +139,8 @@ void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   c.creative_reviewed = m.creative_reviewed();
   c.audience_defined = m.audience_defined();
   c.landing_page_url = m.landing_page_url();
-  c.day_index = LocalDay(accounts_[c.account], clock_us_);
+  c.day_index = LocalDay(accounts_[c.account], accounts_[c.account].clock_us);
+  c.billable_units_max = BillableUnitsMax(c.price, c.per_units);
   campaign_index_.emplace(c.id, index);
 }
 
@@ -146,7 +156,8 @@ int64_t Ledger::HoldTarget(const Campaign& c) const {
     case v1::BUDGET_MODE_TOTAL:
       return std::max<int64_t>(0, c.budget - c.billed_micros);
     case v1::BUDGET_MODE_DAY: {
-      const bool today = c.day_index == LocalDay(accounts_[c.account], clock_us_);
+      const Account& a = accounts_[c.account];
+      const bool today = c.day_index == LocalDay(a, a.clock_us);
       return std::max<int64_t>(0, c.budget - (today ? c.day_spent : 0));
     }
     default:
@@ -210,6 +221,38 @@ void Ledger::StopHolding(uint32_t ci, const std::string& why) {
   Emit(std::move(e));
 }
 
+std::vector<int64_t> Ledger::FitHolds(
+    uint32_t ai, const std::vector<std::pair<uint32_t, int64_t>>& holds,
+    uint32_t leaving) const {
+  const Account& a = accounts_[ai];
+  // One pool for cash and account-wide grants (they fund every campaign
+  // alike), one source per coupon.
+  HoldFlow flow;
+  int64_t pool = a.cash;
+  std::vector<std::pair<uint32_t, uint32_t>> coupons;  // grant, source
+  for (uint32_t gi : a.grants) {
+    const Grant& g = grants_[gi];
+    if (gi == leaving || g.expired || g.remaining == 0) continue;
+    if (g.campaigns.empty()) {
+      pool += g.remaining;
+    } else {
+      coupons.emplace_back(gi, 0);
+    }
+  }
+  const uint32_t pool_source = flow.AddSource(pool);
+  for (auto& [gi, source] : coupons) source = flow.AddSource(grants_[gi].remaining);
+  std::vector<int64_t> fitted;
+  std::vector<uint32_t> sources;
+  for (const auto& [ci, want] : holds) {
+    sources.assign(1, pool_source);
+    for (const auto& [gi, source] : coupons) {
+      if (GrantFunds(grants_[gi], ci)) sources.push_back(source);
+    }
+    fitted.push_back(flow.AddHold(sources, want));
+  }
+  return fitted;
+}
+
 // R4: freeze as much of the hold target as the sources that may fund the
 // campaign allow, after every other hold is covered.
 void Ledger::TopUp(uint32_t ci) {
@@ -217,7 +260,20 @@ void Ledger::TopUp(uint32_t ci) {
   BILLSIM_ASSERT(IsHolding(c));
   Account& a = accounts_[c.account];
   const int64_t want = HoldTarget(c) - c.hold;
-  const int64_t room = Usable(a, ci) - a.frozen;
+  if (want <= 0) return;
+  int64_t room = a.valid();
+  if (a.restricted_grants > 0) {
+    // Coupons: the other holds keep what they have, drawing on the sources
+    // they may use, and this one gets what still fits among its own. Not
+    // the account's frozen total against all its funds: holds backed by
+    // coupons this campaign cannot use take nothing from it.
+    std::vector<std::pair<uint32_t, int64_t>> holds;
+    for (uint32_t other : a.holding) {
+      if (other != ci) holds.emplace_back(other, campaigns_[other].hold);
+    }
+    holds.emplace_back(ci, c.hold + want);
+    room = FitHolds(c.account, holds, kNoIndex).back() - c.hold;
+  }
   const int64_t add = std::min(want, room);
   if (add <= 0) return;
   c.hold += add;
@@ -238,28 +294,27 @@ void Ledger::TopUpAll(uint32_t ai) {
 }
 
 // R6: after an expiry, no hold may exceed what can still fund it; the
-// latest-enabled campaigns give way first.
+// latest-enabled campaigns give way first. Holds shrink before the credit
+// goes, so no entry ever shows a negative valid balance (R12).
 void Ledger::ShrinkHolds(uint32_t ai, uint32_t expiring) {
   Account& a = accounts_[ai];
-  // What the expiring grant takes away, from the account and from each
-  // campaign it may fund: holds shrink to fit before the credit goes, so no
-  // entry ever shows a negative valid balance (R12).
-  const Grant* g = expiring == kNoIndex ? nullptr : &grants_[expiring];
-  const int64_t leaving = g ? g->remaining : 0;
-  for (auto it = a.holding.rbegin(); it != a.holding.rend(); ++it) {
-    Campaign& c = campaigns_[*it];
-    const int64_t usable_after =
-        Usable(a, *it) - (g != nullptr && GrantFunds(*g, *it) ? leaving : 0);
-    const int64_t over = std::max(a.frozen - (a.cash + a.credit - leaving),
-                                  c.hold - usable_after);
-    const int64_t cut = std::min(over, c.hold);
-    if (cut <= 0) continue;
+  if (a.holding.empty()) return;
+  // What fits without the expiring grant, earliest-enabled first.
+  std::vector<std::pair<uint32_t, int64_t>> holds;
+  for (uint32_t ci : a.holding) holds.emplace_back(ci, campaigns_[ci].hold);
+  const std::vector<int64_t> fitted = FitHolds(ai, holds, expiring);
+  const int64_t leaving = expiring == kNoIndex ? 0 : grants_[expiring].remaining;
+  for (size_t i = holds.size(); i-- > 0;) {
+    Campaign& c = campaigns_[holds[i].first];
+    const int64_t cut = c.hold - fitted[i];
+    BILLSIM_ASSERT(cut >= 0);
+    if (cut == 0) continue;
     c.hold -= cut;
     a.frozen -= cut;
     Entry e;
     e.kind = v1::FREEZE_REDUCED;
     e.account = ai;
-    e.campaign = *it;
+    e.campaign = holds[i].first;
     e.frozen_delta = -cut;
     e.note = "credit behind the hold expires (R6)";
     Emit(std::move(e));
@@ -342,7 +397,8 @@ void Ledger::OnAdReviewed(const v1::AdReviewed& m) {
 void Ledger::Deliver(uint32_t ci, v1::DeliveryReported::Kind kind,
                      int64_t count, bool fault) {
   Campaign& c = campaigns_[ci];
-  c.delivered[kind] = SatAdd(c.delivered[kind], count);
+  // R11 (DeliveryFits) bounds every counter below: none can overflow.
+  c.delivered[kind] = CheckedAdd(c.delivered[kind], count);
   // R1: only the billing event's delivery kind is ever charged.
   if (kind != c.billable_kind) {
     NotBilled(ci, v1::NOT_BILLABLE_KIND, count);
@@ -374,8 +430,8 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
       reason == v1::NOT_BILLABLE_KIND
           ? 0
           : MulDivFloor(units, c.price, c.per_units);
-  c.not_billed_units[reason] = SatAdd(c.not_billed_units[reason], units);
-  c.not_billed_micros[reason] = SatAdd(c.not_billed_micros[reason], would_cost);
+  c.not_billed_units[reason] = CheckedAdd(c.not_billed_units[reason], units);
+  c.not_billed_micros[reason] = CheckedAdd(c.not_billed_micros[reason], would_cost);
   Entry e;
   e.kind = v1::NOT_BILLED;
   e.account = c.account;
@@ -404,14 +460,15 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   const int64_t n = c.billed_units;
   const int64_t already = c.billed_micros;
   if (c.budget_mode == v1::BUDGET_MODE_DAY) {
-    const int64_t today = LocalDay(a, clock_us_);
+    const int64_t today = LocalDay(a, a.clock_us);
     if (c.day_index != today) {
       c.day_index = today;  // R4: a new local day, a new daily budget
       c.day_spent = 0;
     }
   }
-  // Saturating: a count near INT64_MAX must not overflow the unit total.
-  const int64_t full = MulDivFloor(SatAdd(n, units), c.price, c.per_units) - already;
+  // n + units <= the campaign's delivered units, bounded by R11: the cost
+  // of all of them is within kCampaignCostMaxMicros.
+  const int64_t full = MulDivFloor(CheckedAdd(n, units), c.price, c.per_units) - already;
   // R4, R5: a held campaign is charged from its hold and only from it; a
   // hold left short is topped up by money coming in, not by delivery.
   const bool from_hold = IsHolding(c);
@@ -435,15 +492,15 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
       fits ? full : MulDivFloor(n + billed, c.price, c.per_units) - already;
   BILLSIM_ASSERT(amount >= 0 && amount <= cap_budget && amount <= cap_funds);
 
-  c.billed_units += billed;
-  c.billed_micros += amount;
-  if (!fault) c.served_units += billed;
-  if (c.budget_mode == v1::BUDGET_MODE_DAY) c.day_spent += amount;
-  a.spent += amount;
+  c.billed_units = CheckedAdd(c.billed_units, billed);
+  c.billed_micros = CheckedAdd(c.billed_micros, amount);
+  if (!fault) c.served_units = CheckedAdd(c.served_units, billed);
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) c.day_spent = CheckedAdd(c.day_spent, amount);
+  a.spent = CheckedAdd(a.spent, amount);
 
   // R3: draw on the sources in the funding order, one entry per source.
   FaultCharge record;
-  record.time_us = clock_us_;
+  record.time_us = a.clock_us;
   int64_t left = amount;
   int64_t units_left = billed;
   auto draw = [&](uint32_t grant) {

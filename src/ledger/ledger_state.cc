@@ -10,7 +10,7 @@ namespace billsim {
 
 void Ledger::SaveState(v1::LedgerState* s) const {
   s->Clear();
-  s->set_clock_us(clock_us_);
+  s->set_clock_us(latest_us_);
   s->set_entry_seq(entry_seq_);
   s->set_events_applied(events_applied_);
   s->set_events_rejected(events_rejected_);
@@ -44,6 +44,7 @@ void Ledger::SaveState(v1::LedgerState* s) const {
     for (uint32_t g : a.grants) p->add_grants(g);
     for (uint32_t c : a.holding) p->add_holding(c);
     p->set_day_timer_scheduled(a.day_timer_scheduled);
+    p->set_clock_us(a.clock_us);
   }
   for (const Grant& g : grants_) {
     auto* p = s->add_grants();
@@ -138,13 +139,88 @@ bool CopyArray(const google::protobuf::RepeatedField<int64_t>& from,
   return true;
 }
 
+bool In(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; }
+bool Money(int64_t v) { return In(v, 0, kAccountFundsMaxMicros); }
+bool Time(int64_t v) { return In(v, 0, kTimeMaxUs); }
+// Refund grants may expire up to their validity past kTimeMaxUs.
+bool Expiry(int64_t v) { return In(v, 0, 2 * kTimeMaxUs); }
+template <typename T>
+bool AllMoney(const T& values) {
+  return std::all_of(values.begin(), values.end(), Money);
+}
+
+// Every number of a saved state within the bounds the ledger keeps (R11),
+// checked before any of them is used: a damaged or hostile snapshot is
+// refused, never reaches an assertion or overflows. Relations between the
+// values are CheckInvariants' and RestoreState's.
+std::string OutOfRange(const v1::LedgerState& s) {
+  if (!In(s.min_budget_micros(), 0, kAmountMaxMicros) ||
+      !In(s.refund_grant_validity_us(), 1, kTimeMaxUs) || !Time(s.clock_us())) {
+    return "options or clock";
+  }
+  for (const auto& a : s.accounts()) {
+    if (!Time(a.clock_us()) || !In(a.opened_at_us(), 0, a.clock_us()) ||
+        a.clock_us() > s.clock_us() || a.utc_offset_minutes() % 30 != 0 ||
+        !In(a.utc_offset_minutes(), -720, 840) ||
+        !v1::FundingOrder_IsValid(a.funding_order()) ||
+        !AllMoney(std::initializer_list<int64_t>{
+            a.cash(), a.credit(), a.frozen(), a.deposited(), a.granted(),
+            a.spent(), a.expired(), a.adjusted()})) {
+      return "account " + a.id();
+    }
+  }
+  for (const auto& g : s.grants()) {
+    if (!Money(g.amount()) || !Money(g.remaining()) ||
+        !Money(g.expired_micros()) || !Expiry(g.expires_at_us())) {
+      return "grant " + g.id();
+    }
+  }
+  for (const auto& c : s.campaigns()) {
+    if (!In(c.price(), 1, kAmountMaxMicros) || !In(c.budget(), 0, kAmountMaxMicros) ||
+        !v1::BudgetMode_IsValid(c.budget_mode()) ||
+        c.budget_mode() == v1::BUDGET_MODE_UNSPECIFIED ||
+        !In(c.day_index(), -1, kTimeMaxUs / kMicrosPerDay + 1) ||
+        !AllMoney(std::initializer_list<int64_t>{
+            c.hold(), c.billed_units(), c.billed_micros(), c.served_units(),
+            c.fault_billed_micros(), c.day_spent()}) ||
+        !AllMoney(c.delivered()) || !AllMoney(c.not_billed_units()) ||
+        !AllMoney(c.not_billed_micros())) {
+      return "campaign " + c.id();
+    }
+    for (const auto& f : c.fault_charges()) {
+      if (!Time(f.time_us())) return "campaign " + c.id() + " fault charge";
+      for (const auto& p : f.parts()) {
+        if (!Money(p.amount()) || !In(p.adjusted(), 0, p.amount())) {
+          return "campaign " + c.id() + " fault charge";
+        }
+      }
+    }
+  }
+  for (const auto& d : s.disputes()) {
+    if (!Time(d.window_start_us()) || !Time(d.window_end_us()) ||
+        !Money(d.claimed()) || !Money(d.verifiable()) || !Money(d.adjusted()) ||
+        !v1::DisputeReason_IsValid(d.reason()) ||
+        !v1::DisputeStatus_IsValid(d.status())) {
+      return "dispute " + d.id();
+    }
+  }
+  for (const auto& t : s.timers()) {
+    if (!Expiry(t.at_us())) return "timer " + t.key();
+  }
+  return "";
+}
+
 }  // namespace
 
 Status Ledger::RestoreState(const v1::LedgerState& s) {
+  if (const std::string what = OutOfRange(s); !what.empty()) {
+    return Status::Corruption("snapshot state: " + what +
+                              " has a value out of range");
+  }
   Ledger fresh(options_);
   fresh.options_.min_budget_micros = s.min_budget_micros();
   fresh.options_.refund_grant_validity_us = s.refund_grant_validity_us();
-  fresh.clock_us_ = s.clock_us();
+  fresh.latest_us_ = s.clock_us();
   fresh.entry_seq_ = s.entry_seq();
   fresh.events_applied_ = s.events_applied();
   fresh.events_rejected_ = s.events_rejected();
@@ -189,6 +265,7 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     a.grants.assign(p.grants().begin(), p.grants().end());
     a.holding.assign(p.holding().begin(), p.holding().end());
     a.day_timer_scheduled = p.day_timer_scheduled();
+    a.clock_us = p.clock_us();
     fresh.account_index_.emplace(a.id, fresh.accounts_.size() - 1);
   }
   for (const auto& p : s.grants()) {
@@ -246,6 +323,7 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     c.fault_billed_micros = p.fault_billed_micros();
     c.day_index = p.day_index();
     c.day_spent = p.day_spent();
+    c.billable_units_max = BillableUnitsMax(c.price, c.per_units);
     if (!CopyArray(p.delivered(), &c.delivered) ||
         !CopyArray(p.not_billed_units(), &c.not_billed_units) ||
         !CopyArray(p.not_billed_micros(), &c.not_billed_micros)) {
@@ -284,20 +362,45 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     d.has_delivery_data = p.has_delivery_data();
     fresh.dispute_index_.emplace(d.id, fresh.disputes_.size() - 1);
   }
+  // Timers: exactly one expiry per unexpired grant, at its expiry, and one
+  // day timer per account that says it has one, each after its clock.
+  size_t expiry_timers = 0, day_timers = 0;
   for (const auto& p : s.timers()) {
     const size_t bound = p.kind() == kTimerExpiry ? n_grants : n_accounts;
-    if ((p.kind() != kTimerExpiry && p.kind() != kTimerDay) || p.index() >= bound ||
-        p.at_us() <= fresh.clock_us_) {
+    if ((p.kind() != kTimerExpiry && p.kind() != kTimerDay) || p.index() >= bound) {
       return bad("timer " + p.key() + " is out of range");
     }
-    fresh.timers_.insert(Timer{p.at_us(), p.kind(), p.key(), p.index()});
+    const bool expiry = p.kind() == kTimerExpiry;
+    const uint32_t account = expiry ? fresh.grants_[p.index()].account : p.index();
+    const Account& a = fresh.accounts_[account];
+    const bool matches =
+        expiry ? !fresh.grants_[p.index()].expired &&
+                     fresh.grants_[p.index()].expires_at_us == p.at_us() &&
+                     fresh.grants_[p.index()].id == p.key()
+               : a.day_timer_scheduled && a.id == p.key();
+    if (!matches || p.at_us() <= a.clock_us ||
+        !fresh.timers_.insert(Timer{account, p.at_us(), p.kind(), p.key(), p.index()})
+             .second) {
+      return bad("timer " + p.key() + " does not match the state");
+    }
+    Account& owner = fresh.accounts_[account];
+    owner.next_timer_us = std::min(owner.next_timer_us, p.at_us());
+    (expiry ? expiry_timers : day_timers)++;
+  }
+  const size_t live_grants = std::count_if(
+      fresh.grants_.begin(), fresh.grants_.end(), [](const Grant& g) { return !g.expired; });
+  const size_t day_scheduled =
+      std::count_if(fresh.accounts_.begin(), fresh.accounts_.end(),
+                    [](const Account& a) { return a.day_timer_scheduled; });
+  if (expiry_timers != live_grants || day_timers != day_scheduled) {
+    return bad("timers do not match the grants and accounts");
   }
   const Status invariants = fresh.CheckInvariants();
   if (!invariants.ok()) return bad(invariants.message());
 
   // Commit: only a state that passed every check replaces ours.
   options_ = fresh.options_;
-  clock_us_ = fresh.clock_us_;
+  latest_us_ = fresh.latest_us_;
   entry_seq_ = fresh.entry_seq_;
   events_applied_ = fresh.events_applied_;
   events_rejected_ = fresh.events_rejected_;

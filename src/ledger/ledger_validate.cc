@@ -26,14 +26,24 @@ Result Reject(const v1::Event& e, std::string field, const std::string& why) {
   return Reject(e.event_id(), std::move(field), why);
 }
 
+// A time field within [0, kTimeMaxUs] (R11): an absurd time is refused, not
+// applied (R6), and time arithmetic stays far from overflow.
+Result TimeInRange(uint64_t event_id, const std::string& field, int64_t v) {
+  if (v < 0) {
+    return Reject(event_id, field, "must not be negative, got " + std::to_string(v));
+  }
+  if (v > kTimeMaxUs) {
+    return Reject(event_id, field,
+                  "must be at most " + std::to_string(kTimeMaxUs) + " (" +
+                      FormatTime(kTimeMaxUs) + "), got " + std::to_string(v));
+  }
+  return Result{};
+}
+
 // The checks every event gets before its payload is looked at.
 Result ValidateEnvelope(uint64_t event_id, int64_t time_us) {
   if (event_id == 0) return Reject(event_id, "event_id", "must be nonzero");
-  if (time_us < 0) {
-    return Reject(event_id, "time_us",
-                  "must not be negative, got " + std::to_string(time_us));
-  }
-  return Result{};
+  return TimeInRange(event_id, "time_us", time_us);
 }
 
 // Every text field of the payload must be UTF-8: Protobuf refuses to parse
@@ -68,9 +78,10 @@ Result ValidateDeliveryFields(uint64_t event_id, int kind, int64_t count) {
                   "must be IMPRESSION, CLICK, VIDEO_VIEW_2S, VIDEO_VIEW_6S or "
                   "CONVERSION");
   }
-  if (count <= 0) {
+  if (count <= 0 || count > kCountMax) {
     return Reject(event_id, "delivery_reported.count",
-                  "must be positive, got " + std::to_string(count));
+                  "must be from 1 to " + std::to_string(kCountMax) + ", got " +
+                      std::to_string(count));
   }
   return Result{};
 }
@@ -89,9 +100,12 @@ bool ValidCurrency(std::string_view c) {
   return true;
 }
 
-Result Positive(const v1::Event& e, const std::string& field, int64_t v) {
-  if (v > 0) return Accept();
-  return Reject(e, field, "must be positive, got " + std::to_string(v));
+// An amount, price or claim: 1 .. kAmountMaxMicros (R11).
+Result Amount(const v1::Event& e, const std::string& field, int64_t v) {
+  if (v > 0 && v <= kAmountMaxMicros) return Accept();
+  return Reject(e, field,
+                "must be from 1 to " + std::to_string(kAmountMaxMicros) +
+                    " micros, got " + std::to_string(v));
 }
 
 Result ValidEvidence(const v1::Event& e, const std::string& field,
@@ -128,6 +142,21 @@ Result Ledger::ValidateOpened(uint64_t event_id, int64_t time_us,
   return Accept();
 }
 
+Result Ledger::ValidateInflow(const v1::Event& e, uint32_t account,
+                              int64_t amount, const char* field) const {
+  const Account& a = accounts_[account];
+  int64_t total = 0;
+  if (AddWithin(a.deposited, a.granted, kAccountFundsMaxMicros, &total) &&
+      AddWithin(total, a.adjusted, kAccountFundsMaxMicros, &total) &&
+      AddWithin(total, amount, kAccountFundsMaxMicros, &total)) {
+    return Accept();
+  }
+  return Reject(e, field,
+                "would overflow account " + Quoted(a.id) +
+                    "'s balances: deposited + granted + adjusted may not pass " +
+                    std::to_string(kAccountFundsMaxMicros) + " micros");
+}
+
 Result Ledger::ValidateDelivery(uint64_t event_id, int64_t time_us,
                                 uint32_t campaign, int kind,
                                 int64_t count) const {
@@ -137,7 +166,24 @@ Result Ledger::ValidateDelivery(uint64_t event_id, int64_t time_us,
   if (Rejected(r)) return r;
   r = ValidateOpened(event_id, time_us, campaigns_[campaign].account);
   if (Rejected(r)) return r;
-  return ValidateDeliveryFields(event_id, kind, count);
+  r = ValidateDeliveryFields(event_id, kind, count);
+  if (Rejected(r)) return r;
+  return ValidateDeliveryTotals(event_id, campaign, kind, count);
+}
+
+Result Ledger::ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign,
+                                      int kind, int64_t count) const {
+  const Campaign& c = campaigns_[campaign];
+  if (DeliveryFits(c, kind, count)) return Accept();
+  const std::string what =
+      kind == c.billable_kind
+          ? "billable units whose cost at its price would pass " +
+                std::to_string(kCampaignCostMaxMicros) + " micros"
+          : std::to_string(kCampaignUnitsMax) + " delivered units of that kind";
+  return Reject(event_id, "delivery_reported.count",
+                "would overflow campaign " + Quoted(c.id) + "'s totals: " +
+                    std::to_string(c.delivered[kind]) + " + " +
+                    std::to_string(count) + " passes " + what);
 }
 
 Result Ledger::ValidateCampaignEvent(const v1::Event& e,
@@ -207,7 +253,10 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
       const auto& m = e.cash_deposited();
       Result r = ValidateAccountEvent(e, m.account_id(), "cash_deposited");
       if (Rejected(r)) return r;
-      return Positive(e, "cash_deposited.amount_micros", m.amount_micros());
+      r = Amount(e, "cash_deposited.amount_micros", m.amount_micros());
+      if (Rejected(r)) return r;
+      return ValidateInflow(e, FindAccount(m.account_id()), m.amount_micros(),
+                            "cash_deposited.amount_micros");
     }
 
     case P::kCreditGranted: {
@@ -225,7 +274,12 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
         return Reject(e, "credit_granted.grant_id",
                       "grant " + Quoted(m.grant_id()) + " already exists");
       }
-      r = Positive(e, "credit_granted.amount_micros", m.amount_micros());
+      r = Amount(e, "credit_granted.amount_micros", m.amount_micros());
+      if (Rejected(r)) return r;
+      r = ValidateInflow(e, FindAccount(m.account_id()), m.amount_micros(),
+                         "credit_granted.amount_micros");
+      if (Rejected(r)) return r;
+      r = TimeInRange(e.event_id(), "credit_granted.expires_at_us", m.expires_at_us());
       if (Rejected(r)) return r;
       if (m.expires_at_us() <= at_us) {
         return Reject(e, "credit_granted.expires_at_us",
@@ -268,16 +322,18 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
         return Reject(e, "campaign_created.billing_event",
                       "must be CPM, CPC, CPV_2S or CPV_6S");
       }
-      r = Positive(e, "campaign_created.price_micros", m.price_micros());
+      r = Amount(e, "campaign_created.price_micros", m.price_micros());
       if (Rejected(r)) return r;
       switch (m.budget_mode()) {
         case v1::BUDGET_MODE_DAY:
         case v1::BUDGET_MODE_TOTAL:
-          if (m.budget_micros() < options_.min_budget_micros) {
+          if (m.budget_micros() < options_.min_budget_micros ||
+              m.budget_micros() > kAmountMaxMicros) {
             return Reject(e, "campaign_created.budget_micros",
-                          "a finite budget must be at least " +
-                              FormatMicros(options_.min_budget_micros) +
-                              ", got " + FormatMicros(m.budget_micros()));
+                          "a finite budget must be from " +
+                              FormatMicros(options_.min_budget_micros) + " to " +
+                              FormatMicros(kAmountMaxMicros) + ", got " +
+                              FormatMicros(m.budget_micros()));
           }
           return Accept();
         case v1::BUDGET_MODE_INFINITE:
@@ -343,7 +399,10 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
       Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),
                                        "delivery_reported");
       if (Rejected(r)) return r;
-      return ValidateDeliveryFields(e.event_id(), m.kind(), m.count());
+      r = ValidateDeliveryFields(e.event_id(), m.kind(), m.count());
+      if (Rejected(r)) return r;
+      return ValidateDeliveryTotals(e.event_id(), FindCampaign(m.campaign_id()),
+                                    m.kind(), m.count());
     }
 
     case P::kDisputeFiled: {
@@ -362,13 +421,20 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
           m.reason() == v1::DISPUTE_REASON_UNSPECIFIED) {
         return Reject(e, "dispute_filed.reason", "must name a reason");
       }
-      if (m.window_start_us() < 0 ||
-          m.window_end_us() <= m.window_start_us()) {
+      r = TimeInRange(e.event_id(), "dispute_filed.window_start_us",
+                      m.window_start_us());
+      if (Rejected(r)) return r;
+      r = TimeInRange(e.event_id(), "dispute_filed.window_end_us", m.window_end_us());
+      if (Rejected(r)) return r;
+      if (m.window_end_us() <= m.window_start_us()) {
         return Reject(e, "dispute_filed.window_end_us",
-                      "the window [start, end) must be non-empty and start "
-                      "at or after 0");
+                      "the window [start, end) must be non-empty");
       }
-      r = Positive(e, "dispute_filed.claimed_micros", m.claimed_micros());
+      r = Amount(e, "dispute_filed.claimed_micros", m.claimed_micros());
+      if (Rejected(r)) return r;
+      // What an investigation may give back is at most the claim.
+      r = ValidateInflow(e, FindAccount(m.account_id()), m.claimed_micros(),
+                         "dispute_filed.claimed_micros");
       if (Rejected(r)) return r;
       return ValidEvidence(e, "dispute_filed.evidence", m.evidence());
     }
@@ -384,7 +450,12 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
         return Reject(e, "dispute_evidence_added.evidence",
                       "must list at least one item");
       }
-      return ValidEvidence(e, "dispute_evidence_added.evidence", m.evidence());
+      Result r = ValidEvidence(e, "dispute_evidence_added.evidence", m.evidence());
+      if (Rejected(r)) return r;
+      // It may complete the evidence and so adjust up to the claim.
+      const Dispute& d = disputes_[di];
+      if (d.status != v1::NEEDS_EVIDENCE) return Accept();
+      return ValidateInflow(e, d.account, d.claimed, "dispute_evidence_added.evidence");
     }
 
     case P::kDisputeDecided: {
@@ -402,13 +473,21 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
                           "; only a dispute UNDER_REVIEW can be decided");
       }
       if (m.verified()) {
-        return Positive(e, "dispute_decided.amount_micros", m.amount_micros());
+        Result r = Amount(e, "dispute_decided.amount_micros", m.amount_micros());
+        if (Rejected(r)) return r;
+        return ValidateInflow(e, d.account, m.amount_micros(),
+                              "dispute_decided.amount_micros");
       }
       return Accept();
     }
 
-    case P::kClockAdvanced:
-      return Accept();
+    case P::kClockAdvanced: {
+      // Without an account it moves every account's clock (an operator's
+      // event); with one, only that account's.
+      const auto& m = e.clock_advanced();
+      if (m.account_id().empty()) return Accept();
+      return ValidateAccountEvent(e, m.account_id(), "clock_advanced");
+    }
   }
   return Reject(e, "payload", "unknown payload");
 }

@@ -130,7 +130,7 @@ v1::BalanceReport Ledger::Report() const {
   r.set_events_rejected(events_rejected_);
   r.set_events_duplicate(events_duplicate_);
   r.set_entries(entry_seq_);
-  r.set_clock_us(clock_us_);
+  r.set_clock_us(latest_us_);
   r.set_state_digest(Digest());
   return r;
 }

@@ -5,6 +5,7 @@
 #define BILLSIM_LEDGER_STATE_H_
 
 #include <array>
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,12 +31,18 @@ struct Grant {
 };
 
 struct Account {
+  // R6: each account keeps its own clock, the latest time of its own events
+  // (and of ClockAdvanced for it or for every account): its grants expire
+  // and its days turn by this clock alone, so no other account's stamps can
+  // move them.
+  int64_t clock_us = 0;
+  int64_t next_timer_us = INT64_MAX;  // derived: its earliest timer, if any
+  int64_t opened_at_us = 0;
   std::string id;
   std::string currency;
   std::string name;
   int32_t utc_offset_minutes = 0;
   v1::FundingOrder funding_order = v1::FUNDING_ORDER_CREDIT_FIRST;
-  int64_t opened_at_us = 0;
   int64_t cash = 0;    // cash_balance
   int64_t credit = 0;  // grant_balance: remaining of unexpired grants
   int64_t frozen = 0;  // frozen_balance: sum of campaign holds
@@ -92,6 +99,9 @@ struct alignas(64) Campaign {
   int64_t day_spent = 0;
   // Delivered units by DeliveryReported::Kind (index 1..5).
   std::array<int64_t, 6> delivered{};
+  // Derived from the price: the most billable units whose cost stays within
+  // kCampaignCostMaxMicros (R11 refuses delivery past it).
+  int64_t billable_units_max = 0;
 
   std::string id;
   v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
@@ -107,6 +117,11 @@ struct alignas(64) Campaign {
   std::array<int64_t, 7> not_billed_micros{};
   std::vector<FaultCharge> fault_charges;  // in time order
 };
+
+// The most units of a campaign priced `price` per `per_units` whose cost,
+// floor(units * price / per_units), stays within kCampaignCostMaxMicros
+// (and at most kCampaignUnitsMax). REQUIRES: price > 0, per_units > 0.
+int64_t BillableUnitsMax(int64_t price, int64_t per_units);
 
 struct Dispute {
   std::string id;

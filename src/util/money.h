@@ -14,6 +14,34 @@ inline constexpr int64_t kMicrosPerUnit = 1'000'000;       // 1.00 = 1e6 micros
 inline constexpr int64_t kMicrosPerDay = 86'400'000'000;   // time, in us
 inline constexpr int64_t kMicrosPerMinute = 60'000'000;
 
+// --- Bounds (README "The rules", events.proto) -------------------------------
+// Every quantity the ledger adds up has a documented bound, chosen so that no
+// sum or product of bounded values can overflow int64: an event whose value
+// or effect would pass one is refused (R11), never wrapped or saturated.
+
+// An amount, price or budget in one event: 10^15 micros (a billion units of
+// the account currency).
+inline constexpr int64_t kAmountMaxMicros = 1'000'000'000'000'000;
+// Units in one delivery event.
+inline constexpr int64_t kCountMax = 1'000'000'000'000;
+// What may ever come into one account: deposited + granted + adjusted. By
+// conservation (R12) every balance and total of the account is at most this.
+inline constexpr int64_t kAccountFundsMaxMicros = 1'000'000'000'000'000'000;
+// Delivered units of one kind to one campaign over its life, and what they
+// would cost at the campaign's price.
+inline constexpr int64_t kCampaignUnitsMax = 1'000'000'000'000'000'000;
+inline constexpr int64_t kCampaignCostMaxMicros = 1'000'000'000'000'000'000;
+// Times: from the epoch to 2200-01-01T00:00:00Z inclusive. Later times (an
+// expiry included) are refused, so time arithmetic (local days, refund
+// validity) stays far from overflow.
+inline constexpr int64_t kTimeMaxUs = 7'258'118'400'000'000;
+
+// a + b, or false when the sum would pass `max` (or overflow).
+// REQUIRES: a, b >= 0.
+inline bool AddWithin(int64_t a, int64_t b, int64_t max, int64_t* sum) {
+  return !__builtin_add_overflow(a, b, sum) && *sum <= max;
+}
+
 // floor(a * b / c) for a, b >= 0 and c > 0, exact through 128-bit arithmetic.
 // Saturates at INT64_MAX, which no real money amount reaches.
 // The 128-bit case of MulDivFloor, out of line.
@@ -31,11 +59,12 @@ std::string FormatMicros(int64_t micros);
 // "2026-01-15T09:30:00Z" (microseconds shown only when nonzero).
 std::string FormatTime(int64_t time_us);
 
-// a + b for a, b >= 0, saturating at INT64_MAX: counters of units that a
-// hostile count could otherwise overflow (undefined behaviour).
-inline int64_t SatAdd(int64_t a, int64_t b) {
+// a + b where the bounds above guarantee the sum fits: an invariant, not an
+// input check (inputs were refused before they could get here).
+inline int64_t CheckedAdd(int64_t a, int64_t b) {
   int64_t r;
-  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+  BILLSIM_ASSERT(!__builtin_add_overflow(a, b, &r));
+  return r;
 }
 
 // Floor division that rounds toward negative infinity (for local days).
