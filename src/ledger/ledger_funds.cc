@@ -272,7 +272,8 @@ void Ledger::TopUp(uint32_t ci) {
       if (other != ci) holds.emplace_back(other, campaigns_[other].hold);
     }
     holds.emplace_back(ci, c.hold + want);
-    room = FitHolds(c.account, holds, kNoIndex).back() - c.hold;
+    // Never past the valid balance either (R5), whatever the flow finds.
+    room = std::min(room, FitHolds(c.account, holds, kNoIndex).back() - c.hold);
   }
   const int64_t add = std::min(want, room);
   if (add <= 0) return;
