@@ -167,6 +167,20 @@ TEST_F(LedgerTest, ClockAdvancedWithoutAnAccountMovesEveryAccount) {
   EXPECT_EQ(Bal("b1").grant_balance(), 0);
 }
 
+TEST_F(LedgerTest, AdvanceToMovesAccountsBehindTheLatestClock) {
+  // As-of queries: b1's event sets the latest clock at day 5; a1's grant,
+  // expiring on day 1, must still expire when the book is read as of day 5.
+  OpenFunded(0);
+  ASSERT_APPLIED(GrantCredit("a1", "g1", 100 * kUnit, kT0 + kDay));
+  ASSERT_APPLIED(OpenAccount("b1"));
+  now_ = kT0 + 5 * kDay;
+  ASSERT_APPLIED(Deposit("b1", kUnit));
+  EXPECT_EQ(Bal("a1").grant_balance(), 100 * kUnit);
+  ledger_.AdvanceTo(kT0 + 5 * kDay, nullptr);
+  EXPECT_EQ(Bal("a1").grant_balance(), 0);
+  EXPECT_EQ(ledger_.accounts()[ledger_.FindAccount("a1")].clock_us, kT0 + 5 * kDay);
+}
+
 TEST_F(LedgerTest, ClockAdvancedForAnUnknownAccountIsRefused) {
   OpenFunded(0);
   EXPECT_REFUSED(Advance(kT0 + kDay, "nobody"), "clock_advanced.account_id");
