@@ -44,6 +44,7 @@ struct FsyncPolicy {
 struct LogOptions {
   uint64_t segment_bytes = kDefaultSegmentBytes;
   FsyncPolicy fsync;
+  Env* env = nullptr;  // nullptr: Env::Default()
 };
 
 // What recovery found.
@@ -60,7 +61,8 @@ struct LogState {
 // every payload of the last, finds the last good batch, and, when `repair`,
 // cuts a torn tail and rebuilds indexes. Corruption before the tail is an
 // error naming segment, offset and sequence.
-Status RecoverLog(const std::string& dir, bool repair, LogState* state);
+Status RecoverLog(const std::string& dir, bool repair, LogState* state,
+                  Env* env = nullptr);
 
 struct SeqRange {
   uint64_t first = 0;
