@@ -204,8 +204,10 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   const uint64_t batch_bytes = kHeaderSize + payload_.size();
   if (!segment_.is_open() ||
       (segment_.size() > 0 && segment_.size() + batch_bytes > options_.segment_bytes)) {
+    // A failed roll leaves the segment it left unsynced (fsyncgate) or the
+    // new one's name not durable: nothing more may be written.
     Status st = Roll();
-    if (!st.ok()) return st;
+    if (!st.ok()) return failed_ = st;
   }
   BatchHeader h;
   h.first_seq = next_seq_;
@@ -222,13 +224,17 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   Status st = segment_.Append(
       std::string_view(reinterpret_cast<const char*>(header), kHeaderSize), payload_);
   if (!st.ok()) return failed_ = st;
-  // The index is derived: written after, never synced on its own; recovery
-  // rebuilds it from the segment if a crash leaves them apart.
-  st = index_.Append(EncodeIndexEntry({h.first_seq, offset}));
-  if (!st.ok()) return st;
+  // The batch is in the segment now, and the segment is the truth: the
+  // writer's state follows it whatever happens to the index.
   chain_ = h.chain;
   next_seq_ = h.last_seq() + 1;
   bytes_written_ += batch_bytes;
+  // The index is derived: written after, never synced on its own; recovery
+  // rebuilds it from the segment if a crash leaves them apart. A failed
+  // index write still fails the writer for good: the caller is told the
+  // batch failed, and a retry must not write its events again.
+  st = index_.Append(EncodeIndexEntry({h.first_seq, offset}));
+  if (!st.ok()) return failed_ = st;
   range->first = h.first_seq;
   range->last = h.last_seq();
   return Status::Ok();

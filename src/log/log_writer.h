@@ -76,7 +76,10 @@ class LogWriter {
   ~LogWriter();
 
   // Appends the builder's events as one batch (REQUIRES count > 0) and
-  // syncs by policy. On error nothing of the batch counts as appended.
+  // syncs by policy. On error nothing of the batch counts as appended (it
+  // may or may not be in the log: its outcome is unknown), and after any
+  // write, roll or sync error the writer is failed for good: every later
+  // call returns that error (recovery on the next Open sorts out the tail).
   Status Append(const BatchBuilder& batch, SeqRange* range);
 
   // Pipelined durability, for a caller that goes on writing while what it
@@ -117,8 +120,11 @@ class LogWriter {
   Chain chain_{};
   uint64_t bytes_written_ = 0;
   std::string payload_;  // reused
-  // After a failed write the file may end in a partial batch: the writer
-  // refuses further appends (recovery on the next Open cuts it).
+  // After a failed write the file may end in a partial batch, after a failed
+  // sync nothing is known to be durable, after a failed index write the
+  // batch is in the segment though its caller was told it failed: the
+  // writer refuses everything after (recovery on the next Open cuts a torn
+  // tail and rebuilds the index).
   Status failed_;
   std::chrono::steady_clock::time_point last_sync_;
 };
