@@ -11,8 +11,10 @@
 //
 // Crash() is the power cut: every file loses what was written after its
 // last sync (with `tear`, a random prefix of those bytes survives instead:
-// a write torn at a random byte), files whose name was never made durable
-// disappear, and renames not followed by a SyncDir are undone. Until
+// a write torn at a random byte; files whose name ends with
+// `written_back` keep all of them: the kernel wrote them back just before),
+// files whose name was never made durable disappear, and renames not
+// followed by a SyncDir are undone. Until
 // Restart(), every mutating operation fails, so a writer still alive
 // changes nothing; files opened before the crash stay dead after it.
 //
@@ -79,7 +81,7 @@ class FaultEnv final : public log::Env {
   }
 
   // --- Crash ---------------------------------------------------------------------
-  Status Crash(bool tear) {
+  Status Crash(bool tear, const std::string& written_back = "") {
     std::lock_guard lock(mu_);
     active_ = false;
     ++generation_;
@@ -104,7 +106,11 @@ class FaultEnv final : public log::Env {
         continue;
       }
       uint64_t size = f.synced;
-      if (tear && f.size > f.synced) size += rng_() % (f.size - f.synced + 1);
+      if (!written_back.empty() && path.ends_with(written_back)) {
+        size = f.size;
+      } else if (tear && f.size > f.synced) {
+        size += rng_() % (f.size - f.synced + 1);
+      }
       if (size < f.size) keep(base_->TruncateFile(path, size));
     }
     files_.clear();
