@@ -1,40 +1,35 @@
-// Small POSIX file wrappers for the log: every call returns a Status that
-// names the path and the system's reason.
+// Small file wrappers for the log over an Env (log/env.h; nullptr is
+// Env::Default(), the POSIX one): every call returns a Status that names the
+// path and the system's reason.
 #ifndef BILLSIM_LOG_FILE_H_
 #define BILLSIM_LOG_FILE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "log/env.h"
 #include "util/status.h"
 
 namespace billsim::log {
 
-// A file opened for appending. Writes go to the end; Sync makes them
-// durable (fdatasync).
-// A descriptor of a file, for fdatasync only, owned (closed on
-// destruction). It outlives the AppendFile it came from: a file may be
-// closed (a segment roll) while another thread still syncs it.
+// A handle of a file, for fdatasync only. It outlives the AppendFile it
+// came from: a file may be closed (a segment roll) while another thread
+// still syncs it.
 class SyncHandle {
  public:
-  SyncHandle() = default;
-  ~SyncHandle();
-  SyncHandle(SyncHandle&& other) noexcept;
-  SyncHandle& operator=(SyncHandle&& other) noexcept;
-  SyncHandle(const SyncHandle&) = delete;
-  SyncHandle& operator=(const SyncHandle&) = delete;
-
-  Status Sync();  // fdatasync; OK for an empty handle
-  bool empty() const { return fd_ < 0; }
+  Status Sync() { return file_ ? file_->Sync() : Status::Ok(); }  // OK when empty
+  bool empty() const { return file_ == nullptr; }
 
  private:
   friend class AppendFile;
-  int fd_ = -1;
-  std::string path_;
+  std::unique_ptr<SyncableFile> file_;
 };
 
+// A file opened for appending. Writes go to the end; Sync makes them
+// durable (fdatasync).
 class AppendFile {
  public:
   AppendFile() = default;
@@ -42,20 +37,19 @@ class AppendFile {
   AppendFile(const AppendFile&) = delete;
   AppendFile& operator=(const AppendFile&) = delete;
 
-  Status Open(const std::string& path);  // creates if missing
+  Status Open(const std::string& path, Env* env = nullptr);  // creates if missing
   // Writes all the pieces, in order, at the end of the file.
   Status Append(std::string_view a, std::string_view b = {});
   Status Sync();
   Status Close();
-  // A handle that syncs this file from another thread (dup of the fd).
+  // A handle that syncs this file from another thread.
   Status Duplicate(SyncHandle* out) const;
-  uint64_t size() const { return size_; }
+  uint64_t size() const { return file_ ? file_->size() : 0; }
   const std::string& path() const { return path_; }
-  bool is_open() const { return fd_ >= 0; }
+  bool is_open() const { return file_ != nullptr; }
 
  private:
-  int fd_ = -1;
-  uint64_t size_ = 0;
+  std::unique_ptr<WritableFile> file_;
   std::string path_;
 };
 
@@ -69,7 +63,7 @@ class ReadFile {
   ReadFile& operator=(const ReadFile&) = delete;
 
   // Opens `path`, closing any file opened before and forgetting its bytes.
-  Status Open(const std::string& path);
+  Status Open(const std::string& path, Env* env = nullptr);
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
   // Makes bytes [offset, offset + n) readable at *data, or fewer where the
@@ -77,7 +71,7 @@ class ReadFile {
   Status Read(uint64_t offset, size_t n, const uint8_t** data, size_t* got);
 
  private:
-  int fd_ = -1;
+  std::unique_ptr<RandomAccessFile> file_;
   uint64_t size_ = 0;
   std::string path_;
   std::vector<uint8_t> buf_;
@@ -85,11 +79,11 @@ class ReadFile {
   size_t buf_len_ = 0;
 };
 
-Status SyncDir(const std::string& dir);
-Status TruncateFile(const std::string& path, uint64_t size);  // and fsync
-Status WriteFileAtomic(const std::string& path, std::string_view data);
-Status ReadWholeFile(const std::string& path, std::string* out);
-Status CreateDir(const std::string& dir);  // with parents; ok if it exists
+Status SyncDir(const std::string& dir, Env* env = nullptr);
+Status TruncateFile(const std::string& path, uint64_t size, Env* env = nullptr);  // and fsync
+Status WriteFileAtomic(const std::string& path, std::string_view data, Env* env = nullptr);
+Status ReadWholeFile(const std::string& path, std::string* out, Env* env = nullptr);
+Status CreateDir(const std::string& dir, Env* env = nullptr);  // with parents; ok if it exists
 
 }  // namespace billsim::log
 

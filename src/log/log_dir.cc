@@ -13,17 +13,17 @@ namespace billsim::log {
 
 namespace fs = std::filesystem;
 
-Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts) {
+Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts, Env* env) {
   firsts->clear();
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return Status::Ok();
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  env = EnvOrDefault(env);
+  if (!env->FileExists(dir)) return Status::Ok();
+  std::vector<std::string> names;
+  Status st = env->GetChildren(dir, &names);
+  if (!st.ok()) return st;
+  for (const std::string& name : names) {
     uint64_t first = 0;
-    if (ParseSegmentName(entry.path().filename().string(), &first)) {
-      firsts->push_back(first);
-    }
+    if (ParseSegmentName(name, &first)) firsts->push_back(first);
   }
-  if (ec) return Status::IOError(dir + ": cannot list: " + ec.message());
   std::sort(firsts->begin(), firsts->end());
   return Status::Ok();
 }
@@ -48,13 +48,12 @@ std::string EncodeIndexEntry(const IndexEntry& e) {
 }
 
 Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
-                 bool* clean) {
+                 bool* clean, Env* env) {
   entries->clear();
   *clean = false;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return Status::Ok();
+  if (!EnvOrDefault(env)->FileExists(path)) return Status::Ok();
   std::string data;
-  Status st = ReadWholeFile(path, &data);
+  Status st = ReadWholeFile(path, &data, env);
   if (!st.ok()) return st;
   const auto* p = reinterpret_cast<const uint8_t*>(data.data());
   size_t at = 0;
@@ -72,11 +71,12 @@ Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
   return Status::Ok();
 }
 
-Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries) {
+Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries,
+                  Env* env) {
   std::string data;
   data.reserve(entries.size() * kIndexEntrySize);
   for (const auto& e : entries) data += EncodeIndexEntry(e);
-  return WriteFileAtomic(path, data);
+  return WriteFileAtomic(path, data, env);
 }
 
 }  // namespace billsim::log

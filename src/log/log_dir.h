@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "log/env.h"
 #include "util/status.h"
 
 namespace billsim::log {
@@ -19,7 +20,8 @@ struct IndexEntry {
 
 // First sequences of the segments in `dir`, ascending. A missing directory
 // is an empty log.
-Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts);
+Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts,
+                    Env* env = nullptr);
 
 std::string SegmentPath(const std::string& dir, uint64_t first_seq);
 std::string IndexPath(const std::string& dir, uint64_t first_seq);
@@ -28,9 +30,10 @@ std::string IndexPath(const std::string& dir, uint64_t first_seq);
 // checksum fails (an index is derived data: a damaged one is rebuilt).
 // *clean says whether the whole file was good.
 Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
-                 bool* clean);
+                 bool* clean, Env* env = nullptr);
 std::string EncodeIndexEntry(const IndexEntry& e);
-Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries);
+Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries,
+                  Env* env = nullptr);
 
 }  // namespace billsim::log
 

@@ -7,7 +7,7 @@ namespace billsim::log {
 Status LogReader::Open(const std::string& dir, Options options) {
   dir_ = dir;
   options_ = options;
-  Status st = ListSegments(dir, &segments_);
+  Status st = ListSegments(dir, &segments_, options.env);
   if (!st.ok()) return st;
   return Seek(1);
 }
@@ -17,6 +17,7 @@ Status LogReader::OpenSegment(size_t i, uint64_t offset, uint64_t expected_seq) 
   open_ = true;
   SegmentReader::Options o;
   o.verify_chain = options_.verify_chain;
+  o.env = options_.env;
   return reader_.Open(SegmentPath(dir_, segments_[i]), offset, expected_seq, chain_, o);
 }
 
@@ -41,7 +42,7 @@ Status LogReader::Seek(uint64_t seq) {
   const size_t i = it == segments_.begin() ? 0 : (it - segments_.begin()) - 1;
   std::vector<IndexEntry> index;
   bool clean = false;
-  Status st = ReadIndex(IndexPath(dir_, segments_[i]), &index, &clean);
+  Status st = ReadIndex(IndexPath(dir_, segments_[i]), &index, &clean, options_.env);
   if (!st.ok()) return st;
   IndexEntry start{segments_[i], 0};
   for (const IndexEntry& e : index) {

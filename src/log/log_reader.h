@@ -24,6 +24,7 @@ class LogReader {
  public:
   struct Options {
     bool verify_chain = false;
+    Env* env = nullptr;  // nullptr: Env::Default()
   };
 
   Status Open(const std::string& dir, Options options);

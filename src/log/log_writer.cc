@@ -45,10 +45,12 @@ std::string Where(const SegmentReader& r) {
 
 // Walks one segment; fills its index entries. `full` checks payloads too.
 Status ScanSegment(const std::string& dir, uint64_t first, bool last_segment,
-                   bool repair, LogState* state, std::vector<IndexEntry>* index) {
+                   bool repair, LogState* state, std::vector<IndexEntry>* index,
+                   Env* env) {
   SegmentReader reader;
   SegmentReader::Options options;
   options.verify_payload = last_segment;
+  options.env = env;
   Status st = reader.Open(SegmentPath(dir, first), 0, state->next_seq, state->chain,
                           options);
   if (!st.ok()) return st;
@@ -75,7 +77,7 @@ Status ScanSegment(const std::string& dir, uint64_t first, bool last_segment,
                           std::to_string(state->next_seq - 1);
       if (!repair) return Status::Ok();
       spdlog::warn("log recovery: cutting a torn tail: {}", state->cut_reason);
-      return TruncateFile(reader.path(), reader.fault_offset());
+      return TruncateFile(reader.path(), reader.fault_offset(), env);
     }
     return Status::Corruption(Where(reader) + ": " + reader.fault() +
                               "; the log is damaged before its tail and is not "
@@ -86,26 +88,27 @@ Status ScanSegment(const std::string& dir, uint64_t first, bool last_segment,
 
 }  // namespace
 
-Status RecoverLog(const std::string& dir, bool repair, LogState* state) {
+Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env) {
   *state = LogState{};
-  Status st = ListSegments(dir, &state->segments);
+  env = EnvOrDefault(env);
+  Status st = ListSegments(dir, &state->segments, env);
   if (!st.ok()) return st;
   for (size_t i = 0; i < state->segments.size(); ++i) {
     const uint64_t first = state->segments[i];
     const bool last = i + 1 == state->segments.size();
     std::vector<IndexEntry> entries;
-    st = ScanSegment(dir, first, last, repair, state, &entries);
+    st = ScanSegment(dir, first, last, repair, state, &entries, env);
     if (!st.ok()) return st;
     if (!repair) continue;
     std::vector<IndexEntry> on_disk;
     bool clean = false;
-    st = ReadIndex(IndexPath(dir, first), &on_disk, &clean);
+    st = ReadIndex(IndexPath(dir, first), &on_disk, &clean, env);
     if (!st.ok()) return st;
     if (!clean || on_disk != entries) {
       spdlog::warn("log recovery: rebuilding index {} ({} entries were good, the "
                    "segment has {} batches)",
                    IndexPath(dir, first), on_disk.size(), entries.size());
-      st = WriteIndex(IndexPath(dir, first), entries);
+      st = WriteIndex(IndexPath(dir, first), entries, env);
       if (!st.ok()) return st;
     }
   }
@@ -114,10 +117,10 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state) {
   if (repair && !state->segments.empty()) {
     const uint64_t first = state->segments.back();
     if (first == state->next_seq) {
-      std::remove(SegmentPath(dir, first).c_str());
-      std::remove(IndexPath(dir, first).c_str());
+      (void)env->RemoveFile(SegmentPath(dir, first));
+      (void)env->RemoveFile(IndexPath(dir, first));
       state->segments.pop_back();
-      st = SyncDir(dir);
+      st = SyncDir(dir, env);
       if (!st.ok()) return st;
     }
   }
@@ -126,10 +129,10 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state) {
 
 Status LogWriter::Open(const std::string& dir, const LogOptions& options,
                        std::unique_ptr<LogWriter>* out, LogState* recovered) {
-  Status st = CreateDir(dir);
+  Status st = CreateDir(dir, options.env);
   if (!st.ok()) return st;
   LogState state;
-  st = RecoverLog(dir, /*repair=*/true, &state);
+  st = RecoverLog(dir, /*repair=*/true, &state, options.env);
   if (!st.ok()) return st;
   std::unique_ptr<LogWriter> w(new LogWriter());
   w->dir_ = dir;
@@ -140,8 +143,8 @@ Status LogWriter::Open(const std::string& dir, const LogOptions& options,
   w->last_sync_ = std::chrono::steady_clock::now();
   if (!state.segments.empty()) {
     const uint64_t first = state.segments.back();
-    st = w->segment_.Open(SegmentPath(dir, first));
-    if (st.ok()) st = w->index_.Open(IndexPath(dir, first));
+    st = w->segment_.Open(SegmentPath(dir, first), options.env);
+    if (st.ok()) st = w->index_.Open(IndexPath(dir, first), options.env);
     if (st.ok()) st = w->segment_.Sync();  // what recovery found is now durable
     if (!st.ok()) return st;
   }
@@ -159,9 +162,9 @@ Status LogWriter::Roll() {
     if (st.ok()) st = index_.Close();
     if (!st.ok()) return st;
   }
-  Status st = segment_.Open(SegmentPath(dir_, next_seq_));
-  if (st.ok()) st = index_.Open(IndexPath(dir_, next_seq_));
-  if (st.ok()) st = SyncDir(dir_);  // the new file's name is durable too
+  Status st = segment_.Open(SegmentPath(dir_, next_seq_), options_.env);
+  if (st.ok()) st = index_.Open(IndexPath(dir_, next_seq_), options_.env);
+  if (st.ok()) st = SyncDir(dir_, options_.env);  // the new file's name is durable too
   return st;
 }
 
@@ -201,8 +204,10 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   const uint64_t batch_bytes = kHeaderSize + payload_.size();
   if (!segment_.is_open() ||
       (segment_.size() > 0 && segment_.size() + batch_bytes > options_.segment_bytes)) {
+    // A failed roll leaves the segment it left unsynced (fsyncgate) or the
+    // new one's name not durable: nothing more may be written.
     Status st = Roll();
-    if (!st.ok()) return st;
+    if (!st.ok()) return failed_ = st;
   }
   BatchHeader h;
   h.first_seq = next_seq_;
@@ -219,13 +224,17 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   Status st = segment_.Append(
       std::string_view(reinterpret_cast<const char*>(header), kHeaderSize), payload_);
   if (!st.ok()) return failed_ = st;
-  // The index is derived: written after, never synced on its own; recovery
-  // rebuilds it from the segment if a crash leaves them apart.
-  st = index_.Append(EncodeIndexEntry({h.first_seq, offset}));
-  if (!st.ok()) return st;
+  // The batch is in the segment now, and the segment is the truth: the
+  // writer's state follows it whatever happens to the index.
   chain_ = h.chain;
   next_seq_ = h.last_seq() + 1;
   bytes_written_ += batch_bytes;
+  // The index is derived: written after, never synced on its own; recovery
+  // rebuilds it from the segment if a crash leaves them apart. A failed
+  // index write still fails the writer for good: the caller is told the
+  // batch failed, and a retry must not write its events again.
+  st = index_.Append(EncodeIndexEntry({h.first_seq, offset}));
+  if (!st.ok()) return failed_ = st;
   range->first = h.first_seq;
   range->last = h.last_seq();
   return Status::Ok();

@@ -44,6 +44,7 @@ struct FsyncPolicy {
 struct LogOptions {
   uint64_t segment_bytes = kDefaultSegmentBytes;
   FsyncPolicy fsync;
+  Env* env = nullptr;  // nullptr: Env::Default()
 };
 
 // What recovery found.
@@ -60,7 +61,8 @@ struct LogState {
 // every payload of the last, finds the last good batch, and, when `repair`,
 // cuts a torn tail and rebuilds indexes. Corruption before the tail is an
 // error naming segment, offset and sequence.
-Status RecoverLog(const std::string& dir, bool repair, LogState* state);
+Status RecoverLog(const std::string& dir, bool repair, LogState* state,
+                  Env* env = nullptr);
 
 struct SeqRange {
   uint64_t first = 0;
@@ -74,7 +76,10 @@ class LogWriter {
   ~LogWriter();
 
   // Appends the builder's events as one batch (REQUIRES count > 0) and
-  // syncs by policy. On error nothing of the batch counts as appended.
+  // syncs by policy. On error nothing of the batch counts as appended (it
+  // may or may not be in the log: its outcome is unknown), and after any
+  // write, roll or sync error the writer is failed for good: every later
+  // call returns that error (recovery on the next Open sorts out the tail).
   Status Append(const BatchBuilder& batch, SeqRange* range);
 
   // Pipelined durability, for a caller that goes on writing while what it
@@ -115,8 +120,11 @@ class LogWriter {
   Chain chain_{};
   uint64_t bytes_written_ = 0;
   std::string payload_;  // reused
-  // After a failed write the file may end in a partial batch: the writer
-  // refuses further appends (recovery on the next Open cuts it).
+  // After a failed write the file may end in a partial batch, after a failed
+  // sync nothing is known to be durable, after a failed index write the
+  // batch is in the segment though its caller was told it failed: the
+  // writer refuses everything after (recovery on the next Open cuts a torn
+  // tail and rebuilds the index).
   Status failed_;
   std::chrono::steady_clock::time_point last_sync_;
 };

@@ -11,7 +11,7 @@ Status SegmentReader::Open(const std::string& path, uint64_t offset,
   offset_ = offset;
   expected_seq_ = expected_seq;
   chain_ = prev_chain;
-  return file_.Open(path);
+  return file_.Open(path, options.env);
 }
 
 SegmentReader::Next SegmentReader::Fault(Next kind, const std::string& what) {

@@ -35,6 +35,7 @@ class SegmentReader {
   struct Options {
     bool verify_payload = true;  // XXH3 of each payload
     bool verify_chain = false;   // recompute SHA-256 chain (log verify)
+    Env* env = nullptr;          // nullptr: Env::Default()
   };
 
   // Reads `path` from `offset`, expecting the batch there to start at

@@ -102,13 +102,14 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
   *stats = ReplayStats{};
   if (options.use_snapshots && !options.verify_chain && options.sink == nullptr) {
     uint64_t seq = 0;
-    Status st = LoadNewestSnapshot(dir, options.to_seq, options.as_of_us, ledger, &seq);
+    Status st = LoadNewestSnapshot(dir, options.to_seq, options.as_of_us, ledger, &seq,
+                                   options.env);
     if (!st.ok()) return st;
     stats->snapshot_seq = seq;
   }
   // Decoding runs a few batches ahead on a second thread (read_ahead.h).
   log::ReadAheadStream stream;
-  Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain},
+  Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain, options.env},
                           stats->snapshot_seq + 1);
   if (!st.ok()) return st;
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "ledger/ledger.h"
+#include "log/env.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -34,6 +35,7 @@ struct ReplayOptions {
   SeqEntrySink* sink = nullptr;  // every entry, with its event's sequence
   // Called now and then with the last sequence applied (progress).
   std::function<void(uint64_t)> progress;
+  log::Env* env = nullptr;  // nullptr: log::Env::Default()
 };
 
 struct ReplayStats {

@@ -41,10 +41,10 @@ uint64_t Get(const std::string& s, size_t at, int bytes) {
 
 // Loads and checks one snapshot file; OK only if every check passes.
 Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
-               int64_t max_time_us, Ledger* ledger) {
+               int64_t max_time_us, Ledger* ledger, log::Env* env) {
   const std::string path = SnapshotPath(log_dir, seq);
   std::string data;
-  Status st = log::ReadWholeFile(path, &data);
+  Status st = log::ReadWholeFile(path, &data, env);
   if (!st.ok()) return st;
   if (data.size() < kSnapshotHeader || Get(data, 0, 4) != kSnapshotMagic ||
       Get(data, 4, 2) != kSnapshotVersion) {
@@ -64,7 +64,7 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
     return Status::NotFound(path + ": after the replay target");
   }
   log::Chain chain;
-  st = ChainAt(log_dir, seq, &chain);
+  st = ChainAt(log_dir, seq, &chain, env);
   if (!st.ok()) return Status::Corruption(path + ": " + st.message());
   if (snap.chain().size() != chain.size() ||
       std::memcmp(snap.chain().data(), chain.data(), chain.size()) != 0) {
@@ -85,7 +85,7 @@ std::string SnapshotDir(const std::string& log_dir) {
 }
 
 Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t last_seq,
-                     const log::Chain& chain, std::string* path) {
+                     const log::Chain& chain, std::string* path, log::Env* env) {
   v1::Snapshot snap;
   snap.set_format_version(kSnapshotVersion);
   snap.set_last_seq(last_seq);
@@ -101,39 +101,42 @@ Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t 
   Put(&data, body.size(), 8);
   Put(&data, XXH3_64bits(body.data(), body.size()), 8);
   data += body;
-  Status st = log::CreateDir(SnapshotDir(log_dir));
+  Status st = log::CreateDir(SnapshotDir(log_dir), env);
   if (!st.ok()) return st;
   *path = SnapshotPath(log_dir, last_seq);
-  return log::WriteFileAtomic(*path, data);
+  return log::WriteFileAtomic(*path, data, env);
 }
 
-Status ListSnapshots(const std::string& log_dir, std::vector<uint64_t>* seqs) {
+Status ListSnapshots(const std::string& log_dir, std::vector<uint64_t>* seqs,
+                     log::Env* env) {
   seqs->clear();
-  std::error_code ec;
+  env = log::EnvOrDefault(env);
   const std::string dir = SnapshotDir(log_dir);
-  if (!fs::exists(dir, ec)) return Status::Ok();
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
+  if (!env->FileExists(dir)) return Status::Ok();
+  std::vector<std::string> names;
+  Status st = env->GetChildren(dir, &names);
+  if (!st.ok()) return st;
+  for (const std::string& name : names) {
     uint64_t seq = 0;
     if (std::sscanf(name.c_str(), "snapshot-%" SCNu64 ".bin", &seq) == 1 &&
         name.size() == 33) {
       seqs->push_back(seq);
     }
   }
-  if (ec) return Status::IOError(dir + ": " + ec.message());
   std::sort(seqs->begin(), seqs->end());
   return Status::Ok();
 }
 
 Status LoadNewestSnapshot(const std::string& log_dir, uint64_t max_seq,
-                          int64_t max_time_us, Ledger* ledger, uint64_t* seq) {
+                          int64_t max_time_us, Ledger* ledger, uint64_t* seq,
+                          log::Env* env) {
   *seq = 0;
   std::vector<uint64_t> seqs;
-  Status st = ListSnapshots(log_dir, &seqs);
+  Status st = ListSnapshots(log_dir, &seqs, env);
   if (!st.ok()) return st;
   for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
     if (*it > max_seq) continue;
-    st = TryLoad(log_dir, *it, max_seq, max_time_us, ledger);
+    st = TryLoad(log_dir, *it, max_seq, max_time_us, ledger, env);
     if (st.ok()) {
       *seq = *it;
       return Status::Ok();
@@ -145,16 +148,17 @@ Status LoadNewestSnapshot(const std::string& log_dir, uint64_t max_seq,
   return Status::Ok();
 }
 
-Status ChainAt(const std::string& log_dir, uint64_t seq, log::Chain* chain) {
+Status ChainAt(const std::string& log_dir, uint64_t seq, log::Chain* chain,
+               log::Env* env) {
   std::vector<uint64_t> segments;
-  Status st = log::ListSegments(log_dir, &segments);
+  Status st = log::ListSegments(log_dir, &segments, env);
   if (!st.ok()) return st;
   auto it = std::upper_bound(segments.begin(), segments.end(), seq);
   if (it == segments.begin()) return Status::NotFound("no batch ends at sequence " + std::to_string(seq));
   const uint64_t first = *std::prev(it);
   std::vector<log::IndexEntry> index;
   bool clean = false;
-  st = log::ReadIndex(log::IndexPath(log_dir, first), &index, &clean);
+  st = log::ReadIndex(log::IndexPath(log_dir, first), &index, &clean, env);
   if (!st.ok()) return st;
   // The batch that ends at `seq` starts at the index entry before the one
   // that starts at seq + 1 (or is the segment's last).
@@ -163,8 +167,10 @@ Status ChainAt(const std::string& log_dir, uint64_t seq, log::Chain* chain) {
         (i + 1 < index.size() && index[i + 1].first_seq == seq + 1) || i + 1 == index.size();
     if (!ends_here || index[i].first_seq > seq) continue;
     log::SegmentReader reader;
+    log::SegmentReader::Options options;
+    options.env = env;
     st = reader.Open(log::SegmentPath(log_dir, first), index[i].offset, index[i].first_seq,
-                     log::Chain{}, log::SegmentReader::Options{});
+                     log::Chain{}, options);
     if (!st.ok()) return st;
     log::BatchView batch;
     if (reader.Read(&batch) != log::SegmentReader::Next::kBatch ||

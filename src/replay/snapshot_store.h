@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "log/env.h"
 #include "log/format.h"
 #include "util/status.h"
 
@@ -25,21 +26,26 @@ namespace billsim {
 std::string SnapshotDir(const std::string& log_dir);
 
 // Writes the state of `ledger`, which has applied the log up to `last_seq`
-// (the end of a batch, whose chain value is `chain`).
+// (the end of a batch, whose chain value is `chain`). Every `env` here:
+// nullptr is log::Env::Default().
 Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger,
-                     uint64_t last_seq, const log::Chain& chain, std::string* path);
+                     uint64_t last_seq, const log::Chain& chain, std::string* path,
+                     log::Env* env = nullptr);
 
 // Sequences of the snapshot files present, ascending (not yet validated).
-Status ListSnapshots(const std::string& log_dir, std::vector<uint64_t>* seqs);
+Status ListSnapshots(const std::string& log_dir, std::vector<uint64_t>* seqs,
+                     log::Env* env = nullptr);
 
 // Restores the newest valid snapshot with sequence <= max_seq and clock <=
 // max_time_us into `ledger` (fresh); *seq = its sequence, or 0 if none.
 Status LoadNewestSnapshot(const std::string& log_dir, uint64_t max_seq,
-                          int64_t max_time_us, Ledger* ledger, uint64_t* seq);
+                          int64_t max_time_us, Ledger* ledger, uint64_t* seq,
+                          log::Env* env = nullptr);
 
 // The chain value of the log after the batch that ends at `seq`; NotFound
 // if no batch ends there.
-Status ChainAt(const std::string& log_dir, uint64_t seq, log::Chain* chain);
+Status ChainAt(const std::string& log_dir, uint64_t seq, log::Chain* chain,
+               log::Env* env = nullptr);
 
 }  // namespace billsim
 

@@ -544,6 +544,7 @@ void Server::Impl::ResumeBlocked() {
 Status Server::Impl::Start() {
   log::LogOptions log_options;
   log_options.fsync = options_.fsync;
+  log_options.env = options_.env;
   if (options_.segment_bytes) log_options.segment_bytes = options_.segment_bytes;
   std::error_code fs_ec;
   std::filesystem::create_directories(options_.log_dir, fs_ec);
@@ -551,7 +552,9 @@ Status Server::Impl::Start() {
   Status st = log::LogWriter::Open(options_.log_dir, log_options, &writer_);
   if (!st.ok()) return st;
   ReplayStats stats;
-  st = Replay(options_.log_dir, ReplayOptions{}, &ledger_, &stats);
+  ReplayOptions replay_options;
+  replay_options.env = options_.env;
+  st = Replay(options_.log_dir, replay_options, &ledger_, &stats);
   if (!st.ok()) return st;
   if (stats.last_seq + 1 != writer_->next_seq()) {
     return Status::Corruption("replay of " + options_.log_dir + " ended at sequence " +
@@ -1032,6 +1035,7 @@ void Server::Impl::AnswerHistory(const v1::HistoryQuery& q, v1::Response* respon
   options.use_snapshots = false;
   options.sink = &sink;
   options.to_seq = writer_->next_seq() - 1;
+  options.env = options_.env;
   ReplayStats stats;
   Status st = Replay(options_.log_dir, options, &replay_ledger, &stats);
   if (!st.ok()) {

@@ -47,6 +47,7 @@ struct ServerOptions {
   uint32_t max_events_per_request = 500'000;
   uint32_t history_limit = 10'000;        // HistoryQuery.limit 0 or above
   bool handle_signals = false;            // SIGINT/SIGTERM: graceful stop
+  log::Env* env = nullptr;                // the log's files; nullptr: Env::Default()
 };
 
 class Server {
