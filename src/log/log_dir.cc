@@ -3,6 +3,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -16,7 +18,10 @@ namespace fs = std::filesystem;
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts) {
   firsts->clear();
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return Status::Ok();
+  if (!fs::exists(dir, ec)) {
+    return Status::NotFound(dir + ": no such log directory" +
+                            (ec ? " (" + ec.message() + ")" : std::string()));
+  }
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     uint64_t first = 0;
     if (ParseSegmentName(entry.path().filename().string(), &first)) {
@@ -77,6 +82,34 @@ Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entrie
   data.reserve(entries.size() * kIndexEntrySize);
   for (const auto& e : entries) data += EncodeIndexEntry(e);
   return WriteFileAtomic(path, data);
+}
+
+std::string SnapshotDir(const std::string& dir) {
+  return (fs::path(dir) / "snapshots").string();
+}
+
+std::string SnapshotPath(const std::string& dir, uint64_t seq) {
+  char name[64];
+  std::snprintf(name, sizeof name, "snapshot-%020" PRIu64 ".bin", seq);
+  return (fs::path(SnapshotDir(dir)) / name).string();
+}
+
+Status ListSnapshotSeqs(const std::string& dir, std::vector<uint64_t>* seqs) {
+  seqs->clear();
+  std::error_code ec;
+  const std::string snapshots = SnapshotDir(dir);
+  if (!fs::exists(snapshots, ec)) return Status::Ok();
+  for (const auto& entry : fs::directory_iterator(snapshots, ec)) {
+    const std::string name = entry.path().filename().string();
+    uint64_t seq = 0;
+    if (std::sscanf(name.c_str(), "snapshot-%" SCNu64 ".bin", &seq) == 1 &&
+        name.size() == 33 && SnapshotPath(dir, seq) == entry.path().string()) {
+      seqs->push_back(seq);
+    }
+  }
+  if (ec) return Status::IOError(snapshots + ": cannot list: " + ec.message());
+  std::sort(seqs->begin(), seqs->end());
+  return Status::Ok();
 }
 
 }  // namespace billsim::log
