@@ -300,7 +300,7 @@ TEST(LogTrustTest, ATornWriteAtTheTailIsStillCut) {
 TEST(LogTrustTest, APayloadFlipInASealedSegmentFailsReplayAlsoFromASnapshot) {
   TempDir tmp;
   const std::string dir = tmp.sub("log");
-  const auto batches = BuildLog(dir, 12);
+  const auto batches = BuildLog(dir, 30);
   SnapshotAtEnd(dir);
   // The second batch of the second segment.
   const uint64_t second = [&] {

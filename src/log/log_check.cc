@@ -13,10 +13,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string RepairHint(uint64_t last_seq) {
-  return "; if those events are lost for good, `billsim log repair --log DIR "
-         "--truncate-after " +
-         std::to_string(last_seq) + "` discards what remains of them and records it";
+std::string RepairHint(const std::string& dir, uint64_t last_seq) {
+  return "; if they are lost for good, `billsim log repair --log " + dir +
+         " --truncate-after " + std::to_string(last_seq) +
+         "` records the loss and removes what proves them";
 }
 
 // An index whose segment is gone, if it lists a batch.
@@ -38,7 +38,7 @@ Status CheckOrphanIndexes(const std::string& dir, uint64_t last_seq) {
         " is missing, but its index lists " + std::to_string(entries.size()) +
         " batches from sequence " + std::to_string(entries.front().first_seq) +
         " (the log's segments end at sequence " + std::to_string(last_seq) + ")" +
-        RepairHint(last_seq));
+        RepairHint(dir, last_seq));
   }
   if (ec) return Status::IOError(dir + ": cannot list: " + ec.message());
   return Status::Ok();
@@ -56,7 +56,7 @@ Status CheckNothingBeyond(const std::string& dir, uint64_t last_seq) {
         SnapshotPath(dir, n) + " proves the log held sequences through " + std::to_string(n) +
         ", but its segments end at sequence " + std::to_string(last_seq) + ": sequences " +
         std::to_string(last_seq + 1) + ".." + std::to_string(n) +
-        " are missing (a segment deleted or cut short)" + RepairHint(last_seq));
+        " are missing (a segment deleted or cut short)" + RepairHint(dir, last_seq));
   }
   return CheckOrphanIndexes(dir, last_seq);
 }
