@@ -22,7 +22,9 @@
 #include "log/event_stream.h"
 #include "log/format.h"
 #include "log/log_dir.h"
+#include "log/log_lock.h"
 #include "log/log_reader.h"
+#include "log/log_repair.h"
 #include "log/log_writer.h"
 #include "replay/replayer.h"
 #include "replay/snapshot_store.h"
@@ -362,6 +364,110 @@ TEST(LogTrustTest, NonexistentLogDirectoriesAreErrorsForReaders) {
   std::unique_ptr<LogWriter> w;
   ASSERT_TRUE(OpenWriter(dir, &w).ok());
   EXPECT_EQ(w->next_seq(), 1u);
+}
+
+}  // namespace
+}  // namespace billsim::log
+
+namespace billsim::log {
+namespace {
+
+// `log repair --truncate-after SEQ`: a sealed segment damaged behind a
+// snapshot; the operator keeps what precedes the damaged batch.
+TEST(LogRepairTest, TruncateAfterDiscardsRecordsItAndLeavesALogThatVerifies) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("log");
+  const auto batches = BuildLog(dir, 30);
+  SnapshotAtEnd(dir);
+  // Damage the payload of the third batch of the second segment.
+  uint64_t second_segment = 0;
+  for (const auto& b : batches)
+    if (b.segment != 1) {
+      second_segment = b.segment;
+      break;
+    }
+  std::vector<BatchAt> second;
+  for (const auto& b : batches)
+    if (b.segment == second_segment) second.push_back(b);
+  ASSERT_GE(second.size(), 3u);
+  const BatchAt& bad = second[2];
+  std::string bytes = ReadBytes(SegmentPath(dir, bad.segment));
+  bytes[bad.offset + kHeaderSize + 2] ^= 0x08;
+  WriteBytes(SegmentPath(dir, bad.segment), bytes);
+
+  // A sequence inside a batch, or after the damage: refused, nothing changed.
+  const auto before = Files(dir);
+  RepairReport report;
+  Status st = RepairLog(dir, bad.first, &report);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << st.ToString();
+  st = RepairLog(dir, bad.last, &report);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << st.ToString();
+  EXPECT_TRUE(Contains(st.message(), "give at most " + std::to_string(bad.first - 1)))
+      << st.message();
+  // While a writer holds the lock: refused.
+  {
+    std::unique_ptr<LogLock> lock;
+    ASSERT_TRUE(LogLock::Acquire(dir, &lock).ok());
+    st = RepairLog(dir, bad.first - 1, &report);
+    EXPECT_FALSE(st.ok());
+    EXPECT_TRUE(Contains(st.message(), "locked by pid")) << st.message();
+  }
+  EXPECT_EQ(Files(dir), before);
+
+  st = RepairLog(dir, bad.first - 1, &report);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(report.old_last_seq, bad.first - 1);
+  EXPECT_TRUE(Contains(report.old_fault, "payload checksum mismatch")) << report.old_fault;
+  // The damaged segment's tail, every later segment, the snapshot.
+  EXPECT_TRUE(Contains(report.record, SegmentName(bad.segment) + " bytes " +
+                                          std::to_string(bad.offset)))
+      << report.record;
+  EXPECT_TRUE(Contains(report.record, SegmentName(batches.back().segment) + " (whole segment"))
+      << report.record;
+  EXPECT_TRUE(Contains(report.record, "snapshot-")) << report.record;
+  EXPECT_TRUE(Contains(report.record, "old head: sequence " + std::to_string(bad.first - 1)))
+      << report.record;
+  const std::string repairs = ReadBytes((fs::path(dir) / "REPAIRS").string());
+  EXPECT_TRUE(Contains(repairs, report.record)) << repairs;
+  EXPECT_TRUE(Contains(repairs, "done: the log ends at sequence " +
+                                    std::to_string(bad.first - 1)))
+      << repairs;
+  uint64_t last = 0;
+  ASSERT_TRUE(ReadToEnd(dir, &last).ok());
+  EXPECT_EQ(last, bad.first - 1);
+  Ledger ledger;
+  ReplayStats stats;
+  ASSERT_TRUE(Replay(dir, ReplayOptions{}, &ledger, &stats).ok());
+  // The log goes on from there.
+  std::unique_ptr<LogWriter> w;
+  ASSERT_TRUE(OpenWriter(dir, &w).ok());
+  EXPECT_EQ(w->next_seq(), bad.first);
+  w.reset();
+  // Nothing more to do.
+  ASSERT_TRUE(RepairLog(dir, bad.first - 1, &report).ok());
+  EXPECT_TRUE(report.discarded.empty());
+}
+
+// --allow-damage: replay from the snapshot with a warning.
+TEST(LogRepairTest, AllowDamageReplaysFromTheSnapshotWithAWarning) {
+  TempDir tmp;
+  const std::string dir = tmp.sub("log");
+  const auto batches = BuildLog(dir, 30);
+  SnapshotAtEnd(dir);
+  std::string bytes = ReadBytes(SegmentPath(dir, 1));
+  bytes[kHeaderSize + 4] ^= 0x02;
+  WriteBytes(SegmentPath(dir, 1), bytes);
+  Ledger ledger;
+  ReplayStats stats;
+  ReplayOptions options;
+  options.allow_damage = true;
+  CaptureLog capture;
+  const Status st = Replay(dir, options, &ledger, &stats);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(stats.snapshot_seq, batches.back().last);
+  EXPECT_TRUE(Contains(stats.skipped_damage, SegmentName(1))) << stats.skipped_damage;
+  EXPECT_TRUE(Contains(capture.text(), "damage in the part of the log behind the snapshot"))
+      << capture.text();
 }
 
 }  // namespace
