@@ -6,9 +6,10 @@
 // the snapshot skips (every header and payload checksum, dense sequences:
 // log_check.h's CheckBatches), so that damage in a sealed segment behind a
 // snapshot is not passed over in silence: Corruption naming segment, offset
-// and sequence, unless allow_damage (then a warning, and stats say it). Every event in the log was
-// accepted when it was appended, so a refusal on replay means the log and
-// this ledger disagree: replay stops with Corruption naming the sequence.
+// and sequence, unless allow_damage (then a warning, and stats say it).
+// Every event in the log was accepted when it was appended, so a refusal on
+// replay means the log and this ledger disagree: replay stops with
+// Corruption naming the sequence.
 #ifndef BILLSIM_REPLAY_REPLAYER_H_
 #define BILLSIM_REPLAY_REPLAYER_H_
 
