@@ -195,6 +195,9 @@ struct ReadResult {
 // batches (what `billsim log verify` checks besides).
 ReadResult ReadAll(const std::string& dir, bool verify_chain, bool check_indexes = false) {
   ReadResult out;
+  // A child killed before it created the directory left no log at all;
+  // readers refuse a missing directory (issue #9), so that is checked here.
+  if (!fs::exists(dir)) return out;
   std::map<std::string, std::vector<IndexEntry>> seen;
   LogReader reader;
   out.status = reader.Open(dir, LogReader::Options{verify_chain});

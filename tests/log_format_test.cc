@@ -915,16 +915,25 @@ TEST(LogRoundTripTest, ReopenContinuesSequenceAndChain) {
   EXPECT_EQ(next, second.back().last + 1);
 }
 
-TEST(LogRoundTripTest, EmptyOrMissingLogReadsAsEmpty) {
+// An empty log reads as empty; a missing directory is not a log (issue #9:
+// readers reported a mistyped path as an empty, good log; this test
+// expected that before).
+TEST(LogRoundTripTest, EmptyLogReadsAsEmptyAndAMissingOneIsNotFound) {
   TempDir tmp;
-  for (const std::string& dir : {tmp.path(), tmp.sub("missing")}) {
+  {
     LogReader reader;
-    ASSERT_TRUE(reader.Open(dir, LogReader::Options{true}).ok());
+    ASSERT_TRUE(reader.Open(tmp.path(), LogReader::Options{true}).ok());
     BatchView batch;
     bool done = false;
     ASSERT_TRUE(reader.Next(&batch, &done).ok());
     EXPECT_TRUE(done);
     EXPECT_TRUE(reader.tail_fault().empty());
+  }
+  {
+    LogReader reader;
+    const Status st = reader.Open(tmp.sub("missing"), LogReader::Options{true});
+    EXPECT_EQ(st.code(), Status::Code::kNotFound) << st.ToString();
+    EXPECT_NE(st.message().find(tmp.sub("missing")), std::string::npos) << st.message();
   }
   LogState state;
   std::unique_ptr<LogWriter> w;

@@ -3,9 +3,11 @@
 // idle and excess connections, graceful stop; the log verifies afterwards.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,7 +20,10 @@
 #include "log/log_reader.h"
 #include "net/client.h"
 #include "net/frame.h"
+#include "log/format.h"
+#include "log/log_dir.h"
 #include "replay/replayer.h"
+#include "replay/snapshot_store.h"
 #include "server/server.h"
 
 namespace billsim::server {
@@ -104,6 +109,15 @@ v1::Request BatchRequest(net::Client& client, const std::vector<v1::Event>& even
 }
 
 using test_support::ExpectLogVerifies;
+
+// An account with cash and an enabled CPC campaign: 4 events.
+void ServerTestSetup(Events& ev, const std::string& account, const std::string& campaign,
+                     int64_t t) {
+  ev.Open(t, account);
+  ev.Deposit(t + 1, account, 1'000 * kUnit);
+  ev.Campaign(t + 2, account, campaign);
+  ev.Enable(t + 3, account, campaign);
+}
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -624,6 +638,132 @@ TEST_F(ServerTest, RestartRecoversTheLogAndRefusesResentEvents) {
   EXPECT_EQ(r.append().accepted(), 0u);
   EXPECT_EQ(r.append().rejections_size(), 4);
   EXPECT_EQ(r.acknowledged_seq(), 4u);
+}
+
+// Issue #9, "Two writers fork the log": two servers on one --log directory
+// both started and both acknowledged. Now the second fails to start,
+// naming the directory and the first one's pid, and the first goes on.
+TEST_F(ServerTest, ASecondServerOnTheSameLogFailsToStartAndTheFirstGoesOn) {
+  StartServer();
+  ServerOptions o;
+  o.log_dir = dir_.sub("log");
+  o.listen = "127.0.0.1:0";
+  Server second(o);
+  const Status st = second.Start();
+  ASSERT_FALSE(st.ok()) << "two servers started on one log";
+  EXPECT_NE(st.message().find(o.log_dir), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("pid " + std::to_string(::getpid())), std::string::npos)
+      << st.message();
+  Events ev;
+  Setup(ev, "a1", "c1");
+  net::Client client;
+  Connect(client);
+  EXPECT_EQ(Call(client, AppendRequest(client, ev.all())).append().accepted(), 4u);
+  StopServer();
+  ExpectLogVerifies(dir_.sub("log"), 4);
+}
+
+// A log of `groups` appends of 4 events each (one account, campaign per
+// group), then a snapshot at its end, as `billsim snapshot` writes it.
+void BuildLogWithSnapshot(const std::string& dir, int groups) {
+  {
+    log::LogOptions lo;
+    lo.segment_bytes = 1 << 10;
+    lo.fsync.mode = log::FsyncPolicy::Mode::kNever;
+    std::unique_ptr<log::LogWriter> w;
+    ASSERT_TRUE(log::LogWriter::Open(dir, lo, &w).ok());
+    Events ev;
+    for (int g = 0; g < groups; ++g) {
+      Events one(ev.all().size() + 1);
+      ServerTestSetup(one, "acct" + std::to_string(g), "camp" + std::to_string(g),
+                      kT0 + 10 * g);
+      log::BatchBuilder b;
+      for (const auto& e : one.all()) {
+        b.Add(e);
+        ev.all().push_back(e);
+      }
+      log::SeqRange r;
+      ASSERT_TRUE(w->Append(b, &r).ok());
+    }
+    ASSERT_TRUE(w->Close().ok());
+  }
+  Ledger ledger;
+  ReplayStats stats;
+  ASSERT_TRUE(Replay(dir, ReplayOptions{}, &ledger, &stats).ok());
+  log::LogState state;
+  ASSERT_TRUE(log::RecoverLog(dir, false, &state).ok());
+  std::string path;
+  ASSERT_TRUE(WriteSnapshot(dir, ledger, stats.last_seq, state.chain, &path).ok());
+}
+
+// Issue #9: "A payload bit flip in a sealed middle segment: ... serve
+// starts with no warning (it starts from a snapshot)". The server still
+// starts from the snapshot, but its background scrub finds the damage and
+// the ping says where.
+TEST_F(ServerTest, DamageBehindTheSnapshotIsFoundByTheScrubAndReportedInPing) {
+  const std::string dir = dir_.sub("log");
+  BuildLogWithSnapshot(dir, 12);
+  std::vector<uint64_t> segments;
+  ASSERT_TRUE(log::ListSegments(dir, &segments).ok());
+  ASSERT_GE(segments.size(), 3u);
+  const std::string victim = log::SegmentPath(dir, segments[1]);
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(log::kHeaderSize + 7);
+    char c = 0;
+    f.read(&c, 1);
+    c ^= 0x20;
+    f.seekp(log::kHeaderSize + 7);
+    f.write(&c, 1);
+  }
+  StartServer();
+  net::Client client;
+  Connect(client);
+  v1::Pong pong;
+  for (int i = 0; i < 200; ++i) {
+    pong = Ping(client).pong();
+    if (pong.scrub_state() != v1::Pong::SCRUB_RUNNING) break;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(pong.scrub_state(), v1::Pong::SCRUB_DAMAGED) << pong.ShortDebugString();
+  EXPECT_NE(pong.scrub_damage().find(log::SegmentName(segments[1])), std::string::npos)
+      << pong.scrub_damage();
+  EXPECT_NE(pong.scrub_damage().find("offset 0"), std::string::npos) << pong.scrub_damage();
+  EXPECT_EQ(pong.scrub_through_seq(), 48u);
+}
+
+TEST_F(ServerTest, AnUndamagedLogScrubsClean) {
+  BuildLogWithSnapshot(dir_.sub("log"), 6);
+  StartServer();
+  net::Client client;
+  Connect(client);
+  v1::Pong pong;
+  for (int i = 0; i < 200; ++i) {
+    pong = Ping(client).pong();
+    if (pong.scrub_state() != v1::Pong::SCRUB_RUNNING) break;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(pong.scrub_state(), v1::Pong::SCRUB_CLEAN) << pong.ShortDebugString();
+  EXPECT_EQ(pong.scrub_checked_seq(), 24u);
+  EXPECT_EQ(pong.scrub_damage(), "");
+}
+
+// Issue #9: "Deleting the last segment and its index: ... serve start[s]
+// from the earlier segments with only a warning". Now it refuses to start.
+TEST_F(ServerTest, ALogMissingItsLastSegmentBehindASnapshotIsRefusedAtStart) {
+  const std::string dir = dir_.sub("log");
+  BuildLogWithSnapshot(dir, 12);
+  std::vector<uint64_t> segments;
+  ASSERT_TRUE(log::ListSegments(dir, &segments).ok());
+  fs::remove(log::SegmentPath(dir, segments.back()));
+  fs::remove(log::IndexPath(dir, segments.back()));
+  ServerOptions o;
+  o.log_dir = dir;
+  o.listen = "127.0.0.1:0";
+  Server server(o);
+  const Status st = server.Start();
+  ASSERT_FALSE(st.ok()) << "the server started without the events a snapshot proves";
+  EXPECT_NE(st.message().find("snapshot-"), std::string::npos) << st.message();
 }
 
 TEST(FrameDecoderTest, SplitsFramesAcrossAnyBoundaryAndRefusesOversizeEarly) {

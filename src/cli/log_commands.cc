@@ -10,6 +10,7 @@
 #include "log/log_dir.h"
 #include "log/event_stream.h"
 #include "log/log_reader.h"
+#include "log/log_repair.h"
 #include "log/log_writer.h"
 #include "report/format.h"
 #include "replay/replayer.h"
@@ -24,7 +25,8 @@ constexpr const char* kLogUsage =
     "subcommands:\n"
     "  append   validate events with the ledger and append the accepted ones\n"
     "  verify   check every checksum, the hash chain, sequences and indexes\n"
-    "  dump     print events one per line\n\n"
+    "  dump     print events one per line\n"
+    "  repair   discard everything after a sequence (a damaged log), and record it\n\n"
     "billsim log SUBCOMMAND --help for options.\n";
 
 // --- append -------------------------------------------------------------------
@@ -45,8 +47,11 @@ int AppendCommand(const std::vector<std::string>& args) {
                  "Appends the events of scenario files (.textproto, .json) or JSON-lines\n"
                  "files (.jsonl: one Event per line). The ledger, rebuilt from the log,\n"
                  "validates each event first: the log holds only facts it accepts. Each\n"
-                 "refused event is listed with its reason and not appended. Exit 0: all\n"
-                 "appended; 1: some were refused; 2: bad usage, input or I/O.\n",
+                 "refused event is listed with its reason and not appended. Takes the\n"
+                 "log's lock (DIR/LOCK): while another writer (serve, append, snapshot)\n"
+                 "has it, fails at once naming its pid and changes nothing. Exit 0: all\n"
+                 "appended; 1: some were refused; 2: bad usage, input, I/O, a locked or\n"
+                 "damaged log.\n",
                  options, "file", &vm, &exit)) {
     return exit;
   }
@@ -166,8 +171,11 @@ int VerifyCommand(const std::vector<std::string>& args) {
                  "usage: billsim log verify --log DIR [--json]\n\n"
                  "Reads the whole log and checks every header and payload checksum,\n"
                  "the SHA-256 hash chain, that sequences are dense from 1, that every\n"
-                 "batch decodes, and that each segment's index agrees with it. Prints\n"
-                 "what it checked; exits 1 naming the first fault.\n",
+                 "batch decodes, that each segment's index agrees with it, and that no\n"
+                 "snapshot or index proves the log held more than its segments do. A\n"
+                 "torn tail counts as a fault too (the next writer cuts it). Prints what\n"
+                 "it checked; exits 1 naming the first fault (segment, offset, sequence).\n"
+                 "Needs no lock: safe beside a running writer. DIR must exist.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
@@ -280,6 +288,50 @@ int DumpCommand(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// --- repair -------------------------------------------------------------------
+
+int RepairCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim log repair options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "truncate-after", po::value<uint64_t>()->required(),
+      "keep sequences 1..SEQ, discard the rest");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim log repair --log DIR --truncate-after SEQ\n\n"
+                 "The operator's decision about a damaged log, which serve, replay and\n"
+                 "log verify refuse: keeps sequences 1..SEQ and discards everything after\n"
+                 "them (the rest of the segment holding SEQ, every later segment and\n"
+                 "index, every snapshot after SEQ). Takes the log's lock. Refuses unless\n"
+                 "the part kept verifies and SEQ ends a batch. Before changing anything,\n"
+                 "appends to DIR/REPAIRS the time, the old head (last readable sequence\n"
+                 "and its chain, and the damage found), the new head and every file or\n"
+                 "byte range discarded with its sequences; prints the same. Afterwards\n"
+                 "the log verifies and ends at SEQ. Exit 0: repaired or nothing to do;\n"
+                 "2: refused (bad SEQ, damage before SEQ, locked, missing DIR).\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const std::string dir = vm["log"].as<std::string>();
+  const uint64_t keep = vm["truncate-after"].as<uint64_t>();
+  log::RepairReport report;
+  const Status st = log::RepairLog(dir, keep, &report);
+  if (!report.record.empty()) std::cout << report.record;
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitUsage;
+  }
+  if (report.discarded.empty()) {
+    std::cout << "nothing to discard: " << dir << " ends at sequence " << report.old_last_seq
+              << " and nothing proves more\n";
+  } else {
+    std::cout << "repaired: " << dir << " now ends at sequence " << report.new_last_seq
+              << ", chain " << log::ChainHex(report.new_chain) << " (recorded in "
+              << dir << "/" << log::kRepairsFileName << ")\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int LogMain(const std::vector<std::string>& args) {
@@ -291,6 +343,7 @@ int LogMain(const std::vector<std::string>& args) {
   if (args[0] == "append") return AppendCommand(rest);
   if (args[0] == "verify") return VerifyCommand(rest);
   if (args[0] == "dump") return DumpCommand(rest);
+  if (args[0] == "repair") return RepairCommand(rest);
   spdlog::error("unknown log subcommand \"{}\"; see billsim log --help", args[0]);
   return kExitUsage;
 }

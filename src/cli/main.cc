@@ -20,7 +20,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"scenario", "run recorded scenarios, print their balances or history",
      billsim::cli::ScenarioMain},
-    {"log", "append events to the durable log, verify it, dump it",
+    {"log", "append events to the durable log, verify, dump or repair it",
      billsim::cli::LogMain},
     {"replay", "rebuild every projection from the log and print balances",
      billsim::cli::ReplayMain},

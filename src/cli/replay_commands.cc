@@ -20,14 +20,21 @@ int ReplayMain(const std::vector<std::string>& args) {
       "stop before the first event stamped after TIME (us or ISO 8601 UTC), "
       "then advance the clock to TIME")(
       "report", po::value<std::string>()->default_value("table"), "table, csv or json")(
-      "no-snapshots", "replay from sequence 1, ignoring snapshots");
+      "no-snapshots", "replay from sequence 1, ignoring snapshots")(
+      "allow-damage",
+      "starting from a snapshot, warn about damage in the part of the log it skips "
+      "instead of refusing");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim replay --log DIR [--to-seq N | --as-of TIME] "
-                 "[--report table|json|csv]\n\n"
+                 "[--report table|json|csv] [--no-snapshots] [--allow-damage]\n\n"
                  "Rebuilds every projection from the log (from the newest valid snapshot\n"
-                 "at or before the target) and prints the balance report.\n",
+                 "at or before the target) and prints the balance report. The part of the\n"
+                 "log a snapshot skips is still checked (every checksum): damage there, or\n"
+                 "anywhere, or a log shorter than a snapshot proves it was, is an error\n"
+                 "naming segment, offset and sequence (exit 1). --allow-damage turns damage\n"
+                 "behind the snapshot into a warning. DIR must exist.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
@@ -46,6 +53,7 @@ int ReplayMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   ro.use_snapshots = vm.count("no-snapshots") == 0;
+  ro.allow_damage = vm.count("allow-damage") > 0;
   const std::string dir = vm["log"].as<std::string>();
   Ledger ledger;
   ReplayStats stats;

@@ -41,7 +41,9 @@ int ServeMain(const std::vector<std::string>& args) {
       "requests per connection awaiting their response")(
       "max-queued-events", po::value<uint64_t>()->default_value(2'000'000),
       "events queued for the committer before connections stop reading")(
-      "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB");
+      "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
+      "scrub-mb-per-sec", po::value<uint64_t>()->default_value(64),
+      "read rate of the background checksum scan of the log (0: no scan)");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
@@ -52,7 +54,13 @@ int ServeMain(const std::vector<std::string>& args) {
                  "accepted events are appended and acknowledged once durable under the\n"
                  "fsync policy (group commit: one fsync for every connection's batch).\n"
                  "Prints \"listening on HOST:PORT\" once ready. SIGINT/SIGTERM: stops\n"
-                 "accepting, commits and acknowledges what was received, exits 0.\n",
+                 "accepting, commits and acknowledges what was received, exits 0.\n\n"
+                 "Takes the log's lock (DIR/LOCK): a second writer on DIR fails at once,\n"
+                 "naming the holder's pid. A damaged log (anything but a write torn at\n"
+                 "its tail) is refused at start, naming segment, offset and sequence.\n"
+                 "The part of the log behind the snapshot it starts from is checked in\n"
+                 "the background (--scrub-mb-per-sec); `billsim query --ping` shows the\n"
+                 "scrub's state and the first damage it found.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
@@ -66,7 +74,13 @@ int ServeMain(const std::vector<std::string>& args) {
   so.max_in_flight = vm["max-in-flight"].as<uint32_t>();
   so.max_queued_events = vm["max-queued-events"].as<uint64_t>();
   so.segment_bytes = vm["segment-mb"].as<uint64_t>() << 20;
+  const uint64_t scrub_mb = vm["scrub-mb-per-sec"].as<uint64_t>();
+  so.scrub_bytes_per_sec_max = scrub_mb << 20;
   so.handle_signals = true;
+  if (st.ok() && scrub_mb > 1'000'000) {
+    st = Status::InvalidArgument("--scrub-mb-per-sec: must be 0..1000000, got " +
+                                 std::to_string(scrub_mb));
+  }
   if (st.ok() && so.max_connections == 0) st = Status::InvalidArgument("--max-connections: must be positive");
   if (st.ok() && so.max_frame_bytes < 16) st = Status::InvalidArgument("--max-frame-bytes: must be at least 16");
   if (st.ok() && so.idle_timeout_ms <= 0) st = Status::InvalidArgument("--idle-timeout-ms: must be positive");

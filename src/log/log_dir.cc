@@ -3,6 +3,8 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -16,7 +18,9 @@ namespace fs = std::filesystem;
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts, Env* env) {
   firsts->clear();
   env = EnvOrDefault(env);
-  if (!env->FileExists(dir)) return Status::Ok();
+  if (!env->FileExists(dir)) {
+    return Status::NotFound(dir + ": no such log directory");
+  }
   std::vector<std::string> names;
   Status st = env->GetChildren(dir, &names);
   if (!st.ok()) return st;
@@ -77,6 +81,36 @@ Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entrie
   data.reserve(entries.size() * kIndexEntrySize);
   for (const auto& e : entries) data += EncodeIndexEntry(e);
   return WriteFileAtomic(path, data, env);
+}
+
+std::string SnapshotDir(const std::string& dir) {
+  return (fs::path(dir) / "snapshots").string();
+}
+
+std::string SnapshotPath(const std::string& dir, uint64_t seq) {
+  char name[64];
+  std::snprintf(name, sizeof name, "snapshot-%020" PRIu64 ".bin", seq);
+  return (fs::path(SnapshotDir(dir)) / name).string();
+}
+
+Status ListSnapshotSeqs(const std::string& dir, std::vector<uint64_t>* seqs,
+                        Env* env) {
+  seqs->clear();
+  env = EnvOrDefault(env);
+  const std::string snapshots = SnapshotDir(dir);
+  if (!env->FileExists(snapshots)) return Status::Ok();
+  std::vector<std::string> names;
+  Status st = env->GetChildren(snapshots, &names);
+  if (!st.ok()) return st;
+  for (const std::string& name : names) {
+    uint64_t seq = 0;
+    if (std::sscanf(name.c_str(), "snapshot-%" SCNu64 ".bin", &seq) == 1 &&
+        name.size() == 33 && SnapshotPath(dir, seq) == snapshots + "/" + name) {
+      seqs->push_back(seq);
+    }
+  }
+  std::sort(seqs->begin(), seqs->end());
+  return Status::Ok();
 }
 
 }  // namespace billsim::log

@@ -19,7 +19,8 @@ struct IndexEntry {
 };
 
 // First sequences of the segments in `dir`, ascending. A missing directory
-// is an empty log.
+// is NotFound naming it (a reader given a wrong path must not report an
+// empty, good log); writers create the directory before they list it.
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts,
                     Env* env = nullptr);
 
@@ -34,6 +35,17 @@ Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
 std::string EncodeIndexEntry(const IndexEntry& e);
 Status WriteIndex(const std::string& path, const std::vector<IndexEntry>& entries,
                   Env* env = nullptr);
+
+// Snapshots (src/replay/snapshot_store.h writes them) live in DIR/snapshots,
+// named "snapshot-<sequence, 20 digits>.bin". The log itself reads only
+// their names: a snapshot at sequence N is written after replaying the
+// durable log through N, so its name proves the log once held N events.
+std::string SnapshotDir(const std::string& dir);
+std::string SnapshotPath(const std::string& dir, uint64_t seq);
+// Sequences of the snapshot files present, ascending (their contents
+// unchecked). No snapshot directory: none.
+Status ListSnapshotSeqs(const std::string& dir, std::vector<uint64_t>* seqs,
+                        Env* env = nullptr);
 
 }  // namespace billsim::log
 

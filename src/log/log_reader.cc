@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "log/log_check.h"
+
 namespace billsim::log {
 
 Status LogReader::Open(const std::string& dir, Options options) {
@@ -24,8 +26,12 @@ Status LogReader::OpenSegment(size_t i, uint64_t offset, uint64_t expected_seq) 
 Status LogReader::Seek(uint64_t seq) {
   open_ = false;
   tail_fault_.clear();
+  end_checked_ = false;
   chain_ = Chain{};
-  if (segments_.empty()) return Status::Ok();
+  if (segments_.empty()) {
+    expected_seq_ = 1;
+    return Status::Ok();
+  }
   if (seq <= 1) {
     expected_seq_ = segments_[0];
     if (segments_[0] != 1) {
@@ -111,6 +117,17 @@ Status LogReader::Next(BatchView* batch, bool* done) {
                                   reader_.fault());
     }
   }
+  return AtEnd(done);
+}
+
+Status LogReader::AtEnd(bool* done) {
+  // Once per position: the end is checked against the evidence that the
+  // log held more (a snapshot past it, an index without its segment).
+  if (!end_checked_) {
+    end_checked_ = true;
+    end_status_ = CheckNothingBeyond(dir_, expected_seq_ - 1, options_.env);
+  }
+  if (!end_status_.ok()) return end_status_;
   *done = true;
   return Status::Ok();
 }

@@ -3,9 +3,13 @@
 // and memory bounded by one batch. Every header and payload checksum is
 // checked; with verify_chain (from sequence 1 only), the SHA-256 chain too.
 //
-// A fault at the very tail of the last segment ends the stream (a crash
-// left it; the next writer's Open cuts it) and is reported by tail_fault().
-// A fault anywhere else is Corruption naming segment, offset and sequence.
+// A torn write at the very tail of the last segment (segment_reader.h says
+// what counts as torn) ends the stream (a crash left it; the next writer's
+// Open cuts it) and is reported by tail_fault(). A fault anywhere else is
+// Corruption naming segment, offset and sequence. At the end of the log the
+// reader also checks that nothing in the directory proves the log held more
+// (CheckNothingBeyond in log_check.h: a snapshot past the end, an index
+// whose segment is gone): that is Corruption too, not the end.
 #ifndef BILLSIM_LOG_LOG_READER_H_
 #define BILLSIM_LOG_LOG_READER_H_
 
@@ -41,6 +45,7 @@ class LogReader {
 
  private:
   Status OpenSegment(size_t i, uint64_t offset, uint64_t expected_seq);
+  Status AtEnd(bool* done);
 
   std::string dir_;
   Options options_;
@@ -51,6 +56,8 @@ class LogReader {
   Chain chain_{};
   uint64_t expected_seq_ = 1;
   std::string tail_fault_;
+  bool end_checked_ = false;
+  Status end_status_;
 };
 
 }  // namespace billsim::log

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "log/log_check.h"
 #include "log/segment_reader.h"
 #include "util/assert.h"
 
@@ -43,10 +44,10 @@ std::string Where(const SegmentReader& r) {
   return r.path() + " at offset " + std::to_string(r.fault_offset());
 }
 
-// Walks one segment; fills its index entries. `full` checks payloads too.
+// Walks one segment; fills its index entries. The last segment's payloads
+// are checked too; a torn tail there is noted in *state, not cut.
 Status ScanSegment(const std::string& dir, uint64_t first, bool last_segment,
-                   bool repair, LogState* state, std::vector<IndexEntry>* index,
-                   Env* env) {
+                   LogState* state, std::vector<IndexEntry>* index, Env* env) {
   SegmentReader reader;
   SegmentReader::Options options;
   options.verify_payload = last_segment;
@@ -71,18 +72,21 @@ Status ScanSegment(const std::string& dir, uint64_t first, bool last_segment,
     }
     if (next == SegmentReader::Next::kEnd) return Status::Ok();
     if (next == SegmentReader::Next::kTail && last_segment) {
+      // Only noted here: nothing is cut before the whole log was scanned
+      // and nothing proves the torn batch's events were there (RecoverLog).
       state->cut_tail = true;
+      state->cut_path = reader.path();
+      state->cut_offset = reader.fault_offset();
       state->cut_reason = reader.fault() + " in " + Where(reader) +
                           "; last good sequence " +
                           std::to_string(state->next_seq - 1);
-      if (!repair) return Status::Ok();
-      spdlog::warn("log recovery: cutting a torn tail: {}", state->cut_reason);
-      return TruncateFile(reader.path(), reader.fault_offset(), env);
+      return Status::Ok();
     }
     return Status::Corruption(Where(reader) + ": " + reader.fault() +
-                              "; the log is damaged before its tail and is not "
-                              "repaired (last good sequence " +
-                              std::to_string(state->next_seq - 1) + ")");
+                              "; the log is damaged (not a write torn at its tail) and is "
+                              "not repaired: last good sequence " +
+                              std::to_string(state->next_seq - 1) +
+                              " (`billsim log repair --truncate-after` discards the rest)");
   }
 }
 
@@ -97,7 +101,7 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env
     const uint64_t first = state->segments[i];
     const bool last = i + 1 == state->segments.size();
     std::vector<IndexEntry> entries;
-    st = ScanSegment(dir, first, last, repair, state, &entries, env);
+    st = ScanSegment(dir, first, last, state, &entries, env);
     if (!st.ok()) return st;
     if (!repair) continue;
     std::vector<IndexEntry> on_disk;
@@ -112,13 +116,25 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env
       if (!st.ok()) return st;
     }
   }
+  // The segments end at next_seq - 1: refuse if anything proves the log
+  // held more (a snapshot past it, an index whose segment is gone), before
+  // anything is changed.
+  st = CheckNothingBeyond(dir, state->next_seq - 1, env);
+  if (!st.ok()) return st;
+  if (repair && state->cut_tail) {
+    spdlog::warn("log recovery: cutting a torn tail: {}", state->cut_reason);
+    st = TruncateFile(state->cut_path, state->cut_offset);
+    if (!st.ok()) return st;
+  }
   // A last segment left empty by a cut holds nothing: drop it, so that
   // segment names stay the first sequence they hold.
   if (repair && !state->segments.empty()) {
     const uint64_t first = state->segments.back();
     if (first == state->next_seq) {
-      (void)env->RemoveFile(SegmentPath(dir, first));
+      // The index first: a crash between the two leaves a segment without
+      // an index (rebuilt), never an index without its segment (refused).
       (void)env->RemoveFile(IndexPath(dir, first));
+      (void)env->RemoveFile(SegmentPath(dir, first));
       state->segments.pop_back();
       st = SyncDir(dir, env);
       if (!st.ok()) return st;
@@ -131,10 +147,16 @@ Status LogWriter::Open(const std::string& dir, const LogOptions& options,
                        std::unique_ptr<LogWriter>* out, LogState* recovered) {
   Status st = CreateDir(dir, options.env);
   if (!st.ok()) return st;
+  // One writer per log: the lock comes before recovery reads or cuts
+  // anything, and is held until this writer is destroyed.
+  std::unique_ptr<LogLock> lock;
+  st = LogLock::Acquire(dir, &lock);
+  if (!st.ok()) return st;
   LogState state;
   st = RecoverLog(dir, /*repair=*/true, &state, options.env);
   if (!st.ok()) return st;
   std::unique_ptr<LogWriter> w(new LogWriter());
+  w->lock_ = std::move(lock);
   w->dir_ = dir;
   w->options_ = options;
   w->next_seq_ = state.next_seq;
@@ -252,11 +274,20 @@ Status LogWriter::Sync() {
 }
 
 Status LogWriter::Close() {
-  if (!segment_.is_open()) return Status::Ok();
-  Status st = Sync();
-  Status closed = segment_.Close();
-  (void)index_.Close();
-  return st.ok() ? closed : st;
+  Status st;
+  if (segment_.is_open()) {
+    st = Sync();
+    Status closed = segment_.Close();
+    (void)index_.Close();
+    if (st.ok()) st = closed;
+  }
+  // Closed for good: the lock goes (another writer may open the log now),
+  // and with it the right to write.
+  if (lock_) {
+    lock_.reset();
+    if (failed_.ok()) failed_ = Status::IOError(dir_ + ": the log writer is closed");
+  }
+  return st;
 }
 
 }  // namespace billsim::log

@@ -1,10 +1,15 @@
 // LogWriter: appends batches of events to the log, durably by policy.
 //
-// Opening recovers the log (Recover): a torn or damaged batch at the very
-// tail of the last segment (what a crash mid-write leaves) is cut off, with
-// a warning naming the byte offset and the last good sequence; a fault
-// anywhere before the tail is never repaired: Open fails naming segment,
-// offset and sequence. Indexes that disagree with their segment are rebuilt.
+// Opening takes the log's lock (log_lock.h: one writer per log; a second
+// opener fails at once naming the holder's pid) and recovers the log
+// (RecoverLog): a write torn at the very tail of the last segment (bytes
+// that never completed: a header or payload cut short by the end of the
+// file) is cut off, with a warning naming the byte offset and the last good
+// sequence; any other fault, a complete batch with a bad checksum at the
+// tail included, and any proof that the log held more than its segments
+// do (a snapshot past their end), is never repaired: Open fails naming
+// segment, offset and sequence, and changes nothing. Indexes that disagree
+// with their segment are rebuilt.
 //
 // Durability: with FsyncPolicy::kAlways, Append returns after fdatasync, so
 // one fsync covers every event of the batch (group commit: callers gather
@@ -12,8 +17,8 @@
 // than the interval (and on Sync/Close); kNever leaves it to the OS.
 // durable_seq() is the last sequence known to be on stable storage.
 //
-// REQUIRES: one writer per log directory (no locking between processes),
-// external synchronization of calls.
+// REQUIRES: external synchronization of calls. The lock is held until the
+// writer is destroyed.
 #ifndef BILLSIM_LOG_LOG_WRITER_H_
 #define BILLSIM_LOG_LOG_WRITER_H_
 
@@ -27,6 +32,7 @@
 #include "log/file.h"
 #include "log/format.h"
 #include "log/log_dir.h"
+#include "log/log_lock.h"
 #include "util/status.h"
 
 namespace billsim::log {
@@ -53,14 +59,18 @@ struct LogState {
   Chain chain{};                // of the last batch (zeros when empty)
   int64_t last_time_us = 0;
   std::vector<uint64_t> segments;
-  bool cut_tail = false;        // a torn tail was cut off
+  bool cut_tail = false;        // a torn tail was (with repair: is) cut off
   std::string cut_reason;       // what, where
+  std::string cut_path;         // the segment cut, and where
+  uint64_t cut_offset = 0;
 };
 
 // Scans the log in `dir`: checks every batch header of every segment and
-// every payload of the last, finds the last good batch, and, when `repair`,
-// cuts a torn tail and rebuilds indexes. Corruption before the tail is an
-// error naming segment, offset and sequence.
+// every payload of the last, finds the last good batch, checks that nothing
+// proves the log held more (log_check.h), and, when `repair`, cuts a torn
+// tail (segment_reader.h: bytes that never completed) and rebuilds
+// indexes. Any other fault, the last complete batch's included, is
+// Corruption naming segment, offset and sequence, and nothing is cut.
 Status RecoverLog(const std::string& dir, bool repair, LogState* state,
                   Env* env = nullptr);
 
@@ -99,7 +109,7 @@ class LogWriter {
   Status Write(const BatchBuilder& batch, SeqRange* range);
   Status StartSync(SyncTicket* ticket);
   Status Sync();   // everything appended so far becomes durable
-  Status Close();  // syncs, then closes
+  Status Close();  // syncs, closes, releases the lock; no writes after
 
   uint64_t next_seq() const { return next_seq_; }
   uint64_t durable_seq() const { return durable_seq_; }
@@ -111,6 +121,7 @@ class LogWriter {
   LogWriter() = default;
   Status Roll();  // starts a new segment at next_seq_
 
+  std::unique_ptr<LogLock> lock_;
   std::string dir_;
   LogOptions options_;
   AppendFile segment_;

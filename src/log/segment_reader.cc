@@ -20,34 +20,17 @@ SegmentReader::Next SegmentReader::Fault(Next kind, const std::string& what) {
   return kind;
 }
 
-bool SegmentReader::HeaderFollows(uint64_t from) {
-  const uint8_t magic[4] = {kMagic & 0xff, (kMagic >> 8) & 0xff,
-                            (kMagic >> 16) & 0xff, kMagic >> 24};
-  for (uint64_t at = from; at + kHeaderSize <= file_.size();) {
+bool SegmentReader::ZerosToEnd(uint64_t from) {
+  for (uint64_t at = from; at < file_.size();) {
     const uint8_t* data = nullptr;
     size_t got = 0;
-    if (!file_.Read(at, 1 << 20, &data, &got).ok() || got < 4) return false;
-    const void* hit = nullptr;
-    for (size_t i = 0; i + 4 <= got; ++i) {
-      if (std::memcmp(data + i, magic, 4) == 0) {
-        hit = data + i;
-        break;
-      }
+    if (!file_.Read(at, 1 << 20, &data, &got).ok() || got == 0) return false;
+    for (size_t i = 0; i < got; ++i) {
+      if (data[i] != 0) return false;
     }
-    if (hit == nullptr) {
-      at += got - 3;
-      continue;
-    }
-    const uint64_t pos = at + (static_cast<const uint8_t*>(hit) - data);
-    BatchHeader h;
-    const uint8_t* hdr = nullptr;
-    if (file_.Read(pos, kHeaderSize, &hdr, &got).ok() && got == kHeaderSize &&
-        DecodeHeader(hdr, &h).ok() && h.first_seq >= expected_seq_) {
-      return true;
-    }
-    at = pos + 1;
+    at += got;
   }
-  return false;
+  return true;
 }
 
 SegmentReader::Next SegmentReader::Read(BatchView* batch) {
@@ -64,10 +47,9 @@ SegmentReader::Next SegmentReader::Read(BatchView* batch) {
   BatchHeader h;
   st = DecodeHeader(data, &h);
   if (!st.ok()) {
-    // Where this batch ends is unknown: it is the tail only if no good
-    // batch follows it.
-    return Fault(HeaderFollows(offset_ + 1) ? Next::kCorrupt : Next::kTail,
-                 st.message() + seq);
+    // A whole header was written whole: one that fails is damage, unless
+    // the file ends in zeros from here (an allocated, never written block).
+    return Fault(ZerosToEnd(offset_) ? Next::kTail : Next::kCorrupt, st.message() + seq);
   }
   if (h.first_seq != expected_seq_) {
     return Fault(Next::kCorrupt, "batch starts at sequence " +
@@ -80,15 +62,21 @@ SegmentReader::Next SegmentReader::Read(BatchView* batch) {
   if (!st.ok()) return Fault(Next::kCorrupt, st.ToString());
   if (got != h.payload_len) return Fault(Next::kCorrupt, "short read" + seq);
   const std::string_view payload(reinterpret_cast<const char*>(data), got);
+  const auto range = [&h] {
+    return " (batch of sequences " + std::to_string(h.first_seq) + ".." +
+           std::to_string(h.last_seq()) + ")";
+  };
   if (options_.verify_payload && PayloadChecksum(payload) != h.payload_xxh3) {
-    return Fault(end == size ? Next::kTail : Next::kCorrupt,
-                 "payload checksum mismatch" + seq);
+    // The header checks out and the whole payload is in the file: this
+    // batch was written complete (and may have been acknowledged), so a
+    // bad payload is damage even as the file's last batch, never a tear.
+    return Fault(Next::kCorrupt, "payload checksum mismatch" + range());
   }
   if (options_.verify_chain) {
     uint8_t header[kHeaderSize];
     EncodeHeader(h, header);
     if (ComputeChain(chain_, header, payload) != h.chain) {
-      return Fault(Next::kCorrupt, "hash chain broken" + seq +
+      return Fault(Next::kCorrupt, "hash chain broken" + range() +
                                        ": the batch or one before it was altered");
     }
   }

@@ -2,10 +2,17 @@
 // each (header checksum, sequence, payload bounds, payload checksum, and
 // optionally the hash chain), and classifies the first fault it meets:
 //
-//   kTail:    the fault reaches the end of the file (a write cut short, or a
-//             damaged last batch): what a crash leaves. Only at the tail of
-//             the log's last segment may recovery cut it off.
-//   kCorrupt: a fault with good data after it. Never repaired: the caller
+//   kTail:    a write that never completed: the bytes left at the end of the
+//             file are fewer than a header, or a header that checks out
+//             whose payload runs past the end of the file, or nothing but
+//             zero bytes (space the file system allocated for a write that
+//             never landed). That is all a crash mid-append can leave, and
+//             only at the tail of the log's last segment may recovery cut it.
+//   kCorrupt: anything else: a whole header that fails its checks, a wrong
+//             sequence, a complete batch (whole header, whole payload in the
+//             file) whose payload checksum or chain fails, even when it is
+//             the file's last batch. Those bytes were written whole, perhaps
+//             acknowledged: never cut, never repaired here; the caller
 //             refuses, naming segment, offset and sequence.
 //
 // Never reads past the file or trusts a length it has not checked.
@@ -56,8 +63,8 @@ class SegmentReader {
 
  private:
   Next Fault(Next kind, const std::string& what);
-  // Is there a well-formed header for `expected_seq_` after `from`?
-  bool HeaderFollows(uint64_t from);
+  // Are the bytes from `from` to the end of the file all zero?
+  bool ZerosToEnd(uint64_t from);
 
   ReadFile file_;
   Options options_;

@@ -2,9 +2,14 @@
 // the only truth; this is the pure function from it to the state.
 //
 // Replay starts from the newest valid snapshot at or before the target (if
-// allowed) and reads only the tail after it. Every event in the log was
-// accepted when it was appended, so a refusal on replay means the log and
-// this ledger disagree: replay stops with Corruption naming the sequence.
+// allowed) and applies only the tail after it; but first it scans the part
+// the snapshot skips (every header and payload checksum, dense sequences:
+// log_check.h's CheckBatches), so that damage in a sealed segment behind a
+// snapshot is not passed over in silence: Corruption naming segment, offset
+// and sequence, unless allow_damage (then a warning, and stats say it).
+// Every event in the log was accepted when it was appended, so a refusal on
+// replay means the log and this ledger disagree: replay stops with
+// Corruption naming the sequence.
 #ifndef BILLSIM_REPLAY_REPLAYER_H_
 #define BILLSIM_REPLAY_REPLAYER_H_
 
@@ -32,6 +37,11 @@ struct ReplayOptions {
   int64_t as_of_us = std::numeric_limits<int64_t>::max();
   bool use_snapshots = true;
   bool verify_chain = false;     // needs a full replay from sequence 1
+  // Scan what a snapshot skips (see above). The server turns it off and
+  // scans in the background instead (log_scrub.h).
+  bool check_skipped = true;
+  // Damage found there is a warning, not an error (--allow-damage).
+  bool allow_damage = false;
   SeqEntrySink* sink = nullptr;  // every entry, with its event's sequence
   // Called now and then with the last sequence applied (progress).
   std::function<void(uint64_t)> progress;
@@ -45,6 +55,7 @@ struct ReplayStats {
   uint64_t batches = 0;
   uint64_t bytes = 0;          // payload bytes read
   std::string tail_fault;      // a torn tail that ended the log, if any
+  std::string skipped_damage;  // damage allowed in the part a snapshot skipped
 };
 
 // REQUIRES: `ledger` is fresh.

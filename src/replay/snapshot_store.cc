@@ -23,11 +23,7 @@ constexpr uint32_t kSnapshotMagic = 0x4e535342;  // "BSSN"
 constexpr uint16_t kSnapshotVersion = 1;
 constexpr size_t kSnapshotHeader = 24;
 
-std::string SnapshotPath(const std::string& log_dir, uint64_t seq) {
-  char name[64];
-  std::snprintf(name, sizeof name, "snapshot-%020" PRIu64 ".bin", seq);
-  return (fs::path(SnapshotDir(log_dir)) / name).string();
-}
+using log::SnapshotPath;
 
 void Put(std::string* s, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
@@ -80,9 +76,7 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
 
 }  // namespace
 
-std::string SnapshotDir(const std::string& log_dir) {
-  return (fs::path(log_dir) / "snapshots").string();
-}
+std::string SnapshotDir(const std::string& log_dir) { return log::SnapshotDir(log_dir); }
 
 Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t last_seq,
                      const log::Chain& chain, std::string* path, log::Env* env) {
@@ -109,22 +103,7 @@ Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t 
 
 Status ListSnapshots(const std::string& log_dir, std::vector<uint64_t>* seqs,
                      log::Env* env) {
-  seqs->clear();
-  env = log::EnvOrDefault(env);
-  const std::string dir = SnapshotDir(log_dir);
-  if (!env->FileExists(dir)) return Status::Ok();
-  std::vector<std::string> names;
-  Status st = env->GetChildren(dir, &names);
-  if (!st.ok()) return st;
-  for (const std::string& name : names) {
-    uint64_t seq = 0;
-    if (std::sscanf(name.c_str(), "snapshot-%" SCNu64 ".bin", &seq) == 1 &&
-        name.size() == 33) {
-      seqs->push_back(seq);
-    }
-  }
-  std::sort(seqs->begin(), seqs->end());
-  return Status::Ok();
+  return log::ListSnapshotSeqs(log_dir, seqs, env);
 }
 
 Status LoadNewestSnapshot(const std::string& log_dir, uint64_t max_seq,

@@ -17,6 +17,7 @@
 #include "billsim/v1/wire.pb.h"
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
+#include "log/log_scrub.h"
 #include "net/client.h"
 #include "replay/batch_applier.h"
 #include "replay/replayer.h"
@@ -244,6 +245,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   std::atomic<uint64_t> synced_seq_{0};  // the syncer's last good fdatasync
   uint64_t DurableSeq() const { return pipelined_ ? synced_seq_.load() : writer_->durable_seq(); }
   std::string log_dir_abs_;
+  // Checks the log recovered at start in the background (Pong reports it).
+  log::LogScrubber scrubber_;
+  void FillScrub(v1::Pong* pong) const;
 };
 
 // --- One connection ---------------------------------------------------------------
@@ -554,6 +558,7 @@ Status Server::Impl::Start() {
   ReplayStats stats;
   ReplayOptions replay_options;
   replay_options.env = options_.env;
+  replay_options.check_skipped = false;  // the scrubber does, in the background
   st = Replay(options_.log_dir, replay_options, &ledger_, &stats);
   if (!st.ok()) return st;
   if (stats.last_seq + 1 != writer_->next_seq()) {
@@ -586,6 +591,9 @@ Status Server::Impl::Start() {
   address_ = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
              std::to_string(port_);
   synced_seq_ = writer_->durable_seq();
+  if (options_.scrub_bytes_per_sec_max > 0) {
+    scrubber_.Start(options_.log_dir, writer_->next_seq() - 1, options_.scrub_bytes_per_sec_max);
+  }
   committer_ = std::thread([self = shared_from_this()] { self->CommitterLoop(); });
   return Status::Ok();
 }
@@ -704,6 +712,7 @@ void Server::Impl::CommitterLoop() {
     std::lock_guard lock(sync_failed_mu_);
     if (log_failed_.ok()) log_failed_ = sync_failed_;
   }
+  scrubber_.Stop();
   if (log_failed_.ok()) {
     Status st = writer_->Close();
     if (!st.ok()) {
@@ -979,12 +988,32 @@ void Server::Impl::AnswerQuery(const v1::Request& request, v1::Response* respons
       pong->set_log_dir(log_dir_abs_);
       pong->set_fsync(options_.fsync.ToString());
       pong->set_events_applied(ledger_.events_applied());
+      FillScrub(pong);
       break;
     }
     default:
       *response = ErrorResponse(0, v1::Error::BAD_REQUEST, "unexpected request kind");
       break;
   }
+}
+
+void Server::Impl::FillScrub(v1::Pong* pong) const {
+  if (options_.scrub_bytes_per_sec_max == 0) {
+    pong->set_scrub_state(v1::Pong::SCRUB_OFF);
+    return;
+  }
+  using Phase = log::LogScrubber::Phase;
+  const log::LogScrubber::State s = scrubber_.state();
+  switch (s.phase) {
+    case Phase::kIdle:
+    case Phase::kRunning: pong->set_scrub_state(v1::Pong::SCRUB_RUNNING); break;
+    case Phase::kClean: pong->set_scrub_state(v1::Pong::SCRUB_CLEAN); break;
+    case Phase::kDamaged: pong->set_scrub_state(v1::Pong::SCRUB_DAMAGED); break;
+    case Phase::kStopped: pong->set_scrub_state(v1::Pong::SCRUB_STOPPED); break;
+  }
+  pong->set_scrub_through_seq(s.through_seq);
+  pong->set_scrub_checked_seq(s.checked_seq);
+  pong->set_scrub_damage(s.damage);
 }
 
 namespace {

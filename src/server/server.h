@@ -21,6 +21,11 @@
 //
 // History queries replay the log (no per-account history is kept in
 // memory): O(log size) each.
+//
+// Damage: Start refuses a log that recovery or replay finds damaged. The
+// part of the log behind the snapshot that replay starts from is not read
+// at start: a scrubber thread (log_scrub.h) checks it in the background,
+// rate-bounded, and Pong reports its state and the first damage found.
 #ifndef BILLSIM_SERVER_SERVER_H_
 #define BILLSIM_SERVER_SERVER_H_
 
@@ -48,6 +53,9 @@ struct ServerOptions {
   uint32_t history_limit = 10'000;        // HistoryQuery.limit 0 or above
   bool handle_signals = false;            // SIGINT/SIGTERM: graceful stop
   log::Env* env = nullptr;                // the log's files; nullptr: Env::Default()
+  // The background checksum scan of the log recovered at start (log_scrub.h),
+  // reported in Pong; its read rate bound. 0: no scrub.
+  uint64_t scrub_bytes_per_sec_max = 64ull << 20;
 };
 
 class Server {

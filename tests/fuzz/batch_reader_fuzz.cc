@@ -13,8 +13,10 @@
 //
 // Besides ASan/UBSan's checks, the target aborts when an invariant fails:
 // batches lie back to back inside the file with dense sequences; a reader
-// ends only at the file's end; a damaged header is called the tail exactly
-// when no well-formed header follows it; recovery and the reader agree.
+// ends only at the file's end; a whole damaged header is called the tail
+// exactly when only zero bytes follow (issue #9: anything else was written
+// whole, so it is damage); a complete batch whose payload checksum fails is
+// damage, never the tail; recovery and the reader agree.
 //
 // Built as a libFuzzer binary (BILLSIM_FUZZ=ON) and, always, linked with
 // fuzz_smoke_main.cc into batch_reader_fuzz_smoke.
@@ -113,14 +115,12 @@ bool Decode(BatchDecoder* decoder, std::string_view payload, uint32_t count) {
   return true;
 }
 
-// Is there a well-formed header for a sequence >= `seq` starting after `from`?
-bool GoodHeaderAfter(const uint8_t* data, size_t size, uint64_t from, uint64_t seq) {
-  for (uint64_t p = from + 1; p + kHeaderSize <= size; ++p) {
-    if (std::memcmp(data + p, "BSLB", 4) != 0) continue;
-    BatchHeader h;
-    if (DecodeHeader(data + p, &h).ok() && h.first_seq >= seq) return true;
+// Are the bytes from `from` to the end all zero (allocated, never written)?
+bool ZerosFrom(const uint8_t* data, size_t size, uint64_t from) {
+  for (uint64_t p = from; p < size; ++p) {
+    if (data[p] != 0) return false;
   }
-  return false;
+  return true;
 }
 
 // Reads the segment at `path` (the bytes `data`) with one set of options.
@@ -176,13 +176,19 @@ Result ReadSegment(SegmentReader& reader, const std::string& path, const uint8_t
     FUZZ_CHECK(offset < size, "fault at the end of the file");
     BatchHeader h;
     if (size - offset >= kHeaderSize && !DecodeHeader(data + offset, &h).ok()) {
-      // A damaged header: the tail exactly when nothing good follows.
-      const bool follows = GoodHeaderAfter(data, size, offset, seq);
-      FUZZ_CHECK(follows == (next == SegmentReader::Next::kCorrupt),
-                 "damaged header at %llu classified %s, but a good header %s",
+      // A whole damaged header: the tail exactly when only zeros follow.
+      const bool zeros = ZerosFrom(data, size, offset);
+      FUZZ_CHECK(zeros == (next == SegmentReader::Next::kTail),
+                 "damaged header at %llu classified %s, but the rest %s zeros",
                  static_cast<unsigned long long>(offset),
                  next == SegmentReader::Next::kCorrupt ? "corrupt" : "tail",
-                 follows ? "follows" : "does not follow");
+                 zeros ? "is all" : "is not all");
+    } else if (size - offset >= kHeaderSize && h.first_seq == seq &&
+               offset + kHeaderSize + h.payload_len <= size) {
+      // A complete batch that failed (its payload or chain): damage.
+      FUZZ_CHECK(next == SegmentReader::Next::kCorrupt,
+                 "a complete batch at %llu classified as the tail",
+                 static_cast<unsigned long long>(offset));
     }
     if (size - offset < kHeaderSize) {
       FUZZ_CHECK(next == SegmentReader::Next::kTail, "a short header must be the tail");
