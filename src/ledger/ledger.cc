@@ -155,16 +155,7 @@ Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
                      sink, validate, change);
 }
 
-void Ledger::Admit(uint64_t event_id, uint32_t account, int64_t at_us) {
-  if (account != kNoIndex) {
-    AdvanceClock(account, at_us);
-  } else {
-    BILLSIM_ASSERT(at_us >= 0 && at_us <= kTimeMaxUs);
-    latest_us_ = std::max(latest_us_, at_us);
-  }
-  applied_ids_.Insert(event_id);
-  events_applied_++;
-}
+
 
 Ledger::Result Ledger::ApplyDelivery(const DeliveryFact& f, EntrySink* sink) {
   BILLSIM_ASSERT(f.campaign < campaigns_.size());
