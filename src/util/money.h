@@ -14,6 +14,11 @@ inline constexpr int64_t kMicrosPerUnit = 1'000'000;       // 1.00 = 1e6 micros
 inline constexpr int64_t kMicrosPerDay = 86'400'000'000;   // time, in us
 inline constexpr int64_t kMicrosPerMinute = 60'000'000;
 
+// Times: from the epoch to 2200-01-01T00:00:00Z inclusive. Later times (an
+// expiry included) are refused, so time arithmetic (local days, refund
+// validity) stays far from overflow.
+inline constexpr int64_t kTimeMaxUs = 7'258'118'400'000'000;
+
 // floor(a * b / c) for a, b >= 0 and c > 0, exact through 128-bit arithmetic.
 // Saturates at INT64_MAX, which no real money amount reaches.
 // The 128-bit case of MulDivFloor, out of line.
