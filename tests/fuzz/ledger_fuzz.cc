@@ -16,7 +16,8 @@
 //     path, ApplyDelivery, where the campaign resolves, as replay and the
 //     server do) had the same outcomes and ends with the same Digest();
 //   - the state saved and restored into a third ledger has that digest too.
-// A failed check aborts with the event's position and text.
+// A failed check aborts with the event's position and text;
+// LEDGER_FUZZ_TRACE=1 prints every event before (a finding as events).
 //
 // Built as a libFuzzer binary (BILLSIM_FUZZ=ON) and, always, linked with
 // fuzz_smoke_main.cc into ledger_fuzz_smoke (ctest fuzz.ledger.smoke).
@@ -314,6 +315,10 @@ Ledger::Result ApplyAsReplay(Ledger& ledger, const v1::Event& e) {
   return ledger.Apply(e, nullptr);
 }
 
+// LEDGER_FUZZ_TRACE=1 prints every event and its outcome: a finding as the
+// events that make it.
+const bool kTrace = std::getenv("LEDGER_FUZZ_TRACE") != nullptr;
+
 void RunOne(const uint8_t* data, size_t size) {
   Bytes in(data, size);
   EventDecoder decoder(&in);
@@ -323,7 +328,9 @@ void RunOne(const uint8_t* data, size_t size) {
     const std::string before = ledger.Digest();
     const Ledger::Result predicted = ledger.Check(e);
     if (ledger.Digest() != before) Fail(i, &e, "Check changed the state");
+    if (kTrace) std::fprintf(stderr, "ledger_fuzz: event %d: %s\n", i, Text(e).c_str());
     const Ledger::Result r = ledger.Apply(e, nullptr);
+    if (kTrace) std::fprintf(stderr, "  %s %s\n", Name(r.outcome), r.reason.c_str());
     if (r.outcome != predicted.outcome) {
       Fail(i, &e, std::string("Check said ") + Name(predicted.outcome) + ", Apply " +
                       Name(r.outcome) + " (" + r.reason + predicted.reason + ")");
