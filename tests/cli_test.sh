@@ -53,5 +53,38 @@ check "history prints entries" test "$rc" = 0 -a "$(wc -l <"$out")" -gt 1
 rc=$(run scenario history --account no-such-account "$first")
 check "history of an unknown account exits 2" test "$rc" = 2
 
+# Times (issue 9): one strict parser for flags and event files. Invalid
+# dates, trailing text, a missing zone and times outside [0, 2200-01-01]
+# are refused, naming the option or file:line and field, and the value.
+work=$(mktemp -d)
+trap 'rm -f "$out" "$err"; rm -rf "$work"' EXIT
+rc=$(run log append --log "$work/log" "$data/iso_times.jsonl")
+check "JSON lines with ISO times append" test "$rc" = 0
+rc=$(run replay --log "$work/log" --report csv --as-of 2026-01-31T23:59:59.999999Z)
+check "--as-of before the expiry: the grant is whole" grep -q "^$work/log,cafe,USD,0,100000000,0,100000000,0,0,0" "$out"
+rc=$(run replay --log "$work/log" --report csv --as-of 2026-02-01)
+check "--as-of at the expiry: the grant expired" grep -q "^$work/log,cafe,USD,0,0,0,0,0,100000000,0" "$out"
+for bad in 2026-02-30 2026-13-45 2025-02-29 2026-01-15T09:30:00Zjunk 2026-01-15T09:30:00 \
+    "2026-01-15 " 9223372036854775807 7258118400000001 2200-01-01T00:00:00.000001Z -1 yesterday; do
+  rc=$(run replay --log "$work/log" --as-of "$bad")
+  check "--as-of \"$bad\" exits 2 naming the option and the value" \
+    test "$rc" = 2 -a -n "$(grep -F -- '--as-of' "$err" | grep -F "\"$bad\"")"
+  rc=$(run audit balance --log "$work/log" --account cafe --as-of "$bad")
+  check "audit balance --as-of \"$bad\" exits 2" test "$rc" = 2
+done
+rc=$(run replay --log "$work/log" --as-of 7258118400000000)
+check "--as-of 2200-01-01T00:00:00Z, the last time accepted" test "$rc" = 0
+rc=$(run scenario run "$data/iso_times.textproto" "$data/iso_times.json")
+check "scenarios with ISO times pass" test "$rc" = 0
+printf '%s\n' '{"event_id": "1", "time_us": 5, "clock_advanced": {}}' \
+  '{"event_id": "2", "time_us": "2026-02-30T00:00:00Z", "clock_advanced": {}}' >"$work/bad.jsonl"
+rc=$(run log append --log "$work/log2" "$work/bad.jsonl")
+check "a bad ISO time in JSON lines exits 2 naming file:line, field and value" \
+  test "$rc" = 2 -a -n "$(grep -F 'bad.jsonl:2: field time_us' "$err" | grep -F '"2026-02-30T00:00:00Z"')"
+sed 's/expires_at_us: "2026-02-01"/expires_at_us: "2026-02-01T00:00"/' "$data/iso_times.textproto" >"$work/bad.textproto"
+rc=$(run scenario run "$work/bad.textproto")
+check "a bad ISO time in a scenario exits 2 naming file:line, field and value" \
+  test "$rc" = 2 -a -n "$(grep -F 'bad.textproto:12: field expires_at_us' "$err" | grep -F '"2026-02-01T00:00"')"
+
 echo "cli: $pass passed, $fail failed"
 test "$fail" = 0

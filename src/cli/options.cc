@@ -3,11 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <ctime>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "util/time_parse.h"
 
 namespace billsim::cli {
 
@@ -34,39 +33,7 @@ bool ParseArgs(const std::vector<std::string>& args, const char* usage,
 }
 
 Status ParseTime(const std::string& text, const std::string& option, int64_t* out) {
-  if (!text.empty() && text.find_first_not_of("0123456789-") == std::string::npos &&
-      text.find('-', 1) == std::string::npos) {
-    try {
-      *out = std::stoll(text);
-      return Status::Ok();
-    } catch (...) {
-    }
-  }
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, micros = 0;
-  char frac[8] = {0};
-  int n = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6[0-9]Z", &year, &month, &day,
-                      &hour, &minute, &second, frac);
-  if (n == 7) {
-    std::string f(frac);
-    f.resize(6, '0');
-    micros = std::stoi(f);
-  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ", &year, &month, &day, &hour,
-                         &minute, &second) != 6 &&
-             !(std::sscanf(text.c_str(), "%4d-%2d-%2d", &year, &month, &day) == 3 &&
-               text.size() == 10)) {
-    return Status::InvalidArgument(option + ": expected microseconds or an ISO 8601 UTC time "
-                                   "like 2026-01-15T09:30:00Z, got \"" + text + "\"");
-  }
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  const std::time_t t = timegm(&tm);
-  *out = static_cast<int64_t>(t) * 1'000'000 + micros;
-  return Status::Ok();
+  return ParseTimeUs(text, option, out);
 }
 
 bool StdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }

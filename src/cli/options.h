@@ -23,7 +23,8 @@ bool ParseArgs(const std::vector<std::string>& args, const char* usage,
                po::variables_map* vm, int* exit);
 
 // A time on the command line: integer microseconds UTC, or ISO 8601 UTC
-// ("2026-01-15", "2026-01-15T09:30:00Z", with optional .ffffff).
+// ("2026-01-15", "2026-01-15T09:30:00Z", with optional .ffffff), within
+// [0, kTimeMaxUs]; the rules are ParseTimeUs's (src/util/time_parse.h).
 Status ParseTime(const std::string& text, const std::string& option, int64_t* out);
 
 // True when stdout is a terminal (progress is shown only then).

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "scenario/scenario_loader.h"
+#include "scenario/time_fields.h"
 
 namespace billsim {
 
@@ -18,6 +19,8 @@ Status LoadEvents(const std::string& path, std::vector<v1::Event>* events) {
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Status rewritten = RewriteTimeStrings(path, n, &line);
+      if (!rewritten.ok()) return rewritten;
       v1::Event e;
       const auto st = google::protobuf::util::JsonStringToMessage(line, &e);
       if (!st.ok()) {

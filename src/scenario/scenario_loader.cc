@@ -10,6 +10,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "scenario/time_fields.h"
+
 namespace billsim {
 
 namespace {
@@ -100,8 +102,11 @@ Status LoadScenario(const std::string& path, v1::Scenario* out) {
   if (!in) return Status::IOError(path + ": cannot open for reading");
   std::stringstream buf;
   buf << in.rdbuf();
-  const std::string text = buf.str();
+  std::string text = buf.str();
   out->Clear();
+  // Times written as ISO 8601 strings become integers first.
+  Status rewritten = RewriteTimeStrings(path, 1, &text);
+  if (!rewritten.ok()) return rewritten;
 
   if (fs::path(path).extension() == ".json") {
     pb::util::JsonParseOptions options;

@@ -1,6 +1,7 @@
 // Loads recorded scenarios from files: Protobuf text format (.textproto,
 // .txtpb, .pbtxt) or JSON (.json), through Protobuf's own parsers. Errors
-// name the file, the line and column where known, and the field.
+// name the file, the line and column where known, and the field. Time
+// fields may be ISO 8601 strings (src/scenario/time_fields.h).
 #ifndef BILLSIM_SCENARIO_SCENARIO_LOADER_H_
 #define BILLSIM_SCENARIO_SCENARIO_LOADER_H_
 
