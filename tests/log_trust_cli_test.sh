@@ -8,32 +8,8 @@
 set -u
 BILLSIM=$1
 SCENARIOS=$2
-TMP=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID"; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$TMP"/*.err; do echo "--- $f"; cat "$f"; done; exit 1; }
-
-start_server() {  # start_server LOG NAME
-  : > "$TMP/$2.out"
-  "$BILLSIM" serve --log "$1" --listen 127.0.0.1:0 >"$TMP/$2.out" 2>"$TMP/$2.err" &
-  SERVER_PID=$!
-  for _ in $(seq 200); do
-    ADDR=$(sed -n 's/^listening on //p' "$TMP/$2.out")
-    [ -n "$ADDR" ] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  fail "server did not print its address"
-}
-stop_server() {
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" || fail "serve exited $? after SIGTERM"
-  SERVER_PID=
-}
+. "$(dirname "$0")/server_lib.sh"
 flip_byte() {  # flip_byte FILE OFFSET: xor the byte there with 0x10
   local b
   b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')

@@ -8,15 +8,9 @@
 # usage: trust_cli_test.sh BILLSIM
 set -u
 BILLSIM=$1
-TMP=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID"; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 pass=0
 fail() { echo "FAIL: $*"; for f in "$TMP"/*.err; do echo "--- $f"; tail -n 20 "$f"; done; echo "$pass passed, 1 failed"; exit 1; }
+. "$(dirname "$0")/server_lib.sh"
 ok() { pass=$((pass + 1)); }
 
 T0=1768467600000000  # 2026-01-15T09:00Z
@@ -73,15 +67,7 @@ grep -q "event 21: time_us" "$TMP/poison.out" || fail "event 21 not refused on t
 ok
 
 # ...and through a server: it must refuse, stay up, and enable DAY campaigns.
-"$BILLSIM" serve --log "$TMP/served" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
-SERVER_PID=$!
-ADDR=
-for _ in $(seq 200); do
-  ADDR=$(sed -n 's/^listening on //p' "$TMP/serve.out")
-  [ -n "$ADDR" ] && break
-  sleep 0.05
-done
-[ -n "$ADDR" ] || fail "server did not print its address"
+start_server "$TMP/served" serve || fail "server did not start"
 "$BILLSIM" client --connect "$ADDR" "$TMP/poison.jsonl" >"$TMP/client.out" 2>"$TMP/client.err"
 rc=$?
 [ $rc -eq 1 ] || fail "client exits $rc, expected 1 (some refused)"
@@ -91,8 +77,7 @@ kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died on the poison pill"
   fail "query after the poison pill"
 grep -q '"frozenMicros":"50000000"\|"frozen_micros":"50000000"' "$TMP/campaign.json" ||
   fail "the DAY campaign does not hold its budget: $(cat "$TMP/campaign.json")"
-kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; SERVER_PID=
-[ $rc -eq 0 ] || fail "serve exited $rc after SIGTERM"
+stop_server
 "$BILLSIM" log verify --log "$TMP/served" >/dev/null 2>"$TMP/verify.err" || fail "served log verify"
 ok
 
