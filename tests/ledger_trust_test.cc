@@ -188,12 +188,22 @@ TEST_F(LedgerTest, ClockAdvancedForAnUnknownAccountIsRefused) {
 
 // --- Coupons and holds -------------------------------------------------------
 
-TEST_F(LedgerTest, TwoCouponsForTwoCampaignsBothHoldTheirBudgets) {
+class CouponHoldTest : public LedgerTest {
+ protected:
+  // c1 and c2 of a1: CPC 1.00, lifetime budgets of 50.00, not yet enabled.
+  void TwoLifetimeCampaigns() {
+    ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, 1 * kUnit,
+                                  v1::BUDGET_MODE_TOTAL, 50 * kUnit));
+    ASSERT_APPLIED(CreateCampaign("c2", v1::BILLING_EVENT_CPC, 1 * kUnit,
+                                  v1::BUDGET_MODE_TOTAL, 50 * kUnit));
+  }
+};
+
+// c1 and c2 of a1: CPC 1.00, lifetime budgets of 50.00, not yet enabled.
+
+TEST_F(CouponHoldTest, TwoCouponsForTwoCampaignsBothHoldTheirBudgets) {
   OpenFunded(0);
-  ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, 1 * kUnit,
-                                v1::BUDGET_MODE_TOTAL, 50 * kUnit));
-  ASSERT_APPLIED(CreateCampaign("c2", v1::BILLING_EVENT_CPC, 1 * kUnit,
-                                v1::BUDGET_MODE_TOTAL, 50 * kUnit));
+  TwoLifetimeCampaigns();
   ASSERT_APPLIED(GrantCredit("a1", "A", 50 * kUnit, kT0 + 30 * kDay, {"c1"}));
   ASSERT_APPLIED(GrantCredit("a1", "B", 50 * kUnit, kT0 + 30 * kDay, {"c2"}));
   ASSERT_APPLIED(Enable("c1"));
@@ -207,12 +217,9 @@ TEST_F(LedgerTest, TwoCouponsForTwoCampaignsBothHoldTheirBudgets) {
   EXPECT_TRUE(LastOf(v1::NOT_BILLED).empty());
 }
 
-TEST_F(LedgerTest, ACouponExpiringShrinksOnlyTheHoldItBacks) {
+TEST_F(CouponHoldTest, ACouponExpiringShrinksOnlyTheHoldItBacks) {
   OpenFunded(0);
-  ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, 1 * kUnit,
-                                v1::BUDGET_MODE_TOTAL, 50 * kUnit));
-  ASSERT_APPLIED(CreateCampaign("c2", v1::BILLING_EVENT_CPC, 1 * kUnit,
-                                v1::BUDGET_MODE_TOTAL, 50 * kUnit));
+  TwoLifetimeCampaigns();
   ASSERT_APPLIED(GrantCredit("a1", "A", 50 * kUnit, kT0 + 1 * kDay, {"c1"}));
   ASSERT_APPLIED(GrantCredit("a1", "B", 50 * kUnit, kT0 + 30 * kDay, {"c2"}));
   ASSERT_APPLIED(Enable("c1"));
@@ -222,13 +229,10 @@ TEST_F(LedgerTest, ACouponExpiringShrinksOnlyTheHoldItBacks) {
   EXPECT_EQ(Held("c2"), 50 * kUnit);  // latest-enabled, but B still backs it
 }
 
-TEST_F(LedgerTest, ACouponHoldMovesToCashWhenAnotherCampaignNeedsTheCoupon) {
+TEST_F(CouponHoldTest, ACouponHoldMovesToCashWhenAnotherCampaignNeedsTheCoupon) {
   // c1 (any source) enabled first; coupon A for c2 only, 50 cash.
   OpenFunded(50 * kUnit);
-  ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, 1 * kUnit,
-                                v1::BUDGET_MODE_TOTAL, 50 * kUnit));
-  ASSERT_APPLIED(CreateCampaign("c2", v1::BILLING_EVENT_CPC, 1 * kUnit,
-                                v1::BUDGET_MODE_TOTAL, 50 * kUnit));
+  TwoLifetimeCampaigns();
   ASSERT_APPLIED(GrantCredit("a1", "A", 50 * kUnit, kT0 + 30 * kDay, {"c2"}));
   ASSERT_APPLIED(Enable("c1"));
   ASSERT_APPLIED(Enable("c2"));
