@@ -140,6 +140,13 @@ class Generator {
   uint64_t U(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool P(int percent) { return U(100) < static_cast<uint64_t>(percent); }
 
+  // t - d, saturating: t may be an int64 edge (Edge), and the generator's
+  // own arithmetic must not overflow (UBSan runs this test).
+  static int64_t Before(int64_t t, int64_t d) {
+    int64_t r;
+    return __builtin_sub_overflow(t, d, &r) ? INT64_MIN : r;
+  }
+
   // Issue 9: now and then, `normal` becomes an edge of int64 or of the
   // documented bounds (R11): at, just past, and far past them.
   int64_t Edge(int64_t normal, int64_t bound) {
@@ -455,13 +462,13 @@ class Generator {
         v1::Event e = Deposit();
         const AccountInfo& a = Pick(accounts_);
         e.mutable_cash_deposited()->set_account_id(a.id);
-        e.set_time_us(a.opened_at - 1 - static_cast<int64_t>(U(kHour)));
+        e.set_time_us(Before(a.opened_at, 1 + static_cast<int64_t>(U(kHour))));
         return e;
       }
       default: {
         v1::Event e = Grant();  // a grant that has already expired
         e.mutable_credit_granted()->set_expires_at_us(
-            e.time_us() - static_cast<int64_t>(U(kHour)));
+            Before(e.time_us(), static_cast<int64_t>(U(kHour))));
         return e;
       }
     }
