@@ -377,8 +377,11 @@ class Generator {
     m->set_count(Edge(count, kCountMax));
     m->set_platform_fault(P(20));
     if (c != nullptr && m->platform_fault()) {
-      c->faulted = true;
-      c->fault_time = e.time_us();
+      // A delivery stamped outside the time bounds is refused: not a fault.
+      if (e.time_us() >= 0 && e.time_us() <= kTimeMaxUs) {
+        c->faulted = true;
+        c->fault_time = e.time_us();
+      }
     }
     return e;
   }
@@ -398,7 +401,7 @@ class Generator {
     int64_t start = now_ - static_cast<int64_t>(U((P(70) ? 1 : 3) * kDay));
     // Usually a window around the campaign's last fault-marked delivery.
     if (c != nullptr && c->faulted && P(70)) {
-      start = std::max<int64_t>(0, c->fault_time - static_cast<int64_t>(U(kHour)));
+      start = std::max<int64_t>(0, Before(c->fault_time, static_cast<int64_t>(U(kHour))));
     }
     m->set_window_start_us(start);
     m->set_window_end_us(start + 1 + static_cast<int64_t>(U(4 * kDay)));
