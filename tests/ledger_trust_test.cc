@@ -272,6 +272,8 @@ TEST_F(LedgerTest, RestoringAStateWithValuesOutOfRangeIsRefusedNotAnAbort) {
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_clock_us(kMax); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_utc_offset_minutes(1 << 30); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->clear_holding(); }));
+  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->add_holding(0); }));
+  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->add_timers()->set_at_us(kT0 + kDay); }));
   Ledger fresh;
   ASSERT_TRUE(fresh.RestoreState(good).ok());
   EXPECT_EQ(fresh.Digest(), ledger_.Digest());

@@ -333,7 +333,10 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
       FaultCharge& fc = c.fault_charges.emplace_back();
       fc.time_us = f.time_us();
       for (const auto& part : f.parts()) {
-        if (part.grant() != kNoIndex && part.grant() >= n_grants) {
+        // A refund goes back to the grant that paid: it must be one of the
+        // campaign's own account (grants are restored before campaigns).
+        if (part.grant() != kNoIndex && (part.grant() >= n_grants ||
+                                         fresh.grants_[part.grant()].account != c.account)) {
           return bad("campaign " + p.id() + " fault charge names a grant out of range");
         }
         fc.parts.push_back({part.grant(), part.amount(), part.adjusted()});
@@ -342,7 +345,8 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     fresh.campaign_index_.emplace(c.id, fresh.campaigns_.size() - 1);
   }
   for (const auto& p : s.disputes()) {
-    if (p.account() >= n_accounts || p.campaign() >= n_campaigns) {
+    if (p.account() >= n_accounts || p.campaign() >= n_campaigns ||
+        fresh.campaigns_[p.campaign()].account != p.account()) {
       return bad("dispute " + p.id() + " names an account or campaign out of range");
     }
     Dispute& d = fresh.disputes_.emplace_back();
