@@ -72,17 +72,8 @@ class TempDir : public test_support::TempDir {
 
 using test_support::CaptureLog;
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteBytes(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using test_support::ReadBytes;
+using test_support::WriteBytes;
 
 struct Batch {
   uint64_t offset = 0, size = 0;  // in its segment, header included

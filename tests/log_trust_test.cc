@@ -36,17 +36,8 @@ namespace fs = std::filesystem;
 using test_support::CaptureLog;
 using test_support::TempDir;
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteBytes(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using test_support::ReadBytes;
+using test_support::WriteBytes;
 
 bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -79,6 +80,20 @@ inline void ExpectLogVerifies(const std::string& dir, uint64_t expected_last_seq
   }
   EXPECT_EQ(reader.tail_fault(), "");
   EXPECT_EQ(next - 1, expected_last_seq);
+}
+
+// A file's bytes, and a file made of `data` (replacing it): for tests that
+// damage logs by hand.
+inline std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void WriteBytes(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
 }
 
 }  // namespace billsim::test_support
