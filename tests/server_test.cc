@@ -155,6 +155,16 @@ class ServerTest : public ::testing::Test {
     r.mutable_ping();
     return Call(client, r);
   }
+  // Pings until the background scrub is no longer running (2 s at most).
+  v1::Pong PingUntilScrubbed(net::Client& client) {
+    v1::Pong pong;
+    for (int i = 0; i < 200; ++i) {
+      pong = Ping(client).pong();
+      if (pong.scrub_state() != v1::Pong::SCRUB_RUNNING) break;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return pong;
+  }
   // An account with cash and an enabled CPC campaign: 6 events.
   static void Setup(Events& ev, const std::string& account, const std::string& campaign,
                     int64_t t = kT0) {
@@ -719,12 +729,7 @@ TEST_F(ServerTest, DamageBehindTheSnapshotIsFoundByTheScrubAndReportedInPing) {
   StartServer();
   net::Client client;
   Connect(client);
-  v1::Pong pong;
-  for (int i = 0; i < 200; ++i) {
-    pong = Ping(client).pong();
-    if (pong.scrub_state() != v1::Pong::SCRUB_RUNNING) break;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
+  const v1::Pong pong = PingUntilScrubbed(client);
   EXPECT_EQ(pong.scrub_state(), v1::Pong::SCRUB_DAMAGED) << pong.ShortDebugString();
   EXPECT_NE(pong.scrub_damage().find(log::SegmentName(segments[1])), std::string::npos)
       << pong.scrub_damage();
@@ -737,12 +742,7 @@ TEST_F(ServerTest, AnUndamagedLogScrubsClean) {
   StartServer();
   net::Client client;
   Connect(client);
-  v1::Pong pong;
-  for (int i = 0; i < 200; ++i) {
-    pong = Ping(client).pong();
-    if (pong.scrub_state() != v1::Pong::SCRUB_RUNNING) break;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
+  const v1::Pong pong = PingUntilScrubbed(client);
   EXPECT_EQ(pong.scrub_state(), v1::Pong::SCRUB_CLEAN) << pong.ShortDebugString();
   EXPECT_EQ(pong.scrub_checked_seq(), 24u);
   EXPECT_EQ(pong.scrub_damage(), "");
