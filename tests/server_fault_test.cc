@@ -145,6 +145,15 @@ class ServerFaultTest : public ::testing::TestWithParam<Case> {
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   // Injects the fault so that the `nth` group from now fails.
+  // SetupEvents() as one append, acknowledged before any fault is armed.
+  void AppendSetup(net::Client& client) {
+    v1::Request setup;
+    setup.set_request_id(client.NextRequestId());
+    for (const auto& e : SetupEvents()) *setup.mutable_append()->add_events() = e;
+    v1::Response r;
+    ASSERT_TRUE(client.Call(setup, &r, milliseconds(10'000)).ok());
+    ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  }
   void Inject(Fault fault, int nth) {
     switch (fault) {
       case Fault::kSegmentWrite: env_.FailWrite(nth, ".seg", /*partial=*/true); break;
@@ -208,13 +217,9 @@ TEST_P(ServerFaultTest, AFailedGroupAndEveryLaterRequestAreUnavailable) {
   net::Client client;
   Connect(client);
   std::set<uint64_t> acked, failed;
-  v1::Request setup;
-  setup.set_request_id(client.NextRequestId());
-  for (const auto& e : SetupEvents()) *setup.mutable_append()->add_events() = e;
-  v1::Response r;
-  ASSERT_TRUE(client.Call(setup, &r, milliseconds(10'000)).ok());
-  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  ASSERT_NO_FATAL_FAILURE(AppendSetup(client));
   for (uint64_t id = 1; id <= 4; ++id) acked.insert(id);
+  v1::Response r;
 
   Inject(c.fault, 3);
   uint64_t next_id = 100;
@@ -260,12 +265,7 @@ TEST_P(ServerFaultTest, PipelinedConnectionsSeeAcksThenOnlyErrorsInOrder) {
   {
     net::Client client;
     Connect(client);
-    v1::Request setup;
-    setup.set_request_id(client.NextRequestId());
-    for (const auto& e : SetupEvents()) *setup.mutable_append()->add_events() = e;
-    v1::Response r;
-    ASSERT_TRUE(client.Call(setup, &r, milliseconds(10'000)).ok());
-    ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+    ASSERT_NO_FATAL_FAILURE(AppendSetup(client));
   }
   Inject(c.fault, 3);
   constexpr int kClients = 3;
