@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "journal/journal.h"
 #include "log/batch_codec.h"
 #include "log/log_dir.h"
 #include "log/event_stream.h"
@@ -74,24 +75,20 @@ int AppendCommand(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   const std::string dir = vm["log"].as<std::string>();
-  std::unique_ptr<log::LogWriter> writer;
-  st = log::LogWriter::Open(dir, log_options, &writer);
-  Ledger ledger;
-  ReplayStats stats;
-  if (st.ok()) st = Replay(dir, ReplayOptions{}, &ledger, &stats);
+  JournalOptions journal_options;
+  journal_options.log = log_options;
+  std::unique_ptr<Journal> journal;
+  st = Journal::Open(dir, journal_options, &journal);
   if (!st.ok()) {
     spdlog::error("{}", st.ToString());
     return kExitUsage;
   }
   const bool atomic = vm.count("atomic") > 0;
   uint64_t appended = 0, refused = 0;
-  log::BatchBuilder batch;
   auto flush = [&]() -> Status {
-    if (batch.count() == 0) return Status::Ok();
+    if (journal->pending() == 0) return Status::Ok();
     log::SeqRange range;
-    Status s = writer->Append(batch, &range);
-    batch.Clear();
-    return s;
+    return journal->Append(&range);
   };
   for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
     std::vector<v1::Event> events;
@@ -105,57 +102,50 @@ int AppendCommand(const std::vector<std::string>& args) {
     if (atomic) {
       st = flush();
       if (!st.ok()) break;
-      ledger.SaveState(&before);
+      journal->ledger().SaveState(&before);
     }
-    std::vector<const v1::Event*> accepted;
-    uint64_t file_refused = 0;
+    uint64_t file_refused = 0, file_accepted = 0;
     for (const v1::Event& e : events) {
-      const Ledger::Result r = ledger.Apply(e, nullptr);
-      if (r.outcome == Ledger::Outcome::kApplied) {
-        accepted.push_back(&e);
+      Refusal refusal;
+      if (journal->Apply(e, &refusal)) {
+        ++file_accepted;
+        if (!atomic && journal->pending() == batch_max) {
+          st = flush();
+          if (!st.ok()) break;
+        }
         continue;
       }
       file_refused++;
-      std::cout << file << ": refused " << e.event_id() << ": "
-                << (r.outcome == Ledger::Outcome::kDuplicate
-                        ? "event " + std::to_string(e.event_id()) + ": already applied (R10)"
-                        : r.reason)
-                << "\n";
+      std::cout << file << ": refused " << e.event_id() << ": " << refusal.reason << "\n";
     }
+    if (!st.ok()) break;
     refused += file_refused;
+    // --atomic: the file is one batch, so a crash keeps all of it or none.
+    if (atomic && file_refused == 0 && journal->pending() > log::kMaxBatchEvents) {
+      st = Status::InvalidArgument(file + ": --atomic takes at most " +
+                                   std::to_string(log::kMaxBatchEvents) + " events per file");
+      break;
+    }
     if (atomic && file_refused > 0) {
-      st = ledger.RestoreState(before);
+      journal->DropPending();
+      st = journal->mutable_ledger().RestoreState(before);
       if (!st.ok()) break;
       std::cout << file << ": nothing appended (--atomic): " << file_refused
                 << " of " << events.size() << " events refused\n";
       continue;
     }
-    // --atomic: the file is one batch, so a crash keeps all of it or none.
-    if (atomic && accepted.size() > log::kMaxBatchEvents) {
-      st = Status::InvalidArgument(file + ": --atomic takes at most " +
-                                   std::to_string(log::kMaxBatchEvents) + " events per file");
-      break;
-    }
-    for (const v1::Event* e : accepted) {
-      batch.Add(*e);
-      if (!atomic && batch.count() == batch_max) {
-        st = flush();
-        if (!st.ok()) break;
-      }
-    }
-    if (!st.ok()) break;
-    appended += accepted.size();
-    if (atomic) st = flush();  // the whole file lands as one batch or more, now
+    appended += file_accepted;
+    if (atomic) st = flush();  // the whole file lands as one batch, now
     if (!st.ok()) break;
   }
   if (st.ok()) st = flush();
-  if (st.ok()) st = writer->Close();
+  if (st.ok()) st = journal->Close();
   if (!st.ok()) {
     spdlog::error("{}", st.ToString());
     return kExitUsage;
   }
   std::cout << "appended " << appended << " events, refused " << refused
-            << "; log ends at sequence " << writer->next_seq() - 1 << "\n";
+            << "; log ends at sequence " << journal->last_seq() << "\n";
   return refused > 0 ? kExitFailed : kExitOk;
 }
 

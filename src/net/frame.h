@@ -50,6 +50,11 @@ class FrameDecoder {
 
   // Bytes buffered and not yet returned as frames.
   size_t buffered() const { return buffer_.size() - pos_; }
+  // The body length of the next frame, once its header is buffered (0
+  // before): what a caller with a byte budget reserves before reading on.
+  uint32_t next_frame_bytes() const {
+    return buffered() >= kFrameHeaderBytes ? GetFrameHeader(buffer_.data() + pos_) : 0;
+  }
   bool failed() const { return failed_; }
   uint32_t max_frame_bytes() const { return max_frame_bytes_; }
 

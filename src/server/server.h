@@ -1,31 +1,25 @@
-// Server: `billsim serve`, the ingest server over TCP (boost::asio).
+// Server: `billsim serve`, the ingest server over TCP (boost::asio): the
+// lifecycle (start, accept, stop) and the options. Its parts, a file each:
 //
-// Threads: one network thread (Run's caller) runs the io_context for every
-// connection; one committer thread solely owns the Ledger and the
-// LogWriter; with --fsync always, one syncer thread does nothing but
-// fdatasync. Sessions parse requests (and decode columnar batches) and
-// hand them to the committer through a bounded queue (bounded by queued
-// events; when full, sessions stop reading: backpressure). The committer
-// takes everything queued (group commit), applies the appends' events to
-// the ledger, writes the accepted ones as one batch for every connection,
-// and answers the group's queries. Then:
-//   - --fsync always: the group goes to the syncer (at most 4 wait) and the
-//     committer goes on with the next group; the syncer's one fdatasync
-//     covers every group waiting, and only then are their responses posted
-//     back to the network thread;
-//   - interval / never: the write synced by policy, responses are posted
-//     at once.
-// So nothing is acknowledged, and no query answer leaves, before the state
-// it reflects is durable under the policy; after a failed write or sync
-// every request is answered UNAVAILABLE.
-//
-// History queries replay the log (no per-account history is kept in
-// memory): O(log size) each.
+//   session.h             one connection: frames in, answers out in order
+//                         (network thread)
+//   connection_manager.h  the connections, their limit and shared byte
+//                         budgets, and the route of each request (network
+//                         thread)
+//   commit_pipeline.h     the Journal (ledger + log) on the committer
+//                         thread, the syncer thread, live-state queries
+//   query_service.h       history and as-of answers from the history
+//                         index on worker threads, and its indexer thread
+//   bounded_queue.h       the bounded hand-offs between those threads
 //
 // Damage: Start refuses a log that recovery or replay finds damaged. The
 // part of the log behind the snapshot that replay starts from is not read
 // at start: a scrubber thread (log_scrub.h) checks it in the background,
 // rate-bounded, and Pong reports its state and the first damage found.
+//
+// Memory: every byte the server holds for clients is bounded, per
+// connection and in total (the options below); the README's "Bounds"
+// states the worst case they imply.
 #ifndef BILLSIM_SERVER_SERVER_H_
 #define BILLSIM_SERVER_SERVER_H_
 
@@ -44,13 +38,25 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port
   log::FsyncPolicy fsync;                 // always by default
   uint64_t segment_bytes = 0;             // 0: the log's default
-  uint32_t max_connections = 1024;        // more are closed at once
+  // More connections are refused with an Error naming the limit.
+  uint32_t max_connections = 1024;
   uint32_t max_frame_bytes = net::kDefaultMaxFrameBytes;
   int64_t idle_timeout_ms = 60'000;       // a connection silent this long is closed
+  // ... this long, while the server holds 90% of max_connections or more.
+  int64_t idle_timeout_near_limit_ms = 2'000;
   uint32_t max_in_flight = 8;             // per connection, then it stops reading
   uint64_t max_queued_events = 2'000'000; // committer queue bound
+  uint32_t max_queued_queries = 1'024;    // history/as-of queue bound
+  uint32_t query_threads = 2;             // history/as-of workers
   uint32_t max_events_per_request = 500'000;
   uint32_t history_limit = 10'000;        // HistoryQuery.limit 0 or above
+  // All connections' partial frames above 64 KiB reserve their length from
+  // this before their bodies are read. At least max_frame_bytes.
+  uint64_t frame_bytes_max = 128ull << 20;
+  // Answers not yet taken by their clients: per connection (then it stops
+  // taking requests) and in total (then every connection does).
+  uint64_t session_output_bytes_max = 4ull << 20;
+  uint64_t output_bytes_max = 128ull << 20;
   bool handle_signals = false;            // SIGINT/SIGTERM: graceful stop
   log::Env* env = nullptr;                // the log's files; nullptr: Env::Default()
   // The background checksum scan of the log recovered at start (log_scrub.h),

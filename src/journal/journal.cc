@@ -1,0 +1,109 @@
+#include "journal/journal.h"
+
+#include <spdlog/spdlog.h>
+
+namespace billsim {
+
+Status Journal::Open(const std::string& dir, const JournalOptions& options,
+                     std::unique_ptr<Journal>* out) {
+  std::unique_ptr<Journal> j(new Journal());
+  Status st = log::LogWriter::Open(dir, options.log, &j->writer_);
+  if (!st.ok()) return st;
+  ReplayOptions replay;
+  replay.env = options.log.env;
+  replay.check_skipped = options.check_skipped;
+  st = Replay(dir, replay, &j->ledger_, &j->replay_stats_);
+  if (!st.ok()) return st;
+  // The writer recovered the log and replay read it: they must agree, or
+  // the ledger would judge new events against a state the log does not hold.
+  if (j->replay_stats_.last_seq + 1 != j->writer_->next_seq()) {
+    return Status::Corruption("replay of " + dir + " ended at sequence " +
+                              std::to_string(j->replay_stats_.last_seq) +
+                              " but the log continues at " +
+                              std::to_string(j->writer_->next_seq()));
+  }
+  *out = std::move(j);
+  return Status::Ok();
+}
+
+Journal::~Journal() = default;
+
+bool Journal::Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refusal) {
+  if (r.outcome == Ledger::Outcome::kApplied) return true;
+  if (refusal == nullptr) return false;
+  refusal->event_id = event_id;
+  refusal->duplicate = r.outcome == Ledger::Outcome::kDuplicate;
+  refusal->field = r.field.empty() ? "event_id" : r.field;
+  refusal->reason = refusal->duplicate
+                        ? "event " + std::to_string(event_id) +
+                              ": event_id: already applied; ignored (R10)"
+                        : r.reason;
+  return false;
+}
+
+bool Journal::Apply(const v1::Event& event, Refusal* refusal) {
+  if (!Admitted(ledger_.Apply(event, nullptr), event.event_id(), refusal)) return false;
+  builder_.Add(event);
+  return true;
+}
+
+uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals) {
+  // Rows go through the BatchApplier (no v1::Event per delivery) and into
+  // the pending batch by dictionary index (no string hashing per row).
+  class Visitor : public log::BatchVisitor {
+   public:
+    Visitor(Journal* j, const log::BatchDecoder& batch, std::vector<Refusal>* refusals)
+        : j_(j), batch_(batch), refusals_(refusals) {}
+    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
+      if (!Admit(j_->applier_.Apply(row, nullptr), row.event_id)) return true;
+      uint32_t& d = j_->to_builder_[row.campaign];
+      if (d == kNoIndex) {
+        d = j_->builder_.Dictionary(batch_.account(row.campaign), batch_.campaign(row.campaign));
+      }
+      j_->builder_.AddDeliveryTo(d, row.event_id, row.time_us, row.kind, row.count,
+                                 row.platform_fault);
+      ++accepted;
+      return true;
+    }
+    bool OnEvent(uint32_t, const v1::Event& event) override {
+      if (!Admit(j_->ledger_.Apply(event, nullptr), event.event_id())) return true;
+      j_->builder_.Add(event);
+      ++accepted;
+      return true;
+    }
+    uint32_t accepted = 0;
+
+   private:
+    bool Admit(const Ledger::Result& r, uint64_t event_id) {
+      if (r.outcome == Ledger::Outcome::kApplied) return true;
+      Refusal refusal;
+      j_->Admitted(r, event_id, &refusal);
+      if (refusals_ != nullptr) refusals_->push_back(std::move(refusal));
+      return false;
+    }
+    Journal* j_;
+    const log::BatchDecoder& batch_;
+    std::vector<Refusal>* refusals_;
+  };
+  to_builder_.assign(batch.dictionary_size(), kNoIndex);
+  applier_.Start(&batch);
+  Visitor visitor(this, batch, refusals);
+  batch.Visit(&visitor);
+  return visitor.accepted;
+}
+
+Status Journal::Append(log::SeqRange* range) {
+  Status st = writer_->Append(builder_, range);
+  builder_.Clear();
+  return st;
+}
+
+Status Journal::Write(log::SeqRange* range) {
+  Status st = writer_->Write(builder_, range);
+  builder_.Clear();
+  return st;
+}
+
+Status Journal::Close() { return writer_->Close(); }
+
+}  // namespace billsim

@@ -1,0 +1,105 @@
+// Journal: the one place where the ledger and the log meet (LevelDB's
+// DBImpl::Write). It owns the Ledger, the LogWriter and the BatchBuilder of
+// the batch being gathered, and both writers of a log, `billsim log append`
+// and `billsim serve`, go through it:
+//
+//   Open      take the log's lock and recover it (LogWriter::Open), replay
+//             it into the ledger, and check that the two agree on the last
+//             sequence;
+//   Apply     the ledger judges one event (or one columnar batch, row by
+//             row): an accepted event is applied and goes into the pending
+//             batch; a refused one changes nothing and comes back as a
+//             Refusal, worded the same way for every caller;
+//   Append    the pending batch goes to the log as one batch, synced by
+//             policy (or Write, with the caller syncing: the server's
+//             pipelined fdatasync); the range tells the sequences it got.
+//
+// An event is in the ledger before it is in the log; if the write fails the
+// writer is failed for good and so is the journal: nothing more is
+// accepted, and the next Open recovers the log (the ledger is rebuilt from
+// it, so the events of a failed write are not in it).
+//
+// REQUIRES: external synchronization (the server's committer thread owns it).
+#ifndef BILLSIM_JOURNAL_JOURNAL_H_
+#define BILLSIM_JOURNAL_JOURNAL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.h"
+#include "log/batch_codec.h"
+#include "log/log_writer.h"
+#include "replay/batch_applier.h"
+#include "replay/replayer.h"
+#include "util/status.h"
+
+namespace billsim {
+
+struct JournalOptions {
+  log::LogOptions log;  // segment size, fsync policy, env
+  // Scan what a snapshot lets replay skip (replayer.h). The server turns
+  // it off and scrubs in the background instead.
+  bool check_skipped = true;
+};
+
+// A refused event, as every writer reports it.
+struct Refusal {
+  uint64_t event_id = 0;
+  std::string field;   // the offending field ("event_id" for a duplicate)
+  std::string reason;  // names the event id, the field and why
+  bool duplicate = false;  // already applied (R10): nothing to resend
+};
+
+class Journal {
+ public:
+  static Status Open(const std::string& dir, const JournalOptions& options,
+                     std::unique_ptr<Journal>* out);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Judges one event; true if accepted (it is applied and pending), else
+  // *refusal says why (may be null).
+  bool Apply(const v1::Event& event, Refusal* refusal);
+  // Judges every event of a decoded columnar batch, in order; each refused
+  // one is appended to *refusals. Returns the number accepted.
+  uint32_t ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals);
+
+  // Events accepted and not yet written.
+  uint32_t pending() const { return builder_.count(); }
+  // Writes the pending events as one batch and syncs by policy. REQUIRES:
+  // pending() > 0. On error the journal is failed for good.
+  Status Append(log::SeqRange* range);
+  // The same without any sync: the caller makes it durable (StartSync).
+  Status Write(log::SeqRange* range);
+  Status StartSync(log::LogWriter::SyncTicket* ticket) { return writer_->StartSync(ticket); }
+  Status Sync() { return writer_->Sync(); }
+  // Writes nothing pending: drops it (the events stay in the ledger: only
+  // for a caller that then restores the ledger, as --atomic does).
+  void DropPending() { builder_.Clear(); }
+  Status Close();
+
+  const Ledger& ledger() const { return ledger_; }
+  Ledger& mutable_ledger() { return ledger_; }
+  // The last sequence in the log (written, not necessarily durable).
+  uint64_t last_seq() const { return writer_->next_seq() - 1; }
+  uint64_t durable_seq() const { return writer_->durable_seq(); }
+  const ReplayStats& replay_stats() const { return replay_stats_; }
+
+ private:
+  Journal() : applier_(&ledger_) {}
+  bool Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refusal);
+
+  Ledger ledger_;
+  BatchApplier applier_;
+  std::unique_ptr<log::LogWriter> writer_;
+  log::BatchBuilder builder_;
+  ReplayStats replay_stats_;
+  std::vector<uint32_t> to_builder_;  // a request's dictionary -> builder_'s
+};
+
+}  // namespace billsim
+
+#endif  // BILLSIM_JOURNAL_JOURNAL_H_

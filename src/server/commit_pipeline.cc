@@ -1,0 +1,336 @@
+#include "server/commit_pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+namespace billsim::server {
+
+namespace {
+
+// Group commit limits, below the log's batch limits (kMaxBatchEvents,
+// kMaxPayloadBytes): a group larger than this is appended in several batches.
+constexpr uint32_t kMaxBatchEventsPerAppend = 500'000;
+constexpr uint64_t kMaxBatchBytesPerAppend = 32u << 20;
+
+v1::Response Unavailable(uint64_t request_id, const Status& failure) {
+  return ErrorResponse(request_id, v1::Error::UNAVAILABLE,
+                       "the log failed (" + failure.message() +
+                           "): the server accepts nothing more");
+}
+
+}  // namespace
+
+CommitPipeline::CommitPipeline(const ServerOptions& options, Responder* responder)
+    : options_(options),
+      responder_(responder),
+      pipelined_(options.fsync.mode == log::FsyncPolicy::Mode::kAlways),
+      queue_(options.max_queued_events) {}
+
+CommitPipeline::~CommitPipeline() {
+  queue_.Close();
+  Join();
+}
+
+Status CommitPipeline::Open() {
+  JournalOptions jo;
+  jo.log.fsync = options_.fsync;
+  jo.log.env = options_.env;
+  if (options_.segment_bytes) jo.log.segment_bytes = options_.segment_bytes;
+  jo.check_skipped = false;  // the scrubber does, in the background
+  std::error_code fs_ec;
+  std::filesystem::create_directories(options_.log_dir, fs_ec);
+  log_dir_abs_ =
+      std::filesystem::absolute(options_.log_dir, fs_ec).lexically_normal().string();
+  Status st = Journal::Open(options_.log_dir, jo, &journal_);
+  if (!st.ok()) return st;
+  last_seq_at_open_ = journal_->last_seq();
+  events_at_open_ = journal_->ledger().events_applied();
+  acked_seq_ = journal_->last_seq();  // recovered: on disk
+  spdlog::info("log {}: {} events, next sequence {}", options_.log_dir, events_at_open_,
+               last_seq_at_open_ + 1);
+  if (options_.scrub_bytes_per_sec_max > 0) {
+    scrubber_.Start(options_.log_dir, last_seq_at_open_, options_.scrub_bytes_per_sec_max);
+  }
+  return Status::Ok();
+}
+
+void CommitPipeline::Start() {
+  committer_ = std::thread([this] { CommitterLoop(); });
+}
+
+Push CommitPipeline::Submit(Work& work) {
+  return queue_.TryPush(work, std::max<uint64_t>(1, work.parsed.events()));
+}
+
+void CommitPipeline::Join() {
+  if (committer_.joinable()) committer_.join();
+}
+
+void CommitPipeline::Fail(const std::string& what, const Status& st) {
+  spdlog::error("log {} failed: {}; refusing all requests", what, st.ToString());
+  log_failed_ = st;
+}
+
+void CommitPipeline::Publish(uint64_t seq) {
+  if (seq > acked_seq_.load(std::memory_order_relaxed)) {
+    acked_seq_.store(seq, std::memory_order_release);
+  }
+}
+
+// --- The committer --------------------------------------------------------------
+
+void CommitPipeline::CommitterLoop() {
+  if (pipelined_) syncer_ = std::thread([this] { SyncerLoop(); });
+  std::vector<Work> group;
+  const bool interval = options_.fsync.mode == log::FsyncPolicy::Mode::kInterval;
+  const auto wait = std::chrono::milliseconds(
+      interval ? std::max<int64_t>(1, options_.fsync.interval_ms) : 1000);
+  while (queue_.PopAll(&group, wait)) {
+    if (!group.empty()) {
+      ProcessGroup(group);
+      continue;
+    }
+    // Idle: make interval-policy appends durable without waiting for more.
+    if (interval && log_failed_.ok() && journal_->durable_seq() < journal_->last_seq()) {
+      Status st = journal_->Sync();
+      if (!st.ok()) Fail("sync", st);
+    }
+  }
+  if (pipelined_) {
+    syncs_.Close();  // the syncer drains what waits, then stops
+    syncer_.join();
+    std::lock_guard lock(sync_failed_mu_);
+    if (log_failed_.ok()) log_failed_ = sync_failed_;
+  }
+  scrubber_.Stop();
+  if (log_failed_.ok()) {
+    Status st = journal_->Close();
+    if (!st.ok()) Fail("close", st);
+  }
+  spdlog::info("log closed at sequence {}", journal_->last_seq());
+  if (on_done) on_done();
+}
+
+void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
+  if (pipelined_ && log_failed_.ok()) {
+    std::lock_guard lock(sync_failed_mu_);
+    if (!sync_failed_.ok()) log_failed_ = sync_failed_;
+  }
+  std::vector<v1::Response> responses(group.size());
+  uint64_t weight = 0;
+  for (auto& w : group) weight += std::max<uint64_t>(1, w.parsed.events());
+  ApplyAppends(group, &responses);
+
+  const uint64_t acked = journal_->last_seq();
+  for (size_t i = 0; i < group.size(); ++i) {
+    const v1::Request& request = group[i].parsed.request;
+    v1::Response& response = responses[i];
+    if (!log_failed_.ok()) {
+      response = Unavailable(0, log_failed_);
+    } else if (!request.has_append()) {
+      AnswerQuery(request, &response);
+    }
+    response.set_request_id(request.request_id());
+    response.set_acknowledged_seq(log_failed_.ok() ? acked : acked_seq());
+  }
+  queue_.Release(weight);
+
+  std::vector<Delivery> deliveries;
+  deliveries.reserve(group.size());
+  for (size_t i = 0; i < group.size(); ++i) {
+    deliveries.push_back({std::move(group[i].session), group[i].slot, std::move(responses[i])});
+  }
+  group.clear();
+  Dispatch(std::move(deliveries));
+}
+
+void CommitPipeline::ApplyAppends(std::vector<Work>& group,
+                                  std::vector<v1::Response>* responses) {
+  std::vector<Pending> pending;
+  uint64_t batch_bytes = 0;
+  for (size_t i = 0; i < group.size(); ++i) {
+    const Parsed& parsed = group[i].parsed;
+    if (!parsed.request.has_append() || !log_failed_.ok()) continue;
+    if (journal_->pending() > 0 &&
+        (journal_->pending() + parsed.events() > kMaxBatchEventsPerAppend ||
+         batch_bytes + parsed.bytes > kMaxBatchBytesPerAppend)) {
+      Flush(&pending, responses);
+      batch_bytes = 0;
+      if (!log_failed_.ok()) break;
+    }
+    v1::AppendAck* ack = (*responses)[i].mutable_append();
+    const uint32_t first = journal_->pending();
+    ApplyOne(parsed, ack);
+    const uint32_t accepted = journal_->pending() - first;
+    ack->set_accepted(accepted);
+    pending.push_back({i, first, accepted});
+    batch_bytes += parsed.bytes;
+  }
+  Flush(&pending, responses);
+}
+
+void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
+  std::vector<Refusal> refusals;
+  if (parsed.batch) {
+    journal_->ApplyBatch(*parsed.batch, &refusals);
+  } else {
+    for (const v1::Event& event : parsed.request.append().events()) {
+      Refusal refusal;
+      if (!journal_->Apply(event, &refusal)) refusals.push_back(std::move(refusal));
+    }
+  }
+  for (Refusal& r : refusals) {
+    v1::Rejection* rej = ack->add_rejections();
+    rej->set_event_id(r.event_id);
+    rej->set_field(std::move(r.field));
+    rej->set_reason(std::move(r.reason));
+    rej->set_duplicate(r.duplicate);
+  }
+}
+
+void CommitPipeline::Flush(std::vector<Pending>* pending, std::vector<v1::Response>* responses) {
+  if (journal_->pending() > 0 && log_failed_.ok()) {
+    log::SeqRange range;
+    // Pipelined, the syncer thread makes it durable before any ack.
+    Status st = pipelined_ ? journal_->Write(&range) : journal_->Append(&range);
+    if (!st.ok()) {
+      Fail("append", st);
+    } else {
+      for (const Pending& p : *pending) {
+        if (p.accepted == 0) continue;
+        v1::AppendAck* ack = (*responses)[p.index].mutable_append();
+        ack->set_first_seq(range.first + p.first);
+        ack->set_last_seq(range.first + p.first + p.accepted - 1);
+      }
+    }
+  }
+  journal_->DropPending();
+  pending->clear();
+}
+
+void CommitPipeline::Dispatch(std::vector<Delivery>&& deliveries) {
+  if (!pipelined_) {
+    if (log_failed_.ok()) Publish(journal_->last_seq());
+    responder_->Send(std::move(deliveries));
+    return;
+  }
+  // Pipelined, every group's responses go through the syncer, errors too,
+  // so a connection's responses keep their order. A group after a failure
+  // carries no ticket (nothing to sync).
+  Commit commit;
+  if (log_failed_.ok()) {
+    Status st = journal_->StartSync(&commit.ticket);
+    if (!st.ok()) {
+      Fail("sync", st);
+      commit.ticket = log::LogWriter::SyncTicket{};
+      for (Delivery& d : deliveries) d.response = Unavailable(d.response.request_id(), st);
+    }
+  }
+  commit.deliveries = std::move(deliveries);
+  syncs_.Push(std::move(commit));  // waits while the syncer is far behind
+}
+
+// --- The syncer (--fsync always) ------------------------------------------------------
+
+void CommitPipeline::SyncerLoop() {
+  std::vector<Commit> waiting;
+  uint64_t synced = acked_seq();
+  bool failed = false;
+  while (syncs_.PopAll(&waiting)) {
+    // The newest ticket covers every group before it: earlier writes went
+    // to the same segment, or to one a roll synced when it left it. Groups
+    // after a failure carry none.
+    log::LogWriter::SyncTicket* newest = nullptr;
+    for (auto it = waiting.rbegin(); it != waiting.rend() && newest == nullptr; ++it) {
+      if (!it->ticket.segment.empty()) newest = &it->ticket;
+    }
+    Status st;
+    if (!failed && newest != nullptr && newest->seq > synced) st = newest->Run();
+    if (st.ok() && !failed) {
+      if (newest != nullptr) synced = std::max(synced, newest->seq);
+      Publish(synced);
+    } else if (!failed) {
+      // A failed fsync leaves the page cache's state unknown (fsyncgate):
+      // nothing more is acknowledged.
+      failed = true;
+      spdlog::error("log sync failed: {}; refusing all requests", st.ToString());
+      std::lock_guard lock(sync_failed_mu_);
+      sync_failed_ = st;
+    }
+    for (Commit& c : waiting) {
+      if (failed) {
+        for (Delivery& d : c.deliveries) {
+          d.response = ErrorResponse(d.response.request_id(), v1::Error::UNAVAILABLE,
+                                     "the log failed to sync: the server accepts nothing more");
+        }
+      }
+      responder_->Send(std::move(c.deliveries));
+    }
+  }
+}
+
+// --- Live-state queries -----------------------------------------------------------
+
+void CommitPipeline::AnswerQuery(const v1::Request& request, v1::Response* response) {
+  const Ledger& ledger = journal_->ledger();
+  auto not_found = [&](const char* what, const std::string& id) {
+    *response = ErrorResponse(0, v1::Error::NOT_FOUND,
+                              std::string(what) + " '" + id + "' is unknown");
+  };
+  switch (request.body_case()) {
+    case v1::Request::kBalance: {
+      auto v = ledger.Balance(request.balance().account_id());
+      if (!v) return not_found("account", request.balance().account_id());
+      *response->mutable_balance() = std::move(*v);
+      break;
+    }
+    case v1::Request::kSpend: {
+      auto v = ledger.Spend(request.spend().campaign_id());
+      if (!v) return not_found("campaign", request.spend().campaign_id());
+      *response->mutable_spend() = std::move(*v);
+      break;
+    }
+    case v1::Request::kDispute: {
+      auto v = ledger.DisputeState(request.dispute().dispute_id());
+      if (!v) return not_found("dispute", request.dispute().dispute_id());
+      *response->mutable_dispute() = std::move(*v);
+      break;
+    }
+    case v1::Request::kPing: {
+      v1::Pong* pong = response->mutable_pong();
+      // Pipelined, this answer goes out once its group is synced, and
+      // everything written so far is in that group or before it.
+      pong->set_durable_seq(pipelined_ ? journal_->last_seq() : journal_->durable_seq());
+      pong->set_log_dir(log_dir_abs_);
+      pong->set_fsync(options_.fsync.ToString());
+      pong->set_events_applied(ledger.events_applied());
+      FillScrub(pong);
+      break;
+    }
+    default:
+      *response = ErrorResponse(0, v1::Error::BAD_REQUEST, "unexpected request kind");
+      break;
+  }
+}
+
+void CommitPipeline::FillScrub(v1::Pong* pong) const {
+  if (options_.scrub_bytes_per_sec_max == 0) {
+    pong->set_scrub_state(v1::Pong::SCRUB_OFF);
+    return;
+  }
+  using Phase = log::LogScrubber::Phase;
+  const log::LogScrubber::State s = scrubber_.state();
+  switch (s.phase) {
+    case Phase::kIdle:
+    case Phase::kRunning: pong->set_scrub_state(v1::Pong::SCRUB_RUNNING); break;
+    case Phase::kClean: pong->set_scrub_state(v1::Pong::SCRUB_CLEAN); break;
+    case Phase::kDamaged: pong->set_scrub_state(v1::Pong::SCRUB_DAMAGED); break;
+    case Phase::kStopped: pong->set_scrub_state(v1::Pong::SCRUB_STOPPED); break;
+  }
+  pong->set_scrub_through_seq(s.through_seq);
+  pong->set_scrub_checked_seq(s.checked_seq);
+  pong->set_scrub_damage(s.damage);
+}
+
+}  // namespace billsim::server

@@ -1,0 +1,191 @@
+#include "server/query_service.h"
+
+#include <spdlog/spdlog.h>
+
+namespace billsim::server {
+
+namespace {
+// The indexer checkpoints when this much has been covered since the last.
+constexpr uint64_t kCheckpointEvents = 5'000'000;
+// It looks for newly acknowledged events this often when nobody waits.
+constexpr auto kFollowEvery = std::chrono::milliseconds(5);
+}  // namespace
+
+QueryService::QueryService(const ServerOptions& options, Responder* responder,
+                           std::function<uint64_t()> acked_seq)
+    : options_(options),
+      responder_(responder),
+      acked_seq_(std::move(acked_seq)),
+      jobs_(options.max_queued_queries) {}
+
+QueryService::~QueryService() { Stop(); }
+
+Status QueryService::Start() {
+  history::HistoryIndex::Options io;
+  io.env = options_.env;
+  Status st = history::HistoryIndex::Open(options_.log_dir, io, &index_);
+  if (!st.ok()) return st;
+  covered_ = index_->covered_seq();
+  indexer_ = std::thread([this] { IndexerLoop(); });
+  for (uint32_t i = 0; i < options_.query_threads; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+  return Status::Ok();
+}
+
+// Queries already covered are answered; those that would wait for the
+// index are answered UNAVAILABLE (the server is stopping).
+void QueryService::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  jobs_.Close();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  if (indexer_.joinable()) indexer_.join();
+}
+
+uint64_t QueryService::covered_seq() const {
+  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  return covered_;
+}
+
+// --- The indexer ---------------------------------------------------------------------
+
+void QueryService::IndexerLoop() {
+  uint64_t checkpointed = index_->covered_seq();
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, kFollowEvery, [&] { return stopping_ || wanted_ > covered_; });
+      if (stopping_) break;
+    }
+    const uint64_t target = acked_seq_();
+    if (target <= index_->covered_seq()) continue;
+    Status st = index_->CatchUp(target);
+    if (st.ok() && index_->covered_seq() - checkpointed >= kCheckpointEvents) {
+      st = index_->Checkpoint();
+      checkpointed = index_->covered_seq();
+    }
+    std::lock_guard lock(mu_);
+    covered_ = index_->covered_seq();
+    if (!st.ok()) {
+      spdlog::error("history index: {}; history queries are refused", st.ToString());
+      index_failed_ = st;
+      cv_.notify_all();
+      break;
+    }
+    cv_.notify_all();
+  }
+  std::lock_guard lock(mu_);
+  if (index_failed_.ok()) {
+    Status st = index_->Checkpoint();
+    if (!st.ok()) spdlog::warn("history index checkpoint at stop: {}", st.ToString());
+  }
+}
+
+// --- The workers ---------------------------------------------------------------------
+
+bool QueryService::WaitCovered(uint64_t seq, Status* why) {
+  std::unique_lock lock(mu_);
+  if (covered_ >= seq) return true;
+  wanted_ = std::max(wanted_, seq);
+  cv_.notify_all();  // wake the indexer
+  cv_.wait(lock, [&] { return covered_ >= seq || stopping_ || !index_failed_.ok(); });
+  if (covered_ >= seq) return true;
+  *why = index_failed_.ok() ? Status::IOError("the server is stopping") : index_failed_;
+  return false;
+}
+
+void QueryService::WorkerLoop() {
+  Work work;
+  while (jobs_.PopOne(&work)) {
+    Delivery d;
+    Answer(work, &d.response);
+    d.response.set_request_id(work.parsed.request.request_id());
+    d.session = std::move(work.session);
+    d.slot = work.slot;
+    std::vector<Delivery> one;
+    one.push_back(std::move(d));
+    responder_->Send(std::move(one));
+    jobs_.Release(1);
+  }
+}
+
+void QueryService::Answer(const Work& work, v1::Response* response) {
+  Status why;
+  if (!WaitCovered(work.through_seq, &why)) {
+    *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "history: " + why.ToString());
+    return;
+  }
+  const v1::Request& request = work.parsed.request;
+  if (request.has_history()) {
+    AnswerHistory(request.history(), work.through_seq, response);
+  } else if (request.has_balance_as_of()) {
+    AnswerAsOf(request.balance_as_of(), work.through_seq, response);
+  } else {
+    *response = ErrorResponse(0, v1::Error::BAD_REQUEST, "unexpected request kind");
+    return;
+  }
+  if (!response->has_error()) response->set_acknowledged_seq(work.through_seq);
+}
+
+void QueryService::AnswerHistory(const v1::HistoryQuery& q, uint64_t through_seq,
+                                 v1::Response* response) {
+  history::PageQuery pq;
+  pq.account = q.account_id();
+  pq.since_seq = q.since_seq();
+  pq.cursor = q.cursor();
+  if (q.to_us() != 0) pq.to_us = q.to_us();
+  pq.through_seq = through_seq;
+  pq.limit = (q.limit() == 0 || q.limit() > options_.history_limit) ? options_.history_limit
+                                                                     : q.limit();
+  history::Page page;
+  Status st = index_->ReadPage(pq, &page);
+  if (st.code() == Status::Code::kNotFound) {
+    *response = ErrorResponse(0, v1::Error::NOT_FOUND,
+                              "account '" + q.account_id() + "' is unknown");
+    return;
+  }
+  if (!st.ok()) {
+    *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "history: " + st.ToString());
+    return;
+  }
+  v1::HistoryResult* result = response->mutable_history();
+  for (history::HistoryItem& item : page.items) {
+    auto* out = result->add_items();
+    out->set_log_seq(item.log_seq);
+    *out->mutable_entry() = std::move(item.entry);
+  }
+  result->set_truncated(page.truncated);
+  result->set_next_cursor(page.next_cursor);
+}
+
+void QueryService::AnswerAsOf(const v1::BalanceAsOfQuery& q, uint64_t through_seq,
+                              v1::Response* response) {
+  history::BalanceAt at;
+  Status st = index_->BalanceAsOf(q.account_id(), q.as_of_us(), through_seq, &at);
+  if (st.code() == Status::Code::kNotFound) {
+    *response = ErrorResponse(0, v1::Error::NOT_FOUND,
+                              "account '" + q.account_id() + "' is unknown");
+    return;
+  }
+  if (!st.ok()) {
+    *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "balance as of: " + st.ToString());
+    return;
+  }
+  v1::BalanceAsOf* b = response->mutable_balance_as_of();
+  b->set_account_id(q.account_id());
+  b->set_as_of_us(q.as_of_us());
+  b->set_log_seq(at.log_seq);
+  b->set_entry_seq(at.entry_seq);
+  b->set_cash_balance(at.cash);
+  b->set_grant_balance(at.credit);
+  b->set_frozen_balance(at.frozen);
+  b->set_valid_balance(at.valid);
+  b->set_account_clock_us(at.account_clock_us);
+}
+
+}  // namespace billsim::server

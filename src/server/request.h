@@ -1,0 +1,71 @@
+// The unit of work that travels between the server's threads: a request as
+// the network thread parsed it, tagged with its connection and its slot
+// (the connection's count of requests, which orders its responses), and the
+// response that travels back. The session is opaque here: the commit
+// pipeline and the query service never touch it, they only hand it back
+// with the response to the network thread (Responder).
+#ifndef BILLSIM_SERVER_REQUEST_H_
+#define BILLSIM_SERVER_REQUEST_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "billsim/v1/wire.pb.h"
+#include "log/batch_codec.h"
+
+namespace billsim::server {
+
+class Session;
+
+// A request as the network thread parsed it: for a columnar append, with
+// its batch decoded (and its bytes dropped), so the committer reads columns.
+struct Parsed {
+  v1::Request request;
+  std::unique_ptr<log::BatchDecoder> batch;
+  uint64_t bytes = 0;  // frame body size
+
+  // Events in an append (0 for a query).
+  uint64_t events() const {
+    if (!request.has_append()) return 0;
+    return batch ? request.append().batch_events()
+                 : static_cast<uint64_t>(request.append().events_size());
+  }
+};
+
+// A request on its way to the committer or a query worker.
+struct Work {
+  std::shared_ptr<Session> session;
+  uint64_t slot = 0;
+  Parsed parsed;
+  uint64_t through_seq = 0;  // queries answered off the committer: the state to reflect
+};
+
+// A response on its way back to its session.
+struct Delivery {
+  std::shared_ptr<Session> session;
+  uint64_t slot = 0;
+  v1::Response response;
+};
+
+// Carries responses back to the network thread (the server posts them to
+// its io_context). Thread-safe.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual void Send(std::vector<Delivery>&& deliveries) = 0;
+};
+
+inline v1::Response ErrorResponse(uint64_t request_id, v1::Error::Code code,
+                                  std::string message) {
+  v1::Response r;
+  r.set_request_id(request_id);
+  r.mutable_error()->set_code(code);
+  r.mutable_error()->set_message(std::move(message));
+  return r;
+}
+
+}  // namespace billsim::server
+
+#endif  // BILLSIM_SERVER_REQUEST_H_

@@ -1,0 +1,340 @@
+#include "server/session.h"
+
+#include <spdlog/spdlog.h>
+
+namespace billsim::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Session::Session(std::shared_ptr<ConnectionManager> manager, tcp::socket socket, uint64_t id)
+    : manager_(std::move(manager)),
+      socket_(std::move(socket)),
+      idle_timer_(manager_->io()),
+      decoder_(manager_->options().max_frame_bytes),
+      id_(id) {}
+
+Session::~Session() = default;
+
+void Session::Start() {
+  boost::system::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  last_activity_ = Clock::now();
+  ArmIdle(manager_->IdleTimeout());
+  MaybeRead();
+}
+
+// --- Reading ------------------------------------------------------------------------
+
+bool Session::CanProcess() const {
+  const ServerOptions& o = manager_->options();
+  return !closed_ && !closing_ && !blocked_ && in_flight() < o.max_in_flight &&
+         out_.size() + writing_.size() < o.session_output_bytes_max &&
+         !manager_->OutputFull() && !manager_->stopping;
+}
+
+bool Session::CanRead() {
+  if (!CanProcess() || eof_ || reading_) return false;
+  // A long frame reserves its length before its body is read, so that
+  // partial frames cannot hold more than the server's frame budget.
+  const uint32_t next = decoder_.next_frame_bytes();
+  if (next > ConnectionManager::kSmallFrameBytes && frame_reserved_ < next) {
+    if (!manager_->ReserveFrame(next - frame_reserved_)) {
+      WaitForRoom();
+      return false;
+    }
+    frame_reserved_ = next;
+  }
+  return true;
+}
+
+void Session::MaybeRead() {
+  if (closed_) return;
+  ProcessFrames();
+  if (manager_->OutputFull() && !closing_) WaitForRoom();
+  if (!CanRead()) return;
+  if (!read_buf_) read_buf_ = std::make_unique<char[]>(kReadChunk);
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(read_buf_.get(), kReadChunk),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        self->OnRead(ec, n);
+      });
+}
+
+void Session::OnRead(const boost::system::error_code& ec, size_t n) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    if (ec != asio::error::eof) {
+      Close();
+      return;
+    }
+    // EOF: the client sent all it will (it may still read): answer the
+    // whole frames it sent, then close.
+    eof_ = true;
+    MaybeRead();
+    MaybeFinish();
+    return;
+  }
+  last_activity_ = Clock::now();
+  if (!closing_) decoder_.Feed(read_buf_.get(), n);
+  MaybeRead();
+  MaybeFinish();
+}
+
+void Session::ProcessFrames() {
+  while (CanProcess()) {
+    std::string_view body;
+    Status error;
+    const auto result = decoder_.Next(&body, &error);
+    if (result == net::FrameDecoder::Result::kNeedMore) return;
+    if (result == net::FrameDecoder::Result::kError) {
+      Fail(0, v1::Error::FRAME_TOO_LARGE, error.message());
+      return;
+    }
+    Work work;
+    const bool ok = Parse(body, &work.parsed);
+    if (frame_reserved_ > 0) {  // the frame is parsed: its bytes are ours no more
+      manager_->ReleaseFrame(frame_reserved_);
+      frame_reserved_ = 0;
+    }
+    if (!ok) return;
+    Submit(std::move(work));
+  }
+}
+
+// Parses one request and checks its shape. On a violation: Fail and false.
+bool Session::Parse(std::string_view body, Parsed* parsed) {
+  v1::Request& request = parsed->request;
+  if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    Fail(0, v1::Error::MALFORMED,
+         "frame of " + std::to_string(body.size()) + " bytes is not a Request");
+    return false;
+  }
+  if (request.body_case() == v1::Request::BODY_NOT_SET) {
+    Fail(request.request_id(), v1::Error::MALFORMED,
+         "request " + std::to_string(request.request_id()) + " has no body");
+    return false;
+  }
+  parsed->bytes = body.size();
+  return !request.has_append() || CheckAppend(&request, &parsed->batch);
+}
+
+// Checks an append's size and shape and decodes its batch, if any.
+bool Session::CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecoder>* batch) {
+  const uint64_t id = request->request_id();
+  const std::string what = "request " + std::to_string(id);
+  v1::AppendRequest* append = request->mutable_append();
+  const bool columnar = !append->batch().empty() || append->batch_events() > 0;
+  if (columnar && append->events_size() > 0) {
+    Fail(id, v1::Error::BAD_REQUEST, what + " has both events and a batch; send one or the other");
+    return false;
+  }
+  const uint64_t n = columnar ? append->batch_events()
+                              : static_cast<uint64_t>(append->events_size());
+  const uint32_t max = manager_->options().max_events_per_request;
+  if (n > max) {
+    Fail(id, v1::Error::BAD_REQUEST,
+         what + " has " + std::to_string(n) + " events; the maximum is " + std::to_string(max));
+    return false;
+  }
+  if (!columnar) return true;
+  *batch = std::make_unique<log::BatchDecoder>();
+  Status st = (*batch)->Parse(append->batch(), append->batch_events());
+  if (!st.ok()) {
+    Fail(id, v1::Error::MALFORMED, what + ": batch: " + st.message());
+    return false;
+  }
+  append->clear_batch();  // decoded: the columns hold it now
+  return true;
+}
+
+// --- Routing and answers ----------------------------------------------------------
+
+void Session::Submit(Work&& work) {
+  const v1::Request& request = work.parsed.request;
+  work.slot = next_slot_++;
+  slots_.push_back(Slot{request.has_append(), std::nullopt});
+  if (request.has_hello()) {  // answered here: there is no token table
+    v1::Response r;
+    r.mutable_hello()->set_role(v1::HelloAck::OPERATOR);
+    r.set_request_id(request.request_id());
+    Answer(work.slot, std::move(r));
+    return;
+  }
+  blocked_ = std::move(work);
+  Route();
+}
+
+void Session::Resume() {
+  waiting_ = false;
+  if (closed_) return;
+  Route();
+  MaybeRead();
+  MaybeFinish();
+}
+
+// Once on the manager's list until it resumes us.
+void Session::WaitForRoom() {
+  if (waiting_) return;
+  waiting_ = true;
+  manager_->Wait(shared_from_this());
+}
+
+// Routes blocked_; true if it left (queued, or answered at once).
+bool Session::Route() {
+  if (closed_ || !blocked_) return false;
+  Work& work = *blocked_;
+  if (ConnectionManager::OffCommitter(work.parsed.request)) {
+    if (appends_in_flight_ > 0) return false;  // Deliver routes it
+    work.through_seq = manager_->acked_seq();
+  }
+  const bool append = work.parsed.request.has_append();
+  const uint64_t slot = work.slot;
+  const uint64_t request_id = work.parsed.request.request_id();
+  switch (manager_->Route(work)) {
+    case Push::kOk:
+      blocked_.reset();
+      if (append) ++appends_in_flight_;
+      break;
+    case Push::kFull:
+      WaitForRoom();  // stays blocked_
+      return false;
+    case Push::kClosed:
+      blocked_.reset();
+      closing_ = true;
+      Answer(slot, ErrorResponse(request_id, v1::Error::UNAVAILABLE,
+                                 "the server is shutting down"));
+      break;
+  }
+  return true;
+}
+
+void Session::Deliver(uint64_t slot, v1::Response&& response) {
+  Answer(slot, std::move(response));
+  if (blocked_ && appends_in_flight_ == 0) Resume();
+  MaybeRead();
+  MaybeFinish();
+}
+
+// Files an answer in its slot and writes every answer now in order. No
+// reads from here: Submit calls it too, and must not recurse.
+void Session::Answer(uint64_t slot, v1::Response&& response) {
+  if (closed_ || slot < write_slot_ || slot >= next_slot_) return;
+  Slot& s = slots_[slot - write_slot_];
+  if (s.append && appends_in_flight_ > 0 && !s.response) --appends_in_flight_;
+  s.response = std::move(response);
+  while (!slots_.empty() && slots_.front().response) {
+    Write(*slots_.front().response);
+    slots_.pop_front();
+    ++write_slot_;
+    if (closed_) return;
+  }
+  if (in_flight() == 0 && pending_error_) {
+    Write(*pending_error_);
+    pending_error_.reset();
+  }
+}
+
+// A protocol violation: an Error (after the responses in flight), then close.
+void Session::Fail(uint64_t request_id, v1::Error::Code code, std::string message) {
+  spdlog::warn("connection {}: {}: closing", id_, message);
+  closing_ = true;
+  v1::Response r = ErrorResponse(request_id, code, std::move(message));
+  if (in_flight() == 0) {
+    Write(r);
+  } else {
+    pending_error_ = std::move(r);
+  }
+  MaybeFinish();
+}
+
+// --- Writing ------------------------------------------------------------------------
+
+void Session::Write(const v1::Response& response) {
+  const size_t before = out_.size();
+  Status st = net::AppendFrame(response, &out_, UINT32_MAX);
+  if (!st.ok()) {
+    spdlog::error("connection {}: response not sent: {}", id_, st.message());
+    Close();
+    return;
+  }
+  manager_->AddOutput(out_.size() - before);
+  DoWrite();
+}
+
+void Session::DoWrite() {
+  if (closed_ || writing_in_progress_ || out_.empty()) return;
+  writing_.swap(out_);
+  out_.clear();
+  writing_in_progress_ = true;
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->writing_in_progress_ = false;
+                      if (!self->closed_) self->manager_->RemoveOutput(self->writing_.size());
+                      self->writing_.clear();
+                      if (self->closed_) return;
+                      if (ec) {
+                        self->Close();
+                        return;
+                      }
+                      self->last_activity_ = Clock::now();
+                      self->DoWrite();
+                      self->MaybeRead();
+                      self->MaybeFinish();
+                    });
+}
+
+void Session::MaybeFinish() {
+  // With eof_, in_flight() == 0 means ProcessFrames found no whole frame left.
+  if (!closed_ && (closing_ || eof_) && in_flight() == 0 && !blocked_ && !pending_error_ &&
+      !writing_in_progress_ && out_.empty()) {
+    Close();
+  }
+}
+
+// --- Lifetime -----------------------------------------------------------------------
+
+void Session::Shutdown() {
+  closing_ = true;
+  if (blocked_) Resume();  // the queues are closed: answered UNAVAILABLE
+  MaybeFinish();
+}
+
+void Session::Close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  idle_timer_.cancel();
+  blocked_.reset();
+  if (frame_reserved_ > 0) manager_->ReleaseFrame(frame_reserved_);
+  frame_reserved_ = 0;
+  manager_->RemoveOutput(out_.size() + writing_.size());
+  out_.clear();
+  manager_->Forget(id_);
+}
+
+void Session::ArmIdle(std::chrono::milliseconds after) {
+  idle_timer_.expires_after(after);
+  idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->closed_) return;
+    // Shorter near the connection limit: idle slots are reclaimed sooner.
+    const auto idle = self->manager_->IdleTimeout();
+    const auto since = Clock::now() - self->last_activity_;
+    if (since >= idle && self->in_flight() == 0 && !self->blocked_ &&
+        !self->writing_in_progress_) {
+      spdlog::info("connection {}: idle for {} ms: closing", self->id_, idle.count());
+      self->Close();
+      return;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle - since);
+    const auto near = std::chrono::milliseconds(
+        self->manager_->options().idle_timeout_near_limit_ms);
+    self->ArmIdle(std::clamp(left, std::chrono::milliseconds(10), near));
+  });
+}
+
+}  // namespace billsim::server

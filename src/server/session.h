@@ -1,0 +1,107 @@
+// Session: one client connection (the Asio example's `connection`), on
+// the network thread only, owned through shared_from_this() by its pending
+// handlers.
+//
+// It reads frames, parses requests, and routes each (ConnectionManager::
+// Route) with a slot: its number on this connection. Answers come back in
+// any order (the committer answers appends and live-state queries, the
+// query workers history) and are written in slot order, so a client sees
+// its responses in the order it sent its requests.
+//
+// Everything it holds is bounded, and a full bound is a decision:
+//   - at most max_in_flight requests between parse and write;
+//   - when its unwritten output reaches session_output_bytes_max (a client
+//     not reading), or the server's output budget is spent, it stops
+//     taking requests: it neither parses the frames it has nor reads more;
+//   - a frame longer than kSmallFrameBytes reserves its length from the
+//     server's frame budget before its body is read (else it waits);
+//   - a request refused by a full queue waits here (one), reads stop.
+// A history query waits until this connection's earlier appends are
+// answered, so that it reflects them (read your writes).
+#ifndef BILLSIM_SERVER_SESSION_H_
+#define BILLSIM_SERVER_SESSION_H_
+
+#include <utility>  // before Boost: Asio 1.74 uses std::exchange (TOOLCHAIN.md)
+#include <boost/asio.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/frame.h"
+#include "server/connection_manager.h"
+#include "server/request.h"
+
+namespace billsim::server {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr size_t kReadChunk = 64 * 1024;
+
+  Session(std::shared_ptr<ConnectionManager> manager, boost::asio::ip::tcp::socket socket,
+          uint64_t id);
+  ~Session();
+
+  void Start();
+  // An answer for one of this connection's slots (network thread).
+  void Deliver(uint64_t slot, v1::Response&& response);
+  // Room came back (queue, budgets): go on where it stopped.
+  void Resume();
+  // Graceful stop: no more requests; finish what is in flight, then close.
+  void Shutdown();
+  void Close();
+
+ private:
+  struct Slot {
+    bool append = false;
+    std::optional<v1::Response> response;
+  };
+
+  bool CanProcess() const;
+  bool CanRead();
+  void MaybeRead();
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  void ProcessFrames();
+  bool Parse(std::string_view body, Parsed* parsed);
+  bool CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecoder>* batch);
+  void Submit(Work&& work);
+  bool Route();
+  void WaitForRoom();
+  void Answer(uint64_t slot, v1::Response&& response);
+  void Fail(uint64_t request_id, v1::Error::Code code, std::string message);
+  void Write(const v1::Response& response);
+  void DoWrite();
+  void MaybeFinish();
+  void ArmIdle(std::chrono::milliseconds after);
+  uint64_t in_flight() const { return next_slot_ - write_slot_; }
+
+  std::shared_ptr<ConnectionManager> manager_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer idle_timer_;
+  net::FrameDecoder decoder_;
+  const uint64_t id_;
+  std::unique_ptr<char[]> read_buf_;
+  bool reading_ = false;
+  bool closing_ = false;  // no more requests; close once answered
+  bool eof_ = false;      // the peer finished sending
+  bool closed_ = false;
+  bool waiting_ = false;  // on the manager's list of sessions waiting for room
+  uint64_t frame_reserved_ = 0;  // of the manager's frame budget
+
+  uint64_t next_slot_ = 0;   // the next request's slot
+  uint64_t write_slot_ = 0;  // the next slot to write
+  std::deque<Slot> slots_;   // write_slot_ .. next_slot_-1
+  uint32_t appends_in_flight_ = 0;
+  std::optional<Work> blocked_;  // refused by a full queue, or a history
+                                 // query waiting for this connection's appends
+  std::optional<v1::Response> pending_error_;
+  std::string out_, writing_;
+  bool writing_in_progress_ = false;
+  Clock::time_point last_activity_;
+};
+
+}  // namespace billsim::server
+
+#endif  // BILLSIM_SERVER_SESSION_H_
