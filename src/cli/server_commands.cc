@@ -10,6 +10,7 @@
 #include "net/client.h"
 #include "report/format.h"
 #include "scenario/event_source.h"
+#include "server/access.h"
 #include "server/server.h"
 
 namespace billsim::cli {
@@ -20,6 +21,54 @@ std::string ErrorText(const v1::Error& e) {
   return v1::Error::Code_Name(e.code()) + ": " + e.message();
 }
 
+const char* const kClientTokenFileHelp =
+    "a file holding this client's access token alone, on its first line that is not a "
+    "'#' comment (keep it mode 600); sent in a Hello before anything else. Needed by a "
+    "server started with --token-file";
+
+// Connects to `to` and, with a token file, says Hello with its token (a
+// server checking access refuses everything else first). Logs why not.
+bool ConnectAndHello(const po::variables_map& vm, net::Client* client) {
+  std::string token;
+  Status st;
+  if (vm.count("token-file")) {
+    st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
+    if (!st.ok()) st = Status::InvalidArgument("--token-file: " + st.message());
+  }
+  if (st.ok()) st = client->Connect(vm["connect"].as<std::string>());
+  v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
+  if (st.ok() && vm.count("token-file")) st = client->Hello(token, &role);
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return false;
+  }
+  if (vm.count("token-file")) {
+    spdlog::debug("{}: the token's role is {}", client->peer(), v1::HelloAck::Role_Name(role));
+  }
+  return true;
+}
+
+// serve --token-file: the table of tokens and roles, or null without one.
+// Logs why not.
+bool LoadTokens(const po::variables_map& vm, std::shared_ptr<const server::TokenTable>* out) {
+  server::AccessOptions access;
+  if (vm.count("token-file")) access.token_file = vm["token-file"].as<std::string>();
+  out->reset();
+  if (!access.token_file.empty()) {
+    auto table = std::make_shared<server::TokenTable>();
+    const Status st = server::TokenTable::Load(access.token_file, table.get());
+    if (!st.ok()) {
+      spdlog::error("--token-file: {}", st.message());
+      return false;
+    }
+    spdlog::info("{}: {} tokens ({} read-only, {} read-write, {} operator)", access.token_file,
+                 table->size(), table->count(server::Role::kReadOnly),
+                 table->count(server::Role::kReadWrite), table->count(server::Role::kOperator));
+    *out = std::move(table);
+  }
+  return true;
+}
+
 }  // namespace
 
 // --- serve ----------------------------------------------------------------------
@@ -28,7 +77,12 @@ int ServeMain(const std::vector<std::string>& args) {
   po::options_description options("billsim serve options");
   options.add_options()("log", po::value<std::string>()->required(), "log directory")(
       "listen", po::value<std::string>()->default_value("127.0.0.1:7600"),
-      "HOST:PORT to listen on (port 0: any free port)")(
+      "HOST:PORT to listen on (port 0: any free port); an address other than loopback "
+      "(127.0.0.0/8, ::1, localhost) needs --token-file")(
+      "token-file", po::value<std::string>(),
+      "access tokens, one per line: ROLE TOKEN (ROLE read-only, read-write or operator; "
+      "TOKEN 16..1024 printable bytes; at most 10000; '#' comments); every connection must "
+      "then say Hello with one first")(
       "fsync", po::value<std::string>()->default_value("always"),
       "always, interval=MS or never")(
       "max-connections", po::value<uint32_t>()->default_value(1024),
@@ -60,10 +114,18 @@ int ServeMain(const std::vector<std::string>& args) {
                  "its tail) is refused at start, naming segment, offset and sequence.\n"
                  "The part of the log behind the snapshot it starts from is checked in\n"
                  "the background (--scrub-mb-per-sec); `billsim query --ping` shows the\n"
-                 "scrub's state and the first damage it found.\n",
+                 "scrub's state and the first damage it found.\n\n"
+                 "Access: without --token-file anyone who reaches the port may do\n"
+                 "anything, so the server listens on loopback only. With it, a\n"
+                 "connection's first request must be a Hello with a token of the file\n"
+                 "(compared in constant time); its role decides the rest: read-only\n"
+                 "may query, read-write may also append, operator may also append\n"
+                 "ClockAdvanced events (moving the clock expires credit, R4, R6).\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
+  std::shared_ptr<const server::TokenTable> tokens;
+  if (!LoadTokens(vm, &tokens)) return kExitUsage;
   server::ServerOptions so;
   so.log_dir = vm["log"].as<std::string>();
   so.listen = vm["listen"].as<std::string>();
@@ -87,6 +149,8 @@ int ServeMain(const std::vector<std::string>& args) {
   if (st.ok() && so.max_in_flight == 0) st = Status::InvalidArgument("--max-in-flight: must be positive");
   if (st.ok() && so.max_queued_events == 0) st = Status::InvalidArgument("--max-queued-events: must be positive");
   if (st.ok() && so.segment_bytes == 0) st = Status::InvalidArgument("--segment-mb: must be positive");
+  if (st.ok()) st = server::CheckListenAccess(so.listen, tokens != nullptr);
+  // TODO(lead): so.tokens = tokens;  (ServerOptions gains std::shared_ptr<const server::TokenTable> tokens)
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;
@@ -113,11 +177,13 @@ int ClientMain(const std::vector<std::string>& args) {
   options.add_options()("connect", po::value<std::string>()->required(), "server HOST:PORT")(
       "batch", po::value<uint32_t>()->default_value(1000), "events per request (1..500000)")(
       "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long for an ack")(
+      "token-file", po::value<std::string>(), kClientTokenFileHelp)(
       "file", po::value<std::vector<std::string>>(), "event files");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
-                 "usage: billsim client --connect HOST:PORT [--batch N] FILE...\n\n"
+                 "usage: billsim client --connect HOST:PORT [--batch N] [--token-file PATH]\n"
+                 "       FILE...\n\n"
                  "Sends the events of scenario files (.textproto, .json) or JSON-lines\n"
                  "files (.jsonl) to a server in batches. Prints one line per ack (its\n"
                  "sequence range and accepted count) and one per refused event (id and\n"
@@ -145,11 +211,8 @@ int ClientMain(const std::vector<std::string>& args) {
     }
   }
   net::Client client;
-  Status st = client.Connect(vm["connect"].as<std::string>());
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return kExitUsage;
-  }
+  if (!ConnectAndHello(vm, &client)) return kExitUsage;
+  Status st;
   uint64_t accepted = 0, refused = 0;
   for (size_t start = 0; start < events.size(); start += batch) {
     const size_t end = std::min(events.size(), start + batch);
@@ -200,12 +263,14 @@ int QueryMain(const std::vector<std::string>& args) {
       "limit", po::value<uint32_t>()->default_value(0), "--history: at most this many (0: server max)")(
       "ping", "the server's durable sequence, log and fsync policy")(
       "json", "print JSON (one object per line)")(
-      "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long");
+      "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long")(
+      "token-file", po::value<std::string>(), kClientTokenFileHelp);
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim query --connect HOST:PORT (--account ID | --campaign ID |\n"
-                 "       --dispute ID | --history ACCOUNT [--since SEQ] | --ping) [--json]\n\n"
+                 "       --dispute ID | --history ACCOUNT [--since SEQ] | --ping) [--json]\n"
+                 "       [--token-file PATH]\n\n"
                  "Asks a server for a view. The answer reflects the state at an\n"
                  "acknowledged (durable) log sequence, printed with it. Exit 0; 1 when\n"
                  "the account, campaign or dispute is unknown; 2 on bad usage or a\n"
@@ -221,11 +286,8 @@ int QueryMain(const std::vector<std::string>& args) {
   }
   const bool json = vm.count("json") > 0;
   net::Client client;
-  Status st = client.Connect(vm["connect"].as<std::string>());
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return kExitUsage;
-  }
+  if (!ConnectAndHello(vm, &client)) return kExitUsage;
+  Status st;
   v1::Request request;
   request.set_request_id(client.NextRequestId());
   if (vm.count("account")) {
