@@ -150,7 +150,7 @@ int ServeMain(const std::vector<std::string>& args) {
   if (st.ok() && so.max_queued_events == 0) st = Status::InvalidArgument("--max-queued-events: must be positive");
   if (st.ok() && so.segment_bytes == 0) st = Status::InvalidArgument("--segment-mb: must be positive");
   if (st.ok()) st = server::CheckListenAccess(so.listen, tokens != nullptr);
-  // TODO(lead): so.tokens = tokens;  (ServerOptions gains std::shared_ptr<const server::TokenTable> tokens)
+  so.tokens = tokens;
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;
