@@ -12,6 +12,7 @@
 #include "scenario/event_source.h"
 #include "server/access.h"
 #include "server/server.h"
+#include "util/time_parse.h"
 
 namespace billsim::cli {
 
@@ -86,15 +87,28 @@ int ServeMain(const std::vector<std::string>& args) {
       "fsync", po::value<std::string>()->default_value("always"),
       "always, interval=MS or never")(
       "max-connections", po::value<uint32_t>()->default_value(1024),
-      "connections beyond this are closed at once")(
+      "connections beyond this get an Error (RESOURCE_EXHAUSTED) naming the limit and are "
+      "closed")(
       "max-frame-bytes", po::value<uint32_t>()->default_value(net::kDefaultMaxFrameBytes),
       "largest request accepted, in bytes")(
       "idle-timeout-ms", po::value<int64_t>()->default_value(60'000),
       "close a connection silent this long")(
+      "idle-timeout-near-limit-ms", po::value<int64_t>()->default_value(2'000),
+      "... this long while 90% of --max-connections are open")(
       "max-in-flight", po::value<uint32_t>()->default_value(8),
       "requests per connection awaiting their response")(
       "max-queued-events", po::value<uint64_t>()->default_value(2'000'000),
       "events queued for the committer before connections stop reading")(
+      "max-queued-queries", po::value<uint32_t>()->default_value(1'024),
+      "history and as-of queries queued before connections stop reading")(
+      "query-threads", po::value<uint32_t>()->default_value(2),
+      "threads answering history and as-of queries from the history index")(
+      "frame-budget-mb", po::value<uint64_t>()->default_value(128),
+      "all connections' partial frames above 64 KiB, in MiB (at least --max-frame-bytes): "
+      "a frame reserves its length before its body is read, else waits")(
+      "output-budget-mb", po::value<uint64_t>()->default_value(128),
+      "answers written and not yet read by their clients, all connections, in MiB; above it "
+      "no connection takes new requests (per connection: 4 MiB)")(
       "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
       "scrub-mb-per-sec", po::value<uint64_t>()->default_value(64),
       "read rate of the background checksum scan of the log (0: no scan)");
@@ -135,6 +149,13 @@ int ServeMain(const std::vector<std::string>& args) {
   so.idle_timeout_ms = vm["idle-timeout-ms"].as<int64_t>();
   so.max_in_flight = vm["max-in-flight"].as<uint32_t>();
   so.max_queued_events = vm["max-queued-events"].as<uint64_t>();
+  so.idle_timeout_near_limit_ms = vm["idle-timeout-near-limit-ms"].as<int64_t>();
+  so.max_queued_queries = vm["max-queued-queries"].as<uint32_t>();
+  so.query_threads = vm["query-threads"].as<uint32_t>();
+  const uint64_t frame_mb = vm["frame-budget-mb"].as<uint64_t>();
+  const uint64_t output_mb = vm["output-budget-mb"].as<uint64_t>();
+  so.frame_bytes_max = frame_mb << 20;
+  so.output_bytes_max = output_mb << 20;
   so.segment_bytes = vm["segment-mb"].as<uint64_t>() << 20;
   const uint64_t scrub_mb = vm["scrub-mb-per-sec"].as<uint64_t>();
   so.scrub_bytes_per_sec_max = scrub_mb << 20;
@@ -149,6 +170,20 @@ int ServeMain(const std::vector<std::string>& args) {
   if (st.ok() && so.max_in_flight == 0) st = Status::InvalidArgument("--max-in-flight: must be positive");
   if (st.ok() && so.max_queued_events == 0) st = Status::InvalidArgument("--max-queued-events: must be positive");
   if (st.ok() && so.segment_bytes == 0) st = Status::InvalidArgument("--segment-mb: must be positive");
+  if (st.ok() && so.idle_timeout_near_limit_ms <= 0) {
+    st = Status::InvalidArgument("--idle-timeout-near-limit-ms: must be positive");
+  }
+  if (st.ok() && so.max_queued_queries == 0) st = Status::InvalidArgument("--max-queued-queries: must be positive");
+  if (st.ok() && (so.query_threads == 0 || so.query_threads > 64)) {
+    st = Status::InvalidArgument("--query-threads: must be 1..64, got " + std::to_string(so.query_threads));
+  }
+  if (st.ok() && (frame_mb > (1u << 20) || so.frame_bytes_max < so.max_frame_bytes)) {
+    st = Status::InvalidArgument("--frame-budget-mb: must hold one frame of --max-frame-bytes (" +
+                                 std::to_string(so.max_frame_bytes) + " bytes) and be at most 1048576");
+  }
+  if (st.ok() && (output_mb == 0 || output_mb > (1u << 20))) {
+    st = Status::InvalidArgument("--output-budget-mb: must be 1..1048576");
+  }
   if (st.ok()) st = server::CheckListenAccess(so.listen, tokens != nullptr);
   so.tokens = tokens;
   if (!st.ok()) {
@@ -261,6 +296,11 @@ int QueryMain(const std::vector<std::string>& args) {
       "history", po::value<std::string>(), "an account's ledger entries")(
       "since", po::value<uint64_t>()->default_value(0), "--history: after this log sequence")(
       "limit", po::value<uint32_t>()->default_value(0), "--history: at most this many (0: server max)")(
+      "cursor", po::value<uint64_t>()->default_value(0),
+      "--history: the next page: the cursor the last page printed")(
+      "to", po::value<std::string>(), "--history: entries stamped at or before this time")(
+      "as-of", po::value<std::string>(),
+      "--account: its balances as of this time, from the history index")(
       "ping", "the server's durable sequence, log and fsync policy")(
       "json", "print JSON (one object per line)")(
       "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long")(
@@ -269,12 +309,16 @@ int QueryMain(const std::vector<std::string>& args) {
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim query --connect HOST:PORT (--account ID | --campaign ID |\n"
-                 "       --dispute ID | --history ACCOUNT [--since SEQ] | --ping) [--json]\n"
+                 "       --dispute ID | --history ACCOUNT [--since SEQ] [--limit N] [--cursor C]\n"
+                 "       [--to TIME] | --account ID --as-of TIME | --ping) [--json]\n"
                  "       [--token-file PATH]\n\n"
                  "Asks a server for a view. The answer reflects the state at an\n"
                  "acknowledged (durable) log sequence, printed with it. Exit 0; 1 when\n"
                  "the account, campaign or dispute is unknown; 2 on bad usage or a\n"
-                 "connection or server error.\n",
+                 "connection or server error.\n\n"
+                 "History comes a page at a time (--limit, up to the server's 10,000);\n"
+                 "when more exists, the cursor of the next page is printed on stderr:\n"
+                 "ask again with --cursor C. TIME: ISO 8601 UTC or integer microseconds.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
@@ -290,7 +334,20 @@ int QueryMain(const std::vector<std::string>& args) {
   Status st;
   v1::Request request;
   request.set_request_id(client.NextRequestId());
-  if (vm.count("account")) {
+  int64_t to_us = 0, as_of_us = 0;
+  if (vm.count("to")) st = ParseTimeUs(vm["to"].as<std::string>(), "--to", &to_us);
+  if (st.ok() && vm.count("as-of")) {
+    st = ParseTimeUs(vm["as-of"].as<std::string>(), "--as-of", &as_of_us);
+    if (st.ok() && !vm.count("account")) st = Status::InvalidArgument("--as-of: goes with --account");
+  }
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  if (vm.count("as-of")) {
+    request.mutable_balance_as_of()->set_account_id(vm["account"].as<std::string>());
+    request.mutable_balance_as_of()->set_as_of_us(as_of_us);
+  } else if (vm.count("account")) {
     request.mutable_balance()->set_account_id(vm["account"].as<std::string>());
   } else if (vm.count("campaign")) {
     request.mutable_spend()->set_campaign_id(vm["campaign"].as<std::string>());
@@ -301,6 +358,8 @@ int QueryMain(const std::vector<std::string>& args) {
     h->set_account_id(vm["history"].as<std::string>());
     h->set_since_seq(vm["since"].as<uint64_t>());
     h->set_limit(vm["limit"].as<uint32_t>());
+    h->set_cursor(vm["cursor"].as<uint64_t>());
+    h->set_to_us(to_us);
   } else {
     request.mutable_ping();
   }
@@ -348,11 +407,14 @@ int QueryMain(const std::vector<std::string>& args) {
       }
       audit::WriteAuditHistory(entries, json ? Format::kJson : Format::kTable, std::cout);
       if (response.history().truncated()) {
-        spdlog::warn("more entries exist: ask again with --since {}",
-                     entries.empty() ? vm["since"].as<uint64_t>() : entries.back().log_seq);
+        spdlog::warn("more entries exist: ask again with --cursor {}",
+                     response.history().next_cursor());
       }
       break;
     }
+    case v1::Response::kBalanceAsOf:
+      print_message(response.balance_as_of());
+      break;
     case v1::Response::kPong:
       print_message(response.pong());
       break;
