@@ -50,6 +50,8 @@ struct ServerOptions {
   uint64_t max_queued_events = 2'000'000; // committer queue bound
   uint32_t max_queued_queries = 1'024;    // history/as-of queue bound
   uint32_t query_threads = 2;             // history/as-of workers
+  // The history indexer thread's nice value (0..19): it yields to ingest.
+  int indexer_nice = 10;
   uint32_t max_events_per_request = 500'000;
   uint32_t history_limit = 10'000;        // HistoryQuery.limit 0 or above
   // All connections' partial frames above 64 KiB reserve their length from
