@@ -24,6 +24,7 @@
 #include "log/log_dir.h"
 #include "replay/replayer.h"
 #include "replay/snapshot_store.h"
+#include "server/access.h"
 #include "server/server.h"
 
 namespace billsim::server {
@@ -618,9 +619,15 @@ TEST_F(ServerTest, IdleAndExcessConnectionsAreClosed) {
     Connect(*clients.back());
     EXPECT_TRUE(Ping(*clients.back()).has_pong());
   }
-  // The fourth is closed at once.
+  // The fourth is told why, then closed.
   net::Client extra;
   Connect(extra);
+  v1::Response refused;
+  ASSERT_TRUE(extra.Receive(&refused, milliseconds(2'000)).ok());
+  ASSERT_TRUE(refused.has_error()) << refused.ShortDebugString();
+  EXPECT_EQ(refused.error().code(), v1::Error::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error().message().find("--max-connections 3"), std::string::npos)
+      << refused.error().message();
   EXPECT_TRUE(extra.WaitClosed(milliseconds(2'000)));
   // The idle ones time out.
   for (auto& c : clients) EXPECT_TRUE(c->WaitClosed(milliseconds(3'000)));
@@ -797,6 +804,127 @@ TEST(FrameDecoderTest, SplitsFramesAcrossAnyBoundaryAndRefusesOversizeEarly) {
   EXPECT_EQ(small.Next(&body, &error), net::FrameDecoder::Result::kError);
   EXPECT_FALSE(error.ok());
   EXPECT_EQ(small.buffered(), 0u);
+}
+
+TEST_F(ServerTest, NearTheConnectionLimitIdleConnectionsAreReclaimedSooner) {
+  ServerOptions options;
+  options.idle_timeout_ms = 60'000;  // far: only the near-limit timeout can act
+  options.idle_timeout_near_limit_ms = 300;
+  options.max_connections = 10;
+  StartServer(options);
+  std::vector<std::unique_ptr<net::Client>> idle;
+  for (int i = 0; i < 9; ++i) {  // 90% of the limit
+    idle.push_back(std::make_unique<net::Client>());
+    Connect(*idle.back());
+  }
+  // Idle ones are closed after 300 ms, not 60 s, until fewer than 90% are
+  // open: at least one, and the rest stay.
+  std::this_thread::sleep_for(milliseconds(1'500));
+  int closed = 0;
+  for (auto& c : idle) closed += c->WaitClosed(milliseconds(10)) ? 1 : 0;
+  EXPECT_GE(closed, 1);
+  EXPECT_LT(closed, 9);
+  net::Client fresh;
+  Connect(fresh);
+  EXPECT_TRUE(Ping(fresh).has_pong());
+}
+
+TEST_F(ServerTest, FarFromTheLimitIdleConnectionsStay) {
+  ServerOptions options;
+  options.idle_timeout_ms = 60'000;
+  options.idle_timeout_near_limit_ms = 100;
+  options.max_connections = 100;
+  StartServer(options);
+  net::Client idle;
+  Connect(idle);
+  EXPECT_FALSE(idle.WaitClosed(milliseconds(600)));
+  EXPECT_TRUE(Ping(idle).has_pong());
+}
+
+// Tokens (access.h) through the server: Hello first, then each request is
+// judged by the token's role.
+class ServerAccessTest : public ServerTest {
+ protected:
+  static constexpr const char* kReader = "reader-token-0123456789";
+  static constexpr const char* kWriter = "writer-token-0123456789";
+  static constexpr const char* kOperator = "operator-token-0123456789";
+  void StartWithTokens() {
+    auto table = std::make_shared<TokenTable>();
+    const std::string text = std::string("read-only ") + kReader + "\nread-write " + kWriter +
+                             "\noperator " + kOperator + "\n";
+    ASSERT_TRUE(TokenTable::Parse(text, "tokens", table.get()).ok());
+    ServerOptions options;
+    options.tokens = table;
+    StartServer(options);
+  }
+  v1::Response Hello(net::Client& client, const std::string& token) {
+    v1::Request r;
+    r.set_request_id(client.NextRequestId());
+    r.mutable_hello()->set_token(token);
+    return Call(client, r);
+  }
+  v1::Request ClockAdvance(net::Client& client) {
+    Events ev(100);
+    ev.New(kT0 + 10 * kUnit).mutable_clock_advanced();
+    return AppendRequest(client, ev.all());
+  }
+};
+
+TEST_F(ServerAccessTest, WithoutAHelloNothingIsServed) {
+  StartWithTokens();
+  net::Client client;
+  Connect(client);
+  v1::Response r = Ping(client);
+  ASSERT_TRUE(r.has_error()) << r.ShortDebugString();
+  EXPECT_EQ(r.error().code(), v1::Error::UNAUTHENTICATED);
+  EXPECT_TRUE(client.WaitClosed(milliseconds(2'000)));
+}
+
+TEST_F(ServerAccessTest, AnUnknownTokenIsRefusedAndTheConnectionClosed) {
+  StartWithTokens();
+  net::Client client;
+  Connect(client);
+  v1::Response r = Hello(client, std::string(kWriter) + "x");
+  ASSERT_TRUE(r.has_error()) << r.ShortDebugString();
+  EXPECT_EQ(r.error().code(), v1::Error::UNAUTHENTICATED);
+  EXPECT_EQ(r.error().message().find(kWriter), std::string::npos) << "never echo a token";
+  EXPECT_TRUE(client.WaitClosed(milliseconds(2'000)));
+}
+
+TEST_F(ServerAccessTest, EachRoleMayDoWhatItsTokenAllowsAndNoMore) {
+  StartWithTokens();
+  Events ev;
+  Setup(ev, "a1", "c1");
+  {  // read-only: queries yes, appends no
+    net::Client client;
+    Connect(client);
+    v1::Response hello = Hello(client, kReader);
+    ASSERT_TRUE(hello.has_hello()) << hello.ShortDebugString();
+    EXPECT_EQ(hello.hello().role(), v1::HelloAck::READ_ONLY);
+    EXPECT_TRUE(Ping(client).has_pong());
+    v1::Response r = Call(client, AppendRequest(client, ev.all()));
+    ASSERT_TRUE(r.has_error()) << r.ShortDebugString();
+    EXPECT_EQ(r.error().code(), v1::Error::PERMISSION_DENIED);
+    EXPECT_TRUE(client.WaitClosed(milliseconds(2'000)));
+  }
+  {  // read-write: appends yes, moving the clock no
+    net::Client client;
+    Connect(client);
+    EXPECT_EQ(Hello(client, kWriter).hello().role(), v1::HelloAck::READ_WRITE);
+    EXPECT_EQ(Call(client, AppendRequest(client, ev.all())).append().accepted(), 4u);
+    v1::Response r = Call(client, ClockAdvance(client));
+    ASSERT_TRUE(r.has_error()) << r.ShortDebugString();
+    EXPECT_EQ(r.error().code(), v1::Error::PERMISSION_DENIED);
+    EXPECT_NE(r.error().message().find("operator"), std::string::npos) << r.error().message();
+  }
+  {  // operator: the clock too
+    net::Client client;
+    Connect(client);
+    EXPECT_EQ(Hello(client, kOperator).hello().role(), v1::HelloAck::OPERATOR);
+    v1::Response r = Call(client, ClockAdvance(client));
+    ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+    EXPECT_EQ(r.append().accepted(), 1u);
+  }
 }
 
 }  // namespace

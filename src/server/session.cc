@@ -350,8 +350,11 @@ void Session::Close() {
   manager_->Forget(id_);
 }
 
+// Wakes at least every idle_timeout_near_limit_ms: the server may come
+// near its connection limit meanwhile, and then idle connections go sooner.
 void Session::ArmIdle(std::chrono::milliseconds after) {
-  idle_timer_.expires_after(after);
+  const auto near = std::chrono::milliseconds(manager_->options().idle_timeout_near_limit_ms);
+  idle_timer_.expires_after(std::clamp(after, std::chrono::milliseconds(10), near));
   idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->closed_) return;
     // Shorter near the connection limit: idle slots are reclaimed sooner.
@@ -363,10 +366,7 @@ void Session::ArmIdle(std::chrono::milliseconds after) {
       self->Close();
       return;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle - since);
-    const auto near = std::chrono::milliseconds(
-        self->manager_->options().idle_timeout_near_limit_ms);
-    self->ArmIdle(std::clamp(left, std::chrono::milliseconds(10), near));
+    self->ArmIdle(std::chrono::duration_cast<std::chrono::milliseconds>(idle - since));
   });
 }
 
