@@ -18,6 +18,7 @@
 #include "bench/workload.h"
 #include "history/history_index.h"
 #include "log/batch_codec.h"
+#include "log/log_lock.h"
 #include "log/log_repair.h"
 #include "log/log_writer.h"
 #include "test_support.h"
@@ -377,6 +378,42 @@ TEST_F(HistoryIndexTest, ReadOnlyNeverWritesAndCatchesUpInMemory) {
   ASSERT_TRUE(index->CatchUp(kAll).ok());
   ExpectEveryAccount(*index, 33);
   EXPECT_EQ(fs::file_size(fs::path(history_) / "blocks.dat"), size);
+}
+
+// Beside a writer that holds the log's lock (a server), `audit history`
+// reads without writing history/; without one, it builds and keeps it.
+TEST_F(HistoryIndexTest, AuditHistoryBesideALockedLogWritesNothing) {
+  auto history = [&](const std::string& account, const audit::HistoryPaging& paging,
+                     audit::HistoryPaged* paged) {
+    std::vector<audit::AuditEntry> got;
+    Status st = audit::IndexedAccountHistory(dir_, account, kMinUs, kMaxUs, paging, &got, paged);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    std::vector<std::string> keys;
+    for (const auto& a : got) keys.push_back(Key(a.log_seq, a.entry));
+    return keys;
+  };
+  audit::HistoryPaged paged;
+  {
+    std::unique_ptr<log::LogLock> lock;
+    ASSERT_TRUE(log::LogLock::Acquire(dir_, &lock).ok());
+    EXPECT_EQ(history("acct-3", {}, &paged), expected_[3]);
+    EXPECT_FALSE(fs::exists(history_));
+  }
+  EXPECT_EQ(history("acct-3", {}, &paged), expected_[3]);
+  EXPECT_TRUE(fs::exists(fs::path(history_) / "CHECKPOINT"));
+  // One page at a time, by cursor: the same entries.
+  std::vector<std::string> pages;
+  audit::HistoryPaging paging;
+  paging.limit = 40;
+  do {
+    auto page = history("acct-3", paging, &paged);
+    pages.insert(pages.end(), page.begin(), page.end());
+    paging.cursor = paged.next_cursor;
+  } while (paged.truncated);
+  EXPECT_EQ(pages, expected_[3]);
+  std::vector<audit::AuditEntry> none;
+  EXPECT_EQ(audit::IndexedAccountHistory(dir_, "nobody", kMinUs, kMaxUs, {}, &none, &paged).code(),
+            Status::Code::kNotFound);
 }
 
 // Readers page while the writer catches up; each page is the replay's
