@@ -12,7 +12,12 @@
 #include <iostream>
 #include <map>
 
+#include <algorithm>
+#include <random>
+
 #include "bench/workload.h"
+#include "history/history_index.h"
+#include "log/log_lock.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "log/batch_codec.h"
@@ -120,13 +125,116 @@ Status BuildLog(const std::string& dir, const log::FsyncPolicy& policy, uint64_t
   return st;
 }
 
+// --- bench history ----------------------------------------------------------------
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// Pages of --limit entries at random cursors of the given accounts, timed
+// one by one, after the index is opened and caught up (timed too).
+int TimePages(const history::HistoryIndex& index, const std::vector<std::string>& accounts,
+              uint32_t pages, uint32_t limit) {
+  std::mt19937_64 rng(1);
+  std::vector<double> page_us, as_of_us;
+  for (uint32_t i = 0; i < pages; ++i) {
+    const std::string& account = accounts[i % accounts.size()];
+    history::BalanceAt last;
+    Status st = index.BalanceAsOf(account, INT64_MAX, index.covered_seq(), &last);
+    history::PageQuery q;
+    q.account = account;
+    q.through_seq = index.covered_seq();
+    q.limit = limit;
+    q.cursor = last.entry_seq == 0 ? 0 : rng() % last.entry_seq;
+    history::Page page;
+    auto t0 = Clock::now();
+    if (st.ok()) st = index.ReadPage(q, &page);
+    page_us.push_back(Seconds(Clock::now() - t0) * 1e6);
+    history::PageQuery first_q = q;
+    first_q.cursor = 0;
+    first_q.limit = 1;
+    history::Page first;
+    if (st.ok()) st = index.ReadPage(first_q, &first);
+    const int64_t start = first.items.empty() ? 0 : first.items[0].entry.time_us();
+    const int64_t at =
+        start + static_cast<int64_t>(rng() % static_cast<uint64_t>(
+                                                 std::max<int64_t>(last.account_clock_us - start, 0) + 1));
+    t0 = Clock::now();
+    history::BalanceAt b;
+    if (st.ok()) st = index.BalanceAsOf(account, at, index.covered_seq(), &b);
+    as_of_us.push_back(Seconds(Clock::now() - t0) * 1e6);
+    if (!st.ok()) {
+      spdlog::error("{}", st.ToString());
+      return kExitFailed;
+    }
+  }
+  std::printf("page of %u entries   p50 %.0f us  p99 %.0f us  max %.0f us  (%u pages)\n", limit,
+              Percentile(page_us, 0.5), Percentile(page_us, 0.99), Percentile(page_us, 1.0),
+              pages);
+  std::printf("balance as of        p50 %.0f us  p99 %.0f us  max %.0f us\n",
+              Percentile(as_of_us, 0.5), Percentile(as_of_us, 0.99), Percentile(as_of_us, 1.0));
+  return kExitOk;
+}
+
+int BenchHistory(const std::vector<std::string>& args) {
+  po::options_description options("billsim bench history options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "account", po::value<std::vector<std::string>>()->required(), "accounts to read (repeat)")(
+      "pages", po::value<uint32_t>()->default_value(1000), "pages to time")(
+      "limit", po::value<uint32_t>()->default_value(100), "entries per page");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim bench history --log DIR --account ID... [--pages N] [--limit N]\n\n"
+                 "Opens the log's history index (DIR/history/; read-write if the log is not\n"
+                 "locked), catches it up to the log's end and checkpoints it, timing each\n"
+                 "step; then times --pages pages of --limit entries at random cursors of\n"
+                 "the accounts, and as many as-of balances at random times.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const std::string dir = vm["log"].as<std::string>();
+  history::HistoryIndex::Options o;
+  std::unique_ptr<log::LogLock> lock;
+  o.read_only = !log::LogLock::Acquire(dir, &lock).ok();
+  std::unique_ptr<history::HistoryIndex> index;
+  auto t0 = Clock::now();
+  Status st = history::HistoryIndex::Open(dir, o, &index);
+  const double open_s = Seconds(Clock::now() - t0);
+  const uint64_t from = st.ok() ? index->covered_seq() : 0;
+  t0 = Clock::now();
+  if (st.ok()) st = index->CatchUp(UINT64_MAX);
+  const double catch_up_s = Seconds(Clock::now() - t0);
+  t0 = Clock::now();
+  if (st.ok() && !o.read_only) st = index->Checkpoint();
+  const double checkpoint_s = Seconds(Clock::now() - t0);
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  const uint64_t events = index->covered_seq() - from;
+  std::printf("open %.3f s; catch up %" PRIu64 " events in %.3f s (%.2f M events/s); "
+              "checkpoint %.3f s%s\n",
+              open_s, events, catch_up_s, events / std::max(catch_up_s, 1e-9) / 1e6,
+              checkpoint_s, o.read_only ? " (read-only)" : "");
+  return TimePages(*index, vm["account"].as<std::vector<std::string>>(),
+                   std::max<uint32_t>(vm["pages"].as<uint32_t>(), 1),
+                   vm["limit"].as<uint32_t>());
+}
+
 }  // namespace
 
 int BenchMain(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "history") {
+    return BenchHistory(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: billsim bench log [OPTIONS]\n\nbenchmarks:\n"
-                   "  log   append, replay and snapshot-replay figures for the log\n";
+      std::cout << "usage: billsim bench log|history [OPTIONS]\n\nbenchmarks:\n"
+                   "  log       append, replay and snapshot-replay figures for the log\n"
+                   "  history   history index build, page and as-of latency\n";
       return kExitOk;
     }
     spdlog::error("usage: billsim bench log [OPTIONS]; see billsim bench log --help");

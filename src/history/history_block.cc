@@ -9,19 +9,20 @@ namespace billsim::history {
 
 namespace {
 
-void PutVarint(std::string* out, uint64_t v) {
-  char buf[10];
-  size_t n = 0;
+// Varints go to a stack buffer and reach the string in one append: the
+// encoder runs for every entry of a rebuild, and string appends of one or
+// two bytes each dominated it.
+uint8_t* PutVarint(uint8_t* p, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
+    *p++ = static_cast<uint8_t>(v | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
+  *p++ = static_cast<uint8_t>(v);
+  return p;
 }
 
-void PutZigzag(std::string* out, int64_t v) {
-  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+uint8_t* PutZigzag(uint8_t* p, int64_t v) {
+  return PutVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
 
 // Deltas wrap modulo 2^64, so any pair of values round-trips.
@@ -30,11 +31,6 @@ int64_t Diff(int64_t a, int64_t b) {
 }
 int64_t Sum(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
-
-void PutString(std::string* out, const std::string& s) {
-  PutVarint(out, s.size());
-  out->append(s);
 }
 
 bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) {
@@ -100,26 +96,42 @@ uint64_t BlockHash(const uint8_t* header, std::string_view payload) {
 }  // namespace
 
 void EncodeEntry(const Entry& e, uint64_t log_seq, EntryBase* base, std::string* out) {
-  PutVarint(out, log_seq - base->log_seq);
-  PutVarint(out, e.seq - base->seq);
-  PutZigzag(out, Diff(e.time_us, base->time_us));
-  PutZigzag(out, static_cast<int64_t>(e.event_id - base->event_id));
-  PutVarint(out, static_cast<uint32_t>(e.kind));
-  PutVarint(out, static_cast<uint32_t>(e.funds));
-  PutVarint(out, static_cast<uint32_t>(e.not_billed_reason));
-  PutVarint(out, static_cast<uint32_t>(e.dispute_status));
-  PutVarint(out, static_cast<uint32_t>(e.campaign + 1));  // kNoIndex + 1 wraps to 0: none
-  PutVarint(out, static_cast<uint32_t>(e.grant + 1));
-  PutVarint(out, static_cast<uint32_t>(e.dispute + 1));
-  PutZigzag(out, e.balance_delta);
-  PutZigzag(out, e.frozen_delta);
-  PutZigzag(out, e.units);
-  PutZigzag(out, Diff(e.cash_after, base->cash));
-  PutZigzag(out, Diff(e.credit_after, base->credit));
-  PutZigzag(out, Diff(e.frozen_after, base->frozen));
-  PutZigzag(out, Diff(e.valid_after, base->valid));
-  PutString(out, e.note);
-  PutString(out, e.field);
+  // 20 varints of at most 10 bytes, and the note and field when short
+  // (usually: empty, or a fixed phrase), so that one append does it all.
+  constexpr size_t kInline = 96;
+  uint8_t buf[20 * 10 + kInline];
+  uint8_t* p = buf;
+  p = PutVarint(p, log_seq - base->log_seq);
+  p = PutVarint(p, e.seq - base->seq);
+  p = PutZigzag(p, Diff(e.time_us, base->time_us));
+  p = PutZigzag(p, static_cast<int64_t>(e.event_id - base->event_id));
+  p = PutVarint(p, static_cast<uint32_t>(e.kind));
+  p = PutVarint(p, static_cast<uint32_t>(e.funds));
+  p = PutVarint(p, static_cast<uint32_t>(e.not_billed_reason));
+  p = PutVarint(p, static_cast<uint32_t>(e.dispute_status));
+  p = PutVarint(p, static_cast<uint32_t>(e.campaign + 1));  // kNoIndex + 1 wraps to 0: none
+  p = PutVarint(p, static_cast<uint32_t>(e.grant + 1));
+  p = PutVarint(p, static_cast<uint32_t>(e.dispute + 1));
+  p = PutZigzag(p, e.balance_delta);
+  p = PutZigzag(p, e.frozen_delta);
+  p = PutZigzag(p, e.units);
+  p = PutZigzag(p, Diff(e.cash_after, base->cash));
+  p = PutZigzag(p, Diff(e.credit_after, base->credit));
+  p = PutZigzag(p, Diff(e.frozen_after, base->frozen));
+  p = PutZigzag(p, Diff(e.valid_after, base->valid));
+  p = PutVarint(p, e.note.size());
+  if (e.note.size() + e.field.size() <= kInline) {
+    std::memcpy(p, e.note.data(), e.note.size());
+    p = PutVarint(p + e.note.size(), e.field.size());
+    std::memcpy(p, e.field.data(), e.field.size());
+    out->append(reinterpret_cast<const char*>(buf), p + e.field.size() - buf);
+  } else {
+    out->append(reinterpret_cast<const char*>(buf), p - buf);
+    out->append(e.note);
+    p = PutVarint(buf, e.field.size());
+    out->append(reinterpret_cast<const char*>(buf), p - buf);
+    out->append(e.field);
+  }
   *base = EntryBase{log_seq, e.seq, e.time_us, e.event_id,
                     e.cash_after, e.credit_after, e.frozen_after, e.valid_after};
 }

@@ -111,6 +111,7 @@ class Index final : public HistoryIndex {
   uint64_t open_bytes_ = 0;      // all open blocks' bytes
   std::vector<uint32_t> full_;   // accounts whose open block reached block_bytes
   Status broken_;                // a failed write or replay: no more writing
+  uint64_t checkpointed_seq_ = UINT64_MAX;  // what CHECKPOINT holds, if known
 
   // Shared with readers, under mu_.
   std::vector<AccountData> accounts_;  // by the ledger's account index
@@ -274,13 +275,18 @@ Status Index::Checkpoint() {
   }
   if (!broken_.ok()) return broken_;
   BILLSIM_ASSERT(applied_seq_ == covered_seq());
+  if (applied_seq_ == checkpointed_seq_) return Status::Ok();  // nothing new to keep
   CheckpointData data;
   data.covered_seq = applied_seq_;
   data.chain = chain_;
   data.ledger = ledger_.get();
   data.accounts = &accounts_;  // read without the lock: only this thread changes them
   Status st = store_.WriteCheckpoint(data);
-  if (!st.ok()) broken_ = st;
+  if (!st.ok()) {
+    broken_ = st;
+    return st;
+  }
+  checkpointed_seq_ = applied_seq_;
   return st;
 }
 
@@ -316,6 +322,7 @@ Status Index::Load() {
   }
   SyncTables();
   covered_seq_.store(applied_seq_, std::memory_order_release);
+  checkpointed_seq_ = applied_seq_;
   return Status::Ok();
 }
 
@@ -331,6 +338,7 @@ void Index::Reset() {
   open_bytes_ = 0;
   full_.clear();
   covered_seq_.store(0, std::memory_order_release);
+  checkpointed_seq_ = UINT64_MAX;
 }
 
 // --- reading ----------------------------------------------------------------------
