@@ -1,11 +1,17 @@
 #include "audit/audit.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <functional>
 #include <cstdio>
+#include <limits>
+#include <memory>
 
+#include "history/history_index.h"
 #include "log/batch_codec.h"
 #include "log/event_stream.h"
+#include "log/log_lock.h"
 #include "log/log_reader.h"
 #include "report/table.h"
 #include "util/money.h"
@@ -77,6 +83,77 @@ Status AccountHistory(const std::string& dir, const std::string& account, int64_
     return Status::NotFound("--account: no account \"" + account + "\" in the log " + dir);
   }
   *out = std::move(sink.entries);
+  return Status::Ok();
+}
+
+namespace {
+
+// Opens the log's history index and brings it to the log's end: read-write
+// (and checkpointed) if the log's lock is free, read-only otherwise. The
+// lock, if taken, is held in *lock for as long as the index may write.
+Status OpenHistoryIndex(const std::string& dir, bool rebuild, std::unique_ptr<log::LogLock>* lock,
+                        std::unique_ptr<history::HistoryIndex>* index) {
+  history::HistoryIndex::Options options;
+  options.rebuild = rebuild;
+  lock->reset();
+  Status st = log::LogLock::Acquire(dir, lock);
+  if (!st.ok()) {
+    spdlog::info("{}: reading the history index without writing it", st.message());
+    options.read_only = true;
+  }
+  st = history::HistoryIndex::Open(dir, options, index);
+  if (st.ok()) st = (*index)->CatchUp(std::numeric_limits<uint64_t>::max());
+  if (st.ok() && !options.read_only) st = (*index)->Checkpoint();
+  return st;
+}
+
+// Reads the pages of the query into *out. Corruption: the index is damaged.
+Status ReadHistoryPages(const history::HistoryIndex& index, history::PageQuery q,
+                        uint32_t limit, std::vector<AuditEntry>* out, HistoryPaged* paged) {
+  out->clear();
+  for (;;) {
+    history::Page page;
+    Status st = index.ReadPage(q, &page);
+    if (!st.ok()) return st;
+    for (history::HistoryItem& item : page.items) {
+      AuditEntry& a = out->emplace_back();
+      a.log_seq = item.log_seq;
+      a.entry = std::move(item.entry);
+    }
+    paged->truncated = page.truncated;
+    paged->next_cursor = page.next_cursor;
+    if (!page.truncated || limit != 0) return Status::Ok();
+    q.cursor = page.next_cursor;
+  }
+}
+
+}  // namespace
+
+Status IndexedAccountHistory(const std::string& dir, const std::string& account,
+                             int64_t from_us, int64_t to_us, const HistoryPaging& paging,
+                             std::vector<AuditEntry>* out, HistoryPaged* paged) {
+  *paged = HistoryPaged{};
+  // A damaged block is found when read: the index is rebuilt once.
+  for (bool rebuild : {false, true}) {
+    std::unique_ptr<log::LogLock> lock;
+    std::unique_ptr<history::HistoryIndex> index;
+    Status st = OpenHistoryIndex(dir, rebuild, &lock, &index);
+    if (!st.ok()) return st;
+    history::PageQuery q;
+    q.account = account;
+    q.since_seq = paging.since_seq;
+    q.cursor = paging.cursor;
+    q.from_us = from_us;
+    q.to_us = to_us;
+    q.through_seq = index->covered_seq();
+    q.limit = paging.limit != 0 ? paging.limit : 10'000;
+    st = ReadHistoryPages(*index, q, paging.limit, out, paged);
+    if (st.code() == Status::Code::kNotFound) {
+      return Status::NotFound("--account: no account \"" + account + "\" in the log " + dir);
+    }
+    if (st.code() != Status::Code::kCorruption || rebuild) return st;
+    spdlog::warn("{}; rebuilding the history index", st.message());
+  }
   return Status::Ok();
 }
 

@@ -51,6 +51,26 @@ class CollectingSink : public SeqEntrySink {
 Status AccountHistory(const std::string& dir, const std::string& account,
                       int64_t from_us, int64_t to_us, std::vector<AuditEntry>* out);
 
+// AccountHistory's entries (the same, in the same order, the same
+// NotFound), answered from the history index of the log (LOGDIR/history/,
+// history/history_index.h) instead of a replay: the index is opened
+// read-write under the log's lock when no writer holds it (caught up to the
+// log's end and checkpointed), else read-only beside the writer (caught up
+// in memory). A page at a time: entries of events after since_seq, of
+// entry seq after cursor, at most limit (0: all of them).
+struct HistoryPaging {
+  uint64_t since_seq = 0;
+  uint64_t cursor = 0;
+  uint32_t limit = 0;
+};
+struct HistoryPaged {
+  bool truncated = false;    // more entries match past the limit
+  uint64_t next_cursor = 0;  // the cursor of the next page
+};
+Status IndexedAccountHistory(const std::string& dir, const std::string& account,
+                             int64_t from_us, int64_t to_us, const HistoryPaging& paging,
+                             std::vector<AuditEntry>* out, HistoryPaged* paged);
+
 // Table, CSV or JSON (one {"log_seq":N,"entry":{...}} per line). Table and
 // CSV have WriteHistory's columns after a first column, log_seq.
 void WriteAuditHistory(const std::vector<AuditEntry>& entries, Format format,

@@ -69,6 +69,12 @@ class HistoryIndex {
     // missing or stale index is caught up in memory only.
     bool read_only = false;
     uint64_t open_bytes_max = 64ull << 20;  // all accounts' open blocks
+    // An account's open block is written when it reaches this many bytes
+    // (about 20 bytes an entry): the unit a page reads.
+    uint32_t block_bytes = 8u << 10;
+    // Ignore what LOGDIR/history/ holds and rebuild from the log (after a
+    // read reported the index damaged).
+    bool rebuild = false;
   };
 
   // Opens (or creates, or rebuilds if damaged) the index of the log in

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "log/log_check.h"
@@ -120,7 +121,8 @@ Status CheckSkipped(const std::string& dir, uint64_t snapshot_seq, bool allow_da
 Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledger,
               ReplayStats* stats) {
   *stats = ReplayStats{};
-  if (options.use_snapshots && !options.verify_chain && options.sink == nullptr) {
+  if (options.use_snapshots && !options.verify_chain && options.sink == nullptr &&
+      options.resume_after_seq == 0) {
     uint64_t seq = 0;
     Status st = LoadNewestSnapshot(dir, options.to_seq, options.as_of_us, ledger, &seq,
                                    options.env);
@@ -133,12 +135,13 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
   }
   // Decoding runs a few batches ahead on a second thread (read_ahead.h).
   log::ReadAheadStream stream;
+  const uint64_t start_after = std::max(stats->snapshot_seq, options.resume_after_seq);
   Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain, options.env},
-                          stats->snapshot_seq + 1);
+                          start_after + 1);
   if (!st.ok()) return st;
 
   ApplyVisitor visitor(ledger, options);
-  visitor.last_seq_ = stats->snapshot_seq;
+  visitor.last_seq_ = start_after;
   for (;;) {
     bool done = false;
     st = stream.Next(&done);
@@ -147,8 +150,13 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     stats->batches++;
     stats->bytes += stream.payload_bytes();
     visitor.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids());
+    if (options.batch_start) options.batch_start(stream.header());
     stream.decoder().VisitWith(&visitor);
     if (!visitor.error().ok()) return visitor.error();
+    if (options.batch_end) {
+      st = options.batch_end(stream.header());
+      if (!st.ok()) return st;
+    }
     if (options.progress) options.progress(visitor.last_seq());
     if (visitor.stopped()) break;
   }

@@ -20,6 +20,7 @@
 
 #include "ledger/ledger.h"
 #include "log/env.h"
+#include "log/format.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -46,6 +47,17 @@ struct ReplayOptions {
   // Called now and then with the last sequence applied (progress).
   std::function<void(uint64_t)> progress;
   log::Env* env = nullptr;  // nullptr: log::Env::Default()
+  // The ledger already holds events 1..resume_after_seq, restored by the
+  // caller from a checkpoint of its own (the history index): replay goes on
+  // after it, without snapshots. 0: the ledger is fresh.
+  uint64_t resume_after_seq = 0;
+  // Called around the application of each batch, on the replaying thread:
+  // a caller whose readers share the ledger's output (the history index)
+  // holds its lock across one batch rather than per event. batch_end is
+  // called even when the target ends the replay inside the batch, but not
+  // after a refusal; a non-OK status from it ends the replay with it.
+  std::function<void(const log::BatchHeader&)> batch_start;
+  std::function<Status(const log::BatchHeader&)> batch_end;
 };
 
 struct ReplayStats {
@@ -58,7 +70,8 @@ struct ReplayStats {
   std::string skipped_damage;  // damage allowed in the part a snapshot skipped
 };
 
-// REQUIRES: `ledger` is fresh.
+// REQUIRES: `ledger` is fresh, or holds exactly the events up to
+// options.resume_after_seq.
 Status Replay(const std::string& dir, const ReplayOptions& options,
               Ledger* ledger, ReplayStats* stats);
 

@@ -1,0 +1,365 @@
+#include "history/history_store.h"
+
+#include <xxhash.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "replay/snapshot_store.h"
+
+namespace billsim::history {
+
+namespace {
+
+constexpr uint32_t kCheckpointMagic = 0x49485342;  // "BSHI"
+constexpr uint16_t kCheckpointVersion = 1;
+constexpr size_t kCheckpointHeader = 24;
+
+void Put(std::string* s, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void PutBytes(std::string* s, std::string_view b, int len_bytes) {
+  Put(s, b.size(), len_bytes);
+  s->append(b);
+}
+
+void PutRecord(std::string* s, const BlockRecord& r) {
+  for (uint64_t v : {r.first_seq, r.last_seq, r.first_log_seq, r.last_log_seq,
+                     static_cast<uint64_t>(r.min_time_us), static_cast<uint64_t>(r.max_time_us),
+                     r.offset}) {
+    Put(s, v, 8);
+  }
+  Put(s, r.size, 4);
+  Put(s, r.count, 4);
+}
+
+void PutBase(std::string* s, const EntryBase& b) {
+  for (uint64_t v : {b.log_seq, b.seq, static_cast<uint64_t>(b.time_us), b.event_id,
+                     static_cast<uint64_t>(b.cash), static_cast<uint64_t>(b.credit),
+                     static_cast<uint64_t>(b.frozen), static_cast<uint64_t>(b.valid)}) {
+    Put(s, v, 8);
+  }
+}
+
+// Reads a checkpoint body; any read past its end leaves ok() false.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  uint64_t Get(int bytes) {
+    if (!ok_ || s_.size() - at_ < static_cast<size_t>(bytes)) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(s_[at_ + i]);
+    at_ += bytes;
+    return v;
+  }
+  int64_t GetSigned() { return static_cast<int64_t>(Get(8)); }
+  std::string_view Bytes(int len_bytes) {
+    const uint64_t n = Get(len_bytes);
+    if (!ok_ || s_.size() - at_ < n) {
+      ok_ = false;
+      return {};
+    }
+    std::string_view v = s_.substr(at_, n);
+    at_ += n;
+    return v;
+  }
+  BlockRecord Record() {
+    BlockRecord r;
+    r.first_seq = Get(8);
+    r.last_seq = Get(8);
+    r.first_log_seq = Get(8);
+    r.last_log_seq = Get(8);
+    r.min_time_us = GetSigned();
+    r.max_time_us = GetSigned();
+    r.offset = Get(8);
+    r.size = static_cast<uint32_t>(Get(4));
+    r.count = static_cast<uint32_t>(Get(4));
+    return r;
+  }
+  EntryBase Base() {
+    EntryBase b;
+    b.log_seq = Get(8);
+    b.seq = Get(8);
+    b.time_us = GetSigned();
+    b.event_id = Get(8);
+    b.cash = GetSigned();
+    b.credit = GetSigned();
+    b.frozen = GetSigned();
+    b.valid = GetSigned();
+    return b;
+  }
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && at_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+std::string Body(const CheckpointData& data, uint64_t data_size) {
+  std::string body;
+  Put(&body, data.covered_seq, 8);
+  Put(&body, data.chain.last_seq, 8);
+  body.append(reinterpret_cast<const char*>(data.chain.chain.data()), data.chain.chain.size());
+  Put(&body, data_size, 8);
+  PutBytes(&body, data.ledger->Digest(), 4);
+  v1::LedgerState state;
+  data.ledger->SaveState(&state);
+  PutBytes(&body, state.SerializeAsString(), 8);
+  Put(&body, data.accounts->size(), 4);
+  for (const AccountData& a : *data.accounts) {
+    Put(&body, a.blocks.size(), 4);
+    for (const BlockRecord& r : a.blocks) PutRecord(&body, r);
+    PutRecord(&body, a.open.meta);
+    PutBase(&body, a.open.base);
+    PutBytes(&body, a.open.bytes, 8);
+  }
+  return body;
+}
+
+// The accounts' tables; ids come from the restored ledger.
+Status ParseAccounts(Reader* r, uint64_t data_size, CheckpointData* data) {
+  const uint64_t n = r->Get(4);
+  const auto& ledger_accounts = data->ledger->accounts();
+  if (!r->ok() || n > ledger_accounts.size()) {
+    return Status::Corruption("account table does not match the ledger state");
+  }
+  data->accounts->resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    AccountData& a = (*data->accounts)[i];
+    a.id = ledger_accounts[i].id;
+    const uint64_t blocks = r->Get(4);
+    for (uint64_t b = 0; r->ok() && b < blocks; ++b) {
+      a.blocks.push_back(r->Record());
+      const BlockRecord& rec = a.blocks.back();
+      if (rec.offset > data_size || rec.size > data_size - rec.offset ||
+          rec.size < kBlockHeaderSize) {
+        return Status::Corruption("a block record points outside blocks.dat");
+      }
+    }
+    a.open.meta = r->Record();
+    a.open.base = r->Base();
+    a.open.bytes = std::string(r->Bytes(8));
+  }
+  if (!r->done()) return Status::Corruption("truncated or has trailing bytes");
+  return Status::Ok();
+}
+
+}  // namespace
+
+BlockStore::BlockStore(const std::string& log_dir, bool read_only, log::Env* env)
+    : log_dir_(log_dir),
+      dir_((std::filesystem::path(log_dir) / "history").string()),
+      data_path_(dir_ + "/blocks.dat"),
+      checkpoint_path_(dir_ + "/CHECKPOINT"),
+      read_only_(read_only),
+      env_(env) {}
+
+Status BlockStore::StartEmpty() {
+  end_ = 0;
+  buffer_.clear();
+  memory_.clear();
+  if (read_only_) return Status::Ok();
+  (void)data_.Close();
+  Status st = log::CreateDir(dir_, env_);
+  if (!st.ok()) return st;
+  // The checkpoint first: without it, no leftover of blocks.dat is trusted.
+  for (const std::string& path : {checkpoint_path_, data_path_}) {
+    if (env_->FileExists(path)) {
+      st = env_->RemoveFile(path);
+      if (!st.ok()) return st;
+    }
+  }
+  st = OpenData(0);
+  if (!st.ok()) return st;
+  return log::SyncDir(dir_, env_);
+}
+
+Status BlockStore::OpenData(uint64_t size) {
+  end_ = size;
+  if (read_only_) return Status::Ok();
+  Status st = data_.Open(data_path_, env_);
+  if (st.ok() && data_.size() != size) {
+    st = Status::Corruption(data_path_ + ": size " + std::to_string(data_.size()) +
+                            " after opening, expected " + std::to_string(size));
+  }
+  return st;
+}
+
+Status BlockStore::Load(CheckpointData* data) {
+  if (!env_->FileExists(checkpoint_path_)) {
+    return Status::NotFound("no checkpoint " + checkpoint_path_);
+  }
+  std::string file;
+  Status st = log::ReadWholeFile(checkpoint_path_, &file, env_);
+  if (!st.ok()) return Status::Corruption(st.message());
+  Reader h(file);
+  if (h.Get(4) != kCheckpointMagic || h.Get(2) != kCheckpointVersion || !h.ok()) {
+    return Status::Corruption(checkpoint_path_ + ": not a history checkpoint of this version");
+  }
+  h.Get(2);
+  const uint64_t len = h.Get(8);
+  const uint64_t sum = h.Get(8);
+  if (!h.ok() || len != file.size() - kCheckpointHeader ||
+      XXH3_64bits(file.data() + kCheckpointHeader, len) != sum) {
+    return Status::Corruption(checkpoint_path_ + ": checksum mismatch or truncated");
+  }
+  Reader r(std::string_view(file).substr(kCheckpointHeader));
+  data->covered_seq = r.Get(8);
+  data->chain.last_seq = r.Get(8);
+  for (auto& b : data->chain.chain) b = static_cast<uint8_t>(r.Get(1));
+  const uint64_t data_size = r.Get(8);
+  const std::string digest(r.Bytes(4));
+  v1::LedgerState state;
+  const std::string_view state_bytes = r.Bytes(8);
+  if (!r.ok() || !state.ParseFromArray(state_bytes.data(), static_cast<int>(state_bytes.size()))) {
+    return Status::Corruption(checkpoint_path_ + ": body does not parse");
+  }
+  st = CheckChain(*data);
+  if (!st.ok()) return st;
+  st = data->ledger->RestoreState(state);
+  if (!st.ok()) return Status::Corruption(checkpoint_path_ + ": ledger state: " + st.message());
+  if (data->ledger->Digest() != digest) {
+    return Status::Corruption(checkpoint_path_ + ": restored ledger digest differs");
+  }
+  st = ParseAccounts(&r, data_size, data);
+  if (!st.ok()) return Status::Corruption(checkpoint_path_ + ": " + st.message());
+  // blocks.dat: at least what the checkpoint covers; a crash's leftovers
+  // past it are cut (read-only: ignored, new blocks stay in memory).
+  std::unique_ptr<log::RandomAccessFile> f;
+  st = env_->NewRandomAccessFile(data_path_, &f);
+  if (!st.ok()) return Status::Corruption(st.message());
+  if (f->size() < data_size) {
+    return Status::Corruption(data_path_ + ": " + std::to_string(f->size()) +
+                              " bytes, the checkpoint covers " + std::to_string(data_size));
+  }
+  if (!read_only_ && f->size() > data_size) {
+    st = log::TruncateFile(data_path_, data_size, env_);
+    if (!st.ok()) return st;
+  }
+  return OpenData(data_size);
+}
+
+// The log must still hold, unchanged, the batch the checkpoint ends in:
+// its chain value stands for every batch before it too.
+Status BlockStore::CheckChain(const CheckpointData& data) const {
+  if (data.covered_seq == 0) return Status::Ok();
+  if (data.chain.last_seq < data.covered_seq) {
+    return Status::Corruption(checkpoint_path_ + ": its chain does not cover its sequence");
+  }
+  log::Chain chain;
+  Status st = ChainAt(log_dir_, data.chain.last_seq, &chain, env_);
+  if (!st.ok()) {
+    return Status::Corruption("the log no longer holds the batch ending at sequence " +
+                              std::to_string(data.chain.last_seq) + " that the index covers (" +
+                              st.message() + ")");
+  }
+  if (chain != data.chain.chain) {
+    return Status::Corruption("the log's chain at sequence " +
+                              std::to_string(data.chain.last_seq) +
+                              " differs from the one the index was built from");
+  }
+  return Status::Ok();
+}
+
+Status BlockStore::WriteCheckpoint(const CheckpointData& data) {
+  BILLSIM_ASSERT(!read_only_ && buffer_.empty());
+  Status st = data_.Sync();
+  if (!st.ok()) return st;
+  const std::string body = Body(data, end_);
+  std::string file;
+  Put(&file, kCheckpointMagic, 4);
+  Put(&file, kCheckpointVersion, 2);
+  Put(&file, 0, 2);
+  Put(&file, body.size(), 8);
+  Put(&file, XXH3_64bits(body.data(), body.size()), 8);
+  file += body;
+  return log::WriteFileAtomic(checkpoint_path_, file, env_);
+}
+
+Status BlockStore::AddBlock(std::string_view payload, const BlockRecord& meta, uint32_t account,
+                            BlockRecord* record, std::shared_ptr<const std::string>* mem) {
+  if (payload.size() > kBlockPayloadMax) {
+    return Status::InvalidArgument(data_path_ + ": a block of " + std::to_string(payload.size()) +
+                                   " bytes is over the bound " + std::to_string(kBlockPayloadMax));
+  }
+  uint8_t header[kBlockHeaderSize];
+  EncodeBlockHeader(payload, meta.count, account, header);
+  *record = meta;
+  record->offset = end_;
+  record->size = static_cast<uint32_t>(kBlockHeaderSize + payload.size());
+  end_ += record->size;
+  if (read_only_) {
+    auto block = std::make_shared<std::string>(reinterpret_cast<char*>(header), kBlockHeaderSize);
+    block->append(payload);
+    *mem = std::move(block);
+    return Status::Ok();
+  }
+  buffer_.append(reinterpret_cast<char*>(header), kBlockHeaderSize);
+  buffer_.append(payload);
+  return Status::Ok();
+}
+
+Status BlockStore::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  Status st = data_.Append(buffer_);
+  buffer_.clear();
+  if (st.ok() && data_.size() != end_) {
+    st = Status::IOError(data_path_ + ": size differs from what was written");
+  }
+  return st;
+}
+
+void BlockStore::Remember(uint64_t offset, std::shared_ptr<const std::string> block) {
+  memory_.emplace(offset, std::move(block));
+}
+
+std::shared_ptr<const std::string> BlockStore::InMemory(uint64_t offset) const {
+  if (memory_.empty()) return nullptr;
+  auto it = memory_.find(offset);
+  return it == memory_.end() ? nullptr : it->second;
+}
+
+Status BlockStore::ReadBlock(const BlockRecord& record, uint32_t account,
+                             const std::shared_ptr<const std::string>& mem,
+                             std::unique_ptr<log::RandomAccessFile>* file, std::string* scratch,
+                             std::string_view* payload) const {
+  if (record.offset == kOpenBlock) {
+    *payload = *mem;
+    return Status::Ok();
+  }
+  const uint8_t* bytes = nullptr;
+  if (mem) {
+    bytes = reinterpret_cast<const uint8_t*>(mem->data());
+    if (mem->size() != record.size) return Damaged(record, "in-memory block size differs");
+  } else {
+    if (!*file) {
+      Status st = env_->NewRandomAccessFile(data_path_, file);
+      if (!st.ok()) return st;
+    }
+    scratch->resize(record.size);
+    size_t got = 0;
+    Status st = (*file)->Read(record.offset, record.size,
+                              reinterpret_cast<uint8_t*>(scratch->data()), &got);
+    if (!st.ok()) return st;
+    if (got != record.size) return Damaged(record, "the file ends inside the block");
+    bytes = reinterpret_cast<const uint8_t*>(scratch->data());
+  }
+  Status st = CheckBlock(bytes, record.size, record.count, account, payload);
+  if (!st.ok()) return Damaged(record, st.message());
+  return Status::Ok();
+}
+
+Status BlockStore::Damaged(const BlockRecord& record, const std::string& what) const {
+  return Status::Corruption(data_path_ + ": block at offset " + std::to_string(record.offset) +
+                            " (" + std::to_string(record.size) + " bytes): " + what +
+                            "; the history index is damaged (delete " + dir_ +
+                            " to rebuild it)");
+}
+
+}  // namespace billsim::history
