@@ -86,5 +86,31 @@ rc=$(run scenario run "$work/bad.textproto")
 check "a bad ISO time in a scenario exits 2 naming file:line, field and value" \
   test "$rc" = 2 -a -n "$(grep -F 'bad.textproto:12: field expires_at_us' "$err" | grep -F '"2026-02-01T00:00"')"
 
+# Access (issue 10): a server that checks no token listens on loopback only;
+# token files are refused naming file:line and the reason, before anything
+# is opened or connected.
+rc=$(run serve --log "$work/open" --listen 0.0.0.0:0)
+check "serve on a non-loopback address without --token-file exits 2" \
+  test "$rc" = 2 -a -n "$(grep -F -- '--listen 0.0.0.0:0: not a loopback address, and no --token-file' "$err")"
+check "... and creates no log" test ! -e "$work/open"
+printf '# tokens\nread-only 0123456789abcdef\nadmin 0123456789abcdef0\n' >"$work/tokens"
+chmod 600 "$work/tokens"
+rc=$(run serve --log "$work/open" --listen 0.0.0.0:0 --token-file "$work/tokens")
+check "serve with a bad role exits 2 naming file:line" \
+  test "$rc" = 2 -a -n "$(grep -F "$work/tokens:3: unknown role 'admin'" "$err")"
+printf 'operator 0123456789\n' >"$work/short"
+rc=$(run serve --log "$work/open" --token-file "$work/short")
+check "serve with a short token exits 2 naming file:line and the bound" \
+  test "$rc" = 2 -a -n "$(grep -F "$work/short:1: the token is 10 bytes; at least 16" "$err")"
+rc=$(run query --connect 127.0.0.1:1 --ping --token-file "$work/tokens")
+check "query with the server's table as its token file exits 2 naming file:line" \
+  test "$rc" = 2 -a -n "$(grep -F "$work/tokens:2: more than one field" "$err")"
+rc=$(run serve --help)
+check "serve --help documents --token-file" grep -q -- "--token-file" "$out"
+for sub in client query stress; do
+  rc=$(run "$sub" --help)
+  check "$sub --help documents --token-file" grep -q -- "--token-file" "$out"
+done
+
 echo "cli: $pass passed, $fail failed"
 test "$fail" = 0

@@ -10,7 +10,9 @@
 #include "net/client.h"
 #include "report/format.h"
 #include "scenario/event_source.h"
+#include "server/access.h"
 #include "server/server.h"
+#include "util/time_parse.h"
 
 namespace billsim::cli {
 
@@ -18,6 +20,54 @@ namespace {
 
 std::string ErrorText(const v1::Error& e) {
   return v1::Error::Code_Name(e.code()) + ": " + e.message();
+}
+
+const char* const kClientTokenFileHelp =
+    "a file holding this client's access token alone, on its first line that is not a "
+    "'#' comment (keep it mode 600); sent in a Hello before anything else. Needed by a "
+    "server started with --token-file";
+
+// Connects to `to` and, with a token file, says Hello with its token (a
+// server checking access refuses everything else first). Logs why not.
+bool ConnectAndHello(const po::variables_map& vm, net::Client* client) {
+  std::string token;
+  Status st;
+  if (vm.count("token-file")) {
+    st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
+    if (!st.ok()) st = Status::InvalidArgument("--token-file: " + st.message());
+  }
+  if (st.ok()) st = client->Connect(vm["connect"].as<std::string>());
+  v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
+  if (st.ok() && vm.count("token-file")) st = client->Hello(token, &role);
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return false;
+  }
+  if (vm.count("token-file")) {
+    spdlog::debug("{}: the token's role is {}", client->peer(), v1::HelloAck::Role_Name(role));
+  }
+  return true;
+}
+
+// serve --token-file: the table of tokens and roles, or null without one.
+// Logs why not.
+bool LoadTokens(const po::variables_map& vm, std::shared_ptr<const server::TokenTable>* out) {
+  server::AccessOptions access;
+  if (vm.count("token-file")) access.token_file = vm["token-file"].as<std::string>();
+  out->reset();
+  if (!access.token_file.empty()) {
+    auto table = std::make_shared<server::TokenTable>();
+    const Status st = server::TokenTable::Load(access.token_file, table.get());
+    if (!st.ok()) {
+      spdlog::error("--token-file: {}", st.message());
+      return false;
+    }
+    spdlog::info("{}: {} tokens ({} read-only, {} read-write, {} operator)", access.token_file,
+                 table->size(), table->count(server::Role::kReadOnly),
+                 table->count(server::Role::kReadWrite), table->count(server::Role::kOperator));
+    *out = std::move(table);
+  }
+  return true;
 }
 
 }  // namespace
@@ -28,19 +78,37 @@ int ServeMain(const std::vector<std::string>& args) {
   po::options_description options("billsim serve options");
   options.add_options()("log", po::value<std::string>()->required(), "log directory")(
       "listen", po::value<std::string>()->default_value("127.0.0.1:7600"),
-      "HOST:PORT to listen on (port 0: any free port)")(
+      "HOST:PORT to listen on (port 0: any free port); an address other than loopback "
+      "(127.0.0.0/8, ::1, localhost) needs --token-file")(
+      "token-file", po::value<std::string>(),
+      "access tokens, one per line: ROLE TOKEN (ROLE read-only, read-write or operator; "
+      "TOKEN 16..1024 printable bytes; at most 10000; '#' comments); every connection must "
+      "then say Hello with one first")(
       "fsync", po::value<std::string>()->default_value("always"),
       "always, interval=MS or never")(
       "max-connections", po::value<uint32_t>()->default_value(1024),
-      "connections beyond this are closed at once")(
+      "connections beyond this get an Error (RESOURCE_EXHAUSTED) naming the limit and are "
+      "closed")(
       "max-frame-bytes", po::value<uint32_t>()->default_value(net::kDefaultMaxFrameBytes),
       "largest request accepted, in bytes")(
       "idle-timeout-ms", po::value<int64_t>()->default_value(60'000),
       "close a connection silent this long")(
+      "idle-timeout-near-limit-ms", po::value<int64_t>()->default_value(2'000),
+      "... this long while 90% of --max-connections are open")(
       "max-in-flight", po::value<uint32_t>()->default_value(8),
       "requests per connection awaiting their response")(
       "max-queued-events", po::value<uint64_t>()->default_value(2'000'000),
       "events queued for the committer before connections stop reading")(
+      "max-queued-queries", po::value<uint32_t>()->default_value(1'024),
+      "history and as-of queries queued before connections stop reading")(
+      "query-threads", po::value<uint32_t>()->default_value(2),
+      "threads answering history and as-of queries from the history index")(
+      "frame-budget-mb", po::value<uint64_t>()->default_value(128),
+      "all connections' partial frames above 64 KiB, in MiB (at least --max-frame-bytes): "
+      "a frame reserves its length before its body is read, else waits")(
+      "output-budget-mb", po::value<uint64_t>()->default_value(128),
+      "answers written and not yet read by their clients, all connections, in MiB; above it "
+      "no connection takes new requests (per connection: 4 MiB)")(
       "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
       "scrub-mb-per-sec", po::value<uint64_t>()->default_value(64),
       "read rate of the background checksum scan of the log (0: no scan)");
@@ -60,10 +128,18 @@ int ServeMain(const std::vector<std::string>& args) {
                  "its tail) is refused at start, naming segment, offset and sequence.\n"
                  "The part of the log behind the snapshot it starts from is checked in\n"
                  "the background (--scrub-mb-per-sec); `billsim query --ping` shows the\n"
-                 "scrub's state and the first damage it found.\n",
+                 "scrub's state and the first damage it found.\n\n"
+                 "Access: without --token-file anyone who reaches the port may do\n"
+                 "anything, so the server listens on loopback only. With it, a\n"
+                 "connection's first request must be a Hello with a token of the file\n"
+                 "(compared in constant time); its role decides the rest: read-only\n"
+                 "may query, read-write may also append, operator may also append\n"
+                 "ClockAdvanced events (moving the clock expires credit, R4, R6).\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
+  std::shared_ptr<const server::TokenTable> tokens;
+  if (!LoadTokens(vm, &tokens)) return kExitUsage;
   server::ServerOptions so;
   so.log_dir = vm["log"].as<std::string>();
   so.listen = vm["listen"].as<std::string>();
@@ -73,6 +149,13 @@ int ServeMain(const std::vector<std::string>& args) {
   so.idle_timeout_ms = vm["idle-timeout-ms"].as<int64_t>();
   so.max_in_flight = vm["max-in-flight"].as<uint32_t>();
   so.max_queued_events = vm["max-queued-events"].as<uint64_t>();
+  so.idle_timeout_near_limit_ms = vm["idle-timeout-near-limit-ms"].as<int64_t>();
+  so.max_queued_queries = vm["max-queued-queries"].as<uint32_t>();
+  so.query_threads = vm["query-threads"].as<uint32_t>();
+  const uint64_t frame_mb = vm["frame-budget-mb"].as<uint64_t>();
+  const uint64_t output_mb = vm["output-budget-mb"].as<uint64_t>();
+  so.frame_bytes_max = frame_mb << 20;
+  so.output_bytes_max = output_mb << 20;
   so.segment_bytes = vm["segment-mb"].as<uint64_t>() << 20;
   const uint64_t scrub_mb = vm["scrub-mb-per-sec"].as<uint64_t>();
   so.scrub_bytes_per_sec_max = scrub_mb << 20;
@@ -87,6 +170,22 @@ int ServeMain(const std::vector<std::string>& args) {
   if (st.ok() && so.max_in_flight == 0) st = Status::InvalidArgument("--max-in-flight: must be positive");
   if (st.ok() && so.max_queued_events == 0) st = Status::InvalidArgument("--max-queued-events: must be positive");
   if (st.ok() && so.segment_bytes == 0) st = Status::InvalidArgument("--segment-mb: must be positive");
+  if (st.ok() && so.idle_timeout_near_limit_ms <= 0) {
+    st = Status::InvalidArgument("--idle-timeout-near-limit-ms: must be positive");
+  }
+  if (st.ok() && so.max_queued_queries == 0) st = Status::InvalidArgument("--max-queued-queries: must be positive");
+  if (st.ok() && (so.query_threads == 0 || so.query_threads > 64)) {
+    st = Status::InvalidArgument("--query-threads: must be 1..64, got " + std::to_string(so.query_threads));
+  }
+  if (st.ok() && (frame_mb > (1u << 20) || so.frame_bytes_max < so.max_frame_bytes)) {
+    st = Status::InvalidArgument("--frame-budget-mb: must hold one frame of --max-frame-bytes (" +
+                                 std::to_string(so.max_frame_bytes) + " bytes) and be at most 1048576");
+  }
+  if (st.ok() && (output_mb == 0 || output_mb > (1u << 20))) {
+    st = Status::InvalidArgument("--output-budget-mb: must be 1..1048576");
+  }
+  if (st.ok()) st = server::CheckListenAccess(so.listen, tokens != nullptr);
+  so.tokens = tokens;
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;
@@ -113,11 +212,13 @@ int ClientMain(const std::vector<std::string>& args) {
   options.add_options()("connect", po::value<std::string>()->required(), "server HOST:PORT")(
       "batch", po::value<uint32_t>()->default_value(1000), "events per request (1..500000)")(
       "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long for an ack")(
+      "token-file", po::value<std::string>(), kClientTokenFileHelp)(
       "file", po::value<std::vector<std::string>>(), "event files");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
-                 "usage: billsim client --connect HOST:PORT [--batch N] FILE...\n\n"
+                 "usage: billsim client --connect HOST:PORT [--batch N] [--token-file PATH]\n"
+                 "       FILE...\n\n"
                  "Sends the events of scenario files (.textproto, .json) or JSON-lines\n"
                  "files (.jsonl) to a server in batches. Prints one line per ack (its\n"
                  "sequence range and accepted count) and one per refused event (id and\n"
@@ -145,11 +246,8 @@ int ClientMain(const std::vector<std::string>& args) {
     }
   }
   net::Client client;
-  Status st = client.Connect(vm["connect"].as<std::string>());
-  if (!st.ok()) {
-    spdlog::error("{}", st.message());
-    return kExitUsage;
-  }
+  if (!ConnectAndHello(vm, &client)) return kExitUsage;
+  Status st;
   uint64_t accepted = 0, refused = 0;
   for (size_t start = 0; start < events.size(); start += batch) {
     const size_t end = std::min(events.size(), start + batch);
@@ -198,18 +296,29 @@ int QueryMain(const std::vector<std::string>& args) {
       "history", po::value<std::string>(), "an account's ledger entries")(
       "since", po::value<uint64_t>()->default_value(0), "--history: after this log sequence")(
       "limit", po::value<uint32_t>()->default_value(0), "--history: at most this many (0: server max)")(
+      "cursor", po::value<uint64_t>()->default_value(0),
+      "--history: the next page: the cursor the last page printed")(
+      "to", po::value<std::string>(), "--history: entries stamped at or before this time")(
+      "as-of", po::value<std::string>(),
+      "--account: its balances as of this time, from the history index")(
       "ping", "the server's durable sequence, log and fsync policy")(
       "json", "print JSON (one object per line)")(
-      "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long");
+      "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long")(
+      "token-file", po::value<std::string>(), kClientTokenFileHelp);
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim query --connect HOST:PORT (--account ID | --campaign ID |\n"
-                 "       --dispute ID | --history ACCOUNT [--since SEQ] | --ping) [--json]\n\n"
+                 "       --dispute ID | --history ACCOUNT [--since SEQ] [--limit N] [--cursor C]\n"
+                 "       [--to TIME] | --account ID --as-of TIME | --ping) [--json]\n"
+                 "       [--token-file PATH]\n\n"
                  "Asks a server for a view. The answer reflects the state at an\n"
                  "acknowledged (durable) log sequence, printed with it. Exit 0; 1 when\n"
                  "the account, campaign or dispute is unknown; 2 on bad usage or a\n"
-                 "connection or server error.\n",
+                 "connection or server error.\n\n"
+                 "History comes a page at a time (--limit, up to the server's 10,000);\n"
+                 "when more exists, the cursor of the next page is printed on stderr:\n"
+                 "ask again with --cursor C. TIME: ISO 8601 UTC or integer microseconds.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
@@ -221,14 +330,24 @@ int QueryMain(const std::vector<std::string>& args) {
   }
   const bool json = vm.count("json") > 0;
   net::Client client;
-  Status st = client.Connect(vm["connect"].as<std::string>());
+  if (!ConnectAndHello(vm, &client)) return kExitUsage;
+  Status st;
+  v1::Request request;
+  request.set_request_id(client.NextRequestId());
+  int64_t to_us = 0, as_of_us = 0;
+  if (vm.count("to")) st = ParseTimeUs(vm["to"].as<std::string>(), "--to", &to_us);
+  if (st.ok() && vm.count("as-of")) {
+    st = ParseTimeUs(vm["as-of"].as<std::string>(), "--as-of", &as_of_us);
+    if (st.ok() && !vm.count("account")) st = Status::InvalidArgument("--as-of: goes with --account");
+  }
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;
   }
-  v1::Request request;
-  request.set_request_id(client.NextRequestId());
-  if (vm.count("account")) {
+  if (vm.count("as-of")) {
+    request.mutable_balance_as_of()->set_account_id(vm["account"].as<std::string>());
+    request.mutable_balance_as_of()->set_as_of_us(as_of_us);
+  } else if (vm.count("account")) {
     request.mutable_balance()->set_account_id(vm["account"].as<std::string>());
   } else if (vm.count("campaign")) {
     request.mutable_spend()->set_campaign_id(vm["campaign"].as<std::string>());
@@ -239,6 +358,8 @@ int QueryMain(const std::vector<std::string>& args) {
     h->set_account_id(vm["history"].as<std::string>());
     h->set_since_seq(vm["since"].as<uint64_t>());
     h->set_limit(vm["limit"].as<uint32_t>());
+    h->set_cursor(vm["cursor"].as<uint64_t>());
+    h->set_to_us(to_us);
   } else {
     request.mutable_ping();
   }
@@ -286,11 +407,14 @@ int QueryMain(const std::vector<std::string>& args) {
       }
       audit::WriteAuditHistory(entries, json ? Format::kJson : Format::kTable, std::cout);
       if (response.history().truncated()) {
-        spdlog::warn("more entries exist: ask again with --since {}",
-                     entries.empty() ? vm["since"].as<uint64_t>() : entries.back().log_seq);
+        spdlog::warn("more entries exist: ask again with --cursor {}",
+                     response.history().next_cursor());
       }
       break;
     }
+    case v1::Response::kBalanceAsOf:
+      print_message(response.balance_as_of());
+      break;
     case v1::Response::kPong:
       print_message(response.pong());
       break;

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "log/format.h"
+#include "net/client.h"
 #include "stress/stress.h"
 
 namespace billsim::cli {
@@ -30,13 +31,17 @@ int StressMain(const std::vector<std::string>& args) {
       "retry-ms", po::value<int64_t>()->default_value(0),
       "after a connection fails, reconnect for up to this long and resend every batch not "
       "yet acknowledged (0: a failure is an error)")(
+      "token-file", po::value<std::string>(),
+      "a file holding the access token alone, on its first line that is not a '#' comment "
+      "(mode 600); sent in a Hello first on every connection. Needed by a server started "
+      "with --token-file; the token must be read-write or operator")(
       "json", "print one JSON object");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim stress [--connect HOST:PORT] [--accounts N] [--campaigns M]\n"
                  "                      [--events E] [--connections C] [--batch B] [--rate R]\n"
-                 "                      [--seed S] [--retry-ms T] [--json]\n\n"
+                 "                      [--seed S] [--retry-ms T] [--token-file PATH] [--json]\n\n"
                  "Sets up accounts, deposits, credit grants with staggered expiries and\n"
                  "campaigns on a running `billsim serve`, then streams realistic delivery\n"
                  "(with pauses, deletions, ad rejections, disputes of every reason and\n"
@@ -62,6 +67,13 @@ int StressMain(const std::vector<std::string>& args) {
   o.seed = vm["seed"].as<uint64_t>();
   o.retry_ms = vm["retry-ms"].as<int64_t>();
   o.progress = StderrIsTerminal();
+  if (vm.count("token-file")) {
+    const Status st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &o.token);
+    if (!st.ok()) {
+      spdlog::error("--token-file: {}", st.message());
+      return kExitUsage;
+    }
+  }
   if (o.accounts == 0 || o.campaigns == 0 || o.connections == 0 || o.connections > 1024 ||
       o.batch == 0 || o.batch > log::kMaxBatchEvents || o.pipeline == 0 || o.rate < 0 ||
       o.retry_ms < 0) {

@@ -105,6 +105,12 @@ class BatchDecoder {
   uint32_t delivery_campaign(uint32_t row) const { return batch_.delivery_campaign(row); }
   // A delivery row as the event it records (for printing and the slow path).
   v1::Event ToEvent(const DeliveryRow& row) const;
+  // The batch's other (non-delivery) events, stored whole, and their
+  // positions in the batch: for a check that looks at those alone without
+  // visiting every delivery row (the access check for ClockAdvanced).
+  uint32_t other_events() const { return static_cast<uint32_t>(batch_.others_size()); }
+  const v1::Event& other_event(uint32_t i) const { return batch_.others(static_cast<int>(i)); }
+  uint32_t other_position(uint32_t i) const { return batch_.other_position(static_cast<int>(i)); }
 
  private:
   v1::EventBatch batch_;

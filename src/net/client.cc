@@ -4,6 +4,8 @@
 
 #include <boost/asio.hpp>
 
+#include "net/secret_file.h"
+
 namespace billsim::net {
 
 namespace asio = boost::asio;
@@ -30,6 +32,34 @@ Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port)
   *host = h;
   *port = static_cast<uint16_t>(value);
   return Status::Ok();
+}
+
+Status ReadTokenFile(const std::string& path, std::string* token) {
+  token->clear();
+  std::string text;
+  Status st = ReadSecretFile(path, 64 << 10, &text);
+  if (!st.ok()) return st;
+  size_t line_no = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t end = std::min(text.find('\n', pos), text.size());
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    line_no++;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.find_first_of(" \t") != std::string_view::npos) {
+      return Status::InvalidArgument(
+          path + ":" + std::to_string(line_no) +
+          ": more than one field; a client's token file holds the token alone (lines of ROLE "
+          "TOKEN are the server's table)");
+    }
+    *token = std::string(line);
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(path + ": no token (the token alone, on one line)");
 }
 
 struct Client::Impl {
@@ -175,6 +205,29 @@ Status Client::Call(const v1::Request& request, v1::Response* response, Millis t
                               std::to_string(response->request_id()) + ", expected " +
                               std::to_string(request.request_id()));
   }
+  return Status::Ok();
+}
+
+Status Client::Hello(const std::string& token, v1::HelloAck::Role* role, Millis timeout) {
+  v1::Request request;
+  request.set_request_id(NextRequestId());
+  request.mutable_hello()->set_token(token);
+  v1::Response response;
+  Status st = Call(request, &response, timeout);
+  if (!st.ok()) return st;
+  if (response.has_error()) {
+    const v1::Error& e = response.error();
+    const std::string text = "server " + peer_ + " refused Hello: " +
+                             v1::Error::Code_Name(e.code()) + ": " + e.message();
+    if (e.code() == v1::Error::UNAUTHENTICATED || e.code() == v1::Error::PERMISSION_DENIED) {
+      return Status::PermissionDenied(text);
+    }
+    return Status::IOError(text);
+  }
+  if (!response.has_hello()) {
+    return Status::Corruption("server " + peer_ + " answered Hello without a HelloAck");
+  }
+  *role = response.hello().role();
   return Status::Ok();
 }
 

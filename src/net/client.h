@@ -3,6 +3,10 @@
 // (with a timeout) for the next framed Response; Call is both. Requests may
 // be pipelined: Send several, then Receive their responses in order.
 //
+// Access: on a server that checks tokens (serve --token-file) the first
+// request on a connection must be a Hello with the token; Hello sends it
+// and reads the role granted. ReadTokenFile reads a client's token file.
+//
 // Errors are Status values: IOError for connect/read/write failures (the
 // message names the peer and the cause), "timed out" in the message for a
 // timeout (after which the connection is closed: a late response would
@@ -27,6 +31,14 @@ namespace billsim::net {
 
 // "HOST:PORT" (HOST a name or IPv4 address, or [IPv6]) into its parts.
 Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port);
+
+// A client's token file (--token-file of client, query, stress): the token
+// alone, on the first line that is neither blank nor a '#' comment
+// (spaces around it and a trailing '\r' are dropped; later lines are not
+// read as tokens). A line of two fields is refused, naming path:line: it
+// looks like a line of the server's table ("ROLE TOKEN"), which is not a
+// client's file. At most 64 KiB; warns if the group or others may read it.
+Status ReadTokenFile(const std::string& path, std::string* token);
 
 class Client {
  public:
@@ -54,6 +66,15 @@ class Client {
   // Send, then Receive; checks the response's request_id matches.
   Status Call(const v1::Request& request, v1::Response* response,
               Millis timeout = Millis(30000));
+
+  // Sends a Hello with `token` (the first request on a connection to a
+  // server that checks access) and waits for its HelloAck: *role is what
+  // the token may do. A refused token (Error UNAUTHENTICATED or
+  // PERMISSION_DENIED; the server then closes the connection) is
+  // PermissionDenied, another Error is IOError, each naming the server and
+  // quoting its message.
+  Status Hello(const std::string& token, v1::HelloAck::Role* role,
+               Millis timeout = Millis(30000));
 
   // A fresh request id (1, 2, ...) for this client.
   uint64_t NextRequestId() { return ++last_request_id_; }

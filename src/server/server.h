@@ -33,6 +33,8 @@
 
 namespace billsim::server {
 
+class TokenTable;
+
 struct ServerOptions {
   std::string log_dir;
   std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port
@@ -57,6 +59,9 @@ struct ServerOptions {
   // taking requests) and in total (then every connection does).
   uint64_t session_output_bytes_max = 4ull << 20;
   uint64_t output_bytes_max = 128ull << 20;
+  // Access (access.h): null, every connection may do everything (then
+  // listen on loopback only); else each must Hello with a token first.
+  std::shared_ptr<const TokenTable> tokens;
   bool handle_signals = false;            // SIGINT/SIGTERM: graceful stop
   log::Env* env = nullptr;                // the log's files; nullptr: Env::Default()
   // The background checksum scan of the log recovered at start (log_scrub.h),

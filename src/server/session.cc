@@ -12,7 +12,9 @@ Session::Session(std::shared_ptr<ConnectionManager> manager, tcp::socket socket,
       socket_(std::move(socket)),
       idle_timer_(manager_->io()),
       decoder_(manager_->options().max_frame_bytes),
-      id_(id) {}
+      id_(id) {
+  if (!manager_->options().tokens) role_ = Role::kOperator;  // nothing to check
+}
 
 Session::~Session() = default;
 
@@ -99,7 +101,7 @@ void Session::ProcessFrames() {
       manager_->ReleaseFrame(frame_reserved_);
       frame_reserved_ = 0;
     }
-    if (!ok) return;
+    if (!ok || !Authorize(work.parsed)) return;
     Submit(std::move(work));
   }
 }
@@ -150,15 +152,45 @@ bool Session::CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecode
   return true;
 }
 
+// The token of a Hello gives the connection its role; every other request
+// needs one that permits it. On a refusal: Fail and false.
+bool Session::Authorize(const Parsed& parsed) {
+  const v1::Request& request = parsed.request;
+  const std::shared_ptr<const TokenTable>& tokens = manager_->options().tokens;
+  if (request.has_hello()) {
+    if (!tokens) return true;  // no table: everything is allowed
+    std::optional<Role> role = tokens->Authenticate(request.hello().token());
+    if (!role) {
+      Fail(request.request_id(), v1::Error::UNAUTHENTICATED,
+           "request " + std::to_string(request.request_id()) + ": hello: unknown token");
+      return false;
+    }
+    role_ = role;
+    return true;
+  }
+  if (!role_) {
+    Fail(request.request_id(), v1::Error::UNAUTHENTICATED,
+         "request " + std::to_string(request.request_id()) +
+             ": this server checks access: send a Hello with a token first (--token-file)");
+    return false;
+  }
+  Status st = Permit(*role_, request, parsed.batch.get());
+  if (!st.ok()) {
+    Fail(request.request_id(), v1::Error::PERMISSION_DENIED, st.message());
+    return false;
+  }
+  return true;
+}
+
 // --- Routing and answers ----------------------------------------------------------
 
 void Session::Submit(Work&& work) {
   const v1::Request& request = work.parsed.request;
   work.slot = next_slot_++;
   slots_.push_back(Slot{request.has_append(), std::nullopt});
-  if (request.has_hello()) {  // answered here: there is no token table
+  if (request.has_hello()) {  // answered here, Authorize judged it
     v1::Response r;
-    r.mutable_hello()->set_role(v1::HelloAck::OPERATOR);
+    r.mutable_hello()->set_role(ToWire(*role_));
     r.set_request_id(request.request_id());
     Answer(work.slot, std::move(r));
     return;

@@ -16,6 +16,9 @@
 //   - a frame longer than kSmallFrameBytes reserves its length from the
 //     server's frame budget before its body is read (else it waits);
 //   - a request refused by a full queue waits here (one), reads stop.
+// With a token table (access.h) the first frame must be a Hello with a
+// known token; each later request is checked against its role (Permit).
+// A refusal is an Error, then the connection closes.
 // A history query waits until this connection's earlier appends are
 // answered, so that it reflects them (read your writes).
 #ifndef BILLSIM_SERVER_SESSION_H_
@@ -30,6 +33,7 @@
 #include <string>
 
 #include "net/frame.h"
+#include "server/access.h"
 #include "server/connection_manager.h"
 #include "server/request.h"
 
@@ -66,6 +70,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ProcessFrames();
   bool Parse(std::string_view body, Parsed* parsed);
   bool CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecoder>* batch);
+  bool Authorize(const Parsed& parsed);
   void Submit(Work&& work);
   bool Route();
   void WaitForRoom();
@@ -89,6 +94,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool waiting_ = false;  // on the manager's list of sessions waiting for room
   uint64_t frame_reserved_ = 0;  // of the manager's frame budget
+  // What this connection may do: everything without a token table; with
+  // one, nothing until a Hello names a known token.
+  std::optional<Role> role_;
 
   uint64_t next_slot_ = 0;   // the next request's slot
   uint64_t write_slot_ = 0;  // the next slot to write

@@ -93,11 +93,24 @@ void SetBatch(const log::BatchBuilder& builder, v1::Request* request) {
   append->set_batch_events(builder.count());
 }
 
-// Connects, retrying until `deadline` (if any).
-Status ConnectRetrying(net::Client* client, const std::string& to, Clock::time_point deadline) {
+// Connects and, with a token, says Hello (a server that checks access
+// refuses anything else first).
+Status ConnectAndHello(net::Client* client, const std::string& to, const std::string& token,
+                       Millis timeout) {
+  Status st = client->Connect(to, timeout);
+  if (!st.ok() || token.empty()) return st;
+  v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
+  return client->Hello(token, &role);
+}
+
+// Connects, retrying until `deadline` (if any). A refused token is not
+// retried: it will not be accepted later.
+Status ConnectRetrying(net::Client* client, const StressOptions& o, Clock::time_point deadline) {
   for (;;) {
-    Status st = client->Connect(to, Millis(2000));
-    if (st.ok() || Clock::now() >= deadline) return st;
+    Status st = ConnectAndHello(client, o.connect, o.token, Millis(2000));
+    if (st.ok() || st.code() == Status::Code::kPermissionDenied || Clock::now() >= deadline) {
+      return st;
+    }
     std::this_thread::sleep_for(Millis(100));
   }
 }
@@ -118,7 +131,7 @@ class Worker {
     out_ = out;
     net::Client client;
     const auto no_deadline = Clock::now();
-    Status st = ConnectRetrying(&client, o_.connect,
+    Status st = ConnectRetrying(&client, o_,
                                 o_.retry_ms > 0 ? Clock::now() + Millis(o_.retry_ms) : no_deadline);
     if (!st.ok()) {
       out_->Error("connect: " + st.ToString());
@@ -173,7 +186,7 @@ class Worker {
       const auto deadline = Clock::now() + Millis(o_.retry_ms);
       for (;;) {
         client.Close();
-        st = ConnectRetrying(&client, o_.connect, deadline);
+        st = ConnectRetrying(&client, o_, deadline);
         if (!st.ok()) {
           out_->Error(failure.ToString() + "; reconnecting for " + std::to_string(o_.retry_ms) +
                       " ms failed: " + st.ToString());
@@ -337,7 +350,7 @@ Status ReadLogIds(const std::string& dir, IdCollector* collector) {
 Status Check(const StressOptions& o, const std::vector<std::string>& accounts,
              const Runs& acked_runs, StressReport* r) {
   net::Client client;
-  Status st = client.Connect(o.connect);
+  Status st = ConnectAndHello(&client, o.connect, o.token, Millis(5000));
   if (!st.ok()) return st;
   v1::Request request;
   v1::Response response;

@@ -27,6 +27,10 @@ struct StressOptions {
   double rate = 0;              // events/s; 0: unlimited
   uint64_t seed = 1;
   int64_t retry_ms = 0;         // 0: a failed connection is an error
+  // Sent in a Hello first on every connection (a server started with
+  // --token-file needs it; read-write at least, the check only reads);
+  // empty: no Hello.
+  std::string token;
   bool progress = false;        // one line on stderr, about 4 times a second
 };
 

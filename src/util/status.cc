@@ -9,6 +9,7 @@ std::string Status::ToString() const {
     case Code::kNotFound: return "not found: " + message_;
     case Code::kCorruption: return "corruption: " + message_;
     case Code::kIOError: return "I/O error: " + message_;
+    case Code::kPermissionDenied: return "permission denied: " + message_;
   }
   return message_;
 }

@@ -15,7 +15,14 @@ namespace billsim {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kCorruption, kIOError };
+  enum class Code {
+    kOk,
+    kInvalidArgument,
+    kNotFound,
+    kCorruption,
+    kIOError,
+    kPermissionDenied,  // an unknown credential, or a role that may not do this
+  };
 
   Status() = default;  // OK
 
@@ -31,6 +38,9 @@ class Status {
   }
   static Status IOError(std::string msg) {
     return Status(Code::kIOError, std::move(msg));
+  }
+  static Status PermissionDenied(std::string msg) {
+    return Status(Code::kPermissionDenied, std::move(msg));
   }
 
   bool ok() const { return code_ == Code::kOk; }
