@@ -230,18 +230,35 @@ Status RunHistoryBench(net::Client& client, const std::string& account, uint32_t
   return Status::Ok();
 }
 
+// Connects to --server and, with --token-file, says Hello with its token
+// (a server that checks access refuses anything else first).
+Status ConnectWithToken(const po::variables_map& vm, net::Client* client) {
+  std::string token;
+  if (vm.count("token-file")) {
+    Status st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
+    if (!st.ok()) return Status::InvalidArgument("--token-file: " + st.message());
+  }
+  Status st = client->Connect(vm["server"].as<std::string>());
+  if (!st.ok() || !vm.count("token-file")) return st;
+  v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
+  return client->Hello(token, &role);
+}
+
 int BenchHistoryMain(const std::vector<std::string>& args) {
   po::options_description options("billsim bench history options");
   options.add_options()("server", po::value<std::string>()->required(), "server HOST:PORT")(
       "account", po::value<std::string>()->required(), "the account to page through")(
       "limit", po::value<uint32_t>()->default_value(100), "entries per page (1..10000)")(
       "seconds", po::value<double>()->default_value(10), "how long to run (0.1..86400)")(
+      "token-file", po::value<std::string>(),
+      "a file holding the access token (first line not a '#' comment), sent in a Hello "
+      "first: for a server started with --token-file")(
       "json", "print one JSON object");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim bench history --server HOST:PORT --account A [--limit N]\n"
-                 "                             [--seconds S] [--json]\n\n"
+                 "                             [--seconds S] [--token-file F] [--json]\n\n"
                  "Pages through the account's history on a running `billsim serve`, one\n"
                  "request at a time, each page asked with the previous page's\n"
                  "next_cursor, starting over at the first page after the last, for S\n"
@@ -262,7 +279,7 @@ int BenchHistoryMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   net::Client client;
-  Status st = client.Connect(vm["server"].as<std::string>());
+  Status st = ConnectWithToken(vm, &client);
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitFailed;
