@@ -77,8 +77,10 @@ Status Server::Impl::Start() {
   if (!st.ok()) return st;
   st = queries_.Start();
   if (!st.ok()) return st;
-  pipeline_.on_done = [self = shared_from_this()] {
-    asio::post(self->io_, [self] { self->OnCommitterDone(); });
+  // Not shared_from_this(): the pipeline is ours, a copy of us in it would
+  // keep us (and the log's lock) alive for ever. Run joins the committer.
+  pipeline_.on_done = [this] {
+    asio::post(io_, [self = shared_from_this()] { self->OnCommitterDone(); });
   };
   pipeline_.Start();
   started_ = true;

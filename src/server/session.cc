@@ -186,6 +186,7 @@ bool Session::Authorize(const Parsed& parsed) {
 
 void Session::Submit(Work&& work) {
   const v1::Request& request = work.parsed.request;
+  work.session = shared_from_this();
   work.slot = next_slot_++;
   slots_.push_back(Slot{request.has_append(), std::nullopt});
   if (request.has_hello()) {  // answered here, Authorize judged it
