@@ -383,6 +383,7 @@ class RssWatch {
 struct PingFigures {
   int sent = 0, late = 0;
   int64_t max_us = 0;
+  double max_at_s = 0;  // when the slowest ping was sent, from the first
   std::vector<int64_t> rtts_us;
   std::string error;  // the first failure, if any
 };
@@ -409,7 +410,10 @@ PingFigures PingFor(net::Client& client) {
       break;
     }
     f.rtts_us.push_back(us);
-    f.max_us = std::max(f.max_us, us);
+    if (us > f.max_us) {
+      f.max_us = us;
+      f.max_at_s = std::chrono::duration<double>(t0 - (end - kPingFor)).count();
+    }
     if (us > std::chrono::duration_cast<std::chrono::microseconds>(kPingBound).count()) ++f.late;
   }
   std::sort(f.rtts_us.begin(), f.rtts_us.end());
@@ -451,9 +455,10 @@ void CheckHostileFigures(const RssWatch& rss, const PingFigures& pings) {
     return pings.rtts_us.empty() ? 0.0
         : static_cast<double>(pings.rtts_us[static_cast<size_t>(q * static_cast<double>(pings.rtts_us.size() - 1))]) / 1000;
   };
-  std::printf("pings: %d sent, %zu answered, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %d over %lld ms\n",
+  std::printf("pings: %d sent, %zu answered, p50 %.2f ms, p99 %.2f ms, max %.2f ms (at %.1f s), "
+              "%d over %lld ms\n",
               pings.sent, pings.rtts_us.size(), pct(0.5), pct(0.99),
-              static_cast<double>(pings.max_us) / 1000, pings.late,
+              static_cast<double>(pings.max_us) / 1000, pings.max_at_s, pings.late,
               static_cast<long long>(kPingBound.count()));
   if (rss.killed()) {
     Fail("server VmRSS passed " + std::to_string(kRssBoundBytes >> 20) + " MiB after " +
