@@ -3,10 +3,11 @@
 # `billsim stress` run alone, then the same run on a second fresh server
 # (stress's set-up events have fixed ids: a second run on one log would be
 # all duplicates) while another client floods history pages (`billsim
-# bench history`, reading every answer). The flooded run's ack p99 must stay within 2x the quiet run's,
-# plus 5 ms: an absolute slack for the noise of a shared 2-core machine,
-# where a quiet p99 of 2 ms can double from scheduling alone. Both runs must
-# be consistent (stress's own check) and the flooder must get pages.
+# bench history`, reading every answer). The flooded run's ack p99 must
+# stay within 2x the quiet run's, plus 5 ms: an absolute slack for the
+# noise of a shared 2-core machine, where a quiet p99 of 2 ms can double
+# from scheduling alone. Both runs must be consistent (stress's own check)
+# and the flooder must get pages.
 # usage: history_flood_test.sh BILLSIM [SERVER_BILLSIM]
 #   SERVER_BILLSIM: the binary that serves (default BILLSIM), e.g. an older
 #   build, to measure its server with this build's clients.
