@@ -15,6 +15,9 @@
 #include <algorithm>
 #include <random>
 
+#include <cmath>
+#include "audit/audit.h"
+#include "net/client.h"
 #include "bench/workload.h"
 #include "history/history_index.h"
 #include "log/log_lock.h"
@@ -224,17 +227,209 @@ int BenchHistory(const std::vector<std::string>& args) {
                    vm["limit"].as<uint32_t>());
 }
 
+// --- bench history --server: page latency from a running server --------------------------------------------------------------
+
+// Latencies in a fixed histogram, so that a long run holds 1.6 MB however
+// many pages it times: 1 us buckets below 100 ms, 1 ms buckets from there
+// to 100 s (slower pages land in the last). The maximum is kept exactly.
+class LatencyHistogram {
+ public:
+  static constexpr int64_t kFineUsMax = 100'000;
+  static constexpr int64_t kCoarseMsMax = 100'000;
+
+  LatencyHistogram() : fine_(kFineUsMax, 0), coarse_(kCoarseMsMax, 0) {}
+  void Add(int64_t us) {
+    us = std::max<int64_t>(0, us);
+    if (us < kFineUsMax) {
+      ++fine_[static_cast<size_t>(us)];
+    } else {
+      ++coarse_[static_cast<size_t>(std::min<int64_t>(us / 1000, kCoarseMsMax - 1))];
+    }
+    ++count_;
+    max_us_ = std::max(max_us_, us);
+  }
+  uint64_t count() const { return count_; }
+  int64_t max_us() const { return max_us_; }
+  // The smallest latency with at least q of the samples at or below it.
+  int64_t PercentileUs(double q) const {
+    if (count_ == 0) return 0;
+    const auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
+    uint64_t seen = 0;
+    for (size_t i = 0; i < fine_.size(); ++i) {
+      seen += fine_[i];
+      if (seen >= rank) return static_cast<int64_t>(i);
+    }
+    for (size_t i = 0; i < coarse_.size(); ++i) {
+      seen += coarse_[i];
+      if (seen >= rank) return std::min<int64_t>(max_us_, static_cast<int64_t>(i) * 1000 + 999);
+    }
+    return max_us_;
+  }
+
+ private:
+  std::vector<uint64_t> fine_, coarse_;
+  uint64_t count_ = 0;
+  int64_t max_us_ = 0;
+};
+
+struct HistoryBenchResult {
+  uint64_t pages = 0;
+  uint64_t entries = 0;
+  uint64_t laps = 0;  // times the whole history was paged through
+  double seconds = 0;
+  LatencyHistogram latency;
+};
+
+// Pages through `account`'s history with cursors for `seconds`, one request
+// in flight, starting over at cursor 0 after the last page.
+Status RunHistoryBench(net::Client& client, const std::string& account, uint32_t limit,
+                       double seconds, bool progress, HistoryBenchResult* out) {
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(seconds));
+  auto last_shown = start;
+  uint64_t cursor = 0;
+  v1::Request request;
+  v1::Response response;
+  while (Clock::now() < end) {
+    request.Clear();
+    request.set_request_id(client.NextRequestId());
+    auto* h = request.mutable_history();
+    h->set_account_id(account);
+    h->set_limit(limit);
+    h->set_cursor(cursor);
+    const auto t0 = Clock::now();
+    Status st = client.Call(request, &response, std::chrono::milliseconds(30'000));
+    const auto t1 = Clock::now();
+    if (!st.ok()) return st;
+    if (response.has_error()) {
+      return Status::InvalidArgument("history of account " + account + ": " +
+                                     v1::Error::Code_Name(response.error().code()) + ": " +
+                                     response.error().message());
+    }
+    if (!response.has_history()) {
+      return Status::Corruption("history of account " + account + ": the answer to request " +
+                                std::to_string(request.request_id()) + " is not a history");
+    }
+    out->latency.Add(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
+    ++out->pages;
+    out->entries += static_cast<uint64_t>(response.history().items_size());
+    if (response.history().truncated()) {
+      cursor = response.history().next_cursor();
+    } else {
+      cursor = 0;
+      ++out->laps;
+    }
+    if (progress && t1 - last_shown >= std::chrono::milliseconds(200)) {
+      last_shown = t1;
+      std::fprintf(stderr, "\rhistory %-20s %8.1f s  %" PRIu64 " pages  p99 %.2f ms   ",
+                   account.c_str(), Seconds(t1 - start), out->pages,
+                   static_cast<double>(out->latency.PercentileUs(0.99)) / 1000);
+    }
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  out->seconds = Seconds(Clock::now() - start);
+  return Status::Ok();
+}
+
+// Connects to --server and, with --token-file, says Hello with its token
+// (a server that checks access refuses anything else first).
+Status ConnectWithToken(const po::variables_map& vm, net::Client* client) {
+  std::string token;
+  if (vm.count("token-file")) {
+    Status st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
+    if (!st.ok()) return Status::InvalidArgument("--token-file: " + st.message());
+  }
+  Status st = client->Connect(vm["server"].as<std::string>());
+  if (!st.ok() || !vm.count("token-file")) return st;
+  v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
+  return client->Hello(token, &role);
+}
+
+int BenchHistoryMain(const std::vector<std::string>& args) {
+  po::options_description options("billsim bench history options");
+  options.add_options()("server", po::value<std::string>()->required(), "server HOST:PORT")(
+      "account", po::value<std::string>()->required(), "the account to page through")(
+      "limit", po::value<uint32_t>()->default_value(100), "entries per page (1..10000)")(
+      "seconds", po::value<double>()->default_value(10), "how long to run (0.1..86400)")(
+      "token-file", po::value<std::string>(),
+      "a file holding the access token (first line not a '#' comment), sent in a Hello "
+      "first: for a server started with --token-file")(
+      "json", "print one JSON object");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim bench history --server HOST:PORT --account A [--limit N]\n"
+                 "                             [--seconds S] [--token-file F] [--json]\n\n"
+                 "Pages through the account's history on a running `billsim serve`, one\n"
+                 "request at a time, each page asked with the previous page's\n"
+                 "next_cursor, starting over at the first page after the last, for S\n"
+                 "seconds. Prints pages, entries, full passes (laps) and the page latency\n"
+                 "(send to answer) p50, p99 and max in ms. Latencies are kept in a fixed\n"
+                 "histogram (1 us buckets below 100 ms, 1 ms above), so memory does not\n"
+                 "grow with the run. Exit 1 if the server refuses a page (e.g. the\n"
+                 "account is unknown) or the connection fails.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const std::string account = vm["account"].as<std::string>();
+  const uint32_t limit = vm["limit"].as<uint32_t>();
+  const double seconds = vm["seconds"].as<double>();
+  if (limit == 0 || limit > 10'000 || !(seconds >= 0.1 && seconds <= 86'400)) {
+    spdlog::error("--limit must be 1..10000 (got {}) and --seconds 0.1..86400 (got {})", limit,
+                  seconds);
+    return kExitUsage;
+  }
+  net::Client client;
+  Status st = ConnectWithToken(vm, &client);
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitFailed;
+  }
+  HistoryBenchResult r;
+  st = RunHistoryBench(client, account, limit, seconds, StderrIsTerminal(), &r);
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  const double p50 = static_cast<double>(r.latency.PercentileUs(0.50)) / 1000;
+  const double p99 = static_cast<double>(r.latency.PercentileUs(0.99)) / 1000;
+  const double max = static_cast<double>(r.latency.max_us()) / 1000;
+  const double rate = r.seconds > 0 ? static_cast<double>(r.pages) / r.seconds : 0;
+  if (vm.count("json")) {
+    std::printf("{\"account\":%s,\"limit\":%u,\"seconds\":%.3f,\"pages\":%" PRIu64
+                ",\"entries\":%" PRIu64 ",\"laps\":%" PRIu64 ",\"pages_per_s\":%.1f,"
+                "\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
+                audit::JsonString(account).c_str(), limit, r.seconds, r.pages, r.entries, r.laps,
+                rate, p50, p99, max);
+  } else {
+    std::printf("account        %s (pages of %u)\n", account.c_str(), limit);
+    std::printf("pages          %" PRIu64 " in %.1f s (%.0f pages/s), %" PRIu64
+                " entries, %" PRIu64 " full passes\n",
+                r.pages, r.seconds, rate, r.entries, r.laps);
+    std::printf("page latency   p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", p50, p99, max);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int BenchMain(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "history") {
-    return BenchHistory(std::vector<std::string>(args.begin() + 1, args.end()));
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    // --server: pages from a running server; else the index of a log.
+    const bool server = std::find(rest.begin(), rest.end(), "--server") != rest.end() ||
+                        std::any_of(rest.begin(), rest.end(), [](const std::string& a) {
+                          return a.rfind("--server=", 0) == 0;
+                        });
+    return server ? BenchHistoryMain(rest) : BenchHistory(rest);
   }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
       std::cout << "usage: billsim bench log|history [OPTIONS]\n\nbenchmarks:\n"
                    "  log       append, replay and snapshot-replay figures for the log\n"
-                   "  history   history index build, page and as-of latency\n";
+                   "  history   --log DIR: history index build, page and as-of latency;\n"
+                   "            --server HOST:PORT: page latency from a running server\n";
       return kExitOk;
     }
     spdlog::error("usage: billsim bench log [OPTIONS]; see billsim bench log --help");
