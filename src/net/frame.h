@@ -55,6 +55,13 @@ class FrameDecoder {
   uint32_t next_frame_bytes() const {
     return buffered() >= kFrameHeaderBytes ? GetFrameHeader(buffer_.data() + pos_) : 0;
   }
+  // Makes room for the whole next frame at once, so that a large frame's
+  // body is not copied again each time the buffer would grow.
+  void ReserveNextFrame() {
+    if (!failed_ && next_frame_bytes() <= max_frame_bytes_) {
+      buffer_.reserve(pos_ + kFrameHeaderBytes + next_frame_bytes());
+    }
+  }
   bool failed() const { return failed_; }
   uint32_t max_frame_bytes() const { return max_frame_bytes_; }
 

@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "net/frame.h"
+
 namespace billsim::server {
 
 namespace {
@@ -117,6 +119,8 @@ void QueryService::WorkerLoop() {
     d.response.set_request_id(work.parsed.request.request_id());
     d.session = std::move(work.session);
     d.slot = work.slot;
+    // Serialized here, not on the network thread, which all connections share.
+    if (!net::AppendFrame(d.response, &d.frame, UINT32_MAX).ok()) d.frame.clear();
     std::vector<Delivery> one;
     one.push_back(std::move(d));
     responder_->Send(std::move(one));

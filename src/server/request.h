@@ -47,6 +47,9 @@ struct Delivery {
   std::shared_ptr<Session> session;
   uint64_t slot = 0;
   v1::Response response;
+  // The response already framed (header + bytes), when the sender
+  // serialized it off the network thread (query workers: large pages).
+  std::string frame;
 };
 
 // Carries responses back to the network thread (the server posts them to

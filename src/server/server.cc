@@ -132,7 +132,7 @@ Status Server::Impl::Run() {
 void Server::Impl::Send(std::vector<Delivery>&& deliveries) {
   auto shared = std::make_shared<std::vector<Delivery>>(std::move(deliveries));
   asio::post(io_, [self = shared_from_this(), shared] {
-    for (auto& d : *shared) d.session->Deliver(d.slot, std::move(d.response));
+    for (auto& d : *shared) d.session->Deliver(d.slot, std::move(d.response), std::move(d.frame));
     shared->clear();
     self->manager_->Resume();  // the queues have room again
   });

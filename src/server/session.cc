@@ -46,6 +46,7 @@ bool Session::CanRead() {
       return false;
     }
     frame_reserved_ = next;
+    decoder_.ReserveNextFrame();
   }
   return true;
 }
@@ -244,8 +245,12 @@ bool Session::Route() {
   return true;
 }
 
-void Session::Deliver(uint64_t slot, v1::Response&& response) {
-  Answer(slot, std::move(response));
+void Session::Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) {
+  if (frame.empty()) {
+    Answer(slot, std::move(response));
+  } else {
+    AnswerFramed(slot, std::move(frame));
+  }
   if (blocked_ && appends_in_flight_ == 0) Resume();
   MaybeRead();
   MaybeFinish();
@@ -254,12 +259,23 @@ void Session::Deliver(uint64_t slot, v1::Response&& response) {
 // Files an answer in its slot and writes every answer now in order. No
 // reads from here: Submit calls it too, and must not recurse.
 void Session::Answer(uint64_t slot, v1::Response&& response) {
+  std::string frame;
+  Status st = net::AppendFrame(response, &frame, UINT32_MAX);
+  if (!st.ok()) {
+    spdlog::error("connection {}: response not sent: {}", id_, st.message());
+    Close();
+    return;
+  }
+  AnswerFramed(slot, std::move(frame));
+}
+
+void Session::AnswerFramed(uint64_t slot, std::string&& frame) {
   if (closed_ || slot < write_slot_ || slot >= next_slot_) return;
   Slot& s = slots_[slot - write_slot_];
-  if (s.append && appends_in_flight_ > 0 && !s.response) --appends_in_flight_;
-  s.response = std::move(response);
-  while (!slots_.empty() && slots_.front().response) {
-    Write(*slots_.front().response);
+  if (s.append && appends_in_flight_ > 0 && !s.frame) --appends_in_flight_;
+  s.frame = std::move(frame);
+  while (!slots_.empty() && slots_.front().frame) {
+    WriteFrame(std::move(*slots_.front().frame));
     slots_.pop_front();
     ++write_slot_;
     if (closed_) return;
@@ -294,6 +310,16 @@ void Session::Write(const v1::Response& response) {
     return;
   }
   manager_->AddOutput(out_.size() - before);
+  DoWrite();
+}
+
+void Session::WriteFrame(std::string&& frame) {
+  manager_->AddOutput(frame.size());
+  if (out_.empty()) {
+    out_.swap(frame);  // a large page is not copied
+  } else {
+    out_.append(frame);
+  }
   DoWrite();
 }
 

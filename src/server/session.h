@@ -49,8 +49,9 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session();
 
   void Start();
-  // An answer for one of this connection's slots (network thread).
-  void Deliver(uint64_t slot, v1::Response&& response);
+  // An answer for one of this connection's slots (network thread): the
+  // response, or its frame when the sender serialized it already.
+  void Deliver(uint64_t slot, v1::Response&& response, std::string&& frame);
   // Room came back (queue, budgets): go on where it stopped.
   void Resume();
   // Graceful stop: no more requests; finish what is in flight, then close.
@@ -60,7 +61,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   struct Slot {
     bool append = false;
-    std::optional<v1::Response> response;
+    std::optional<std::string> frame;  // the answer, framed
   };
 
   bool CanProcess() const;
@@ -75,6 +76,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool Route();
   void WaitForRoom();
   void Answer(uint64_t slot, v1::Response&& response);
+  void AnswerFramed(uint64_t slot, std::string&& frame);
+  void WriteFrame(std::string&& frame);
   void Fail(uint64_t request_id, v1::Error::Code code, std::string message);
   void Write(const v1::Response& response);
   void DoWrite();
