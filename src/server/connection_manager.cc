@@ -49,7 +49,7 @@ Push ConnectionManager::Route(Work& work) {
   return OffCommitter(work.parsed.request) ? queries_->Submit(work) : pipeline_->Submit(work);
 }
 
-uint64_t ConnectionManager::acked_seq() const { return pipeline_->acked_seq(); }
+uint64_t ConnectionManager::recovered_seq() const { return pipeline_->last_seq_at_open(); }
 
 // Wakes every waiting session, later (posted): the caller may be one of them.
 void ConnectionManager::Resume() {

@@ -130,20 +130,24 @@ void QueryService::WorkerLoop() {
 
 void QueryService::Answer(const Work& work, v1::Response* response) {
   Status why;
-  if (!WaitCovered(work.through_seq, &why)) {
+  if (!WaitCovered(work.at_least_seq, &why)) {
     *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "history: " + why.ToString());
     return;
   }
+  // What the index covers now: acknowledged (it follows acked_seq), and at
+  // least what this query must reflect. Not waiting for the newest
+  // acknowledgement keeps a page O(page) while ingest runs.
+  const uint64_t through_seq = covered_seq();
   const v1::Request& request = work.parsed.request;
   if (request.has_history()) {
-    AnswerHistory(request.history(), work.through_seq, response);
+    AnswerHistory(request.history(), through_seq, response);
   } else if (request.has_balance_as_of()) {
-    AnswerAsOf(request.balance_as_of(), work.through_seq, response);
+    AnswerAsOf(request.balance_as_of(), through_seq, response);
   } else {
     *response = ErrorResponse(0, v1::Error::BAD_REQUEST, "unexpected request kind");
     return;
   }
-  if (!response->has_error()) response->set_acknowledged_seq(work.through_seq);
+  if (!response->has_error()) response->set_acknowledged_seq(through_seq);
 }
 
 void QueryService::AnswerHistory(const v1::HistoryQuery& q, uint64_t through_seq,

@@ -9,10 +9,13 @@
 // little behind ingest, and checkpoints it now and then and at stop.
 // `workers` threads take queries from a bounded queue (a full queue: the
 // session waits for room, as for the committer's queue), wait until the
-// index covers the sequence the query must reflect (the acknowledged
-// sequence when the session sent it, after that session's own appends),
-// read one page (O(page)) and hand the answer to the Responder. The
-// session puts answers back in request order.
+// index covers the sequence the query must reflect (that connection's own
+// acknowledged appends, and the log as recovered at start), read one page
+// (O(page)) at what the index covers then, and hand the answer, framed,
+// to the Responder. The answer's acknowledged_seq says which sequence it
+// reflects: acknowledged, at most a few milliseconds behind the newest
+// acknowledgement (the indexer follows it). The session puts answers back
+// in request order.
 #ifndef BILLSIM_SERVER_QUERY_SERVICE_H_
 #define BILLSIM_SERVER_QUERY_SERVICE_H_
 
@@ -41,7 +44,7 @@ class QueryService {
   // Opens the index (it checkpoints in LOGDIR/history/) and starts the
   // threads. The index catches up in the background.
   Status Start();
-  // Queues a history or as-of query (work.through_seq set). On kFull or
+  // Queues a history or as-of query (work.at_least_seq set). On kFull or
   // kClosed the work is left with the caller.
   Push Submit(Work& work) { return jobs_.TryPush(work, 1); }
   // Answers what is queued, checkpoints the index and stops the threads.

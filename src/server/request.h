@@ -39,7 +39,9 @@ struct Work {
   std::shared_ptr<Session> session;
   uint64_t slot = 0;
   Parsed parsed;
-  uint64_t through_seq = 0;  // queries answered off the committer: the state to reflect
+  // Queries answered off the committer: the answer reflects at least this
+  // sequence (the connection's acknowledged appends, the log as recovered).
+  uint64_t at_least_seq = 0;
 };
 
 // A response on its way back to its session.

@@ -222,7 +222,7 @@ bool Session::Route() {
   Work& work = *blocked_;
   if (ConnectionManager::OffCommitter(work.parsed.request)) {
     if (appends_in_flight_ > 0) return false;  // Deliver routes it
-    work.through_seq = manager_->acked_seq();
+    work.at_least_seq = std::max(own_acked_seq_, manager_->recovered_seq());
   }
   const bool append = work.parsed.request.has_append();
   const uint64_t slot = work.slot;
@@ -246,6 +246,9 @@ bool Session::Route() {
 }
 
 void Session::Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) {
+  if (response.has_append()) {  // read your writes: later history reflects it
+    own_acked_seq_ = std::max(own_acked_seq_, response.acknowledged_seq());
+  }
   if (frame.empty()) {
     Answer(slot, std::move(response));
   } else {

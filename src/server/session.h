@@ -20,7 +20,7 @@
 // known token; each later request is checked against its role (Permit).
 // A refusal is an Error, then the connection closes.
 // A history query waits until this connection's earlier appends are
-// answered, so that it reflects them (read your writes).
+// answered, and its answer reflects them (read your writes).
 #ifndef BILLSIM_SERVER_SESSION_H_
 #define BILLSIM_SERVER_SESSION_H_
 
@@ -105,6 +105,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t write_slot_ = 0;  // the next slot to write
   std::deque<Slot> slots_;   // write_slot_ .. next_slot_-1
   uint32_t appends_in_flight_ = 0;
+  uint64_t own_acked_seq_ = 0;  // the highest acknowledged_seq of our appends
   std::optional<Work> blocked_;  // refused by a full queue, or a history
                                  // query waiting for this connection's appends
   std::optional<v1::Response> pending_error_;
