@@ -103,6 +103,9 @@ int ServeMain(const std::vector<std::string>& args) {
       "history and as-of queries queued before connections stop reading")(
       "query-threads", po::value<uint32_t>()->default_value(2),
       "threads answering history and as-of queries from the history index")(
+      "index-follow-ms", po::value<int64_t>()->default_value(5),
+      "how often the history index follows the log when no query waits for it (0: only "
+      "when one does); a page reflects what it covers")(
       "frame-budget-mb", po::value<uint64_t>()->default_value(128),
       "all connections' partial frames above 64 KiB, in MiB (at least --max-frame-bytes): "
       "a frame reserves its length before its body is read, else waits")(
@@ -152,6 +155,7 @@ int ServeMain(const std::vector<std::string>& args) {
   so.idle_timeout_near_limit_ms = vm["idle-timeout-near-limit-ms"].as<int64_t>();
   so.max_queued_queries = vm["max-queued-queries"].as<uint32_t>();
   so.query_threads = vm["query-threads"].as<uint32_t>();
+  so.index_follow_ms = vm["index-follow-ms"].as<int64_t>();
   const uint64_t frame_mb = vm["frame-budget-mb"].as<uint64_t>();
   const uint64_t output_mb = vm["output-budget-mb"].as<uint64_t>();
   so.frame_bytes_max = frame_mb << 20;
@@ -172,6 +176,9 @@ int ServeMain(const std::vector<std::string>& args) {
   if (st.ok() && so.segment_bytes == 0) st = Status::InvalidArgument("--segment-mb: must be positive");
   if (st.ok() && so.idle_timeout_near_limit_ms <= 0) {
     st = Status::InvalidArgument("--idle-timeout-near-limit-ms: must be positive");
+  }
+  if (st.ok() && (so.index_follow_ms < 0 || so.index_follow_ms > 3'600'000)) {
+    st = Status::InvalidArgument("--index-follow-ms: must be 0..3600000");
   }
   if (st.ok() && so.max_queued_queries == 0) st = Status::InvalidArgument("--max-queued-queries: must be positive");
   if (st.ok() && (so.query_threads == 0 || so.query_threads > 64)) {

@@ -1,6 +1,7 @@
 #include "server/query_service.h"
 
 #include <spdlog/spdlog.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@ namespace billsim::server {
 namespace {
 // The indexer checkpoints when this much has been covered since the last.
 constexpr uint64_t kCheckpointEvents = 5'000'000;
-// It looks for newly acknowledged events this often when nobody waits.
-constexpr auto kFollowEvery = std::chrono::milliseconds(5);
 }  // namespace
 
 QueryService::QueryService(const ServerOptions& options, Responder* responder,
@@ -67,11 +66,20 @@ void QueryService::IndexerLoop() {
   if (options_.indexer_nice > 0) {
     setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), options_.indexer_nice);
   }
+  if (options_.indexer_idle_class) {  // SCHED_IDLE: only cycles nobody else wants
+    sched_param param{};
+    sched_setscheduler(static_cast<pid_t>(::syscall(SYS_gettid)), SCHED_IDLE, &param);
+  }
   uint64_t checkpointed = index_->covered_seq();
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, kFollowEvery, [&] { return stopping_ || wanted_ > covered_; });
+      auto woken = [&] { return stopping_ || wanted_ > covered_; };
+      if (options_.index_follow_ms > 0) {
+        cv_.wait_for(lock, std::chrono::milliseconds(options_.index_follow_ms), woken);
+      } else {
+        cv_.wait(lock, woken);
+      }
       if (stopping_) break;
     }
     const uint64_t target = acked_seq_();

@@ -51,7 +51,11 @@ struct ServerOptions {
   uint32_t max_queued_queries = 1'024;    // history/as-of queue bound
   uint32_t query_threads = 2;             // history/as-of workers
   // The history indexer thread's nice value (0..19): it yields to ingest.
-  int indexer_nice = 10;
+  int indexer_nice = 19;
+  bool indexer_idle_class = true;  // and in the SCHED_IDLE class
+  // How often the indexer follows the log when no query waits for it
+  // (a query that needs more wakes it at once); 0: only then.
+  int64_t index_follow_ms = 5;
   uint32_t max_events_per_request = 500'000;
   uint32_t history_limit = 10'000;        // HistoryQuery.limit 0 or above
   // All connections' partial frames above 64 KiB reserve their length from
