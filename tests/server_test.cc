@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "test_support.h"
+#include "wire_events.h"
 #include "billsim/v1/wire.pb.h"
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
@@ -38,58 +39,7 @@ constexpr int64_t kUnit = 1'000'000;
 
 using TempDir = test_support::TempDir;
 
-// Events with ids from `first_id` up.
-class Events {
- public:
-  explicit Events(uint64_t first_id = 1) : next_id_(first_id) {}
-  v1::Event& New(int64_t time_us) {
-    v1::Event& e = events_.emplace_back();
-    e.set_event_id(next_id_++);
-    e.set_time_us(time_us);
-    return e;
-  }
-  void Open(int64_t t, const std::string& account) {
-    auto* m = New(t).mutable_account_opened();
-    m->set_account_id(account);
-    m->set_currency("USD");
-    m->set_funding_order(v1::FUNDING_ORDER_CREDIT_FIRST);
-  }
-  void Deposit(int64_t t, const std::string& account, int64_t amount) {
-    auto* m = New(t).mutable_cash_deposited();
-    m->set_account_id(account);
-    m->set_amount_micros(amount);
-  }
-  void Campaign(int64_t t, const std::string& account, const std::string& campaign) {
-    auto* m = New(t).mutable_campaign_created();
-    m->set_account_id(account);
-    m->set_campaign_id(campaign);
-    m->set_objective(v1::OBJECTIVE_TRAFFIC);
-    m->set_billing_event(v1::BILLING_EVENT_CPC);
-    m->set_price_micros(kUnit);
-    m->set_budget_mode(v1::BUDGET_MODE_INFINITE);
-    m->set_creative_reviewed(true);
-    m->set_audience_defined(true);
-    m->set_landing_page_url("https://example.com");
-  }
-  void Enable(int64_t t, const std::string& account, const std::string& campaign) {
-    auto* m = New(t).mutable_campaign_status_changed();
-    m->set_account_id(account);
-    m->set_campaign_id(campaign);
-    m->set_operation(v1::CampaignStatusChanged::ENABLE);
-  }
-  void Clicks(int64_t t, const std::string& account, const std::string& campaign, int64_t n) {
-    auto* m = New(t).mutable_delivery_reported();
-    m->set_account_id(account);
-    m->set_campaign_id(campaign);
-    m->set_kind(v1::DeliveryReported::CLICK);
-    m->set_count(n);
-  }
-  std::vector<v1::Event>& all() { return events_; }
-
- private:
-  uint64_t next_id_;
-  std::vector<v1::Event> events_;
-};
+using wire_events::Events;  // ids from `first_id` up
 
 v1::Request AppendRequest(net::Client& client, const std::vector<v1::Event>& events) {
   v1::Request r;
