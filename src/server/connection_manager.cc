@@ -50,6 +50,7 @@ Push ConnectionManager::Route(Work& work) {
 }
 
 uint64_t ConnectionManager::recovered_seq() const { return pipeline_->last_seq_at_open(); }
+uint64_t ConnectionManager::acked_seq() const { return pipeline_->acked_seq(); }
 
 // Wakes every waiting session, later (posted): the caller may be one of them.
 void ConnectionManager::Resume() {

@@ -68,8 +68,10 @@ class ConnectionManager {
   // --- routing ---------------------------------------------------------------------
   // To the committer or the query service; on kFull/kClosed `work` stays.
   Push Route(Work& work);
-  // The last sequence of the log as recovered at start.
+  // The last sequence of the log as recovered at start, and the last one
+  // acknowledged so far.
   uint64_t recovered_seq() const;
+  uint64_t acked_seq() const;
   static bool OffCommitter(const v1::Request& r) { return r.has_history() || r.has_balance_as_of(); }
 
   // A session waits for room (queue, frame or output budget).

@@ -52,7 +52,7 @@ void QueryService::Stop() {
 }
 
 uint64_t QueryService::covered_seq() const {
-  std::lock_guard lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard lock(mu_);
   return covered_;
 }
 
@@ -142,10 +142,12 @@ void QueryService::Answer(const Work& work, v1::Response* response) {
     *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "history: " + why.ToString());
     return;
   }
-  // What the index covers now: acknowledged (it follows acked_seq), and at
-  // least what this query must reflect. Not waiting for the newest
-  // acknowledgement keeps a page O(page) while ingest runs.
-  const uint64_t through_seq = covered_seq();
+  // What the index covers now (acknowledged: it follows acked_seq; at
+  // least what this query must reflect), but nothing acknowledged after the
+  // query was routed: not a later request of its own connection. Not
+  // waiting for the newest acknowledgement keeps a page O(page) while
+  // ingest runs.
+  const uint64_t through_seq = std::min(covered_seq(), work.at_most_seq);
   const v1::Request& request = work.parsed.request;
   if (request.has_history()) {
     AnswerHistory(request.history(), through_seq, response);

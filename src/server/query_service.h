@@ -11,10 +11,12 @@
 // session waits for room, as for the committer's queue), wait until the
 // index covers the sequence the query must reflect (that connection's own
 // acknowledged appends, and the log as recovered at start), read one page
-// (O(page)) at what the index covers then, and hand the answer, framed,
-// to the Responder. The answer's acknowledged_seq says which sequence it
-// reflects: acknowledged, at most a few milliseconds behind the newest
-// acknowledgement (the indexer follows it). The session puts answers back
+// (O(page)) at what the index covers then (capped at what was acknowledged
+// when the query was routed), and hand the answer, framed, to the
+// Responder. The answer's acknowledged_seq says which sequence it
+// reflects: acknowledged, a few milliseconds behind the newest
+// acknowledgement while the machine has cycles to spare (the indexer
+// follows it on idle cycles). The session puts answers back
 // in request order.
 #ifndef BILLSIM_SERVER_QUERY_SERVICE_H_
 #define BILLSIM_SERVER_QUERY_SERVICE_H_
@@ -69,7 +71,7 @@ class QueryService {
   std::vector<std::thread> workers_;
   std::thread indexer_;
 
-  std::mutex mu_;  // guards the fields below; cv_ signals changes to them
+  mutable std::mutex mu_;  // guards the fields below; cv_ signals changes to them
   std::condition_variable cv_;
   uint64_t covered_ = 0;
   uint64_t wanted_ = 0;  // the highest sequence a waiting query needs

@@ -39,9 +39,12 @@ struct Work {
   std::shared_ptr<Session> session;
   uint64_t slot = 0;
   Parsed parsed;
-  // Queries answered off the committer: the answer reflects at least this
-  // sequence (the connection's acknowledged appends, the log as recovered).
+  // Queries answered off the committer reflect a sequence in
+  // [at_least_seq, at_most_seq]: at least the connection's acknowledged
+  // appends (and the log as recovered), at most what was acknowledged when
+  // the query was routed, so never a request sent after it.
   uint64_t at_least_seq = 0;
+  uint64_t at_most_seq = 0;
 };
 
 // A response on its way back to its session.

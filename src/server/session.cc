@@ -223,6 +223,7 @@ bool Session::Route() {
   if (ConnectionManager::OffCommitter(work.parsed.request)) {
     if (appends_in_flight_ > 0) return false;  // Deliver routes it
     work.at_least_seq = std::max(own_acked_seq_, manager_->recovered_seq());
+    work.at_most_seq = std::max(work.at_least_seq, manager_->acked_seq());
   }
   const bool append = work.parsed.request.has_append();
   const uint64_t slot = work.slot;
