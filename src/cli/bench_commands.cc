@@ -332,19 +332,6 @@ Status RunHistoryBench(net::Client& client, const std::string& account, uint32_t
   return Status::Ok();
 }
 
-// Connects to --server and, with --token-file, says Hello with its token
-// (a server that checks access refuses anything else first).
-Status ConnectWithToken(const po::variables_map& vm, net::Client* client) {
-  std::string token;
-  if (vm.count("token-file")) {
-    Status st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
-    if (!st.ok()) return Status::InvalidArgument("--token-file: " + st.message());
-  }
-  Status st = client->Connect(vm["server"].as<std::string>());
-  if (!st.ok() || !vm.count("token-file")) return st;
-  v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
-  return client->Hello(token, &role);
-}
 
 int BenchHistoryMain(const std::vector<std::string>& args) {
   po::options_description options("billsim bench history options");
@@ -381,7 +368,7 @@ int BenchHistoryMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   net::Client client;
-  Status st = ConnectWithToken(vm, &client);
+  Status st = ConnectWithToken(vm, "server", &client);
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitFailed;

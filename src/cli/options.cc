@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include "net/client.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -38,5 +40,21 @@ Status ParseTime(const std::string& text, const std::string& option, int64_t* ou
 
 bool StdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
 bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+Status ConnectWithToken(const po::variables_map& vm, const char* address_option,
+                        net::Client* client, v1::HelloAck::Role* role) {
+  std::string token;
+  const bool hello = vm.count("token-file") > 0;
+  if (hello) {
+    Status st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
+    if (!st.ok()) return Status::InvalidArgument("--token-file: " + st.message());
+  }
+  Status st = client->Connect(vm[address_option].as<std::string>());
+  if (!st.ok() || !hello) return st;
+  v1::HelloAck::Role got = v1::HelloAck::ROLE_UNSPECIFIED;
+  st = client->Hello(token, &got);
+  if (role != nullptr) *role = got;
+  return st;
+}
 
 }  // namespace billsim::cli

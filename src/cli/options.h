@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "billsim/v1/wire.pb.h"
 #include "util/status.h"
+
+namespace billsim::net {
+class Client;
+}
 
 namespace billsim::cli {
 
@@ -26,6 +31,13 @@ bool ParseArgs(const std::vector<std::string>& args, const char* usage,
 // ("2026-01-15", "2026-01-15T09:30:00Z", with optional .ffffff), within
 // [0, kTimeMaxUs]; the rules are ParseTimeUs's (src/util/time_parse.h).
 Status ParseTime(const std::string& text, const std::string& option, int64_t* out);
+
+// Connects `client` to the HOST:PORT given as option `address_option` and,
+// with --token-file, says Hello with its token first (a server that checks
+// access refuses everything else); *role (may be null) gets the token's
+// role. A bad token file is InvalidArgument naming --token-file.
+Status ConnectWithToken(const po::variables_map& vm, const char* address_option,
+                        net::Client* client, v1::HelloAck::Role* role = nullptr);
 
 // True when stdout is a terminal (progress is shown only then).
 bool StdoutIsTerminal();

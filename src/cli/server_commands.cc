@@ -12,7 +12,6 @@
 #include "scenario/event_source.h"
 #include "server/access.h"
 #include "server/server.h"
-#include "util/time_parse.h"
 
 namespace billsim::cli {
 
@@ -30,15 +29,8 @@ const char* const kClientTokenFileHelp =
 // Connects to `to` and, with a token file, says Hello with its token (a
 // server checking access refuses everything else first). Logs why not.
 bool ConnectAndHello(const po::variables_map& vm, net::Client* client) {
-  std::string token;
-  Status st;
-  if (vm.count("token-file")) {
-    st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &token);
-    if (!st.ok()) st = Status::InvalidArgument("--token-file: " + st.message());
-  }
-  if (st.ok()) st = client->Connect(vm["connect"].as<std::string>());
   v1::HelloAck::Role role = v1::HelloAck::ROLE_UNSPECIFIED;
-  if (st.ok() && vm.count("token-file")) st = client->Hello(token, &role);
+  const Status st = ConnectWithToken(vm, "connect", client, &role);
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return false;
@@ -342,9 +334,9 @@ int QueryMain(const std::vector<std::string>& args) {
   v1::Request request;
   request.set_request_id(client.NextRequestId());
   int64_t to_us = 0, as_of_us = 0;
-  if (vm.count("to")) st = ParseTimeUs(vm["to"].as<std::string>(), "--to", &to_us);
+  if (vm.count("to")) st = ParseTime(vm["to"].as<std::string>(), "--to", &to_us);
   if (st.ok() && vm.count("as-of")) {
-    st = ParseTimeUs(vm["as-of"].as<std::string>(), "--as-of", &as_of_us);
+    st = ParseTime(vm["as-of"].as<std::string>(), "--as-of", &as_of_us);
     if (st.ok() && !vm.count("account")) st = Status::InvalidArgument("--as-of: goes with --account");
   }
   if (!st.ok()) {

@@ -75,7 +75,6 @@ class WeightedQueue {
     std::lock_guard lock(mu_);
     return held_;
   }
-  uint64_t capacity() const { return capacity_; }
 
  private:
   mutable std::mutex mu_;

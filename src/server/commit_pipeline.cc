@@ -45,9 +45,9 @@ Status CommitPipeline::Open() {
   Status st = Journal::Open(options_.log_dir, jo, &journal_);
   if (!st.ok()) return st;
   last_seq_at_open_ = journal_->last_seq();
-  events_at_open_ = journal_->ledger().events_applied();
   acked_seq_ = journal_->last_seq();  // recovered: on disk
-  spdlog::info("log {}: {} events, next sequence {}", options_.log_dir, events_at_open_,
+  spdlog::info("log {}: {} events, next sequence {}", options_.log_dir,
+               journal_->ledger().events_applied(),
                last_seq_at_open_ + 1);
   if (options_.scrub_bytes_per_sec_max > 0) {
     scrubber_.Start(options_.log_dir, last_seq_at_open_, options_.scrub_bytes_per_sec_max);

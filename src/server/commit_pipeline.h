@@ -62,7 +62,6 @@ class CommitPipeline {
   // Responder (durable under the policy). The query side answers up to it.
   uint64_t acked_seq() const { return acked_seq_.load(std::memory_order_acquire); }
   uint64_t last_seq_at_open() const { return last_seq_at_open_; }
-  uint64_t events_at_open() const { return events_at_open_; }
 
   std::function<void()> on_done;
 
@@ -99,7 +98,6 @@ class CommitPipeline {
   Status log_failed_;                 // committer: the first failure
   std::atomic<uint64_t> acked_seq_{0};
   uint64_t last_seq_at_open_ = 0;
-  uint64_t events_at_open_ = 0;
   std::string log_dir_abs_;
   log::LogScrubber scrubber_;
 

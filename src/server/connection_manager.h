@@ -63,7 +63,6 @@ class ConnectionManager {
   bool OutputFull() const { return out_bytes_ >= options_.output_bytes_max; }
   void AddOutput(uint64_t bytes) { out_bytes_ += bytes; }
   void RemoveOutput(uint64_t bytes);
-  uint64_t frame_bytes_reserved() const { return frame_bytes_; }
 
   // --- routing ---------------------------------------------------------------------
   // To the committer or the query service; on kFull/kClosed `work` stays.
