@@ -264,6 +264,7 @@ void Ledger::FireTimers(uint32_t account, int64_t to_us) {
 void Ledger::FireExpiry(uint32_t grant) {
   Grant& g = grants_[grant];
   BILLSIM_ASSERT(!g.expired);
+  timer_work_.expiries++;
   Account& a = accounts_[g.account];
   BILLSIM_ASSERT(g.expires_at_us == a.clock_us);
   ShrinkHolds(g.account, grant);  // first, so valid never dips below zero
@@ -300,12 +301,14 @@ void Ledger::ScheduleDay(uint32_t account) {
 void Ledger::FireDay(uint32_t account) {
   Account& a = accounts_[account];
   a.day_timer_scheduled = false;
+  timer_work_.days++;
   bool any_daily = false;
   // R4: a new local day renews daily holds, earliest-enabled first.
   const std::vector<uint32_t> holding = a.holding;  // TopUp may not change it
   for (uint32_t c : holding) {
     if (campaigns_[c].budget_mode != v1::BUDGET_MODE_DAY) continue;
     any_daily = true;
+    timer_work_.renewals++;
     TopUp(c);
   }
   if (any_daily) ScheduleDay(account);

@@ -125,6 +125,15 @@ class Ledger {
   uint64_t events_rejected() const { return events_rejected_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
   uint64_t entries() const { return entry_seq_; }
+  // Time-driven work done so far (not part of the state: a replay from a
+  // snapshot counts only its own): grants expired, day timers fired, and
+  // daily holds a day timer topped up (R4, R6). For benchmarks.
+  struct TimerWork {
+    uint64_t expiries = 0;
+    uint64_t days = 0;
+    uint64_t renewals = 0;
+  };
+  const TimerWork& timer_work() const { return timer_work_; }
 
   std::optional<v1::AccountBalance> Balance(std::string_view account) const;
   std::optional<v1::CampaignSpend> Spend(std::string_view campaign) const;
@@ -318,6 +327,7 @@ class Ledger {
   uint64_t grant_order_ = 0;
   uint64_t enable_order_ = 0;
   uint64_t history_hash_ = 0;     // chained over every entry
+  TimerWork timer_work_;
 
   // The event being applied and where its entries go.
   uint64_t current_event_id_ = 0;
