@@ -58,6 +58,12 @@ struct LedgerOptions {
   // Credit refunded from grants that have since expired comes back as a new
   // grant valid this long from the refund (R9).
   int64_t refund_grant_validity_us = 30LL * 86'400'000'000;
+  // R4's reference behaviour, for differential tests: at each local
+  // midnight, top up every daily hold of the account. By default only the
+  // daily holds that can be short (charged, cut or started since) are
+  // topped up; the others are already full, so both give the same entries,
+  // balances and digest, and a midnight costs what changed, not the book.
+  bool renew_every_daily_hold = false;
 };
 
 class Ledger {
