@@ -1,0 +1,47 @@
+#include "cli/bench_util.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace billsim::cli {
+
+double Seconds(BenchClock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+uint64_t PeakRssBytes() {
+  struct rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // Linux: kilobytes
+}
+
+uint64_t CurrentRssBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size_pages = 0, resident_pages = 0;
+  const int got = std::fscanf(f, "%llu %llu", &size_pages, &resident_pages);
+  std::fclose(f);
+  if (got != 2) return 0;
+  return static_cast<uint64_t>(resident_pages) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void Progress::Show(const std::string& phase, uint64_t done, uint64_t total) {
+  if (!on_) return;
+  const auto now = BenchClock::now();
+  if (done != total && now - last_ < std::chrono::milliseconds(200)) return;
+  last_ = now;
+  std::fprintf(stderr, "\r%-28s %5.1f%%  %" PRIu64 "/%" PRIu64 " events   ", phase.c_str(),
+               total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+               done, total);
+  if (done == total) std::fprintf(stderr, "\n");
+}
+
+}  // namespace billsim::cli
