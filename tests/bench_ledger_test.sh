@@ -28,7 +28,9 @@ r = json.load(open(sys.argv[1]))
 keys = """accounts campaigns events setup_events stream_events events_generated events_refused
   append_events_per_s ingest_events_per_s setup_events_per_s setup_runs_events_per_s
   delivery_replay_events_per_s replay_runs_events_per_s days expiries day_timers renewals
-  expiries_per_day day_timers_per_day renewals_per_day peak_rss_bytes state_rss_bytes
+  expiries_per_day day_timers_per_day renewals_per_day peak_rss_bytes peak_rss_build_bytes
+  peak_rss_replay_bytes peak_rss_snapshot_write_bytes peak_rss_snapshot_load_bytes
+  peak_rss_per_phase rss_before_replay_bytes state_rss_bytes
   rss_bytes_per_campaign rss_bytes_per_account snapshot_bytes snapshot_bytes_per_campaign
   snapshot_bytes_per_account snapshot_write_s snapshot_load_s log_bytes bytes_per_event
   state_digest""".split()
@@ -36,7 +38,9 @@ missing = [k for k in keys if k not in r]
 assert not missing, f"missing keys {missing}"
 assert r["accounts"] == 20 and r["campaigns"] == 200, r
 for k in ["append_events_per_s", "ingest_events_per_s", "setup_events_per_s",
-          "delivery_replay_events_per_s", "peak_rss_bytes", "snapshot_bytes", "log_bytes",
+          "delivery_replay_events_per_s", "peak_rss_bytes", "peak_rss_build_bytes",
+          "peak_rss_replay_bytes", "peak_rss_snapshot_write_bytes",
+          "peak_rss_snapshot_load_bytes", "rss_before_replay_bytes", "snapshot_bytes", "log_bytes",
           "snapshot_load_s", "snapshot_write_s", "snapshot_bytes_per_campaign",
           "snapshot_bytes_per_account"]:
     assert r[k] > 0, f"{k} = {r[k]}"
@@ -54,6 +58,9 @@ assert abs(r["snapshot_bytes_per_campaign"] * 200 - r["snapshot_bytes"]) <= 10, 
 assert abs(r["snapshot_bytes_per_account"] * 20 - r["snapshot_bytes"]) <= 1, r
 assert abs(r["rss_bytes_per_campaign"] * 200 - r["state_rss_bytes"]) <= 10, r
 assert re.fullmatch(r"[0-9a-f]{32}", r["state_digest"]), r["state_digest"]
+assert r["peak_rss_bytes"] == max(r["peak_rss_build_bytes"], r["peak_rss_replay_bytes"],
+                                  r["peak_rss_snapshot_write_bytes"],
+                                  r["peak_rss_snapshot_load_bytes"]), r
 P
 
 rc=$(run "${small[@]}" --replay-runs 1 --days 3 --seed 2 --json)

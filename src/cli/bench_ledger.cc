@@ -97,6 +97,21 @@ struct Measured {
   uint64_t snapshot_bytes = 0;
   double snapshot_write_s = 0;
   double snapshot_load_s = 0;
+  // The peak resident set of each phase: building the log (the workload
+  // and the ledger judging it), the first replay (not its digest), the
+  // snapshot's write (digest, serialization) and load (read, parse,
+  // restore, digest). Each its own where the system lets the mark start
+  // over (StartPhase), else the process's peak so far: then
+  // peaks_per_phase is false.
+  bool peaks_per_phase = true;
+  uint64_t peak_build_bytes = 0;
+  uint64_t peak_replay_bytes = 0;
+  uint64_t peak_snapshot_write_bytes = 0;
+  uint64_t peak_snapshot_load_bytes = 0;
+  uint64_t peak_bytes() const {
+    return std::max({peak_build_bytes, peak_replay_bytes, peak_snapshot_write_bytes,
+                     peak_snapshot_load_bytes});
+  }
 };
 
 // --- building the log ------------------------------------------------------------
@@ -224,7 +239,12 @@ Status ReplayOnce(const std::string& dir, const Built& built, Progress* progress
   ReplayOptions setup;
   setup.use_snapshots = false;
   setup.to_seq = built.setup_seq;
-  setup.progress = [&](uint64_t seq) { progress->Show("replay set-up", seq, built.setup_seq); };
+  // Called after each batch, and once more after the batch that ends the
+  // set-up was read past: show 100% once.
+  setup.progress = [&, done = false](uint64_t seq) mutable {
+    if (!done) progress->Show("replay set-up", seq, built.setup_seq);
+    done = seq >= built.setup_seq;
+  };
   Status st = ReplayPart(dir, setup, built.setup_seq, ledger, &run->setup_s);
   if (!st.ok()) return st;
   run->setup_timers = ledger->timer_work();
@@ -235,9 +255,7 @@ Status ReplayOnce(const std::string& dir, const Built& built, Progress* progress
   stream.progress = [&](uint64_t seq) {
     progress->Show("replay stream", seq - built.setup_seq, built.last_seq - built.setup_seq);
   };
-  st = ReplayPart(dir, stream, built.last_seq, ledger, &run->stream_s);
-  if (st.ok()) run->digest = ledger->Digest();
-  return st;
+  return ReplayPart(dir, stream, built.last_seq, ledger, &run->stream_s);
 }
 
 // Resident memory now, after giving what malloc holds free back to the
@@ -247,19 +265,33 @@ uint64_t TrimmedRssBytes() {
   return CurrentRssBytes();
 }
 
+// Starts a phase whose peak resident set PeakRssBytes then tells.
+void StartPhase(Measured* m) {
+  malloc_trim(0);
+  if (!ResetPeakRss()) m->peaks_per_phase = false;
+}
+
 // --replay-runs replays, one ledger alive at a time; *ledger is the last.
-// Resident memory is read before the first and after it, with its ledger
-// alive.
+// The first tells memory: the resident set before it and after it (its
+// ledger alive), and its peak; not the digest's, taken after (a copy of
+// the state: the snapshot phase counts it).
 Status TimeReplays(const std::string& dir, const Config& config, const Built& built,
                    Progress* progress, std::unique_ptr<Ledger>* ledger, Measured* m) {
-  m->rss_before_bytes = TrimmedRssBytes();
   for (uint32_t i = 0; i < config.replay_runs; ++i) {
     ledger->reset();
+    if (i == 0) {
+      m->rss_before_bytes = TrimmedRssBytes();
+      StartPhase(m);
+    }
     *ledger = std::make_unique<Ledger>();
     ReplayRun run;
     Status st = ReplayOnce(dir, built, progress, ledger->get(), &run);
     if (!st.ok()) return st;
-    if (i == 0) m->rss_after_bytes = TrimmedRssBytes();
+    if (i == 0) {
+      m->peak_replay_bytes = PeakRssBytes();
+      m->rss_after_bytes = TrimmedRssBytes();
+    }
+    run.digest = (*ledger)->Digest();
     m->runs.push_back(std::move(run));
   }
   const ReplayRun& last = m->runs.back();
@@ -274,17 +306,18 @@ Status TimeReplays(const std::string& dir, const Config& config, const Built& bu
 
 // Writes the final ledger's snapshot (timed), lets the ledger go, and loads
 // the snapshot back with the store's own checks (timed), which must give
-// the same digest.
+// the final replay's digest.
 Status TimeSnapshot(const std::string& dir, const Built& built, std::unique_ptr<Ledger> ledger,
                     Measured* m) {
-  const std::string digest = ledger->Digest();
   log::Chain chain;
   Status st = ChainAt(dir, built.last_seq, &chain);
   if (!st.ok()) return st;
   std::string path;
+  StartPhase(m);
   auto t0 = BenchClock::now();
   st = WriteSnapshot(dir, *ledger, built.last_seq, chain, &path);
   m->snapshot_write_s = Seconds(BenchClock::now() - t0);
+  m->peak_snapshot_write_bytes = PeakRssBytes();
   if (!st.ok()) return st;
   std::error_code ec;
   m->snapshot_bytes = fs::file_size(path, ec);
@@ -292,13 +325,15 @@ Status TimeSnapshot(const std::string& dir, const Built& built, std::unique_ptr<
   ledger.reset();
   Ledger loaded;
   uint64_t seq = 0;
+  StartPhase(m);
   t0 = BenchClock::now();
   st = LoadNewestSnapshot(dir, built.last_seq, std::numeric_limits<int64_t>::max(), &loaded,
                           &seq);
   m->snapshot_load_s = Seconds(BenchClock::now() - t0);
+  m->peak_snapshot_load_bytes = PeakRssBytes();
   if (!st.ok()) return st;
   if (seq != built.last_seq) return Status::Corruption(path + ": the snapshot did not load");
-  if (loaded.Digest() != digest) {
+  if (loaded.Digest() != m->runs.back().digest) {
     return Status::Corruption(path + ": the loaded state's digest differs from the replayed one");
   }
   return Status::Ok();
@@ -323,11 +358,13 @@ constexpr const char* kUsage =
     "Reports: append and ingest (ledger + append) events/s; set-up and\n"
     "delivery replay events/s (median, and every run); timer work (grant\n"
     "expiries, day timers, daily holds renewed) per simulated day of the\n"
-    "stream; peak RSS; the state's bytes per campaign and per account, from\n"
-    "resident memory (after the first replay less before it: all-in, the\n"
-    "ledger's every structure) and from the snapshot's size; snapshot write\n"
-    "and load (read, check, restore) time; events and bytes in the log, and\n"
-    "the state digest. Progress on stderr when it is a terminal.\n";
+    "stream; peak RSS, overall and of each phase (build, first replay,\n"
+    "snapshot write, snapshot load; the resident set before the replay);\n"
+    "the state's bytes per campaign and per account, from resident memory\n"
+    "(after the first replay less before it: all-in, every structure of the\n"
+    "ledger) and from the snapshot's size; snapshot write and load (read,\n"
+    "check, restore) time; events and bytes in the log, and the state\n"
+    "digest. Progress on stderr when it is a terminal.\n";
 
 Status CheckRange(const char* option, uint64_t value, uint64_t min, uint64_t max) {
   if (value >= min && value <= max) return Status::Ok();
@@ -442,7 +479,11 @@ void PrintJson(const Config& c, const Built& b, const Measured& m, const Figures
       ",\"delivery_replay_events_per_s\":%.0f,\"replay_runs_events_per_s\":[%s]"
       ",\"days\":%.3f,\"expiries\":%" PRIu64 ",\"day_timers\":%" PRIu64 ",\"renewals\":%" PRIu64
       ",\"expiries_per_day\":%.1f,\"day_timers_per_day\":%.1f,\"renewals_per_day\":%.1f"
-      ",\"peak_rss_bytes\":%" PRIu64 ",\"state_rss_bytes\":%" PRIu64
+      ",\"peak_rss_bytes\":%" PRIu64 ",\"peak_rss_build_bytes\":%" PRIu64
+      ",\"peak_rss_replay_bytes\":%" PRIu64 ",\"peak_rss_snapshot_write_bytes\":%" PRIu64
+      ",\"peak_rss_snapshot_load_bytes\":%" PRIu64
+      ",\"peak_rss_per_phase\":%s,\"rss_before_replay_bytes\":%" PRIu64
+      ",\"state_rss_bytes\":%" PRIu64
       ",\"rss_bytes_per_campaign\":%.1f,\"rss_bytes_per_account\":%.1f"
       ",\"snapshot_bytes\":%" PRIu64 ",\"snapshot_bytes_per_campaign\":%.1f"
       ",\"snapshot_bytes_per_account\":%.1f,\"snapshot_write_s\":%.3f,\"snapshot_load_s\":%.3f"
@@ -453,7 +494,10 @@ void PrintJson(const Config& c, const Built& b, const Measured& m, const Figures
       JoinRates(f.stream_runs).c_str(), m.days, m.stream_timers.expiries, m.stream_timers.days,
       m.stream_timers.renewals, PerDay(m.stream_timers.expiries, m.days),
       PerDay(m.stream_timers.days, m.days), PerDay(m.stream_timers.renewals, m.days),
-      PeakRssBytes(), f.state_rss_bytes, Per(f.state_rss_bytes, campaigns),
+      m.peak_bytes(), m.peak_build_bytes, m.peak_replay_bytes, m.peak_snapshot_write_bytes,
+      m.peak_snapshot_load_bytes,
+      m.peaks_per_phase ? "true" : "false", m.rss_before_bytes, f.state_rss_bytes,
+      Per(f.state_rss_bytes, campaigns),
       Per(f.state_rss_bytes, accounts), m.snapshot_bytes, Per(m.snapshot_bytes, campaigns),
       Per(m.snapshot_bytes, accounts), m.snapshot_write_s, m.snapshot_load_s, b.log_bytes,
       Per(b.log_bytes, b.last_seq), digest.c_str());
@@ -481,7 +525,14 @@ void PrintTable(const Config& c, const Built& b, const Measured& m, const Figure
   std::printf("per simulated day     %.1f expiries, %.1f day timers, %.1f daily holds renewed\n",
               PerDay(m.stream_timers.expiries, m.days), PerDay(m.stream_timers.days, m.days),
               PerDay(m.stream_timers.renewals, m.days));
-  std::printf("peak RSS              %.1f MiB\n", static_cast<double>(PeakRssBytes()) / mib);
+  std::printf("peak RSS              %.1f MiB (build %.1f, replay %.1f, snapshot write %.1f,"
+              " load %.1f%s)\n",
+              static_cast<double>(m.peak_bytes()) / mib,
+              static_cast<double>(m.peak_build_bytes) / mib,
+              static_cast<double>(m.peak_replay_bytes) / mib,
+              static_cast<double>(m.peak_snapshot_write_bytes) / mib,
+              static_cast<double>(m.peak_snapshot_load_bytes) / mib,
+              m.peaks_per_phase ? "" : "; each the peak so far");
   std::printf("state, from RSS       %.1f MiB: %.0f bytes/campaign, %.0f bytes/account (all-in)\n",
               static_cast<double>(f.state_rss_bytes) / mib, Per(f.state_rss_bytes, campaigns),
               Per(f.state_rss_bytes, accounts));
@@ -506,7 +557,9 @@ Status RunsAgree(const Measured& m) {
 
 Status Run(const std::string& dir, const Config& config, Built* built, Measured* m) {
   Progress progress(StderrIsTerminal());
+  StartPhase(m);
   Status st = BuildLog(dir, config, &progress, built);
+  m->peak_build_bytes = PeakRssBytes();
   std::unique_ptr<Ledger> ledger;
   if (st.ok()) st = TimeReplays(dir, config, *built, &progress, &ledger, m);
   if (st.ok()) st = RunsAgree(*m);

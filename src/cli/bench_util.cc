@@ -12,6 +12,18 @@ namespace billsim::cli {
 double Seconds(BenchClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 uint64_t PeakRssBytes() {
+  // VmHWM, the address space's own mark, which ResetPeakRss starts over;
+  // getrusage also keeps the mark at each thread's exit, which it does not.
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    unsigned long long kb = 0;
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f) != nullptr) {
+      found = std::sscanf(line, "VmHWM: %llu kB", &kb) == 1;
+    }
+    std::fclose(f);
+    if (found) return static_cast<uint64_t>(kb) * 1024;
+  }
   struct rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // Linux: kilobytes
@@ -25,6 +37,13 @@ uint64_t CurrentRssBytes() {
   std::fclose(f);
   if (got != 2) return 0;
   return static_cast<uint64_t>(resident_pages) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+bool ResetPeakRss() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (f == nullptr) return false;
+  const bool written = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && written;
 }
 
 double Median(std::vector<double> values) {

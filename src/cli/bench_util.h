@@ -16,11 +16,17 @@ using BenchClock = std::chrono::steady_clock;
 
 double Seconds(BenchClock::duration d);
 
-// The process's peak resident set so far (getrusage), in bytes.
+// The process's peak resident set so far (/proc/self/status VmHWM, else
+// getrusage), in bytes: since the last ResetPeakRss if there was one.
 uint64_t PeakRssBytes();
 // The process's resident set now (/proc/self/statm), in bytes; 0 if it
 // cannot be read.
 uint64_t CurrentRssBytes();
+// Starts the high-water mark of the resident set over from the current
+// resident set (Linux 4.0+: /proc/self/clear_refs), so that PeakRssBytes
+// then tells the peak of what follows alone; false if the system does not
+// allow it (then the peak stays the process's).
+bool ResetPeakRss();
 
 // The middle value (the upper one of an even count); 0 for none.
 double Median(std::vector<double> values);
