@@ -368,12 +368,12 @@ void Ledger::FireDay(uint32_t account) {
   // the listed ones can be short (every other daily hold is full, and
   // topping up a full hold changes nothing), unless the reference
   // behaviour is asked for.
-  std::vector<uint32_t> renew;
-  renew.swap(a.renewals);
+  std::vector<uint32_t>& renew = renew_scratch_;
+  renew.swap(a.renewals);  // a.renewals takes the scratch's capacity
   for (uint32_t c : renew) campaigns_[c].renewal_listed = false;
   if (options_.renew_every_daily_hold) {
     renew = a.holding;
-  } else {
+  } else if (renew.size() > 1) {
     std::sort(renew.begin(), renew.end(), [this](uint32_t x, uint32_t y) {
       return campaign_info_[x].enable_order < campaign_info_[y].enable_order;
     });
@@ -385,10 +385,8 @@ void Ledger::FireDay(uint32_t account) {
     TopUp(ci);
     if (c.hold < c.budget) ListForRenewal(ci);  // short of funds: again
   }
-  const bool any_daily =
-      std::any_of(a.holding.begin(), a.holding.end(), [this](uint32_t ci) {
-        return campaigns_[ci].budget_mode == v1::BUDGET_MODE_DAY;
-      });
+  renew.clear();
+  const bool any_daily = a.daily_holding > 0;
   if (any_daily) ScheduleDay(account);
 }
 
@@ -440,17 +438,16 @@ void Ledger::Emit(Entry&& e) {
 
 std::string Ledger::Digest() const {
   // Derived from the saved state, so that nothing in it can be missed; the
-  // bytes are deterministic (no maps; fields in number order).
-  v1::LedgerState state;
-  SaveState(&state);
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    state.SerializeToCodedStream(&coded);
-  }
-  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  // bytes are deterministic (no maps; fields in number order). Streamed, so
+  // that a book of millions of campaigns is never held twice.
+  XXH3_state_t* state = XXH3_createState();
+  BILLSIM_ASSERT(state != nullptr);
+  XXH3_128bits_reset(state);
+  SerializeState([state](std::string_view piece) {
+    XXH3_128bits_update(state, piece.data(), piece.size());
+  });
+  const XXH128_hash_t h = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
   char buf[33];
   std::snprintf(buf, sizeof buf, "%016llx%016llx",
                 static_cast<unsigned long long>(h.high64),
@@ -507,6 +504,10 @@ Status Ledger::CheckInvariants() const {
       frozen += c.hold;
     }
     if (frozen != a.frozen) return fail("frozen balance != sum of holds");
+    const auto daily = std::count_if(a.holding.begin(), a.holding.end(), [this](uint32_t ci) {
+      return campaigns_[ci].budget_mode == v1::BUDGET_MODE_DAY;
+    });
+    if (static_cast<uint32_t>(daily) != a.daily_holding) return fail("daily holds miscounted");
     // The timers' derived state (R4, R6).
     size_t expired = 0;
     while (expired < a.grants.size() && grants_[a.grants[expired]].expired) expired++;

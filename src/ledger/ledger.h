@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,9 +43,9 @@
 #include "billsim/v1/projections.pb.h"
 #include "ledger/entry.h"
 #include "ledger/id_set.h"
-#include "ledger/chunked_vector.h"
-#include "ledger/id_index.h"
-#include "ledger/string_pool.h"
+#include "util/chunked_vector.h"
+#include "util/id_index.h"
+#include "util/string_pool.h"
 #include "ledger/state.h"
 #include "util/assert.h"
 #include "util/money.h"
@@ -119,6 +120,10 @@ class Ledger {
   // state with `state`, or returns Corruption naming what is inconsistent
   // and leaves this ledger as it was.
   void SaveState(v1::LedgerState* state) const;
+  // SaveState()'s deterministic serialization, in pieces (their
+  // concatenation), without holding the whole message: for digests and
+  // snapshots of large books. Pieces are valid only during the call.
+  void SerializeState(const std::function<void(std::string_view)>& out) const;
   Status RestoreState(const v1::LedgerState& state);
 
   // Would Apply accept this event? Changes nothing. kDuplicate and kRejected
@@ -200,6 +205,15 @@ class Ledger {
     return static_cast<const Ledger*>(self)->disputes_[i].id;
   }
   std::string Name(uint32_t campaign) const { return std::string(campaign_id(campaign)); }
+  // SaveState's parts: the fields before the entities, after them, and
+  // each entity.
+  void SaveHead(v1::LedgerState* s) const;
+  void SaveTail(v1::LedgerState* s) const;
+  void SaveAccount(uint32_t account, v1::LedgerState::Account* p) const;
+  void SaveGrant(uint32_t grant, v1::LedgerState::Grant* p) const;
+  void SaveCampaign(uint32_t campaign, v1::LedgerState::Campaign* p) const;
+  void SaveDispute(uint32_t dispute, v1::LedgerState::Dispute* p) const;
+  void SaveTimers(const std::function<void(const v1::LedgerState::Timer&)>& add) const;
   // The entities' id indexes rebuilt from the entities (after a restore).
   void RebuildIndexes();
   NotBilledCounts& MutableNotBilled(uint32_t campaign);
@@ -401,8 +415,9 @@ class Ledger {
   ChunkedVector<CampaignInfo> campaign_info_;
   StringPool strings_;    // campaign ids and landing pages
   StringTable reasons_;   // campaign status reasons
-  std::vector<NotBilledCounts> not_billed_;
-  std::vector<std::vector<FaultCharge>> fault_charges_;
+  ChunkedVector<NotBilledCounts, 12> not_billed_;
+  ChunkedVector<std::vector<FaultCharge>, 12> fault_charges_;
+  std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
   std::vector<Grant> grants_;
   std::vector<Dispute> disputes_;
   // Id lookups sit on the delivery paths (the server's, replay's

@@ -198,7 +198,10 @@ void Ledger::StartHolding(uint32_t ci) {
                                       campaign_info_[y].enable_order;
                              });
   a.holding.insert(at, ci);
-  if (c.budget_mode == v1::BUDGET_MODE_DAY) ScheduleDay(c.account);
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) {
+    a.daily_holding++;
+    ScheduleDay(c.account);
+  }
   TopUp(ci);
   ListForRenewal(ci);  // it may be short of funds, or have spent today
 }
@@ -212,6 +215,7 @@ void Ledger::StopHolding(uint32_t ci, const std::string& why) {
     return;
   }
   a.holding.erase(it);
+  if (c.budget_mode == v1::BUDGET_MODE_DAY) a.daily_holding--;
   const int64_t released = c.hold;
   if (released == 0) return;
   c.hold = 0;
@@ -304,11 +308,14 @@ void Ledger::TopUpAll(uint32_t ai) {
 void Ledger::ShrinkHolds(uint32_t ai, uint32_t expiring) {
   Account& a = accounts_[ai];
   if (a.holding.empty()) return;
+  const int64_t leaving = expiring == kNoIndex ? 0 : grants_[expiring].remaining;
+  // Without coupons every hold draws on one pool, cash and credit: if all
+  // of them fit in what stays, FitHolds would cut none (the usual case).
+  if (a.restricted_grants == 0 && a.frozen <= a.cash + a.credit - leaving) return;
   // What fits without the expiring grant, earliest-enabled first.
   std::vector<std::pair<uint32_t, int64_t>> holds;
   for (uint32_t ci : a.holding) holds.emplace_back(ci, campaigns_[ci].hold);
   const std::vector<int64_t> fitted = FitHolds(ai, holds, expiring);
-  const int64_t leaving = expiring == kNoIndex ? 0 : grants_[expiring].remaining;
   for (size_t i = holds.size(); i-- > 0;) {
     Campaign& c = campaigns_[holds[i].first];
     const int64_t cut = c.hold - fitted[i];

@@ -2,13 +2,32 @@
 // Everything that Digest() covers is saved, so a restored ledger has the
 // digest of the one that was saved, and applying the same tail to both gives
 // the same digest again.
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
+#include <functional>
 
 #include "ledger/ledger.h"
 
 namespace billsim {
 
-void Ledger::SaveState(v1::LedgerState* s) const {
+namespace {
+
+// The wire tag of a length-delimited field.
+uint32_t Tag(int field) { return static_cast<uint32_t>(field) << 3 | 2; }
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
+void Ledger::SaveHead(v1::LedgerState* s) const {
   s->Clear();
   s->set_clock_us(latest_us_);
   s->set_entry_seq(entry_seq_);
@@ -18,108 +37,123 @@ void Ledger::SaveState(v1::LedgerState* s) const {
   s->set_grant_order(grant_order_);
   s->set_enable_order(enable_order_);
   s->set_history_hash(history_hash_);
-  s->set_min_budget_micros(options_.min_budget_micros);
-  s->set_refund_grant_validity_us(options_.refund_grant_validity_us);
   for (const auto& [first, last] : applied_ids_.runs()) {
     auto* r = s->add_applied_ids();
     r->set_first(first);
     r->set_last(last);
   }
-  for (const Account& a : accounts_) {
-    auto* p = s->add_accounts();
-    p->set_id(a.id);
-    p->set_currency(a.currency);
-    p->set_name(a.name);
-    p->set_utc_offset_minutes(a.utc_offset_minutes);
-    p->set_funding_order(a.funding_order);
-    p->set_opened_at_us(a.opened_at_us);
-    p->set_cash(a.cash);
-    p->set_credit(a.credit);
-    p->set_frozen(a.frozen);
-    p->set_deposited(a.deposited);
-    p->set_granted(a.granted);
-    p->set_spent(a.spent);
-    p->set_expired(a.expired);
-    p->set_adjusted(a.adjusted);
-    for (uint32_t g : a.grants) p->add_grants(g);
-    for (uint32_t c : a.holding) p->add_holding(c);
-    p->set_day_timer_scheduled(a.day_timer_us != INT64_MAX);
-    p->set_clock_us(a.clock_us);
-  }
-  for (const Grant& g : grants_) {
-    auto* p = s->add_grants();
-    p->set_id(g.id);
-    p->set_program(g.program);
-    p->set_account(g.account);
-    p->set_order(g.order);
-    p->set_amount(g.amount);
-    p->set_remaining(g.remaining);
-    p->set_expires_at_us(g.expires_at_us);
-    p->set_expired_micros(g.expired_micros);
-    p->set_expired(g.expired);
-    p->set_adjustment(g.adjustment);
-    for (uint32_t c : g.campaigns) p->add_campaigns(c);
-  }
-  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
-    const Campaign& c = campaigns_[ci];
-    const CampaignInfo& info = campaign_info_[ci];
-    auto* p = s->add_campaigns();
-    p->set_id(Name(ci));
-    p->set_account(c.account);
-    p->set_objective(info.objective);
-    p->set_billing_event(info.billing_event);
-    p->set_price(c.price);
-    p->set_budget_mode(c.budget_mode);
-    p->set_budget(c.budget);
-    p->set_creative_reviewed(info.creative_reviewed);
-    p->set_audience_defined(info.audience_defined);
-    p->set_landing_page_url(std::string(landing_page_url(ci)));
-    p->set_status(static_cast<int32_t>(c.status));
-    p->set_status_reason(status_reason(ci));
-    p->set_review(static_cast<int32_t>(c.review));
-    p->set_enable_order(info.enable_order);
-    p->set_hold(c.hold);
-    p->set_billed_units(c.billed_units);
-    p->set_billed_micros(c.billed_micros);
-    p->set_served_units(served_units(ci));
-    p->set_fault_billed_micros(info.fault_billed_micros);
-    p->set_day_index(c.day_index);
-    p->set_day_spent(c.day_spent);
-    for (int64_t v : c.delivered) p->add_delivered(v);
-    const NotBilledCounts& counts = not_billed(ci);
-    for (int64_t v : counts.units) p->add_not_billed_units(v);
-    for (int64_t v : counts.micros) p->add_not_billed_micros(v);
-    for (const FaultCharge& f : fault_charges(ci)) {
-      auto* fp = p->add_fault_charges();
-      fp->set_time_us(f.time_us);
-      for (const auto& part : f.parts) {
-        auto* pp = fp->add_parts();
-        pp->set_grant(part.grant);
-        pp->set_amount(part.amount);
-        pp->set_adjusted(part.adjusted);
-      }
+}
+
+void Ledger::SaveTail(v1::LedgerState* s) const {
+  s->Clear();
+  s->set_min_budget_micros(options_.min_budget_micros);
+  s->set_refund_grant_validity_us(options_.refund_grant_validity_us);
+}
+
+void Ledger::SaveAccount(uint32_t ai, v1::LedgerState::Account* p) const {
+  const Account& a = accounts_[ai];
+  p->Clear();
+  p->set_id(a.id);
+  p->set_currency(a.currency);
+  p->set_name(a.name);
+  p->set_utc_offset_minutes(a.utc_offset_minutes);
+  p->set_funding_order(a.funding_order);
+  p->set_opened_at_us(a.opened_at_us);
+  p->set_cash(a.cash);
+  p->set_credit(a.credit);
+  p->set_frozen(a.frozen);
+  p->set_deposited(a.deposited);
+  p->set_granted(a.granted);
+  p->set_spent(a.spent);
+  p->set_expired(a.expired);
+  p->set_adjusted(a.adjusted);
+  for (uint32_t g : a.grants) p->add_grants(g);
+  for (uint32_t c : a.holding) p->add_holding(c);
+  p->set_day_timer_scheduled(a.day_timer_us != INT64_MAX);
+  p->set_clock_us(a.clock_us);
+}
+
+void Ledger::SaveGrant(uint32_t gi, v1::LedgerState::Grant* p) const {
+  const Grant& g = grants_[gi];
+  p->Clear();
+  p->set_id(g.id);
+  p->set_program(g.program);
+  p->set_account(g.account);
+  p->set_order(g.order);
+  p->set_amount(g.amount);
+  p->set_remaining(g.remaining);
+  p->set_expires_at_us(g.expires_at_us);
+  p->set_expired_micros(g.expired_micros);
+  p->set_expired(g.expired);
+  p->set_adjustment(g.adjustment);
+  for (uint32_t c : g.campaigns) p->add_campaigns(c);
+}
+
+void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
+  const Campaign& c = campaigns_[ci];
+  const CampaignInfo& info = campaign_info_[ci];
+  p->Clear();
+  p->set_id(Name(ci));
+  p->set_account(c.account);
+  p->set_objective(info.objective);
+  p->set_billing_event(info.billing_event);
+  p->set_price(c.price);
+  p->set_budget_mode(c.budget_mode);
+  p->set_budget(c.budget);
+  p->set_creative_reviewed(info.creative_reviewed);
+  p->set_audience_defined(info.audience_defined);
+  p->set_landing_page_url(std::string(landing_page_url(ci)));
+  p->set_status(static_cast<int32_t>(c.status));
+  p->set_status_reason(status_reason(ci));
+  p->set_review(static_cast<int32_t>(c.review));
+  p->set_enable_order(info.enable_order);
+  p->set_hold(c.hold);
+  p->set_billed_units(c.billed_units);
+  p->set_billed_micros(c.billed_micros);
+  p->set_served_units(served_units(ci));
+  p->set_fault_billed_micros(info.fault_billed_micros);
+  p->set_day_index(c.day_index);
+  p->set_day_spent(c.day_spent);
+  for (int64_t v : c.delivered) p->add_delivered(v);
+  const NotBilledCounts& counts = not_billed(ci);
+  for (int64_t v : counts.units) p->add_not_billed_units(v);
+  for (int64_t v : counts.micros) p->add_not_billed_micros(v);
+  for (const FaultCharge& f : fault_charges(ci)) {
+    auto* fp = p->add_fault_charges();
+    fp->set_time_us(f.time_us);
+    for (const auto& part : f.parts) {
+      auto* pp = fp->add_parts();
+      pp->set_grant(part.grant);
+      pp->set_amount(part.amount);
+      pp->set_adjusted(part.adjusted);
     }
   }
-  for (const Dispute& d : disputes_) {
-    auto* p = s->add_disputes();
-    p->set_id(d.id);
-    p->set_account(d.account);
-    p->set_campaign(d.campaign);
-    p->set_reason(d.reason);
-    p->set_status(d.status);
-    p->set_status_note(d.status_note);
-    p->set_window_start_us(d.window_start_us);
-    p->set_window_end_us(d.window_end_us);
-    p->set_claimed(d.claimed);
-    p->set_verifiable(d.verifiable);
-    p->set_adjusted(d.adjusted);
-    p->set_has_screenshot(d.has_screenshot);
-    p->set_has_spend_report(d.has_spend_report);
-    p->set_has_delivery_data(d.has_delivery_data);
-  }
-  // Every account's timers, account by account, each account's in the
-  // order they fire: (time, kind, key).
+}
+
+void Ledger::SaveDispute(uint32_t di, v1::LedgerState::Dispute* p) const {
+  const Dispute& d = disputes_[di];
+  p->Clear();
+  p->set_id(d.id);
+  p->set_account(d.account);
+  p->set_campaign(d.campaign);
+  p->set_reason(d.reason);
+  p->set_status(d.status);
+  p->set_status_note(d.status_note);
+  p->set_window_start_us(d.window_start_us);
+  p->set_window_end_us(d.window_end_us);
+  p->set_claimed(d.claimed);
+  p->set_verifiable(d.verifiable);
+  p->set_adjusted(d.adjusted);
+  p->set_has_screenshot(d.has_screenshot);
+  p->set_has_spend_report(d.has_spend_report);
+  p->set_has_delivery_data(d.has_delivery_data);
+}
+
+void Ledger::SaveTimers(const std::function<void(const v1::LedgerState::Timer&)>& add) const {
+  // Account by account, each account's in the order they fire: (time,
+  // kind, key).
   std::vector<Due> timers;
+  v1::LedgerState::Timer p;
   for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
     const Account& a = accounts_[ai];
     timers.clear();
@@ -131,13 +165,81 @@ void Ledger::SaveState(v1::LedgerState* s) const {
       return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
     });
     for (const Due& t : timers) {
-      auto* p = s->add_timers();
-      p->set_at_us(t.at_us);
-      p->set_kind(t.kind);
-      p->set_key(DueKey(t));
-      p->set_index(t.index);
+      p.set_at_us(t.at_us);
+      p.set_kind(t.kind);
+      p.set_key(DueKey(t));
+      p.set_index(t.index);
+      add(p);
     }
   }
+}
+
+void Ledger::SaveState(v1::LedgerState* s) const {
+  v1::LedgerState tail;
+  SaveHead(s);
+  SaveTail(&tail);
+  s->MergeFrom(tail);
+  for (uint32_t i = 0; i < accounts_.size(); ++i) SaveAccount(i, s->add_accounts());
+  for (uint32_t i = 0; i < grants_.size(); ++i) SaveGrant(i, s->add_grants());
+  for (uint32_t i = 0; i < campaigns_.size(); ++i) SaveCampaign(i, s->add_campaigns());
+  for (uint32_t i = 0; i < disputes_.size(); ++i) SaveDispute(i, s->add_disputes());
+  SaveTimers([s](const v1::LedgerState::Timer& t) { *s->add_timers() = t; });
+}
+
+void Ledger::SerializeState(const std::function<void(std::string_view)>& out) const {
+  // Fields in number order, as a deterministic serialization of the whole
+  // message writes them: the head (1-9), each entity (10-14) framed as a
+  // length-delimited field, the tail (15-16).
+  std::string bytes;
+  auto serialize = [&bytes](const google::protobuf::MessageLite& m) {
+    bytes.clear();
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  };
+  std::string frame;
+  auto field = [&](int number, const google::protobuf::MessageLite& m) {
+    serialize(m);
+    frame.clear();
+    PutVarint(&frame, Tag(number));
+    PutVarint(&frame, bytes.size());
+    out(frame);
+    out(bytes);
+  };
+  {
+    v1::LedgerState head;
+    SaveHead(&head);
+    serialize(head);
+    out(bytes);
+  }
+  v1::LedgerState::Account account;
+  for (uint32_t i = 0; i < accounts_.size(); ++i) {
+    SaveAccount(i, &account);
+    field(v1::LedgerState::kAccountsFieldNumber, account);
+  }
+  v1::LedgerState::Grant grant;
+  for (uint32_t i = 0; i < grants_.size(); ++i) {
+    SaveGrant(i, &grant);
+    field(v1::LedgerState::kGrantsFieldNumber, grant);
+  }
+  v1::LedgerState::Campaign campaign;
+  for (uint32_t i = 0; i < campaigns_.size(); ++i) {
+    SaveCampaign(i, &campaign);
+    field(v1::LedgerState::kCampaignsFieldNumber, campaign);
+  }
+  v1::LedgerState::Dispute dispute;
+  for (uint32_t i = 0; i < disputes_.size(); ++i) {
+    SaveDispute(i, &dispute);
+    field(v1::LedgerState::kDisputesFieldNumber, dispute);
+  }
+  SaveTimers([&](const v1::LedgerState::Timer& t) {
+    field(v1::LedgerState::kTimersFieldNumber, t);
+  });
+  v1::LedgerState tail;
+  SaveTail(&tail);
+  serialize(tail);
+  out(bytes);
 }
 
 namespace {
@@ -456,7 +558,10 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     }
     fresh.UpdateNextTimer(a);
     // Any daily hold may be short: all are listed for the next renewal.
-    for (uint32_t ci : a.holding) fresh.ListForRenewal(ci);
+    for (uint32_t ci : a.holding) {
+      fresh.ListForRenewal(ci);
+      if (fresh.campaigns_[ci].budget_mode == v1::BUDGET_MODE_DAY) a.daily_holding++;
+    }
   }
   const Status invariants = fresh.CheckInvariants();
   if (!invariants.ok()) return bad(invariants.message());
@@ -478,6 +583,7 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
   reasons_ = std::move(fresh.reasons_);
   not_billed_ = std::move(fresh.not_billed_);
   fault_charges_ = std::move(fresh.fault_charges_);
+  renew_scratch_.clear();
   grants_ = std::move(fresh.grants_);
   disputes_ = std::move(fresh.disputes_);
   RebuildIndexes();

@@ -48,6 +48,7 @@ struct alignas(64) Account {
   int64_t spent = 0;
   v1::FundingOrder funding_order = v1::FUNDING_ORDER_CREDIT_FIRST;
   uint32_t restricted_grants = 0;  // grants with campaign_ids (coupons)
+  uint32_t daily_holding = 0;      // campaigns in `holding` with a daily budget
 
   // Grants in R3 order: soonest expiry, then earlier grant, then id.
   std::vector<uint32_t> grants;

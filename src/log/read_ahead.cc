@@ -65,8 +65,13 @@ void ReadAheadStream::AssignStableIds(Slot* slot) {
   slot->stable_ids.resize(d.dictionary_size());
   for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
     PairKey(d.account(i), d.campaign(i), &key_);
-    auto [it, inserted] = stable_.try_emplace(key_, static_cast<uint32_t>(stable_.size()));
-    slot->stable_ids[i] = it->second;
+    uint32_t id = stable_.Find(key_);
+    if (id == IdIndex::kNotFound) {
+      id = static_cast<uint32_t>(pair_keys_.size());
+      pair_keys_.push_back(pair_pool_.Add(key_));
+      stable_.Insert(id);
+    }
+    slot->stable_ids[i] = id;
   }
 }
 

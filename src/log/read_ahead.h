@@ -26,7 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "util/id_index.h"
+#include "util/string_pool.h"
 #include "log/batch_codec.h"
 #include "log/event_stream.h"
 #include "log/format.h"
@@ -77,9 +78,16 @@ class ReadAheadStream {
   void AssignStableIds(Slot* slot);  // worker only
 
   EventStream stream_;  // owned by the worker once it runs
-  // Worker-only: every (account, campaign) pair seen, by PairKey. As large
-  // as the set of campaigns, not the log.
-  absl::flat_hash_map<std::string, uint32_t> stable_;
+  // Worker-only: every (account, campaign) pair seen, by PairKey, its
+  // stable id its index in pair_keys_ (the key's bytes in the pool). As
+  // large as the set of campaigns, not the log: about 40 bytes a pair.
+  static std::string_view PairKeyOf(const void* self, uint32_t id) {
+    const auto* me = static_cast<const ReadAheadStream*>(self);
+    return me->pair_pool_.Get(me->pair_keys_[id]);
+  }
+  StringPool pair_pool_;
+  std::vector<StringPool::Handle> pair_keys_;
+  IdIndex stable_{this, &PairKeyOf};
   std::string key_;  // reused
   std::array<Slot, kSlots> slots_;
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "log/file.h"
 #include "log/log_dir.h"
@@ -27,6 +28,14 @@ using log::SnapshotPath;
 
 void Put(std::string* s, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void PutVarint(std::string* s, uint64_t v) {
+  while (v >= 0x80) {
+    s->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  s->push_back(static_cast<char>(v));
 }
 
 uint64_t Get(const std::string& s, size_t at, int bytes) {
@@ -51,24 +60,27 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
       XXH3_64bits(data.data() + kSnapshotHeader, len) != Get(data, 16, 8)) {
     return Status::Corruption(path + ": checksum mismatch or truncated");
   }
-  v1::Snapshot snap;
-  if (!snap.ParseFromArray(data.data() + kSnapshotHeader, static_cast<int>(len))) {
+  auto snap = std::make_unique<v1::Snapshot>();
+  if (!snap->ParseFromArray(data.data() + kSnapshotHeader, static_cast<int>(len))) {
     return Status::Corruption(path + ": body does not parse");
   }
-  if (snap.last_seq() != seq) return Status::Corruption(path + ": sequence mismatch");
-  if (snap.last_seq() > max_seq || snap.state().clock_us() > max_time_us) {
+  std::string().swap(data);  // only one copy of a large book at a time
+  if (snap->last_seq() != seq) return Status::Corruption(path + ": sequence mismatch");
+  if (snap->last_seq() > max_seq || snap->state().clock_us() > max_time_us) {
     return Status::NotFound(path + ": after the replay target");
   }
   log::Chain chain;
   st = ChainAt(log_dir, seq, &chain, env);
   if (!st.ok()) return Status::Corruption(path + ": " + st.message());
-  if (snap.chain().size() != chain.size() ||
-      std::memcmp(snap.chain().data(), chain.data(), chain.size()) != 0) {
+  if (snap->chain().size() != chain.size() ||
+      std::memcmp(snap->chain().data(), chain.data(), chain.size()) != 0) {
     return Status::Corruption(path + ": does not belong to this log (chain differs)");
   }
-  st = ledger->RestoreState(snap.state());
+  st = ledger->RestoreState(snap->state());
   if (!st.ok()) return Status::Corruption(path + ": " + st.message());
-  if (ledger->Digest() != snap.state_digest()) {
+  const std::string recorded = snap->state_digest();
+  snap.reset();
+  if (ledger->Digest() != recorded) {
     return Status::Corruption(path + ": restored state digest differs from the recorded one");
   }
   return Status::Ok();
@@ -80,21 +92,30 @@ std::string SnapshotDir(const std::string& log_dir) { return log::SnapshotDir(lo
 
 Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t last_seq,
                      const log::Chain& chain, std::string* path, log::Env* env) {
-  v1::Snapshot snap;
-  snap.set_format_version(kSnapshotVersion);
-  snap.set_last_seq(last_seq);
-  snap.set_chain(chain.data(), chain.size());
-  snap.set_state_digest(ledger.Digest());
-  ledger.SaveState(snap.mutable_state());
-  std::string body;
-  if (!snap.SerializeToString(&body)) return Status::IOError("snapshot: cannot serialize");
-  std::string data;
-  Put(&data, kSnapshotMagic, 4);
-  Put(&data, kSnapshotVersion, 2);
-  Put(&data, 0, 2);
-  Put(&data, body.size(), 8);
-  Put(&data, XXH3_64bits(body.data(), body.size()), 8);
-  data += body;
+  // A v1::Snapshot, written without building one (a book of millions of
+  // campaigns would be held twice more): its first fields, then the state
+  // (field 5) streamed from the ledger, after the header that frames it.
+  v1::Snapshot head;
+  head.set_format_version(kSnapshotVersion);
+  head.set_last_seq(last_seq);
+  head.set_chain(chain.data(), chain.size());
+  head.set_state_digest(ledger.Digest());
+  uint64_t state_size = 0;
+  ledger.SerializeState([&state_size](std::string_view piece) { state_size += piece.size(); });
+  std::string data(kSnapshotHeader, '\0');
+  if (!head.AppendToString(&data)) return Status::IOError("snapshot: cannot serialize");
+  PutVarint(&data, v1::Snapshot::kStateFieldNumber << 3 | 2);
+  PutVarint(&data, state_size);
+  data.reserve(data.size() + state_size);
+  ledger.SerializeState([&data](std::string_view piece) { data.append(piece); });
+  const size_t body_size = data.size() - kSnapshotHeader;
+  std::string header;
+  Put(&header, kSnapshotMagic, 4);
+  Put(&header, kSnapshotVersion, 2);
+  Put(&header, 0, 2);
+  Put(&header, body_size, 8);
+  Put(&header, XXH3_64bits(data.data() + kSnapshotHeader, body_size), 8);
+  data.replace(0, kSnapshotHeader, header);
   Status st = log::CreateDir(SnapshotDir(log_dir), env);
   if (!st.ok()) return st;
   *path = SnapshotPath(log_dir, last_seq);

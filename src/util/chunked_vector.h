@@ -4,13 +4,20 @@
 // and an index costs one more load from a small table (a few hundred
 // pointers for ten million elements) than a std::vector's.
 //
+// The first chunk grows as a std::vector does (moving its elements), so a
+// small book does not pay for a whole chunk; from the second chunk on,
+// nothing moves. Like std::vector, appending may invalidate references
+// into the first chunk.
+//
 // Only what the ledger needs: append, index, iterate, clear.
-#ifndef BILLSIM_LEDGER_CHUNKED_VECTOR_H_
-#define BILLSIM_LEDGER_CHUNKED_VECTOR_H_
+#ifndef BILLSIM_UTIL_CHUNKED_VECTOR_H_
+#define BILLSIM_UTIL_CHUNKED_VECTOR_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "util/assert.h"
@@ -23,8 +30,14 @@ class ChunkedVector {
   static constexpr size_t kChunk = size_t{1} << kChunkBits;
 
   ChunkedVector() = default;
-  ChunkedVector(ChunkedVector&&) noexcept = default;
-  ChunkedVector& operator=(ChunkedVector&&) noexcept = default;
+  ChunkedVector(ChunkedVector&& o) noexcept { *this = std::move(o); }
+  ChunkedVector& operator=(ChunkedVector&& o) noexcept {
+    chunks_ = std::move(o.chunks_);
+    size_ = std::exchange(o.size_, 0);
+    first_capacity_ = std::exchange(o.first_capacity_, 0);
+    o.chunks_.clear();
+    return *this;
+  }
   ChunkedVector(const ChunkedVector&) = delete;
   ChunkedVector& operator=(const ChunkedVector&) = delete;
 
@@ -44,7 +57,9 @@ class ChunkedVector {
 
   // Appends a default-constructed T and returns it.
   T& emplace_back() {
-    if ((size_ & (kChunk - 1)) == 0 && (size_ >> kChunkBits) == chunks_.size()) {
+    if (size_ < kChunk) {
+      if (size_ == first_capacity_) GrowFirst();
+    } else if ((size_ & (kChunk - 1)) == 0 && (size_ >> kChunkBits) == chunks_.size()) {
       chunks_.push_back(std::make_unique<T[]>(kChunk));
     }
     return (*this)[size_++];
@@ -53,6 +68,7 @@ class ChunkedVector {
   void clear() {
     chunks_.clear();
     size_ = 0;
+    first_capacity_ = 0;
   }
 
   template <bool kConst>
@@ -92,10 +108,23 @@ class ChunkedVector {
   const_iterator end() const { return {this, size_}; }
 
  private:
+  void GrowFirst() {
+    const size_t capacity = first_capacity_ == 0 ? 16 : std::min(kChunk, 2 * first_capacity_);
+    auto bigger = std::make_unique<T[]>(capacity);
+    for (size_t i = 0; i < size_; ++i) bigger[i] = std::move(chunks_[0][i]);
+    if (chunks_.empty()) {
+      chunks_.push_back(std::move(bigger));
+    } else {
+      chunks_[0] = std::move(bigger);
+    }
+    first_capacity_ = capacity;
+  }
+
   std::vector<std::unique_ptr<T[]>> chunks_;
   size_t size_ = 0;
+  size_t first_capacity_ = 0;  // of chunks_[0]: up to kChunk
 };
 
 }  // namespace billsim
 
-#endif  // BILLSIM_LEDGER_CHUNKED_VECTOR_H_
+#endif  // BILLSIM_UTIL_CHUNKED_VECTOR_H_

@@ -6,20 +6,20 @@
 //
 // Not movable: its hash and equality reach back to it. An owner that swaps
 // in new entities rebuilds the index (Clear, then Insert each).
-#ifndef BILLSIM_LEDGER_ID_INDEX_H_
-#define BILLSIM_LEDGER_ID_INDEX_H_
+#ifndef BILLSIM_UTIL_ID_INDEX_H_
+#define BILLSIM_UTIL_ID_INDEX_H_
 
 #include <cstdint>
 #include <string_view>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
-#include "ledger/entry.h"
 
 namespace billsim {
 
 class IdIndex {
  public:
+  static constexpr uint32_t kNotFound = UINT32_MAX;  // == kNoIndex
   using IdOf = std::string_view (*)(const void* owner, uint32_t index);
 
   IdIndex(const void* owner, IdOf id_of)
@@ -27,10 +27,10 @@ class IdIndex {
   IdIndex(const IdIndex&) = delete;
   IdIndex& operator=(const IdIndex&) = delete;
 
-  // The index whose id is `id`, or kNoIndex.
+  // The index whose id is `id`, or kNotFound.
   uint32_t Find(std::string_view id) const {
     auto it = set_.find(absl::string_view(id.data(), id.size()));
-    return it == set_.end() ? kNoIndex : *it;
+    return it == set_.end() ? kNotFound : *it;
   }
   // Adds `index` (its id read through id_of); false if that id is there.
   bool Insert(uint32_t index) { return set_.insert(index).second; }
@@ -63,4 +63,4 @@ class IdIndex {
 
 }  // namespace billsim
 
-#endif  // BILLSIM_LEDGER_ID_INDEX_H_
+#endif  // BILLSIM_UTIL_ID_INDEX_H_

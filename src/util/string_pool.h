@@ -6,8 +6,8 @@
 //
 // Interned: StringTable keeps one copy of each distinct string, for values
 // drawn from a small set (status reasons), named by a 4-byte index.
-#ifndef BILLSIM_LEDGER_STRING_POOL_H_
-#define BILLSIM_LEDGER_STRING_POOL_H_
+#ifndef BILLSIM_UTIL_STRING_POOL_H_
+#define BILLSIM_UTIL_STRING_POOL_H_
 
 #include <cstdint>
 #include <cstring>
@@ -91,4 +91,4 @@ class StringTable {
 
 }  // namespace billsim
 
-#endif  // BILLSIM_LEDGER_STRING_POOL_H_
+#endif  // BILLSIM_UTIL_STRING_POOL_H_
