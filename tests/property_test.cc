@@ -181,7 +181,7 @@ class Generator {
     bool faulted = false;  // fault-marked delivery was sent
     int64_t fault_time = 0;  // when, last
     v1::BudgetMode mode = v1::BUDGET_MODE_UNSPECIFIED;
-    int64_t budget = 0;     // as sent (may be an edge the ledger refuses)
+    int64_t budget = 0;  // as sent (may be an edge the ledger refuses)
     int64_t price = 0;
     int64_t per_units = 1;  // 1000 for CPM
   };
@@ -474,14 +474,15 @@ class Generator {
 
   // --- A daily-hold story (R4 with R5, R6, R7) ---------------------------
   //
-  // A new account whose money cannot back both of its daily campaigns: D1,
-  // enabled first, is held in full; D2 is held short. Then, each step
-  // drawn: a delivery to D1 (a charge), the expiry of a grant that backed
-  // D2 (a cut, R6), a local midnight (a renewal that finds D2 still short,
-  // so that it is untouched at the next one), and D1 paused, deleted or
-  // rejected (R7): its hold comes free without money coming in, and the
-  // next local midnight tops D2 up. Lazy renewal must see D2 as short after
-  // each of these paths. The story's events are well-formed and on time.
+  // A new account with two daily campaigns: D1, enabled first, is held in
+  // full; D2 is held short, or in full only with a grant that expires.
+  // Then, each step drawn: a delivery to D1 (a charge); a local midnight
+  // (a renewal that finds D2 short, so that it is untouched at the next
+  // one, or full, so that only the cut that follows can make it short);
+  // the grant's expiry (a cut, R6); D1 paused, deleted or rejected (R7):
+  // its hold comes free without money coming in, and the next local
+  // midnight tops D2 up. Lazy renewal must see D2 as short after each of
+  // these paths. The story's events are well-formed and on time.
   v1::Event StoryEvent(int64_t after_us) {
     now_ += after_us;
     v1::Event e;
@@ -541,11 +542,16 @@ class Generator {
     const int64_t b1 = 50 * kUnit + static_cast<int64_t>(U(20 * kUnit));
     const int64_t b2 = 50 * kUnit + static_cast<int64_t>(U(20 * kUnit));
     // Cash backs D1 and part of D2; a grant (a coupon for D2, or for any
-    // campaign) backs some more of D2 until it expires.
+    // campaign) backs some more of D2, or all the rest, until it expires.
+    const bool full = P(40);
+    const bool midnight_first = P(40);
+    const auto upto = [this](int64_t n) {
+      return static_cast<int64_t>(U(static_cast<uint64_t>(n)));
+    };
+    const int64_t cash = b1 + upto(b2 / 2);
     v1::Event deposit = StoryEvent(1 + U(Span(10 * kMin)));
     deposit.mutable_cash_deposited()->set_account_id(account);
-    deposit.mutable_cash_deposited()->set_amount_micros(
-        b1 + static_cast<int64_t>(U(static_cast<uint64_t>(b2 / 2))));
+    deposit.mutable_cash_deposited()->set_amount_micros(cash);
     deposit.mutable_cash_deposited()->set_reference("story");
     out->push_back(std::move(deposit));
     out->push_back(StoryCampaign(account, b1));
@@ -557,14 +563,19 @@ class Generator {
     g->set_account_id(account);
     g->set_grant_id("gr" + std::to_string(grants_.size()));
     grants_.push_back(g->grant_id());
-    g->set_amount_micros(1 + static_cast<int64_t>(U(static_cast<uint64_t>(b2 / 2))));
-    const int64_t expires = now_ + Span(kHour) + static_cast<int64_t>(U(Span(3 * kHour)));
+    g->set_amount_micros(full ? b1 + b2 - cash + upto(b2 / 4)
+                              : 1 + upto(b2 / 2));
+    // After the first midnight of the story, if that comes first.
+    const int64_t expires = now_ + (midnight_first ? kDay : 0) + Span(kHour) +
+                            static_cast<int64_t>(U(Span(3 * kHour)));
     g->set_expires_at_us(expires);
     g->set_program("story");
     if (P(40)) g->add_campaign_ids(campaigns_[d2].id);
     out->push_back(std::move(grant));
-    out->push_back(StoryStatus(campaigns_[d1], v1::CampaignStatusChanged::ENABLE));
-    out->push_back(StoryStatus(campaigns_[d2], v1::CampaignStatusChanged::ENABLE));
+    out->push_back(
+        StoryStatus(campaigns_[d1], v1::CampaignStatusChanged::ENABLE));
+    out->push_back(
+        StoryStatus(campaigns_[d2], v1::CampaignStatusChanged::ENABLE));
     campaigns_[d1].enabled = campaigns_[d2].enabled = true;
     if (P(30)) {  // D1 charged
       v1::Event e = StoryEvent(1 + U(Span(20 * kMin)));
@@ -575,18 +586,24 @@ class Generator {
       m->set_count(1 + static_cast<int64_t>(U(20)));
       out->push_back(std::move(e));
     }
-    if (P(70)) {  // past the grant's expiry: D2 cut (R6)
-      out->push_back(StoryAdvance(account, std::max<int64_t>(0, expires - now_) +
-                                               1 + U(Span(kHour))));
-    }
-    if (P(40)) {  // a local midnight while D2 is short
+    const auto past_expiry = [&] {  // D2 cut (R6)
+      return StoryAdvance(account, std::max<int64_t>(0, expires - now_) + 1 +
+                                       static_cast<int64_t>(U(Span(kHour))));
+    };
+    if (midnight_first) {
       out->push_back(StoryAdvance(account, kDay));
+      out->push_back(past_expiry());
+    } else {
+      if (P(70)) out->push_back(past_expiry());
+      if (P(40)) out->push_back(StoryAdvance(account, kDay));
     }
     const uint64_t how = U(10);
     if (how < 6) {
-      out->push_back(StoryStatus(campaigns_[d1], v1::CampaignStatusChanged::DISABLE));
+      out->push_back(
+          StoryStatus(campaigns_[d1], v1::CampaignStatusChanged::DISABLE));
     } else if (how < 8) {
-      out->push_back(StoryStatus(campaigns_[d1], v1::CampaignStatusChanged::DELETE));
+      out->push_back(
+          StoryStatus(campaigns_[d1], v1::CampaignStatusChanged::DELETE));
     } else {
       v1::Event e = StoryEvent(1 + U(Span(20 * kMin)));
       auto* m = e.mutable_ad_reviewed();
@@ -850,7 +867,7 @@ const char* OutcomeName(Ledger::Outcome o) {
   return "?";
 }
 
-// --- Eager against lazy renewal (R4) ------------------------------------------
+// --- Eager against lazy renewal (R4) -----------------------------------------
 //
 // The ledger under test renews, at each local midnight, only the daily holds
 // that can be short; the reference (LedgerOptions::renew_every_daily_hold)
@@ -929,10 +946,10 @@ std::string NumberName(const Ledger& l, size_t k) {
 // "" if the numbers agree, else the first that differs, named.
 std::string CompareNumbers(const Ledger& a, const std::vector<int64_t>& na,
                            const char* a_name, const Ledger& b,
-                           const std::vector<int64_t>& nb,
-                           const char* b_name) {
+                           const std::vector<int64_t>& nb, const char* b_name) {
   std::ostringstream err;
-  const auto [ia, ib] = std::mismatch(na.begin(), na.end(), nb.begin(), nb.end());
+  const auto [ia, ib] =
+      std::mismatch(na.begin(), na.end(), nb.begin(), nb.end());
   if (ia == na.end() && ib == nb.end()) return "";
   const size_t k = static_cast<size_t>(ia - na.begin());
   err << "the state differs: ";
@@ -987,7 +1004,8 @@ std::string CompareWithEager(const Ledger& lazy, const Ledger::Result& r,
         << (k < expected.size() ? b.DebugString() : std::string("(none)\n"));
     return err.str();
   }
-  if (lazy.clock_us() != eager.clock_us() || lazy.entries() != eager.entries()) {
+  if (lazy.clock_us() != eager.clock_us() ||
+      lazy.entries() != eager.entries()) {
     err << "clock " << lazy.clock_us() << " vs " << eager.clock_us()
         << ", entries " << lazy.entries() << " vs " << eager.entries();
     return err.str();
@@ -1044,8 +1062,7 @@ int64_t LocalDayOf(const Account& a, int64_t time_us) {
   return FloorDiv(time_us + a.utc_offset_minutes * kMin, kDay);
 }
 bool IsLocalMidnight(const Account& a, int64_t time_us) {
-  return LocalDayOf(a, time_us) * kDay ==
-         time_us + a.utc_offset_minutes * kMin;
+  return LocalDayOf(a, time_us) * kDay == time_us + a.utc_offset_minutes * kMin;
 }
 
 class Simulation {
@@ -1072,19 +1089,38 @@ class Simulation {
                  ", the eager reference's " + eager_.Digest();
         }
       }
-      const bool full = (i + 1) % plan_.check_every == 0 || i + 1 == events.size();
+      const bool full =
+          (i + 1) % plan_.check_every == 0 || i + 1 == events.size();
       std::string err = Step(events[i], full);
       if (!err.empty()) return Where(i, events[i]) + err;
     }
     const std::string digest = ledger_.Digest();
     g_event = -1;
+    const std::string err = CheckAfterStream(events, mid, mid_digest, digest);
+    if (err.empty()) return "";
+    return "seed=" + std::to_string(seed_) + " after the stream: " + err;
+  }
+
+  const Ledger& ledger() const { return ledger_; }
+  const DailyCoverage& coverage() const { return coverage_; }
+  int64_t span_us() const { return span_us_; }
+  size_t generated() const { return generated_; }
+  uint64_t applied() const { return applied_; }
+  uint64_t rejected() const { return rejected_; }
+  uint64_t duplicates() const { return duplicates_; }
+  uint64_t entries() const { return ledger_.entries(); }
+
+ private:
+  // The end of a run: both renewal modes agree; replays into fresh
+  // ledgers, and through a snapshot taken at `mid`, give the same digest.
+  std::string CheckAfterStream(const std::vector<v1::Event>& events, size_t mid,
+                               const std::string& mid_digest,
+                               const std::string& digest) {
     if (eager_.Digest() != digest) {
-      return "seed=" + std::to_string(seed_) + " at the end: digest " +
-             digest + ", the eager reference's " + eager_.Digest();
+      return "digest " + digest + ", the eager reference's " + eager_.Digest();
     }
     if (Views(eager_) != Views(ledger_)) {
-      return "seed=" + std::to_string(seed_) +
-             " at the end: the views differ from the eager reference's";
+      return "the views differ from the eager reference's";
     }
 
     // Replay: the same events give the same digest.
@@ -1134,16 +1170,6 @@ class Simulation {
     return "";
   }
 
-  const Ledger& ledger() const { return ledger_; }
-  const DailyCoverage& coverage() const { return coverage_; }
-  int64_t span_us() const { return span_us_; }
-  size_t generated() const { return generated_; }
-  uint64_t applied() const { return applied_; }
-  uint64_t rejected() const { return rejected_; }
-  uint64_t duplicates() const { return duplicates_; }
-  uint64_t entries() const { return ledger_.entries(); }
-
- private:
   std::string Where(size_t i, const v1::Event& e) const {
     return "seed=" + std::to_string(seed_) + " event #" + std::to_string(i) +
            " {" + e.ShortDebugString() + "}: ";
@@ -1182,7 +1208,8 @@ class Simulation {
         TakeNumbers(ledger_, &numbers_before_);
       }
     }
-    const DailyBefore daily_before = plan_.track_daily ? NoteDaily(e) : DailyBefore{};
+    const DailyBefore daily_before =
+        plan_.track_daily ? NoteDaily(e) : DailyBefore{};
     const int64_t clock_before = ledger_.clock_us();
     const uint64_t entries_before = ledger_.entries();
     const size_t grants_before = ledger_.grants().size();
@@ -1211,8 +1238,8 @@ class Simulation {
       }
     }
 
-    std::string s = CompareWithEager(ledger_, r, sink_.entries, eager_,
-                                     eager_r, eager_sink_.entries);
+    std::string s = CompareWithEager(ledger_, r, sink_.entries, eager_, eager_r,
+                                     eager_sink_.entries);
     if (!s.empty()) return s;
     TakeNumbers(ledger_, &numbers_);
     TakeNumbers(eager_, &eager_numbers_);
@@ -1309,7 +1336,8 @@ class Simulation {
     if (e.has_campaign_status_changed() &&
         e.campaign_status_changed().operation() ==
             v1::CampaignStatusChanged::ENABLE) {
-      b.enabling = ledger_.FindCampaign(e.campaign_status_changed().campaign_id());
+      b.enabling =
+          ledger_.FindCampaign(e.campaign_status_changed().campaign_id());
       if (b.enabling != kNoIndex) {
         b.was_enabled = ledger_.campaigns()[b.enabling].status ==
                         Campaign::Status::kEnabled;
@@ -1809,24 +1837,25 @@ void RunSeeds(uint64_t first, uint64_t last) {
   EXPECT_GT(entries, applied);
   // The differential against eager renewal means something only if the
   // streams reach the daily-budget situations lazy renewal must get right.
-  std::printf("seeds %llu-%llu, daily budgets: %llu exhausted, %llu partly "
-              "spent, %llu cut by expiry, %llu re-enabled the same day, "
-              "%llu held beside coupons, %llu cash-first costs, %llu jumps "
-              ">= 3 days; midnight top-ups after a charge %llu, a cut %llu, "
-              "a start %llu, none of these %llu\n",
-              static_cast<unsigned long long>(first),
-              static_cast<unsigned long long>(last),
-              static_cast<unsigned long long>(daily.exhausted),
-              static_cast<unsigned long long>(daily.partly_spent),
-              static_cast<unsigned long long>(daily.cut),
-              static_cast<unsigned long long>(daily.reenabled_same_day),
-              static_cast<unsigned long long>(daily.coupon_holds),
-              static_cast<unsigned long long>(daily.cash_first_costs),
-              static_cast<unsigned long long>(daily.long_jumps),
-              static_cast<unsigned long long>(daily.renewed_charged),
-              static_cast<unsigned long long>(daily.renewed_cut),
-              static_cast<unsigned long long>(daily.renewed_started),
-              static_cast<unsigned long long>(daily.renewed_untouched));
+  std::printf(
+      "seeds %llu-%llu, daily budgets: %llu exhausted, %llu partly "
+      "spent, %llu cut by expiry, %llu re-enabled the same day, "
+      "%llu held beside coupons, %llu cash-first costs, %llu jumps "
+      ">= 3 days; midnight top-ups after a charge %llu, a cut %llu, "
+      "a start %llu, none of these %llu\n",
+      static_cast<unsigned long long>(first),
+      static_cast<unsigned long long>(last),
+      static_cast<unsigned long long>(daily.exhausted),
+      static_cast<unsigned long long>(daily.partly_spent),
+      static_cast<unsigned long long>(daily.cut),
+      static_cast<unsigned long long>(daily.reenabled_same_day),
+      static_cast<unsigned long long>(daily.coupon_holds),
+      static_cast<unsigned long long>(daily.cash_first_costs),
+      static_cast<unsigned long long>(daily.long_jumps),
+      static_cast<unsigned long long>(daily.renewed_charged),
+      static_cast<unsigned long long>(daily.renewed_cut),
+      static_cast<unsigned long long>(daily.renewed_started),
+      static_cast<unsigned long long>(daily.renewed_untouched));
   EXPECT_GT(daily.exhausted, 0u);
   EXPECT_GT(daily.partly_spent, 0u);
   EXPECT_GT(daily.cut, 0u);
@@ -1872,28 +1901,30 @@ TEST(LedgerPropertyTest, LargeBooks) {
     Simulation sim(seed, false, plan);
     const auto start = std::chrono::steady_clock::now();
     const std::string err = sim.Run();
-    const double seconds = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
-    EXPECT_EQ(err, "") << "large book seed=" << seed;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (!err.empty()) ADD_FAILURE() << "large book " << err;
     const Ledger& l = sim.ledger();
     uint64_t daily = 0, expired = 0;
     std::set<int32_t> zones;
-    for (const Campaign& c : l.campaigns()) daily += c.budget_mode == v1::BUDGET_MODE_DAY;
+    for (const Campaign& c : l.campaigns())
+      daily += c.budget_mode == v1::BUDGET_MODE_DAY;
     for (const Grant& g : l.grants()) expired += g.expired;
     for (const Account& a : l.accounts()) zones.insert(a.utc_offset_minutes);
-    std::printf("large book seed=%llu: %zu accounts, %zu campaigns (%llu "
-                "daily), %zu grants (%llu expired), %zu disputes, %zu events "
-                "(%llu applied), %llu entries, %.1f days, %llu day timers, "
-                "%.2f s\n",
-                static_cast<unsigned long long>(seed), l.accounts().size(),
-                l.campaigns().size(), static_cast<unsigned long long>(daily),
-                l.grants().size(), static_cast<unsigned long long>(expired),
-                l.disputes().size(), sim.generated(),
-                static_cast<unsigned long long>(sim.applied()),
-                static_cast<unsigned long long>(l.entries()),
-                static_cast<double>(sim.span_us()) / kDay,
-                static_cast<unsigned long long>(l.timer_work().days), seconds);
+    std::printf(
+        "large book seed=%llu: %zu accounts, %zu campaigns (%llu "
+        "daily), %zu grants (%llu expired), %zu disputes, %zu events "
+        "(%llu applied), %llu entries, %.1f days, %llu day timers, "
+        "%.2f s\n",
+        static_cast<unsigned long long>(seed), l.accounts().size(),
+        l.campaigns().size(), static_cast<unsigned long long>(daily),
+        l.grants().size(), static_cast<unsigned long long>(expired),
+        l.disputes().size(), sim.generated(),
+        static_cast<unsigned long long>(sim.applied()),
+        static_cast<unsigned long long>(l.entries()),
+        static_cast<double>(sim.span_us()) / kDay,
+        static_cast<unsigned long long>(l.timer_work().days), seconds);
     // The book is as large and as long-lived as it claims.
     EXPECT_GE(l.accounts().size(), 200u);
     EXPECT_GE(l.campaigns().size(), 2'000u);
