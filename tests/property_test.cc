@@ -848,8 +848,8 @@ std::string Views(const Ledger& l) {
     out += l.Balance(a.id)->SerializeAsString() + "|";
   }
   out += "#";
-  for (const Campaign& c : l.campaigns()) {
-    out += l.Spend(c.id)->SerializeAsString() + "|";
+  for (uint32_t ci = 0; ci < l.campaigns().size(); ++ci) {
+    out += l.Spend(l.campaign_id(ci))->SerializeAsString() + "|";
   }
   out += "#";
   for (const Dispute& d : l.disputes()) {
@@ -1525,7 +1525,7 @@ class Simulation {
     if (e.has_ad_reviewed() &&
         e.ad_reviewed().result() == v1::AdReviewed::REJECTED_BEFORE_SERVING) {
       const uint32_t c = ledger_.FindCampaign(e.ad_reviewed().campaign_id());
-      if (ledger_.campaigns()[c].served_units != 0) {
+      if (ledger_.served_units(c) != 0) {
         return "REJECTED_BEFORE_SERVING accepted after served delivery (R7)";
       }
     }
@@ -1740,33 +1740,35 @@ class Simulation {
     std::vector<int64_t> adjusted(campaigns.size(), 0);
     for (const Dispute& d : ledger_.disputes()) adjusted[d.campaign] += d.adjusted;
     for (size_t i = 0; i < campaigns.size(); ++i) {
-      if (adjusted[i] > campaigns[i].fault_billed_micros) {
-        return "campaign " + campaigns[i].id +
+      if (adjusted[i] > ledger_.campaign_info(i).fault_billed_micros) {
+        return "campaign " + std::string(ledger_.campaign_id(i)) +
                ": disputes adjusted more than its fault-marked charges (R9)";
       }
     }
-    for (const Campaign& c : campaigns) {
+    for (uint32_t ci = 0; ci < campaigns.size(); ++ci) {
+      const Campaign& c = campaigns[ci];
+      const std::string id(ledger_.campaign_id(ci));
       if ((c.review == Campaign::Review::kRejectedBeforeServing ||
            c.review == Campaign::Review::kRejectedAfterServing) &&
           c.hold != 0) {
-        return "campaign " + c.id + " holds while its ad is rejected (R7)";
+        return "campaign " + id + " holds while its ad is rejected (R7)";
       }
-      if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units)) {
-        return "campaign " + c.id + " charge is not floor(n*p/k) (R2)";
+      if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units())) {
+        return "campaign " + id + " charge is not floor(n*p/k) (R2)";
       }
-      if (c.hold < 0) return "campaign " + c.id + " negative hold";
+      if (c.hold < 0) return "campaign " + id + " negative hold";
       if (c.budget_mode == v1::BUDGET_MODE_TOTAL &&
           c.hold > c.budget - c.billed_micros) {
-        return "campaign " + c.id + " holds more than its remaining budget";
+        return "campaign " + id + " holds more than its remaining budget";
       }
       if (c.budget_mode == v1::BUDGET_MODE_DAY && c.hold > c.budget) {
-        return "campaign " + c.id + " holds more than its daily budget";
+        return "campaign " + id + " holds more than its daily budget";
       }
       if (c.budget_mode == v1::BUDGET_MODE_INFINITE && c.hold != 0) {
-        return "campaign " + c.id + " holds with no budget";
+        return "campaign " + id + " holds with no budget";
       }
       if (c.status != Campaign::Status::kEnabled && c.hold != 0) {
-        return "campaign " + c.id + " holds while not enabled";
+        return "campaign " + id + " holds while not enabled";
       }
     }
     return "";

@@ -275,7 +275,7 @@ Status CollectEvidence(const std::string& dir, const std::string& dispute, Evide
   CollectingSink sink(&ledger, [&](const Entry& e) {
     if (e.kind != v1::COST || e.time_us < start || e.time_us >= end) return false;
     if (campaign == kNoIndex) {
-      if (ledger.campaigns()[e.campaign].id != d.campaign_id()) return false;
+      if (ledger.campaign_id(e.campaign) != d.campaign_id()) return false;
       campaign = e.campaign;
     }
     return e.campaign == campaign;

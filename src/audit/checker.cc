@@ -22,7 +22,7 @@ bool LedgerFacts::Dispute(const std::string& dispute, DisputeFacts* out) const {
   const uint32_t d = ledger_->FindDispute(dispute);
   if (d == kNoIndex) return false;
   const billsim::Dispute& v = ledger_->disputes()[d];
-  out->campaign = ledger_->campaigns()[v.campaign].id;
+  out->campaign = std::string(ledger_->campaign_id(v.campaign));
   out->window_start_us = v.window_start_us;
   out->window_end_us = v.window_end_us;
   out->verifiable = v.verifiable;
@@ -31,7 +31,7 @@ bool LedgerFacts::Dispute(const std::string& dispute, DisputeFacts* out) const {
 
 int64_t LedgerFacts::FaultBilled(const std::string& campaign) const {
   const uint32_t c = ledger_->FindCampaign(campaign);
-  return c == kNoIndex ? 0 : ledger_->campaigns()[c].fault_billed_micros;
+  return c == kNoIndex ? 0 : ledger_->campaign_info(c).fault_billed_micros;
 }
 
 bool TableFacts::GrantExpiry(const std::string& grant, int64_t* expires_at_us) const {

@@ -1,5 +1,7 @@
 #include "bench/workload.h"
 
+#include <algorithm>
+
 #include "util/assert.h"
 
 namespace billsim {
@@ -31,6 +33,16 @@ v1::Event Workload::NewEvent() {
 
 std::vector<v1::Event> Workload::Setup() {
   std::vector<v1::Event> out;
+  Setup([&out](v1::Event& e) { out.push_back(std::move(e)); });
+  return out;
+}
+
+uint64_t Workload::setup_events() const {
+  // Per account: opened, a deposit, 3 grants; per campaign: created, enabled.
+  return 5ULL * options_.accounts + 2ULL * options_.campaigns + coupons();
+}
+
+void Workload::Setup(const std::function<void(v1::Event&)>& emit) {
   static const int kOffsets[] = {0, -300, 330, 60, 540, -480};
   for (uint32_t a = 0; a < options_.accounts; ++a) {
     v1::Event e = NewEvent();
@@ -40,12 +52,12 @@ std::vector<v1::Event> Workload::Setup() {
     m->set_utc_offset_minutes(kOffsets[a % 6]);
     m->set_funding_order(a % 4 == 0 ? v1::FUNDING_ORDER_CASH_FIRST
                                     : v1::FUNDING_ORDER_CREDIT_FIRST);
-    out.push_back(e);
+    emit(e);
     e = NewEvent();
     auto* d = e.mutable_cash_deposited();
     d->set_account_id(account_ids_[a]);
     d->set_amount_micros((5'000 + rng_() % 50'000) * kUnit);
-    out.push_back(e);
+    emit(e);
     // Grants with staggered expiries: some expire during a 30-day run.
     for (int g = 0; g < 3; ++g) {
       e = NewEvent();
@@ -55,7 +67,7 @@ std::vector<v1::Event> Workload::Setup() {
       m2->set_amount_micros((100 + rng_() % 2'000) * kUnit);
       m2->set_expires_at_us(now_us_ + (5 + g * 10 + static_cast<int64_t>(rng_() % 10)) * kDayUs);
       m2->set_program(g == 0 ? "new advertiser" : "promotion");
-      out.push_back(e);
+      emit(e);
     }
   }
   static const v1::BillingEvent kBilling[] = {
@@ -78,15 +90,38 @@ std::vector<v1::Event> Workload::Setup() {
     m->set_creative_reviewed(true);
     m->set_audience_defined(c % 7 != 0);
     m->set_landing_page_url("https://example.com/" + campaign_ids_[c]);
-    out.push_back(e);
+    emit(e);
     e = NewEvent();
     auto* s = e.mutable_campaign_status_changed();
     s->set_account_id(account_ids_[campaign_account_[c]]);
     s->set_campaign_id(campaign_ids_[c]);
     s->set_operation(v1::CampaignStatusChanged::ENABLE);
-    out.push_back(e);
+    emit(e);
   }
-  return out;
+  if (options_.coupons) AddCoupons(emit);
+}
+
+uint32_t Workload::coupons() const {
+  const uint32_t n = std::min(options_.accounts, options_.campaigns);
+  return options_.coupons && n > 1 ? (n - 2) / 10 + 1 : 0;  // a = 1, 11, 21, ... < n
+}
+
+void Workload::AddCoupons(const std::function<void(v1::Event&)>& emit) {
+  for (uint32_t a = 1; a < options_.accounts && a < options_.campaigns; a += 10) {
+    v1::Event e = NewEvent();
+    auto* m = e.mutable_credit_granted();
+    m->set_account_id(account_ids_[a]);
+    m->set_grant_id("coupon-" + std::to_string(a));
+    m->set_amount_micros((50 + rng_() % 500) * kUnit);
+    m->set_expires_at_us(now_us_ + (10 + static_cast<int64_t>(rng_() % 20)) * kDayUs);
+    m->set_program("coupon");
+    // Campaign c belongs to account c % accounts: a, a + accounts, ...
+    for (uint64_t c = a; c < options_.campaigns && c < a + 2ULL * options_.accounts;
+         c += options_.accounts) {
+      m->add_campaign_ids(campaign_ids_[c]);
+    }
+    emit(e);
+  }
 }
 
 bool Workload::Next(Delivery* d, v1::Event* other) {

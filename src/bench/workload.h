@@ -1,7 +1,8 @@
 // Workload: a seeded, deterministic generator of realistic billing traffic
 // for benchmarks and stress runs. A set-up phase (accounts in several time
 // zones and funding orders, deposits, credit grants with staggered expiries,
-// campaigns of every billing event and budget mode, enabled) and then a
+// campaigns of every billing event and budget mode, enabled; with
+// options.coupons, coupons too) and then a
 // stream that is mostly delivery (impressions, some clicks and views, a few
 // conversions, rare platform faults) with now and then a deposit or a
 // campaign re-enabled. The same seed gives the same events.
@@ -9,6 +10,7 @@
 #define BILLSIM_BENCH_WORKLOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,6 +28,11 @@ struct WorkloadOptions {
   // Mean time between events; 30 days over 10 million events by default,
   // so day boundaries and grant expiries happen during a run.
   int64_t mean_gap_us = 259'200;
+  // Grants with a scope: one account in ten (a % 10 == 1) also gets a
+  // coupon (CreditGranted.campaign_ids) for its first two campaigns, after
+  // every campaign is created, expiring 10..29 days in. Off by default, so
+  // that what a seed gives without it (billsim stress) does not change.
+  bool coupons = false;
 };
 
 class Workload {
@@ -34,6 +41,11 @@ class Workload {
 
   // The set-up events, in order (ids and times continue into the stream).
   std::vector<v1::Event> Setup();
+  // The same events handed to `emit` one at a time, so that a book of
+  // millions of campaigns is never held whole.
+  void Setup(const std::function<void(v1::Event&)>& emit);
+  // How many events Setup gives.
+  uint64_t setup_events() const;
 
   // One event of the stream. Deliveries fill `delivery` and return true;
   // anything else fills `other` and returns false.
@@ -55,6 +67,8 @@ class Workload {
 
  private:
   v1::Event NewEvent();
+  void AddCoupons(const std::function<void(v1::Event&)>& emit);
+  uint32_t coupons() const;  // how many AddCoupons gives
 
   WorkloadOptions options_;
   std::mt19937_64 rng_;

@@ -2,7 +2,6 @@
 // replay from a snapshot, bytes per event, peak RSS). A benchmark prints
 // what it measured; it asserts nothing about speed.
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -21,6 +20,7 @@
 #include "bench/workload.h"
 #include "history/history_index.h"
 #include "log/log_lock.h"
+#include "cli/bench_util.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "log/batch_codec.h"
@@ -33,35 +33,7 @@ namespace billsim::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-uint64_t PeakRssBytes() {
-  struct rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
-}
-
-// Shows one line of progress on a terminal; silent in a pipe.
-class Progress {
- public:
-  explicit Progress(bool on) : on_(on) {}
-  void Show(const std::string& phase, uint64_t done, uint64_t total) {
-    if (!on_) return;
-    const auto now = Clock::now();
-    if (done != total && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    std::fprintf(stderr, "\r%-28s %5.1f%%  %" PRIu64 "/%" PRIu64 " events   ", phase.c_str(),
-                 total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
-                 done, total);
-    if (done == total) std::fprintf(stderr, "\n");
-  }
-
- private:
-  bool on_;
-  Clock::time_point last_{};
-};
+using Clock = BenchClock;
 
 struct AppendResult {
   double seconds = 0;      // encoding + writing + syncing, not generating
@@ -411,15 +383,22 @@ int BenchMain(const std::vector<std::string>& args) {
                         });
     return server ? BenchHistoryMain(rest) : BenchHistory(rest);
   }
+  if (!args.empty() && args[0] == "ledger") {
+    return BenchLedgerMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: billsim bench log|history [OPTIONS]\n\nbenchmarks:\n"
+      std::cout << "usage: billsim bench log|ledger|history [OPTIONS]\n\nbenchmarks:\n"
                    "  log       append, replay and snapshot-replay figures for the log\n"
+                   "  ledger    how the ledger scales with the size of the book: set-up\n"
+                   "            and delivery replay rates, timer work per simulated day,\n"
+                   "            memory and snapshot bytes per account and campaign\n"
                    "  history   --log DIR: history index build, page and as-of latency;\n"
-                   "            --server HOST:PORT: page latency from a running server\n";
+                   "            --server HOST:PORT: page latency from a running server\n"
+                   "\nEach has --help.\n";
       return kExitOk;
     }
-    spdlog::error("usage: billsim bench log [OPTIONS]; see billsim bench log --help");
+    spdlog::error("usage: billsim bench log|ledger|history [OPTIONS]; see billsim bench --help");
     return kExitUsage;
   }
   po::options_description options("billsim bench log options");
@@ -510,9 +489,7 @@ int BenchMain(const std::vector<std::string>& args) {
     if (run == 0) first_digest = digest;
     replays_agree = replays_agree && digest == first_digest;
   }
-  std::vector<double> sorted_times = replay_times;
-  std::sort(sorted_times.begin(), sorted_times.end());
-  const double replay_s = sorted_times.empty() ? 0 : sorted_times[sorted_times.size() / 2];
+  const double replay_s = Median(replay_times);
   if (!replays_agree) spdlog::error("two replays of the same log gave different digests");
 
   // A snapshot at the batch end nearest 90%, then a replay that uses it.

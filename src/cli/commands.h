@@ -24,8 +24,10 @@ int ReplayMain(const std::vector<std::string>& args);
 int SnapshotMain(const std::vector<std::string>& args);
 // billsim audit history|balance|check|evidence ...
 int AuditMain(const std::vector<std::string>& args);
-// billsim bench log ...
+// billsim bench log|ledger|history ...
 int BenchMain(const std::vector<std::string>& args);
+// billsim bench ledger ... (bench_ledger.cc; BenchMain dispatches to it)
+int BenchLedgerMain(const std::vector<std::string>& args);
 // billsim serve ... (the Asio ingest server)
 int ServeMain(const std::vector<std::string>& args);
 // billsim client ... (send event files to a server)

@@ -166,7 +166,7 @@ void Index::SyncTables() {
     by_id_.emplace(accounts[i].id, static_cast<uint32_t>(i));
   }
   for (size_t i = campaign_ids_.size(); i < ledger_->campaigns().size(); ++i) {
-    campaign_ids_.push_back(ledger_->campaigns()[i].id);
+    campaign_ids_.emplace_back(ledger_->campaign_id(i));
   }
   for (size_t i = grant_ids_.size(); i < ledger_->grants().size(); ++i) {
     grant_ids_.push_back(ledger_->grants()[i].id);

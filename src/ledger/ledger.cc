@@ -19,32 +19,59 @@
 
 namespace billsim {
 
-namespace {
-
-uint32_t Lookup(const auto& index, std::string_view id) {
-  // Debian's Abseil has its own string_view type (built before C++17).
-  auto it = index.find(absl::string_view(id.data(), id.size()));
-  return it == index.end() ? kNoIndex : it->second;
-}
-
-}  // namespace
-
 Ledger::Ledger(LedgerOptions options) : options_(options) {
   BILLSIM_ASSERT(options_.min_budget_micros >= 0);
   BILLSIM_ASSERT(options_.refund_grant_validity_us > 0);
 }
 
-uint32_t Ledger::FindAccount(std::string_view id) const {
-  return Lookup(account_index_, id);
+uint32_t Ledger::FindAccount(std::string_view id) const { return account_index_.Find(id); }
+uint32_t Ledger::FindCampaign(std::string_view id) const { return campaign_index_.Find(id); }
+uint32_t Ledger::FindGrant(std::string_view id) const { return grant_index_.Find(id); }
+uint32_t Ledger::FindDispute(std::string_view id) const { return dispute_index_.Find(id); }
+
+void Ledger::RebuildIndexes() {
+  account_index_.Clear();
+  campaign_index_.Clear();
+  grant_index_.Clear();
+  dispute_index_.Clear();
+  account_index_.Reserve(accounts_.size());
+  campaign_index_.Reserve(campaigns_.size());
+  grant_index_.Reserve(grants_.size());
+  dispute_index_.Reserve(disputes_.size());
+  for (uint32_t i = 0; i < accounts_.size(); ++i) account_index_.Insert(i);
+  for (uint32_t i = 0; i < campaigns_.size(); ++i) campaign_index_.Insert(i);
+  for (uint32_t i = 0; i < grants_.size(); ++i) grant_index_.Insert(i);
+  for (uint32_t i = 0; i < disputes_.size(); ++i) dispute_index_.Insert(i);
 }
-uint32_t Ledger::FindCampaign(std::string_view id) const {
-  return Lookup(campaign_index_, id);
+
+const NotBilledCounts& Ledger::not_billed(uint32_t campaign) const {
+  static const NotBilledCounts kNone;
+  const uint32_t i = campaign_info_[campaign].not_billed;
+  return i == kNoIndex ? kNone : not_billed_[i];
 }
-uint32_t Ledger::FindGrant(std::string_view id) const {
-  return Lookup(grant_index_, id);
+
+NotBilledCounts& Ledger::MutableNotBilled(uint32_t campaign) {
+  uint32_t& i = campaign_info_[campaign].not_billed;
+  if (i == kNoIndex) {
+    i = static_cast<uint32_t>(not_billed_.size());
+    not_billed_.emplace_back();
+  }
+  return not_billed_[i];
 }
-uint32_t Ledger::FindDispute(std::string_view id) const {
-  return Lookup(dispute_index_, id);
+
+const std::vector<FaultCharge>& Ledger::fault_charges(uint32_t campaign) const {
+  static const std::vector<FaultCharge> kNone;
+  const uint32_t i = campaign_info_[campaign].fault_charges;
+  return i == kNoIndex ? kNone : fault_charges_[i];
+}
+
+std::vector<FaultCharge>& Ledger::MutableFaultCharges(uint32_t campaign) {
+  uint32_t& i = campaign_info_[campaign].fault_charges;
+  if (i == kNoIndex) {
+    i = static_cast<uint32_t>(fault_charges_.size());
+    fault_charges_.emplace_back();
+  }
+  return fault_charges_[i];
 }
 
 uint32_t Ledger::EventAccount(const v1::Event& e) const {
@@ -190,16 +217,37 @@ void Ledger::AdvanceTo(int64_t time_us, EntrySink* sink) {
   sink_ = nullptr;
 }
 
+Ledger::Due Ledger::NextDue(uint32_t account) const {
+  const Account& a = accounts_[account];
+  Due due;
+  const int64_t expiry = NextExpiryUs(a);
+  if (expiry <= a.day_timer_us && expiry != INT64_MAX) {
+    // The first by grant id of the grants expiring then (R6's order).
+    due = Due{expiry, kTimerExpiry, a.grants[a.expired_grants]};
+    for (size_t i = a.expired_grants + 1;
+         i < a.grants.size() && grants_[a.grants[i]].expires_at_us == expiry; ++i) {
+      if (grants_[a.grants[i]].id < grants_[due.index].id) due.index = a.grants[i];
+    }
+  } else if (a.day_timer_us != INT64_MAX) {
+    due = Due{a.day_timer_us, kTimerDay, account};
+  }
+  return due;
+}
+
+const std::string& Ledger::DueKey(const Due& due) const {
+  return due.kind == kTimerExpiry ? grants_[due.index].id : accounts_[due.index].id;
+}
+
 void Ledger::AdvanceAll(int64_t to_us) {
-  // The accounts' due work interleaved in (time, kind, id) order of each
+  // The accounts' due work interleaved in (time, kind, key) order of each
   // account's next timer, as one clock for the whole book would fire it.
-  using Due = std::tuple<int64_t, int, std::string, uint32_t>;
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> due;
+  using Next = std::tuple<int64_t, int, std::string, uint32_t>;
+  std::priority_queue<Next, std::vector<Next>, std::greater<>> due;
   auto push_next = [&](uint32_t ai) {
     if (accounts_[ai].next_timer_us > to_us) return;
-    const auto it = timers_.lower_bound(Timer{ai, INT64_MIN, 0, {}, 0});
-    BILLSIM_ASSERT(it != timers_.end() && it->account == ai);
-    due.emplace(it->at_us, it->kind, it->key, ai);
+    const Due d = NextDue(ai);
+    BILLSIM_ASSERT(d.at_us == accounts_[ai].next_timer_us);
+    due.emplace(d.at_us, d.kind, DueKey(d), ai);
   };
   for (uint32_t ai = 0; ai < accounts_.size(); ++ai) push_next(ai);
   while (!due.empty()) {
@@ -230,35 +278,49 @@ int64_t Ledger::LocalDay(const Account& a, int64_t time_us) const {
                   kMicrosPerDay);
 }
 
-void Ledger::AddTimer(Timer t) {
-  Account& a = accounts_[t.account];
-  BILLSIM_ASSERT(t.at_us > a.clock_us);
-  a.next_timer_us = std::min(a.next_timer_us, t.at_us);
-  timers_.insert(std::move(t));
-}
-
 void Ledger::FireTimers(uint32_t account, int64_t to_us) {
   Account& a = accounts_[account];
   BILLSIM_ASSERT(to_us >= a.clock_us);
-  const Timer first{account, INT64_MIN, 0, {}, 0};
-  for (auto it = timers_.lower_bound(first);
-       it != timers_.end() && it->account == account && it->at_us <= to_us;
-       it = timers_.lower_bound(first)) {  // firing may add timers
-    const Timer t = *it;
-    timers_.erase(it);
-    BILLSIM_ASSERT(t.at_us >= a.clock_us);
-    a.clock_us = t.at_us;  // entries of the timer carry its own time
-    if (t.kind == kTimerExpiry) {
-      FireExpiry(t.index);
+  for (;;) {
+    const int64_t expiry = NextExpiryUs(a);
+    const int64_t at_us = std::min(expiry, a.day_timer_us);
+    if (at_us > to_us) break;
+    BILLSIM_ASSERT(at_us >= a.clock_us);
+    a.clock_us = at_us;  // entries of the timer carry its own time
+    if (expiry == at_us) {
+      FireExpiries(account, at_us);  // before the day timer of that instant
     } else {
-      FireDay(t.index);
+      FireDay(account);
+      if (a.renewals.empty() && a.day_timer_us <= to_us &&
+          !options_.renew_every_daily_hold) {
+        // Nothing can be short before the next expiry: every midnight up
+        // to it (or to to_us) would renew nothing. Skip to the first
+        // midnight at or after the bound.
+        const int64_t bound = std::min(NextExpiryUs(a), to_us + 1);
+        if (bound > a.day_timer_us) {
+          a.day_timer_us = (LocalDay(a, bound - 1) + 1) * kMicrosPerDay -
+                           a.utc_offset_minutes * kMicrosPerMinute;
+        }
+      }
     }
   }
   a.clock_us = to_us;
-  const auto next = timers_.lower_bound(first);
-  a.next_timer_us = next != timers_.end() && next->account == account
-                        ? next->at_us
-                        : INT64_MAX;
+  UpdateNextTimer(a);
+}
+
+void Ledger::FireExpiries(uint32_t account, int64_t at_us) {
+  Account& a = accounts_[account];
+  size_t end = a.expired_grants;
+  while (end < a.grants.size() && grants_[a.grants[end]].expires_at_us == at_us) end++;
+  BILLSIM_ASSERT(end > a.expired_grants);
+  // R6: grants expiring at one instant go in grant id order.
+  std::vector<uint32_t> due(a.grants.begin() + a.expired_grants, a.grants.begin() + end);
+  if (due.size() > 1) {
+    std::sort(due.begin(), due.end(),
+              [this](uint32_t x, uint32_t y) { return grants_[x].id < grants_[y].id; });
+  }
+  for (uint32_t gi : due) FireExpiry(gi);
+  a.expired_grants = static_cast<uint32_t>(end);
 }
 
 void Ledger::FireExpiry(uint32_t grant) {
@@ -289,28 +351,44 @@ void Ledger::FireExpiry(uint32_t grant) {
 
 void Ledger::ScheduleDay(uint32_t account) {
   Account& a = accounts_[account];
-  if (a.day_timer_scheduled) return;
+  if (a.day_timer_us != INT64_MAX) return;
   const int64_t next_midnight =
       (LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
       a.utc_offset_minutes * kMicrosPerMinute;
   BILLSIM_ASSERT(next_midnight > a.clock_us);
-  AddTimer(Timer{account, next_midnight, kTimerDay, a.id, account});
-  a.day_timer_scheduled = true;
+  a.day_timer_us = next_midnight;
+  UpdateNextTimer(a);
 }
 
 void Ledger::FireDay(uint32_t account) {
   Account& a = accounts_[account];
-  a.day_timer_scheduled = false;
+  a.day_timer_us = INT64_MAX;
   timer_work_.days++;
-  bool any_daily = false;
-  // R4: a new local day renews daily holds, earliest-enabled first.
-  const std::vector<uint32_t> holding = a.holding;  // TopUp may not change it
-  for (uint32_t c : holding) {
-    if (campaigns_[c].budget_mode != v1::BUDGET_MODE_DAY) continue;
-    any_daily = true;
-    timer_work_.renewals++;
-    TopUp(c);
+  // R4: a new local day renews daily holds, earliest-enabled first. Only
+  // the listed ones can be short (every other daily hold is full, and
+  // topping up a full hold changes nothing), unless the reference
+  // behaviour is asked for.
+  std::vector<uint32_t> renew;
+  renew.swap(a.renewals);
+  for (uint32_t c : renew) campaigns_[c].renewal_listed = false;
+  if (options_.renew_every_daily_hold) {
+    renew = a.holding;
+  } else {
+    std::sort(renew.begin(), renew.end(), [this](uint32_t x, uint32_t y) {
+      return campaign_info_[x].enable_order < campaign_info_[y].enable_order;
+    });
   }
+  for (uint32_t ci : renew) {
+    const Campaign& c = campaigns_[ci];
+    if (c.budget_mode != v1::BUDGET_MODE_DAY || !IsHolding(c)) continue;
+    timer_work_.renewals++;
+    TopUp(ci);
+    if (c.hold < c.budget) ListForRenewal(ci);  // short of funds: again
+  }
+  const bool any_daily =
+      std::any_of(a.holding.begin(), a.holding.end(), [this](uint32_t ci) {
+        return campaigns_[ci].budget_mode == v1::BUDGET_MODE_DAY;
+      });
   if (any_daily) ScheduleDay(account);
 }
 
@@ -421,27 +499,59 @@ Status Ledger::CheckInvariants() const {
     for (uint32_t ci : a.holding) {
       const Campaign& c = campaigns_[ci];
       if (c.account != ai || !IsHolding(c) || listed_campaign[ci]++ != 0) {
-        return fail("campaign " + c.id + " listed as holding but is not");
+        return fail("campaign " + Name(ci) + " listed as holding but is not");
       }
       if (c.hold < 0 || c.hold > HoldTarget(c)) {
-        return fail("campaign " + c.id + " holds beyond its budget (R4)");
+        return fail("campaign " + Name(ci) + " holds beyond its budget (R4)");
       }
       frozen += c.hold;
     }
     if (frozen != a.frozen) return fail("frozen balance != sum of holds");
+    // The timers' derived state (R4, R6).
+    size_t expired = 0;
+    while (expired < a.grants.size() && grants_[a.grants[expired]].expired) expired++;
+    if (expired != a.expired_grants) {
+      return fail("expired grants are not the first " + std::to_string(a.expired_grants) +
+                  " of its grants");
+    }
+    if (a.day_timer_us != INT64_MAX &&
+        a.day_timer_us != (LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
+                              a.utc_offset_minutes * kMicrosPerMinute) {
+      return fail("day timer is not the first midnight after the clock");
+    }
+    if (a.next_timer_us != std::min(NextExpiryUs(a), a.day_timer_us)) {
+      return fail("next timer is not its earliest");
+    }
+    // Every daily hold that is short is listed for the next renewal.
+    for (uint32_t ci : a.holding) {
+      const Campaign& c = campaigns_[ci];
+      if (c.budget_mode == v1::BUDGET_MODE_DAY && c.hold < c.budget && !c.renewal_listed) {
+        return fail("short daily hold of campaign " + Name(ci) + " not listed for renewal (R4)");
+      }
+    }
+    for (uint32_t ci : a.renewals) {
+      if (campaigns_[ci].account != ai || !campaigns_[ci].renewal_listed) {
+        return fail("renewal list names campaign " + Name(ci) + " wrongly");
+      }
+    }
   }
-  for (const Campaign& c : campaigns_) {
-    if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units)) {
-      return Status::Corruption("campaign " + c.id +
+  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
+    const Campaign& c = campaigns_[ci];
+    if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units())) {
+      return Status::Corruption("campaign " + Name(ci) +
                                 ": charge is not floor(units*price/k) (R2)");
     }
     if (!IsHolding(c) && c.hold != 0) {
-      return Status::Corruption("campaign " + c.id + ": holds while not active");
+      return Status::Corruption("campaign " + Name(ci) + ": holds while not active");
+    }
+    if (campaign_info_[ci].fault_billed_units < 0 ||
+        campaign_info_[ci].fault_billed_units > c.billed_units) {
+      return Status::Corruption("campaign " + Name(ci) + ": fault-marked units out of range");
     }
   }
   for (size_t ci = 0; ci < campaigns_.size(); ++ci) {
     if (IsHolding(campaigns_[ci]) && !listed_campaign[ci]) {
-      return Status::Corruption("campaign " + campaigns_[ci].id +
+      return Status::Corruption("campaign " + Name(ci) +
                                 ": active but not in its account's holding list");
     }
   }

@@ -31,7 +31,6 @@
 #include <cstdint>
 #include <algorithm>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -43,7 +42,9 @@
 #include "billsim/v1/projections.pb.h"
 #include "ledger/entry.h"
 #include "ledger/id_set.h"
-#include "absl/container/flat_hash_map.h"
+#include "ledger/chunked_vector.h"
+#include "ledger/id_index.h"
+#include "ledger/string_pool.h"
 #include "ledger/state.h"
 #include "util/assert.h"
 #include "util/money.h"
@@ -159,7 +160,25 @@ class Ledger {
   Status CheckInvariants() const;
 
   const std::vector<Account>& accounts() const { return accounts_; }
-  const std::vector<Campaign>& campaigns() const { return campaigns_; }
+  const ChunkedVector<Campaign>& campaigns() const { return campaigns_; }
+  const CampaignInfo& campaign_info(uint32_t campaign) const { return campaign_info_[campaign]; }
+  std::string_view campaign_id(uint32_t campaign) const {
+    return strings_.Get(campaign_info_[campaign].id);
+  }
+  std::string_view landing_page_url(uint32_t campaign) const {
+    return strings_.Get(campaign_info_[campaign].landing_page_url);
+  }
+  const std::string& status_reason(uint32_t campaign) const {
+    return reasons_.Get(campaign_info_[campaign].status_reason);
+  }
+  // Served units: billed units that were not fault-marked.
+  int64_t served_units(uint32_t campaign) const {
+    return campaigns_[campaign].billed_units - campaign_info_[campaign].fault_billed_units;
+  }
+  // Zero counters when the campaign has none.
+  const NotBilledCounts& not_billed(uint32_t campaign) const;
+  // In time order; empty when the campaign has none.
+  const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
   const std::vector<Grant>& grants() const { return grants_; }
   const std::vector<Dispute>& disputes() const { return disputes_; }
   uint32_t FindAccount(std::string_view id) const;   // kNoIndex if unknown
@@ -168,25 +187,53 @@ class Ledger {
   uint32_t FindDispute(std::string_view id) const;
 
  private:
-  // Open addressing, one probe sequence of flat slots: id lookups sit on
-  // the delivery paths (the server's, replay's dictionary resolution).
-  // Looked up with string_view, without building a std::string.
-  using Index = absl::flat_hash_map<std::string, uint32_t>;
+  static std::string_view AccountIdOf(const void* self, uint32_t i) {
+    return static_cast<const Ledger*>(self)->accounts_[i].id;
+  }
+  static std::string_view CampaignIdOf(const void* self, uint32_t i) {
+    return static_cast<const Ledger*>(self)->campaign_id(i);
+  }
+  static std::string_view GrantIdOf(const void* self, uint32_t i) {
+    return static_cast<const Ledger*>(self)->grants_[i].id;
+  }
+  static std::string_view DisputeIdOf(const void* self, uint32_t i) {
+    return static_cast<const Ledger*>(self)->disputes_[i].id;
+  }
+  std::string Name(uint32_t campaign) const { return std::string(campaign_id(campaign)); }
+  // The entities' id indexes rebuilt from the entities (after a restore).
+  void RebuildIndexes();
+  NotBilledCounts& MutableNotBilled(uint32_t campaign);
+  std::vector<FaultCharge>& MutableFaultCharges(uint32_t campaign);
+  void SetStatusReason(uint32_t campaign, std::string_view reason) {
+    campaign_info_[campaign].status_reason = reasons_.Intern(reason);
+  }
 
-  // Time-driven work of one account, fired in this order (R6).
-  struct Timer {
-    uint32_t account;  // whose clock fires it
-    int64_t at_us;
-    int kind;          // kTimerExpiry, then kTimerDay at the same instant
-    std::string key;   // grant id, or account id
-    uint32_t index;    // grant or account
-    bool operator<(const Timer& o) const {
-      return std::tie(account, at_us, kind, key) <
-             std::tie(o.account, o.at_us, o.kind, o.key);
-    }
-  };
+  // Time-driven work of one account (R6), fired in (time, kind, key)
+  // order: expiries (key: the grant id) before the day timer (key: the
+  // account id) at the same instant. Not kept in a structure of their own:
+  // an account's pending expiries are its grants after the expired prefix
+  // (Account::expired_grants; R3 order is soonest expiry first), and its
+  // day timer is Account::day_timer_us.
   static constexpr int kTimerExpiry = 0;
   static constexpr int kTimerDay = 1;
+  struct Due {
+    int64_t at_us = INT64_MAX;
+    int kind = kTimerExpiry;
+    uint32_t index = kNoIndex;  // grant or account
+  };
+  // The account's next timer; at_us INT64_MAX if none.
+  Due NextDue(uint32_t account) const;
+  // The id that orders timers of one instant (R6): grant id or account id.
+  const std::string& DueKey(const Due& due) const;
+  // Expiry of the account's first unexpired grant, or INT64_MAX.
+  int64_t NextExpiryUs(const Account& a) const {
+    return a.expired_grants < a.grants.size()
+               ? grants_[a.grants[a.expired_grants]].expires_at_us
+               : INT64_MAX;
+  }
+  void UpdateNextTimer(Account& a) const {
+    a.next_timer_us = std::min(NextExpiryUs(a), a.day_timer_us);
+  }
 
   // The frame of every Apply: R10 duplicates, R6 clock, R11 validation,
   // counters. `account` is the event's account (kNoIndex: none yet, or
@@ -270,10 +317,20 @@ class Ledger {
   void AdvanceAll(int64_t to_us);  // every account whose clock is earlier
   // Fires the account's timers due by to_us, in order.
   void FireTimers(uint32_t account, int64_t to_us);
-  void AddTimer(Timer t);
+  // Fires the expiries of every grant of the account due at `at_us`, in
+  // grant id order. REQUIRES: the account's clock is at_us.
+  void FireExpiries(uint32_t account, int64_t at_us);
   void FireExpiry(uint32_t grant);
   void FireDay(uint32_t account);
   void ScheduleDay(uint32_t account);
+  // A daily hold that may be short at the next midnight: listed for its
+  // renewal (R4). Cheap when listed already.
+  void ListForRenewal(uint32_t campaign) {
+    Campaign& c = campaigns_[campaign];
+    if (c.budget_mode != v1::BUDGET_MODE_DAY || c.renewal_listed) return;
+    c.renewal_listed = true;
+    accounts_[c.account].renewals.push_back(campaign);
+  }
   int64_t LocalDay(const Account& a, int64_t time_us) const;
 
   // Event handlers. Each assumes Validate passed.
@@ -340,12 +397,21 @@ class Ledger {
   EntrySink* sink_ = nullptr;
 
   std::vector<Account> accounts_;
-  std::vector<Campaign> campaigns_;
+  ChunkedVector<Campaign> campaigns_;
+  ChunkedVector<CampaignInfo> campaign_info_;
+  StringPool strings_;    // campaign ids and landing pages
+  StringTable reasons_;   // campaign status reasons
+  std::vector<NotBilledCounts> not_billed_;
+  std::vector<std::vector<FaultCharge>> fault_charges_;
   std::vector<Grant> grants_;
   std::vector<Dispute> disputes_;
-  Index account_index_, campaign_index_, grant_index_, dispute_index_;
+  // Id lookups sit on the delivery paths (the server's, replay's
+  // dictionary resolution); looked up with string_view.
+  IdIndex account_index_{this, &AccountIdOf};
+  IdIndex campaign_index_{this, &CampaignIdOf};
+  IdIndex grant_index_{this, &GrantIdOf};
+  IdIndex dispute_index_{this, &DisputeIdOf};
   IdSet applied_ids_;
-  std::set<Timer> timers_;  // every account's, grouped by account
 };
 
 }  // namespace billsim

@@ -78,7 +78,7 @@ void Ledger::OnDisputeFiled(const v1::DisputeFiled& m) {
     d.has_spend_report |= ev == v1::EVIDENCE_SPEND_REPORT;
     d.has_delivery_data |= ev == v1::EVIDENCE_DELIVERY_DATA;
   }
-  dispute_index_.emplace(d.id, di);
+  dispute_index_.Insert(di);
 
   if (IsPerformanceReason(d.reason)) {
     SetDisputeStatus(di, v1::DENIED,
@@ -117,7 +117,7 @@ void Ledger::OnEvidenceAdded(const v1::DisputeEvidenceAdded& m) {
 // disputed window, less what earlier adjustments already gave back.
 int64_t Ledger::Verifiable(const Dispute& d) const {
   int64_t total = 0;
-  for (const FaultCharge& f : campaigns_[d.campaign].fault_charges) {
+  for (const FaultCharge& f : fault_charges(d.campaign)) {
     if (f.time_us < d.window_start_us || f.time_us >= d.window_end_us) continue;
     for (const auto& p : f.parts) total += p.amount - p.adjusted;
   }
@@ -170,10 +170,9 @@ void Ledger::Adjust(uint32_t di, int64_t amount) {
   Dispute& d = disputes_[di];
   BILLSIM_ASSERT(amount >= 0 && amount <= Verifiable(d));
   Account& a = accounts_[d.account];
-  Campaign& c = campaigns_[d.campaign];
   int64_t left = amount;
   int64_t from_expired = 0;
-  for (FaultCharge& f : c.fault_charges) {
+  for (FaultCharge& f : MutableFaultCharges(d.campaign)) {
     if (f.time_us < d.window_start_us || f.time_us >= d.window_end_us) continue;
     for (auto& p : f.parts) {
       const int64_t take = std::min(left, p.amount - p.adjusted);
@@ -215,8 +214,7 @@ void Ledger::Adjust(uint32_t di, int64_t amount) {
     g.amount = g.remaining = from_expired;
     g.expires_at_us = a.clock_us + options_.refund_grant_validity_us;
     g.adjustment = true;
-    grant_index_.emplace(g.id, gi);
-    AddTimer(Timer{d.account, g.expires_at_us, kTimerExpiry, g.id, gi});
+    grant_index_.Insert(gi);  // a refund grant never shadows an id in use
     InsertGrantOrdered(a, gi);
     a.credit += from_expired;
     a.adjusted += from_expired;

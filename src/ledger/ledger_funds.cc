@@ -56,7 +56,8 @@ void Ledger::OnAccountOpened(const v1::AccountOpened& m, int64_t at_us) {
   a.utc_offset_minutes = m.utc_offset_minutes();
   a.funding_order = m.funding_order();
   a.opened_at_us = a.clock_us = at_us;
-  account_index_.emplace(a.id, index);
+  const bool added = account_index_.Insert(index);
+  BILLSIM_ASSERT(added);  // Validate refuses a known id
 }
 
 void Ledger::OnCashDeposited(const v1::CashDeposited& m) {
@@ -84,7 +85,10 @@ void Ledger::InsertGrantOrdered(Account& a, uint32_t grant) {
   auto at = std::upper_bound(
       a.grants.begin(), a.grants.end(), grant,
       [&key](uint32_t x, uint32_t y) { return key(x) < key(y); });
+  BILLSIM_ASSERT(at - a.grants.begin() >= a.expired_grants);  // R6: it expires later
+  BILLSIM_ASSERT(grants_[grant].expires_at_us > a.clock_us);
   a.grants.insert(at, grant);
+  UpdateNextTimer(a);
 }
 
 void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
@@ -103,9 +107,7 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
   std::sort(g.campaigns.begin(), g.campaigns.end());
   g.campaigns.erase(std::unique(g.campaigns.begin(), g.campaigns.end()),
                     g.campaigns.end());
-  grant_index_.emplace(g.id, gi);
-  AddTimer(Timer{ai, g.expires_at_us, kTimerExpiry, g.id, gi});
-
+  grant_index_.Insert(gi);
   Account& a = accounts_[ai];
   InsertGrantOrdered(a, gi);
   if (!g.campaigns.empty()) a.restricted_grants++;
@@ -127,21 +129,22 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
 void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   const uint32_t index = static_cast<uint32_t>(campaigns_.size());
   Campaign& c = campaigns_.emplace_back();
-  c.id = m.campaign_id();
+  CampaignInfo& info = campaign_info_.emplace_back();
+  info.id = strings_.Add(m.campaign_id());
+  info.objective = m.objective();
+  info.billing_event = m.billing_event();
+  info.creative_reviewed = m.creative_reviewed();
+  info.audience_defined = m.audience_defined();
+  info.landing_page_url = strings_.Add(m.landing_page_url());
   c.account = FindAccount(m.account_id());
-  c.objective = m.objective();
-  c.billing_event = m.billing_event();
   c.billable_kind = BillableKind(m.billing_event());
   c.price = m.price_micros();
-  c.per_units = m.billing_event() == v1::BILLING_EVENT_CPM ? 1000 : 1;
   c.budget_mode = m.budget_mode();
   c.budget = m.budget_micros();
-  c.creative_reviewed = m.creative_reviewed();
-  c.audience_defined = m.audience_defined();
-  c.landing_page_url = m.landing_page_url();
-  c.day_index = LocalDay(accounts_[c.account], accounts_[c.account].clock_us);
-  c.billable_units_max = BillableUnitsMax(c.price, c.per_units);
-  campaign_index_.emplace(c.id, index);
+  c.day_index = static_cast<int32_t>(LocalDay(accounts_[c.account], accounts_[c.account].clock_us));
+  c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
+  const bool added = campaign_index_.Insert(index);
+  BILLSIM_ASSERT(added);  // Validate refuses a known id
 }
 
 bool Ledger::IsHolding(const Campaign& c) const {
@@ -191,12 +194,13 @@ void Ledger::StartHolding(uint32_t ci) {
   // Keep enable order, also for a campaign re-approved after a rejection.
   auto at = std::upper_bound(a.holding.begin(), a.holding.end(), ci,
                              [this](uint32_t x, uint32_t y) {
-                               return campaigns_[x].enable_order <
-                                      campaigns_[y].enable_order;
+                               return campaign_info_[x].enable_order <
+                                      campaign_info_[y].enable_order;
                              });
   a.holding.insert(at, ci);
   if (c.budget_mode == v1::BUDGET_MODE_DAY) ScheduleDay(c.account);
   TopUp(ci);
+  ListForRenewal(ci);  // it may be short of funds, or have spent today
 }
 
 void Ledger::StopHolding(uint32_t ci, const std::string& why) {
@@ -311,6 +315,7 @@ void Ledger::ShrinkHolds(uint32_t ai, uint32_t expiring) {
     BILLSIM_ASSERT(cut >= 0);
     if (cut == 0) continue;
     c.hold -= cut;
+    ListForRenewal(holds[i].first);
     a.frozen -= cut;
     Entry e;
     e.kind = v1::FREEZE_REDUCED;
@@ -334,14 +339,15 @@ void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
     case v1::CampaignStatusChanged::ENABLE: {
       if (c.status == Campaign::Status::kEnabled) return;  // already on
       c.status = Campaign::Status::kEnabled;
-      c.status_reason.clear();
-      c.enable_order = ++enable_order_;
+      SetStatusReason(ci, "");
+      campaign_info_[ci].enable_order = ++enable_order_;
       e.note = "enabled";
       Emit(Entry(e));
       std::string gaps;
-      if (!c.creative_reviewed) gaps += " creative not reviewed;";
-      if (!c.audience_defined) gaps += " audience not defined;";
-      if (c.landing_page_url.empty()) gaps += " no landing page;";
+      const CampaignInfo& info = campaign_info_[ci];
+      if (!info.creative_reviewed) gaps += " creative not reviewed;";
+      if (!info.audience_defined) gaps += " audience not defined;";
+      if (info.landing_page_url == StringPool::kEmpty) gaps += " no landing page;";
       if (!gaps.empty()) {
         Entry w = e;
         w.kind = v1::PRELAUNCH_WARNING;
@@ -355,14 +361,14 @@ void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
       if (c.status != Campaign::Status::kEnabled) return;  // already off
       StopHolding(ci, "paused: unspent budget returned (R4)");
       c.status = Campaign::Status::kDisabled;
-      c.status_reason = "paused by the advertiser";
+      SetStatusReason(ci, "paused by the advertiser");
       e.note = "paused by the advertiser";
       Emit(std::move(e));
       return;
     case v1::CampaignStatusChanged::DELETE:
       StopHolding(ci, "deleted: unspent budget returned (R4)");
       c.status = Campaign::Status::kDeleted;
-      c.status_reason = "deleted by the advertiser";
+      SetStatusReason(ci, "deleted by the advertiser");
       e.note = "deleted";
       Emit(std::move(e));
       return;
@@ -430,9 +436,10 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
   const int64_t would_cost =
       reason == v1::NOT_BILLABLE_KIND
           ? 0
-          : MulDivFloor(units, c.price, c.per_units);
-  c.not_billed_units[reason] = CheckedAdd(c.not_billed_units[reason], units);
-  c.not_billed_micros[reason] = CheckedAdd(c.not_billed_micros[reason], would_cost);
+          : MulDivFloor(units, c.price, c.per_units());
+  NotBilledCounts& counts = MutableNotBilled(ci);
+  counts.units[reason] = CheckedAdd(counts.units[reason], units);
+  counts.micros[reason] = CheckedAdd(counts.micros[reason], would_cost);
   Entry e;
   e.kind = v1::NOT_BILLED;
   e.account = c.account;
@@ -446,7 +453,7 @@ void Ledger::PauseForFunds(uint32_t ci) {
   Campaign& c = campaigns_[ci];
   StopHolding(ci, "paused for insufficient balance: hold returned (R5)");
   c.status = Campaign::Status::kDisabled;
-  c.status_reason = "insufficient balance (R5)";
+  SetStatusReason(ci, "insufficient balance (R5)");
   Entry e;
   e.kind = v1::CAMPAIGN_STATUS;
   e.account = c.account;
@@ -469,7 +476,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   }
   // n + units <= the campaign's delivered units, bounded by R11: the cost
   // of all of them is within kCampaignCostMaxMicros.
-  const int64_t full = MulDivFloor(CheckedAdd(n, units), c.price, c.per_units) - already;
+  const int64_t full = MulDivFloor(CheckedAdd(n, units), c.price, c.per_units()) - already;
   // R4, R5: a held campaign is charged from its hold and only from it; a
   // hold left short is topped up by money coming in, not by delivery.
   const bool from_hold = IsHolding(c);
@@ -485,17 +492,20 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   // The usual case: the whole delivery fits both caps.
   const bool fits = full <= cap_budget && full <= cap_funds;
   const int64_t by_budget =
-      fits ? units : UnitsWithin(n, units, c.price, c.per_units, already, cap_budget);
+      fits ? units : UnitsWithin(n, units, c.price, c.per_units(), already, cap_budget);
   const int64_t by_funds =
-      fits ? units : UnitsWithin(n, units, c.price, c.per_units, already, cap_funds);
+      fits ? units : UnitsWithin(n, units, c.price, c.per_units(), already, cap_funds);
   const int64_t billed = std::min(by_budget, by_funds);
   const int64_t amount =
-      fits ? full : MulDivFloor(n + billed, c.price, c.per_units) - already;
+      fits ? full : MulDivFloor(n + billed, c.price, c.per_units()) - already;
   BILLSIM_ASSERT(amount >= 0 && amount <= cap_budget && amount <= cap_funds);
 
   c.billed_units = CheckedAdd(c.billed_units, billed);
   c.billed_micros = CheckedAdd(c.billed_micros, amount);
-  if (!fault) c.served_units = CheckedAdd(c.served_units, billed);
+  if (fault) {
+    CampaignInfo& info = campaign_info_[ci];
+    info.fault_billed_units = CheckedAdd(info.fault_billed_units, billed);
+  }
   if (c.budget_mode == v1::BUDGET_MODE_DAY) c.day_spent = CheckedAdd(c.day_spent, amount);
   a.spent = CheckedAdd(a.spent, amount);
 
@@ -514,6 +524,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     if (from_hold) {
       c.hold -= take;
       a.frozen -= take;
+      ListForRenewal(ci);
     }
     if (fault) record.parts.push_back({grant, take, 0});
     Entry e;
@@ -544,8 +555,8 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   }
   BILLSIM_ASSERT(left == 0);
   if (fault && amount > 0) {
-    c.fault_billed_micros += amount;
-    c.fault_charges.push_back(std::move(record));
+    campaign_info_[ci].fault_billed_micros += amount;
+    MutableFaultCharges(ci).push_back(std::move(record));
   }
 
   if (billed < units) {

@@ -43,7 +43,7 @@ void Ledger::SaveState(v1::LedgerState* s) const {
     p->set_adjusted(a.adjusted);
     for (uint32_t g : a.grants) p->add_grants(g);
     for (uint32_t c : a.holding) p->add_holding(c);
-    p->set_day_timer_scheduled(a.day_timer_scheduled);
+    p->set_day_timer_scheduled(a.day_timer_us != INT64_MAX);
     p->set_clock_us(a.clock_us);
   }
   for (const Grant& g : grants_) {
@@ -60,33 +60,36 @@ void Ledger::SaveState(v1::LedgerState* s) const {
     p->set_adjustment(g.adjustment);
     for (uint32_t c : g.campaigns) p->add_campaigns(c);
   }
-  for (const Campaign& c : campaigns_) {
+  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
+    const Campaign& c = campaigns_[ci];
+    const CampaignInfo& info = campaign_info_[ci];
     auto* p = s->add_campaigns();
-    p->set_id(c.id);
+    p->set_id(Name(ci));
     p->set_account(c.account);
-    p->set_objective(c.objective);
-    p->set_billing_event(c.billing_event);
+    p->set_objective(info.objective);
+    p->set_billing_event(info.billing_event);
     p->set_price(c.price);
     p->set_budget_mode(c.budget_mode);
     p->set_budget(c.budget);
-    p->set_creative_reviewed(c.creative_reviewed);
-    p->set_audience_defined(c.audience_defined);
-    p->set_landing_page_url(c.landing_page_url);
+    p->set_creative_reviewed(info.creative_reviewed);
+    p->set_audience_defined(info.audience_defined);
+    p->set_landing_page_url(std::string(landing_page_url(ci)));
     p->set_status(static_cast<int32_t>(c.status));
-    p->set_status_reason(c.status_reason);
+    p->set_status_reason(status_reason(ci));
     p->set_review(static_cast<int32_t>(c.review));
-    p->set_enable_order(c.enable_order);
+    p->set_enable_order(info.enable_order);
     p->set_hold(c.hold);
     p->set_billed_units(c.billed_units);
     p->set_billed_micros(c.billed_micros);
-    p->set_served_units(c.served_units);
-    p->set_fault_billed_micros(c.fault_billed_micros);
+    p->set_served_units(served_units(ci));
+    p->set_fault_billed_micros(info.fault_billed_micros);
     p->set_day_index(c.day_index);
     p->set_day_spent(c.day_spent);
     for (int64_t v : c.delivered) p->add_delivered(v);
-    for (int64_t v : c.not_billed_units) p->add_not_billed_units(v);
-    for (int64_t v : c.not_billed_micros) p->add_not_billed_micros(v);
-    for (const FaultCharge& f : c.fault_charges) {
+    const NotBilledCounts& counts = not_billed(ci);
+    for (int64_t v : counts.units) p->add_not_billed_units(v);
+    for (int64_t v : counts.micros) p->add_not_billed_micros(v);
+    for (const FaultCharge& f : fault_charges(ci)) {
       auto* fp = p->add_fault_charges();
       fp->set_time_us(f.time_us);
       for (const auto& part : f.parts) {
@@ -114,12 +117,26 @@ void Ledger::SaveState(v1::LedgerState* s) const {
     p->set_has_spend_report(d.has_spend_report);
     p->set_has_delivery_data(d.has_delivery_data);
   }
-  for (const Timer& t : timers_) {
-    auto* p = s->add_timers();
-    p->set_at_us(t.at_us);
-    p->set_kind(t.kind);
-    p->set_key(t.key);
-    p->set_index(t.index);
+  // Every account's timers, account by account, each account's in the
+  // order they fire: (time, kind, key).
+  std::vector<Due> timers;
+  for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
+    const Account& a = accounts_[ai];
+    timers.clear();
+    for (size_t i = a.expired_grants; i < a.grants.size(); ++i) {
+      timers.push_back(Due{grants_[a.grants[i]].expires_at_us, kTimerExpiry, a.grants[i]});
+    }
+    if (a.day_timer_us != INT64_MAX) timers.push_back(Due{a.day_timer_us, kTimerDay, ai});
+    std::sort(timers.begin(), timers.end(), [this](const Due& x, const Due& y) {
+      return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
+    });
+    for (const Due& t : timers) {
+      auto* p = s->add_timers();
+      p->set_at_us(t.at_us);
+      p->set_kind(t.kind);
+      p->set_key(DueKey(t));
+      p->set_index(t.index);
+    }
   }
 }
 
@@ -264,9 +281,12 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     a.adjusted = p.adjusted();
     a.grants.assign(p.grants().begin(), p.grants().end());
     a.holding.assign(p.holding().begin(), p.holding().end());
-    a.day_timer_scheduled = p.day_timer_scheduled();
+    // Set from its timer below.
+    a.day_timer_us = p.day_timer_scheduled() ? INT64_MIN : INT64_MAX;
     a.clock_us = p.clock_us();
-    fresh.account_index_.emplace(a.id, fresh.accounts_.size() - 1);
+    if (!fresh.account_index_.Insert(static_cast<uint32_t>(fresh.accounts_.size() - 1))) {
+      return bad("account " + p.id() + " appears twice");
+    }
   }
   for (const auto& p : s.grants()) {
     if (p.account() >= n_accounts || !AllBelow(p.campaigns(), n_campaigns)) {
@@ -285,52 +305,64 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     g.adjustment = p.adjustment();
     g.campaigns.assign(p.campaigns().begin(), p.campaigns().end());
     if (!g.campaigns.empty()) fresh.accounts_[g.account].restricted_grants++;
-    fresh.grant_index_.emplace(g.id, fresh.grants_.size() - 1);
+    if (!fresh.grant_index_.Insert(static_cast<uint32_t>(fresh.grants_.size() - 1))) {
+      return bad("grant " + p.id() + " appears twice");
+    }
   }
   for (const auto& p : s.campaigns()) {
     if (p.account() >= n_accounts || p.status() < 0 || p.status() > 2 ||
         p.review() < 0 || p.review() > 3) {
       return bad("campaign " + p.id() + " is out of range");
     }
+    if (p.day_index() < INT32_MIN || p.day_index() > INT32_MAX ||
+        p.served_units() < 0 || p.served_units() > p.billed_units()) {
+      return bad("campaign " + p.id() + " is out of range");
+    }
+    const uint32_t ci = static_cast<uint32_t>(fresh.campaigns_.size());
     Campaign& c = fresh.campaigns_.emplace_back();
-    c.id = p.id();
+    CampaignInfo& info = fresh.campaign_info_.emplace_back();
+    info.id = fresh.strings_.Add(p.id());
     c.account = p.account();
-    c.objective = p.objective();
-    c.billing_event = p.billing_event();
-    switch (c.billing_event) {
+    info.objective = p.objective();
+    info.billing_event = p.billing_event();
+    switch (info.billing_event) {
       case v1::BILLING_EVENT_CPM: c.billable_kind = v1::DeliveryReported::IMPRESSION; break;
       case v1::BILLING_EVENT_CPC: c.billable_kind = v1::DeliveryReported::CLICK; break;
       case v1::BILLING_EVENT_CPV_2S: c.billable_kind = v1::DeliveryReported::VIDEO_VIEW_2S; break;
       case v1::BILLING_EVENT_CPV_6S: c.billable_kind = v1::DeliveryReported::VIDEO_VIEW_6S; break;
       default: return bad("campaign " + p.id() + " has no billing event");
     }
-    c.per_units = c.billing_event == v1::BILLING_EVENT_CPM ? 1000 : 1;
     c.price = p.price();
     if (c.price <= 0) return bad("campaign " + p.id() + " has no price");
     c.budget_mode = p.budget_mode();
     c.budget = p.budget();
-    c.creative_reviewed = p.creative_reviewed();
-    c.audience_defined = p.audience_defined();
-    c.landing_page_url = p.landing_page_url();
+    info.creative_reviewed = p.creative_reviewed();
+    info.audience_defined = p.audience_defined();
+    info.landing_page_url = fresh.strings_.Add(p.landing_page_url());
     c.status = static_cast<Campaign::Status>(p.status());
-    c.status_reason = p.status_reason();
+    fresh.SetStatusReason(ci, p.status_reason());
     c.review = static_cast<Campaign::Review>(p.review());
-    c.enable_order = p.enable_order();
+    info.enable_order = p.enable_order();
     c.hold = p.hold();
     c.billed_units = p.billed_units();
     c.billed_micros = p.billed_micros();
-    c.served_units = p.served_units();
-    c.fault_billed_micros = p.fault_billed_micros();
-    c.day_index = p.day_index();
+    info.fault_billed_units = p.billed_units() - p.served_units();
+    info.fault_billed_micros = p.fault_billed_micros();
+    c.day_index = static_cast<int32_t>(p.day_index());
     c.day_spent = p.day_spent();
-    c.billable_units_max = BillableUnitsMax(c.price, c.per_units);
+    c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
+    NotBilledCounts counts;
     if (!CopyArray(p.delivered(), &c.delivered) ||
-        !CopyArray(p.not_billed_units(), &c.not_billed_units) ||
-        !CopyArray(p.not_billed_micros(), &c.not_billed_micros)) {
+        !CopyArray(p.not_billed_units(), &counts.units) ||
+        !CopyArray(p.not_billed_micros(), &counts.micros)) {
       return bad("campaign " + p.id() + " counters have the wrong size");
     }
+    if (std::any_of(counts.units.begin(), counts.units.end(), [](int64_t v) { return v != 0; }) ||
+        std::any_of(counts.micros.begin(), counts.micros.end(), [](int64_t v) { return v != 0; })) {
+      fresh.MutableNotBilled(ci) = counts;
+    }
     for (const auto& f : p.fault_charges()) {
-      FaultCharge& fc = c.fault_charges.emplace_back();
+      FaultCharge& fc = fresh.MutableFaultCharges(ci).emplace_back();
       fc.time_us = f.time_us();
       for (const auto& part : f.parts()) {
         // A refund goes back to the grant that paid: it must be one of the
@@ -342,7 +374,7 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
         fc.parts.push_back({part.grant(), part.amount(), part.adjusted()});
       }
     }
-    fresh.campaign_index_.emplace(c.id, fresh.campaigns_.size() - 1);
+    if (!fresh.campaign_index_.Insert(ci)) return bad("campaign " + p.id() + " appears twice");
   }
   for (const auto& p : s.disputes()) {
     if (p.account() >= n_accounts || p.campaign() >= n_campaigns ||
@@ -364,11 +396,15 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     d.has_screenshot = p.has_screenshot();
     d.has_spend_report = p.has_spend_report();
     d.has_delivery_data = p.has_delivery_data();
-    fresh.dispute_index_.emplace(d.id, fresh.disputes_.size() - 1);
+    if (!fresh.dispute_index_.Insert(static_cast<uint32_t>(fresh.disputes_.size() - 1))) {
+      return bad("dispute " + p.id() + " appears twice");
+    }
   }
   // Timers: exactly one expiry per unexpired grant, at its expiry, and one
-  // day timer per account that says it has one, each after its clock.
-  size_t expiry_timers = 0, day_timers = 0;
+  // day timer per account that says it has one, at the first local
+  // midnight after its clock.
+  size_t expiry_timers = 0;
+  std::vector<uint8_t> timed(n_grants);
   for (const auto& p : s.timers()) {
     const size_t bound = p.kind() == kTimerExpiry ? n_grants : n_accounts;
     if ((p.kind() != kTimerExpiry && p.kind() != kTimerDay) || p.index() >= bound) {
@@ -376,28 +412,51 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     }
     const bool expiry = p.kind() == kTimerExpiry;
     const uint32_t account = expiry ? fresh.grants_[p.index()].account : p.index();
-    const Account& a = fresh.accounts_[account];
+    Account& a = fresh.accounts_[account];
+    const int64_t midnight = (fresh.LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
+                             a.utc_offset_minutes * kMicrosPerMinute;
     const bool matches =
         expiry ? !fresh.grants_[p.index()].expired &&
                      fresh.grants_[p.index()].expires_at_us == p.at_us() &&
-                     fresh.grants_[p.index()].id == p.key()
-               : a.day_timer_scheduled && a.id == p.key();
-    if (!matches || p.at_us() <= a.clock_us ||
-        !fresh.timers_.insert(Timer{account, p.at_us(), p.kind(), p.key(), p.index()})
-             .second) {
+                     fresh.grants_[p.index()].id == p.key() && timed[p.index()]++ == 0
+               : a.day_timer_us == INT64_MIN && a.id == p.key() && p.at_us() == midnight;
+    if (!matches || p.at_us() <= a.clock_us) {
       return bad("timer " + p.key() + " does not match the state");
     }
-    Account& owner = fresh.accounts_[account];
-    owner.next_timer_us = std::min(owner.next_timer_us, p.at_us());
-    (expiry ? expiry_timers : day_timers)++;
+    if (expiry) {
+      expiry_timers++;
+    } else {
+      a.day_timer_us = p.at_us();
+    }
   }
   const size_t live_grants = std::count_if(
       fresh.grants_.begin(), fresh.grants_.end(), [](const Grant& g) { return !g.expired; });
-  const size_t day_scheduled =
-      std::count_if(fresh.accounts_.begin(), fresh.accounts_.end(),
-                    [](const Account& a) { return a.day_timer_scheduled; });
-  if (expiry_timers != live_grants || day_timers != day_scheduled) {
+  const bool days_timed =
+      std::none_of(fresh.accounts_.begin(), fresh.accounts_.end(),
+                   [](const Account& a) { return a.day_timer_us == INT64_MIN; });
+  if (expiry_timers != live_grants || !days_timed) {
     return bad("timers do not match the grants and accounts");
+  }
+  for (uint32_t ai = 0; ai < fresh.accounts_.size(); ++ai) {
+    Account& a = fresh.accounts_[ai];
+    // R3 order, which puts the expired grants first (CheckInvariants: a
+    // grant has expired exactly when its expiry is not after the clock).
+    auto key = [&fresh](uint32_t gi) {
+      const Grant& g = fresh.grants_[gi];
+      return std::tie(g.expires_at_us, g.order, g.id);
+    };
+    for (size_t i = 1; i < a.grants.size(); ++i) {
+      if (!(key(a.grants[i - 1]) < key(a.grants[i]))) {
+        return bad("account " + a.id + ": grants out of R3 order");
+      }
+    }
+    while (a.expired_grants < a.grants.size() &&
+           fresh.grants_[a.grants[a.expired_grants]].expired) {
+      a.expired_grants++;
+    }
+    fresh.UpdateNextTimer(a);
+    // Any daily hold may be short: all are listed for the next renewal.
+    for (uint32_t ci : a.holding) fresh.ListForRenewal(ci);
   }
   const Status invariants = fresh.CheckInvariants();
   if (!invariants.ok()) return bad(invariants.message());
@@ -414,14 +473,15 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
   history_hash_ = fresh.history_hash_;
   accounts_ = std::move(fresh.accounts_);
   campaigns_ = std::move(fresh.campaigns_);
+  campaign_info_ = std::move(fresh.campaign_info_);
+  strings_ = std::move(fresh.strings_);
+  reasons_ = std::move(fresh.reasons_);
+  not_billed_ = std::move(fresh.not_billed_);
+  fault_charges_ = std::move(fresh.fault_charges_);
   grants_ = std::move(fresh.grants_);
   disputes_ = std::move(fresh.disputes_);
-  account_index_ = std::move(fresh.account_index_);
-  campaign_index_ = std::move(fresh.campaign_index_);
-  grant_index_ = std::move(fresh.grant_index_);
-  dispute_index_ = std::move(fresh.dispute_index_);
+  RebuildIndexes();
   applied_ids_ = std::move(fresh.applied_ids_);
-  timers_ = std::move(fresh.timers_);
   return Status::Ok();
 }
 

@@ -181,7 +181,7 @@ Result Ledger::ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign,
                 std::to_string(kCampaignCostMaxMicros) + " micros"
           : std::to_string(kCampaignUnitsMax) + " delivered units of that kind";
   return Reject(event_id, "delivery_reported.count",
-                "would overflow campaign " + Quoted(c.id) + "'s totals: " +
+                "would overflow campaign " + Quoted(campaign_id(campaign)) + "'s totals: " +
                     std::to_string(c.delivered[kind]) + " + " +
                     std::to_string(count) + " passes " + what);
 }
@@ -364,7 +364,7 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
       const Campaign& c = campaigns_[FindCampaign(m.campaign_id())];
       if (c.status == Campaign::Status::kDeleted) {
         return Reject(e, "campaign_status_changed.operation",
-                      "campaign " + Quoted(c.id) +
+                      "campaign " + Quoted(m.campaign_id()) +
                           " is deleted; DELETE is final");
       }
       return Accept();
@@ -382,12 +382,12 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
                       "must be APPROVED, REJECTED_BEFORE_SERVING or "
                       "REJECTED_AFTER_SERVING");
       }
-      const Campaign& c = campaigns_[FindCampaign(m.campaign_id())];
+      const uint32_t ci = FindCampaign(m.campaign_id());
       if (m.result() == v1::AdReviewed::REJECTED_BEFORE_SERVING &&
-          c.served_units > 0) {
+          served_units(ci) > 0) {
         return Reject(e, "ad_reviewed.result",
-                      "campaign " + Quoted(c.id) + " already billed " +
-                          std::to_string(c.served_units) +
+                      "campaign " + Quoted(m.campaign_id()) + " already billed " +
+                          std::to_string(served_units(ci)) +
                           " units of delivery; an ad that served is "
                           "REJECTED_AFTER_SERVING");
       }

@@ -59,7 +59,7 @@ std::optional<v1::AccountBalance> Ledger::Balance(
     gv->set_expired(g.expired);
     gv->set_expired_micros(g.expired_micros);
     gv->set_adjustment(g.adjustment);
-    for (uint32_t ci : g.campaigns) gv->add_campaign_ids(campaigns_[ci].id);
+    for (uint32_t ci : g.campaigns) gv->add_campaign_ids(Name(ci));
   }
   return v;
 }
@@ -69,31 +69,33 @@ std::optional<v1::CampaignSpend> Ledger::Spend(
   const uint32_t ci = FindCampaign(campaign);
   if (ci == kNoIndex) return std::nullopt;
   const Campaign& c = campaigns_[ci];
+  const CampaignInfo& info = campaign_info_[ci];
   v1::CampaignSpend v;
-  v.set_campaign_id(c.id);
+  v.set_campaign_id(Name(ci));
   v.set_account_id(accounts_[c.account].id);
   v.set_status(StatusName(c.status));
-  v.set_status_reason(c.status_reason);
+  v.set_status_reason(status_reason(ci));
   v.set_review(ReviewName(c.review));
-  v.set_billing_event(c.billing_event);
+  v.set_billing_event(info.billing_event);
   v.set_price_micros(c.price);
   v.set_budget_mode(c.budget_mode);
   v.set_budget_micros(c.budget);
   v.set_frozen_micros(c.hold);
   v.set_billed_units(c.billed_units);
   v.set_billed_micros(c.billed_micros);
-  v.set_fault_billed_micros(c.fault_billed_micros);
+  v.set_fault_billed_micros(info.fault_billed_micros);
   v.set_impressions(c.delivered[v1::DeliveryReported::IMPRESSION]);
   v.set_clicks(c.delivered[v1::DeliveryReported::CLICK]);
   v.set_video_views_2s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_2S]);
   v.set_video_views_6s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_6S]);
   v.set_conversions(c.delivered[v1::DeliveryReported::CONVERSION]);
-  for (size_t r = 1; r < c.not_billed_units.size(); ++r) {
-    if (c.not_billed_units[r] == 0) continue;
+  const NotBilledCounts& counts = not_billed(ci);
+  for (size_t r = 1; r < counts.units.size(); ++r) {
+    if (counts.units[r] == 0) continue;
     v1::NotBilled* nb = v.add_not_billed();
     nb->set_reason(static_cast<v1::NotBilledReason>(r));
-    nb->set_units(c.not_billed_units[r]);
-    nb->set_amount_micros(c.not_billed_micros[r]);
+    nb->set_units(counts.units[r]);
+    nb->set_amount_micros(counts.micros[r]);
   }
   return v;
 }
@@ -106,7 +108,7 @@ std::optional<v1::DisputeView> Ledger::DisputeState(
   v1::DisputeView v;
   v.set_dispute_id(d.id);
   v.set_account_id(accounts_[d.account].id);
-  v.set_campaign_id(campaigns_[d.campaign].id);
+  v.set_campaign_id(Name(d.campaign));
   v.set_reason(d.reason);
   v.set_status(d.status);
   v.set_status_note(d.status_note);
@@ -124,7 +126,7 @@ std::optional<v1::DisputeView> Ledger::DisputeState(
 v1::BalanceReport Ledger::Report() const {
   v1::BalanceReport r;
   for (const Account& a : accounts_) *r.add_accounts() = *Balance(a.id);
-  for (const Campaign& c : campaigns_) *r.add_campaigns() = *Spend(c.id);
+  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) *r.add_campaigns() = *Spend(campaign_id(ci));
   for (const Dispute& d : disputes_) *r.add_disputes() = *DisputeState(d.id);
   r.set_events_applied(events_applied_);
   r.set_events_rejected(events_rejected_);
@@ -141,7 +143,7 @@ v1::LedgerEntry Ledger::ToProto(const Entry& e) const {
   p.set_event_id(e.event_id);
   p.set_time_us(e.time_us);
   if (e.account != kNoIndex) p.set_account_id(accounts_[e.account].id);
-  if (e.campaign != kNoIndex) p.set_campaign_id(campaigns_[e.campaign].id);
+  if (e.campaign != kNoIndex) p.set_campaign_id(Name(e.campaign));
   p.set_kind(e.kind);
   p.set_funds_type(e.funds);
   if (e.grant != kNoIndex) p.set_grant_id(grants_[e.grant].id);

@@ -62,7 +62,16 @@ struct alignas(64) Account {
   std::string currency;
   std::string name;
   int32_t utc_offset_minutes = 0;
-  bool day_timer_scheduled = false;
+  // Grants at the front of `grants` that have expired (they expire in that
+  // order, and grants come in after them: a new grant expires later).
+  uint32_t expired_grants = 0;
+  // R4: the next local midnight, while the account has held a daily
+  // budget since the last one (INT64_MAX: none); always the first midnight
+  // after the clock.
+  int64_t day_timer_us = INT64_MAX;
+  // Daily holds that may be short at the next midnight (each once; others
+  // of the account are full). Any superset of the short ones renews alike.
+  std::vector<uint32_t> renewals;
 
   int64_t valid() const { return cash + credit - frozen; }  // valid_balance
 };
@@ -79,48 +88,65 @@ struct FaultCharge {
   std::vector<Part> parts;
 };
 
+// A campaign's hot state: what billing a delivery reads and writes, in two
+// cache lines (replay's speed is bound by these loads, and a book of
+// millions of campaigns by their size). The rest is CampaignInfo, beside it
+// under the same index.
 struct alignas(64) Campaign {
   enum class Status : uint8_t { kDisabled, kEnabled, kDeleted };
   enum class Review : uint8_t { kPending, kApproved, kRejectedBeforeServing,
                                 kRejectedAfterServing };
 
-  // What every delivery reads and writes comes first, so that billing one
-  // touches two cache lines of the campaign, not seven (replay's speed is
-  // bound by these loads). The rest follows in no particular order.
   uint32_t account = kNoIndex;
+  int32_t day_index = 0;         // local day of day_spent (DAY mode)
   v1::DeliveryReported::Kind billable_kind =
       v1::DeliveryReported::KIND_UNSPECIFIED;
   v1::BudgetMode budget_mode = v1::BUDGET_MODE_UNSPECIFIED;
   Status status = Status::kDisabled;
   Review review = Review::kPending;
-  int64_t price = 0;         // micros per `per_units` units
-  int64_t per_units = 1;     // 1000 for CPM, else 1
+  bool renewal_listed = false;   // in its account's `renewals` (R4)
+  int64_t price = 0;             // micros per per_units() units
   int64_t budget = 0;
   int64_t hold = 0;              // frozen for this campaign
   int64_t billed_units = 0;      // R2: billed_micros == floor(units*p/k)
   int64_t billed_micros = 0;
-  int64_t served_units = 0;      // billed units that were not fault-marked
-  int64_t day_index = 0;         // local day of day_spent (DAY mode)
   int64_t day_spent = 0;
-  // Delivered units by DeliveryReported::Kind (index 1..5).
-  std::array<int64_t, 6> delivered{};
   // Derived from the price: the most billable units whose cost stays within
   // kCampaignCostMaxMicros (R11 refuses delivery past it).
   int64_t billable_units_max = 0;
+  // Delivered units by DeliveryReported::Kind (index 1..5).
+  std::array<int64_t, 6> delivered{};
 
-  std::string id;
+  // 1000 for CPM (priced per thousand impressions), else 1.
+  int64_t per_units() const {
+    return billable_kind == v1::DeliveryReported::IMPRESSION ? 1000 : 1;
+  }
+};
+static_assert(sizeof(Campaign) == 128, "a campaign's hot state is two cache lines");
+
+// Not-billed units and would-be amounts by NotBilledReason (index 1..6), for
+// the campaigns that have any (CampaignInfo::not_billed).
+struct NotBilledCounts {
+  std::array<int64_t, 7> units{};
+  std::array<int64_t, 7> micros{};
+};
+
+// A campaign's cold state: set at creation, or moved by rarer events.
+// Strings live in the ledger's pools; the rarely used counters in side
+// tables, named here by index (kNoIndex: none yet).
+struct CampaignInfo {
+  uint64_t id = 0;                // StringPool handle
+  uint64_t landing_page_url = 0;  // StringPool handle
+  uint64_t enable_order = 0;
+  int64_t fault_billed_micros = 0;
+  int64_t fault_billed_units = 0;  // served units = billed - these
+  uint32_t status_reason = 0;      // StringTable index
+  uint32_t not_billed = kNoIndex;  // into the ledger's NotBilled table
+  uint32_t fault_charges = kNoIndex;  // into the ledger's fault charge lists
   v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
   v1::BillingEvent billing_event = v1::BILLING_EVENT_UNSPECIFIED;
   bool creative_reviewed = false;
   bool audience_defined = false;
-  std::string landing_page_url;
-  std::string status_reason;
-  uint64_t enable_order = 0;
-  int64_t fault_billed_micros = 0;
-  // Not-billed units and would-be amounts by NotBilledReason (index 1..6).
-  std::array<int64_t, 7> not_billed_units{};
-  std::array<int64_t, 7> not_billed_micros{};
-  std::vector<FaultCharge> fault_charges;  // in time order
 };
 
 // The most units of a campaign priced `price` per `per_units` whose cost,

@@ -29,9 +29,12 @@ WorkloadOptions BaseOptions(uint64_t seed, uint32_t accounts, uint32_t campaigns
 
 StressWorkload::StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campaigns,
                                uint64_t stream_events)
-    : base_(BaseOptions(seed, accounts, campaigns, stream_events)),
-      rng_(seed ^ 0x9e3779b97f4a7c15ULL),
-      next_id_(1 + ((seed % (1ULL << 20)) << 40)) {}
+    : StressWorkload(BaseOptions(seed, accounts, campaigns, stream_events)) {}
+
+StressWorkload::StressWorkload(const WorkloadOptions& base)
+    : base_(base),
+      rng_(base.seed ^ 0x9e3779b97f4a7c15ULL),
+      next_id_(1 + ((base.seed % (1ULL << 20)) << 40)) {}
 
 void StressWorkload::Stamp(v1::Event* e, int64_t time_us) {
   e->set_event_id(next_id_++);
@@ -43,6 +46,13 @@ std::vector<v1::Event> StressWorkload::Setup() {
   std::vector<v1::Event> events = base_.Setup();
   for (v1::Event& e : events) Stamp(&e, e.time_us());
   return events;
+}
+
+void StressWorkload::Setup(const std::function<void(v1::Event&)>& emit) {
+  base_.Setup([&](v1::Event& e) {
+    Stamp(&e, e.time_us());
+    emit(e);
+  });
 }
 
 bool StressWorkload::Extra(v1::Event* e) {

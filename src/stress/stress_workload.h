@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,11 +27,18 @@ namespace billsim::stress {
 
 class StressWorkload {
  public:
+  // 30 simulated days over `stream_events`, no coupons: billsim stress.
   StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campaigns,
                  uint64_t stream_events);
+  // The base workload as given (its seed, size, mean gap between events,
+  // coupons): billsim bench ledger chooses the simulated span.
+  explicit StressWorkload(const WorkloadOptions& base);
 
   // The set-up events (accounts, deposits, grants, campaigns enabled).
   std::vector<v1::Event> Setup();
+  // The same, one event at a time (Workload::Setup); `setup_events` of them.
+  void Setup(const std::function<void(v1::Event&)>& emit);
+  uint64_t setup_events() const { return base_.setup_events(); }
   // Adds the next stream event to `batch` (a delivery as a columnar row,
   // without a v1::Event); returns its event id.
   uint64_t Next(log::BatchBuilder* batch);

@@ -1,0 +1,94 @@
+// StringPool: strings written once and kept for the ledger's life (ids,
+// landing page URLs), packed end to end in large blocks, each named by an
+// 8-byte handle instead of a 32-byte std::string plus a heap block of its
+// own. Nothing is ever removed; a string that changes (a status reason)
+// belongs in a StringTable instead, or the pool would grow with the log.
+//
+// Interned: StringTable keeps one copy of each distinct string, for values
+// drawn from a small set (status reasons), named by a 4-byte index.
+#ifndef BILLSIM_LEDGER_STRING_POOL_H_
+#define BILLSIM_LEDGER_STRING_POOL_H_
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "util/assert.h"
+
+namespace billsim {
+
+class StringPool {
+ public:
+  using Handle = uint64_t;
+  static constexpr Handle kEmpty = 0;  // the empty string, stored nowhere
+
+  StringPool() = default;
+  StringPool(StringPool&&) noexcept = default;
+  StringPool& operator=(StringPool&&) noexcept = default;
+
+  Handle Add(std::string_view s) {
+    if (s.empty()) return kEmpty;
+    const size_t need = sizeof(uint32_t) + s.size();
+    BILLSIM_ASSERT(s.size() <= UINT32_MAX);
+    if (blocks_.empty() || used_ + need > block_size_) {
+      block_size_ = std::max(kBlock, need);
+      blocks_.push_back(std::make_unique<char[]>(block_size_));
+      used_ = 0;
+    }
+    char* at = blocks_.back().get() + used_;
+    const uint32_t n = static_cast<uint32_t>(s.size());
+    std::memcpy(at, &n, sizeof n);
+    std::memcpy(at + sizeof n, s.data(), s.size());
+    // Block numbers from 1, so that no handle is kEmpty.
+    const Handle h = (static_cast<uint64_t>(blocks_.size()) << 32) | used_;
+    used_ += need;
+    bytes_ += need;
+    return h;
+  }
+
+  std::string_view Get(Handle h) const {
+    if (h == kEmpty) return {};
+    const char* at = blocks_[(h >> 32) - 1].get() + (h & 0xffffffffu);
+    uint32_t n;
+    std::memcpy(&n, at, sizeof n);
+    return {at + sizeof n, n};
+  }
+
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr size_t kBlock = size_t{1} << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_size_ = 0;
+  size_t used_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+class StringTable {
+ public:
+  // Index 0 is the empty string.
+  StringTable() { strings_.emplace_back(); }
+
+  uint32_t Intern(std::string_view s) {
+    if (s.empty()) return 0;
+    auto it = index_.find(absl::string_view(s.data(), s.size()));
+    if (it != index_.end()) return it->second;
+    const uint32_t i = static_cast<uint32_t>(strings_.size());
+    strings_.emplace_back(s);
+    index_.emplace(strings_.back(), i);
+    return i;
+  }
+  const std::string& Get(uint32_t i) const { return strings_[i]; }
+
+ private:
+  std::vector<std::string> strings_;
+  absl::flat_hash_map<std::string, uint32_t> index_;
+};
+
+}  // namespace billsim
+
+#endif  // BILLSIM_LEDGER_STRING_POOL_H_
