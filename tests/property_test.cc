@@ -47,6 +47,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_set>
 #include <vector>
@@ -907,14 +908,16 @@ void ForEachNumber(const Ledger& l, Fn fn) {
     fn("account", a.id, "expired", a.expired);
     fn("account", a.id, "adjusted", a.adjusted);
   }
-  for (const Campaign& c : l.campaigns()) {
-    fn("campaign", c.id, "status", static_cast<int64_t>(c.status));
-    fn("campaign", c.id, "review", static_cast<int64_t>(c.review));
-    fn("campaign", c.id, "hold", c.hold);
-    fn("campaign", c.id, "billed_units", c.billed_units);
-    fn("campaign", c.id, "billed_micros", c.billed_micros);
-    fn("campaign", c.id, "day_index", c.day_index);
-    fn("campaign", c.id, "day_spent", c.day_spent);
+  for (uint32_t ci = 0; ci < l.campaigns().size(); ++ci) {
+    const Campaign& c = l.campaigns()[ci];
+    const std::string_view id = l.campaign_id(ci);
+    fn("campaign", id, "status", static_cast<int64_t>(c.status));
+    fn("campaign", id, "review", static_cast<int64_t>(c.review));
+    fn("campaign", id, "hold", c.hold);
+    fn("campaign", id, "billed_units", c.billed_units);
+    fn("campaign", id, "billed_micros", c.billed_micros);
+    fn("campaign", id, "day_index", c.day_index);
+    fn("campaign", id, "day_spent", c.day_spent);
   }
   for (const Grant& g : l.grants()) {
     fn("grant", g.id, "remaining", g.remaining);
@@ -928,7 +931,7 @@ void ForEachNumber(const Ledger& l, Fn fn) {
 
 void TakeNumbers(const Ledger& l, std::vector<int64_t>* out) {
   out->clear();
-  ForEachNumber(l, [out](const char*, const std::string&, const char*,
+  ForEachNumber(l, [out](const char*, std::string_view, const char*,
                          int64_t v) { out->push_back(v); });
 }
 
@@ -936,9 +939,11 @@ void TakeNumbers(const Ledger& l, std::vector<int64_t>* out) {
 std::string NumberName(const Ledger& l, size_t k) {
   std::string name = "?";
   size_t i = 0;
-  ForEachNumber(l, [&](const char* table, const std::string& id,
+  ForEachNumber(l, [&](const char* table, std::string_view id,
                        const char* field, int64_t) {
-    if (i++ == k) name = std::string(table) + " " + id + " " + field;
+    if (i++ == k) {
+      name = std::string(table) + " " + std::string(id) + " " + field;
+    }
   });
   return name;
 }
