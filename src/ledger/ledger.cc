@@ -298,8 +298,7 @@ void Ledger::FireTimers(uint32_t account, int64_t to_us) {
         // midnight at or after the bound.
         const int64_t bound = std::min(NextExpiryUs(a), to_us + 1);
         if (bound > a.day_timer_us) {
-          a.day_timer_us = (LocalDay(a, bound - 1) + 1) * kMicrosPerDay -
-                           a.utc_offset_minutes * kMicrosPerMinute;
+          a.day_timer_us = NextMidnight(a, bound - 1);
         }
       }
     }
@@ -352,9 +351,7 @@ void Ledger::FireExpiry(uint32_t grant) {
 void Ledger::ScheduleDay(uint32_t account) {
   Account& a = accounts_[account];
   if (a.day_timer_us != INT64_MAX) return;
-  const int64_t next_midnight =
-      (LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
-      a.utc_offset_minutes * kMicrosPerMinute;
+  const int64_t next_midnight = NextMidnight(a, a.clock_us);
   BILLSIM_ASSERT(next_midnight > a.clock_us);
   a.day_timer_us = next_midnight;
   UpdateNextTimer(a);
@@ -515,9 +512,7 @@ Status Ledger::CheckInvariants() const {
       return fail("expired grants are not the first " + std::to_string(a.expired_grants) +
                   " of its grants");
     }
-    if (a.day_timer_us != INT64_MAX &&
-        a.day_timer_us != (LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
-                              a.utc_offset_minutes * kMicrosPerMinute) {
+    if (a.day_timer_us != INT64_MAX && a.day_timer_us != NextMidnight(a, a.clock_us)) {
       return fail("day timer is not the first midnight after the clock");
     }
     if (a.next_timer_us != std::min(NextExpiryUs(a), a.day_timer_us)) {

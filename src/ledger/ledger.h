@@ -346,6 +346,11 @@ class Ledger {
     accounts_[c.account].renewals.push_back(campaign);
   }
   int64_t LocalDay(const Account& a, int64_t time_us) const;
+  // The account's first local midnight after `time_us` (R4's day turn).
+  int64_t NextMidnight(const Account& a, int64_t time_us) const {
+    return (LocalDay(a, time_us) + 1) * kMicrosPerDay -
+           a.utc_offset_minutes * kMicrosPerMinute;
+  }
 
   // Event handlers. Each assumes Validate passed.
   void OnAccountOpened(const v1::AccountOpened& m, int64_t at_us);

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "ledger/ledger.h"
+#include "util/varint.h"
 
 namespace billsim {
 
@@ -16,14 +17,6 @@ namespace {
 
 // The wire tag of a length-delimited field.
 uint32_t Tag(int field) { return static_cast<uint32_t>(field) << 3 | 2; }
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
 
 }  // namespace
 
@@ -202,8 +195,8 @@ void Ledger::SerializeState(const std::function<void(std::string_view)>& out) co
   auto field = [&](int number, const google::protobuf::MessageLite& m) {
     serialize(m);
     frame.clear();
-    PutVarint(&frame, Tag(number));
-    PutVarint(&frame, bytes.size());
+    AppendVarint(&frame, Tag(number));
+    AppendVarint(&frame, bytes.size());
     out(frame);
     out(bytes);
   };
@@ -302,6 +295,7 @@ std::string OutOfRange(const v1::LedgerState& s) {
         !AllMoney(std::initializer_list<int64_t>{
             c.hold(), c.billed_units(), c.billed_micros(), c.served_units(),
             c.fault_billed_micros(), c.day_spent()}) ||
+        c.served_units() > c.billed_units() ||
         !AllMoney(c.delivered()) || !AllMoney(c.not_billed_units()) ||
         !AllMoney(c.not_billed_micros())) {
       return "campaign " + c.id();
@@ -416,10 +410,6 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
         p.review() < 0 || p.review() > 3) {
       return bad("campaign " + p.id() + " is out of range");
     }
-    if (p.day_index() < INT32_MIN || p.day_index() > INT32_MAX ||
-        p.served_units() < 0 || p.served_units() > p.billed_units()) {
-      return bad("campaign " + p.id() + " is out of range");
-    }
     const uint32_t ci = static_cast<uint32_t>(fresh.campaigns_.size());
     Campaign& c = fresh.campaigns_.emplace_back();
     CampaignInfo& info = fresh.campaign_info_.emplace_back();
@@ -515,8 +505,7 @@ Status Ledger::RestoreState(const v1::LedgerState& s) {
     const bool expiry = p.kind() == kTimerExpiry;
     const uint32_t account = expiry ? fresh.grants_[p.index()].account : p.index();
     Account& a = fresh.accounts_[account];
-    const int64_t midnight = (fresh.LocalDay(a, a.clock_us) + 1) * kMicrosPerDay -
-                             a.utc_offset_minutes * kMicrosPerMinute;
+    const int64_t midnight = fresh.NextMidnight(a, a.clock_us);
     const bool matches =
         expiry ? !fresh.grants_[p.index()].expired &&
                      fresh.grants_[p.index()].expires_at_us == p.at_us() &&

@@ -13,6 +13,7 @@
 #include "log/file.h"
 #include "log/log_dir.h"
 #include "log/segment_reader.h"
+#include "util/varint.h"
 
 namespace billsim {
 
@@ -28,14 +29,6 @@ using log::SnapshotPath;
 
 void Put(std::string* s, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-void PutVarint(std::string* s, uint64_t v) {
-  while (v >= 0x80) {
-    s->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  s->push_back(static_cast<char>(v));
 }
 
 uint64_t Get(const std::string& s, size_t at, int bytes) {
@@ -104,8 +97,8 @@ Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t 
   ledger.SerializeState([&state_size](std::string_view piece) { state_size += piece.size(); });
   std::string data(kSnapshotHeader, '\0');
   if (!head.AppendToString(&data)) return Status::IOError("snapshot: cannot serialize");
-  PutVarint(&data, v1::Snapshot::kStateFieldNumber << 3 | 2);
-  PutVarint(&data, state_size);
+  AppendVarint(&data, v1::Snapshot::kStateFieldNumber << 3 | 2);
+  AppendVarint(&data, state_size);
   data.reserve(data.size() + state_size);
   ledger.SerializeState([&data](std::string_view piece) { data.append(piece); });
   const size_t body_size = data.size() - kSnapshotHeader;
