@@ -150,8 +150,16 @@ class Ledger {
   std::optional<v1::AccountBalance> Balance(std::string_view account) const;
   std::optional<v1::CampaignSpend> Spend(std::string_view campaign) const;
   std::optional<v1::DisputeView> DisputeState(std::string_view dispute) const;
+  // The same views by index (accounts(), campaigns(), disputes()).
+  v1::AccountBalance AccountView(uint32_t account) const;
+  v1::CampaignSpend CampaignView(uint32_t campaign) const;
+  v1::DisputeView DisputeViewAt(uint32_t dispute) const;
   // Every account, campaign and dispute, in the order they were created.
+  // A book of millions of campaigns is better streamed: ReportSummary()
+  // and the views by index (see report/format.h, BalanceStream).
   v1::BalanceReport Report() const;
+  // The report without its three lists: counters, clock and digest.
+  v1::BalanceReport ReportSummary() const;
   v1::LedgerEntry ToProto(const Entry& entry) const;
 
   // A digest of the whole state and of every entry made so far: two ledgers

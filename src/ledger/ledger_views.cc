@@ -33,6 +33,24 @@ std::optional<v1::AccountBalance> Ledger::Balance(
     std::string_view account) const {
   const uint32_t ai = FindAccount(account);
   if (ai == kNoIndex) return std::nullopt;
+  return AccountView(ai);
+}
+
+std::optional<v1::CampaignSpend> Ledger::Spend(
+    std::string_view campaign) const {
+  const uint32_t ci = FindCampaign(campaign);
+  if (ci == kNoIndex) return std::nullopt;
+  return CampaignView(ci);
+}
+
+std::optional<v1::DisputeView> Ledger::DisputeState(
+    std::string_view dispute) const {
+  const uint32_t di = FindDispute(dispute);
+  if (di == kNoIndex) return std::nullopt;
+  return DisputeViewAt(di);
+}
+
+v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
   const Account& a = accounts_[ai];
   v1::AccountBalance v;
   v.set_account_id(a.id);
@@ -64,10 +82,7 @@ std::optional<v1::AccountBalance> Ledger::Balance(
   return v;
 }
 
-std::optional<v1::CampaignSpend> Ledger::Spend(
-    std::string_view campaign) const {
-  const uint32_t ci = FindCampaign(campaign);
-  if (ci == kNoIndex) return std::nullopt;
+v1::CampaignSpend Ledger::CampaignView(uint32_t ci) const {
   const Campaign& c = campaigns_[ci];
   const CampaignInfo& info = campaign_info_[ci];
   v1::CampaignSpend v;
@@ -100,10 +115,7 @@ std::optional<v1::CampaignSpend> Ledger::Spend(
   return v;
 }
 
-std::optional<v1::DisputeView> Ledger::DisputeState(
-    std::string_view dispute) const {
-  const uint32_t di = FindDispute(dispute);
-  if (di == kNoIndex) return std::nullopt;
+v1::DisputeView Ledger::DisputeViewAt(uint32_t di) const {
   const Dispute& d = disputes_[di];
   v1::DisputeView v;
   v.set_dispute_id(d.id);
@@ -124,10 +136,15 @@ std::optional<v1::DisputeView> Ledger::DisputeState(
 }
 
 v1::BalanceReport Ledger::Report() const {
+  v1::BalanceReport r = ReportSummary();
+  for (uint32_t ai = 0; ai < accounts_.size(); ++ai) *r.add_accounts() = AccountView(ai);
+  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) *r.add_campaigns() = CampaignView(ci);
+  for (uint32_t di = 0; di < disputes_.size(); ++di) *r.add_disputes() = DisputeViewAt(di);
+  return r;
+}
+
+v1::BalanceReport Ledger::ReportSummary() const {
   v1::BalanceReport r;
-  for (const Account& a : accounts_) *r.add_accounts() = *Balance(a.id);
-  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) *r.add_campaigns() = *Spend(campaign_id(ci));
-  for (const Dispute& d : disputes_) *r.add_disputes() = *DisputeState(d.id);
   r.set_events_applied(events_applied_);
   r.set_events_rejected(events_rejected_);
   r.set_events_duplicate(events_duplicate_);

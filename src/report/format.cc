@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "report/table.h"
+#include "util/assert.h"
 #include "util/money.h"
 
 namespace billsim {
@@ -26,9 +27,33 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-void WriteBalances(const v1::BalanceReport& report, Format format, std::ostream& out) {
+namespace {
+
+// The report's JSON, list by list: '{"accounts":[' view ',' view ... '],'
+// then the summary's own JSON after its (empty) lists.
+void WriteBalancesJson(const BalanceStream& report, std::ostream& out) {
+  auto list = [&out](const char* name, size_t n, const auto& view) {
+    out << '"' << name << "\":[";
+    for (size_t i = 0; i < n; ++i) out << (i ? "," : "") << ToJson(view(i));
+    out << "],";
+  };
+  out << '{';
+  list("accounts", report.accounts, report.account);
+  list("campaigns", report.campaigns, report.campaign);
+  list("disputes", report.disputes, report.dispute);
+  BILLSIM_ASSERT(report.summary.accounts_size() == 0 && report.summary.campaigns_size() == 0 &&
+                 report.summary.disputes_size() == 0);
+  const std::string tail = ToJson(report.summary);
+  static constexpr std::string_view kEmptyLists = R"({"accounts":[],"campaigns":[],"disputes":[],)";
+  BILLSIM_ASSERT(tail.compare(0, kEmptyLists.size(), kEmptyLists) == 0);
+  out << std::string_view(tail).substr(kEmptyLists.size()) << "\n";
+}
+
+}  // namespace
+
+void WriteBalances(const BalanceStream& report, Format format, std::ostream& out) {
   if (format == Format::kJson) {
-    out << ToJson(report) << "\n";
+    WriteBalancesJson(report, out);
     return;
   }
   // CSV carries exact micros; the table shows decimals.
@@ -36,16 +61,36 @@ void WriteBalances(const v1::BalanceReport& report, Format format, std::ostream&
   auto money = [csv](int64_t v) { return csv ? std::to_string(v) : FormatMicros(v); };
   Table t({"source", "account", "currency", "cash_balance", "grant_balance", "frozen_balance",
            "valid_balance", "spent", "expired", "adjusted"});
-  for (const auto& a : report.accounts()) {
-    t.Add({report.source(), a.account_id(), a.currency(), money(a.cash_balance()), money(a.grant_balance()),
-           money(a.frozen_balance()), money(a.valid_balance()), money(a.total_spent()),
-           money(a.total_expired()), money(a.total_adjusted())});
+  if (csv) t.WriteCsv(out);
+  for (size_t i = 0; i < report.accounts; ++i) {
+    const v1::AccountBalance a = report.account(i);
+    std::vector<std::string> row = {
+        report.summary.source(),     a.account_id(),           a.currency(),
+        money(a.cash_balance()),     money(a.grant_balance()), money(a.frozen_balance()),
+        money(a.valid_balance()),    money(a.total_spent()),   money(a.total_expired()),
+        money(a.total_adjusted())};
+    if (csv) {
+      WriteCsvRow(row, out);
+    } else {
+      t.Add(std::move(row));
+    }
   }
-  if (csv) {
-    t.WriteCsv(out);
-  } else {
-    t.Write(out, 3);
-  }
+  if (!csv) t.Write(out, 3);
+}
+
+void WriteBalances(const v1::BalanceReport& report, Format format, std::ostream& out) {
+  BalanceStream s;
+  s.summary = report;  // small books only (scenarios, one account)
+  s.summary.clear_accounts();
+  s.summary.clear_campaigns();
+  s.summary.clear_disputes();
+  s.accounts = report.accounts_size();
+  s.campaigns = report.campaigns_size();
+  s.disputes = report.disputes_size();
+  s.account = [&report](size_t i) { return report.accounts(static_cast<int>(i)); };
+  s.campaign = [&report](size_t i) { return report.campaigns(static_cast<int>(i)); };
+  s.dispute = [&report](size_t i) { return report.disputes(static_cast<int>(i)); };
+  WriteBalances(s, format, out);
 }
 
 void WriteHistory(const std::vector<v1::LedgerEntry>& entries, Format format,

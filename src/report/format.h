@@ -4,6 +4,8 @@
 #ifndef BILLSIM_REPORT_FORMAT_H_
 #define BILLSIM_REPORT_FORMAT_H_
 
+#include <cstddef>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -18,7 +20,23 @@ enum class Format { kTable, kCsv, kJson };
 // "table", "csv" or "json"; anything else is an error naming the value.
 Status ParseFormat(const std::string& name, Format* out);
 
-// One line per account: balances and totals.
+// A balance report produced one view at a time, so that a book of millions
+// of campaigns is never held as one message (nor as one JSON string): the
+// summary (everything but the three lists) and a view by index for each
+// list.
+struct BalanceStream {
+  v1::BalanceReport summary;
+  size_t accounts = 0;
+  size_t campaigns = 0;
+  size_t disputes = 0;
+  std::function<v1::AccountBalance(size_t)> account;
+  std::function<v1::CampaignSpend(size_t)> campaign;
+  std::function<v1::DisputeView(size_t)> dispute;
+};
+
+// One line per account: balances and totals. JSON is the whole report as
+// one object on one line, the bytes Protobuf's JSON mapping would print.
+void WriteBalances(const BalanceStream& report, Format format, std::ostream& out);
 void WriteBalances(const v1::BalanceReport& report, Format format,
                    std::ostream& out);
 

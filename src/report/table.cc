@@ -39,11 +39,13 @@ void Table::Write(std::ostream& out, size_t left) const {
   }
 }
 
+void WriteCsvRow(const std::vector<std::string>& row, std::ostream& out) {
+  for (size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << Csv(row[i]);
+  out << "\n";
+}
+
 void Table::WriteCsv(std::ostream& out) const {
-  for (const auto& r : rows_) {
-    for (size_t i = 0; i < r.size(); ++i) out << (i ? "," : "") << Csv(r[i]);
-    out << "\n";
-  }
+  for (const auto& r : rows_) WriteCsvRow(r, out);
 }
 
 }  // namespace billsim

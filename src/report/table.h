@@ -21,6 +21,10 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// One CSV line (fields quoted where they need it), for rows written as they
+// come rather than held in a Table.
+void WriteCsvRow(const std::vector<std::string>& row, std::ostream& out);
+
 }  // namespace billsim
 
 #endif  // BILLSIM_REPORT_TABLE_H_

@@ -139,7 +139,7 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
   std::vector<Delivery> deliveries;
   deliveries.reserve(group.size());
   for (size_t i = 0; i < group.size(); ++i) {
-    deliveries.push_back({std::move(group[i].session), group[i].slot, std::move(responses[i])});
+    deliveries.push_back({std::move(group[i].session), group[i].slot, std::move(responses[i]), {}});
   }
   group.clear();
   Dispatch(std::move(deliveries));
