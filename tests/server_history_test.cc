@@ -122,7 +122,9 @@ class ServerHistoryTest : public ::testing::Test {
       if (!r.has_history()) break;
       const v1::HistoryResult& h = r.history();
       EXPECT_LE(h.items_size(), static_cast<int>(kPage));
-      if (h.truncated()) EXPECT_EQ(h.items_size(), static_cast<int>(kPage)) << account;
+      if (h.truncated()) {
+        EXPECT_EQ(h.items_size(), static_cast<int>(kPage)) << account;
+      }
       const uint64_t last = h.items_size() > 0 ? h.items().rbegin()->entry().seq() : cursor;
       EXPECT_EQ(h.next_cursor(), last) << account << " page " << page;
       for (const auto& item : h.items()) out.push_back({item.log_seq(), item.entry()});

@@ -433,16 +433,19 @@ void Ledger::Emit(Entry&& e) {
 
 // --- Digest and invariants ------------------------------------------------------
 
-std::string Ledger::Digest() const {
+std::string Ledger::Digest(uint64_t* state_size) const {
   // Derived from the saved state, so that nothing in it can be missed; the
   // bytes are deterministic (no maps; fields in number order). Streamed, so
   // that a book of millions of campaigns is never held twice.
   XXH3_state_t* state = XXH3_createState();
   BILLSIM_ASSERT(state != nullptr);
   XXH3_128bits_reset(state);
-  SerializeState([state](std::string_view piece) {
+  uint64_t size = 0;
+  SerializeState([state, &size](std::string_view piece) {
     XXH3_128bits_update(state, piece.data(), piece.size());
+    size += piece.size();
   });
+  if (state_size != nullptr) *state_size = size;
   const XXH128_hash_t h = XXH3_128bits_digest(state);
   XXH3_freeState(state);
   char buf[33];

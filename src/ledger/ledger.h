@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -126,6 +127,40 @@ class Ledger {
   void SerializeState(const std::function<void(std::string_view)>& out) const;
   Status RestoreState(const v1::LedgerState& state);
 
+  // Restores a state SerializeState wrote, one part at a time and in its
+  // order (accounts, grants, campaigns, disputes, timers; the other fields
+  // at Finish), so that a snapshot of millions of campaigns is never held
+  // as one message. Each part is checked as it comes (every number within
+  // R11's bounds, every index it names already restored); Finish checks
+  // what relates the parts (indexes named ahead, timers, invariants).
+  // Nothing changes in any ledger before CommitTo. RestoreState is this,
+  // over a message.
+  class Restorer {
+   public:
+    explicit Restorer(const LedgerOptions& options);
+    ~Restorer();
+    Restorer(const Restorer&) = delete;
+    Restorer& operator=(const Restorer&) = delete;
+
+    Status AddAccount(const v1::LedgerState::Account& p);
+    Status AddGrant(const v1::LedgerState::Grant& p);
+    Status AddCampaign(const v1::LedgerState::Campaign& p);
+    Status AddDispute(const v1::LedgerState::Dispute& p);
+    Status AddTimer(const v1::LedgerState::Timer& p);
+    // `fields`: the state's fields other than the five lists (ignored).
+    Status Finish(const v1::LedgerState& fields);
+    // After Finish: the restored state's digest (Ledger::Digest).
+    std::string Digest() const;
+    // After Finish: replaces `ledger`'s state with the restored one.
+    void CommitTo(Ledger* ledger);
+
+   private:
+    std::unique_ptr<Ledger> fresh_;
+    std::vector<uint8_t> timed_;  // by grant: its expiry timer was seen
+    size_t expiry_timers_ = 0;
+    bool finished_ = false;
+  };
+
   // Would Apply accept this event? Changes nothing. kDuplicate and kRejected
   // as Apply would report them.
   Result Check(const v1::Event& event) const;
@@ -165,13 +200,16 @@ class Ledger {
   // A digest of the whole state and of every entry made so far: two ledgers
   // that applied the same events have the same digest. 32 hex digits. It
   // hashes SaveState()'s bytes, so nothing saved can be left out of it.
-  std::string Digest() const;
+  // With `state_size`: also the size of that serialization (one pass
+  // for a snapshot's digest and framing).
+  std::string Digest(uint64_t* state_size = nullptr) const;
 
   // Checks R12 (conservation) and R5 (no negative balance) for every
   // account, and the internal invariants behind them. OK or the first
   // violation, named.
   Status CheckInvariants() const;
 
+  const LedgerOptions& options() const { return options_; }
   const std::vector<Account>& accounts() const { return accounts_; }
   const ChunkedVector<Campaign>& campaigns() const { return campaigns_; }
   const CampaignInfo& campaign_info(uint32_t campaign) const { return campaign_info_[campaign]; }

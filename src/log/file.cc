@@ -99,6 +99,11 @@ Status TruncateFile(const std::string& path, uint64_t size, Env* env) {
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, Env* env) {
+  return WriteFileAtomic(path, [data](AppendFile* f) { return f->Append(data); }, env);
+}
+
+Status WriteFileAtomic(const std::string& path, const std::function<Status(AppendFile*)>& write,
+                       Env* env) {
   // Temporary file, fsync, rename over, fsync the directory: a reader sees
   // the old file or the whole new one, never a part.
   env = EnvOrDefault(env);
@@ -107,7 +112,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, Env* env)
     AppendFile f;
     (void)env->RemoveFile(tmp);
     Status st = f.Open(tmp, env);
-    if (st.ok()) st = f.Append(data);
+    if (st.ok()) st = write(&f);
     if (st.ok()) st = f.Sync();
     if (st.ok()) st = f.Close();
     if (!st.ok()) return st;

@@ -5,6 +5,7 @@
 #define BILLSIM_LOG_FILE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -82,6 +83,10 @@ class ReadFile {
 Status SyncDir(const std::string& dir, Env* env = nullptr);
 Status TruncateFile(const std::string& path, uint64_t size, Env* env = nullptr);  // and fsync
 Status WriteFileAtomic(const std::string& path, std::string_view data, Env* env = nullptr);
+// The same, with the bytes appended by `write` (for files too large to hold
+// as one string): nothing of `path` changes unless `write` succeeds.
+Status WriteFileAtomic(const std::string& path, const std::function<Status(AppendFile*)>& write,
+                       Env* env = nullptr);
 Status ReadWholeFile(const std::string& path, std::string* out, Env* env = nullptr);
 Status CreateDir(const std::string& dir, Env* env = nullptr);  // with parents; ok if it exists
 
