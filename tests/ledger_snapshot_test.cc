@@ -224,3 +224,39 @@ TEST_F(ApplyDeliveryTest, RefusesAndDeduplicatesLikeApply) {
 
 }  // namespace
 }  // namespace billsim::testing
+
+namespace billsim::testing {
+namespace {
+
+// A campaign's first not-billed reason is kept compactly and a second one
+// moves it to counters of every reason (Ledger::AddNotBilled): both are
+// counted, before and after a restore, and the sums keep adding.
+TEST_F(LedgerTest, ACampaignsSecondNotBilledReasonKeepsTheFirst) {
+  OpenFunded(100 * kUnit);
+  EnabledCpc("c1", 1 * kUnit);
+  EnabledCpc("c2", 1 * kUnit);
+  ASSERT_APPLIED(Deliver("c1", v1::DeliveryReported::IMPRESSION, 7));
+  ASSERT_APPLIED(Deliver("c2", v1::DeliveryReported::IMPRESSION, 2));
+  ASSERT_APPLIED(ReviewAd("c1", v1::AdReviewed::REJECTED_BEFORE_SERVING));
+  ASSERT_APPLIED(Clicks("c1", 3));
+  ASSERT_APPLIED(Deliver("c1", v1::DeliveryReported::IMPRESSION, 1));
+  EXPECT_EQ(NotBilledUnits("c1", v1::NOT_BILLABLE_KIND), 8);
+  EXPECT_EQ(NotBilledUnits("c1", v1::AD_REJECTED), 3);
+  EXPECT_EQ(NotBilledUnits("c2", v1::NOT_BILLABLE_KIND), 2);
+  EXPECT_EQ(SpendOf("c2").not_billed_size(), 1);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.Digest(), ledger_.Digest());
+  EXPECT_EQ(ViewsOf(restored), ViewsOf(ledger_));
+  const NotBilledCounts c1 = restored.not_billed(restored.FindCampaign("c1"));
+  EXPECT_EQ(c1.units[v1::NOT_BILLABLE_KIND], 8);
+  EXPECT_EQ(c1.units[v1::AD_REJECTED], 3);
+  EXPECT_EQ(c1.micros[v1::AD_REJECTED], 3 * kUnit);
+  ASSERT_APPLIED(Clicks("c1", 2));
+  EXPECT_EQ(NotBilledUnits("c1", v1::AD_REJECTED), 5);
+}
+
+}  // namespace
+}  // namespace billsim::testing

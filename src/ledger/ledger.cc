@@ -44,19 +44,64 @@ void Ledger::RebuildIndexes() {
   for (uint32_t i = 0; i < disputes_.size(); ++i) dispute_index_.Insert(i);
 }
 
-const NotBilledCounts& Ledger::not_billed(uint32_t campaign) const {
-  static const NotBilledCounts kNone;
+NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
+  NotBilledCounts counts;
   const uint32_t i = campaign_info_[campaign].not_billed;
-  return i == kNoIndex ? kNone : not_billed_[i];
+  if (i == kNoIndex) return counts;
+  if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany];
+  const NotBilledOne& one = not_billed_one_[i];
+  counts.units[one.reason] = one.units;
+  counts.micros[one.reason] = one.micros;
+  return counts;
 }
 
-NotBilledCounts& Ledger::MutableNotBilled(uint32_t campaign) {
+void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
+                          int64_t micros) {
+  BILLSIM_ASSERT(reason > 0 && reason < 7);
   uint32_t& i = campaign_info_[campaign].not_billed;
   if (i == kNoIndex) {
-    i = static_cast<uint32_t>(not_billed_.size());
-    not_billed_.emplace_back();
+    i = static_cast<uint32_t>(not_billed_one_.size());
+    BILLSIM_ASSERT(i < kNotBilledMany);
+    not_billed_one_.emplace_back().reason = static_cast<uint32_t>(reason);
   }
-  return not_billed_[i];
+  if (!(i & kNotBilledMany) && not_billed_one_[i].reason != static_cast<uint32_t>(reason)) {
+    // A second reason: all seven counters of its own (its one slot stays
+    // unused: rare).
+    const NotBilledCounts counts = not_billed(campaign);
+    i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
+    not_billed_many_.push_back(counts);
+  }
+  if (i & kNotBilledMany) {
+    NotBilledCounts& c = not_billed_many_[i & ~kNotBilledMany];
+    c.units[reason] = CheckedAdd(c.units[reason], units);
+    c.micros[reason] = CheckedAdd(c.micros[reason], micros);
+  } else {
+    NotBilledOne& one = not_billed_one_[i];
+    one.units = CheckedAdd(one.units, units);
+    one.micros = CheckedAdd(one.micros, micros);
+  }
+}
+
+void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
+  int reasons = 0;
+  uint32_t reason = 0;
+  for (uint32_t r = 0; r < counts.units.size(); ++r) {
+    if (counts.units[r] != 0 || counts.micros[r] != 0) {
+      reasons++;
+      reason = r;
+    }
+  }
+  uint32_t& i = campaign_info_[campaign].not_billed;
+  BILLSIM_ASSERT(i == kNoIndex);
+  if (reasons == 0) return;
+  if (reasons == 1 && reason > 0) {
+    i = static_cast<uint32_t>(not_billed_one_.size());
+    BILLSIM_ASSERT(i < kNotBilledMany);
+    not_billed_one_.emplace_back() = {counts.units[reason], counts.micros[reason], reason};
+  } else {
+    i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
+    not_billed_many_.push_back(counts);
+  }
 }
 
 const std::vector<FaultCharge>& Ledger::fault_charges(uint32_t campaign) const {

@@ -227,7 +227,7 @@ class Ledger {
     return campaigns_[campaign].billed_units - campaign_info_[campaign].fault_billed_units;
   }
   // Zero counters when the campaign has none.
-  const NotBilledCounts& not_billed(uint32_t campaign) const;
+  NotBilledCounts not_billed(uint32_t campaign) const;
   // In time order; empty when the campaign has none.
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
   const std::vector<Grant>& grants() const { return grants_; }
@@ -262,7 +262,10 @@ class Ledger {
   void SaveTimers(const std::function<void(const v1::LedgerState::Timer&)>& add) const;
   // The entities' id indexes rebuilt from the entities (after a restore).
   void RebuildIndexes();
-  NotBilledCounts& MutableNotBilled(uint32_t campaign);
+  // Adds to a campaign's counters of one reason (checked: R11).
+  void AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units, int64_t micros);
+  // Sets them (a restore): nothing kept when all are zero.
+  void SetNotBilled(uint32_t campaign, const NotBilledCounts& counts);
   std::vector<FaultCharge>& MutableFaultCharges(uint32_t campaign);
   void SetStatusReason(uint32_t campaign, std::string_view reason) {
     campaign_info_[campaign].status_reason = reasons_.Intern(reason);
@@ -466,7 +469,8 @@ class Ledger {
   ChunkedVector<CampaignInfo> campaign_info_;
   StringPool strings_;    // campaign ids and landing pages
   StringTable reasons_;   // campaign status reasons
-  ChunkedVector<NotBilledCounts, 12> not_billed_;
+  ChunkedVector<NotBilledOne, 12> not_billed_one_;
+  std::vector<NotBilledCounts> not_billed_many_;
   ChunkedVector<std::vector<FaultCharge>, 12> fault_charges_;
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
   std::vector<Grant> grants_;

@@ -444,9 +444,7 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
       reason == v1::NOT_BILLABLE_KIND
           ? 0
           : MulDivFloor(units, c.price, c.per_units());
-  NotBilledCounts& counts = MutableNotBilled(ci);
-  counts.units[reason] = CheckedAdd(counts.units[reason], units);
-  counts.micros[reason] = CheckedAdd(counts.micros[reason], would_cost);
+  AddNotBilled(ci, reason, units, would_cost);
   Entry e;
   e.kind = v1::NOT_BILLED;
   e.account = c.account;

@@ -190,11 +190,7 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
       !CopyArray(p.not_billed_micros(), &counts.micros)) {
     return Bad("campaign " + p.id() + " counters have the wrong size");
   }
-  auto nonzero = [](int64_t v) { return v != 0; };
-  if (std::any_of(counts.units.begin(), counts.units.end(), nonzero) ||
-      std::any_of(counts.micros.begin(), counts.micros.end(), nonzero)) {
-    f.MutableNotBilled(ci) = counts;
-  }
+  f.SetNotBilled(ci, counts);
   for (const auto& fp : p.fault_charges()) {
     FaultCharge& fc = f.MutableFaultCharges(ci).emplace_back();
     fc.time_us = fp.time_us();
@@ -365,7 +361,8 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->campaign_info_ = std::move(f.campaign_info_);
   ledger->strings_ = std::move(f.strings_);
   ledger->reasons_ = std::move(f.reasons_);
-  ledger->not_billed_ = std::move(f.not_billed_);
+  ledger->not_billed_one_ = std::move(f.not_billed_one_);
+  ledger->not_billed_many_ = std::move(f.not_billed_many_);
   ledger->fault_charges_ = std::move(f.fault_charges_);
   ledger->renew_scratch_.clear();
   ledger->grants_ = std::move(f.grants_);
