@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "replay/snapshot_store.h"
+#include "replay/state_stream.h"
 
 namespace billsim::history {
 
@@ -107,10 +108,12 @@ std::string Body(const CheckpointData& data, uint64_t data_size) {
   Put(&body, data.chain.last_seq, 8);
   body.append(reinterpret_cast<const char*>(data.chain.chain.data()), data.chain.chain.size());
   Put(&body, data_size, 8);
-  PutBytes(&body, data.ledger->Digest(), 4);
-  v1::LedgerState state;
-  data.ledger->SaveState(&state);
-  PutBytes(&body, state.SerializeAsString(), 8);
+  // The state streamed from the ledger (never built as a message).
+  uint64_t state_size = 0;
+  PutBytes(&body, data.ledger->Digest(&state_size), 4);
+  Put(&body, state_size, 8);
+  body.reserve(body.size() + state_size);
+  data.ledger->SerializeState([&body](std::string_view piece) { body.append(piece); });
   Put(&body, data.accounts->size(), 4);
   for (const AccountData& a : *data.accounts) {
     Put(&body, a.blocks.size(), 4);
@@ -215,17 +218,24 @@ Status BlockStore::Load(CheckpointData* data) {
   for (auto& b : data->chain.chain) b = static_cast<uint8_t>(r.Get(1));
   const uint64_t data_size = r.Get(8);
   const std::string digest(r.Bytes(4));
-  v1::LedgerState state;
   const std::string_view state_bytes = r.Bytes(8);
-  if (!r.ok() || !state.ParseFromArray(state_bytes.data(), static_cast<int>(state_bytes.size()))) {
-    return Status::Corruption(checkpoint_path_ + ": body does not parse");
-  }
+  if (!r.ok()) return Status::Corruption(checkpoint_path_ + ": body does not parse");
   st = CheckChain(*data);
   if (!st.ok()) return st;
-  st = data->ledger->RestoreState(state);
-  if (!st.ok()) return Status::Corruption(checkpoint_path_ + ": ledger state: " + st.message());
-  if (data->ledger->Digest() != digest) {
-    return Status::Corruption(checkpoint_path_ + ": restored ledger digest differs");
+  {
+    // Entity by entity (never the whole state as one message); the ledger
+    // changes only once every check and the digest hold.
+    MemoryBytes bytes(state_bytes);
+    FieldReader in(&bytes, 0, state_bytes.size(), "ledger state");
+    Ledger::Restorer restorer(data->ledger->options());
+    v1::LedgerState fields;
+    st = RestoreStateFields(&in, INT64_MAX, &restorer, &fields);
+    if (st.ok()) st = restorer.Finish(fields);
+    if (!st.ok()) return Status::Corruption(checkpoint_path_ + ": ledger state: " + st.message());
+    if (restorer.Digest() != digest) {
+      return Status::Corruption(checkpoint_path_ + ": restored ledger digest differs");
+    }
+    restorer.CommitTo(data->ledger);
   }
   st = ParseAccounts(&r, data_size, data);
   if (!st.ok()) return Status::Corruption(checkpoint_path_ + ": " + st.message());
@@ -272,14 +282,14 @@ Status BlockStore::WriteCheckpoint(const CheckpointData& data) {
   Status st = data_.Sync();
   if (!st.ok()) return st;
   const std::string body = Body(data, end_);
-  std::string file;
-  Put(&file, kCheckpointMagic, 4);
-  Put(&file, kCheckpointVersion, 2);
-  Put(&file, 0, 2);
-  Put(&file, body.size(), 8);
-  Put(&file, XXH3_64bits(body.data(), body.size()), 8);
-  file += body;
-  return log::WriteFileAtomic(checkpoint_path_, file, env_);
+  std::string header;
+  Put(&header, kCheckpointMagic, 4);
+  Put(&header, kCheckpointVersion, 2);
+  Put(&header, 0, 2);
+  Put(&header, body.size(), 8);
+  Put(&header, XXH3_64bits(body.data(), body.size()), 8);
+  return log::WriteFileAtomic(
+      checkpoint_path_, [&](log::AppendFile* f) { return f->Append(header, body); }, env_);
 }
 
 Status BlockStore::AddBlock(std::string_view payload, const BlockRecord& meta, uint32_t account,

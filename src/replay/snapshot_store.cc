@@ -13,6 +13,7 @@
 #include "log/file.h"
 #include "log/log_dir.h"
 #include "log/segment_reader.h"
+#include "replay/state_stream.h"
 #include "util/assert.h"
 #include "util/varint.h"
 
@@ -39,177 +40,6 @@ uint64_t Get(const uint8_t* p, int bytes) {
 }
 
 constexpr size_t kChunk = 4 << 20;  // bytes read or written at a time
-
-// A Protocol Buffers message's fields read one at a time from [begin, end)
-// of a file, through the file's one buffer: a body of any size costs the
-// largest single field, not the body. Fields must come in number order (as
-// a deterministic serialization writes them); only varint and
-// length-delimited fields exist in a snapshot.
-class FieldReader {
- public:
-  struct Field {
-    uint32_t number = 0;
-    uint64_t start = 0;    // of its tag
-    uint64_t header = 0;   // tag (and length) bytes
-    uint64_t payload = 0;  // value bytes (a varint's own, or the length's)
-    bool delimited = false;
-  };
-
-  FieldReader(log::ReadFile* file, uint64_t begin, uint64_t end, std::string what)
-      : file_(file), at_(begin), end_(end), what_(std::move(what)) {}
-
-  bool done() const { return at_ == end_; }
-
-  // The next field's framing, without reading its value.
-  Status Next(Field* f) {
-    f->start = at_;
-    uint64_t tag = 0;
-    size_t n = 0;
-    Status st = Varint(at_, &tag, &n);
-    if (!st.ok()) return st;
-    f->number = static_cast<uint32_t>(tag >> 3);
-    const int wire = static_cast<int>(tag & 7);
-    if (f->number == 0 || tag >> 32 != 0 || (wire != 0 && wire != 2)) {
-      return Bad("a field of wire type " + std::to_string(wire) + " or number 0");
-    }
-    if (f->number < last_number_) {
-      return Bad("field " + std::to_string(f->number) + " after field " +
-                 std::to_string(last_number_));
-    }
-    last_number_ = f->number;
-    uint64_t value = 0;
-    size_t m = 0;
-    st = Varint(at_ + n, &value, &m);
-    if (!st.ok()) return st;
-    f->delimited = wire == 2;
-    f->header = f->delimited ? n + m : n;
-    f->payload = f->delimited ? value : m;
-    if (f->payload > end_ - at_ - f->header) {
-      return Bad("field " + std::to_string(f->number) + " runs past the end");
-    }
-    return Status::Ok();
-  }
-
-  // The whole field (framing and value) and its value; valid until the
-  // next read of this file.
-  Status Read(const Field& f, std::string_view* whole, std::string_view* value) {
-    const uint8_t* data = nullptr;
-    size_t got = 0;
-    const uint64_t size = f.header + f.payload;
-    Status st = file_->Read(f.start, static_cast<size_t>(size), &data, &got);
-    if (!st.ok()) return st;
-    if (got != size) return Bad("the file is shorter than it says");
-    *whole = std::string_view(reinterpret_cast<const char*>(data), got);
-    *value = whole->substr(f.header);
-    at_ = f.start + size;
-    return Status::Ok();
-  }
-
-  // Moves past a length-delimited field whose value is read by another
-  // reader (Sub).
-  FieldReader Sub(const Field& f, std::string what) {
-    at_ = f.start + f.header + f.payload;
-    return FieldReader(file_, f.start + f.header, at_, std::move(what));
-  }
-
- private:
-  Status Varint(uint64_t at, uint64_t* v, size_t* n) {
-    const uint8_t* data = nullptr;
-    size_t got = 0;
-    Status st = file_->Read(at, static_cast<size_t>(std::min<uint64_t>(10, end_ - at)), &data, &got);
-    if (!st.ok()) return st;
-    *v = 0;
-    for (size_t i = 0; i < got; ++i) {
-      *v |= static_cast<uint64_t>(data[i] & 0x7f) << (7 * i);
-      if ((data[i] & 0x80) == 0) {
-        *n = i + 1;
-        return Status::Ok();
-      }
-    }
-    return Bad("a varint runs past the end");
-  }
-  Status Bad(const std::string& what) const {
-    return Status::Corruption(what_ + " at byte " + std::to_string(at_) + ": " + what);
-  }
-
-  log::ReadFile* file_;
-  uint64_t at_;
-  uint64_t end_;
-  std::string what_;
-  uint32_t last_number_ = 0;
-};
-
-// The snapshot's state (v1::LedgerState), entity by entity into a
-// restorer; its other fields are collected into `fields`.
-Status RestoreStream(FieldReader* in, int64_t max_time_us, Ledger::Restorer* restorer,
-                     v1::LedgerState* fields) {
-  std::string other;  // the other fields' bytes, parsed as one message
-  bool other_parsed = false;
-  // The fields before the entities, parsed once the first entity comes
-  // (and at the end): a state after the target is skipped before any work.
-  auto parse_other = [&]() -> Status {
-    if (other_parsed) return Status::Ok();
-    other_parsed = true;
-    if (!fields->ParseFromString(other)) return Status::Corruption("state fields do not parse");
-    if (fields->clock_us() > max_time_us) return Status::NotFound("after the replay target");
-    return Status::Ok();
-  };
-  v1::LedgerState::Account account;
-  v1::LedgerState::Grant grant;
-  v1::LedgerState::Campaign campaign;
-  v1::LedgerState::Dispute dispute;
-  v1::LedgerState::Timer timer;
-  auto parse = [](google::protobuf::MessageLite* m, std::string_view v, const char* what) {
-    return m->ParseFromArray(v.data(), static_cast<int>(v.size()))
-               ? Status::Ok()
-               : Status::Corruption(std::string(what) + " does not parse");
-  };
-  while (!in->done()) {
-    FieldReader::Field f;
-    Status st = in->Next(&f);
-    std::string_view whole, value;
-    if (st.ok()) st = in->Read(f, &whole, &value);
-    if (!st.ok()) return st;
-    using S = v1::LedgerState;
-    const bool entity = f.number >= S::kAccountsFieldNumber && f.number <= S::kTimersFieldNumber;
-    if (entity && (!f.delimited || f.payload > INT32_MAX)) {
-      return Status::Corruption("field " + std::to_string(f.number) + " is malformed");
-    }
-    if (entity && !other_parsed && !(st = parse_other()).ok()) return st;
-    switch (f.number) {
-      case S::kAccountsFieldNumber:
-        if ((st = parse(&account, value, "an account")).ok()) st = restorer->AddAccount(account);
-        break;
-      case S::kGrantsFieldNumber:
-        if ((st = parse(&grant, value, "a grant")).ok()) st = restorer->AddGrant(grant);
-        break;
-      case S::kCampaignsFieldNumber:
-        if ((st = parse(&campaign, value, "a campaign")).ok()) st = restorer->AddCampaign(campaign);
-        break;
-      case S::kDisputesFieldNumber:
-        if ((st = parse(&dispute, value, "a dispute")).ok()) st = restorer->AddDispute(dispute);
-        break;
-      case S::kTimersFieldNumber:
-        if ((st = parse(&timer, value, "a timer")).ok()) st = restorer->AddTimer(timer);
-        break;
-      default:
-        if (f.number > S::kRefundGrantValidityUsFieldNumber) {
-          return Status::Corruption("unknown state field " + std::to_string(f.number));
-        }
-        if (other_parsed) {  // a field after the entities (the tail)
-          S tail;
-          if (!tail.ParseFromArray(whole.data(), static_cast<int>(whole.size()))) {
-            return Status::Corruption("state fields do not parse");
-          }
-          fields->MergeFrom(tail);
-        } else {
-          other.append(whole);
-        }
-    }
-    if (!st.ok()) return st;
-  }
-  return parse_other();
-}
 
 // Loads and checks one snapshot file; OK only if every check passes. Two
 // passes over the file (the checksum, then the fields), holding one field
@@ -250,7 +80,8 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
     }
   }
   // The body: v1::Snapshot's fields 1-4, then its state (field 5).
-  FieldReader body(&file, kSnapshotHeader, file.size(), "body");
+  FileBytes bytes(&file);
+  FieldReader body(&bytes, kSnapshotHeader, file.size(), "body");
   auto corrupt = [&path](const std::string& what) { return Status::Corruption(path + ": " + what); };
   std::string head_bytes;
   FieldReader::Field f;
@@ -280,7 +111,7 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
   if (!body.done()) return corrupt("body does not parse (after the state)");
   Ledger::Restorer restorer(ledger->options());
   v1::LedgerState fields;
-  st = RestoreStream(&state, max_time_us, &restorer, &fields);
+  st = RestoreStateFields(&state, max_time_us, &restorer, &fields);
   if (st.code() == Status::Code::kNotFound) return Status::NotFound(path + ": " + st.message());
   if (st.ok()) st = restorer.Finish(fields);
   if (!st.ok()) return corrupt(st.message());
