@@ -260,3 +260,29 @@ TEST_F(LedgerTest, ACampaignsSecondNotBilledReasonKeepsTheFirst) {
 
 }  // namespace
 }  // namespace billsim::testing
+
+namespace billsim::testing {
+namespace {
+
+// Finding (review): applied-id ranges checked with prev_last + 1, which
+// wraps after a range ending at UINT64_MAX, let an overlapping range reach
+// IdSet's assertion (an abort, in every build).
+TEST_F(LedgerTest, AppliedIdRangesAfterOneEndingAtTheMaximumAreRefused) {
+  OpenFunded(10 * kUnit);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  state.clear_applied_ids();
+  auto* high = state.add_applied_ids();
+  high->set_first(5);
+  high->set_last(UINT64_MAX);
+  auto* low = state.add_applied_ids();
+  low->set_first(1);
+  low->set_last(10);
+  Ledger restored;
+  const Status st = restored.RestoreState(state);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption) << st.ToString();
+  EXPECT_EQ(restored.accounts().size(), 0u);
+}
+
+}  // namespace
+}  // namespace billsim::testing

@@ -25,19 +25,6 @@ class ReportTest : public LedgerTest {
     ASSERT_APPLIED(FileDispute("d1", "c1", v1::DISPUTE_REASON_CHARGED_IN_ERROR, kT0, kT0 + kDay,
                                1 * kUnit, {v1::EVIDENCE_SPEND_REPORT}));
   }
-
-  BalanceStream Stream(const std::string& source) const {
-    BalanceStream s;
-    s.summary = ledger_.ReportSummary();
-    s.summary.set_source(source);
-    s.accounts = ledger_.accounts().size();
-    s.campaigns = ledger_.campaigns().size();
-    s.disputes = ledger_.disputes().size();
-    s.account = [this](size_t i) { return ledger_.AccountView(static_cast<uint32_t>(i)); };
-    s.campaign = [this](size_t i) { return ledger_.CampaignView(static_cast<uint32_t>(i)); };
-    s.dispute = [this](size_t i) { return ledger_.DisputeViewAt(static_cast<uint32_t>(i)); };
-    return s;
-  }
 };
 
 TEST_F(ReportTest, StreamedJsonIsTheWholeMessagesJson) {
@@ -47,7 +34,7 @@ TEST_F(ReportTest, StreamedJsonIsTheWholeMessagesJson) {
   ASSERT_EQ(whole.campaigns_size(), 2);
   ASSERT_EQ(whole.disputes_size(), 1);
   std::ostringstream streamed;
-  WriteBalances(Stream("log, main"), Format::kJson, streamed);
+  WriteBalances(BalancesOf(ledger_, "log, main"), Format::kJson, streamed);
   EXPECT_EQ(streamed.str(), ToJson(whole) + "\n");
   std::ostringstream held;
   WriteBalances(whole, Format::kJson, held);
@@ -68,12 +55,12 @@ TEST_F(ReportTest, StreamedTableAndCsvAreTheHeldReports) {
   whole.set_source("log, main");
   for (Format f : {Format::kCsv, Format::kTable}) {
     std::ostringstream streamed, held;
-    WriteBalances(Stream("log, main"), f, streamed);
+    WriteBalances(BalancesOf(ledger_, "log, main"), f, streamed);
     WriteBalances(whole, f, held);
     EXPECT_EQ(streamed.str(), held.str());
   }
   std::ostringstream csv;
-  WriteBalances(Stream("log, main"), Format::kCsv, csv);
+  WriteBalances(BalancesOf(ledger_, "log, main"), Format::kCsv, csv);
   EXPECT_EQ(csv.str().substr(0, csv.str().find('\n')),
             "source,account,currency,cash_balance,grant_balance,frozen_balance,valid_balance,"
             "spent,expired,adjusted");

@@ -209,6 +209,15 @@ TEST_F(SnapshotStoreTest, AnEntityNamingOneNotYetRestoredIsRefused) {
                 "dispute d-orphan names an account or campaign out of range");
 }
 
+TEST_F(SnapshotStoreTest, ALaterZeroReplacesAnEarlierValueAsParsingWould) {
+  // refund_grant_validity_us (16) again, as 0 after the state's own value:
+  // parsing the whole state would keep the 0, which is out of range.
+  std::string state = State();
+  AppendVarint(&state, 16 << 3);
+  AppendVarint(&state, 0);
+  ExpectSkipped(Head(ledger_.Digest()) + Field(5, state), "options or clock has a value out of range");
+}
+
 TEST_F(SnapshotStoreTest, AStateAfterTheTargetTimeIsSkippedNotRestored) {
   Ledger loaded;
   std::string warned;

@@ -69,16 +69,7 @@ int ReplayMain(const std::vector<std::string>& args) {
                                   : std::string());
   // Streamed, view by view: a book of millions of campaigns is never one
   // message.
-  BalanceStream report;
-  report.summary = ledger.ReportSummary();
-  report.summary.set_source(dir);
-  report.accounts = ledger.accounts().size();
-  report.campaigns = ledger.campaigns().size();
-  report.disputes = ledger.disputes().size();
-  report.account = [&ledger](size_t i) { return ledger.AccountView(static_cast<uint32_t>(i)); };
-  report.campaign = [&ledger](size_t i) { return ledger.CampaignView(static_cast<uint32_t>(i)); };
-  report.dispute = [&ledger](size_t i) { return ledger.DisputeViewAt(static_cast<uint32_t>(i)); };
-  WriteBalances(report, format, std::cout);
+  WriteBalances(BalancesOf(ledger, dir), format, std::cout);
   return kExitOk;
 }
 

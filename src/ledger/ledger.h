@@ -133,8 +133,8 @@ class Ledger {
   // as one message. Each part is checked as it comes (every number within
   // R11's bounds, every index it names already restored); Finish checks
   // what relates the parts (indexes named ahead, timers, invariants).
-  // Nothing changes in any ledger before CommitTo. RestoreState is this,
-  // over a message.
+  // Nothing changes in any ledger before CommitTo. After any error the
+  // restorer is spent: drop it. RestoreState is this, over a message.
   class Restorer {
    public:
     explicit Restorer(const LedgerOptions& options);

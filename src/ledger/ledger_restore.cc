@@ -285,7 +285,9 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
   f.history_hash_ = s.history_hash();
   uint64_t prev_last = 0;
   for (const auto& r : s.applied_ids()) {
-    if (r.first() > r.last() || (f.applied_ids_.ranges() > 0 && r.first() <= prev_last + 1)) {
+    // (prev_last + 1 wraps after a range ending at UINT64_MAX.)
+    if (r.first() > r.last() ||
+        (f.applied_ids_.ranges() > 0 && (prev_last == UINT64_MAX || r.first() <= prev_last + 1))) {
       return Bad("applied id ranges overlap or are out of order");
     }
     f.applied_ids_.InsertRange(r.first(), r.last());

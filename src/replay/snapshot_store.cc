@@ -90,7 +90,9 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
     st = body.Next(&f);
     if (!st.ok()) return corrupt(st.message());
     if (f.number == v1::Snapshot::kStateFieldNumber && f.delimited) break;
-    if (f.number > v1::Snapshot::kStateFieldNumber) return corrupt("body does not parse");
+    if (f.number > v1::Snapshot::kStateFieldNumber || f.payload > kSmallFieldMax) {
+      return corrupt("body does not parse");
+    }
     std::string_view whole, value;
     st = body.Read(f, &whole, &value);
     if (!st.ok()) return corrupt(st.message());
@@ -166,9 +168,10 @@ Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t 
         uint64_t written = 0;
         Status wst;
         ledger.SerializeState([&](std::string_view piece) {
-          buffer.append(piece);
           written += piece.size();
-          if (buffer.size() >= kChunk && wst.ok()) {
+          if (!wst.ok()) return;  // counted only: the write failed
+          buffer.append(piece);
+          if (buffer.size() >= kChunk) {
             wst = file->Append(buffer);
             buffer.clear();
           }

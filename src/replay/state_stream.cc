@@ -66,6 +66,8 @@ Status FieldReader::Varint(uint64_t at, uint64_t* v, size_t* n) {
   if (!st.ok()) return st;
   *v = 0;
   for (size_t i = 0; i < got; ++i) {
+    // The tenth byte holds the 64th bit only (as Protocol Buffers reads).
+    if (i == 9 && data[i] > 1) return Bad("a varint longer than 64 bits");
     *v |= static_cast<uint64_t>(data[i] & 0x7f) << (7 * i);
     if ((data[i] & 0x80) == 0) {
       *n = i + 1;
@@ -105,14 +107,17 @@ Status RestoreStateFields(FieldReader* in, int64_t max_time_us, Ledger::Restorer
   while (!in->done()) {
     FieldReader::Field f;
     Status st = in->Next(&f);
-    std::string_view whole, value;
-    if (st.ok()) st = in->Read(f, &whole, &value);
     if (!st.ok()) return st;
+    // Sizes checked before anything is read: an entity is at most what
+    // Protocol Buffers parses (2 GiB), any other field a scalar or an id
+    // range.
     using S = v1::LedgerState;
     const bool entity = f.number >= S::kAccountsFieldNumber && f.number <= S::kTimersFieldNumber;
-    if (entity && (!f.delimited || f.payload > INT32_MAX)) {
-      return Status::Corruption("field " + std::to_string(f.number) + " is malformed");
+    if (entity ? !f.delimited || f.payload > INT32_MAX : f.payload > kSmallFieldMax) {
+      return Status::Corruption("field " + std::to_string(f.number) + " is malformed or too large");
     }
+    std::string_view whole, value;
+    if (!(st = in->Read(f, &whole, &value)).ok()) return st;
     if (entity && !other_parsed && !(st = parse_other()).ok()) return st;
     switch (f.number) {
       case S::kAccountsFieldNumber:
@@ -135,11 +140,11 @@ Status RestoreStateFields(FieldReader* in, int64_t max_time_us, Ledger::Restorer
           return Status::Corruption("unknown state field " + std::to_string(f.number));
         }
         if (other_parsed) {  // a field after the entities (the tail)
-          S tail;
-          if (!tail.ParseFromArray(whole.data(), static_cast<int>(whole.size()))) {
+          // Parsed into the fields as they stand: a value, even 0, read
+          // later replaces one read before, as parsing the whole would.
+          if (!fields->MergeFromString(std::string(whole))) {
             return Status::Corruption("state fields do not parse");
           }
-          fields->MergeFrom(tail);
         } else {
           other.append(whole);
         }

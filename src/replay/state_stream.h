@@ -6,7 +6,10 @@
 // The bytes come from a ByteSource: a file through its one read buffer
 // (snapshots) or memory (the history index's checkpoint). Fields must come
 // in number order, as a deterministic serialization writes them; only
-// varint and length-delimited fields exist in a saved state.
+// varint and length-delimited fields exist in a saved state. A field this
+// version does not know is refused, not skipped: a state is trusted only
+// whole (a new field comes with a new snapshot format version, and an
+// older reader replays from the log instead).
 #ifndef BILLSIM_REPLAY_STATE_STREAM_H_
 #define BILLSIM_REPLAY_STATE_STREAM_H_
 
@@ -47,6 +50,10 @@ class MemoryBytes : public ByteSource {
  private:
   std::string_view bytes_;
 };
+
+// The largest field of a saved state that is not an entity (a scalar, an
+// applied-id range; a snapshot's chain and digest).
+inline constexpr uint64_t kSmallFieldMax = 4096;
 
 // A message's fields read one at a time from [begin, end) of a source:
 // the cost is the largest single field read, not the message.

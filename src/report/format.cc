@@ -51,6 +51,19 @@ void WriteBalancesJson(const BalanceStream& report, std::ostream& out) {
 
 }  // namespace
 
+BalanceStream BalancesOf(const Ledger& ledger, const std::string& source) {
+  BalanceStream s;
+  s.summary = ledger.ReportSummary();
+  s.summary.set_source(source);
+  s.accounts = ledger.accounts().size();
+  s.campaigns = ledger.campaigns().size();
+  s.disputes = ledger.disputes().size();
+  s.account = [&ledger](size_t i) { return ledger.AccountView(static_cast<uint32_t>(i)); };
+  s.campaign = [&ledger](size_t i) { return ledger.CampaignView(static_cast<uint32_t>(i)); };
+  s.dispute = [&ledger](size_t i) { return ledger.DisputeViewAt(static_cast<uint32_t>(i)); };
+  return s;
+}
+
 void WriteBalances(const BalanceStream& report, Format format, std::ostream& out) {
   if (format == Format::kJson) {
     WriteBalancesJson(report, out);

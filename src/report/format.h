@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "billsim/v1/projections.pb.h"
+#include "ledger/ledger.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -33,6 +34,10 @@ struct BalanceStream {
   std::function<v1::CampaignSpend(size_t)> campaign;
   std::function<v1::DisputeView(size_t)> dispute;
 };
+
+// A ledger's report as a stream (its views by index; the ledger must
+// outlive it), with `source` naming where its events came from.
+BalanceStream BalancesOf(const Ledger& ledger, const std::string& source);
 
 // One line per account: balances and totals. JSON is the whole report as
 // one object on one line, the bytes Protobuf's JSON mapping would print.
