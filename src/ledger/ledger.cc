@@ -46,7 +46,7 @@ void Ledger::RebuildIndexes() {
 
 NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
   NotBilledCounts counts;
-  const uint32_t i = campaign_info_[campaign].not_billed;
+  const uint32_t i = campaigns_[campaign].not_billed;
   if (i == kNoIndex) return counts;
   if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany];
   const NotBilledOne& one = not_billed_one_[i];
@@ -58,7 +58,7 @@ NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
 void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                           int64_t micros) {
   BILLSIM_ASSERT(reason > 0 && reason < 7);
-  uint32_t& i = campaign_info_[campaign].not_billed;
+  uint32_t& i = campaigns_[campaign].not_billed;
   if (i == kNoIndex) {
     i = static_cast<uint32_t>(not_billed_one_.size());
     BILLSIM_ASSERT(i < kNotBilledMany);
@@ -91,7 +91,7 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
       reason = r;
     }
   }
-  uint32_t& i = campaign_info_[campaign].not_billed;
+  uint32_t& i = campaigns_[campaign].not_billed;
   BILLSIM_ASSERT(i == kNoIndex);
   if (reasons == 0) return;
   if (reasons == 1 && reason > 0) {

@@ -106,6 +106,10 @@ struct alignas(64) Campaign {
   Status status = Status::kDisabled;
   Review review = Review::kPending;
   bool renewal_listed = false;   // in its account's `renewals` (R4)
+  // Into the ledger's not-billed tables (kNoIndex: none yet). Here, not in
+  // CampaignInfo: a delivery not billed (a kind the campaign does not bill,
+  // a paused or rejected campaign) reaches its counters from this line.
+  uint32_t not_billed = kNoIndex;
   int64_t price = 0;             // micros per per_units() units
   int64_t budget = 0;
   int64_t hold = 0;              // frozen for this campaign
@@ -126,7 +130,7 @@ struct alignas(64) Campaign {
 static_assert(sizeof(Campaign) == 128, "a campaign's hot state is two cache lines");
 
 // Not-billed units and would-be amounts by NotBilledReason (index 1..6), for
-// the campaigns that have any (CampaignInfo::not_billed).
+// the campaigns that have any (Campaign::not_billed).
 struct NotBilledCounts {
   std::array<int64_t, 7> units{};
   std::array<int64_t, 7> micros{};
@@ -136,7 +140,7 @@ struct NotBilledCounts {
 // reason (at 10^6 campaigns, 41 of 601,483 had two), so a campaign's first
 // reason takes one of these (24 bytes, not NotBilledCounts' 112), and only a
 // second reason moves it to a NotBilledCounts of its own
-// (CampaignInfo::not_billed has kNotBilledMany set then).
+// (Campaign::not_billed has kNotBilledMany set then).
 struct NotBilledOne {
   int64_t units = 0;
   int64_t micros = 0;
@@ -154,7 +158,6 @@ struct CampaignInfo {
   int64_t fault_billed_micros = 0;
   int64_t fault_billed_units = 0;  // served units = billed - these
   uint32_t status_reason = 0;      // StringTable index
-  uint32_t not_billed = kNoIndex;  // into the ledger's NotBilled tables
   uint32_t fault_charges = kNoIndex;  // into the ledger's fault charge lists
   v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
   v1::BillingEvent billing_event = v1::BILLING_EVENT_UNSPECIFIED;

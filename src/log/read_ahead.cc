@@ -62,13 +62,29 @@ void ReadAheadStream::Work() {
 
 void ReadAheadStream::AssignStableIds(Slot* slot) {
   const BatchDecoder& d = slot->decoder;
-  slot->stable_ids.resize(d.dictionary_size());
-  for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
+  const uint32_t n = d.dictionary_size();
+  slot->stable_ids.resize(n);
+  // Every key first, so that the lookup of the key kPrefetch ahead can
+  // start loading its slots (a large book's pairs are all cache misses).
+  keys_.clear();
+  key_ends_.clear();
+  for (uint32_t i = 0; i < n; ++i) {
     PairKey(d.account(i), d.campaign(i), &key_);
-    uint32_t id = stable_.Find(key_);
+    keys_.append(key_);
+    key_ends_.push_back(keys_.size());
+  }
+  auto key = [this](uint32_t i) {
+    const size_t begin = i == 0 ? 0 : key_ends_[i - 1];
+    return std::string_view(keys_).substr(begin, key_ends_[i] - begin);
+  };
+  constexpr uint32_t kPrefetch = 8;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (i + kPrefetch < n) stable_.Prefetch(key(i + kPrefetch));
+    const std::string_view k = key(i);
+    uint32_t id = stable_.Find(k);
     if (id == IdIndex::kNotFound) {
       id = static_cast<uint32_t>(pair_keys_.size());
-      pair_keys_.push_back(pair_pool_.Add(key_));
+      pair_keys_.push_back(pair_pool_.Add(k));
       stable_.Insert(id);
     }
     slot->stable_ids[i] = id;

@@ -89,6 +89,8 @@ class ReadAheadStream {
   std::vector<StringPool::Handle> pair_keys_;
   IdIndex stable_{this, &PairKeyOf};
   std::string key_;  // reused
+  std::string keys_;  // the batch's keys, end to end (reused)
+  std::vector<size_t> key_ends_;
   std::array<Slot, kSlots> slots_;
 
   // Shared state, under mu_. The worker fills slots filled_ % kSlots in

@@ -42,6 +42,10 @@ class BatchApplier {
       const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
       if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
     }
+    if (row.row + kPrefetchRows / 2 < decoder_->delivery_rows()) {
+      const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 2));
+      if (ahead.campaign != kNoIndex) ledger_->PrefetchNotBilled(ahead.campaign);
+    }
     const uint32_t campaign = Resolve(row.campaign).campaign;
     if (campaign == kNoIndex) return ledger_->Apply(decoder_->ToEvent(row), sink);  // it refuses
     return ledger_->ApplyDelivery(

@@ -32,6 +32,8 @@ class IdIndex {
     auto it = set_.find(absl::string_view(id.data(), id.size()));
     return it == set_.end() ? kNotFound : *it;
   }
+  // Starts loading the slots where `id` would be, for a Find soon after.
+  void Prefetch(std::string_view id) const { set_.prefetch(absl::string_view(id.data(), id.size())); }
   // Adds `index` (its id read through id_of); false if that id is there.
   bool Insert(uint32_t index) { return set_.insert(index).second; }
   void Clear() { set_.clear(); }
