@@ -42,6 +42,8 @@ struct StressReport {
   uint64_t batches = 0;
   uint64_t resent_batches = 0;
   uint64_t reconnects = 0;
+  double setup_seconds = 0;
+  double setup_events_per_s = 0;  // set-up events acknowledged
   double stream_seconds = 0;
   double acked_events_per_s = 0;  // stream events acknowledged per second
   // Per batch, send to ack, microseconds.
