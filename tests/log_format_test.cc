@@ -823,6 +823,79 @@ TEST(LogRoundTripTest, ReadAheadGivesEveryBatchInOrderFromAnySequence) {
   }
 }
 
+// A CampaignCreated's (account, campaign) pair gets the stable id the
+// delivery rows naming that pair get, in that batch or any later one; the
+// same campaign id under another account is another pair; other events get
+// kNoPair.
+TEST(LogRoundTripTest, ReadAheadNumbersCreatedPairsAsDeliveries) {
+  TempDir tmp;
+  auto created = [](uint64_t id, const std::string& account, const std::string& campaign) {
+    v1::Event e;
+    e.set_event_id(id);
+    e.set_time_us(static_cast<int64_t>(id));
+    e.mutable_campaign_created()->set_account_id(account);
+    e.mutable_campaign_created()->set_campaign_id(campaign);
+    return e;
+  };
+  {
+    std::unique_ptr<LogWriter> w;
+    LogOptions o;
+    o.fsync.mode = FsyncPolicy::Mode::kNever;
+    ASSERT_TRUE(LogWriter::Open(tmp.path(), o, &w).ok());
+    SeqRange r;
+    BatchBuilder b;
+    b.AddDelivery(1, 1, "a0", "c0", v1::DeliveryReported::CLICK, 1, false);
+    b.Add(Other(2, 2, 0));
+    b.Add(created(3, "a1", "c1"));
+    b.Add(created(4, "a2", "c1"));
+    b.AddDelivery(5, 5, "a1", "c1", v1::DeliveryReported::CLICK, 1, false);
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    b.Clear();
+    b.AddDelivery(6, 6, "a2", "c1", v1::DeliveryReported::CLICK, 1, false);
+    b.AddDelivery(7, 7, "a1", "c1", v1::DeliveryReported::CLICK, 1, false);
+    b.Add(created(8, "a1", "c1"));  // again: the same pair, the same id
+    b.Add(created(9, "a3", "c3"));  // new
+    ASSERT_TRUE(w->Append(b, &r).ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  ReadAheadStream stream;
+  ASSERT_TRUE(stream.Open(tmp.path(), LogReader::Options{}, 1).ok());
+  auto pair_of = [&](const std::string& account, const std::string& campaign) {
+    const BatchDecoder& d = stream.decoder();
+    for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
+      if (d.account(i) == account && d.campaign(i) == campaign) return stream.stable_ids()[i];
+    }
+    ADD_FAILURE() << "no dictionary entry for " << account << "/" << campaign;
+    return ReadAheadStream::kNoPair;
+  };
+  bool done = false;
+  ASSERT_TRUE(stream.Next(&done).ok());
+  ASSERT_FALSE(done);
+  ASSERT_EQ(stream.decoder().other_events(), 3u);
+  ASSERT_EQ(stream.created_ids().size(), 3u);
+  EXPECT_EQ(stream.created_ids()[0], ReadAheadStream::kNoPair);
+  const uint32_t a1c1 = stream.created_ids()[1];
+  const uint32_t a2c1 = stream.created_ids()[2];
+  EXPECT_NE(a1c1, ReadAheadStream::kNoPair);
+  EXPECT_NE(a2c1, ReadAheadStream::kNoPair);
+  EXPECT_NE(a1c1, a2c1);
+  EXPECT_EQ(pair_of("a1", "c1"), a1c1);
+  const uint32_t a0c0 = pair_of("a0", "c0");
+  EXPECT_NE(a0c0, a1c1);
+  EXPECT_NE(a0c0, a2c1);
+  ASSERT_TRUE(stream.Next(&done).ok());
+  ASSERT_FALSE(done);
+  EXPECT_EQ(pair_of("a1", "c1"), a1c1);
+  EXPECT_EQ(pair_of("a2", "c1"), a2c1);
+  ASSERT_EQ(stream.created_ids().size(), 2u);
+  EXPECT_EQ(stream.created_ids()[0], a1c1);
+  const uint32_t a3c3 = stream.created_ids()[1];
+  EXPECT_NE(a3c3, ReadAheadStream::kNoPair);
+  for (uint32_t seen : {a1c1, a2c1, a0c0}) EXPECT_NE(a3c3, seen);
+  ASSERT_TRUE(stream.Next(&done).ok());
+  EXPECT_TRUE(done);
+}
+
 // Damage in the middle comes out after every good batch before it, naming
 // where it is; a torn tail ends the stream and is reported.
 TEST(LogRoundTripTest, ReadAheadReportsDamageInItsPlace) {

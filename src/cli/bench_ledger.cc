@@ -233,29 +233,44 @@ Status ReplayPart(const std::string& dir, const ReplayOptions& options, uint64_t
   return st;
 }
 
-// Replays the set-up into the fresh `ledger`, then the stream after it.
+// Replays the whole log into the fresh `ledger` in one pass, as `billsim
+// replay` does, timing the set-up (through the batch that ends at
+// built.setup_seq: the set-up is appended in batches of its own) and the
+// stream after it.
 Status ReplayOnce(const std::string& dir, const Built& built, Progress* progress,
                   Ledger* ledger, ReplayRun* run) {
-  ReplayOptions setup;
-  setup.use_snapshots = false;
-  setup.to_seq = built.setup_seq;
-  // Called after each batch, and once more after the batch that ends the
-  // set-up was read past: show 100% once.
-  setup.progress = [&, done = false](uint64_t seq) mutable {
-    if (!done) progress->Show("replay set-up", seq, built.setup_seq);
-    done = seq >= built.setup_seq;
+  ReplayOptions options;
+  options.use_snapshots = false;
+  const auto t0 = BenchClock::now();
+  auto t_setup = t0;
+  bool setup_seen = false;
+  options.batch_end = [&](const log::BatchHeader& h) {
+    if (h.last_seq() == built.setup_seq) {
+      t_setup = BenchClock::now();
+      setup_seen = true;
+      run->setup_timers = ledger->timer_work();
+      run->setup_clock_us = ledger->clock_us();
+    }
+    return Status::Ok();
   };
-  Status st = ReplayPart(dir, setup, built.setup_seq, ledger, &run->setup_s);
+  options.progress = [&](uint64_t seq) {
+    if (seq <= built.setup_seq) {
+      progress->Show("replay set-up", seq, built.setup_seq);
+    } else {
+      progress->Show("replay stream", seq - built.setup_seq, built.last_seq - built.setup_seq);
+    }
+  };
+  double total_s = 0;
+  Status st = ReplayPart(dir, options, built.last_seq, ledger, &total_s);
+  const auto t_end = BenchClock::now();
   if (!st.ok()) return st;
-  run->setup_timers = ledger->timer_work();
-  run->setup_clock_us = ledger->clock_us();
-  ReplayOptions stream;
-  stream.use_snapshots = false;
-  stream.resume_after_seq = built.setup_seq;
-  stream.progress = [&](uint64_t seq) {
-    progress->Show("replay stream", seq - built.setup_seq, built.last_seq - built.setup_seq);
-  };
-  return ReplayPart(dir, stream, built.last_seq, ledger, &run->stream_s);
+  if (!setup_seen) {
+    return Status::Corruption("replay of " + dir + " found no batch ending at sequence " +
+                              std::to_string(built.setup_seq) + " (the set-up's end)");
+  }
+  run->setup_s = Seconds(t_setup - t0);
+  run->stream_s = Seconds(t_end - t_setup);
+  return Status::Ok();
 }
 
 // Resident memory now, after giving what malloc holds free back to the

@@ -80,15 +80,26 @@ void ReadAheadStream::AssignStableIds(Slot* slot) {
   constexpr uint32_t kPrefetch = 8;
   for (uint32_t i = 0; i < n; ++i) {
     if (i + kPrefetch < n) stable_.Prefetch(key(i + kPrefetch));
-    const std::string_view k = key(i);
-    uint32_t id = stable_.Find(k);
-    if (id == IdIndex::kNotFound) {
-      id = static_cast<uint32_t>(pair_keys_.size());
-      pair_keys_.push_back(pair_pool_.Add(k));
-      stable_.Insert(id);
-    }
-    slot->stable_ids[i] = id;
+    slot->stable_ids[i] = StableId(key(i));
   }
+  const uint32_t others = d.other_events();
+  slot->created_ids.assign(others, kNoPair);
+  for (uint32_t i = 0; i < others; ++i) {
+    const v1::Event& e = d.other_event(i);
+    if (!e.has_campaign_created()) continue;
+    PairKey(e.campaign_created().account_id(), e.campaign_created().campaign_id(), &key_);
+    slot->created_ids[i] = StableId(key_);
+  }
+}
+
+uint32_t ReadAheadStream::StableId(std::string_view key) {
+  uint32_t id = stable_.Find(key);
+  if (id != IdIndex::kNotFound) return id;
+  id = static_cast<uint32_t>(pair_keys_.size());
+  BILLSIM_ASSERT(id != kNoPair);  // a log names fewer than 2^32 - 1 pairs
+  pair_keys_.push_back(pair_pool_.Add(key));
+  stable_.Insert(id);
+  return id;
 }
 
 Status ReadAheadStream::Next(bool* done) {

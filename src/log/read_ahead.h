@@ -59,6 +59,14 @@ class ReadAheadStream {
   // matches the strings, so a consumer can keep what it learnt about a pair
   // across batches without touching a string (replay's resolution cache).
   const std::vector<uint32_t>& stable_ids() const { return slots_[current_].stable_ids; }
+  // For each of the current batch's other events (BatchDecoder::other_event),
+  // the stable id of the pair a CampaignCreated names (its account and
+  // campaign ids), in the same numbering; kNoPair for any other event. A
+  // consumer that sees the creation succeed learns the pair's campaign then,
+  // so a delivery naming it later costs no lookup (replay of a large book
+  // meets most campaigns for the first time after their creation).
+  static constexpr uint32_t kNoPair = UINT32_MAX;
+  const std::vector<uint32_t>& created_ids() const { return slots_[current_].created_ids; }
   void Visit(BatchVisitor* visitor) const { slots_[current_].decoder.Visit(visitor); }
 
   // A torn tail that ended the log (valid once Next reported *done).
@@ -72,10 +80,12 @@ class ReadAheadStream {
     uint64_t payload_bytes = 0;
     BatchDecoder decoder;
     std::vector<uint32_t> stable_ids;
+    std::vector<uint32_t> created_ids;
   };
 
   void Work();
   void AssignStableIds(Slot* slot);  // worker only
+  uint32_t StableId(std::string_view key);  // worker only: found or added
 
   EventStream stream_;  // owned by the worker once it runs
   // Worker-only: every (account, campaign) pair seen, by PairKey, its

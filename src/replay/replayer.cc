@@ -22,8 +22,10 @@ class ApplyVisitor final : public log::BatchVisitor {
       : ledger_(ledger), applier_(ledger), options_(options) {}
 
   void Start(uint64_t first_seq, const log::BatchDecoder* decoder,
-             const std::vector<uint32_t>* stable_ids) {
+             const std::vector<uint32_t>* stable_ids, const std::vector<uint32_t>* created_ids) {
     first_seq_ = first_seq;
+    created_ids_ = created_ids;
+    other_ = 0;
     applier_.Start(decoder, stable_ids);
   }
 
@@ -37,12 +39,20 @@ class ApplyVisitor final : public log::BatchVisitor {
   }
 
   bool OnEvent(uint32_t position, const v1::Event& event) override {
+    const uint32_t other = other_++;
     switch (Admit(position, event.time_us())) {
       case kSkip: return true;
       case kStop: return false;
       case kApply: break;
     }
-    return Check(ledger_->Apply(event, options_.sink));
+    const size_t campaigns = ledger_->campaigns().size();
+    const Ledger::Result r = ledger_->Apply(event, options_.sink);
+    if (ledger_->campaigns().size() != campaigns) {  // a CampaignCreated applied
+      const uint32_t pair = (*created_ids_)[other];
+      BILLSIM_ASSERT(pair != log::ReadAheadStream::kNoPair);
+      applier_.Created(pair, static_cast<uint32_t>(campaigns));
+    }
+    return Check(r);
   }
 
   bool stopped() const { return stopped_; }
@@ -91,6 +101,8 @@ class ApplyVisitor final : public log::BatchVisitor {
   BatchApplier applier_;
   const ReplayOptions& options_;
   uint64_t first_seq_ = 0;
+  const std::vector<uint32_t>* created_ids_ = nullptr;  // by other event
+  uint32_t other_ = 0;  // the next other event's index in the batch
   uint64_t seq_ = 0;
   uint64_t applied_ = 0;
   bool stopped_ = false;
@@ -149,7 +161,8 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
     if (done) break;
     stats->batches++;
     stats->bytes += stream.payload_bytes();
-    visitor.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids());
+    visitor.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids(),
+                  &stream.created_ids());
     if (options.batch_start) options.batch_start(stream.header());
     stream.decoder().VisitWith(&visitor);
     if (!visitor.error().ok()) return visitor.error();
