@@ -50,6 +50,30 @@ TEST_F(ReportTest, StreamedJsonOfAnEmptyLedger) {
   EXPECT_EQ(out.str(), ToJson(empty.Report()) + "\n");
 }
 
+// Long lists and strings JSON must escape (some spelling the report's own
+// keys) still give the whole message's bytes.
+TEST(ReportJsonTest, LongListsAreTheWholeMessagesJson) {
+  v1::BalanceReport whole;
+  for (int i = 0; i < 2'500; ++i) {
+    v1::AccountBalance* a = whole.add_accounts();
+    a->set_account_id("acct \"" + std::to_string(i) + "\"],\"campaigns\":[\u00e9\n");
+    a->set_currency("USD");
+    a->set_cash_balance(i * 1'000'003LL - 7);
+    a->set_total_spent(i % 3 == 0 ? 0 : INT64_MAX - i);
+  }
+  for (int i = 0; i < 1'024; ++i) {
+    v1::CampaignSpend* c = whole.add_campaigns();
+    c->set_campaign_id("c" + std::to_string(i));
+    c->set_account_id(i % 2 ? "a1" : "");
+  }
+  whole.add_disputes()->set_dispute_id("d\t1");
+  whole.set_source("log \"x\"");
+  whole.set_events_applied(UINT64_MAX);
+  std::ostringstream out;
+  WriteBalances(whole, Format::kJson, out);
+  EXPECT_EQ(out.str(), ToJson(whole) + "\n");
+}
+
 TEST_F(ReportTest, StreamedTableAndCsvAreTheHeldReports) {
   v1::BalanceReport whole = ledger_.Report();
   whole.set_source("log, main");
