@@ -365,6 +365,7 @@ void Ledger::FireExpiries(uint32_t account, int64_t at_us) {
   }
   for (uint32_t gi : due) FireExpiry(gi);
   a.expired_grants = static_cast<uint32_t>(end);
+  UpdateNextExpiry(a);
 }
 
 void Ledger::FireExpiry(uint32_t grant) {
@@ -562,6 +563,9 @@ Status Ledger::CheckInvariants() const {
     }
     if (a.day_timer_us != INT64_MAX && a.day_timer_us != NextMidnight(a, a.clock_us)) {
       return fail("day timer is not the first midnight after the clock");
+    }
+    if (a.next_expiry_us != FirstExpiryUs(a)) {
+      return fail("next expiry is not its first unexpired grant's");
     }
     if (a.next_timer_us != std::min(NextExpiryUs(a), a.day_timer_us)) {
       return fail("next timer is not its earliest");

@@ -109,6 +109,7 @@ class Ledger {
     const char* a = reinterpret_cast<const char*>(&accounts_[account]);
     __builtin_prefetch(a, 1);
     __builtin_prefetch(a + 64, 0);  // its grants, for a charge
+    __builtin_prefetch(a + 128, 0);  // its time zone and holds, for a day's turn
   }
   // The second stage, a few rows later (once the campaign's line is in):
   // its not-billed counters, if it has any.
@@ -295,10 +296,17 @@ class Ledger {
   // The id that orders timers of one instant (R6): grant id or account id.
   const std::string& DueKey(const Due& due) const;
   // Expiry of the account's first unexpired grant, or INT64_MAX.
-  int64_t NextExpiryUs(const Account& a) const {
+  // When the account's first unexpired grant expires, from its grants.
+  int64_t FirstExpiryUs(const Account& a) const {
     return a.expired_grants < a.grants.size()
                ? grants_[a.grants[a.expired_grants]].expires_at_us
                : INT64_MAX;
+  }
+  int64_t NextExpiryUs(const Account& a) const { return a.next_expiry_us; }
+  // After its grants or expired_grants change.
+  void UpdateNextExpiry(Account& a) const {
+    a.next_expiry_us = FirstExpiryUs(a);
+    UpdateNextTimer(a);
   }
   void UpdateNextTimer(Account& a) const {
     a.next_timer_us = std::min(NextExpiryUs(a), a.day_timer_us);

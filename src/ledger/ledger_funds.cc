@@ -88,7 +88,7 @@ void Ledger::InsertGrantOrdered(Account& a, uint32_t grant) {
   BILLSIM_ASSERT(at - a.grants.begin() >= a.expired_grants);  // R6: it expires later
   BILLSIM_ASSERT(grants_[grant].expires_at_us > a.clock_us);
   a.grants.insert(at, grant);
-  UpdateNextTimer(a);
+  UpdateNextExpiry(a);
 }
 
 void Ledger::OnCreditGranted(const v1::CreditGranted& m) {

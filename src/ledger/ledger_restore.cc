@@ -328,7 +328,7 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
     while (a.expired_grants < a.grants.size() && f.grants_[a.grants[a.expired_grants]].expired) {
       a.expired_grants++;
     }
-    f.UpdateNextTimer(a);
+    f.UpdateNextExpiry(a);
     // Any daily hold may be short: all are listed for the next renewal.
     for (uint32_t ci : a.holding) {
       f.ListForRenewal(ci);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,8 +33,10 @@ struct Grant {
 
 struct alignas(64) Account {
   // What every delivery reads and writes comes first, in one cache line
-  // (replay prefetches it): the clock, the balances a charge moves, the
-  // funding order. The rest follows in no particular order.
+  // (replay prefetches it): the clock and its timers, the balances a charge
+  // moves. Then, in the second line, what a charge from grants and a day's
+  // turn read; the third holds the rest of a day's turn. The rest follows
+  // in no particular order.
   //
   // R6: each account keeps its own clock, the latest time of its own events
   // (and of ClockAdvanced for it or for every account): its grants expire
@@ -41,20 +44,35 @@ struct alignas(64) Account {
   // move them.
   int64_t clock_us = 0;
   int64_t next_timer_us = INT64_MAX;  // derived: its earliest timer, if any
-  int64_t opened_at_us = 0;
+  // Derived: when its first unexpired grant expires (INT64_MAX: none), so
+  // that the clock passing a midnight reads no grant.
+  int64_t next_expiry_us = INT64_MAX;
+  // R4: the next local midnight, while the account has held a daily
+  // budget since the last one (INT64_MAX: none); always the first midnight
+  // after the clock.
+  int64_t day_timer_us = INT64_MAX;
   int64_t cash = 0;    // cash_balance
   int64_t credit = 0;  // grant_balance: remaining of unexpired grants
   int64_t frozen = 0;  // frozen_balance: sum of campaign holds
   int64_t spent = 0;
+
   v1::FundingOrder funding_order = v1::FUNDING_ORDER_CREDIT_FIRST;
   uint32_t restricted_grants = 0;  // grants with campaign_ids (coupons)
   uint32_t daily_holding = 0;      // campaigns in `holding` with a daily budget
-
+  // Grants at the front of `grants` that have expired (they expire in that
+  // order, and grants come in after them: a new grant expires later).
+  uint32_t expired_grants = 0;
   // Grants in R3 order: soonest expiry, then earlier grant, then id.
   std::vector<uint32_t> grants;
+  // Daily holds that may be short at the next midnight (each once; others
+  // of the account are full). Any superset of the short ones renews alike.
+  std::vector<uint32_t> renewals;
+
+  int32_t utc_offset_minutes = 0;
   // Campaigns that hold funds, in the order they were enabled (R4 top-ups
   // go first to the earliest).
   std::vector<uint32_t> holding;
+  int64_t opened_at_us = 0;
   int64_t deposited = 0;
   int64_t granted = 0;
   int64_t expired = 0;
@@ -62,20 +80,11 @@ struct alignas(64) Account {
   std::string id;
   std::string currency;
   std::string name;
-  int32_t utc_offset_minutes = 0;
-  // Grants at the front of `grants` that have expired (they expire in that
-  // order, and grants come in after them: a new grant expires later).
-  uint32_t expired_grants = 0;
-  // R4: the next local midnight, while the account has held a daily
-  // budget since the last one (INT64_MAX: none); always the first midnight
-  // after the clock.
-  int64_t day_timer_us = INT64_MAX;
-  // Daily holds that may be short at the next midnight (each once; others
-  // of the account are full). Any superset of the short ones renews alike.
-  std::vector<uint32_t> renewals;
 
   int64_t valid() const { return cash + credit - frozen; }  // valid_balance
 };
+static_assert(offsetof(Account, funding_order) == 64 && offsetof(Account, utc_offset_minutes) == 128,
+              "an account's delivery state is its first line, a charge's and a day's the next two");
 
 // A charge for fault-marked delivery, kept for R9: what a verified dispute
 // can give back, and to which sources.
