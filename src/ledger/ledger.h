@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -303,6 +304,12 @@ class Ledger {
                : INT64_MAX;
   }
   int64_t NextExpiryUs(const Account& a) const { return a.next_expiry_us; }
+  // Its grants that have not expired, in R3 order (those before have no
+  // funds: the check of the state holds it), so a charge reads no grant of
+  // a month ago.
+  static std::span<const uint32_t> LiveGrants(const Account& a) {
+    return std::span<const uint32_t>(a.grants).subspan(a.expired_grants);
+  }
   // After its grants or expired_grants change.
   void UpdateNextExpiry(Account& a) const {
     a.next_expiry_us = FirstExpiryUs(a);

@@ -179,7 +179,7 @@ int64_t Ledger::Usable(const Account& a, uint32_t campaign) const {
   // campaign: the usable funds are the whole balance.
   if (a.restricted_grants == 0) return a.cash + a.credit;
   int64_t usable = a.cash;
-  for (uint32_t gi : a.grants) {
+  for (uint32_t gi : LiveGrants(a)) {
     if (GrantFunds(grants_[gi], campaign)) usable += grants_[gi].remaining;
   }
   return usable;
@@ -238,7 +238,7 @@ std::vector<int64_t> Ledger::FitHolds(
   HoldFlow flow;
   int64_t pool = a.cash;
   std::vector<std::pair<uint32_t, uint32_t>> coupons;  // grant, source
-  for (uint32_t gi : a.grants) {
+  for (uint32_t gi : LiveGrants(a)) {
     const Grant& g = grants_[gi];
     if (gi == leaving || g.expired || g.remaining == 0) continue;
     if (g.campaigns.empty()) {
@@ -546,7 +546,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     Emit(std::move(e));
   };
   auto draw_grants = [&] {
-    for (uint32_t gi : a.grants) {
+    for (uint32_t gi : LiveGrants(a)) {
       if (left == 0) return;
       if (GrantFunds(grants_[gi], ci)) draw(gi);
     }
