@@ -274,6 +274,15 @@ TEST_F(LedgerTest, RestoringAStateWithValuesOutOfRangeIsRefusedNotAnAbort) {
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->clear_holding(); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->add_holding(0); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->add_timers()->set_at_us(kT0 + kDay); }));
+  // Enums the ledger keeps in a byte: a value it does not know is refused,
+  // not cut to a byte.
+  EXPECT_TRUE(refused([](v1::LedgerState* s) {
+    s->mutable_campaigns(0)->set_objective(static_cast<v1::Objective>(256 + v1::OBJECTIVE_REACH));
+  }));
+  EXPECT_TRUE(refused([](v1::LedgerState* s) {
+    s->mutable_campaigns(0)->set_billing_event(
+        static_cast<v1::BillingEvent>(256 + v1::BILLING_EVENT_CPC));
+  }));
   Ledger fresh;
   ASSERT_TRUE(fresh.RestoreState(good).ok());
   EXPECT_EQ(fresh.Digest(), ledger_.Digest());

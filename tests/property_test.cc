@@ -1745,7 +1745,7 @@ class Simulation {
     std::vector<int64_t> adjusted(campaigns.size(), 0);
     for (const Dispute& d : ledger_.disputes()) adjusted[d.campaign] += d.adjusted;
     for (size_t i = 0; i < campaigns.size(); ++i) {
-      if (adjusted[i] > ledger_.campaign_info(i).fault_billed_micros) {
+      if (adjusted[i] > ledger_.fault(i).billed_micros) {
         return "campaign " + std::string(ledger_.campaign_id(i)) +
                ": disputes adjusted more than its fault-marked charges (R9)";
       }

@@ -31,7 +31,7 @@ bool LedgerFacts::Dispute(const std::string& dispute, DisputeFacts* out) const {
 
 int64_t LedgerFacts::FaultBilled(const std::string& campaign) const {
   const uint32_t c = ledger_->FindCampaign(campaign);
-  return c == kNoIndex ? 0 : ledger_->campaign_info(c).fault_billed_micros;
+  return c == kNoIndex ? 0 : ledger_->fault(c).billed_micros;
 }
 
 bool TableFacts::GrantExpiry(const std::string& grant, int64_t* expires_at_us) const {

@@ -104,19 +104,23 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   }
 }
 
-const std::vector<FaultCharge>& Ledger::fault_charges(uint32_t campaign) const {
-  static const std::vector<FaultCharge> kNone;
-  const uint32_t i = campaign_info_[campaign].fault_charges;
-  return i == kNoIndex ? kNone : fault_charges_[i];
+const FaultRecord& Ledger::fault(uint32_t campaign) const {
+  static const FaultRecord kNone;
+  const uint32_t i = campaign_info_[campaign].fault;
+  return i == kNoIndex ? kNone : faults_[i];
 }
 
-std::vector<FaultCharge>& Ledger::MutableFaultCharges(uint32_t campaign) {
-  uint32_t& i = campaign_info_[campaign].fault_charges;
+const std::vector<FaultCharge>& Ledger::fault_charges(uint32_t campaign) const {
+  return fault(campaign).charges;
+}
+
+FaultRecord& Ledger::MutableFault(uint32_t campaign) {
+  uint32_t& i = campaign_info_[campaign].fault;
   if (i == kNoIndex) {
-    i = static_cast<uint32_t>(fault_charges_.size());
-    fault_charges_.emplace_back();
+    i = static_cast<uint32_t>(faults_.size());
+    faults_.emplace_back();
   }
-  return fault_charges_[i];
+  return faults_[i];
 }
 
 uint32_t Ledger::EventAccount(const v1::Event& e) const {
@@ -592,8 +596,7 @@ Status Ledger::CheckInvariants() const {
     if (!IsHolding(c) && c.hold != 0) {
       return Status::Corruption("campaign " + Name(ci) + ": holds while not active");
     }
-    if (campaign_info_[ci].fault_billed_units < 0 ||
-        campaign_info_[ci].fault_billed_units > c.billed_units) {
+    if (fault(ci).billed_units < 0 || fault(ci).billed_units > c.billed_units) {
       return Status::Corruption("campaign " + Name(ci) + ": fault-marked units out of range");
     }
   }

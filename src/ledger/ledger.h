@@ -232,11 +232,13 @@ class Ledger {
   }
   // Served units: billed units that were not fault-marked.
   int64_t served_units(uint32_t campaign) const {
-    return campaigns_[campaign].billed_units - campaign_info_[campaign].fault_billed_units;
+    return campaigns_[campaign].billed_units - fault(campaign).billed_units;
   }
   // Zero counters when the campaign has none.
   NotBilledCounts not_billed(uint32_t campaign) const;
   // In time order; empty when the campaign has none.
+  // Its fault-marked billing: zeros and no charges when it has none.
+  const FaultRecord& fault(uint32_t campaign) const;
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
   const std::vector<Grant>& grants() const { return grants_; }
   const std::vector<Dispute>& disputes() const { return disputes_; }
@@ -274,7 +276,7 @@ class Ledger {
   void AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units, int64_t micros);
   // Sets them (a restore): nothing kept when all are zero.
   void SetNotBilled(uint32_t campaign, const NotBilledCounts& counts);
-  std::vector<FaultCharge>& MutableFaultCharges(uint32_t campaign);
+  FaultRecord& MutableFault(uint32_t campaign);  // made on first use
   void SetStatusReason(uint32_t campaign, std::string_view reason) {
     campaign_info_[campaign].status_reason = reasons_.Intern(reason);
   }
@@ -492,7 +494,7 @@ class Ledger {
   StringTable reasons_;   // campaign status reasons
   ChunkedVector<NotBilledOne, 12> not_billed_one_;
   std::vector<NotBilledCounts> not_billed_many_;
-  ChunkedVector<std::vector<FaultCharge>, 12> fault_charges_;
+  ChunkedVector<FaultRecord, 12> faults_;
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
   std::vector<Grant> grants_;
   std::vector<Dispute> disputes_;

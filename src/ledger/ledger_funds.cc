@@ -131,8 +131,8 @@ void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   Campaign& c = campaigns_.emplace_back();
   CampaignInfo& info = campaign_info_.emplace_back();
   info.id = strings_.Add(m.campaign_id());
-  info.objective = m.objective();
-  info.billing_event = m.billing_event();
+  info.objective = static_cast<uint8_t>(m.objective());         // validated
+  info.billing_event = static_cast<uint8_t>(m.billing_event());  // validated
   info.creative_reviewed = m.creative_reviewed();
   info.audience_defined = m.audience_defined();
   info.landing_page_url = strings_.Add(m.landing_page_url());
@@ -507,9 +507,9 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
 
   c.billed_units = CheckedAdd(c.billed_units, billed);
   c.billed_micros = CheckedAdd(c.billed_micros, amount);
-  if (fault) {
-    CampaignInfo& info = campaign_info_[ci];
-    info.fault_billed_units = CheckedAdd(info.fault_billed_units, billed);
+  if (fault && billed > 0) {
+    FaultRecord& f = MutableFault(ci);
+    f.billed_units = CheckedAdd(f.billed_units, billed);
   }
   if (c.budget_mode == v1::BUDGET_MODE_DAY) c.day_spent = CheckedAdd(c.day_spent, amount);
   a.spent = CheckedAdd(a.spent, amount);
@@ -560,8 +560,9 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   }
   BILLSIM_ASSERT(left == 0);
   if (fault && amount > 0) {
-    campaign_info_[ci].fault_billed_micros += amount;
-    MutableFaultCharges(ci).push_back(std::move(record));
+    FaultRecord& f = MutableFault(ci);
+    f.billed_micros += amount;
+    f.charges.push_back(std::move(record));
   }
 
   if (billed < units) {

@@ -158,15 +158,18 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   CampaignInfo& info = f.campaign_info_.emplace_back();
   info.id = f.strings_.Add(p.id());
   c.account = p.account();
-  info.objective = p.objective();
-  info.billing_event = p.billing_event();
-  switch (info.billing_event) {
+  if (!v1::Objective_IsValid(p.objective())) {
+    return Bad("campaign " + p.id() + " has an unknown objective");
+  }
+  info.objective = static_cast<uint8_t>(p.objective());
+  switch (p.billing_event()) {
     case v1::BILLING_EVENT_CPM: c.billable_kind = v1::DeliveryReported::IMPRESSION; break;
     case v1::BILLING_EVENT_CPC: c.billable_kind = v1::DeliveryReported::CLICK; break;
     case v1::BILLING_EVENT_CPV_2S: c.billable_kind = v1::DeliveryReported::VIDEO_VIEW_2S; break;
     case v1::BILLING_EVENT_CPV_6S: c.billable_kind = v1::DeliveryReported::VIDEO_VIEW_6S; break;
     default: return Bad("campaign " + p.id() + " has no billing event");
   }
+  info.billing_event = static_cast<uint8_t>(p.billing_event());
   c.price = p.price();
   c.budget_mode = p.budget_mode();
   c.budget = p.budget();
@@ -180,8 +183,12 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   c.hold = p.hold();
   c.billed_units = p.billed_units();
   c.billed_micros = p.billed_micros();
-  info.fault_billed_units = p.billed_units() - p.served_units();
-  info.fault_billed_micros = p.fault_billed_micros();
+  if (p.billed_units() != p.served_units() || p.fault_billed_micros() != 0 ||
+      p.fault_charges_size() > 0) {
+    FaultRecord& fr = f.MutableFault(ci);
+    fr.billed_units = p.billed_units() - p.served_units();
+    fr.billed_micros = p.fault_billed_micros();
+  }
   c.day_index = static_cast<int32_t>(p.day_index());
   c.day_spent = p.day_spent();
   c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
@@ -192,7 +199,7 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   }
   f.SetNotBilled(ci, counts);
   for (const auto& fp : p.fault_charges()) {
-    FaultCharge& fc = f.MutableFaultCharges(ci).emplace_back();
+    FaultCharge& fc = f.MutableFault(ci).charges.emplace_back();
     fc.time_us = fp.time_us();
     for (const auto& part : fp.parts()) {
       // A refund goes back to the grant that paid: one of the campaign's
@@ -365,7 +372,7 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->reasons_ = std::move(f.reasons_);
   ledger->not_billed_one_ = std::move(f.not_billed_one_);
   ledger->not_billed_many_ = std::move(f.not_billed_many_);
-  ledger->fault_charges_ = std::move(f.fault_charges_);
+  ledger->faults_ = std::move(f.faults_);
   ledger->renew_scratch_.clear();
   ledger->grants_ = std::move(f.grants_);
   ledger->disputes_ = std::move(f.disputes_);

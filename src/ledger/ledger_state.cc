@@ -88,8 +88,8 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->Clear();
   p->set_id(Name(ci));
   p->set_account(c.account);
-  p->set_objective(info.objective);
-  p->set_billing_event(info.billing_event);
+  p->set_objective(static_cast<v1::Objective>(info.objective));
+  p->set_billing_event(static_cast<v1::BillingEvent>(info.billing_event));
   p->set_price(c.price);
   p->set_budget_mode(c.budget_mode);
   p->set_budget(c.budget);
@@ -104,7 +104,7 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->set_billed_units(c.billed_units);
   p->set_billed_micros(c.billed_micros);
   p->set_served_units(served_units(ci));
-  p->set_fault_billed_micros(info.fault_billed_micros);
+  p->set_fault_billed_micros(fault(ci).billed_micros);
   p->set_day_index(c.day_index);
   p->set_day_spent(c.day_spent);
   for (int64_t v : c.delivered) p->add_delivered(v);

@@ -91,14 +91,14 @@ v1::CampaignSpend Ledger::CampaignView(uint32_t ci) const {
   v.set_status(StatusName(c.status));
   v.set_status_reason(status_reason(ci));
   v.set_review(ReviewName(c.review));
-  v.set_billing_event(info.billing_event);
+  v.set_billing_event(static_cast<v1::BillingEvent>(info.billing_event));
   v.set_price_micros(c.price);
   v.set_budget_mode(c.budget_mode);
   v.set_budget_micros(c.budget);
   v.set_frozen_micros(c.hold);
   v.set_billed_units(c.billed_units);
   v.set_billed_micros(c.billed_micros);
-  v.set_fault_billed_micros(info.fault_billed_micros);
+  v.set_fault_billed_micros(fault(ci).billed_micros);
   v.set_impressions(c.delivered[v1::DeliveryReported::IMPRESSION]);
   v.set_clicks(c.delivered[v1::DeliveryReported::CLICK]);
   v.set_video_views_2s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_2S]);

@@ -157,6 +157,14 @@ struct NotBilledOne {
 };
 inline constexpr uint32_t kNotBilledMany = 0x80000000;
 
+// A campaign's fault-marked billing (R7, R9), kept only for the campaigns
+// that have any (CampaignInfo::fault).
+struct FaultRecord {
+  int64_t billed_micros = 0;
+  int64_t billed_units = 0;  // served units = billed - these
+  std::vector<FaultCharge> charges;  // in time order
+};
+
 // A campaign's cold state: set at creation, or moved by rarer events.
 // Strings live in the ledger's pools; the rarely used counters in side
 // tables, named here by index (kNoIndex: none yet).
@@ -164,15 +172,17 @@ struct CampaignInfo {
   uint64_t id = 0;                // StringPool handle
   uint64_t landing_page_url = 0;  // StringPool handle
   uint64_t enable_order = 0;
-  int64_t fault_billed_micros = 0;
-  int64_t fault_billed_units = 0;  // served units = billed - these
   uint32_t status_reason = 0;      // StringTable index
-  uint32_t fault_charges = kNoIndex;  // into the ledger's fault charge lists
-  v1::Objective objective = v1::OBJECTIVE_UNSPECIFIED;
-  v1::BillingEvent billing_event = v1::BILLING_EVENT_UNSPECIFIED;
+  uint32_t fault = kNoIndex;       // into the ledger's FaultRecords
+  // v1::Objective and v1::BillingEvent, a byte each (the ledger and a
+  // restore refuse values that are not known, and known ones are small).
+  uint8_t objective = v1::OBJECTIVE_UNSPECIFIED;
+  uint8_t billing_event = v1::BILLING_EVENT_UNSPECIFIED;
   bool creative_reviewed = false;
   bool audience_defined = false;
 };
+static_assert(v1::Objective_MAX <= UINT8_MAX && v1::BillingEvent_MAX <= UINT8_MAX);
+static_assert(sizeof(CampaignInfo) == 40, "a campaign's cold state");
 
 // The most units of a campaign priced `price` per `per_units` whose cost,
 // floor(units * price / per_units), stays within kCampaignCostMaxMicros
