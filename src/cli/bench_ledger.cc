@@ -10,8 +10,8 @@
 // --days simulated days. It appends it through a Journal, as `billsim log
 // append` and the server do: the ledger judges every event and only the
 // accepted ones reach the log. Then it replays the log --replay-runs times,
-// each into a fresh ledger, in two timed parts: the set-up (to its last
-// sequence), then the stream (resumed on the same ledger). Every run must
+// each into a fresh ledger in one pass, as `billsim replay` does, timing the
+// set-up (through the batch that ends it) and the stream apart. Every run must
 // end with the same digest. The final ledger's state is measured twice:
 // resident memory (RSS after the first replay less RSS before it) and the
 // size of its snapshot, whose write and load (read, check, restore) are
@@ -78,7 +78,7 @@ struct Built {
   double append_s = 0;     // encoding, writing, syncing (Journal::Append, Close)
 };
 
-// One replay into a fresh ledger: the set-up part, then the stream part.
+// One replay into a fresh ledger, its set-up part and stream part timed apart.
 struct ReplayRun {
   double setup_s = 0;
   double stream_s = 0;
@@ -368,7 +368,8 @@ constexpr const char* kUsage =
     "deposits, pauses, deletions, ad rejections, disputes and platform faults.\n"
     "Appends it to a new log through the ledger (refused events are counted,\n"
     "not logged), then replays the log --replay-runs times into a fresh\n"
-    "ledger: the set-up part, then the stream part. Every run must end with\n"
+    "ledger, each in one pass, timing the set-up part and the stream part\n"
+    "apart. Every run must end with\n"
     "the same state digest (exit 1 otherwise).\n\n"
     "Reports: append and ingest (ledger + append) events/s; set-up and\n"
     "delivery replay events/s (median, and every run); timer work (grant\n"
