@@ -236,9 +236,9 @@ class Ledger {
   }
   // Zero counters when the campaign has none.
   NotBilledCounts not_billed(uint32_t campaign) const;
-  // In time order; empty when the campaign has none.
   // Its fault-marked billing: zeros and no charges when it has none.
   const FaultRecord& fault(uint32_t campaign) const;
+  // In time order; empty when the campaign has none.
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
   const std::vector<Grant>& grants() const { return grants_; }
   const std::vector<Dispute>& disputes() const { return disputes_; }
@@ -298,13 +298,14 @@ class Ledger {
   Due NextDue(uint32_t account) const;
   // The id that orders timers of one instant (R6): grant id or account id.
   const std::string& DueKey(const Due& due) const;
-  // Expiry of the account's first unexpired grant, or INT64_MAX.
-  // When the account's first unexpired grant expires, from its grants.
+  // When the account's first unexpired grant expires (INT64_MAX: none),
+  // looked up in its grants.
   int64_t FirstExpiryUs(const Account& a) const {
     return a.expired_grants < a.grants.size()
                ? grants_[a.grants[a.expired_grants]].expires_at_us
                : INT64_MAX;
   }
+  // The same, as the account keeps it (UpdateNextExpiry).
   int64_t NextExpiryUs(const Account& a) const { return a.next_expiry_us; }
   // Its grants that have not expired, in R3 order (those before have no
   // funds: the check of the state holds it), so a charge reads no grant of

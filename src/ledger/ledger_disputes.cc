@@ -172,7 +172,9 @@ void Ledger::Adjust(uint32_t di, int64_t amount) {
   Account& a = accounts_[d.account];
   int64_t left = amount;
   int64_t from_expired = 0;
-  for (FaultCharge& f : MutableFault(d.campaign).charges) {
+  // Nothing to give back makes no fault record (a restore would not).
+  std::vector<FaultCharge> none;
+  for (FaultCharge& f : amount > 0 ? MutableFault(d.campaign).charges : none) {
     if (f.time_us < d.window_start_us || f.time_us >= d.window_end_us) continue;
     for (auto& p : f.parts) {
       const int64_t take = std::min(left, p.amount - p.adjusted);
