@@ -219,20 +219,6 @@ Status BuildLog(const std::string& dir, const Config& config, Progress* progress
 
 // --- replay and snapshot ------------------------------------------------------------
 
-Status ReplayPart(const std::string& dir, const ReplayOptions& options, uint64_t want_last_seq,
-                  Ledger* ledger, double* seconds) {
-  ReplayStats stats;
-  const auto t0 = BenchClock::now();
-  Status st = Replay(dir, options, ledger, &stats);
-  *seconds = Seconds(BenchClock::now() - t0);
-  if (st.ok() && stats.last_seq != want_last_seq) {
-    st = Status::Corruption("replay of " + dir + " ended at sequence " +
-                            std::to_string(stats.last_seq) + ", not " +
-                            std::to_string(want_last_seq));
-  }
-  return st;
-}
-
 // Replays the whole log into the fresh `ledger` in one pass, as `billsim
 // replay` does, timing the set-up (through the batch that ends at
 // built.setup_seq: the set-up is appended in batches of its own) and the
@@ -260,10 +246,15 @@ Status ReplayOnce(const std::string& dir, const Built& built, Progress* progress
       progress->Show("replay stream", seq - built.setup_seq, built.last_seq - built.setup_seq);
     }
   };
-  double total_s = 0;
-  Status st = ReplayPart(dir, options, built.last_seq, ledger, &total_s);
+  ReplayStats stats;
+  Status st = Replay(dir, options, ledger, &stats);
   const auto t_end = BenchClock::now();
   if (!st.ok()) return st;
+  if (stats.last_seq != built.last_seq) {
+    return Status::Corruption("replay of " + dir + " ended at sequence " +
+                              std::to_string(stats.last_seq) + ", not " +
+                              std::to_string(built.last_seq));
+  }
   if (!setup_seen) {
     return Status::Corruption("replay of " + dir + " found no batch ending at sequence " +
                               std::to_string(built.setup_seq) + " (the set-up's end)");
