@@ -63,43 +63,35 @@ void ReadAheadStream::Work() {
 void ReadAheadStream::AssignStableIds(Slot* slot) {
   const BatchDecoder& d = slot->decoder;
   const uint32_t n = d.dictionary_size();
-  slot->stable_ids.resize(n);
-  // Every key first, so that the lookup of the key kPrefetch ahead can
-  // start loading its slots (a large book's pairs are all cache misses).
+  const uint32_t others = d.other_events();
+  // Every key first (the dictionary's pairs, then the pairs the batch's
+  // creations name), so that the lookups overlap their loads: a large
+  // book's pairs are all cache misses.
   keys_.clear();
   key_ends_.clear();
-  for (uint32_t i = 0; i < n; ++i) {
-    PairKey(d.account(i), d.campaign(i), &key_);
+  auto add = [this](std::string_view account, std::string_view campaign) {
+    PairKey(account, campaign, &key_);
     keys_.append(key_);
     key_ends_.push_back(keys_.size());
-  }
-  auto key = [this](uint32_t i) {
-    const size_t begin = i == 0 ? 0 : key_ends_[i - 1];
-    return std::string_view(keys_).substr(begin, key_ends_[i] - begin);
   };
-  constexpr uint32_t kPrefetch = 8;
-  for (uint32_t i = 0; i < n; ++i) {
-    if (i + kPrefetch < n) stable_.Prefetch(key(i + kPrefetch));
-    slot->stable_ids[i] = StableId(key(i));
-  }
-  const uint32_t others = d.other_events();
-  slot->created_ids.assign(others, kNoPair);
+  for (uint32_t i = 0; i < n; ++i) add(d.account(i), d.campaign(i));
+  created_at_.clear();
   for (uint32_t i = 0; i < others; ++i) {
     const v1::Event& e = d.other_event(i);
     if (!e.has_campaign_created()) continue;
-    PairKey(e.campaign_created().account_id(), e.campaign_created().campaign_id(), &key_);
-    slot->created_ids[i] = StableId(key_);
+    add(e.campaign_created().account_id(), e.campaign_created().campaign_id());
+    created_at_.push_back(i);
   }
-}
-
-uint32_t ReadAheadStream::StableId(std::string_view key) {
-  uint32_t id = stable_.Find(key);
-  if (id != IdIndex::kNotFound) return id;
-  id = static_cast<uint32_t>(pair_keys_.size());
-  BILLSIM_ASSERT(id != kNoPair);  // a log names fewer than 2^32 - 1 pairs
-  pair_keys_.push_back(pair_pool_.Add(key));
-  stable_.Insert(id);
-  return id;
+  key_views_.clear();
+  for (size_t i = 0; i < key_ends_.size(); ++i) {
+    const size_t begin = i == 0 ? 0 : key_ends_[i - 1];
+    key_views_.push_back(std::string_view(keys_).substr(begin, key_ends_[i] - begin));
+  }
+  ids_.resize(key_views_.size());
+  pairs_.InternAll(key_views_.data(), key_views_.size(), ids_.data());
+  slot->stable_ids.assign(ids_.begin(), ids_.begin() + n);
+  slot->created_ids.assign(others, kNoPair);
+  for (size_t k = 0; k < created_at_.size(); ++k) slot->created_ids[created_at_[k]] = ids_[n + k];
 }
 
 Status ReadAheadStream::Next(bool* done) {

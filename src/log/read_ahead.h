@@ -26,8 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "util/id_index.h"
-#include "util/string_pool.h"
+#include "util/interner.h"
 #include "log/batch_codec.h"
 #include "log/event_stream.h"
 #include "log/format.h"
@@ -85,22 +84,18 @@ class ReadAheadStream {
 
   void Work();
   void AssignStableIds(Slot* slot);  // worker only
-  uint32_t StableId(std::string_view key);  // worker only: found or added
 
   EventStream stream_;  // owned by the worker once it runs
-  // Worker-only: every (account, campaign) pair seen, by PairKey, its
-  // stable id its index in pair_keys_ (the key's bytes in the pool). As
-  // large as the set of campaigns, not the log: about 40 bytes a pair.
-  static std::string_view PairKeyOf(const void* self, uint32_t id) {
-    const auto* me = static_cast<const ReadAheadStream*>(self);
-    return me->pair_pool_.Get(me->pair_keys_[id]);
-  }
-  StringPool pair_pool_;
-  std::vector<StringPool::Handle> pair_keys_;
-  IdIndex stable_{this, &PairKeyOf};
+  // Worker-only: every (account, campaign) pair seen, by PairKey, numbered
+  // in order of first appearance (its stable id). As large as the set of
+  // campaigns, not the log: about 40 bytes a pair.
+  Interner pairs_;
   std::string key_;  // reused
   std::string keys_;  // the batch's keys, end to end (reused)
   std::vector<size_t> key_ends_;
+  std::vector<std::string_view> key_views_;
+  std::vector<uint32_t> ids_;          // the keys' stable ids
+  std::vector<uint32_t> created_at_;   // other_event index of each creation
   std::array<Slot, kSlots> slots_;
 
   // Shared state, under mu_. The worker fills slots filled_ % kSlots in

@@ -1,0 +1,152 @@
+#include "util/interner.h"
+
+#include <cstring>
+
+#include <xxhash.h>
+
+#include "util/assert.h"
+
+namespace billsim {
+
+namespace {
+constexpr size_t kHeader = 2 * sizeof(uint32_t);  // number, length
+constexpr size_t kFirstSlots = 1024;
+}  // namespace
+
+uint64_t Interner::Hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+const char* Interner::Record(uint64_t slot) const {
+  const uint64_t ref = slot & kRefMask;
+  return blocks_[(ref >> kBlockBits) - 1].get() + (ref & (kBlock - 1));
+}
+
+uint32_t Interner::NumberOf(const char* record) {
+  uint32_t n;
+  std::memcpy(&n, record, sizeof n);
+  return n;
+}
+
+std::string_view Interner::KeyOf(const char* record) {
+  uint32_t len;
+  std::memcpy(&len, record + sizeof(uint32_t), sizeof len);
+  return {record + kHeader, len};
+}
+
+size_t Interner::Probe(std::string_view key, uint64_t h) const {
+  const uint64_t tag = Tag(h);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = Home(h);; i = (i + 1) & mask) {
+    const uint64_t s = slots_[i];
+    if (s == 0) return i;
+    if ((s >> kRefBits) == tag && KeyOf(Record(s)) == key) return i;
+  }
+}
+
+void Interner::PrefetchSlot(uint64_t h) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[Home(h)]);
+}
+
+void Interner::PrefetchRecord(uint64_t h) const {
+  if (slots_.empty()) return;
+  // Only a hint: the first slot in the probe run with the key's tag is
+  // almost always the key's (24 bits), and the lookup probes again anyway.
+  const uint64_t tag = Tag(h);
+  const size_t mask = slots_.size() - 1;
+  size_t i = Home(h);
+  for (int n = 0; n < 8; ++n, i = (i + 1) & mask) {
+    const uint64_t s = slots_[i];
+    if (s == 0) return;
+    if ((s >> kRefBits) == tag) {
+      __builtin_prefetch(Record(s));
+      return;
+    }
+  }
+}
+
+uint32_t Interner::Find(std::string_view key) const {
+  if (slots_.empty()) return kNotFound;
+  const uint64_t s = slots_[Probe(key, Hash(key))];
+  return s == 0 ? kNotFound : NumberOf(Record(s));
+}
+
+uint32_t Interner::Intern(std::string_view key) {
+  // Grown before probing, so the probe ends at the key or at an empty slot
+  // (at most 3/4 of the slots are used).
+  if ((uint64_t{count_} + 1) * 4 > uint64_t{slots_.size()} * 3) Grow();
+  const uint64_t h = Hash(key);
+  const size_t at = Probe(key, h);
+  if (slots_[at] != 0) return NumberOf(Record(slots_[at]));
+  return Add(key, h, at);
+}
+
+void Interner::InternAll(const std::string_view* keys, size_t n, uint32_t* ids) {
+  hashes_.resize(n);
+  for (size_t i = 0; i < n; ++i) hashes_[i] = Hash(keys[i]);
+  // The slot's line is asked for 16 keys ahead, the record's 8 ahead (by
+  // then the slot is in cache and names the record).
+  constexpr size_t kSlotAhead = 16;
+  constexpr size_t kRecordAhead = 8;
+  for (size_t i = 0; i < n && i < kSlotAhead; ++i) PrefetchSlot(hashes_[i]);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlotAhead < n) PrefetchSlot(hashes_[i + kSlotAhead]);
+    if (i + kRecordAhead < n) PrefetchRecord(hashes_[i + kRecordAhead]);
+    if ((uint64_t{count_} + 1) * 4 > uint64_t{slots_.size()} * 3) Grow();
+    const size_t at = Probe(keys[i], hashes_[i]);
+    ids[i] = slots_[at] != 0 ? NumberOf(Record(slots_[at])) : Add(keys[i], hashes_[i], at);
+  }
+}
+
+uint32_t Interner::Add(std::string_view key, uint64_t h, size_t at) {
+  BILLSIM_ASSERT(count_ < kNotFound);  // fewer than 2^32 - 1 keys
+  const uint32_t number = count_++;
+  slots_[at] = Tag(h) << kRefBits | Store(key, number);
+  return number;
+}
+
+uint64_t Interner::Store(std::string_view key, uint32_t number) {
+  BILLSIM_ASSERT(key.size() <= UINT32_MAX);
+  const size_t need = kHeader + key.size();
+  if (blocks_.empty() || block_used_.back() + need > kBlock) {
+    // A key longer than a block gets one of its own (its record at 0).
+    const size_t size = need > kBlock ? need : kBlock;
+    BILLSIM_ASSERT(blocks_.size() + 1 < (size_t{1} << (kRefBits - kBlockBits)));
+    blocks_.push_back(std::make_unique<char[]>(size));
+    block_used_.push_back(0);
+    block_bytes_ += size;
+  }
+  const size_t offset = block_used_.back();
+  char* at = blocks_.back().get() + offset;
+  const uint32_t len = static_cast<uint32_t>(key.size());
+  std::memcpy(at, &number, sizeof number);
+  std::memcpy(at + sizeof number, &len, sizeof len);
+  if (!key.empty()) std::memcpy(at + kHeader, key.data(), key.size());
+  block_used_.back() += need;
+  return uint64_t{blocks_.size()} << kBlockBits | offset;
+}
+
+void Interner::Grow() {
+  std::vector<uint64_t> old;
+  old.swap(slots_);
+  slots_.assign(old.empty() ? kFirstSlots : 2 * old.size(), 0);
+  const size_t mask = slots_.size() - 1;
+  // Every key is distinct, so each goes to the first empty slot of its run:
+  // no key is compared, only rehashed, walking the blocks in order.
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const char* block = blocks_[b].get();
+    for (size_t offset = 0; offset < block_used_[b];) {
+      const std::string_view key = KeyOf(block + offset);
+      const uint64_t h = Hash(key);
+      size_t i = Home(h);
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = Tag(h) << kRefBits | uint64_t{b + 1} << kBlockBits | offset;
+      offset += kHeader + key.size();
+    }
+  }
+}
+
+uint64_t Interner::bytes() const {
+  return slots_.capacity() * sizeof(uint64_t) + block_bytes_ +
+         hashes_.capacity() * sizeof(uint64_t);
+}
+
+}  // namespace billsim

@@ -1,0 +1,82 @@
+// Interner: numbers distinct strings densely from 0, in order of first
+// appearance, for sets of millions of keys looked up in bulk (replay names
+// every (account, campaign) pair of a large book this way).
+//
+// Where StringTable (string_pool.h) serves a few hundred status reasons,
+// this serves a book: each key is stored once, end to end in large blocks
+// with its number in front ([number][length][bytes]), and the table holds
+// one 8-byte slot per key (open addressing, linear probing): 24 bits of the
+// key's hash to reject other keys without reading them, and where the
+// record is. A lookup reads its slot's cache line and the record's, and
+// InternAll overlaps those loads across the keys of a batch (a hit in a
+// book of millions is two cache misses; one after another they cost more
+// than the rest of the lookup).
+//
+// Bounds: fewer than 2^32 - 1 keys, and fewer than 2^20 blocks of 1 MiB
+// (a key longer than a block gets a block of its own). Both are checked.
+#ifndef BILLSIM_UTIL_INTERNER_H_
+#define BILLSIM_UTIL_INTERNER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace billsim {
+
+class Interner {
+ public:
+  Interner() = default;
+  Interner(const Interner&) = delete;
+  Interner& operator=(const Interner&) = delete;
+
+  // The number of `key`, added (as size() before the call) if it is new.
+  uint32_t Intern(std::string_view key);
+  // ids[i] = Intern(keys[i]) for i in [0, n), in that order, with each
+  // key's loads started a few keys ahead.
+  void InternAll(const std::string_view* keys, size_t n, uint32_t* ids);
+  // The number of `key`, or kNotFound; adds nothing.
+  static constexpr uint32_t kNotFound = UINT32_MAX;
+  uint32_t Find(std::string_view key) const;
+
+  size_t size() const { return count_; }
+  // Memory held: the table and the blocks.
+  uint64_t bytes() const;
+
+ private:
+  static constexpr int kBlockBits = 20;  // 1 MiB blocks
+  static constexpr size_t kBlock = size_t{1} << kBlockBits;
+  static constexpr int kRefBits = 40;    // block (20 bits) and offset (20)
+  static constexpr uint64_t kRefMask = (uint64_t{1} << kRefBits) - 1;
+
+  static uint64_t Hash(std::string_view key);
+  static uint64_t Tag(uint64_t hash) { return hash >> kRefBits; }  // 24 bits
+  size_t Home(uint64_t hash) const { return hash & (slots_.size() - 1); }
+  // The record a slot refers to, and its parts.
+  const char* Record(uint64_t slot) const;
+  static uint32_t NumberOf(const char* record);
+  static std::string_view KeyOf(const char* record);
+
+  // The slot holding `key` (hash `h`), or the empty slot where it belongs.
+  size_t Probe(std::string_view key, uint64_t h) const;
+  // Starts loading what a lookup of the key with hash `h` will read.
+  void PrefetchSlot(uint64_t h) const;
+  void PrefetchRecord(uint64_t h) const;
+  uint32_t Add(std::string_view key, uint64_t h, size_t at);
+  uint64_t Store(std::string_view key, uint32_t number);  // a record's ref
+  void Grow();
+
+  // 0 = empty; else Tag << kRefBits | ref, where ref = block << kBlockBits
+  // | offset with blocks counted from 1 (so no used slot is 0).
+  std::vector<uint64_t> slots_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<size_t> block_used_;  // bytes of records in each block
+  size_t block_bytes_ = 0;          // sum of the blocks' sizes
+  uint32_t count_ = 0;
+  std::vector<uint64_t> hashes_;    // InternAll's, reused
+};
+
+}  // namespace billsim
+
+#endif  // BILLSIM_UTIL_INTERNER_H_
