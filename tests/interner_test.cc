@@ -42,7 +42,7 @@ TEST(InternerTest, KeysThatShareAPrefixOrDifferInLengthAreDistinct) {
 // fill many blocks, in bulk batches with repeats inside a batch and
 // across batches.
 TEST(InternerTest, BulkAndSingleLookupsAgreeWithAMapAcrossGrowth) {
-  Interner in;
+  Interner in(20);  // 1 MiB blocks: many of them
   std::unordered_map<std::string, uint32_t> want;
   std::mt19937_64 rng(7);
   std::vector<std::string> batch;
@@ -75,8 +75,8 @@ TEST(InternerTest, BulkAndSingleLookupsAgreeWithAMapAcrossGrowth) {
 }
 
 TEST(InternerTest, KeysLongerThanABlockGetABlockOfTheirOwn) {
-  Interner in;
-  const std::string big(3 << 20, 'k');  // 3 MiB
+  Interner in(16);  // 64 KiB blocks
+  const std::string big(3 << 16, 'k');  // 3 blocks' worth
   std::string big2 = big;
   big2.back() = 'j';
   EXPECT_EQ(in.Intern("small"), 0u);

@@ -13,11 +13,15 @@ constexpr size_t kHeader = 2 * sizeof(uint32_t);  // number, length
 constexpr size_t kFirstSlots = 1024;
 }  // namespace
 
+Interner::Interner(int block_bits) : block_bits_(block_bits) {
+  BILLSIM_ASSERT(block_bits >= 12 && block_bits <= 30);
+}
+
 uint64_t Interner::Hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
 const char* Interner::Record(uint64_t slot) const {
   const uint64_t ref = slot & kRefMask;
-  return blocks_[(ref >> kBlockBits) - 1].get() + (ref & (kBlock - 1));
+  return blocks_[(ref >> block_bits_) - 1].get() + (ref & (block() - 1));
 }
 
 uint32_t Interner::NumberOf(const char* record) {
@@ -106,11 +110,12 @@ uint32_t Interner::Add(std::string_view key, uint64_t h, size_t at) {
 uint64_t Interner::Store(std::string_view key, uint32_t number) {
   BILLSIM_ASSERT(key.size() <= UINT32_MAX);
   const size_t need = kHeader + key.size();
-  if (blocks_.empty() || block_used_.back() + need > kBlock) {
+  if (blocks_.empty() || block_used_.back() + need > block()) {
     // A key longer than a block gets one of its own (its record at 0).
-    const size_t size = need > kBlock ? need : kBlock;
-    BILLSIM_ASSERT(blocks_.size() + 1 < (size_t{1} << (kRefBits - kBlockBits)));
-    blocks_.push_back(std::make_unique<char[]>(size));
+    const size_t size = need > block() ? need : block();
+    BILLSIM_ASSERT(blocks_.size() + 1 < (size_t{1} << (kRefBits - block_bits_)));
+    // Not zeroed: only the bytes written become resident.
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
     block_used_.push_back(0);
     block_bytes_ += size;
   }
@@ -121,13 +126,12 @@ uint64_t Interner::Store(std::string_view key, uint32_t number) {
   std::memcpy(at + sizeof number, &len, sizeof len);
   if (!key.empty()) std::memcpy(at + kHeader, key.data(), key.size());
   block_used_.back() += need;
-  return uint64_t{blocks_.size()} << kBlockBits | offset;
+  return uint64_t{blocks_.size()} << block_bits_ | offset;
 }
 
 void Interner::Grow() {
-  std::vector<uint64_t> old;
-  old.swap(slots_);
-  slots_.assign(old.empty() ? kFirstSlots : 2 * old.size(), 0);
+  // Zeroed (all empty); the old table goes back to the system.
+  slots_ = PageArray<uint64_t>(slots_.empty() ? kFirstSlots : 2 * slots_.size());
   const size_t mask = slots_.size() - 1;
   // Every key is distinct, so each goes to the first empty slot of its run:
   // no key is compared, only rehashed, walking the blocks in order.
@@ -138,14 +142,14 @@ void Interner::Grow() {
       const uint64_t h = Hash(key);
       size_t i = Home(h);
       while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = Tag(h) << kRefBits | uint64_t{b + 1} << kBlockBits | offset;
+      slots_[i] = Tag(h) << kRefBits | uint64_t{b + 1} << block_bits_ | offset;
       offset += kHeader + key.size();
     }
   }
 }
 
 uint64_t Interner::bytes() const {
-  return slots_.capacity() * sizeof(uint64_t) + block_bytes_ +
+  return slots_.size() * sizeof(uint64_t) + block_bytes_ +
          hashes_.capacity() * sizeof(uint64_t);
 }
 

@@ -12,7 +12,7 @@
 // book of millions is two cache misses; one after another they cost more
 // than the rest of the lookup).
 //
-// Bounds: fewer than 2^32 - 1 keys, and fewer than 2^20 blocks of 1 MiB
+// Bounds: fewer than 2^32 - 1 keys, and fewer than 2^14 blocks of 64 MiB
 // (a key longer than a block gets a block of its own). Both are checked.
 #ifndef BILLSIM_UTIL_INTERNER_H_
 #define BILLSIM_UTIL_INTERNER_H_
@@ -23,11 +23,14 @@
 #include <string_view>
 #include <vector>
 
+#include "util/page_array.h"
+
 namespace billsim {
 
 class Interner {
  public:
-  Interner() = default;
+  // Blocks of 2^block_bits bytes (12 to 30); tests pass small ones.
+  explicit Interner(int block_bits = kDefaultBlockBits);
   Interner(const Interner&) = delete;
   Interner& operator=(const Interner&) = delete;
 
@@ -45,13 +48,17 @@ class Interner {
   uint64_t bytes() const;
 
  private:
-  static constexpr int kBlockBits = 20;  // 1 MiB blocks
-  static constexpr size_t kBlock = size_t{1} << kBlockBits;
-  static constexpr int kRefBits = 40;    // block (20 bits) and offset (20)
+  // 64 MiB blocks: above glibc's largest mmap threshold, so each is a
+  // mapping of its own, resident only as far as it is filled, and handed
+  // back whole when the interner goes (smaller blocks freed by a thread
+  // that has ended stay in malloc's arenas: 36 bytes a pair at 10^6).
+  static constexpr int kDefaultBlockBits = 26;
+  static constexpr int kRefBits = 40;  // block number, then offset in it
   static constexpr uint64_t kRefMask = (uint64_t{1} << kRefBits) - 1;
 
   static uint64_t Hash(std::string_view key);
   static uint64_t Tag(uint64_t hash) { return hash >> kRefBits; }  // 24 bits
+  size_t block() const { return size_t{1} << block_bits_; }
   size_t Home(uint64_t hash) const { return hash & (slots_.size() - 1); }
   // The record a slot refers to, and its parts.
   const char* Record(uint64_t slot) const;
@@ -67,9 +74,10 @@ class Interner {
   uint64_t Store(std::string_view key, uint32_t number);  // a record's ref
   void Grow();
 
-  // 0 = empty; else Tag << kRefBits | ref, where ref = block << kBlockBits
+  // 0 = empty; else Tag << kRefBits | ref, where ref = block << block_bits_
   // | offset with blocks counted from 1 (so no used slot is 0).
-  std::vector<uint64_t> slots_;
+  const int block_bits_;
+  PageArray<uint64_t> slots_;
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<size_t> block_used_;  // bytes of records in each block
   size_t block_bytes_ = 0;          // sum of the blocks' sizes
