@@ -244,6 +244,11 @@ class Ledger {
   const std::vector<Dispute>& disputes() const { return disputes_; }
   uint32_t FindAccount(std::string_view id) const;   // kNoIndex if unknown
   uint32_t FindCampaign(std::string_view id) const;
+  // out[i] = FindCampaign(ids[i]) for i in [0, n), the lookups' loads
+  // overlapped: for a batch's campaign dictionary.
+  void FindCampaigns(const std::string_view* ids, size_t n, uint32_t* out) const {
+    campaign_index_.FindAll(ids, n, out);
+  }
   uint32_t FindGrant(std::string_view id) const;
   uint32_t FindDispute(std::string_view id) const;
 
@@ -253,6 +258,9 @@ class Ledger {
   }
   static std::string_view CampaignIdOf(const void* self, uint32_t i) {
     return static_cast<const Ledger*>(self)->campaign_id(i);
+  }
+  static void PrefetchCampaignId(const void* self, uint32_t i) {
+    __builtin_prefetch(&static_cast<const Ledger*>(self)->campaign_info_[i]);
   }
   static std::string_view GrantIdOf(const void* self, uint32_t i) {
     return static_cast<const Ledger*>(self)->grants_[i].id;
@@ -502,7 +510,7 @@ class Ledger {
   // Id lookups sit on the delivery paths (the server's, replay's
   // dictionary resolution); looked up with string_view.
   IdIndex account_index_{this, &AccountIdOf};
-  IdIndex campaign_index_{this, &CampaignIdOf};
+  IdIndex campaign_index_{this, &CampaignIdOf, &PrefetchCampaignId};
   IdIndex grant_index_{this, &GrantIdOf};
   IdIndex dispute_index_{this, &DisputeIdOf};
   IdSet applied_ids_;

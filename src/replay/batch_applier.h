@@ -3,8 +3,10 @@
 // v1::Event per row. Replay and the server's columnar appends both go
 // through it, so a row means the same to both.
 //
-// Per batch it resolves the batch's campaign dictionary to ledger campaigns
-// as rows need them. Only a campaign found is remembered: it stays found
+// Per batch it resolves the batch's campaign dictionary to ledger campaigns:
+// without stable ids (the server), all of it at Start, with the lookups'
+// loads overlapped; with them (replay), as rows need them, each pair once
+// per stream. Only a campaign found is remembered: it stays found
 // (campaigns are never removed, nor moved to another account), while one
 // not found yet may be created by an event later in the same batch. A row
 // whose campaign is not found (or not of the account the dictionary names)
@@ -81,11 +83,14 @@ class BatchApplier {
     return r.campaign != kNoIndex ? r : Find(dict, r);
   }
   const Resolved& Find(uint32_t dict, Resolved& r);  // asks the ledger
+  void ResolveAll();  // resolved_ for the whole dictionary
 
   Ledger* ledger_;
   const log::BatchDecoder* decoder_ = nullptr;
   const std::vector<uint32_t>* stable_ids_ = nullptr;
   std::vector<Resolved> resolved_;  // by dictionary index, for this batch
+  std::vector<std::string_view> names_;  // ResolveAll's, reused
+  std::vector<uint32_t> found_;
   std::vector<Resolved> by_stable_;  // by stable id, across batches
 };
 

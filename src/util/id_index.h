@@ -1,19 +1,26 @@
 // IdIndex: finds an entity by its id, holding only the entities' dense
-// indexes (4 bytes a slot, open addressing): the ids themselves are read
-// from where the entities keep them, through `id_of`. A map keyed by
-// std::string would hold every id a second time, 32 bytes and often a heap
-// block each, which at millions of campaigns is most of an index's memory.
+// indexes: the ids themselves are read from where the entities keep them,
+// through `id_of`. A map keyed by std::string would hold every id a second
+// time, 32 bytes and often a heap block each, which at millions of
+// campaigns is most of an index's memory.
 //
-// Not movable: its hash and equality reach back to it. An owner that swaps
-// in new entities rebuilds the index (Clear, then Insert each).
+// A slot is 8 bytes (open addressing, linear probing, at most 3/4 full):
+// 32 bits of the id's hash, which also place it, and the index. So a probe
+// reads an entity's id only when all 32 bits match (almost always the id
+// sought), and growing never reads an id. FindAll looks up many ids with
+// their loads overlapped (the slot, the entity, the id's bytes: three
+// cache misses one after another in a large book), given `prefetch_of`,
+// which starts loading where an entity keeps its id.
+//
+// Not movable: an owner that swaps in new entities rebuilds the index
+// (Clear, then Insert each).
 #ifndef BILLSIM_UTIL_ID_INDEX_H_
 #define BILLSIM_UTIL_ID_INDEX_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
-
-#include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
+#include <vector>
 
 namespace billsim {
 
@@ -21,46 +28,45 @@ class IdIndex {
  public:
   static constexpr uint32_t kNotFound = UINT32_MAX;  // == kNoIndex
   using IdOf = std::string_view (*)(const void* owner, uint32_t index);
+  using PrefetchOf = void (*)(const void* owner, uint32_t index);
 
-  IdIndex(const void* owner, IdOf id_of)
-      : owner_(owner), id_of_(id_of), set_(0, Hash{this}, Eq{this}) {}
+  IdIndex(const void* owner, IdOf id_of, PrefetchOf prefetch_of = nullptr)
+      : owner_(owner), id_of_(id_of), prefetch_of_(prefetch_of) {}
   IdIndex(const IdIndex&) = delete;
   IdIndex& operator=(const IdIndex&) = delete;
 
   // The index whose id is `id`, or kNotFound.
-  uint32_t Find(std::string_view id) const {
-    auto it = set_.find(absl::string_view(id.data(), id.size()));
-    return it == set_.end() ? kNotFound : *it;
-  }
+  uint32_t Find(std::string_view id) const;
+  // out[i] = Find(ids[i]) for i in [0, n), each id's loads started a few
+  // ids ahead.
+  void FindAll(const std::string_view* ids, size_t n, uint32_t* out) const;
   // Starts loading the slots where `id` would be, for a Find soon after.
-  void Prefetch(std::string_view id) const { set_.prefetch(absl::string_view(id.data(), id.size())); }
+  void Prefetch(std::string_view id) const;
   // Adds `index` (its id read through id_of); false if that id is there.
-  bool Insert(uint32_t index) { return set_.insert(index).second; }
-  void Clear() { set_.clear(); }
-  void Reserve(size_t n) { set_.reserve(n); }
-  size_t size() const { return set_.size(); }
+  // REQUIRES: index < kNotFound.
+  bool Insert(uint32_t index);
+  void Clear();
+  // Room for n entries without growing.
+  void Reserve(size_t n);
+  size_t size() const { return size_; }
 
  private:
-  std::string_view Id(uint32_t i) const { return id_of_(owner_, i); }
-  static absl::string_view View(std::string_view s) { return {s.data(), s.size()}; }
-
-  struct Hash {
-    using is_transparent = void;
-    const IdIndex* self;
-    size_t operator()(uint32_t i) const { return absl::Hash<absl::string_view>{}(View(self->Id(i))); }
-    size_t operator()(absl::string_view s) const { return absl::Hash<absl::string_view>{}(s); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    const IdIndex* self;
-    bool operator()(uint32_t a, uint32_t b) const { return a == b || self->Id(a) == self->Id(b); }
-    bool operator()(absl::string_view s, uint32_t i) const { return View(self->Id(i)) == s; }
-    bool operator()(uint32_t i, absl::string_view s) const { return View(self->Id(i)) == s; }
-  };
+  static uint64_t Hash(std::string_view id);
+  static uint32_t Tag(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
+  size_t Home(uint32_t tag) const { return tag & (slots_.size() - 1); }
+  // The slot holding the entry of `id` (tag `tag`), or the empty slot
+  // ending its run. REQUIRES: !slots_.empty().
+  size_t Probe(std::string_view id, uint32_t tag) const;
+  // The index in the first slot of tag's run with that tag, or kNotFound.
+  uint32_t Candidate(uint32_t tag) const;
+  void Resize(size_t slots);  // a power of two, above 4/3 of size_
 
   const void* owner_;
   IdOf id_of_;
-  absl::flat_hash_set<uint32_t, Hash, Eq> set_;
+  PrefetchOf prefetch_of_;
+  // 0 = empty; else tag << 32 | (index + 1).
+  std::vector<uint64_t> slots_;
+  size_t size_ = 0;
 };
 
 }  // namespace billsim
