@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include "util/assert.h"
+#include "util/hash_seed.h"
 
 namespace billsim {
 
@@ -11,7 +12,9 @@ constexpr size_t kFirstSlots = 64;
 constexpr uint64_t kIndexMask = 0xffffffffu;
 }  // namespace
 
-uint64_t IdIndex::Hash(std::string_view id) { return XXH3_64bits(id.data(), id.size()); }
+uint64_t IdIndex::Hash(std::string_view id) {
+  return XXH3_64bits_withSeed(id.data(), id.size(), ProcessHashSeed());
+}
 
 size_t IdIndex::Probe(std::string_view id, uint32_t tag) const {
   const size_t mask = slots_.size() - 1;

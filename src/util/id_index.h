@@ -5,9 +5,10 @@
 // campaigns is most of an index's memory.
 //
 // A slot is 8 bytes (open addressing, linear probing, at most 3/4 full):
-// 32 bits of the id's hash, which also place it, and the index. So a probe
-// reads an entity's id only when all 32 bits match (almost always the id
-// sought), and growing never reads an id. FindAll looks up many ids with
+// 32 bits of the id's hash (seeded per process, hash_seed.h), which also
+// place it, and the index. So a probe reads an entity's id only when all
+// 32 bits match (almost always the id sought), and growing never reads an
+// id. FindAll looks up many ids with
 // their loads overlapped (the slot, the entity, the id's bytes: three
 // cache misses one after another in a large book), given `prefetch_of`,
 // which starts loading where an entity keeps its id.

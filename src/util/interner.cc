@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include "util/assert.h"
+#include "util/hash_seed.h"
 
 namespace billsim {
 
@@ -17,7 +18,9 @@ Interner::Interner(int block_bits) : block_bits_(block_bits) {
   BILLSIM_ASSERT(block_bits >= 12 && block_bits <= 30);
 }
 
-uint64_t Interner::Hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+uint64_t Interner::Hash(std::string_view key) {
+  return XXH3_64bits_withSeed(key.data(), key.size(), ProcessHashSeed());
+}
 
 const char* Interner::Record(uint64_t slot) const {
   const uint64_t ref = slot & kRefMask;

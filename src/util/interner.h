@@ -6,8 +6,9 @@
 // this serves a book: each key is stored once, end to end in large blocks
 // with its number in front ([number][length][bytes]), and the table holds
 // one 8-byte slot per key (open addressing, linear probing): 24 bits of the
-// key's hash to reject other keys without reading them, and where the
-// record is. A lookup reads its slot's cache line and the record's, and
+// key's hash (seeded per process, hash_seed.h) to reject other keys without
+// reading them, and where the record is. A lookup reads its slot's cache
+// line and the record's, and
 // InternAll overlaps those loads across the keys of a batch (a hit in a
 // book of millions is two cache misses; one after another they cost more
 // than the rest of the lookup).
