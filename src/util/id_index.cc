@@ -43,10 +43,6 @@ uint32_t IdIndex::Find(std::string_view id) const {
   return s == 0 ? kNotFound : static_cast<uint32_t>((s & kIndexMask) - 1);
 }
 
-void IdIndex::Prefetch(std::string_view id) const {
-  if (!slots_.empty()) __builtin_prefetch(&slots_[Home(Tag(Hash(id)))]);
-}
-
 void IdIndex::FindAll(const std::string_view* ids, size_t n, uint32_t* out) const {
   if (slots_.empty()) {
     for (size_t i = 0; i < n; ++i) out[i] = kNotFound;

@@ -105,8 +105,9 @@ void Interner::InternAll(const std::string_view* keys, size_t n, uint32_t* ids) 
 
 uint32_t Interner::Add(std::string_view key, uint64_t h, size_t at) {
   BILLSIM_ASSERT(count_ < kNotFound);  // fewer than 2^32 - 1 keys
-  const uint32_t number = count_++;
+  const uint32_t number = count_;
   slots_[at] = Tag(h) << kRefBits | Store(key, number);
+  count_++;  // after Store, which may throw: no number without a record
   return number;
 }
 
