@@ -38,19 +38,19 @@ void BatchApplier::ResolveAll() {
     if (i + 4 < n && found_[i + 4] != kNoIndex) {
       __builtin_prefetch(&accounts[campaigns[found_[i + 4]].account].id);
     }
-    const uint32_t c = found_[i];
-    if (c == kNoIndex) continue;
-    const uint32_t a = campaigns[c].account;
-    if (accounts[a].id == decoder_->account(i)) resolved_[i] = Resolved{c, a};
+    Accept(i, found_[i], resolved_[i]);
   }
 }
 
 const BatchApplier::Resolved& BatchApplier::Find(uint32_t dict, Resolved& r) {
-  const uint32_t c = ledger_->FindCampaign(decoder_->campaign(dict));
-  if (c == kNoIndex) return r;
-  const uint32_t a = ledger_->campaigns()[c].account;
-  if (ledger_->accounts()[a].id == decoder_->account(dict)) r = Resolved{c, a};
+  Accept(dict, ledger_->FindCampaign(decoder_->campaign(dict)), r);
   return r;
+}
+
+void BatchApplier::Accept(uint32_t dict, uint32_t campaign, Resolved& r) const {
+  if (campaign == kNoIndex) return;
+  const uint32_t a = ledger_->campaigns()[campaign].account;
+  if (ledger_->accounts()[a].id == decoder_->account(dict)) r = Resolved{campaign, a};
 }
 
 }  // namespace billsim

@@ -83,6 +83,9 @@ class BatchApplier {
     return r.campaign != kNoIndex ? r : Find(dict, r);
   }
   const Resolved& Find(uint32_t dict, Resolved& r);  // asks the ledger
+  // Sets r to `campaign` if it is one (not kNoIndex) of the account the
+  // dictionary entry names.
+  void Accept(uint32_t dict, uint32_t campaign, Resolved& r) const;
   void ResolveAll();  // resolved_ for the whole dictionary
 
   Ledger* ledger_;
