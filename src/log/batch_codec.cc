@@ -2,8 +2,17 @@
 
 #include "log/format.h"
 #include "util/assert.h"
+#include "util/varint.h"
 
 namespace billsim::log {
+namespace {
+
+// EventBatch's fields 8 (others, length-delimited) and 9 (other_position,
+// packed): their tags on the wire.
+constexpr uint32_t kOthersTag = 8 << 3 | 2;
+constexpr uint32_t kOtherPositionTag = 9 << 3 | 2;
+
+}  // namespace
 
 void BatchBuilder::Stamp(int64_t time_us) {
   if (count_ == 0) first_time_us_ = time_us;
@@ -72,18 +81,34 @@ void BatchBuilder::Add(const v1::Event& event) {
     return;
   }
   BILLSIM_ASSERT(count_ < kMaxBatchEvents);
-  batch_.add_other_position(count_);
-  *batch_.add_others() = event;
+  other_position_.push_back(count_);
+  const size_t size = event.ByteSizeLong();
+  BILLSIM_ASSERT(size <= kMaxPayloadBytes);
+  AppendVarint(&others_, kOthersTag);
+  AppendVarint(&others_, size);
+  const size_t at = others_.size();
+  others_.resize(at + size);
+  event.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(others_.data() + at));
   Stamp(event.time_us());
 }
 
 void BatchBuilder::Finish(std::string* out) const {
   out->clear();
-  batch_.SerializeToString(out);
+  batch_.SerializeToString(out);  // fields 1..7
+  out->append(others_);           // field 8
+  if (!other_position_.empty()) { // field 9, packed
+    size_t bytes = 0;
+    for (uint32_t p : other_position_) bytes += VarintLength(p);
+    AppendVarint(out, kOtherPositionTag);
+    AppendVarint(out, bytes);
+    for (uint32_t p : other_position_) AppendVarint(out, p);
+  }
 }
 
 void BatchBuilder::Clear() {
   batch_.Clear();
+  others_.clear();
+  other_position_.clear();
   dictionary_.clear();
   other_pairs_.clear();
   last_delivery_id_ = 0;

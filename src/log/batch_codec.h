@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "billsim/v1/events.pb.h"
@@ -56,7 +57,14 @@ class BatchBuilder {
  private:
   void Stamp(int64_t time_us);
 
+  // The delivery columns and the dictionary. The other events are kept
+  // already encoded (fields 8 and 9 of EventBatch, written by Finish after
+  // batch_'s fields, in field order, so the bytes are what serializing one
+  // EventBatch holding them would give): an event costs one serialization,
+  // not a copy into batch_ that Clear destroys again.
   v1::EventBatch batch_;
+  std::string others_;                 // field 8 records, in order
+  std::vector<uint32_t> other_position_;
   absl::flat_hash_map<std::string, uint32_t> dictionary_;   // campaign -> first entry
   absl::flat_hash_map<std::string, uint32_t> other_pairs_;  // PairKey -> entry
   uint64_t last_delivery_id_ = 0;

@@ -3,6 +3,7 @@
 #ifndef BILLSIM_UTIL_VARINT_H_
 #define BILLSIM_UTIL_VARINT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -14,6 +15,16 @@ inline void AppendVarint(std::string* out, uint64_t v) {
     v >>= 7;
   }
   out->push_back(static_cast<char>(v));
+}
+
+// The bytes AppendVarint writes for v.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
 }
 
 }  // namespace billsim
