@@ -524,6 +524,13 @@ TEST(LogCodecTest, PayloadIsWhatProtobufWritesForTheSameBatch) {
     Collect c(&d);
     d.Visit(&c);
     ExpectSameEvents(events, c.events);
+    // A server's one-shot decoder (its batch on an arena) reads the same.
+    BatchDecoder once(BatchDecoder::OneShot{});
+    ASSERT_TRUE(once.Parse(payload, 400).ok());
+    Collect c2(&once);
+    once.Visit(&c2);
+    ExpectSameEvents(events, c2.events);
+    EXPECT_EQ(once.Parse(payload, 401).code(), Status::Code::kCorruption);
   }
 }
 

@@ -117,46 +117,54 @@ void BatchBuilder::Clear() {
   first_time_us_ = last_time_us_ = 0;
 }
 
+BatchDecoder::BatchDecoder(OneShot) {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  arena_ = std::make_unique<google::protobuf::Arena>(options);
+  batch_ = google::protobuf::Arena::CreateMessage<v1::EventBatch>(arena_.get());
+}
+
 Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
-  batch_.Clear();
+  batch_->Clear();
   count_ = 0;
-  if (!batch_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+  if (!batch_->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return Status::Corruption("payload is not an EventBatch");
   }
-  const int rows = batch_.delivery_id_delta_size();
-  if (batch_.delivery_time_delta_size() != rows ||
-      batch_.delivery_campaign_size() != rows ||
-      batch_.delivery_kind_size() != rows || batch_.delivery_count_size() != rows) {
+  const int rows = batch_->delivery_id_delta_size();
+  if (batch_->delivery_time_delta_size() != rows ||
+      batch_->delivery_campaign_size() != rows ||
+      batch_->delivery_kind_size() != rows || batch_->delivery_count_size() != rows) {
     return Status::Corruption("delivery columns have different lengths");
   }
-  if (batch_.dictionary_account_size() != batch_.dictionary_campaign_size()) {
+  if (batch_->dictionary_account_size() != batch_->dictionary_campaign_size()) {
     return Status::Corruption("dictionary columns have different lengths");
   }
-  if (batch_.others_size() != batch_.other_position_size()) {
+  if (batch_->others_size() != batch_->other_position_size()) {
     return Status::Corruption("other events and positions differ in number");
   }
-  if (static_cast<uint64_t>(rows) + batch_.others_size() != count) {
+  if (static_cast<uint64_t>(rows) + batch_->others_size() != count) {
     return Status::Corruption("payload holds " +
-                              std::to_string(rows + batch_.others_size()) +
+                              std::to_string(rows + batch_->others_size()) +
                               " events, header says " + std::to_string(count));
   }
-  for (int i = 0; i < batch_.other_position_size(); ++i) {
-    const uint32_t p = batch_.other_position(i);
-    if (p >= count || (i > 0 && p <= batch_.other_position(i - 1))) {
+  for (int i = 0; i < batch_->other_position_size(); ++i) {
+    const uint32_t p = batch_->other_position(i);
+    if (p >= count || (i > 0 && p <= batch_->other_position(i - 1))) {
       return Status::Corruption("other event positions out of order");
     }
   }
-  const uint32_t dict = batch_.dictionary_campaign_size();
+  const uint32_t dict = batch_->dictionary_campaign_size();
   for (int i = 0; i < rows; ++i) {
-    if (batch_.delivery_campaign(i) >= dict) {
+    if (batch_->delivery_campaign(i) >= dict) {
       return Status::Corruption("delivery row names a campaign outside the dictionary");
     }
-    const uint32_t kind = batch_.delivery_kind(i) >> 1;
+    const uint32_t kind = batch_->delivery_kind(i) >> 1;
     if (!v1::DeliveryReported::Kind_IsValid(static_cast<int>(kind)) ||
-        batch_.delivery_kind(i) > 0xff) {
+        batch_->delivery_kind(i) > 0xff) {
       return Status::Corruption("delivery row has an unknown kind");
     }
-    if (batch_.delivery_count(i) > static_cast<uint64_t>(INT64_MAX)) {
+    if (batch_->delivery_count(i) > static_cast<uint64_t>(INT64_MAX)) {
       return Status::Corruption("delivery count out of range");
     }
   }

@@ -8,18 +8,23 @@
 //
 // BatchDecoder: payload in, events out in order through a visitor. It keeps
 // one parsed EventBatch and reuses its memory from batch to batch, so a
-// delivery costs no heap allocation. Every index and length in the payload
+// delivery costs no heap allocation. A decoder made for one batch (a
+// server's request) parses into an arena instead (BatchDecoder::OneShot):
+// its other events and their strings then cost a few block allocations,
+// not one or more each, and are freed at once. Every index and length in the payload
 // is checked before use: a payload that parses as Protobuf but does not
 // describe `count` well-formed events is Corruption.
 #ifndef BILLSIM_LOG_BATCH_CODEC_H_
 #define BILLSIM_LOG_BATCH_CODEC_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "google/protobuf/arena.h"
 #include "billsim/v1/events.pb.h"
 #include "billsim/v1/log.pb.h"
 #include "util/status.h"
@@ -95,6 +100,13 @@ class BatchVisitor {
 
 class BatchDecoder {
  public:
+  BatchDecoder() : batch_(&reused_) {}
+  // For a decoder that parses one payload and is dropped (see above).
+  struct OneShot {};
+  explicit BatchDecoder(OneShot);
+  BatchDecoder(const BatchDecoder&) = delete;
+  BatchDecoder& operator=(const BatchDecoder&) = delete;
+
   // Parses and checks `payload`, which must hold exactly `count` events.
   Status Parse(std::string_view payload, uint32_t count);
   // Visits the events of the last parsed batch in order.
@@ -104,24 +116,26 @@ class BatchDecoder {
   template <typename Visitor>
   void VisitWith(Visitor* visitor) const;
 
-  const std::string& account(uint32_t i) const { return batch_.dictionary_account(i); }
-  const std::string& campaign(uint32_t i) const { return batch_.dictionary_campaign(i); }
-  uint32_t dictionary_size() const { return batch_.dictionary_campaign_size(); }
+  const std::string& account(uint32_t i) const { return batch_->dictionary_account(i); }
+  const std::string& campaign(uint32_t i) const { return batch_->dictionary_campaign(i); }
+  uint32_t dictionary_size() const { return batch_->dictionary_campaign_size(); }
   // The delivery rows' count, and the dictionary index row `row` names (for
   // a visitor that looks ahead).
-  uint32_t delivery_rows() const { return batch_.delivery_campaign_size(); }
-  uint32_t delivery_campaign(uint32_t row) const { return batch_.delivery_campaign(row); }
+  uint32_t delivery_rows() const { return batch_->delivery_campaign_size(); }
+  uint32_t delivery_campaign(uint32_t row) const { return batch_->delivery_campaign(row); }
   // A delivery row as the event it records (for printing and the slow path).
   v1::Event ToEvent(const DeliveryRow& row) const;
   // The batch's other (non-delivery) events, stored whole, and their
   // positions in the batch: for a check that looks at those alone without
   // visiting every delivery row (the access check for ClockAdvanced).
-  uint32_t other_events() const { return static_cast<uint32_t>(batch_.others_size()); }
-  const v1::Event& other_event(uint32_t i) const { return batch_.others(static_cast<int>(i)); }
-  uint32_t other_position(uint32_t i) const { return batch_.other_position(static_cast<int>(i)); }
+  uint32_t other_events() const { return static_cast<uint32_t>(batch_->others_size()); }
+  const v1::Event& other_event(uint32_t i) const { return batch_->others(static_cast<int>(i)); }
+  uint32_t other_position(uint32_t i) const { return batch_->other_position(static_cast<int>(i)); }
 
  private:
-  v1::EventBatch batch_;
+  v1::EventBatch reused_;                            // unused OneShot
+  std::unique_ptr<google::protobuf::Arena> arena_;   // OneShot only
+  v1::EventBatch* batch_;                            // &reused_ or on arena_
   uint32_t count_ = 0;
 };
 
@@ -132,20 +146,20 @@ void BatchDecoder::VisitWith(Visitor* visitor) const {
   uint64_t id = 0;
   uint64_t time = 0;
   for (uint32_t pos = 0; pos < count_; ++pos) {
-    if (other < batch_.other_position_size() && batch_.other_position(other) == pos) {
-      if (!visitor->OnEvent(pos, batch_.others(other))) return;
+    if (other < batch_->other_position_size() && batch_->other_position(other) == pos) {
+      if (!visitor->OnEvent(pos, batch_->others(other))) return;
       other++;
       continue;
     }
-    id += static_cast<uint64_t>(batch_.delivery_id_delta(row));
-    time += static_cast<uint64_t>(batch_.delivery_time_delta(row));
-    const uint32_t k = batch_.delivery_kind(row);
+    id += static_cast<uint64_t>(batch_->delivery_id_delta(row));
+    time += static_cast<uint64_t>(batch_->delivery_time_delta(row));
+    const uint32_t k = batch_->delivery_kind(row);
     const DeliveryRow r{static_cast<uint32_t>(row),
                         id,
                         static_cast<int64_t>(time),
-                        batch_.delivery_campaign(row),
+                        batch_->delivery_campaign(row),
                         static_cast<v1::DeliveryReported::Kind>(k >> 1),
-                        static_cast<int64_t>(batch_.delivery_count(row)),
+                        static_cast<int64_t>(batch_->delivery_count(row)),
                         (k & 1) != 0};
     row++;
     if (!visitor->OnDelivery(pos, r)) return;

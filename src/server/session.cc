@@ -143,7 +143,7 @@ bool Session::CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecode
     return false;
   }
   if (!columnar) return true;
-  *batch = std::make_unique<log::BatchDecoder>();
+  *batch = std::make_unique<log::BatchDecoder>(log::BatchDecoder::OneShot{});
   Status st = (*batch)->Parse(append->batch(), append->batch_events());
   if (!st.ok()) {
     Fail(id, v1::Error::MALFORMED, what + ": batch: " + st.message());
