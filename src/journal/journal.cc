@@ -66,6 +66,14 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       return true;
     }
     bool OnEvent(uint32_t, const v1::Event& event) override {
+      // Set-up events arrive many to a batch, each looking up an id or two
+      // in a large book: their index slots are loaded 16 events ahead and
+      // the entities they name 8 ahead, so lookups overlap (as deliveries'
+      // do in BatchApplier).
+      const uint32_t others = batch_.other_events();
+      if (other_ + 16 < others) j_->ledger_.PrefetchLookups(batch_.other_event(other_ + 16), 1);
+      if (other_ + 8 < others) j_->ledger_.PrefetchLookups(batch_.other_event(other_ + 8), 2);
+      other_++;
       if (!Admit(j_->ledger_.Apply(event, nullptr), event.event_id())) return true;
       j_->builder_.Add(event);
       ++accepted;
@@ -74,6 +82,7 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
     uint32_t accepted = 0;
 
    private:
+    uint32_t other_ = 0;  // the other events visited
     bool Admit(const Ledger::Result& r, uint64_t event_id) {
       if (r.outcome == Ledger::Outcome::kApplied) return true;
       Refusal refusal;

@@ -123,6 +123,34 @@ FaultRecord& Ledger::MutableFault(uint32_t campaign) {
   return faults_[i];
 }
 
+void Ledger::PrefetchLookups(const v1::Event& e, int stage) const {
+  using P = v1::Event::PayloadCase;
+  switch (e.payload_case()) {
+    case P::kAccountOpened:
+      account_index_.Prefetch(e.account_opened().account_id(), stage);
+      break;
+    case P::kCashDeposited:
+      account_index_.Prefetch(e.cash_deposited().account_id(), stage);
+      break;
+    case P::kCreditGranted:
+      account_index_.Prefetch(e.credit_granted().account_id(), stage);
+      grant_index_.Prefetch(e.credit_granted().grant_id(), stage);
+      break;
+    case P::kCampaignCreated:
+      account_index_.Prefetch(e.campaign_created().account_id(), stage);
+      campaign_index_.Prefetch(e.campaign_created().campaign_id(), stage);
+      break;
+    case P::kCampaignStatusChanged:
+      campaign_index_.Prefetch(e.campaign_status_changed().campaign_id(), stage);
+      break;
+    case P::kAdReviewed:
+      campaign_index_.Prefetch(e.ad_reviewed().campaign_id(), stage);
+      break;
+    default:
+      break;
+  }
+}
+
 uint32_t Ledger::EventAccount(const v1::Event& e) const {
   using P = v1::Event::PayloadCase;
   auto of_dispute = [this](const std::string& id) {

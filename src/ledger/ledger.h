@@ -119,6 +119,11 @@ class Ledger {
     if (i != kNoIndex && !(i & kNotBilledMany)) __builtin_prefetch(&not_billed_one_[i], 1);
   }
 
+  // The same for an event of any kind, by the ids it names (its account's,
+  // its campaign's): stage 1 starts loading their index slots, stage 2 (a
+  // few events later) the entities those slots name. Changes nothing.
+  void PrefetchLookups(const v1::Event& event, int stage) const;
+
   // Moves every account's clock to `time_us` if that is later, firing the
   // expiries and day renewals due by then, as a ClockAdvanced event without
   // an account would, but without an event (entries carry event id 0): for

@@ -77,6 +77,19 @@ void IdIndex::FindAll(const std::string_view* ids, size_t n, uint32_t* out) cons
   }
 }
 
+void IdIndex::Prefetch(std::string_view id, int stage) const {
+  if (slots_.empty()) return;
+  const uint32_t tag = Tag(Hash(id));
+  if (stage == 1) {
+    __builtin_prefetch(&slots_[Home(tag)]);
+    return;
+  }
+  const uint32_t c = Candidate(tag);
+  if (c == kNotFound) return;
+  if (prefetch_of_ != nullptr) prefetch_of_(owner_, c);
+  __builtin_prefetch(id_of_(owner_, c).data());
+}
+
 bool IdIndex::Insert(uint32_t index) {
   BILLSIM_ASSERT(index < kNotFound);
   if ((size_ + 1) * 4 > slots_.size() * 3) {

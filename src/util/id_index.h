@@ -43,6 +43,10 @@ class IdIndex {
   // out[i] = Find(ids[i]) for i in [0, n), each id's loads started a few
   // ids ahead.
   void FindAll(const std::string_view* ids, size_t n, uint32_t* out) const;
+  // A hint that `id` is looked up soon; changes nothing. Stage 1 starts
+  // loading its slot; stage 2, called a few lookups later (when the slot is
+  // in), the entity the slot names (prefetch_of) and that entity's id.
+  void Prefetch(std::string_view id, int stage) const;
   // Adds `index` (its id read through id_of); false if that id is there.
   // REQUIRES: index < kNotFound.
   bool Insert(uint32_t index);
