@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cinttypes>
 #include <cstdio>
 #include <deque>
@@ -92,6 +93,83 @@ void SetBatch(const log::BatchBuilder& builder, v1::Request* request) {
   builder.Finish(append->mutable_batch());
   append->set_batch_events(builder.count());
 }
+
+// The set-up, as batches made on a thread of its own while earlier ones
+// are in flight: the client holds at most kAhead made batches, not the
+// whole set-up (2.5 million events at 10^6 campaigns), and making them
+// overlaps the server's work instead of preceding it.
+class SetupFeed {
+ public:
+  SetupFeed(StressWorkload* workload, uint32_t batch)
+      : thread_([this, workload, batch] { Make(workload, batch); }) {}
+  ~SetupFeed() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  SetupFeed(const SetupFeed&) = delete;
+  SetupFeed& operator=(const SetupFeed&) = delete;
+
+  // The next batch as an append request and its events' ids; false at the end.
+  bool Next(v1::Request* request, std::vector<uint64_t>* ids) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !made_.empty() || done_; });
+    if (made_.empty()) return false;
+    Made m = std::move(made_.front());
+    made_.pop_front();
+    lock.unlock();
+    cv_.notify_all();
+    v1::AppendRequest* append = request->mutable_append();
+    *append->mutable_batch() = std::move(m.payload);
+    append->set_batch_events(static_cast<uint32_t>(m.ids.size()));
+    *ids = std::move(m.ids);
+    return true;
+  }
+
+ private:
+  static constexpr size_t kAhead = 4;
+  struct Made {
+    std::string payload;
+    std::vector<uint64_t> ids;
+  };
+
+  void Make(StressWorkload* workload, uint32_t batch) {
+    log::BatchBuilder builder;
+    Made m;
+    auto hand_over = [&] {
+      builder.Finish(&m.payload);
+      builder.Clear();
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return made_.size() < kAhead || stopped_; });
+      made_.push_back(std::move(m));
+      m = Made{};
+      lock.unlock();
+      cv_.notify_all();
+    };
+    workload->Setup([&](v1::Event& e) {
+      if (stopped_.load(std::memory_order_relaxed)) return;  // the reader left
+      builder.Add(e);
+      m.ids.push_back(e.event_id());
+      if (builder.count() == batch) hand_over();
+    });
+    if (builder.count() > 0) hand_over();
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Made> made_;         // under mu_
+  bool done_ = false;             // under mu_
+  std::atomic<bool> stopped_{false};  // written under mu_
+  std::thread thread_;            // last: starts once the rest is built
+};
 
 // Connects and, with a token, says Hello (a server that checks access
 // refuses anything else first).
@@ -438,21 +516,10 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   {
     constexpr uint32_t kSetupWindow = 8;
     const Clock::time_point setup_t0 = Clock::now();
-    const std::vector<v1::Event> setup = workload.Setup();
-    r->setup_events = setup.size();
-    size_t pos = 0;
-    log::BatchBuilder builder;
-    Worker::Source source = [&](v1::Request* request, std::vector<uint64_t>* ids) {
-      if (pos >= setup.size()) return false;
-      builder.Clear();
-      ids->clear();
-      const size_t end = std::min(setup.size(), pos + o.batch);
-      for (; pos < end; ++pos) {
-        builder.Add(setup[pos]);
-        ids->push_back(setup[pos].event_id());
-      }
-      SetBatch(builder, request);
-      return true;
+    r->setup_events = workload.setup_events();
+    SetupFeed feed(&workload, o.batch);
+    Worker::Source source = [&feed](v1::Request* request, std::vector<uint64_t>* ids) {
+      return feed.Next(request, ids);
     };
     Pacer unlimited(0);
     Worker worker(o, &unlimited, &counters, false);
