@@ -58,7 +58,10 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       if (!Admit(j_->applier_.Apply(row, nullptr), row.event_id)) return true;
       uint32_t& d = j_->to_builder_[row.campaign];
       if (d == kNoIndex) {
-        d = j_->builder_.Dictionary(batch_.account(row.campaign), batch_.campaign(row.campaign));
+        // A decoded batch's entries are distinct pairs (as its builder
+        // made them; a client's duplicates only cost log bytes).
+        d = j_->builder_.AppendDictionary(batch_.account(row.campaign),
+                                          batch_.campaign(row.campaign));
       }
       j_->builder_.AddDeliveryTo(d, row.event_id, row.time_us, row.kind, row.count,
                                  row.platform_fault);

@@ -55,6 +55,13 @@ uint32_t BatchBuilder::Dictionary(std::string_view account,
   return index;
 }
 
+uint32_t BatchBuilder::AppendDictionary(std::string_view account, std::string_view campaign) {
+  const uint32_t index = static_cast<uint32_t>(batch_.dictionary_campaign_size());
+  batch_.add_dictionary_account()->assign(account);
+  batch_.add_dictionary_campaign()->assign(campaign);
+  return index;
+}
+
 void BatchBuilder::AddDeliveryTo(uint32_t dictionary_index, uint64_t event_id,
                                  int64_t time_us, v1::DeliveryReported::Kind kind,
                                  int64_t count, bool platform_fault) {

@@ -49,6 +49,12 @@ class BatchBuilder {
   // Hotter still, for a caller that adds many rows of a few campaigns: the
   // campaign's dictionary index (stable until Clear), then rows by index.
   uint32_t Dictionary(std::string_view account, std::string_view campaign);
+  // The same without looking for an equal entry: for a caller whose entries
+  // are distinct already (a decoded batch's dictionary, copied as its rows
+  // are), so that copying costs no hashing. An entry stored twice (a later
+  // Dictionary call, another batch's copy) decodes the same, at a few
+  // bytes' cost.
+  uint32_t AppendDictionary(std::string_view account, std::string_view campaign);
   void AddDeliveryTo(uint32_t dictionary_index, uint64_t event_id, int64_t time_us,
                      v1::DeliveryReported::Kind kind, int64_t count, bool platform_fault);
 
