@@ -466,6 +466,31 @@ TEST(LogCodecTest, SameCampaignUnderTwoAccountsRoundTrips) {
   EXPECT_EQ(batch.dictionary_campaign_size(), 4) << "one entry per (account, campaign)";
 }
 
+// The journal copies a request's dictionary with AppendDictionary, which
+// does not look for equal entries: a pair stored twice (two requests of one
+// group naming the same campaign) decodes to the same events.
+TEST(LogCodecTest, AppendedDictionaryEntriesMayRepeatAndDecodeTheSame) {
+  BatchBuilder b;
+  const uint32_t first = b.AppendDictionary("a1", "c1");
+  const uint32_t again = b.AppendDictionary("a1", "c1");
+  const uint32_t other = b.Dictionary("a1", "c1");  // hashed: a third entry
+  EXPECT_NE(first, again);
+  b.AddDeliveryTo(first, 1, 10, v1::DeliveryReported::CLICK, 1, false);
+  b.AddDeliveryTo(again, 2, 11, v1::DeliveryReported::CLICK, 2, true);
+  b.AddDeliveryTo(other, 3, 12, v1::DeliveryReported::IMPRESSION, 3, false);
+  std::string payload;
+  b.Finish(&payload);
+  BatchDecoder d;
+  ASSERT_TRUE(d.Parse(payload, 3).ok());
+  EXPECT_EQ(d.dictionary_size(), 3u);
+  Collect c(&d);
+  d.Visit(&c);
+  ExpectSameEvents({Delivery(1, 10, "a1", "c1", v1::DeliveryReported::CLICK, 1, false),
+                    Delivery(2, 11, "a1", "c1", v1::DeliveryReported::CLICK, 2, true),
+                    Delivery(3, 12, "a1", "c1", v1::DeliveryReported::IMPRESSION, 3, false)},
+                   c.events);
+}
+
 TEST(LogCodecTest, ClearStartsAFreshBatch) {
   BatchBuilder b;
   b.AddDelivery(1000, 5000, "a1", "c1", v1::DeliveryReported::CLICK, 2, false);
