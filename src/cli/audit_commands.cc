@@ -55,7 +55,7 @@ int QueryFailed(const Status& st) {
 
 // --- history ------------------------------------------------------------------
 
-int HistoryCommand(const std::vector<std::string>& args) {
+int AuditHistoryCommand(const std::vector<std::string>& args) {
   po::options_description options("billsim audit history options");
   options.add_options()("log", po::value<std::string>()->required(), "log directory")(
       "account", po::value<std::string>()->required(), "the account")(
@@ -263,7 +263,7 @@ int AuditMain(const std::vector<std::string>& args) {
     return args.empty() ? kExitUsage : kExitOk;
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "history") return HistoryCommand(rest);
+  if (args[0] == "history") return AuditHistoryCommand(rest);
   if (args[0] == "balance") return BalanceCommand(rest);
   if (args[0] == "check") return CheckCommand(rest);
   if (args[0] == "evidence") return EvidenceCommand(rest);

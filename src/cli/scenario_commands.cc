@@ -173,7 +173,7 @@ int ReportCommand(const std::vector<std::string>& args) {
   return load_errors ? kExitUsage : kExitOk;
 }
 
-int HistoryCommand(const std::vector<std::string>& args) {
+int ScenarioHistoryCommand(const std::vector<std::string>& args) {
   po::options_description options("billsim scenario history options");
   options.add_options()("account", po::value<std::string>(),
                         "only this account's entries (default: every entry)")(
@@ -231,7 +231,7 @@ int ScenarioMain(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "run") return RunCommand(rest);
   if (args[0] == "report") return ReportCommand(rest);
-  if (args[0] == "history") return HistoryCommand(rest);
+  if (args[0] == "history") return ScenarioHistoryCommand(rest);
   spdlog::error("unknown scenario subcommand \"{}\"; see billsim scenario --help", args[0]);
   return kExitUsage;
 }

@@ -8,7 +8,7 @@
 namespace billsim {
 
 namespace {
-constexpr size_t kFirstSlots = 64;
+constexpr size_t kIndexFirstSlots = 64;
 constexpr uint64_t kIndexMask = 0xffffffffu;
 }  // namespace
 
@@ -93,7 +93,7 @@ void IdIndex::Prefetch(std::string_view id, int stage) const {
 bool IdIndex::Insert(uint32_t index) {
   BILLSIM_ASSERT(index < kNotFound);
   if ((size_ + 1) * 4 > slots_.size() * 3) {
-    Resize(slots_.empty() ? kFirstSlots : 2 * slots_.size());
+    Resize(slots_.empty() ? kIndexFirstSlots : 2 * slots_.size());
   }
   const std::string_view id = id_of_(owner_, index);
   const uint32_t tag = Tag(Hash(id));
@@ -124,7 +124,7 @@ void IdIndex::Clear() {
 }
 
 void IdIndex::Reserve(size_t n) {
-  size_t slots = slots_.empty() ? kFirstSlots : slots_.size();
+  size_t slots = slots_.empty() ? kIndexFirstSlots : slots_.size();
   while (n * 4 > slots * 3) slots *= 2;
   if (slots != slots_.size()) Resize(slots);
 }

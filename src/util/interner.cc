@@ -11,7 +11,7 @@ namespace billsim {
 
 namespace {
 constexpr size_t kHeader = 2 * sizeof(uint32_t);  // number, length
-constexpr size_t kFirstSlots = 1024;
+constexpr size_t kInternerFirstSlots = 1024;
 }  // namespace
 
 Interner::Interner(int block_bits) : block_bits_(block_bits) {
@@ -135,7 +135,7 @@ uint64_t Interner::Store(std::string_view key, uint32_t number) {
 
 void Interner::Grow() {
   // Zeroed (all empty); the old table goes back to the system.
-  slots_ = PageArray<uint64_t>(slots_.empty() ? kFirstSlots : 2 * slots_.size());
+  slots_ = PageArray<uint64_t>(slots_.empty() ? kInternerFirstSlots : 2 * slots_.size());
   const size_t mask = slots_.size() - 1;
   // Every key is distinct, so each goes to the first empty slot of its run:
   // no key is compared, only rehashed, walking the blocks in order.
