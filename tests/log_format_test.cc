@@ -140,21 +140,27 @@ void ExpectSameEvents(const std::vector<v1::Event>& want,
 }
 
 // Encodes, decodes and visits; returns the visited events.
+// The builder's batch as `d` decodes it (its payload in *payload_out).
+std::vector<v1::Event> Decode(const BatchBuilder& b, BatchDecoder* d,
+                              std::string* payload_out = nullptr) {
+  std::string payload;
+  b.Finish(&payload);
+  Status st = d->Parse(payload, b.count());
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  Collect c(d);
+  d->Visit(&c);
+  for (size_t i = 0; i < c.positions.size(); ++i) EXPECT_EQ(c.positions[i], i);
+  if (payload_out) *payload_out = payload;
+  return c.events;
+}
+
 std::vector<v1::Event> RoundTrip(const std::vector<v1::Event>& events,
                                  std::string* payload_out = nullptr) {
   BatchBuilder b;
   for (const auto& e : events) b.Add(e);
   EXPECT_EQ(b.count(), events.size());
-  std::string payload;
-  b.Finish(&payload);
   BatchDecoder d;
-  Status st = d.Parse(payload, b.count());
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  Collect c(&d);
-  d.Visit(&c);
-  for (size_t i = 0; i < c.positions.size(); ++i) EXPECT_EQ(c.positions[i], i);
-  if (payload_out) *payload_out = payload;
-  return c.events;
+  return Decode(b, &d, payload_out);
 }
 
 uint64_t Get64(const uint8_t* p) {
@@ -478,17 +484,12 @@ TEST(LogCodecTest, AppendedDictionaryEntriesMayRepeatAndDecodeTheSame) {
   b.AddDeliveryTo(first, 1, 10, v1::DeliveryReported::CLICK, 1, false);
   b.AddDeliveryTo(again, 2, 11, v1::DeliveryReported::CLICK, 2, true);
   b.AddDeliveryTo(other, 3, 12, v1::DeliveryReported::IMPRESSION, 3, false);
-  std::string payload;
-  b.Finish(&payload);
   BatchDecoder d;
-  ASSERT_TRUE(d.Parse(payload, 3).ok());
-  EXPECT_EQ(d.dictionary_size(), 3u);
-  Collect c(&d);
-  d.Visit(&c);
   ExpectSameEvents({Delivery(1, 10, "a1", "c1", v1::DeliveryReported::CLICK, 1, false),
                     Delivery(2, 11, "a1", "c1", v1::DeliveryReported::CLICK, 2, true),
                     Delivery(3, 12, "a1", "c1", v1::DeliveryReported::IMPRESSION, 3, false)},
-                   c.events);
+                   Decode(b, &d));
+  EXPECT_EQ(d.dictionary_size(), 3u);
 }
 
 TEST(LogCodecTest, ClearStartsAFreshBatch) {
@@ -503,14 +504,9 @@ TEST(LogCodecTest, ClearStartsAFreshBatch) {
   for (const auto& e : second) b.Add(e);
   EXPECT_EQ(b.first_time_us(), 3);
   EXPECT_EQ(b.last_time_us(), 4);
-  std::string payload;
-  b.Finish(&payload);
   BatchDecoder d;
-  ASSERT_TRUE(d.Parse(payload, 2).ok());
+  ExpectSameEvents(second, Decode(b, &d));
   EXPECT_EQ(d.dictionary_size(), 2u);
-  Collect c(&d);
-  d.Visit(&c);
-  ExpectSameEvents(second, c.events);
 }
 
 // The builder writes the other events' records itself; the payload must
@@ -536,7 +532,12 @@ TEST(LogCodecTest, PayloadIsWhatProtobufWritesForTheSameBatch) {
     b.Clear();
     for (const auto& e : events) b.Add(e);
     std::string payload;
-    b.Finish(&payload);
+    BatchDecoder d;
+    ExpectSameEvents(events, Decode(b, &d, &payload));
+    // A server's one-shot decoder (its batch on an arena) reads the same.
+    BatchDecoder once(BatchDecoder::OneShot{});
+    ExpectSameEvents(events, Decode(b, &once));
+    EXPECT_EQ(once.Parse(payload, 401).code(), Status::Code::kCorruption);
     v1::EventBatch parsed;
     ASSERT_TRUE(parsed.ParseFromString(payload));
     EXPECT_EQ(parsed.others_size(), 134);
@@ -544,18 +545,6 @@ TEST(LogCodecTest, PayloadIsWhatProtobufWritesForTheSameBatch) {
     std::string again;
     ASSERT_TRUE(parsed.SerializeToString(&again));
     EXPECT_EQ(payload, again) << "round " << round;
-    BatchDecoder d;
-    ASSERT_TRUE(d.Parse(payload, 400).ok());
-    Collect c(&d);
-    d.Visit(&c);
-    ExpectSameEvents(events, c.events);
-    // A server's one-shot decoder (its batch on an arena) reads the same.
-    BatchDecoder once(BatchDecoder::OneShot{});
-    ASSERT_TRUE(once.Parse(payload, 400).ok());
-    Collect c2(&once);
-    once.Visit(&c2);
-    ExpectSameEvents(events, c2.events);
-    EXPECT_EQ(once.Parse(payload, 401).code(), Status::Code::kCorruption);
   }
 }
 
