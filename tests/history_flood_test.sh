@@ -40,8 +40,11 @@ quiet_p99=$(p99 quiet)
 start_server "$TMP/flood" flood || fail "flood server did not start"
 stress flood &
 STRESS_PID=$!
+# Wait until acct-0's history is served: the history index, not only the
+# live ledger, must have it (a new connection's query may reflect any
+# acknowledged sequence, so the live ledger's answer does not tell).
 for _ in $(seq 200); do
-  "$CLIENT" query --connect "$ADDR" --account acct-0 >/dev/null 2>&1 && break
+  "$CLIENT" query --connect "$ADDR" --history acct-0 --limit 1 >/dev/null 2>&1 && break
   sleep 0.05
 done
 "$CLIENT" bench history --server "$ADDR" --account acct-0 --limit 100 \

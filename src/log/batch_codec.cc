@@ -1,5 +1,7 @@
 #include "log/batch_codec.h"
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "log/format.h"
 #include "util/assert.h"
 #include "util/varint.h"
@@ -89,8 +91,7 @@ void BatchBuilder::Add(const v1::Event& event) {
   }
   BILLSIM_ASSERT(count_ < kMaxBatchEvents);
   other_position_.push_back(count_);
-  const size_t size = event.ByteSizeLong();
-  BILLSIM_ASSERT(size <= kMaxPayloadBytes);
+  const size_t size = event.ByteSizeLong();  // a too-large batch is the writer's refusal
   AppendVarint(&others_, kOthersTag);
   AppendVarint(&others_, size);
   const size_t at = others_.size();
@@ -124,10 +125,23 @@ void BatchBuilder::Clear() {
   first_time_us_ = last_time_us_ = 0;
 }
 
+int64_t CountOtherEvents(std::string_view payload) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
+                                            static_cast<int>(payload.size()));
+  int64_t others = 0;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (tag == kOthersTag) others++;
+    if (!WireFormatLite::SkipField(&in, tag)) return -1;
+  }
+  // ReadTag gives 0 at the end of the input and on a malformed tag alike.
+  return in.ConsumedEntireMessage() ? others : -1;
+}
+
 BatchDecoder::BatchDecoder(OneShot) {
   google::protobuf::ArenaOptions options;
-  options.start_block_size = 64 << 10;
-  options.max_block_size = 1 << 20;
+  options.start_block_size = 16 << 10;
+  options.max_block_size = 128 << 10;
   arena_ = std::make_unique<google::protobuf::Arena>(options);
   batch_ = google::protobuf::Arena::CreateMessage<v1::EventBatch>(arena_.get());
 }
@@ -177,6 +191,10 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   }
   count_ = count;
   return Status::Ok();
+}
+
+uint64_t BatchDecoder::MemoryBytes() const {
+  return arena_ ? arena_->SpaceAllocated() : batch_->SpaceUsedLong();
 }
 
 v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {
