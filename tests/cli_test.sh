@@ -105,6 +105,13 @@ check "serve with a short token exits 2 naming file:line and the bound" \
 rc=$(run query --connect 127.0.0.1:1 --ping --token-file "$work/tokens")
 check "query with the server's table as its token file exits 2 naming file:line" \
   test "$rc" = 2 -a -n "$(grep -F "$work/tokens:2: more than one field" "$err")"
+# A request goes to the log as one batch at most: a frame limit above what
+# a log batch may hold (kMaxPayloadBytes, 64 MiB; the group limit is 32 MiB)
+# would let a request over 64 MiB fail the log for good. Refused at start.
+rc=$(run serve --log "$work/open" --max-frame-bytes 40000000)
+check "serve --max-frame-bytes above 32 MiB exits 2 naming the option and the bound" \
+  test "$rc" = 2 -a -n "$(grep -F -- '--max-frame-bytes: must be at most 33554432' "$err")"
+check "... and creates no log" test ! -e "$work/open"
 rc=$(run serve --help)
 check "serve --help documents --token-file" grep -q -- "--token-file" "$out"
 for sub in client query stress; do

@@ -82,7 +82,7 @@ int ServeMain(const std::vector<std::string>& args) {
       "connections beyond this get an Error (RESOURCE_EXHAUSTED) naming the limit and are "
       "closed")(
       "max-frame-bytes", po::value<uint32_t>()->default_value(net::kDefaultMaxFrameBytes),
-      "largest request accepted, in bytes")(
+      "largest request accepted, in bytes (at most 32 MiB: a request goes to the log as one batch)")(
       "idle-timeout-ms", po::value<int64_t>()->default_value(60'000),
       "close a connection silent this long")(
       "idle-timeout-near-limit-ms", po::value<int64_t>()->default_value(2'000),
@@ -162,6 +162,12 @@ int ServeMain(const std::vector<std::string>& args) {
   }
   if (st.ok() && so.max_connections == 0) st = Status::InvalidArgument("--max-connections: must be positive");
   if (st.ok() && so.max_frame_bytes < 16) st = Status::InvalidArgument("--max-frame-bytes: must be at least 16");
+  if (st.ok() && so.max_frame_bytes > server::kMaxFrameBytesLimit) {
+    st = Status::InvalidArgument("--max-frame-bytes: must be at most " +
+                                 std::to_string(server::kMaxFrameBytesLimit) +
+                                 " (a request goes to the log as one batch), got " +
+                                 std::to_string(so.max_frame_bytes));
+  }
   if (st.ok() && so.idle_timeout_ms <= 0) st = Status::InvalidArgument("--idle-timeout-ms: must be positive");
   if (st.ok() && so.max_in_flight == 0) st = Status::InvalidArgument("--max-in-flight: must be positive");
   if (st.ok() && so.max_queued_events == 0) st = Status::InvalidArgument("--max-queued-events: must be positive");

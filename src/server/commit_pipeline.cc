@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "log/format.h"
+
 namespace billsim::server {
 
 namespace {
@@ -12,6 +14,12 @@ namespace {
 // kMaxPayloadBytes): a group larger than this is appended in several batches.
 constexpr uint32_t kMaxBatchEventsPerAppend = 500'000;
 constexpr uint64_t kMaxBatchBytesPerAppend = 32u << 20;
+// A group is cut before the request that would pass the byte limit, so a
+// log batch holds either several requests within the limit or one request
+// alone, which the frame cap keeps within the limit too; its events
+// re-encode with at most a few bytes more each (max_events_per_request).
+static_assert(kMaxFrameBytesLimit <= kMaxBatchBytesPerAppend);
+static_assert(kMaxBatchBytesPerAppend + 3 * 1'000'000 < log::kMaxPayloadBytes);
 
 v1::Response Unavailable(uint64_t request_id, const Status& failure) {
   return ErrorResponse(request_id, v1::Error::UNAVAILABLE,

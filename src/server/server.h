@@ -35,6 +35,12 @@ namespace billsim::server {
 
 class TokenTable;
 
+// The largest --max-frame-bytes: a request is re-encoded into one log batch
+// (its events plus a few bytes each), which must stay under the log's
+// payload limit (log::kMaxPayloadBytes, 64 MiB); the committer's group
+// limit is the same 32 MiB (commit_pipeline.cc).
+inline constexpr uint32_t kMaxFrameBytesLimit = 32u << 20;
+
 struct ServerOptions {
   std::string log_dir;
   std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port
@@ -42,6 +48,8 @@ struct ServerOptions {
   uint64_t segment_bytes = 0;             // 0: the log's default
   // More connections are refused with an Error naming the limit.
   uint32_t max_connections = 1024;
+  // At most kMaxFrameBytesLimit: one request's events go to the log in one
+  // batch, which must stay under the log's payload limit.
   uint32_t max_frame_bytes = net::kDefaultMaxFrameBytes;
   int64_t idle_timeout_ms = 60'000;       // a connection silent this long is closed
   // ... this long, while the server holds 90% of max_connections or more.
