@@ -72,6 +72,9 @@ int ServeMain(const std::vector<std::string>& args) {
       "listen", po::value<std::string>()->default_value("127.0.0.1:7600"),
       "HOST:PORT to listen on (port 0: any free port); an address other than loopback "
       "(127.0.0.0/8, ::1, localhost) needs --token-file")(
+      "http", po::value<std::string>(),
+      "HOST:PORT to serve the HTTP/JSON API on as well (README \"HTTP API\"; port 0: any "
+      "free port; not loopback: needs --token-file, whose tokens go as Authorization: Bearer)")(
       "token-file", po::value<std::string>(),
       "access tokens, one per line: ROLE TOKEN (ROLE read-only, read-write or operator; "
       "TOKEN 16..1024 printable bytes; at most 10000; '#' comments); every connection must "
@@ -116,7 +119,8 @@ int ServeMain(const std::vector<std::string>& args) {
                  "then one Request). Every append is validated by the live ledger; the\n"
                  "accepted events are appended and acknowledged once durable under the\n"
                  "fsync policy (group commit: one fsync for every connection's batch).\n"
-                 "Prints \"listening on HOST:PORT\" once ready. SIGINT/SIGTERM: stops\n"
+                 "Prints \"listening on HOST:PORT\" once ready (then \"http on HOST:PORT\"\n"
+                 "with --http). SIGINT/SIGTERM: stops\n"
                  "accepting, commits and acknowledges what was received, exits 0.\n\n"
                  "Takes the log's lock (DIR/LOCK): a second writer on DIR fails at once,\n"
                  "naming the holder's pid. A damaged log (anything but a write torn at\n"
@@ -138,6 +142,7 @@ int ServeMain(const std::vector<std::string>& args) {
   server::ServerOptions so;
   so.log_dir = vm["log"].as<std::string>();
   so.listen = vm["listen"].as<std::string>();
+  if (vm.count("http")) so.http_listen = vm["http"].as<std::string>();
   Status st = log::FsyncPolicy::Parse(vm["fsync"].as<std::string>(), &so.fsync);
   so.max_connections = vm["max-connections"].as<uint32_t>();
   so.max_frame_bytes = vm["max-frame-bytes"].as<uint32_t>();
@@ -190,6 +195,10 @@ int ServeMain(const std::vector<std::string>& args) {
     st = Status::InvalidArgument("--output-budget-mb: must be 1..1048576");
   }
   if (st.ok()) st = server::CheckListenAccess(so.listen, tokens != nullptr);
+  if (st.ok() && !so.http_listen.empty()) {
+    st = server::CheckListenAccess(so.http_listen, tokens != nullptr);
+    if (!st.ok()) st = Status::InvalidArgument("--http: " + st.message());
+  }
   so.tokens = tokens;
   if (!st.ok()) {
     spdlog::error("{}", st.message());
@@ -201,7 +210,9 @@ int ServeMain(const std::vector<std::string>& args) {
     spdlog::error("{}", st.ToString());
     return kExitUsage;
   }
-  std::cout << "listening on " << server.address() << std::endl;  // flushes
+  std::cout << "listening on " << server.address() << "\n";
+  if (!so.http_listen.empty()) std::cout << "http on " << server.http_address() << "\n";
+  std::cout.flush();
   st = server.Run();
   if (!st.ok()) {
     spdlog::error("{}", st.ToString());

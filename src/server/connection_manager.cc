@@ -4,7 +4,6 @@
 
 #include "server/commit_pipeline.h"
 #include "server/query_service.h"
-#include "server/session.h"
 
 namespace billsim::server {
 
@@ -13,8 +12,8 @@ void ConnectionManager::Forget(uint64_t id) {
   if (committer_done && sessions_.empty() && on_all_closed) on_all_closed();
 }
 
-std::vector<std::shared_ptr<Session>> ConnectionManager::All() const {
-  std::vector<std::shared_ptr<Session>> all;
+std::vector<std::shared_ptr<Peer>> ConnectionManager::All() const {
+  std::vector<std::shared_ptr<Peer>> all;
   for (const auto& [id, weak] : sessions_) {
     if (auto s = weak.lock()) all.push_back(std::move(s));
   }
@@ -58,7 +57,7 @@ void ConnectionManager::Resume() {
   resuming_ = true;
   boost::asio::post(io_, [this] {
     resuming_ = false;
-    std::vector<std::weak_ptr<Session>> waiting;
+    std::vector<std::weak_ptr<Peer>> waiting;
     waiting.swap(waiting_);
     for (auto& weak : waiting) {
       if (auto s = weak.lock()) s->Resume();

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/metrics.h"
 #include "server/bounded_queue.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -49,10 +50,10 @@ class ConnectionManager {
 
   // --- connections -----------------------------------------------------------------
   bool full() const { return sessions_.size() >= options_.max_connections; }
-  void Add(const std::shared_ptr<Session>& session, uint64_t id) { sessions_[id] = session; }
+  void Add(const std::shared_ptr<Peer>& session, uint64_t id) { sessions_[id] = session; }
   void Forget(uint64_t id);
   size_t size() const { return sessions_.size(); }
-  std::vector<std::shared_ptr<Session>> All() const;
+  std::vector<std::shared_ptr<Peer>> All() const;
   // Idle connections are closed after idle_timeout_ms, or after
   // idle_timeout_near_limit_ms while the server holds 90% of its limit.
   std::chrono::milliseconds IdleTimeout() const;
@@ -74,8 +75,13 @@ class ConnectionManager {
   static bool OffCommitter(const v1::Request& r) { return r.has_history() || r.has_balance_as_of(); }
 
   // A session waits for room (queue, frame or output budget).
-  void Wait(const std::shared_ptr<Session>& s) { waiting_.push_back(s); }
+  void Wait(const std::shared_ptr<Peer>& s) { waiting_.push_back(s); }
   void Resume();
+
+  // --- what GET /metrics reports (http/metrics.h) -------------------------------
+  uint64_t output_bytes() const { return out_bytes_; }
+  http::HttpCounters http_counters;
+  std::function<http::MetricsSnapshot()> metrics;  // the server's part, set by it
 
   bool stopping = false;
   bool committer_done = false;
@@ -87,8 +93,8 @@ class ConnectionManager {
   boost::asio::io_context& io_;
   CommitPipeline* pipeline_;
   QueryService* queries_;
-  std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions_;
-  std::vector<std::weak_ptr<Session>> waiting_;
+  std::unordered_map<uint64_t, std::weak_ptr<Peer>> sessions_;
+  std::vector<std::weak_ptr<Peer>> waiting_;
   uint64_t frame_bytes_ = 0;
   uint64_t out_bytes_ = 0;
   bool resuming_ = false;

@@ -17,7 +17,22 @@
 
 namespace billsim::server {
 
-class Session;
+// A client connection, of the binary protocol (Session) or of HTTP
+// (http/http_session.h), on the network thread only: what the commit
+// pipeline and the query service answer to, and what the connection
+// manager wakes and stops.
+class Peer {
+ public:
+  virtual ~Peer() = default;
+  // An answer for one of this connection's slots: the response, or its
+  // frame (net/frame.h) when the sender serialized it already.
+  virtual void Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) = 0;
+  // Room came back (queue, budgets): go on where it stopped.
+  virtual void Resume() = 0;
+  // Graceful stop: no more requests; finish what is in flight, then close.
+  virtual void Shutdown() = 0;
+  virtual void Close() = 0;
+};
 
 // A request as the network thread parsed it: for a columnar append, with
 // its batch decoded (and its bytes dropped), so the committer reads columns.
@@ -36,7 +51,7 @@ struct Parsed {
 
 // A request on its way to the committer or a query worker.
 struct Work {
-  std::shared_ptr<Session> session;
+  std::shared_ptr<Peer> session;
   uint64_t slot = 0;
   Parsed parsed;
   // Queries answered off the committer reflect a sequence in
@@ -49,7 +64,7 @@ struct Work {
 
 // A response on its way back to its session.
 struct Delivery {
-  std::shared_ptr<Session> session;
+  std::shared_ptr<Peer> session;
   uint64_t slot = 0;
   v1::Response response;
   // The response already framed (header + bytes), when the sender

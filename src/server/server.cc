@@ -9,6 +9,8 @@
 
 #include <boost/asio.hpp>
 
+#include "http/http_session.h"
+#include "http/metrics.h"
 #include "net/client.h"
 #include "server/commit_pipeline.h"
 #include "server/connection_manager.h"
@@ -25,6 +27,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl>, public R
   explicit Impl(ServerOptions options)
       : options_(std::move(options)),
         acceptor_(io_),
+        http_acceptor_(io_),
         signals_(io_),
         shutdown_timer_(io_),
         work_guard_(asio::make_work_guard(io_)),
@@ -44,10 +47,14 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl>, public R
 
   std::string address_;
   uint16_t port_ = 0;
+  std::string http_address_;
 
  private:
-  Status Listen();
+  Status Listen(const std::string& what, const std::string& listen, tcp::acceptor* acceptor,
+                std::string* address, uint16_t* port);
   void DoAccept();
+  void DoAcceptHttp();
+  http::MetricsSnapshot Metrics() const;
   void Refuse(tcp::socket socket);
   void BeginShutdown();
   void OnCommitterDone();
@@ -55,6 +62,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl>, public R
   ServerOptions options_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
+  tcp::acceptor http_acceptor_;
   asio::signal_set signals_;
   asio::steady_timer shutdown_timer_;
   asio::executor_work_guard<asio::io_context::executor_type> work_guard_;
@@ -73,8 +81,14 @@ Status Server::Impl::Start() {
   }
   Status st = pipeline_.Open();
   if (!st.ok()) return st;
-  st = Listen();
+  st = Listen("--listen", options_.listen, &acceptor_, &address_, &port_);
   if (!st.ok()) return st;
+  if (!options_.http_listen.empty()) {
+    uint16_t http_port = 0;
+    st = Listen("--http", options_.http_listen, &http_acceptor_, &http_address_, &http_port);
+    if (!st.ok()) return st;
+  }
+  manager_->metrics = [this] { return Metrics(); };
   st = queries_.Start();
   if (!st.ok()) return st;
   // Not shared_from_this(): the pipeline is ours, a copy of us in it would
@@ -87,28 +101,29 @@ Status Server::Impl::Start() {
   return Status::Ok();
 }
 
-Status Server::Impl::Listen() {
+Status Server::Impl::Listen(const std::string& what, const std::string& listen,
+                            tcp::acceptor* acceptor, std::string* address, uint16_t* port) {
   std::string host;
-  uint16_t port = 0;
-  Status st = net::ParseHostPort(options_.listen, &host, &port);
-  if (!st.ok()) return st;
+  uint16_t wanted = 0;
+  Status st = net::ParseHostPort(listen, &host, &wanted);
+  if (!st.ok()) return Status::InvalidArgument(what + ": " + st.message());
   boost::system::error_code ec;
   tcp::resolver resolver(io_);
-  auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+  auto endpoints = resolver.resolve(host, std::to_string(wanted), ec);
   if (ec || endpoints.empty()) {
-    return Status::InvalidArgument("--listen " + options_.listen + ": " + ec.message());
+    return Status::InvalidArgument(what + " " + listen + ": " + ec.message());
   }
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::IOError("--listen " + options_.listen + ": " + ec.message());
-  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
-  port_ = bound.port();
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError(what + " " + listen + ": " + ec.message());
+  const tcp::endpoint bound = acceptor->local_endpoint(ec);
+  *port = bound.port();
   const auto addr = bound.address();
-  address_ = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
-             std::to_string(port_);
+  *address = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+             std::to_string(*port);
   return Status::Ok();
 }
 
@@ -123,6 +138,7 @@ Status Server::Impl::Run() {
     });
   }
   DoAccept();
+  if (http_acceptor_.is_open()) DoAcceptHttp();
   io_.run();
   pipeline_.Join();
   queries_.Stop();
@@ -178,11 +194,48 @@ void Server::Impl::Refuse(tcp::socket socket) {
   socket.close(ignored);
 }
 
+void Server::Impl::DoAcceptHttp() {
+  http_acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
+                                                          tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->http_acceptor_.is_open()) return;
+    if (ec) {
+      spdlog::warn("accept (http): {}", ec.message());
+    } else if (self->manager_->stopping) {
+      http::HttpSession::Refuse(std::move(socket), "the server is shutting down");
+    } else if (self->manager_->full()) {
+      http::HttpSession::Refuse(std::move(socket),
+                                "the server holds " + std::to_string(self->manager_->size()) +
+                                    " connections, its limit (--max-connections " +
+                                    std::to_string(self->options_.max_connections) +
+                                    "); try again later");
+    } else {
+      const uint64_t id = ++self->next_session_id_;
+      auto session = std::make_shared<http::HttpSession>(self->manager_, std::move(socket), id);
+      self->manager_->Add(session, id);
+      session->Start();
+    }
+    self->DoAcceptHttp();
+  });
+}
+
+http::MetricsSnapshot Server::Impl::Metrics() const {
+  http::MetricsSnapshot m;
+  m.recovered_seq = pipeline_.last_seq_at_open();
+  m.acked_seq = pipeline_.acked_seq();
+  m.history_covered_seq = queries_.covered_seq();
+  m.connections = manager_->size();
+  m.max_connections = options_.max_connections;
+  m.output_bytes = manager_->output_bytes();
+  m.resident_bytes = http::ResidentBytes();
+  return m;
+}
+
 void Server::Impl::BeginShutdown() {
   if (manager_->stopping) return;
   manager_->stopping = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  http_acceptor_.close(ec);
   signals_.cancel(ec);
   pipeline_.Close();
   // Sessions stop reading now; each closes once its requests are answered
@@ -221,6 +274,7 @@ Server::~Server() { impl_->AbandonIfNotRun(); }
 Status Server::Start() { return impl_->Start(); }
 std::string Server::address() const { return impl_->address_; }
 uint16_t Server::port() const { return impl_->port_; }
+std::string Server::http_address() const { return impl_->http_address_; }
 Status Server::Run() { return impl_->Run(); }
 void Server::Stop() { impl_->Stop(); }
 

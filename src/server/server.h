@@ -11,6 +11,8 @@
 //   query_service.h       history and as-of answers from the history
 //                         index on worker threads, and its indexer thread
 //   bounded_queue.h       the bounded hand-offs between those threads
+//   http/http_session.h   one HTTP connection, routed like a session
+//                         (network thread)
 //
 // Damage: Start refuses a log that recovery or replay finds damaged. The
 // part of the log behind the snapshot that replay starts from is not read
@@ -44,6 +46,8 @@ inline constexpr uint32_t kMaxFrameBytesLimit = 32u << 20;
 struct ServerOptions {
   std::string log_dir;
   std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port
+  // The HTTP/JSON API (http/http_api.h) on the same loop, or none if empty.
+  std::string http_listen;
   log::FsyncPolicy fsync;                 // always by default
   uint64_t segment_bytes = 0;             // 0: the log's default
   // More connections are refused with an Error naming the limit.
@@ -95,6 +99,8 @@ class Server {
   // The bound address, "HOST:PORT" (valid after Start).
   std::string address() const;
   uint16_t port() const;
+  // The HTTP address, "HOST:PORT" (empty without http_listen).
+  std::string http_address() const;
 
   // Runs the network loop in this thread until Stop() (or a signal with
   // handle_signals): stops accepting, commits and acknowledges every request

@@ -39,24 +39,21 @@
 
 namespace billsim::server {
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public Peer, public std::enable_shared_from_this<Session> {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr size_t kReadChunk = 64 * 1024;
 
   Session(std::shared_ptr<ConnectionManager> manager, boost::asio::ip::tcp::socket socket,
           uint64_t id);
-  ~Session();
+  ~Session() override;
 
   void Start();
-  // An answer for one of this connection's slots (network thread): the
-  // response, or its frame when the sender serialized it already.
-  void Deliver(uint64_t slot, v1::Response&& response, std::string&& frame);
-  // Room came back (queue, budgets): go on where it stopped.
-  void Resume();
-  // Graceful stop: no more requests; finish what is in flight, then close.
-  void Shutdown();
-  void Close();
+  // Peer (request.h).
+  void Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) override;
+  void Resume() override;
+  void Shutdown() override;
+  void Close() override;
 
  private:
   struct Slot {

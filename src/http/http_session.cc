@@ -1,0 +1,374 @@
+#include "http/http_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "http/metrics.h"
+#include "net/frame.h"
+
+namespace billsim::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+using server::ConnectionManager;
+
+namespace {
+
+// The read buffer's bound: the header fits it, and a body passes through
+// it a chunk at a time into the request.
+constexpr size_t kReadBufferBytes = 128 * 1024;
+
+std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+HttpSession::HttpSession(std::shared_ptr<ConnectionManager> manager, tcp::socket socket,
+                         uint64_t id)
+    : manager_(std::move(manager)), stream_(std::move(socket)), buffer_(kReadBufferBytes),
+      id_(id) {}
+
+void HttpSession::Start() {
+  boost::system::error_code ec;
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+  ReadHeader();
+}
+
+// --- Reading ------------------------------------------------------------------------
+
+void HttpSession::ReadHeader() {
+  if (phase_ == Phase::kClosed) return;
+  if (closing_ || manager_->stopping) {
+    Close();
+    return;
+  }
+  if (manager_->OutputFull()) {  // answers wait to be taken: read no more
+    phase_ = Phase::kWaitingOutput;
+    if (!waiting_) {
+      waiting_ = true;
+      manager_->Wait(shared_from_this());
+    }
+    return;
+  }
+  phase_ = Phase::kReadingHeader;
+  parser_.emplace();
+  parser_->header_limit(kMaxHeaderBytes);
+  parser_->body_limit(manager_->options().max_frame_bytes);
+  stream_.expires_after(manager_->IdleTimeout());
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](const boost::system::error_code& ec,
+                                                       size_t) { self->OnHeader(ec); });
+}
+
+void HttpSession::OnHeader(const boost::system::error_code& ec) {
+  if (phase_ == Phase::kClosed) return;
+  if (ec == bhttp::error::header_limit) {
+    Respond(ErrorAnswer(431, "HEADER_TOO_LARGE",
+                        "the request header is over " + std::to_string(kMaxHeaderBytes) +
+                            " bytes"),
+            true);
+    return;
+  }
+  if (ec) {  // the peer closed, went silent (timeout), or sent no HTTP
+    if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+        ec != asio::error::eof && ec != asio::error::operation_aborted) {
+      Respond(ErrorAnswer(400, "MALFORMED", "not an HTTP/1.1 request: " + ec.message()), true);
+      return;
+    }
+    Close();
+    return;
+  }
+  if (parser_->chunked()) {
+    Respond(ErrorAnswer(411, "LENGTH_REQUIRED",
+                        "send the body with a Content-Length, not chunked", "Content-Length"),
+            true);
+    return;
+  }
+  if (!ReserveBody()) return;  // Resume reads it
+  ReadBody();
+}
+
+// A body above kSmallFrameBytes reserves its length first; false: it waits.
+bool HttpSession::ReserveBody() {
+  const uint64_t length = parser_->content_length().value_or(0);
+  if (length <= ConnectionManager::kSmallFrameBytes || body_reserved_ >= length) return true;
+  if (length > manager_->options().max_frame_bytes) return true;  // the parser refuses it
+  if (!manager_->ReserveFrame(length - body_reserved_)) {
+    phase_ = Phase::kReserving;
+    if (!waiting_) {
+      waiting_ = true;
+      manager_->Wait(shared_from_this());
+    }
+    return false;
+  }
+  body_reserved_ = length;
+  return true;
+}
+
+void HttpSession::ReadBody() {
+  phase_ = Phase::kReadingBody;
+  if (parser_->is_done()) {
+    Handle();
+    return;
+  }
+  stream_.expires_after(manager_->IdleTimeout());
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                      self->OnBody(ec);
+                    });
+}
+
+void HttpSession::OnBody(const boost::system::error_code& ec) {
+  if (phase_ == Phase::kClosed) return;
+  if (ec == bhttp::error::body_limit) {
+    ReleaseBody();
+    Respond(ErrorAnswer(413, "BODY_TOO_LARGE",
+                        "the body is over " +
+                            std::to_string(manager_->options().max_frame_bytes) +
+                            " bytes (--max-frame-bytes)"),
+            true);
+    return;
+  }
+  if (ec) {
+    Close();
+    return;
+  }
+  Handle();
+}
+
+void HttpSession::ReleaseBody() {
+  if (body_reserved_ > 0) manager_->ReleaseFrame(body_reserved_);
+  body_reserved_ = 0;
+}
+
+// --- Handling -----------------------------------------------------------------------
+
+void HttpSession::Handle() {
+  stream_.expires_never();
+  request_ = parser_->release();
+  parser_.reset();
+  manager_->http_counters.requests++;
+  const auto header = [&](bhttp::field f) {
+    const auto it = request_.find(f);
+    return it == request_.end() ? std::string_view{} : Sv(it->value());
+  };
+  ApiLimits limits;
+  limits.max_events_per_request = manager_->options().max_events_per_request;
+  ApiCall call = Translate(Sv(request_.method_string()),
+                           Sv(request_.target()), header(bhttp::field::content_type),
+                           request_.body(), limits);
+  const uint64_t body_bytes = request_.body().size();
+  request_.body().clear();
+  request_.body().shrink_to_fit();
+  ReleaseBody();  // translated: the body's bytes are ours no more
+  std::optional<server::Role> role;
+  if (!Authorize(call, &role)) return;
+
+  switch (call.kind) {
+    case ApiCall::Kind::kAnswered:
+      Respond(std::move(call.answer));
+      return;
+    case ApiCall::Kind::kHealth: {
+      HttpAnswer a;
+      a.body = "{\"status\":\"ok\",\"acked_seq\":\"" + std::to_string(manager_->acked_seq()) +
+               "\"}\n";
+      Respond(std::move(a));
+      return;
+    }
+    case ApiCall::Kind::kMetrics: {
+      HttpAnswer a;
+      a.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      a.body = Metrics();
+      Respond(std::move(a));
+      return;
+    }
+    case ApiCall::Kind::kWire:
+      break;
+  }
+  server::Work work;
+  work.session = shared_from_this();
+  work.slot = ++slot_;
+  work.parsed.request = std::move(call.request);
+  work.parsed.request.set_request_id(slot_);
+  work.parsed.bytes = body_bytes;
+  blocked_ = std::move(work);
+  phase_ = Phase::kRouting;
+  Route();
+}
+
+// Health needs no token; everything else one (as a Bearer token) when the
+// server checks access, and a role that permits the request.
+bool HttpSession::Authorize(const ApiCall& call, std::optional<server::Role>* role) {
+  if (call.kind == ApiCall::Kind::kHealth || call.kind == ApiCall::Kind::kAnswered) return true;
+  const auto& tokens = manager_->options().tokens;
+  if (!tokens) return true;
+  const auto it = request_.find(bhttp::field::authorization);
+  const std::optional<std::string_view> token =
+      it == request_.end() ? std::nullopt : BearerToken(Sv(it->value()));
+  if (token) *role = tokens->Authenticate(*token);
+  if (!*role) {
+    HttpAnswer a = ErrorAnswer(401, "UNAUTHENTICATED",
+                               token ? "unknown token"
+                                     : "this server checks access: send Authorization: "
+                                       "Bearer TOKEN (a token of its --token-file)",
+                               "Authorization");
+    Respond(std::move(a));
+    return false;
+  }
+  if (call.kind != ApiCall::Kind::kWire) return true;
+  const Status st = server::Permit(**role, call.request, nullptr);
+  if (!st.ok()) {
+    Respond(ErrorAnswer(403, "PERMISSION_DENIED", st.message()));
+    return false;
+  }
+  return true;
+}
+
+void HttpSession::Route() {
+  if (phase_ != Phase::kRouting || !blocked_) return;
+  server::Work& work = *blocked_;
+  if (ConnectionManager::OffCommitter(work.parsed.request)) {
+    work.at_least_seq = std::max(own_acked_seq_, manager_->recovered_seq());
+    work.at_most_seq = std::max(work.at_least_seq, manager_->acked_seq());
+  }
+  switch (manager_->Route(work)) {
+    case server::Push::kOk:
+      blocked_.reset();
+      phase_ = Phase::kAnswering;
+      return;
+    case server::Push::kFull:
+      if (!waiting_) {
+        waiting_ = true;
+        manager_->Wait(shared_from_this());
+      }
+      return;
+    case server::Push::kClosed:
+      blocked_.reset();
+      Respond(ErrorAnswer(503, "UNAVAILABLE", "the server is shutting down"), true);
+      return;
+  }
+}
+
+std::string HttpSession::Metrics() const {
+  MetricsSnapshot m = manager_->metrics ? manager_->metrics() : MetricsSnapshot{};
+  m.http = manager_->http_counters;
+  return MetricsText(m);
+}
+
+// --- Answers ------------------------------------------------------------------------
+
+void HttpSession::Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) {
+  if (phase_ != Phase::kAnswering || slot != slot_) return;
+  if (!frame.empty()) {  // serialized off the network thread: read it back
+    response.Clear();
+    if (frame.size() < net::kFrameHeaderBytes ||
+        !response.ParseFromArray(frame.data() + net::kFrameHeaderBytes,
+                                 static_cast<int>(frame.size() - net::kFrameHeaderBytes))) {
+      Respond(ErrorAnswer(500, "INTERNAL", "the answer did not decode"), true);
+      return;
+    }
+    frame.clear();
+  }
+  if (response.has_append()) {
+    own_acked_seq_ = std::max(own_acked_seq_, response.acknowledged_seq());
+  }
+  HttpAnswer answer = Render(response);
+  response_.set("X-Billsim-Acknowledged-Seq", std::to_string(response.acknowledged_seq()));
+  Respond(std::move(answer));
+}
+
+void HttpSession::Respond(HttpAnswer&& answer, bool close) {
+  if (phase_ == Phase::kClosed) return;
+  if (close || manager_->stopping) closing_ = true;
+  manager_->http_counters.Count(answer.status);
+  response_.version(11);
+  response_.result(answer.status);
+  response_.set(bhttp::field::server, "billsim");
+  response_.set(bhttp::field::content_type, answer.content_type);
+  if (answer.status == 401) response_.set(bhttp::field::www_authenticate, "Bearer");
+  response_.keep_alive(!closing_ && request_.keep_alive());
+  if (!response_.keep_alive()) closing_ = true;
+  response_.body() = std::move(answer.body);
+  response_.prepare_payload();
+  written_ = response_.body().size();
+  manager_->AddOutput(written_);
+  phase_ = Phase::kWriting;
+  stream_.expires_after(std::chrono::milliseconds(manager_->options().idle_timeout_ms));
+  bhttp::async_write(stream_, response_,
+                     [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                       self->OnWrite(ec, self->closing_);
+                     });
+}
+
+void HttpSession::OnWrite(const boost::system::error_code& ec, bool close) {
+  manager_->RemoveOutput(written_);
+  written_ = 0;
+  response_ = {};
+  request_ = {};
+  if (phase_ == Phase::kClosed) return;
+  if (ec || close) {
+    Close();
+    return;
+  }
+  ReadHeader();
+}
+
+// --- Lifetime -----------------------------------------------------------------------
+
+void HttpSession::Resume() {
+  waiting_ = false;
+  switch (phase_) {
+    case Phase::kReserving:
+      if (ReserveBody()) ReadBody();
+      return;
+    case Phase::kRouting:
+      Route();
+      return;
+    case Phase::kWaitingOutput:
+      ReadHeader();
+      return;
+    default:
+      return;
+  }
+}
+
+void HttpSession::Shutdown() {
+  closing_ = true;
+  switch (phase_) {
+    case Phase::kReadingHeader:
+    case Phase::kReserving:
+    case Phase::kWaitingOutput:
+      Close();  // between requests: nothing is owed
+      return;
+    case Phase::kRouting:
+      Route();  // the queues are closed: answered UNAVAILABLE
+      return;
+    default:
+      return;  // the answer in flight is written, then the close
+  }
+}
+
+void HttpSession::Close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+  blocked_.reset();
+  ReleaseBody();
+  manager_->Forget(id_);
+}
+
+void HttpSession::Refuse(tcp::socket socket, const std::string& why) {
+  const std::string body = ErrorAnswer(503, "RESOURCE_EXHAUSTED", why).body;
+  const std::string text = "HTTP/1.1 503 Service Unavailable\r\nServer: billsim\r\n"
+                           "Content-Type: application/json\r\nConnection: close\r\n"
+                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  if (!ec) socket.write_some(asio::buffer(text), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
+}  // namespace billsim::http
