@@ -177,7 +177,16 @@ ApiCall Events(std::string_view content_type, std::string_view body, const ApiLi
     }
   } else if (type == "application/json" || type.empty()) {
     // The array is AppendRequest's `events`: Protobuf parses it in one go
-    // and names the element and field at fault.
+    // and names the element and field at fault. It must be one array and
+    // nothing else: Protobuf takes an object for a repeated field, and a
+    // body like `[], "batch": ...` would set the request's other fields.
+    const size_t first = body.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos || body[first] != '[') {
+      return BadRequest("the body is not a JSON array of events");
+    }
+    if (!Json::accept(body)) {
+      return BadRequest("the body is not one JSON document (a JSON array of events)");
+    }
     std::string text = "{\"events\":";
     text.append(body);
     text.append("}");

@@ -69,6 +69,10 @@ void HttpSession::OnHeader(const boost::system::error_code& ec) {
             true);
     return;
   }
+  if (ec == bhttp::error::body_limit) {  // its Content-Length says so
+    OnBody(ec);
+    return;
+  }
   if (ec) {  // the peer closed, went silent (timeout), or sent no HTTP
     if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
         ec != asio::error::eof && ec != asio::error::operation_aborted) {

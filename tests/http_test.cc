@@ -1,0 +1,594 @@
+// The HTTP/JSON API (src/http/): the translation alone (HttpApi), then
+// `serve --http` in-process (port 0) driven over HTTP by a blocking Beast
+// client: appends and rejections, answers equal to the binary protocol's,
+// tokens, bounds, malformed requests that change nothing, /metrics as
+// Prometheus text.
+#include <utility>  // before Boost: Asio 1.74 uses std::exchange (TOOLCHAIN.md)
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/http_api.h"
+#include "net/client.h"
+#include "server/access.h"
+#include "server/server.h"
+#include "test_support.h"
+#include "wire_events.h"
+
+namespace billsim::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using Json = nlohmann::json;
+using wire_events::Events;
+using wire_events::kT0;
+using wire_events::kUnit;
+
+const ApiLimits kLimits{};
+
+std::string ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &out, options).ok());
+  return out;
+}
+
+// The proto3 JSON of events: an array, or one a line.
+std::string JsonArray(const std::vector<v1::Event>& events) {
+  std::string out = "[";
+  for (const auto& e : events) out += (out.size() > 1 ? "," : "") + ToJson(e);
+  return out + "]";
+}
+std::string JsonLines(const std::vector<v1::Event>& events) {
+  std::string out;
+  for (const auto& e : events) out += ToJson(e) + "\n";
+  return out;
+}
+
+// --- HttpApi: the translation ------------------------------------------------------
+
+TEST(HttpApi, RoutesAccountQueriesWithDecodedIdsAndParameters) {
+  ApiCall c = Translate("GET", "/api/v1/accounts/a%20b+c", "", "", kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire);
+  EXPECT_EQ(c.request.balance().account_id(), "a b+c");  // '+' is a space in queries only
+
+  c = Translate("GET", "/api/v1/accounts/acct?as_of=2026-01-15T00:00:00Z", "", "", kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire);
+  EXPECT_EQ(c.request.balance_as_of().account_id(), "acct");
+  EXPECT_EQ(c.request.balance_as_of().as_of_us(), kT0);
+
+  c = Translate("GET", "/api/v1/accounts/acct/entries?since_seq=3&cursor=7&limit=2&to=12", "",
+                "", kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire);
+  const v1::HistoryQuery& h = c.request.history();
+  EXPECT_EQ(h.account_id(), "acct");
+  EXPECT_EQ(h.since_seq(), 3u);
+  EXPECT_EQ(h.cursor(), 7u);
+  EXPECT_EQ(h.limit(), 2u);
+  EXPECT_EQ(h.to_us(), 12);
+
+  c = Translate("GET", "/api/v1/campaigns/c%2F1", "", "", kLimits);
+  EXPECT_EQ(c.request.spend().campaign_id(), "c/1");
+  c = Translate("GET", "/api/v1/disputes/d1", "", "", kLimits);
+  EXPECT_EQ(c.request.dispute().dispute_id(), "d1");
+  EXPECT_EQ(Translate("GET", "/healthz", "", "", kLimits).kind, ApiCall::Kind::kHealth);
+  EXPECT_EQ(Translate("GET", "/readyz", "", "", kLimits).kind, ApiCall::Kind::kHealth);
+  EXPECT_EQ(Translate("GET", "/metrics", "", "", kLimits).kind, ApiCall::Kind::kMetrics);
+}
+
+// An answered call's error: status, code and field.
+void ExpectError(const ApiCall& c, unsigned status, const std::string& code,
+                 const std::string& field = "") {
+  ASSERT_EQ(c.kind, ApiCall::Kind::kAnswered);
+  EXPECT_EQ(c.answer.status, status) << c.answer.body;
+  const Json j = Json::parse(c.answer.body);
+  EXPECT_EQ(j["error"]["code"], code) << c.answer.body;
+  EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  if (!field.empty()) {
+    EXPECT_EQ(j["error"]["field"], field) << c.answer.body;
+  }
+}
+
+TEST(HttpApi, BadParametersAreRefusedNamingTheParameter) {
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?limit=x", "", "", kLimits), 400,
+              "BAD_REQUEST", "limit");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?limit=-1", "", "", kLimits), 400,
+              "BAD_REQUEST", "limit");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?limit=4294967296", "", "", kLimits),
+              400, "BAD_REQUEST", "limit");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?colour=red", "", "", kLimits), 400,
+              "BAD_REQUEST", "colour");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?limit=1&limit=2", "", "", kLimits),
+              400, "BAD_REQUEST", "limit");
+  ExpectError(Translate("GET", "/api/v1/accounts/a?as_of=2026-02-30", "", "", kLimits), 400,
+              "BAD_REQUEST", "as_of");
+  ExpectError(Translate("GET", "/api/v1/accounts/a?x=%4", "", "", kLimits), 400, "BAD_REQUEST");
+  ExpectError(Translate("GET", "/api/v1/accounts/a%zz", "", "", kLimits), 400, "BAD_REQUEST",
+              "account_id");
+  ExpectError(Translate("GET", "/api/v1/accounts/", "", "", kLimits), 400, "BAD_REQUEST",
+              "account_id");
+  ExpectError(Translate("GET", "/api/v1/campaigns/c1?x=1", "", "", kLimits), 400, "BAD_REQUEST",
+              "x");
+}
+
+TEST(HttpApi, UnknownPathsAndMethodsAreRefused) {
+  ExpectError(Translate("GET", "/nope", "", "", kLimits), 404, "NOT_FOUND");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/bills", "", "", kLimits), 404, "NOT_FOUND");
+  ExpectError(Translate("GET", "/api/v1/campaigns/c/x", "", "", kLimits), 404, "NOT_FOUND");
+  ExpectError(Translate("DELETE", "/api/v1/accounts/a", "", "", kLimits), 405,
+              "METHOD_NOT_ALLOWED");
+  ExpectError(Translate("GET", "/api/v1/events", "", "", kLimits), 405, "METHOD_NOT_ALLOWED");
+  ExpectError(Translate("POST", "/metrics", "", "", kLimits), 405, "METHOD_NOT_ALLOWED");
+}
+
+TEST(HttpApi, EventBodiesParseAsArraysOrLinesWithIsoTimes) {
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  ApiCall c = Translate("POST", "/api/v1/events", "application/json; charset=utf-8",
+                        JsonArray(ev.all()), kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire) << c.answer.body;
+  ASSERT_EQ(c.request.append().events_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(c.request.append().events(i).SerializeAsString(), ev.all()[i].SerializeAsString());
+  }
+  c = Translate("POST", "/api/v1/events", "application/x-ndjson",
+                "\n" + JsonLines(ev.all()) + "  \n", kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire) << c.answer.body;
+  EXPECT_EQ(c.request.append().events_size(), 4);
+  c = Translate("POST", "/api/v1/events", "application/json",
+                R"([{"event_id":"9","time_us":"2026-01-15T00:00:00Z","clock_advanced":{}}])",
+                kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire) << c.answer.body;
+  EXPECT_EQ(c.request.append().events(0).time_us(), kT0);
+}
+
+TEST(HttpApi, BadEventBodiesAreRefusedNamingTheFieldOrLine) {
+  auto post = [](std::string_view type, std::string_view body, ApiLimits limits = {}) {
+    return Translate("POST", "/api/v1/events", type, body, limits);
+  };
+  ExpectError(post("application/json", R"([{"event_id":"1","bogus":1}])"), 400, "BAD_REQUEST",
+              "events[0].bogus");
+  ExpectError(post("application/json", R"([{"event_id":"1"},{"time_us":"soon"}])"), 400,
+              "BAD_REQUEST");
+  ExpectError(post("application/json", "[1,2"), 400, "BAD_REQUEST");
+  ExpectError(post("application/json", R"({"event_id":"1"})"), 400, "BAD_REQUEST");
+  ExpectError(post("application/json", "[]"), 400, "BAD_REQUEST");
+  ExpectError(post("application/json", R"(], "x": [)"), 400, "BAD_REQUEST");
+  // One array and nothing else: no other field of the request gets in.
+  ExpectError(post("application/json", R"([{"event_id":"1"}], "batch_events": 5)"), 400,
+              "BAD_REQUEST");
+  ExpectError(post("application/json", R"([{"event_id":"1"}] [])"), 400, "BAD_REQUEST");
+  ExpectError(post("text/plain", "[]"), 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type");
+  const ApiCall c = post("application/x-ndjson", "{\"event_id\":\"1\"}\n{\"nope\":1}\n");
+  ExpectError(c, 400, "BAD_REQUEST");
+  EXPECT_NE(c.answer.body.find("line 2"), std::string::npos) << c.answer.body;
+  ApiLimits two;
+  two.max_events_per_request = 2;
+  const std::string three = R"({"event_id":"1"})" "\n" R"({"event_id":"2"})" "\n"
+                            R"({"event_id":"3"})" "\n";
+  ExpectError(post("application/x-ndjson", three, two), 400, "BAD_REQUEST");
+  ExpectError(post("application/json", R"([{"event_id":"1"},{"event_id":"2"},{"event_id":"3"}])",
+                   two),
+              400, "BAD_REQUEST");
+}
+
+TEST(HttpApi, RendersWireAnswersAndErrors) {
+  v1::Response r;
+  r.mutable_error()->set_code(v1::Error::NOT_FOUND);
+  r.mutable_error()->set_message("account 'x' is unknown");
+  HttpAnswer a = Render(r);
+  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(Json::parse(a.body)["error"]["code"], "NOT_FOUND");
+  EXPECT_EQ(StatusOf(v1::Error::PERMISSION_DENIED), 403u);
+  EXPECT_EQ(StatusOf(v1::Error::UNAUTHENTICATED), 401u);
+  EXPECT_EQ(StatusOf(v1::Error::UNAVAILABLE), 503u);
+  EXPECT_EQ(StatusOf(v1::Error::RESOURCE_EXHAUSTED), 429u);
+
+  r.Clear();
+  r.mutable_append()->set_first_seq(5);
+  r.mutable_append()->set_last_seq(6);
+  r.mutable_append()->set_accepted(2);
+  a = Render(r);
+  EXPECT_EQ(a.status, 200u);
+  const Json j = Json::parse(a.body);
+  EXPECT_EQ(j["accepted"], 2);
+  EXPECT_EQ(j["first_seq"], "5");  // proto3 JSON: 64-bit integers are strings
+  EXPECT_EQ(j["rejections"], Json::array());
+
+  // An error message that is not UTF-8 still gives valid JSON.
+  r.Clear();
+  r.mutable_error()->set_code(v1::Error::BAD_REQUEST);
+  r.mutable_error()->set_message(std::string("bad \xff byte \"quoted\"\n"));
+  EXPECT_NO_THROW(Json::parse(Render(r).body));
+}
+
+TEST(HttpApi, BearerTokensAndPercentDecoding) {
+  EXPECT_EQ(BearerToken("Bearer abc").value_or(""), "abc");
+  EXPECT_EQ(BearerToken("bearer abc").value_or(""), "abc");
+  EXPECT_FALSE(BearerToken("Basic abc"));
+  EXPECT_FALSE(BearerToken("Bearer "));
+  EXPECT_FALSE(BearerToken(""));
+  std::string out;
+  EXPECT_TRUE(PercentDecode("a%2Fb%41", false, &out));
+  EXPECT_EQ(out, "a/bA");
+  EXPECT_FALSE(PercentDecode("%", false, &out));
+  EXPECT_FALSE(PercentDecode("ab%4", false, &out));
+  EXPECT_FALSE(PercentDecode("%g0", false, &out));
+}
+
+// --- the server over HTTP ---------------------------------------------------------
+
+struct Reply {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  std::string www_authenticate;
+  bool keep_alive = false;
+  Json json() const { return Json::parse(body); }
+};
+
+// One HTTP/1.1 connection, blocking, with a timeout on every operation.
+class HttpConn {
+ public:
+  explicit HttpConn(const std::string& address) {
+    const size_t colon = address.rfind(':');
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(address.substr(0, colon)),
+                               static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+    stream_.expires_after(std::chrono::seconds(10));
+    stream_.connect(ep);
+  }
+  Reply Send(const std::string& method, const std::string& target, const std::string& body = "",
+             const std::string& type = "", const std::string& token = "") {
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    if (!type.empty()) req.set(bhttp::field::content_type, type);
+    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+    req.body() = body;
+    req.prepare_payload();
+    stream_.expires_after(std::chrono::seconds(10));
+    bhttp::write(stream_, req);
+    return Read();
+  }
+  // Writes raw bytes (a request the client library would not send).
+  Reply SendRaw(const std::string& bytes) {
+    stream_.expires_after(std::chrono::seconds(10));
+    asio::write(stream_, asio::buffer(bytes));
+    return Read();
+  }
+  Reply Read() {
+    bhttp::response<bhttp::string_body> res;
+    beast::error_code ec;
+    stream_.expires_after(std::chrono::seconds(10));
+    bhttp::read(stream_, buffer_, res, ec);
+    Reply r;
+    if (ec) return r;  // status 0: no answer (closed)
+    r.status = res.result_int();
+    r.body = res.body();
+    r.content_type = std::string(res[bhttp::field::content_type]);
+    r.www_authenticate = std::string(res[bhttp::field::www_authenticate]);
+    r.keep_alive = res.keep_alive();
+    return r;
+  }
+  // True once the server has closed the connection (reads EOF).
+  bool ClosedByPeer() {
+    char c;
+    beast::error_code ec;
+    stream_.expires_after(std::chrono::seconds(10));
+    stream_.socket().read_some(asio::buffer(&c, 1), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+
+ private:
+  asio::io_context io_;
+  beast::tcp_stream stream_{io_};
+  beast::flat_buffer buffer_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(server::ServerOptions options = {}) {
+    options.log_dir = dir_.sub("log");
+    options.listen = "127.0.0.1:0";
+    options.http_listen = "127.0.0.1:0";
+    server_ = std::make_unique<server::Server>(options);
+    Status st = server_->Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    thread_ = std::thread([this] { run_status_ = server_->Run(); });
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->Stop();
+    thread_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+  }
+  std::string http() const { return server_->http_address(); }
+  // The binary protocol's answer to `request`.
+  v1::Response Wire(v1::Request request, const std::string& token = "") {
+    net::Client client;
+    EXPECT_TRUE(client.Connect(server_->address()).ok());
+    if (!token.empty()) {
+      v1::HelloAck::Role role;
+      EXPECT_TRUE(client.Hello(token, &role).ok());
+    }
+    request.set_request_id(client.NextRequestId());
+    v1::Response response;
+    const Status st = client.Call(request, &response);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return response;
+  }
+  // billsim_log_acked_seq from /metrics.
+  uint64_t AckedSeq(const std::string& token = "") {
+    const Reply r = HttpConn(http()).Send("GET", "/metrics", "", "", token);
+    std::smatch m;
+    static const std::regex re("\nbillsim_log_acked_seq ([0-9]+)\n");
+    if (!std::regex_search(r.body, m, re)) {
+      ADD_FAILURE() << r.body;
+      return 0;
+    }
+    return std::stoull(m[1]);
+  }
+
+  test_support::TempDir dir_;
+  std::unique_ptr<server::Server> server_;
+  std::thread thread_;
+  Status run_status_;
+};
+
+TEST_F(HttpServerTest, AppendsAnswerWithSequencesAndRejectionsNamingTheField) {
+  StartServer();
+  HttpConn c(http());
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  Reply r = c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_TRUE(r.keep_alive);
+  Json j = r.json();
+  EXPECT_EQ(j["accepted"], 4);
+  EXPECT_EQ(j["first_seq"], "1");
+  EXPECT_EQ(j["last_seq"], "4");
+  EXPECT_TRUE(j["rejections"].empty());
+
+  // JSON lines on the same connection: three clicks, one for an unknown
+  // campaign, one a duplicate of an applied id.
+  ev.clear();
+  ev.Clicks(kT0 + 10, "acct", "camp", 3);
+  ev.Clicks(kT0 + 11, "acct", "nope", 1);
+  std::vector<v1::Event> events = ev.all();
+  events.push_back(events[0]);  // the same event id again
+  r = c.Send("POST", "/api/v1/events", JsonLines(events), "application/x-ndjson");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  j = r.json();
+  EXPECT_EQ(j["accepted"], 1);
+  EXPECT_EQ(j["first_seq"], "5");
+  EXPECT_EQ(j["last_seq"], "5");
+  ASSERT_EQ(j["rejections"].size(), 2u) << r.body;
+  EXPECT_EQ(j["rejections"][0]["event_id"], std::to_string(events[1].event_id()));
+  EXPECT_EQ(j["rejections"][0]["field"], "delivery_reported.campaign_id");
+  EXPECT_EQ(j["rejections"][0]["duplicate"], false);
+  EXPECT_EQ(j["rejections"][1]["duplicate"], true);
+  EXPECT_EQ(AckedSeq(), 5u);
+}
+
+TEST_F(HttpServerTest, QueriesAnswerAsTheBinaryProtocolDoes) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  for (int i = 0; i < 6; ++i) ev.Clicks(kT0 + 10 + i, "acct", "camp", 2);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+
+  v1::Request q;
+  q.mutable_balance()->set_account_id("acct");
+  Reply r = c.Send("GET", "/api/v1/accounts/acct");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json(), Json::parse(ToJson(Wire(q).balance())));
+  EXPECT_EQ(r.json()["cash_balance"], std::to_string(88 * kUnit));
+
+  q.Clear();
+  q.mutable_spend()->set_campaign_id("camp");
+  r = c.Send("GET", "/api/v1/campaigns/camp");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json(), Json::parse(ToJson(Wire(q).spend())));
+
+  // Paging the entries: the pages are the wire's pages, and together every
+  // entry once.
+  uint64_t cursor = 0;
+  size_t items = 0;
+  for (int page = 0; page < 10; ++page) {
+    q.Clear();
+    q.mutable_history()->set_account_id("acct");
+    q.mutable_history()->set_limit(3);
+    q.mutable_history()->set_cursor(cursor);
+    r = c.Send("GET", "/api/v1/accounts/acct/entries?limit=3&cursor=" + std::to_string(cursor));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    const v1::Response wire = Wire(q);
+    EXPECT_EQ(r.json(), Json::parse(ToJson(wire.history())));
+    items += wire.history().items_size();
+    if (!wire.history().truncated()) break;
+    cursor = std::stoull(r.json()["next_cursor"].get<std::string>());
+  }
+  EXPECT_EQ(items, 8u);  // a deposit and six charges (the others are not money)
+
+  q.Clear();
+  q.mutable_balance_as_of()->set_account_id("acct");
+  q.mutable_balance_as_of()->set_as_of_us(kT0 + 12);
+  r = c.Send("GET", "/api/v1/accounts/acct?as_of=" + std::to_string(kT0 + 12));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json(), Json::parse(ToJson(Wire(q).balance_as_of())));
+  EXPECT_EQ(r.json()["cash_balance"], std::to_string(94 * kUnit));
+
+  r = c.Send("GET", "/api/v1/accounts/ghost");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(r.json()["error"]["code"], "NOT_FOUND");
+  r = c.Send("GET", "/api/v1/disputes/ghost");
+  EXPECT_EQ(r.status, 404u);
+}
+
+TEST_F(HttpServerTest, MalformedRequestsGetA4xxAndChangeNothing) {
+  server::ServerOptions options;
+  options.max_frame_bytes = 100'000;
+  StartServer(options);
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  ASSERT_EQ(HttpConn(http()).Send("POST", "/api/v1/events", JsonArray(ev.all()),
+                                  "application/json").status,
+            200u);
+  const uint64_t before = AckedSeq();
+  ASSERT_EQ(before, 4u);
+
+  struct Case {
+    std::string name, body, type;
+    unsigned status;
+  };
+  ev.clear();
+  ev.Clicks(kT0 + 10, "acct", "camp", 1);
+  const std::string good = JsonArray(ev.all());
+  const std::vector<Case> cases = {
+      {"not JSON", "[{", "application/json", 400},
+      {"an unknown field", R"([{"event_id":"99","colour":"red"}])", "application/json", 400},
+      {"a good event then a bad one", good.substr(0, good.size() - 1) + R"(,{"x":1}])",
+       "application/json", 400},
+      {"a wrong media type", good, "text/csv", 415},
+      {"a body over --max-frame-bytes", "[" + std::string(100'001, ' ') + "]",
+       "application/json", 413},
+  };
+  for (const Case& c : cases) {
+    HttpConn conn(http());
+    const Reply r = conn.Send("POST", "/api/v1/events", c.body, c.type);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    EXPECT_NO_THROW(r.json()) << c.name;
+  }
+  // What the client library would not send.
+  const std::vector<std::pair<std::string, unsigned>> raw = {
+      {"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+       "Content-Type: application/json\r\n\r\n5\r\n[1,2]\r\n0\r\n\r\n",
+       411},
+      {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20'000, 'a') + "\r\n\r\n",
+       431},
+      {"NOT-HTTP\r\n\r\n", 400},
+      {"GET /api/v1/accounts/acct HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400},
+  };
+  for (const auto& [bytes, status] : raw) {
+    HttpConn conn(http());
+    const Reply r = conn.SendRaw(bytes);
+    EXPECT_EQ(r.status, status) << bytes.substr(0, 60) << ": " << r.body;
+    EXPECT_TRUE(conn.ClosedByPeer()) << bytes.substr(0, 60);
+  }
+  EXPECT_EQ(AckedSeq(), before);  // nothing was appended
+  // And the server still works.
+  const Reply r = HttpConn(http()).Send("POST", "/api/v1/events", good, "application/json");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(AckedSeq(), before + 1);
+}
+
+TEST_F(HttpServerTest, TokensApplyAsBearerTokensWithTheirRoles) {
+  const std::string reader = "r0-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const std::string writer = "w1-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  auto table = std::make_shared<server::TokenTable>();
+  ASSERT_TRUE(server::TokenTable::Parse("read-only " + reader + "\nread-write " + writer + "\n",
+                                        "tokens", table.get())
+                  .ok());
+  server::ServerOptions options;
+  options.tokens = table;
+  StartServer(options);
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  const std::string body = JsonArray(ev.all());
+  HttpConn c(http());
+  Reply r = c.Send("POST", "/api/v1/events", body, "application/json");
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.www_authenticate, "Bearer");
+  EXPECT_EQ(r.json()["error"]["field"], "Authorization");
+  r = c.Send("POST", "/api/v1/events", body, "application/json", "w1-not-a-token-at-all-xxxxxxxx");
+  EXPECT_EQ(r.status, 401u);
+  r = c.Send("GET", "/metrics");
+  EXPECT_EQ(r.status, 401u);
+  r = c.Send("POST", "/api/v1/events", body, "application/json", reader);
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_EQ(r.json()["error"]["code"], "PERMISSION_DENIED");
+  EXPECT_EQ(AckedSeq(reader), 0u);
+  r = c.Send("POST", "/api/v1/events", body, "application/json", writer);
+  EXPECT_EQ(r.status, 200u) << r.body;
+  r = c.Send("GET", "/api/v1/accounts/acct", "", "", reader);
+  EXPECT_EQ(r.status, 200u) << r.body;
+  r = c.Send("GET", "/api/v1/accounts/acct");
+  EXPECT_EQ(r.status, 401u);
+  r = c.Send("GET", "/healthz");  // no token needed
+  EXPECT_EQ(r.status, 200u);
+}
+
+TEST_F(HttpServerTest, MetricsParseAsPrometheusText) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  const Reply r = c.Send("GET", "/metrics");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u) << r.content_type;
+  // The exposition format: HELP and TYPE lines, then samples of that
+  // metric: name, optional labels, a value.
+  static const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*)");
+  static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter))");
+  static const std::regex sample(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? [0-9]+)");
+  std::string typed;
+  std::map<std::string, uint64_t> values;
+  size_t start = 0;
+  ASSERT_FALSE(r.body.empty());
+  ASSERT_EQ(r.body.back(), '\n');
+  while (start < r.body.size()) {
+    const size_t nl = r.body.find('\n', start);
+    const std::string line = r.body.substr(start, nl - start);
+    start = nl + 1;
+    std::smatch m;
+    if (std::regex_match(line, m, help)) continue;
+    if (std::regex_match(line, m, type)) {
+      typed = m[1];
+      continue;
+    }
+    ASSERT_TRUE(std::regex_match(line, m, sample)) << "not a sample: " << line;
+    EXPECT_EQ(m[1], typed) << "a sample without its TYPE: " << line;
+    values[line.substr(0, line.rfind(' '))] = std::stoull(line.substr(line.rfind(' ') + 1));
+  }
+  EXPECT_EQ(values["billsim_log_acked_seq"], 4u);
+  EXPECT_EQ(values["billsim_connections"], 1u);
+  EXPECT_GT(values["billsim_process_resident_memory_bytes"], 1'000'000u);
+  EXPECT_EQ(values["billsim_http_requests_total"], 2u);
+  EXPECT_EQ(values["billsim_http_responses_total{class=\"2xx\"}"], 1u);  // this one not yet
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {
+  server::ServerOptions options;
+  options.max_connections = 2;
+  StartServer(options);
+  HttpConn a(http()), b(http());
+  ASSERT_EQ(a.Send("GET", "/healthz").status, 200u);  // both counted once answered
+  ASSERT_EQ(b.Send("GET", "/healthz").status, 200u);
+  HttpConn third(http());
+  const Reply r = third.Read();
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.json()["error"]["code"], "RESOURCE_EXHAUSTED");
+  EXPECT_NE(r.body.find("--max-connections 2"), std::string::npos) << r.body;
+  EXPECT_EQ(a.Send("GET", "/healthz").status, 200u);  // the others go on
+}
+
+}  // namespace
+}  // namespace billsim::http
