@@ -440,6 +440,30 @@ TEST_F(HttpServerTest, QueriesAnswerAsTheBinaryProtocolDoes) {
   EXPECT_EQ(r.status, 404u);
 }
 
+// A GET on any connection reflects every append acknowledged before it
+// (HTTP clients seldom keep one connection).
+TEST_F(HttpServerTest, HistoryReflectsAppendsAcknowledgedOnOtherConnections) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  ASSERT_EQ(HttpConn(http()).Send("POST", "/api/v1/events", JsonArray(ev.all()),
+                                  "application/json").status,
+            200u);
+  for (int i = 0; i < 30; ++i) {
+    ev.clear();
+    ev.Deposit(kT0 + 10 + i, "acct", kUnit);
+    const Reply posted =
+        HttpConn(http()).Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json");
+    ASSERT_EQ(posted.status, 200u) << posted.body;
+    const std::string seq = posted.json()["last_seq"];
+    const Reply page = HttpConn(http()).Send(
+        "GET", "/api/v1/accounts/acct/entries?since_seq=" + std::to_string(std::stoull(seq) - 1));
+    ASSERT_EQ(page.status, 200u) << "round " << i << ": " << page.body;
+    ASSERT_EQ(page.json()["items"].size(), 1u) << "round " << i << ": " << page.body;
+    EXPECT_EQ(page.json()["items"][0]["log_seq"], seq);
+  }
+}
+
 TEST_F(HttpServerTest, MalformedRequestsGetA4xxAndChangeNothing) {
   server::ServerOptions options;
   options.max_frame_bytes = 100'000;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "http/metrics.h"
 #include "net/frame.h"
 
@@ -232,8 +234,13 @@ void HttpSession::Route() {
   if (phase_ != Phase::kRouting || !blocked_) return;
   server::Work& work = *blocked_;
   if (ConnectionManager::OffCommitter(work.parsed.request)) {
-    work.at_least_seq = std::max(own_acked_seq_, manager_->recovered_seq());
-    work.at_most_seq = std::max(work.at_least_seq, manager_->acked_seq());
+    // Every event acknowledged before the query came, on any connection:
+    // HTTP clients rarely keep one connection, and expect a GET after an
+    // acknowledged POST to reflect it (the binary protocol promises only
+    // the connection's own appends, and answers sooner under ingest).
+    work.at_least_seq = std::max({own_acked_seq_, manager_->recovered_seq(),
+                                  manager_->acked_seq()});
+    work.at_most_seq = work.at_least_seq;
   }
   switch (manager_->Route(work)) {
     case server::Push::kOk:
