@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -564,17 +565,26 @@ TEST_F(HttpServerTest, MetricsParseAsPrometheusText) {
   HttpConn c(http());
   ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
             200u);
+  // A second append: a click, one refused (unknown campaign), one duplicate.
+  ev.clear();
+  ev.Clicks(kT0 + 10, "acct", "camp", 1);
+  ev.Clicks(kT0 + 11, "acct", "nope", 1);
+  std::vector<v1::Event> events = ev.all();
+  events.push_back(events[0]);
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(events), "application/json").status, 200u);
   const Reply r = c.Send("GET", "/metrics");
   ASSERT_EQ(r.status, 200u);
   EXPECT_EQ(r.content_type.rfind("text/plain; version=0.0.4", 0), 0u) << r.content_type;
   // The exposition format: HELP and TYPE lines, then samples of that
-  // metric: name, optional labels, a value.
+  // metric (a histogram's with _bucket, _sum, _count): name, optional
+  // labels, a value.
   static const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*)");
-  static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter))");
+  static const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter|histogram))");
   static const std::regex sample(
       R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? [0-9]+)");
-  std::string typed;
+  std::string typed, kind;
   std::map<std::string, uint64_t> values;
+  std::set<std::string> names;
   size_t start = 0;
   ASSERT_FALSE(r.body.empty());
   ASSERT_EQ(r.body.back(), '\n');
@@ -586,17 +596,41 @@ TEST_F(HttpServerTest, MetricsParseAsPrometheusText) {
     if (std::regex_match(line, m, help)) continue;
     if (std::regex_match(line, m, type)) {
       typed = m[1];
+      kind = m[2];
+      EXPECT_TRUE(names.insert(typed).second) << "declared twice: " << typed;
       continue;
     }
     ASSERT_TRUE(std::regex_match(line, m, sample)) << "not a sample: " << line;
-    EXPECT_EQ(m[1], typed) << "a sample without its TYPE: " << line;
+    const std::string name = m[1];
+    if (kind == "histogram") {
+      EXPECT_TRUE(name == typed + "_bucket" || name == typed + "_sum" || name == typed + "_count")
+          << line;
+    } else {
+      EXPECT_EQ(name, typed) << "a sample without its TYPE: " << line;
+    }
     values[line.substr(0, line.rfind(' '))] = std::stoull(line.substr(line.rfind(' ') + 1));
   }
-  EXPECT_EQ(values["billsim_log_acked_seq"], 4u);
+  EXPECT_EQ(values["billsim_log_acked_seq"], 5u);
   EXPECT_EQ(values["billsim_connections"], 1u);
   EXPECT_GT(values["billsim_process_resident_memory_bytes"], 1'000'000u);
-  EXPECT_EQ(values["billsim_http_requests_total"], 2u);
-  EXPECT_EQ(values["billsim_http_responses_total{class=\"2xx\"}"], 1u);  // this one not yet
+  EXPECT_EQ(values["billsim_http_requests_total"], 3u);
+  EXPECT_EQ(values["billsim_http_responses_total{class=\"2xx\"}"], 2u);  // this one not yet
+  EXPECT_EQ(values["billsim_events_received_total{kind=\"account_opened\"}"], 1u);
+  EXPECT_EQ(values["billsim_events_received_total{kind=\"delivery_reported\"}"], 3u);
+  EXPECT_EQ(values["billsim_events_received_total{kind=\"dispute_filed\"}"], 0u);
+  EXPECT_EQ(values["billsim_events_accepted_total"], 5u);
+  EXPECT_EQ(values["billsim_events_duplicate_total"], 1u);
+  EXPECT_EQ(values["billsim_events_refused_total{field=\"delivery_reported.campaign_id\"}"], 1u);
+  EXPECT_EQ(values["billsim_committer_queued_events"], 0u);
+  EXPECT_GT(values["billsim_log_written_bytes_total"], 0u);
+  // Histograms: cumulative buckets ending at +Inf, which is the count.
+  EXPECT_EQ(values["billsim_ack_latency_microseconds_count"], 2u);
+  EXPECT_EQ(values["billsim_ack_latency_microseconds_bucket{le=\"+Inf\"}"], 2u);
+  EXPECT_LE(values["billsim_ack_latency_microseconds_bucket{le=\"100\"}"],
+            values["billsim_ack_latency_microseconds_bucket{le=\"250\"}"]);
+  EXPECT_EQ(values["billsim_group_events_count"], 2u);
+  EXPECT_EQ(values["billsim_group_events_sum"], 5u);
+  EXPECT_GE(values["billsim_fsync_microseconds_count"], 1u);  // --fsync always by default
 }
 
 TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {

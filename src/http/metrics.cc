@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string_view>
+
+#include "billsim/v1/events.pb.h"
 
 namespace billsim::http {
 
@@ -33,11 +36,39 @@ class Writer {
     Metric(name, type, help);
     Sample(name, value);
   }
+  void Histogram(const char* name, const char* help, const server::Histogram& h) {
+    Metric(name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= h.bounds().size(); ++i) {
+      cumulative += h.bucket(i);
+      const std::string le = i < h.bounds().size() ? std::to_string(h.bounds()[i]) : "+Inf";
+      Sample(bucket.c_str(), cumulative, "le=\"" + le + "\"");
+    }
+    Sample((std::string(name) + "_sum").c_str(), h.sum());
+    Sample((std::string(name) + "_count").c_str(), h.count());
+  }
   std::string Take() { return std::move(out_); }
 
  private:
   std::string out_;
 };
+
+// A label value: backslash, double quote and newline escaped.
+std::string Label(const char* name, std::string_view value) {
+  std::string out = std::string(name) + "=\"";
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
 
 }  // namespace
 
@@ -66,6 +97,42 @@ std::string MetricsText(const MetricsSnapshot& m) {
         "Answers written and not yet taken by their clients, in bytes.", m.output_bytes);
   w.One("billsim_process_resident_memory_bytes", "gauge",
         "The server process's resident set, in bytes.", m.resident_bytes);
+  w.One("billsim_committer_queued_events", "gauge",
+        "Events in append requests waiting for the committer (--max-queued-events bounds it).",
+        m.queued_events);
+  if (m.server != nullptr) {
+    const server::ServerMetrics& s = *m.server;
+    w.Metric("billsim_events_received_total", "counter",
+             "Events in append requests the committer took, by kind.");
+    const auto* event = v1::Event::descriptor();
+    for (size_t k = 1; k < server::ServerMetrics::kKinds; ++k) {
+      const auto* field = event->FindFieldByNumber(static_cast<int>(k));
+      if (field == nullptr || field->containing_oneof() == nullptr) continue;
+      w.Sample("billsim_events_received_total",
+               s.received_by_kind[k].load(std::memory_order_relaxed), Label("kind", field->name()));
+    }
+    w.One("billsim_events_accepted_total", "counter", "Events applied and appended to the log.",
+          s.accepted.load(std::memory_order_relaxed));
+    w.One("billsim_events_duplicate_total", "counter",
+          "Events refused as already applied (R10): nothing to resend.",
+          s.duplicates.load(std::memory_order_relaxed));
+    w.Metric("billsim_events_refused_total", "counter",
+             "Events the ledger refused (other than duplicates), by the field it named.");
+    for (const auto& [field, n] : s.refused_by_field()) {
+      w.Sample("billsim_events_refused_total", n, Label("field", field));
+    }
+    w.Histogram("billsim_ack_latency_microseconds",
+                "From an append's arrival at the committer's queue to its answer (durable "
+                "under the fsync policy).",
+                s.ack_latency_us);
+    w.Histogram("billsim_group_events", "Events the committer appended in one group commit.",
+                s.group_events);
+    w.Histogram("billsim_fsync_microseconds", "One fdatasync of the log (--fsync always).",
+                s.fsync_us);
+    w.One("billsim_log_written_bytes_total", "counter",
+          "Bytes appended to the log since the server started.",
+          s.log_bytes_written.load(std::memory_order_relaxed));
+  }
   w.One("billsim_http_requests_total", "counter", "HTTP requests read whole.", m.http.requests);
   w.Metric("billsim_http_responses_total", "counter", "HTTP responses sent, by status class.");
   for (unsigned c = 1; c <= 5; ++c) {

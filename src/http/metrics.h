@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "server/server_metrics.h"
+
 namespace billsim::http {
 
 // HTTP answers by status class, counted by the HTTP sessions (network
@@ -31,6 +33,8 @@ struct MetricsSnapshot {
   uint64_t max_connections = 0;
   uint64_t output_bytes = 0;      // answers written, not yet taken by clients
   uint64_t resident_bytes = 0;    // the process's resident set (0: unknown)
+  uint64_t queued_events = 0;     // waiting for the committer
+  const server::ServerMetrics* server = nullptr;  // the committer's and syncer's
   HttpCounters http;
 };
 

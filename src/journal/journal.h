@@ -86,6 +86,7 @@ class Journal {
   // The last sequence in the log (written, not necessarily durable).
   uint64_t last_seq() const { return writer_->next_seq() - 1; }
   uint64_t durable_seq() const { return writer_->durable_seq(); }
+  uint64_t bytes_written() const { return writer_->bytes_written(); }  // since Open
   const ReplayStats& replay_stats() const { return replay_stats_; }
 
  private:

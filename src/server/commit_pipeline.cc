@@ -68,6 +68,7 @@ void CommitPipeline::Start() {
 }
 
 Push CommitPipeline::Submit(Work& work) {
+  work.queued_at = std::chrono::steady_clock::now();
   return queue_.TryPush(work, std::max<uint64_t>(1, work.parsed.events()));
 }
 
@@ -147,7 +148,8 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
   std::vector<Delivery> deliveries;
   deliveries.reserve(group.size());
   for (size_t i = 0; i < group.size(); ++i) {
-    deliveries.push_back({std::move(group[i].session), group[i].slot, std::move(responses[i]), {}});
+    deliveries.push_back({std::move(group[i].session), group[i].slot, std::move(responses[i]), {},
+                          group[i].queued_at});
   }
   group.clear();
   Dispatch(std::move(deliveries));
@@ -180,15 +182,30 @@ void CommitPipeline::ApplyAppends(std::vector<Work>& group,
 
 void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
   std::vector<Refusal> refusals;
+  auto received = [this](int kind, uint64_t n) {
+    const size_t k = kind >= 0 && static_cast<size_t>(kind) < ServerMetrics::kKinds ? kind : 0;
+    metrics_.received_by_kind[k].fetch_add(n, std::memory_order_relaxed);
+  };
   if (parsed.batch) {
-    journal_->ApplyBatch(*parsed.batch, &refusals);
+    const log::BatchDecoder& batch = *parsed.batch;
+    received(v1::Event::kDeliveryReported, batch.delivery_rows());
+    for (uint32_t i = 0; i < batch.other_events(); ++i) {
+      received(batch.other_event(i).payload_case(), 1);
+    }
+    journal_->ApplyBatch(batch, &refusals);
   } else {
     for (const v1::Event& event : parsed.request.append().events()) {
+      received(event.payload_case(), 1);
       Refusal refusal;
       if (!journal_->Apply(event, &refusal)) refusals.push_back(std::move(refusal));
     }
   }
   for (Refusal& r : refusals) {
+    if (r.duplicate) {
+      metrics_.duplicates.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      metrics_.Refused(r.field);
+    }
     v1::Rejection* rej = ack->add_rejections();
     rej->set_event_id(r.event_id);
     rej->set_field(std::move(r.field));
@@ -199,9 +216,12 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
 
 void CommitPipeline::Flush(std::vector<Pending>* pending, std::vector<v1::Response>* responses) {
   if (journal_->pending() > 0 && log_failed_.ok()) {
+    metrics_.group_events.Observe(journal_->pending());
+    metrics_.accepted.fetch_add(journal_->pending(), std::memory_order_relaxed);
     log::SeqRange range;
     // Pipelined, the syncer thread makes it durable before any ack.
     Status st = pipelined_ ? journal_->Write(&range) : journal_->Append(&range);
+    metrics_.log_bytes_written.store(journal_->bytes_written(), std::memory_order_relaxed);
     if (!st.ok()) {
       Fail("append", st);
     } else {
@@ -220,6 +240,7 @@ void CommitPipeline::Flush(std::vector<Pending>* pending, std::vector<v1::Respon
 void CommitPipeline::Dispatch(std::vector<Delivery>&& deliveries) {
   if (!pipelined_) {
     if (log_failed_.ok()) Publish(journal_->last_seq());
+    Answered(deliveries);
     responder_->Send(std::move(deliveries));
     return;
   }
@@ -254,7 +275,13 @@ void CommitPipeline::SyncerLoop() {
       if (!it->ticket.segment.empty()) newest = &it->ticket;
     }
     Status st;
-    if (!failed && newest != nullptr && newest->seq > synced) st = newest->Run();
+    if (!failed && newest != nullptr && newest->seq > synced) {
+      const auto start = std::chrono::steady_clock::now();
+      st = newest->Run();
+      metrics_.fsync_us.Observe(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start).count()));
+    }
     if (st.ok() && !failed) {
       if (newest != nullptr) synced = std::max(synced, newest->seq);
       Publish(synced);
@@ -273,8 +300,18 @@ void CommitPipeline::SyncerLoop() {
                                      "the log failed to sync: the server accepts nothing more");
         }
       }
+      Answered(c.deliveries);
       responder_->Send(std::move(c.deliveries));
     }
+  }
+}
+
+void CommitPipeline::Answered(const std::vector<Delivery>& deliveries) {
+  const auto now = std::chrono::steady_clock::now();
+  for (const Delivery& d : deliveries) {
+    if (!d.response.has_append()) continue;
+    metrics_.ack_latency_us.Observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - d.queued_at).count()));
   }
 }
 

@@ -36,6 +36,7 @@
 #include "server/bounded_queue.h"
 #include "server/request.h"
 #include "server/server.h"
+#include "server/server_metrics.h"
 
 namespace billsim::server {
 
@@ -62,6 +63,10 @@ class CommitPipeline {
   // Responder (durable under the policy). The query side answers up to it.
   uint64_t acked_seq() const { return acked_seq_.load(std::memory_order_acquire); }
   uint64_t last_seq_at_open() const { return last_seq_at_open_; }
+  // Thread-safe: the committer's and syncer's figures, and the events
+  // queued for the committer.
+  const ServerMetrics& metrics() const { return metrics_; }
+  uint64_t queued_events() const { return queue_.held(); }
 
   std::function<void()> on_done;
 
@@ -84,6 +89,7 @@ class CommitPipeline {
   void Flush(std::vector<Pending>* pending, std::vector<v1::Response>* responses);
   void ApplyOne(const Parsed& parsed, v1::AppendAck* ack);
   void Dispatch(std::vector<Delivery>&& deliveries);
+  void Answered(const std::vector<Delivery>& deliveries);  // ack latencies
   void AnswerQuery(const v1::Request& request, v1::Response* response);
   void FillScrub(v1::Pong* pong) const;
   void Fail(const std::string& what, const Status& st);
@@ -99,6 +105,7 @@ class CommitPipeline {
   std::atomic<uint64_t> acked_seq_{0};
   uint64_t last_seq_at_open_ = 0;
   std::string log_dir_abs_;
+  ServerMetrics metrics_;
   log::LogScrubber scrubber_;
 
   // Pipelined durability (--fsync always).

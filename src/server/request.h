@@ -7,6 +7,7 @@
 #ifndef BILLSIM_SERVER_REQUEST_H_
 #define BILLSIM_SERVER_REQUEST_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,6 +61,8 @@ struct Work {
   // the query was routed, so never a request sent after it.
   uint64_t at_least_seq = 0;
   uint64_t at_most_seq = 0;
+  // When the committer's queue took it (appends: the ack latency's start).
+  std::chrono::steady_clock::time_point queued_at{};
 };
 
 // A response on its way back to its session.
@@ -70,6 +73,7 @@ struct Delivery {
   // The response already framed (header + bytes), when the sender
   // serialized it off the network thread (query workers: large pages).
   std::string frame;
+  std::chrono::steady_clock::time_point queued_at{};  // Work::queued_at
 };
 
 // Carries responses back to the network thread (the server posts them to

@@ -227,6 +227,8 @@ http::MetricsSnapshot Server::Impl::Metrics() const {
   m.max_connections = options_.max_connections;
   m.output_bytes = manager_->output_bytes();
   m.resident_bytes = http::ResidentBytes();
+  m.queued_events = pipeline_.queued_events();
+  m.server = &pipeline_.metrics();
   return m;
 }
 
