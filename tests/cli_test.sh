@@ -112,6 +112,12 @@ rc=$(run serve --log "$work/open" --max-frame-bytes 40000000)
 check "serve --max-frame-bytes above 32 MiB exits 2 naming the option and the bound" \
   test "$rc" = 2 -a -n "$(grep -F -- '--max-frame-bytes: must be at most 33554432' "$err")"
 check "... and creates no log" test ! -e "$work/open"
+rc=$(run console --log "$work/open" --http 0.0.0.0:0)
+check "console on a non-loopback address without tokens exits 2 naming --http" \
+  test "$rc" = 2 -a -n "$(grep -F -- '--http: ' "$err")"
+check "... and creates no log" test ! -e "$work/open"
+rc=$(run console --help)
+check "console --help says appends are refused" grep -q "every append is refused" "$out"
 rc=$(run serve --help)
 check "serve --help documents --token-file" grep -q -- "--token-file" "$out"
 for sub in client query stress; do

@@ -304,19 +304,21 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void StartServer(server::ServerOptions options = {}) {
     options.log_dir = dir_.sub("log");
-    options.listen = "127.0.0.1:0";
+    if (!options.read_only) options.listen = "127.0.0.1:0";
     options.http_listen = "127.0.0.1:0";
     server_ = std::make_unique<server::Server>(options);
     Status st = server_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     thread_ = std::thread([this] { run_status_ = server_->Run(); });
   }
-  void TearDown() override {
+  void StopServer() {
     if (!server_) return;
     server_->Stop();
     thread_.join();
     EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+    server_.reset();
   }
+  void TearDown() override { StopServer(); }
   std::string http() const { return server_->http_address(); }
   // The binary protocol's answer to `request`.
   v1::Response Wire(v1::Request request, const std::string& token = "") {
@@ -631,6 +633,40 @@ TEST_F(HttpServerTest, MetricsParseAsPrometheusText) {
   EXPECT_EQ(values["billsim_group_events_count"], 2u);
   EXPECT_EQ(values["billsim_group_events_sum"], 5u);
   EXPECT_GE(values["billsim_fsync_microseconds_count"], 1u);  // --fsync always by default
+}
+
+// billsim console: the same API over a log, HTTP only, every append refused.
+TEST_F(HttpServerTest, ReadOnlyServesQueriesAndRefusesAppends) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  ev.Clicks(kT0 + 10, "acct", "camp", 3);
+  ASSERT_EQ(HttpConn(http()).Send("POST", "/api/v1/events", JsonArray(ev.all()),
+                                  "application/json").status,
+            200u);
+  const std::string balance = HttpConn(http()).Send("GET", "/api/v1/accounts/acct").body;
+  const std::string entries = HttpConn(http()).Send("GET", "/api/v1/accounts/acct/entries").body;
+  StopServer();
+
+  server::ServerOptions options;
+  options.read_only = true;
+  options.listen.clear();
+  StartServer(options);
+  EXPECT_EQ(server_->address(), "");  // no binary protocol
+  HttpConn c(http());
+  Reply r = c.Send("GET", "/api/v1/accounts/acct");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, balance);
+  r = c.Send("GET", "/api/v1/accounts/acct/entries");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, entries);
+  EXPECT_GE(r.json()["items"].size(), 2u);  // the deposit and the charge at least
+  ev.clear();
+  ev.Deposit(kT0 + 20, "acct", kUnit);
+  r = c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json");
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_NE(r.body.find("read-only"), std::string::npos) << r.body;
+  EXPECT_EQ(AckedSeq(), 5u);  // nothing appended
 }
 
 TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {

@@ -30,6 +30,8 @@ int BenchMain(const std::vector<std::string>& args);
 int BenchLedgerMain(const std::vector<std::string>& args);
 // billsim serve ... (the Asio ingest server)
 int ServeMain(const std::vector<std::string>& args);
+// billsim console ... (the HTTP/JSON API over a log, read-only)
+int ConsoleMain(const std::vector<std::string>& args);
 // billsim client ... (send event files to a server)
 int ClientMain(const std::vector<std::string>& args);
 // billsim query ... (balances, spend, disputes, history from a server)

@@ -32,6 +32,8 @@ constexpr Command kCommands[] = {
      billsim::cli::BenchMain},
     {"serve", "run the ingest server: events in over TCP, durable acks",
      billsim::cli::ServeMain},
+    {"console", "serve a log's HTTP/JSON API read-only, for auditing it",
+     billsim::cli::ConsoleMain},
     {"client", "send event files to a server, print acks and rejections",
      billsim::cli::ClientMain},
     {"query", "ask a server for a balance, spend, dispute or history",

@@ -62,6 +62,25 @@ bool LoadTokens(const po::variables_map& vm, std::shared_ptr<const server::Token
   return true;
 }
 
+// Starts the server, prints its addresses, runs it until stopped.
+int RunServer(const server::ServerOptions& so) {
+  server::Server server(so);
+  const Status started = server.Start();
+  if (!started.ok()) {
+    spdlog::error("{}", started.ToString());
+    return kExitUsage;
+  }
+  if (!so.listen.empty()) std::cout << "listening on " << server.address() << "\n";
+  if (!so.http_listen.empty()) std::cout << "http on " << server.http_address() << "\n";
+  std::cout.flush();
+  const Status st = server.Run();
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 // --- serve ----------------------------------------------------------------------
@@ -204,21 +223,61 @@ int ServeMain(const std::vector<std::string>& args) {
     spdlog::error("{}", st.message());
     return kExitUsage;
   }
-  server::Server server(so);
-  st = server.Start();
+  return RunServer(so);
+}
+
+// --- console --------------------------------------------------------------------
+
+int ConsoleMain(const std::vector<std::string>& args) {
+  po::options_description options("billsim console options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "http", po::value<std::string>()->default_value("127.0.0.1:8080"),
+      "HOST:PORT of the HTTP/JSON API (port 0: any free port); an address other than "
+      "loopback needs --token-file")(
+      "token-file", po::value<std::string>(),
+      "access tokens, as for serve (sent as Authorization: Bearer TOKEN)")(
+      "max-connections", po::value<uint32_t>()->default_value(1024),
+      "connections beyond this get a 503 naming the limit")(
+      "query-threads", po::value<uint32_t>()->default_value(2),
+      "threads answering history and as-of queries");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim console --log DIR [--http HOST:PORT] [--token-file F]\n\n"
+                 "Serves the HTTP/JSON API of `serve --http` (README \"HTTP/JSON API\")\n"
+                 "over a log with no ingest, for auditing it: balances, entries, as-of\n"
+                 "balances, spend, disputes and metrics; every append is refused (403).\n"
+                 "Recovers and replays the log like serve, and takes its lock: not for a\n"
+                 "log a server is writing. Prints \"http on HOST:PORT\" once ready;\n"
+                 "SIGINT/SIGTERM stop it.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  std::shared_ptr<const server::TokenTable> tokens;
+  if (!LoadTokens(vm, &tokens)) return kExitUsage;
+  server::ServerOptions so;
+  so.log_dir = vm["log"].as<std::string>();
+  so.listen.clear();  // HTTP only
+  so.http_listen = vm["http"].as<std::string>();
+  so.read_only = true;
+  so.max_connections = vm["max-connections"].as<uint32_t>();
+  so.query_threads = vm["query-threads"].as<uint32_t>();
+  so.tokens = tokens;
+  so.handle_signals = true;
+  Status st;
+  if (so.max_connections == 0) st = Status::InvalidArgument("--max-connections: must be positive");
+  if (st.ok() && (so.query_threads == 0 || so.query_threads > 64)) {
+    st = Status::InvalidArgument("--query-threads: must be 1..64, got " + std::to_string(so.query_threads));
+  }
+  if (st.ok()) {
+    st = server::CheckListenAccess(so.http_listen, tokens != nullptr);
+    if (!st.ok()) st = Status::InvalidArgument("--http: " + st.message());
+  }
   if (!st.ok()) {
-    spdlog::error("{}", st.ToString());
+    spdlog::error("{}", st.message());
     return kExitUsage;
   }
-  std::cout << "listening on " << server.address() << "\n";
-  if (!so.http_listen.empty()) std::cout << "http on " << server.http_address() << "\n";
-  std::cout.flush();
-  st = server.Run();
-  if (!st.ok()) {
-    spdlog::error("{}", st.ToString());
-    return kExitFailed;
-  }
-  return kExitOk;
+  return RunServer(so);
 }
 
 // --- client ---------------------------------------------------------------------

@@ -206,6 +206,11 @@ void HttpSession::Handle() {
 // server checks access, and a role that permits the request.
 bool HttpSession::Authorize(const ApiCall& call, std::optional<server::Role>* role) {
   if (call.kind == ApiCall::Kind::kHealth || call.kind == ApiCall::Kind::kAnswered) return true;
+  if (manager_->options().read_only && call.request.has_append()) {
+    Respond(ErrorAnswer(403, "PERMISSION_DENIED",
+                        "this server serves its log read-only (billsim console): no appends"));
+    return false;
+  }
   const auto& tokens = manager_->options().tokens;
   if (!tokens) return true;
   const auto it = request_.find(bhttp::field::authorization);

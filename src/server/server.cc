@@ -81,8 +81,13 @@ Status Server::Impl::Start() {
   }
   Status st = pipeline_.Open();
   if (!st.ok()) return st;
-  st = Listen("--listen", options_.listen, &acceptor_, &address_, &port_);
-  if (!st.ok()) return st;
+  if (options_.listen.empty() && options_.http_listen.empty()) {
+    return Status::InvalidArgument("nothing to listen on: no --listen and no --http");
+  }
+  if (!options_.listen.empty()) {
+    st = Listen("--listen", options_.listen, &acceptor_, &address_, &port_);
+    if (!st.ok()) return st;
+  }
   if (!options_.http_listen.empty()) {
     uint16_t http_port = 0;
     st = Listen("--http", options_.http_listen, &http_acceptor_, &http_address_, &http_port);
@@ -137,7 +142,7 @@ Status Server::Impl::Run() {
       self->BeginShutdown();
     });
   }
-  DoAccept();
+  if (acceptor_.is_open()) DoAccept();
   if (http_acceptor_.is_open()) DoAcceptHttp();
   io_.run();
   pipeline_.Join();

@@ -45,9 +45,12 @@ inline constexpr uint32_t kMaxFrameBytesLimit = 32u << 20;
 
 struct ServerOptions {
   std::string log_dir;
-  std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port
+  std::string listen = "127.0.0.1:7600";  // port 0: an ephemeral port; empty: none
   // The HTTP/JSON API (http/http_api.h) on the same loop, or none if empty.
   std::string http_listen;
+  // Queries only (`billsim console`): every append is refused
+  // (PERMISSION_DENIED), whatever the token.
+  bool read_only = false;
   log::FsyncPolicy fsync;                 // always by default
   uint64_t segment_bytes = 0;             // 0: the log's default
   // More connections are refused with an Error naming the limit.

@@ -181,6 +181,12 @@ bool Session::Authorize(const Parsed& parsed) {
              ": this server checks access: send a Hello with a token first (--token-file)");
     return false;
   }
+  if (manager_->options().read_only && request.has_append()) {
+    Fail(request.request_id(), v1::Error::PERMISSION_DENIED,
+         "request " + std::to_string(request.request_id()) +
+             ": this server serves its log read-only: no appends");
+    return false;
+  }
   Status st = Permit(*role_, request, parsed.batch.get());
   if (!st.ok()) {
     Fail(request.request_id(), v1::Error::PERMISSION_DENIED, st.message());
