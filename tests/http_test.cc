@@ -82,6 +82,11 @@ TEST(HttpApi, RoutesAccountQueriesWithDecodedIdsAndParameters) {
   EXPECT_EQ(h.cursor(), 7u);
   EXPECT_EQ(h.limit(), 2u);
   EXPECT_EQ(h.to_us(), 12);
+  c = Translate("GET", "/api/v1/accounts/acct/entries?kind=PROMOTION_EXPIRED&campaign=c%201", "",
+                "", kLimits);
+  ASSERT_EQ(c.kind, ApiCall::Kind::kWire) << c.answer.body;
+  EXPECT_EQ(c.request.history().kind(), v1::PROMOTION_EXPIRED);
+  EXPECT_EQ(c.request.history().campaign_id(), "c 1");
 
   c = Translate("GET", "/api/v1/campaigns/c%2F1", "", "", kLimits);
   EXPECT_EQ(c.request.spend().campaign_id(), "c/1");
@@ -125,6 +130,11 @@ TEST(HttpApi, BadParametersAreRefusedNamingTheParameter) {
               "account_id");
   ExpectError(Translate("GET", "/api/v1/campaigns/c1?x=1", "", "", kLimits), 400, "BAD_REQUEST",
               "x");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?kind=CHARGE", "", "", kLimits), 400,
+              "BAD_REQUEST", "kind");
+  ExpectError(Translate("GET", "/api/v1/accounts/a/entries?kind=ENTRY_KIND_UNSPECIFIED", "", "",
+                        kLimits),
+              400, "BAD_REQUEST", "kind");
 }
 
 TEST(HttpApi, UnknownPathsAndMethodsAreRefused) {
@@ -441,6 +451,53 @@ TEST_F(HttpServerTest, QueriesAnswerAsTheBinaryProtocolDoes) {
   EXPECT_EQ(r.json()["error"]["code"], "NOT_FOUND");
   r = c.Send("GET", "/api/v1/disputes/ghost");
   EXPECT_EQ(r.status, 404u);
+}
+
+// Entries filtered by kind and by campaign, paged: exactly the unfiltered
+// entries that match, in order, each once.
+TEST_F(HttpServerTest, EntryFiltersPageThroughTheMatchingEntries) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  ev.Campaign(kT0 + 4, "acct", "other");
+  ev.Enable(kT0 + 5, "acct", "other");
+  for (int i = 0; i < 7; ++i) ev.Clicks(kT0 + 10 + i, "acct", i % 3 == 0 ? "other" : "camp", 1);
+  ev.Deposit(kT0 + 20, "acct", kUnit);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  const Json all = c.Send("GET", "/api/v1/accounts/acct/entries").json()["items"];
+  auto paged = [&](const std::string& filter) {
+    Json items = Json::array();
+    std::string cursor = "0";
+    for (int page = 0; page < 20; ++page) {
+      const Reply r = c.Send("GET", "/api/v1/accounts/acct/entries?limit=2&cursor=" + cursor +
+                                        "&" + filter);
+      EXPECT_EQ(r.status, 200u) << r.body;
+      const Json j = r.json();
+      for (const auto& item : j["items"]) items.push_back(item);
+      if (!j["truncated"].get<bool>()) break;
+      cursor = j["next_cursor"];
+    }
+    return items;
+  };
+  auto expected = [&](const std::string& key, const std::string& value) {
+    Json items = Json::array();
+    for (const auto& item : all) {
+      if (item["entry"][key] == value) items.push_back(item);
+    }
+    return items;
+  };
+  const Json costs = paged("kind=COST");
+  EXPECT_EQ(costs, expected("kind", "COST"));
+  EXPECT_EQ(costs.size(), 7u);
+  const Json other = paged("campaign=other");
+  EXPECT_EQ(other, expected("campaign_id", "other"));
+  EXPECT_GE(other.size(), 3u);
+  const Json both = paged("campaign=other&kind=COST");
+  EXPECT_EQ(both.size(), 3u);
+  EXPECT_EQ(paged("campaign=ghost"), Json::array());
+  EXPECT_EQ(paged("kind=REFUND"), Json::array());
 }
 
 // A GET on any connection reflects every append acknowledged before it

@@ -399,6 +399,7 @@ Status Index::ReadPage(const PageQuery& q, Page* page) const {
   *page = Page{};
   page->next_cursor = q.cursor;
   uint32_t account = kNoIndex;
+  uint32_t campaign = kNoIndex;  // the filter's, if any
   std::vector<Source> sources;
   bool open_too = false;
   std::string open;
@@ -408,6 +409,11 @@ Status Index::ReadPage(const PageQuery& q, Page* page) const {
     through = std::min(q.through_seq, covered_seq());
     Status st = PlanPage(q, through, &account, &sources, &open_too, &open);
     if (!st.ok()) return st;
+    if (!q.campaign.empty()) {  // a scan of the ids: once per query
+      const auto it = std::find(campaign_ids_.begin(), campaign_ids_.end(), q.campaign);
+      if (it == campaign_ids_.end()) return Status::Ok();  // no entry names it
+      campaign = static_cast<uint32_t>(it - campaign_ids_.begin());
+    }
     if (open_too) {
       sources.push_back(Source{accounts_[account].open.meta, account,
                                std::make_shared<const std::string>(std::move(open))});
@@ -418,6 +424,9 @@ Status Index::ReadPage(const PageQuery& q, Page* page) const {
   Status st = ReadSources(sources, [&](const StoredEntry& e) {
     if (e.log_seq > through || e.time_us > q.to_us) return false;
     if (e.log_seq <= q.since_seq || e.seq <= q.cursor || e.time_us < q.from_us) return true;
+    if ((q.kind != 0 && e.kind != q.kind) || (campaign != kNoIndex && e.campaign != campaign)) {
+      return true;
+    }
     if (items.size() == q.limit) {
       page->truncated = true;
       return false;

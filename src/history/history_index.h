@@ -46,6 +46,8 @@ struct PageQuery {
   // sequence the answer reflects). REQUIRES: <= covered_seq().
   uint64_t through_seq = std::numeric_limits<uint64_t>::max();
   uint32_t limit = 10'000;
+  int kind = 0;          // v1::EntryKind; 0: any
+  std::string campaign;  // empty: any
 };
 
 struct Page {

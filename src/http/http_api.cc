@@ -85,6 +85,21 @@ class Params {
     if (!st.ok()) Fail(name, st.message());
     return st.ok();
   }
+  // An entry kind by its name (COST, PROMOTION_EXPIRED, ...).
+  bool Enum(std::string_view name, v1::EntryKind* out) {
+    const std::string* v = Find(name);
+    if (v == nullptr) return true;
+    if (!v1::EntryKind_Parse(*v, out) || *out == v1::ENTRY_KIND_UNSPECIFIED) {
+      Fail(name, "\"" + *v + "\" is not an entry kind (ADD_BALANCE, COST, PROMOTION_EXPIRED, ...)");
+      return false;
+    }
+    return true;
+  }
+  bool String(std::string_view name, std::string* out) {
+    const std::string* v = Find(name);
+    if (v != nullptr) *out = *v;
+    return true;
+  }
   bool Has(std::string_view name) { return Find(name) != nullptr; }
   // After the reads: false (and an error) if a parameter was not read, or
   // one came twice.
@@ -239,7 +254,13 @@ ApiCall Account(std::string_view rest, const Query& query) {
     params.Uint("cursor", UINT64_MAX, &cursor);
     params.Uint("limit", UINT32_MAX, &limit);
     params.Time("to", &to);
+    v1::EntryKind kind = v1::ENTRY_KIND_UNSPECIFIED;
+    params.Enum("kind", &kind);
+    std::string campaign;
+    params.String("campaign", &campaign);
     v1::HistoryQuery* q = call.request.mutable_history();
+    q->set_kind(kind);
+    q->set_campaign_id(campaign);
     q->set_account_id(id);
     q->set_since_seq(since);
     q->set_cursor(cursor);

@@ -13,6 +13,7 @@
 //   GET  /api/v1/accounts/{id}[?as_of=TIME]      balances (as of a time:
 //                                                from the history index)
 //   GET  /api/v1/accounts/{id}/entries?since_seq=&cursor=&limit=&to=
+//                                         &kind=&campaign=
 //   GET  /api/v1/campaigns/{id}                  spend
 //   GET  /api/v1/disputes/{id}                   a dispute
 //

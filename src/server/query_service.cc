@@ -167,6 +167,8 @@ void QueryService::AnswerHistory(const v1::HistoryQuery& q, uint64_t through_seq
   pq.since_seq = q.since_seq();
   pq.cursor = q.cursor();
   if (q.to_us() != 0) pq.to_us = q.to_us();
+  pq.kind = q.kind();
+  pq.campaign = q.campaign_id();
   pq.through_seq = through_seq;
   pq.limit = (q.limit() == 0 || q.limit() > options_.history_limit) ? options_.history_limit
                                                                      : q.limit();
