@@ -500,6 +500,102 @@ TEST_F(HttpServerTest, EntryFiltersPageThroughTheMatchingEntries) {
   EXPECT_EQ(paged("kind=REFUND"), Json::array());
 }
 
+// The timeline: every entry that moved money but a charge is a point;
+// charges are thinned to the last of each slice of the range; the first
+// point is the balances at `from`.
+TEST_F(HttpServerTest, TimelineKeepsEveryMoneyStepButThinsCharges) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  v1::CreditGranted* g = ev.New(kT0 + 5).mutable_credit_granted();
+  g->set_account_id("acct");
+  g->set_grant_id("promo");
+  g->set_amount_micros(300 * kUnit);
+  g->set_expires_at_us(kT0 + 3'600'000'000);  // an hour in
+  const int64_t minute = 60'000'000;
+  for (int i = 0; i < 100; ++i) ev.Clicks(kT0 + (i + 1) * minute, "acct", "camp", 1);
+  ev.New(kT0 + 2 * 3'600'000'000).mutable_clock_advanced();  // the grant expires
+  ev.Deposit(kT0 + 2 * 3'600'000'000 + 1, "acct", 5 * kUnit);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  const Json all = c.Send("GET", "/api/v1/accounts/acct/entries").json()["items"];
+
+  const int slices = 10;
+  const Reply r = c.Send("GET", "/api/v1/accounts/acct/timeline?points=" + std::to_string(slices));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const Json t = r.json();
+  const int64_t from = std::stoll(t["from_us"].get<std::string>());
+  const int64_t to = std::stoll(t["to_us"].get<std::string>());
+  EXPECT_EQ(from, kT0 + 1);  // the first entry: the deposit (an opening moves no money)
+  EXPECT_EQ(to, kT0 + 2 * 3'600'000'000 + 1);  // the account's clock
+  const int64_t width = (to - from) / slices + 1;
+  // What the points must be, from the entries.
+  std::vector<std::string> want;  // entry seqs
+  std::string charge;
+  int64_t charge_slice = -1;
+  for (const auto& item : all) {
+    const Json& e = item["entry"];
+    if (e["balance_delta_micros"] == "0" && e["frozen_delta_micros"] == "0") continue;
+    const int64_t slice = (std::stoll(e["time_us"].get<std::string>()) - from) / width;
+    if (!charge.empty() && (e["kind"] != "COST" || slice != charge_slice)) {
+      want.push_back(charge);
+      charge.clear();
+    }
+    if (e["kind"] == "COST") {
+      charge = e["seq"];
+      charge_slice = slice;
+    } else {
+      want.push_back(e["seq"]);
+    }
+  }
+  if (!charge.empty()) want.push_back(charge);
+  std::vector<std::string> got;
+  int costs = 0;
+  bool expired = false;
+  int64_t last_time = 0;
+  for (const auto& p : t["points"]) {
+    const int64_t time = std::stoll(p["time_us"].get<std::string>());
+    EXPECT_GE(time, last_time);
+    last_time = time;
+    if (p["kind"] == "ENTRY_KIND_UNSPECIFIED") continue;  // the start
+    got.push_back(p["entry_seq"]);
+    costs += p["kind"] == "COST";
+    expired = expired || (p["kind"] == "PROMOTION_EXPIRED" && p["grant_id"] == "promo");
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_LE(costs, slices);
+  EXPECT_GE(costs, 2);
+  EXPECT_TRUE(expired) << r.body;
+  // The last point is the account's balance now.
+  const Json balance = c.Send("GET", "/api/v1/accounts/acct").json();
+  const Json& last = t["points"].back();
+  for (const char* k : {"cash_balance", "grant_balance", "frozen_balance", "valid_balance"}) {
+    EXPECT_EQ(last[k], balance[k]) << k;
+  }
+  EXPECT_EQ(std::stoull(t["entries_read"].get<std::string>()), all.size());
+
+  // A range: the first point is the balance as of just before it.
+  const int64_t mid = kT0 + 30 * minute + 1;
+  const Reply part = c.Send("GET", "/api/v1/accounts/acct/timeline?from=" + std::to_string(mid) +
+                                       "&to=" + std::to_string(kT0 + 60 * minute));
+  ASSERT_EQ(part.status, 200u) << part.body;
+  const Json part_json = part.json();
+  const Json& start = part_json["points"][0];
+  const Json as_of =
+      c.Send("GET", "/api/v1/accounts/acct?as_of=" + std::to_string(mid - 1)).json();
+  EXPECT_EQ(start["kind"], "ENTRY_KIND_UNSPECIFIED");
+  EXPECT_EQ(start["cash_balance"], as_of["cash_balance"]);
+  EXPECT_EQ(start["valid_balance"], as_of["valid_balance"]);
+  for (const auto& p : part_json["points"]) {
+    const int64_t time = std::stoll(p["time_us"].get<std::string>());
+    EXPECT_TRUE(time >= mid && time <= kT0 + 60 * minute) << p;
+  }
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/timeline?from=5&to=4").status, 400u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/ghost/timeline").status, 404u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/timeline?points=10001").status, 400u);
+}
+
 // A GET on any connection reflects every append acknowledged before it
 // (HTTP clients seldom keep one connection).
 TEST_F(HttpServerTest, HistoryReflectsAppendsAcknowledgedOnOtherConnections) {

@@ -266,6 +266,17 @@ ApiCall Account(std::string_view rest, const Query& query) {
     q->set_cursor(cursor);
     q->set_limit(static_cast<uint32_t>(limit));
     q->set_to_us(to);
+  } else if (sub == "/timeline") {
+    int64_t from = 0, to = 0;
+    uint64_t points = 0;
+    params.Time("from", &from);
+    params.Time("to", &to);
+    params.Uint("points", 10'000, &points);
+    v1::TimelineQuery* q = call.request.mutable_timeline();
+    q->set_account_id(id);
+    q->set_from_us(from);
+    q->set_to_us(to);
+    q->set_points(static_cast<uint32_t>(points));
   } else {
     return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource: accounts/{id}" +
                                                       std::string(sub)));
@@ -429,6 +440,7 @@ HttpAnswer Render(const v1::Response& response) {
     case v1::Response::kDispute: a.body = ToJson(response.dispute()); break;
     case v1::Response::kHistory: a.body = ToJson(response.history()); break;
     case v1::Response::kBalanceAsOf: a.body = ToJson(response.balance_as_of()); break;
+    case v1::Response::kTimeline: a.body = ToJson(response.timeline()); break;
     case v1::Response::kPong: a.body = ToJson(response.pong()); break;
     default: return ErrorAnswer(500, "INTERNAL", "the server gave an answer of no known kind");
   }

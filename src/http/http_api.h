@@ -14,6 +14,7 @@
 //                                                from the history index)
 //   GET  /api/v1/accounts/{id}/entries?since_seq=&cursor=&limit=&to=
 //                                         &kind=&campaign=
+//   GET  /api/v1/accounts/{id}/timeline?from=&to=&points=   (history/timeline.h)
 //   GET  /api/v1/campaigns/{id}                  spend
 //   GET  /api/v1/disputes/{id}                   a dispute
 //

@@ -72,7 +72,9 @@ class ConnectionManager {
   // acknowledged so far.
   uint64_t recovered_seq() const;
   uint64_t acked_seq() const;
-  static bool OffCommitter(const v1::Request& r) { return r.has_history() || r.has_balance_as_of(); }
+  static bool OffCommitter(const v1::Request& r) {
+    return r.has_history() || r.has_balance_as_of() || r.has_timeline();
+  }
 
   // A session waits for room (queue, frame or output budget).
   void Wait(const std::shared_ptr<Peer>& s) { waiting_.push_back(s); }

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "history/timeline.h"
 #include "net/frame.h"
 
 namespace billsim::server {
@@ -153,6 +154,17 @@ void QueryService::Answer(const Work& work, v1::Response* response) {
     AnswerHistory(request.history(), through_seq, response);
   } else if (request.has_balance_as_of()) {
     AnswerAsOf(request.balance_as_of(), through_seq, response);
+  } else if (request.has_timeline()) {
+    const Status st =
+        history::BuildTimeline(*index_, request.timeline(), through_seq, response->mutable_timeline());
+    if (st.code() == Status::Code::kNotFound) {
+      *response = ErrorResponse(0, v1::Error::NOT_FOUND,
+                                "account '" + request.timeline().account_id() + "' is unknown");
+    } else if (st.code() == Status::Code::kInvalidArgument) {
+      *response = ErrorResponse(0, v1::Error::BAD_REQUEST, st.message());
+    } else if (!st.ok()) {
+      *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "timeline: " + st.ToString());
+    }
   } else {
     *response = ErrorResponse(0, v1::Error::BAD_REQUEST, "unexpected request kind");
     return;
