@@ -596,6 +596,46 @@ TEST_F(HttpServerTest, TimelineKeepsEveryMoneyStepButThinsCharges) {
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/timeline?points=10001").status, 400u);
 }
 
+// The accounts of the book, a page at a time in the order they were
+// opened, each with the balances GET accounts/{id} gives; a search.
+TEST_F(HttpServerTest, AccountsListPagesTheBookAndSearches) {
+  StartServer();
+  Events ev;
+  const std::vector<std::string> ids = {"north-1", "south-2", "north-3", "east-4", "north-5"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ev.Open(kT0 + static_cast<int64_t>(i), ids[i]);
+    ev.Deposit(kT0 + 10 + static_cast<int64_t>(i), ids[i], static_cast<int64_t>(i + 1) * kUnit);
+  }
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  std::vector<std::string> seen;
+  std::string cursor = "0";
+  for (int page = 0; page < 10; ++page) {
+    const Reply r = c.Send("GET", "/api/v1/accounts?limit=2&cursor=" + cursor);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    const Json j = r.json();
+    EXPECT_EQ(j["total"], "5");
+    EXPECT_LE(j["accounts"].size(), 2u);
+    for (const auto& a : j["accounts"]) {
+      seen.push_back(a["account_id"]);
+      Json one = c.Send("GET", "/api/v1/accounts/" + a["account_id"].get<std::string>()).json();
+      one["grants"] = Json::array();
+      EXPECT_EQ(a, one);
+    }
+    if (!j["truncated"].get<bool>()) break;
+    cursor = j["next_cursor"];
+  }
+  EXPECT_EQ(seen, ids);
+  const Json found = c.Send("GET", "/api/v1/accounts?search=north").json();
+  ASSERT_EQ(found["accounts"].size(), 3u);
+  EXPECT_EQ(found["accounts"][1]["account_id"], "north-3");
+  EXPECT_EQ(found["accounts"][1]["cash_balance"], std::to_string(3 * kUnit));
+  EXPECT_EQ(found["truncated"], false);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts?limit=1001").status, 400u);
+  EXPECT_EQ(c.Send("POST", "/api/v1/accounts", "[]", "application/json").status, 405u);
+}
+
 // A GET on any connection reflects every append acknowledged before it
 // (HTTP clients seldom keep one connection).
 TEST_F(HttpServerTest, HistoryReflectsAppendsAcknowledgedOnOtherConnections) {

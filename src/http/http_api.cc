@@ -402,6 +402,23 @@ ApiCall Translate(std::string_view method, std::string_view target,
     if (!query.params.empty()) return BadRequest("POST /api/v1/events takes no query parameters");
     return Events(content_type, body, limits);
   }
+  if (path == "/api/v1/accounts") {
+    if (!get) return wrong_method("GET");
+    Params params(query);
+    uint64_t cursor = 0, limit = 0;
+    std::string search;
+    params.Uint("cursor", UINT64_MAX, &cursor);
+    params.Uint("limit", 1'000, &limit);
+    params.String("search", &search);
+    if (!params.Done()) return BadRequest(params.error(), params.field());
+    ApiCall call;
+    call.kind = ApiCall::Kind::kWire;
+    v1::AccountsQuery* q = call.request.mutable_accounts();
+    q->set_cursor(cursor);
+    q->set_limit(static_cast<uint32_t>(limit));
+    q->set_search(search);
+    return call;
+  }
   const bool account = path.starts_with(kAccounts);
   const bool campaign = path.starts_with(kCampaigns);
   const bool dispute = path.starts_with(kDisputes);
@@ -441,6 +458,7 @@ HttpAnswer Render(const v1::Response& response) {
     case v1::Response::kHistory: a.body = ToJson(response.history()); break;
     case v1::Response::kBalanceAsOf: a.body = ToJson(response.balance_as_of()); break;
     case v1::Response::kTimeline: a.body = ToJson(response.timeline()); break;
+    case v1::Response::kAccounts: a.body = ToJson(response.accounts()); break;
     case v1::Response::kPong: a.body = ToJson(response.pong()); break;
     default: return ErrorAnswer(500, "INTERNAL", "the server gave an answer of no known kind");
   }

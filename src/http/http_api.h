@@ -10,6 +10,7 @@
 //   GET  /metrics                                Prometheus text (MetricsText)
 //   POST /api/v1/events                          a JSON array of Events, or
 //                                                JSON lines (x-ndjson)
+//   GET  /api/v1/accounts?cursor=&limit=&search=   a page of the book
 //   GET  /api/v1/accounts/{id}[?as_of=TIME]      balances (as of a time:
 //                                                from the history index)
 //   GET  /api/v1/accounts/{id}/entries?since_seq=&cursor=&limit=&to=

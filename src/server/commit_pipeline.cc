@@ -317,6 +317,31 @@ void CommitPipeline::Answered(const std::vector<Delivery>& deliveries) {
 
 // --- Live-state queries -----------------------------------------------------------
 
+namespace {
+
+// A page of accounts by position; a search examines at most kScan accounts
+// a page, so the committer never scans the whole book for one request.
+void ListAccounts(const Ledger& ledger, const v1::AccountsQuery& q, v1::AccountList* out) {
+  constexpr uint64_t kScan = 100'000;
+  const uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1'000);
+  const std::vector<Account>& accounts = ledger.accounts();
+  out->set_total(accounts.size());
+  uint64_t i = std::min<uint64_t>(q.cursor(), accounts.size());
+  const uint64_t scan_end = std::min<uint64_t>(accounts.size(), i + kScan);
+  for (; i < scan_end && static_cast<uint32_t>(out->accounts_size()) < limit; ++i) {
+    const std::string& id = accounts[i].id;
+    if (!q.search().empty() && id.find(q.search()) == std::string::npos) continue;
+    std::optional<v1::AccountBalance> balance = ledger.Balance(id);
+    if (!balance) continue;
+    balance->clear_grants();
+    *out->add_accounts() = std::move(*balance);
+  }
+  out->set_next_cursor(i);
+  out->set_truncated(i < accounts.size());
+}
+
+}  // namespace
+
 void CommitPipeline::AnswerQuery(const v1::Request& request, v1::Response* response) {
   const Ledger& ledger = journal_->ledger();
   auto not_found = [&](const char* what, const std::string& id) {
@@ -342,6 +367,9 @@ void CommitPipeline::AnswerQuery(const v1::Request& request, v1::Response* respo
       *response->mutable_dispute() = std::move(*v);
       break;
     }
+    case v1::Request::kAccounts:
+      ListAccounts(ledger, request.accounts(), response->mutable_accounts());
+      break;
     case v1::Request::kPing: {
       v1::Pong* pong = response->mutable_pong();
       // Pipelined, this answer goes out once its group is synced, and
