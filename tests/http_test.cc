@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -294,6 +295,27 @@ class HttpConn {
     r.www_authenticate = std::string(res[bhttp::field::www_authenticate]);
     r.keep_alive = res.keep_alive();
     return r;
+  }
+  // Writes raw bytes, reads nothing.
+  void Write(const std::string& bytes) {
+    stream_.expires_after(std::chrono::seconds(10));
+    asio::write(stream_, asio::buffer(bytes));
+  }
+  // Reads until `done(text so far)` or 10 s; returns the text (buffered
+  // bytes first).
+  std::string ReadUntil(const std::function<bool(const std::string&)>& done) {
+    std::string text(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(buffer_.size());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    char chunk[4096];
+    while (!done(text) && std::chrono::steady_clock::now() < deadline) {
+      beast::error_code ec;
+      stream_.expires_after(std::chrono::seconds(10));
+      const size_t n = stream_.socket().read_some(asio::buffer(chunk), ec);
+      if (ec) break;
+      text.append(chunk, n);
+    }
+    return text;
   }
   // True once the server has closed the connection (reads EOF).
   bool ClosedByPeer() {
@@ -634,6 +656,55 @@ TEST_F(HttpServerTest, AccountsListPagesTheBookAndSearches) {
   EXPECT_EQ(found["truncated"], false);
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts?limit=1001").status, 400u);
   EXPECT_EQ(c.Send("POST", "/api/v1/accounts", "[]", "application/json").status, 405u);
+}
+
+// Server-sent events: acks, and an account's new entries as the history
+// index has them, each once and in order; a resume from a sequence.
+TEST_F(HttpServerTest, EventStreamSendsAcksAndTheAccountsNewEntries) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);  // sequences 1..4: before the stream opens, not in it
+  HttpConn stream(http());
+  stream.Write("GET /api/v1/events/stream?account=acct HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string text = stream.ReadUntil(
+      [](const std::string& t) { return t.find("data: {\"acked_seq\":\"4\"}") != std::string::npos; });
+  ASSERT_EQ(text.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << text;
+  EXPECT_NE(text.find("Content-Type: text/event-stream"), std::string::npos);
+  ev.clear();
+  for (int i = 0; i < 5; ++i) ev.Clicks(kT0 + 10 + i, "acct", "camp", 1);
+  ev.Open(kT0 + 20, "other");  // another account: not in this stream
+  ev.Deposit(kT0 + 21, "other", kUnit);
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);  // sequences 5..11
+  text += stream.ReadUntil([](const std::string& t) {
+    return t.find("id: 9\n") != std::string::npos &&
+           t.find("data: {\"acked_seq\":\"11\"}") != std::string::npos;
+  });
+  // The entries sent are the account's entries of sequences 5..9, as a page
+  // of the history gives them.
+  std::vector<Json> sent;
+  for (size_t at = text.find("event: entry\ndata: "); at != std::string::npos;
+       at = text.find("event: entry\ndata: ", at + 1)) {
+    const size_t start = at + std::string("event: entry\ndata: ").size();
+    sent.push_back(Json::parse(text.substr(start, text.find('\n', start) - start)));
+  }
+  const Json page = c.Send("GET", "/api/v1/accounts/acct/entries?since_seq=4").json()["items"];
+  ASSERT_EQ(sent.size(), page.size()) << text;
+  for (size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(sent[i], page[i]);
+  EXPECT_EQ(text.find("\"account_id\":\"other\""), std::string::npos);
+
+  // Resuming after sequence 7 (as a browser does with Last-Event-ID).
+  HttpConn resumed(http());
+  resumed.Write("GET /api/v1/events/stream?account=acct HTTP/1.1\r\nHost: x\r\n"
+                "Last-Event-ID: 7\r\n\r\n");
+  const std::string again =
+      resumed.ReadUntil([](const std::string& t) { return t.find("id: 9\n") != std::string::npos; });
+  EXPECT_EQ(again.find("id: 7\n"), std::string::npos) << again;
+  EXPECT_NE(again.find("id: 8\n"), std::string::npos) << again;
+  // The stream ends when the server stops (TearDown must not hang).
 }
 
 // A GET on any connection reflects every append acknowledged before it

@@ -397,6 +397,20 @@ ApiCall Translate(std::string_view method, std::string_view target,
     call.kind = ApiCall::Kind::kMetrics;
     return call;
   }
+  if (path == "/api/v1/events/stream") {
+    if (!get) return wrong_method("GET");
+    Params params(query);
+    uint64_t since = UINT64_MAX;  // absent: from now (EventStream::kNow)
+    std::string account;
+    params.String("account", &account);
+    params.Uint("since_seq", UINT64_MAX - 1, &since);
+    if (!params.Done()) return BadRequest(params.error(), params.field());
+    ApiCall call;
+    call.kind = ApiCall::Kind::kStream;
+    call.request.mutable_history()->set_account_id(account);
+    call.request.mutable_history()->set_since_seq(since);
+    return call;
+  }
   if (path == kEvents) {
     if (method != "POST") return wrong_method("POST");
     if (!query.params.empty()) return BadRequest("POST /api/v1/events takes no query parameters");

@@ -16,6 +16,8 @@
 //   GET  /api/v1/accounts/{id}/entries?since_seq=&cursor=&limit=&to=
 //                                         &kind=&campaign=
 //   GET  /api/v1/accounts/{id}/timeline?from=&to=&points=   (history/timeline.h)
+//   GET  /api/v1/events/stream[?account=&since_seq=]   server-sent events
+//                                                (http/event_stream.h)
 //   GET  /api/v1/campaigns/{id}                  spend
 //   GET  /api/v1/disputes/{id}                   a dispute
 //
@@ -51,6 +53,8 @@ struct ApiCall {
     kHealth,    // GET /healthz or /readyz: no token needed
     kMetrics,   // GET /metrics
     kWire,      // `request` goes the wire protocol's way
+    kStream,    // GET /api/v1/events/stream: `request.history()` holds the
+                // account (may be empty) and since_seq
   };
   Kind kind = Kind::kAnswered;
   HttpAnswer answer;

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
+#include "http/event_stream.h"
 #include "http/metrics.h"
 #include "net/frame.h"
 
@@ -188,6 +190,9 @@ void HttpSession::Handle() {
       Respond(std::move(a));
       return;
     }
+    case ApiCall::Kind::kStream:
+      StartStream(call.request.history());
+      return;
     case ApiCall::Kind::kWire:
       break;
   }
@@ -263,6 +268,30 @@ void HttpSession::Route() {
       Respond(ErrorAnswer(503, "UNAVAILABLE", "the server is shutting down"), true);
       return;
   }
+}
+
+// The connection becomes an EventStream: it takes the socket and this
+// connection's place (and id) in the manager.
+void HttpSession::StartStream(const v1::HistoryQuery& q) {
+  uint64_t since = q.since_seq();
+  const auto last = request_.find("Last-Event-ID");  // a browser resuming
+  if (last != request_.end()) {
+    const std::string_view v = Sv(last->value());
+    uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+      Respond(ErrorAnswer(400, "BAD_REQUEST", "Last-Event-ID: not a log sequence",
+                          "Last-Event-ID"));
+      return;
+    }
+    since = n;
+  }
+  manager_->http_counters.Count(200);
+  phase_ = Phase::kClosed;  // the socket is the stream's now
+  auto stream = std::make_shared<EventStream>(manager_, stream_.release_socket(), id_,
+                                              q.account_id(), since);
+  manager_->Add(stream, id_);
+  stream->Start();
 }
 
 std::string HttpSession::Metrics() const {

@@ -76,6 +76,7 @@ class HttpSession final : public server::Peer,
   void Handle();
   bool Authorize(const ApiCall& call, std::optional<server::Role>* role);
   void Route();
+  void StartStream(const v1::HistoryQuery& q);
   void Respond(HttpAnswer&& answer, bool close = false);
   void OnWrite(const boost::system::error_code& ec, bool close);
   void ReleaseBody();
