@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/assets.h"
 #include "scenario/time_fields.h"
 #include "util/time_parse.h"
 
@@ -440,6 +441,13 @@ ApiCall Translate(std::string_view method, std::string_view target,
     if (!get) return wrong_method("GET");
     if (account) return Account(path.substr(kAccounts.size()), query);
     return ById(path.substr(campaign ? kCampaigns.size() : kDisputes.size()), query, campaign);
+  }
+  if (const Asset* asset = FindAsset(path)) {  // the console: no data in it, no token
+    if (!get) return wrong_method("GET");
+    HttpAnswer a;
+    a.content_type = std::string(asset->content_type);
+    a.body = std::string(asset->body);
+    return Answered(std::move(a));
   }
   return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource: " + std::string(path)));
 }

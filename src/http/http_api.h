@@ -6,6 +6,7 @@
 // becomes a status and a JSON body (the proto3 JSON mapping of its body:
 // int64 money and sequences print as strings, as that mapping says).
 //
+//   GET  /, /console.js, ...                     the audit console (assets.h)
 //   GET  /healthz, /readyz                       the process is up; ready
 //   GET  /metrics                                Prometheus text (MetricsText)
 //   POST /api/v1/events                          a JSON array of Events, or

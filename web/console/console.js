@@ -1,0 +1,361 @@
+// billsim audit console: plain JavaScript over the HTTP/JSON API (README
+// "HTTP/JSON API"). Money arrives as strings of integer micro-units and is
+// formatted with BigInt; only the chart scales it to numbers.
+'use strict';
+
+const state = {
+  token: sessionStorage.getItem('billsim-token') || '',
+  account: null,       // the AccountBalance of the selected account
+  accountsCursor: '0',
+  entriesCursor: '0',  // the cursor the entries page shown was asked with
+  nextCursor: '0',
+  asOf: null,          // microseconds (string) or null: live
+  timeline: null,
+  plot: null,
+  stream: null,        // AbortController of the live stream
+  refreshTimer: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const MARKERS = {
+  ADD_BALANCE: { cls: 'm-deposit', color: '#16a34a', glyph: '●' },
+  PROMOTION_ISSUED: { cls: 'm-grant', color: '#7c3aed', glyph: '●' },
+  PROMOTION_EXPIRED: { cls: 'm-expired', color: '#dc2626', glyph: '▼' },
+  RETURN_OF_REMAINING_BUDGET: { cls: 'm-return', color: '#0891b2', glyph: '◆' },
+  REFUND: { cls: 'm-refund', color: '#d97706', glyph: '★' },
+};
+
+// --- the API ---------------------------------------------------------------------
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (state.token) headers.Authorization = 'Bearer ' + state.token;
+  const res = await fetch(path, Object.assign({}, options, { headers }));
+  if (res.status === 401) {
+    $('token-form').hidden = false;
+    setStatus('this server needs a token', true);
+    throw new Error('unauthenticated');
+  }
+  const body = await res.json();
+  if (!res.ok) {
+    const e = new Error(body.error ? body.error.message : res.statusText);
+    e.status = res.status;
+    throw e;
+  }
+  return body;
+}
+
+function setStatus(text, error = false) {
+  $('status').textContent = text;
+  $('status').className = error ? 'error' : 'muted';
+}
+
+// --- formatting ------------------------------------------------------------------
+
+function money(micros, currency) {
+  let v = BigInt(micros || '0');
+  const sign = v < 0n ? '-' : '';
+  if (v < 0n) v = -v;
+  const whole = (v / 1000000n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  let frac = (v % 1000000n).toString().padStart(6, '0').replace(/0+$/, '');
+  if (frac.length < 2) frac = frac.padEnd(2, '0');
+  return `${sign}${whole}.${frac}${currency ? ' ' + currency : ''}`;
+}
+
+function usToMs(us) { return Number(BigInt(us) / 1000n); }
+
+function utc(us) {
+  return new Date(usToMs(us)).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, '');
+}
+
+// The time in the account's zone (a fixed UTC offset), with the offset.
+function local(us, offsetMinutes) {
+  const off = Number(offsetMinutes || 0);
+  const t = new Date(usToMs(us) + off * 60000).toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, '');
+  const sign = off < 0 ? '-' : '+';
+  const a = Math.abs(off);
+  return `${t} ${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+function cell(tr, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+
+// --- accounts --------------------------------------------------------------------
+
+async function loadAccounts(append = false) {
+  if (!append) state.accountsCursor = '0';
+  const q = new URLSearchParams({ limit: '100', cursor: state.accountsCursor,
+                                  search: $('search').value });
+  const list = await api('/api/v1/accounts?' + q);
+  const tbody = $('accounts').tBodies[0];
+  if (!append) tbody.textContent = '';
+  for (const a of list.accounts) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = a.account_id;
+    cell(tr, a.account_id);
+    cell(tr, money(a.valid_balance, a.currency), 'num');
+    tr.onclick = () => { location.hash = 'account=' + encodeURIComponent(a.account_id); };
+    if (state.account && state.account.account_id === a.account_id) tr.className = 'selected';
+    tbody.appendChild(tr);
+  }
+  state.accountsCursor = list.next_cursor;
+  $('accounts-more').hidden = !list.truncated;
+  setStatus(`${list.total} accounts`);
+}
+
+// --- one account -----------------------------------------------------------------
+
+async function selectAccount(id) {
+  document.body.dataset.state = 'loading';
+  state.account = await api('/api/v1/accounts/' + encodeURIComponent(id));
+  for (const tr of $('accounts').tBodies[0].rows) {
+    tr.className = tr.dataset.id === id ? 'selected' : '';
+  }
+  const a = state.account;
+  $('account').hidden = false;
+  $('account-title').textContent = a.account_id;
+  const off = a.utc_offset_minutes;
+  $('account-meta').textContent =
+      `${a.currency} · time zone UTC${off < 0 ? '-' : '+'}${Math.abs(off) / 60}h · ` +
+      `${a.funding_order.replace('FUNDING_ORDER_', '').toLowerCase().replace('_', ' ')} · ` +
+      `deposited ${money(a.total_deposited, a.currency)} · granted ${money(a.total_granted, a.currency)} · ` +
+      `spent ${money(a.total_spent, a.currency)} · expired ${money(a.total_expired, a.currency)} · ` +
+      `adjusted ${money(a.total_adjusted, a.currency)}`;
+  state.asOf = null;
+  $('asof').value = '';
+  await Promise.all([showBalance(), loadTimeline(), loadEntries('0'), loadSpend()]);
+  follow(id);
+  document.body.dataset.state = 'ready';
+}
+
+async function showBalance() {
+  const a = state.account;
+  let b = a;
+  $('asof-note').textContent = '';
+  if (state.asOf !== null) {
+    b = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}?as_of=${state.asOf}`);
+    $('asof-note').textContent = b.log_seq === '0'
+        ? 'no entry by then'
+        : `after entry ${b.entry_seq} (log sequence ${b.log_seq}); local ${local(state.asOf, a.utc_offset_minutes)}`;
+  }
+  $('bal-cash').textContent = money(b.cash_balance, a.currency);
+  $('bal-grant').textContent = money(b.grant_balance, a.currency);
+  $('bal-frozen').textContent = money(b.frozen_balance, a.currency);
+  $('bal-valid').textContent = money(b.valid_balance, a.currency);
+}
+
+async function loadTimeline() {
+  const a = state.account;
+  const t = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}/timeline?points=400`);
+  state.timeline = t;
+  const xs = [], cash = [], grant = [], frozen = [], valid = [];
+  for (const p of t.points) {
+    xs.push(usToMs(p.time_us) / 1000);
+    cash.push(Number(BigInt(p.cash_balance)) / 1e6);
+    grant.push(Number(BigInt(p.grant_balance)) / 1e6);
+    frozen.push(Number(BigInt(p.frozen_balance)) / 1e6);
+    valid.push(Number(BigInt(p.valid_balance)) / 1e6);
+  }
+  const data = [xs, cash, grant, frozen, valid];
+  if (state.plot) state.plot.destroy();
+  const width = Math.max(400, $('chart').clientWidth || 800);
+  state.plot = new uPlot({
+    width, height: 280,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+    series: [
+      { label: 'time (UTC)' },
+      { label: 'cash', stroke: '#2563eb', paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: 'grant', stroke: '#7c3aed', paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: 'frozen', stroke: '#0891b2', paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: 'valid', stroke: '#111827', width: 2, paths: uPlot.paths.stepped({ align: 1 }) },
+    ],
+    hooks: { draw: [drawMarkers] },
+  }, data, $('chart'));
+  state.plot.over.addEventListener('click', () => {
+    const i = state.plot.cursor.idx;
+    if (i !== null && i !== undefined) showAround(t.points[i]);
+  });
+}
+
+// Markers on the valid line where money moved for a reason other than a
+// charge.
+function drawMarkers(u) {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.font = `${Math.round(12 * devicePixelRatio)}px sans-serif`;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  state.timeline.points.forEach((p, i) => {
+    const m = MARKERS[p.kind];
+    if (!m) return;
+    const x = u.valToPos(u.data[0][i], 'x', true);
+    const y = u.valToPos(u.data[4][i], 'y', true);
+    ctx.fillStyle = m.color;
+    ctx.fillText(m.glyph, x, y);
+  });
+  ctx.restore();
+}
+
+// The entries around a point of the chart, that point's entry marked.
+async function showAround(point) {
+  const seq = BigInt(point.entry_seq || '0');
+  const from = seq > 10n ? seq - 10n : 0n;
+  await loadEntries(from.toString(), point.entry_seq);
+}
+
+async function loadEntries(cursor, mark) {
+  const a = state.account;
+  const q = new URLSearchParams({ limit: '50', cursor });
+  if ($('kind').value) q.set('kind', $('kind').value);
+  if ($('campaign').value) q.set('campaign', $('campaign').value);
+  const page = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}/entries?` + q);
+  state.entriesCursor = cursor;
+  state.nextCursor = page.next_cursor;
+  $('entries-next').disabled = !page.truncated;
+  const tbody = $('entries').tBodies[0];
+  tbody.textContent = '';
+  for (const item of page.items) {
+    const e = item.entry;
+    const tr = document.createElement('tr');
+    tr.dataset.seq = e.seq;
+    if (mark && e.seq === mark) tr.className = 'near';
+    cell(tr, e.seq, 'num');
+    cell(tr, item.log_seq, 'num');
+    cell(tr, utc(e.time_us));
+    cell(tr, local(e.time_us, a.utc_offset_minutes));
+    const kind = cell(tr, e.kind);
+    if (MARKERS[e.kind]) kind.className = MARKERS[e.kind].cls;
+    cell(tr, [e.campaign_id, e.grant_id, e.dispute_id].filter(Boolean).join(' / '));
+    cell(tr, e.balance_delta_micros === '0' ? '' : money(e.balance_delta_micros, ''), 'num');
+    cell(tr, e.frozen_delta_micros === '0' ? '' : money(e.frozen_delta_micros, ''), 'num');
+    cell(tr, money(e.valid_balance, ''), 'num');
+    cell(tr, e.event_id, 'num');
+    cell(tr, e.note || (e.not_billed_reason !== 'NOT_BILLED_REASON_UNSPECIFIED'
+                          ? e.not_billed_reason + ' ×' + e.units : ''), 'note');
+    tbody.appendChild(tr);
+  }
+}
+
+// Campaigns and disputes of the account, found through its entries.
+async function loadSpend() {
+  const a = state.account;
+  const id = encodeURIComponent(a.account_id);
+  const [status, disputes] = await Promise.all([
+    api(`/api/v1/accounts/${id}/entries?kind=CAMPAIGN_STATUS&limit=1000`),
+    api(`/api/v1/accounts/${id}/entries?kind=DISPUTE_STATUS&limit=1000`),
+  ]);
+  const campaigns = [...new Set(status.items.map((i) => i.entry.campaign_id).filter(Boolean))];
+  const tbody = $('campaigns').tBodies[0];
+  tbody.textContent = '';
+  for (const c of campaigns) {
+    const s = await api('/api/v1/campaigns/' + encodeURIComponent(c));
+    const tr = document.createElement('tr');
+    cell(tr, c);
+    cell(tr, (s.status || '').toString());
+    cell(tr, money(s.billed_micros, a.currency), 'num');
+    cell(tr, s.billed_units, 'num');
+    cell(tr, (s.not_billed || []).map((n) => `${n.reason}: ${n.units}`).join(', '));
+    tbody.appendChild(tr);
+  }
+  const dt = $('disputes').tBodies[0];
+  dt.textContent = '';
+  const ids = [...new Set(disputes.items.map((i) => i.entry.dispute_id).filter(Boolean))];
+  for (const d of ids) {
+    const v = await api('/api/v1/disputes/' + encodeURIComponent(d));
+    const tr = document.createElement('tr');
+    cell(tr, d);
+    cell(tr, v.campaign_id);
+    cell(tr, v.status);
+    cell(tr, money(v.verifiable_micros || '0', a.currency), 'num');
+    cell(tr, money(v.adjusted_micros || '0', a.currency), 'num');
+    dt.appendChild(tr);
+  }
+}
+
+// --- live ------------------------------------------------------------------------
+
+// Follows the account's stream of new entries (fetch, so that a token can
+// go in the header; EventSource cannot send one) and refreshes what shows.
+async function follow(id) {
+  if (state.stream) state.stream.abort();
+  const ctrl = new AbortController();
+  state.stream = ctrl;
+  const headers = state.token ? { Authorization: 'Bearer ' + state.token } : {};
+  try {
+    const res = await fetch('/api/v1/events/stream?account=' + encodeURIComponent(id),
+                            { headers, signal: ctrl.signal });
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buf.indexOf('\n\n')) >= 0) {
+        const message = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        if (/^event: entry$/m.test(message)) scheduleRefresh();
+        const ack = /^data: \{"acked_seq":"(\d+)"\}$/m.exec(message);
+        if (ack) setStatus(`live · acknowledged through sequence ${ack[1]}`);
+      }
+    }
+  } catch (e) {
+    if (e.name !== 'AbortError') setStatus('live updates stopped: ' + e.message, true);
+  }
+}
+
+function scheduleRefresh() {
+  if (state.refreshTimer) return;
+  state.refreshTimer = setTimeout(async () => {
+    state.refreshTimer = null;
+    const id = state.account.account_id;
+    state.account = await api('/api/v1/accounts/' + encodeURIComponent(id));
+    await Promise.all([showBalance(), loadTimeline(), loadEntries(state.entriesCursor)]);
+    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+  }, 300);
+}
+
+// --- wiring ----------------------------------------------------------------------
+
+function route() {
+  const m = /account=([^&]+)/.exec(location.hash);
+  if (m) selectAccount(decodeURIComponent(m[1])).catch((e) => setStatus(e.message, true));
+}
+
+function init() {
+  for (const k of Object.keys(MARKERS).concat(['COST', 'FREEZE', 'FREEZE_REDUCED', 'NOT_BILLED',
+                                              'DISPUTE_STATUS', 'CAMPAIGN_STATUS'])) {
+    const o = document.createElement('option');
+    o.value = o.textContent = k;
+    $('kind').appendChild(o);
+  }
+  $('search').addEventListener('input', () => loadAccounts().catch((e) => setStatus(e.message, true)));
+  $('accounts-more').onclick = () => loadAccounts(true);
+  $('kind').onchange = () => loadEntries('0');
+  $('campaign').onchange = () => loadEntries('0');
+  $('entries-first').onclick = () => loadEntries('0');
+  $('entries-next').onclick = () => loadEntries(state.nextCursor);
+  $('asof').onchange = () => {
+    const v = $('asof').value;  // "YYYY-MM-DDTHH:MM[:SS]", read as UTC
+    state.asOf = v ? String(BigInt(Date.parse(v + (v.length === 16 ? ':00' : '') + 'Z')) * 1000n) : null;
+    showBalance().catch((e) => setStatus(e.message, true));
+  };
+  $('asof-now').onclick = () => { $('asof').value = ''; state.asOf = null; showBalance(); };
+  $('token-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    state.token = $('token').value;
+    sessionStorage.setItem('billsim-token', state.token);
+    $('token-form').hidden = true;
+    loadAccounts().then(route).catch((e) => setStatus(e.message, true));
+  };
+  window.addEventListener('hashchange', route);
+  loadAccounts().then(route).catch((e) => setStatus(e.message, true));
+}
+
+init();

@@ -1,0 +1,154 @@
+// The audit console in a real browser (Debian's chromium driven by
+// playwright-core; ctest runs it): `node console_test.mjs BILLSIM SCREENSHOT`.
+// Starts `billsim serve --http` on loopback ports in a temporary directory,
+// appends a book through the API, then checks that the page loads with no
+// console errors, the chart canvas is painted, the entries table shows the
+// API's rows, the as-of picker changes the balance shown, and a live append
+// shows without a reload. Keeps a screenshot. Stops the server whatever
+// happens.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [billsim, screenshot] = process.argv.slice(2);
+if (!billsim || !screenshot) {
+  console.error('usage: node console_test.mjs BILLSIM SCREENSHOT');
+  process.exit(2);
+}
+
+const T0 = 1768435200000000n;  // 2026-01-15T00:00:00Z
+const HOUR = 3600000000n;
+const UNIT = 1000000n;
+let nextId = 1;
+const ev = (dt, payload) => Object.assign({ event_id: String(nextId++), time_us: String(T0 + dt) }, payload);
+
+// A book with every kind of marker: a deposit, a grant that expires, a daily
+// campaign that holds and returns budget, charges.
+const book = [
+  ev(0n, { account_opened: { account_id: 'cafe', currency: 'USD', utc_offset_minutes: 60 } }),
+  ev(1n, { cash_deposited: { account_id: 'cafe', amount_micros: String(50n * UNIT) } }),
+  ev(2n, { credit_granted: { account_id: 'cafe', grant_id: 'welcome', amount_micros: String(20n * UNIT),
+                             expires_at_us: String(T0 + 5n * HOUR) } }),
+  ev(3n, { campaign_created: { account_id: 'cafe', campaign_id: 'spring', objective: 'OBJECTIVE_TRAFFIC',
+                               billing_event: 'BILLING_EVENT_CPC', price_micros: String(UNIT),
+                               budget_mode: 'BUDGET_MODE_DAY', budget_micros: String(60n * UNIT),
+                               creative_reviewed: true, audience_defined: true,
+                               landing_page_url: 'https://example.com' } }),
+  ev(4n, { campaign_status_changed: { account_id: 'cafe', campaign_id: 'spring', operation: 'ENABLE' } }),
+];
+for (let i = 1n; i <= 6n; i++) {
+  book.push(ev(i * 30n * 60000000n, { delivery_reported: { account_id: 'cafe', campaign_id: 'spring',
+                                                            kind: 'CLICK', count: '1' } }));
+}
+book.push(ev(4n * HOUR, { campaign_status_changed: { account_id: 'cafe', campaign_id: 'spring',
+                                                     operation: 'DISABLE' } }));
+book.push(ev(6n * HOUR, { clock_advanced: {} }));
+
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
+
+const dir = mkdtempSync(join(tmpdir(), 'billsim-console-'));
+const server = spawn(billsim, ['serve', '--log', join(dir, 'log'), '--listen', '127.0.0.1:0',
+                               '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+let stderr = '';
+server.stderr.on('data', (d) => { stderr += d; });
+let browser;
+try {
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the server did not print its address')), 20000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /^http on (\S+)$/m.exec(out);
+      if (m) { clearTimeout(timer); resolve('http://' + m[1]); }
+    });
+    server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  const api = async (path, init) => {
+    const res = await fetch(base + path, init);
+    const body = await res.json();
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  const post = (events) => api('/api/v1/events', { method: 'POST', body: JSON.stringify(events),
+                                                  headers: { 'Content-Type': 'application/json' } });
+  const ack = await post(book);
+  for (const r of ack.rejections) console.log('rejected: ' + r.reason);
+  check(ack.accepted === book.length, `the book is accepted (${ack.accepted} of ${book.length})`);
+
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const context = await browser.newContext({ timezoneId: 'UTC', viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const started = Date.now();
+  await page.goto(base + '/#account=cafe');
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 20000 });
+  console.log(`console loaded the account in ${Date.now() - started} ms`);
+
+  // The chart: a canvas with paint on it, and markers for the expiry.
+  const painted = await page.evaluate(() => {
+    const c = document.querySelector('#chart canvas');
+    if (!c) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) n += d[i] > 0 ? 1 : 0;
+    return n;
+  });
+  check(painted > 1000, `the chart canvas is painted (${painted} pixels)`);
+  const timeline = await api('/api/v1/accounts/cafe/timeline?points=400');
+  const kinds = new Set(timeline.points.map((p) => p.kind));
+  check(kinds.has('PROMOTION_EXPIRED') && kinds.has('RETURN_OF_REMAINING_BUDGET') && kinds.has('ADD_BALANCE'),
+        `the timeline holds the expiry, the returned budget and the deposit (${[...kinds].join(' ')})`);
+
+  // The entries table: the API's first page, row for row.
+  const entries = await api('/api/v1/accounts/cafe/entries?limit=50');
+  const rows = await page.$$eval('#entries tbody tr', (trs) => trs.map((tr) => tr.dataset.seq));
+  check(JSON.stringify(rows) === JSON.stringify(entries.items.map((i) => i.entry.seq)),
+        `the entries table shows the API's rows (${rows.length})`);
+
+  // As of: before the deposit the cash is zero; now it is the balance.
+  const balance = await api('/api/v1/accounts/cafe');
+  const cashNow = await page.textContent('#bal-cash');
+  await page.fill('#asof', '2026-01-14T23:00:00');
+  await page.dispatchEvent('#asof', 'change');
+  await page.waitForFunction(() => document.getElementById('bal-cash').textContent === '0.00 USD',
+                             null, { timeout: 10000 }).catch(() => {});
+  check(await page.textContent('#bal-cash') === '0.00 USD', 'the as-of picker shows the balance before the deposit');
+  await page.click('#asof-now');
+  await page.waitForFunction((t) => document.getElementById('bal-cash').textContent === t, cashNow,
+                             { timeout: 10000 }).catch(() => {});
+  check(await page.textContent('#bal-cash') === cashNow,
+        `"now" shows the live balance again (${cashNow}; API cash ${balance.cash_balance})`);
+
+  // Live: a deposit appended through the API shows without a reload.
+  const more = await post([ev(7n * HOUR, { cash_deposited: { account_id: 'cafe', amount_micros: String(7n * UNIT) } })]);
+  const after = await api('/api/v1/accounts/cafe');
+  const want = (Number(BigInt(after.cash_balance) / 10000n) / 100).toFixed(2);
+  await page.waitForFunction((w) => document.getElementById('bal-cash').textContent.startsWith(w),
+                             want.replace(/\B(?=(\d{3})+(?!\d))/g, ','), { timeout: 15000 }).catch(() => {});
+  check((await page.textContent('#bal-cash')).startsWith(want), `a live deposit shows its balance (${want}) without a reload`);
+  const seqs = await page.$$eval('#entries tbody tr', (trs) => trs.map((tr) => tr.cells[1].textContent));
+  check(seqs.includes(more.last_seq), `the live deposit's entry (log sequence ${more.last_seq}) is in the table`);
+
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`screenshot: ${screenshot}`);
+  check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.join(' | ') : ''}`);
+} catch (e) {
+  failures.push(e.message);
+  console.log('FAIL ' + e.stack);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  server.kill('SIGTERM');
+  await new Promise((r) => { if (server.exitCode !== null) r(); else server.on('exit', r); setTimeout(r, 10000); });
+  if (server.exitCode === null) server.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failures.length) {
+  console.log(`${failures.length} failed`);
+  process.exit(1);
+}
+console.log('console: all checks passed');
