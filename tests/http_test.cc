@@ -417,6 +417,20 @@ TEST_F(HttpServerTest, AppendsAnswerWithSequencesAndRejectionsNamingTheField) {
   EXPECT_EQ(j["rejections"][0]["duplicate"], false);
   EXPECT_EQ(j["rejections"][1]["duplicate"], true);
   EXPECT_EQ(AckedSeq(), 5u);
+
+  // A body over 16 KiB is parsed on a translation thread: the same answers.
+  ev.clear();
+  for (int i = 0; i < 400; ++i) ev.Clicks(kT0 + 100 + i, "acct", "camp", 1);
+  const std::string big = JsonLines(ev.all());
+  ASSERT_GT(big.size(), 16u * 1024);
+  r = c.Send("POST", "/api/v1/events", big, "application/x-ndjson");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json()["accepted"], 400);
+  EXPECT_EQ(r.json()["last_seq"], "405");
+  r = c.Send("POST", "/api/v1/events", big + "{\"bogus\":1}\n", "application/x-ndjson");
+  EXPECT_EQ(r.status, 400u) << r.body;
+  EXPECT_NE(r.body.find("line 401"), std::string::npos) << r.body;
+  EXPECT_EQ(AckedSeq(), 405u);
 }
 
 TEST_F(HttpServerTest, QueriesAnswerAsTheBinaryProtocolDoes) {
@@ -822,6 +836,14 @@ TEST_F(HttpServerTest, TokensApplyAsBearerTokensWithTheirRoles) {
   EXPECT_EQ(r.status, 401u);
   r = c.Send("GET", "/healthz");  // no token needed
   EXPECT_EQ(r.status, 200u);
+  r = c.Send("GET", "/");  // nor for the console's files, which hold no data
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find("<title>billsim audit console</title>"), std::string::npos);
+  // Without a token nothing is parsed or judged: not even a bad body.
+  r = c.Send("POST", "/api/v1/events", "[{", "application/json");
+  EXPECT_EQ(r.status, 401u);
+  r = c.Send("GET", "/nope");
+  EXPECT_EQ(r.status, 401u);
 }
 
 TEST_F(HttpServerTest, MetricsParseAsPrometheusText) {

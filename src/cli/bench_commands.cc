@@ -386,19 +386,24 @@ int BenchMain(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "ledger") {
     return BenchLedgerMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "http") {
+    return BenchHttpMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: billsim bench log|ledger|history [OPTIONS]\n\nbenchmarks:\n"
+      std::cout << "usage: billsim bench log|ledger|history|http [OPTIONS]\n\nbenchmarks:\n"
                    "  log       append, replay and snapshot-replay figures for the log\n"
                    "  ledger    how the ledger scales with the size of the book: set-up\n"
                    "            and delivery replay rates, timer work per simulated day,\n"
                    "            memory and snapshot bytes per account and campaign\n"
                    "  history   --log DIR: history index build, page and as-of latency;\n"
                    "            --server HOST:PORT: page latency from a running server\n"
+                   "  http      --http HOST:PORT: a running server's HTTP/JSON API: JSON-lines\n"
+                   "            ingest beside the binary protocol, page and timeline latency\n"
                    "\nEach has --help.\n";
       return kExitOk;
     }
-    spdlog::error("usage: billsim bench log|ledger|history [OPTIONS]; see billsim bench --help");
+    spdlog::error("usage: billsim bench log|ledger|history|http [OPTIONS]; see billsim bench --help");
     return kExitUsage;
   }
   po::options_description options("billsim bench log options");

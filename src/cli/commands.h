@@ -28,6 +28,8 @@ int AuditMain(const std::vector<std::string>& args);
 int BenchMain(const std::vector<std::string>& args);
 // billsim bench ledger ... (bench_ledger.cc; BenchMain dispatches to it)
 int BenchLedgerMain(const std::vector<std::string>& args);
+// billsim bench http ... (bench_http.cc: the HTTP/JSON API of a running server)
+int BenchHttpMain(const std::vector<std::string>& args);
 // billsim serve ... (the Asio ingest server)
 int ServeMain(const std::vector<std::string>& args);
 // billsim console ... (the HTTP/JSON API over a log, read-only)

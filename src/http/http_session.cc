@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "http/assets.h"
 #include "http/event_stream.h"
 #include "http/metrics.h"
 #include "net/frame.h"
@@ -156,21 +157,37 @@ void HttpSession::Handle() {
   request_ = parser_->release();
   parser_.reset();
   manager_->http_counters.requests++;
-  const auto header = [&](bhttp::field f) {
-    const auto it = request_.find(f);
-    return it == request_.end() ? std::string_view{} : Sv(it->value());
-  };
+  if (!Authenticate()) return;
+  // A large body's JSON is parsed on the translation threads, not on the
+  // network thread that every connection shares.
+  if (request_.body().size() > kInlineTranslateBytes && manager_->translate_pool != nullptr) {
+    phase_ = Phase::kTranslating;
+    asio::post(*manager_->translate_pool, [self = shared_from_this()] {
+      auto call = std::make_shared<ApiCall>(self->TranslateRequest());
+      asio::post(self->manager_->io(), [self, call] { self->Dispatch(std::move(*call)); });
+    });
+    return;
+  }
+  Dispatch(TranslateRequest());
+}
+
+// Reads request_ alone (a translation thread may run it).
+ApiCall HttpSession::TranslateRequest() const {
+  const auto it = request_.find(bhttp::field::content_type);
   ApiLimits limits;
   limits.max_events_per_request = manager_->options().max_events_per_request;
-  ApiCall call = Translate(Sv(request_.method_string()),
-                           Sv(request_.target()), header(bhttp::field::content_type),
-                           request_.body(), limits);
+  return Translate(Sv(request_.method_string()), Sv(request_.target()),
+                   it == request_.end() ? std::string_view{} : Sv(it->value()), request_.body(),
+                   limits);
+}
+
+void HttpSession::Dispatch(ApiCall call) {
+  if (phase_ == Phase::kClosed) return;
   const uint64_t body_bytes = request_.body().size();
   request_.body().clear();
   request_.body().shrink_to_fit();
   ReleaseBody();  // translated: the body's bytes are ours no more
-  std::optional<server::Role> role;
-  if (!Authorize(call, &role)) return;
+  if (!Permit(call)) return;
 
   switch (call.kind) {
     case ApiCall::Kind::kAnswered:
@@ -207,32 +224,43 @@ void HttpSession::Handle() {
   Route();
 }
 
-// Health needs no token; everything else one (as a Bearer token) when the
-// server checks access, and a role that permits the request.
-bool HttpSession::Authorize(const ApiCall& call, std::optional<server::Role>* role) {
-  if (call.kind == ApiCall::Kind::kHealth || call.kind == ApiCall::Kind::kAnswered) return true;
+// Who asks, before any work is done for them: health and the console's
+// files need no token; everything else one of the table, when the server
+// checks access, as "Authorization: Bearer TOKEN". On a refusal: a 401.
+bool HttpSession::Authenticate() {
+  role_.reset();
+  const auto& tokens = manager_->options().tokens;
+  if (!tokens) {
+    role_ = server::Role::kOperator;  // nothing to check
+    return true;
+  }
+  const std::string_view target = Sv(request_.target());
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz" || path == "/readyz" || FindAsset(path) != nullptr) return true;
+  const auto it = request_.find(bhttp::field::authorization);
+  const std::optional<std::string_view> token =
+      it == request_.end() ? std::nullopt : BearerToken(Sv(it->value()));
+  if (token) role_ = tokens->Authenticate(*token);
+  if (role_) return true;
+  ReleaseBody();
+  Respond(ErrorAnswer(401, "UNAUTHENTICATED",
+                      token ? "unknown token"
+                            : "this server checks access: send Authorization: Bearer TOKEN (a "
+                              "token of its --token-file)",
+                      "Authorization"));
+  return false;
+}
+
+// What the role may do: a wire request as the binary protocol judges it.
+bool HttpSession::Permit(const ApiCall& call) {
+  if (call.kind != ApiCall::Kind::kWire) return true;
   if (manager_->options().read_only && call.request.has_append()) {
     Respond(ErrorAnswer(403, "PERMISSION_DENIED",
                         "this server serves its log read-only (billsim console): no appends"));
     return false;
   }
-  const auto& tokens = manager_->options().tokens;
-  if (!tokens) return true;
-  const auto it = request_.find(bhttp::field::authorization);
-  const std::optional<std::string_view> token =
-      it == request_.end() ? std::nullopt : BearerToken(Sv(it->value()));
-  if (token) *role = tokens->Authenticate(*token);
-  if (!*role) {
-    HttpAnswer a = ErrorAnswer(401, "UNAUTHENTICATED",
-                               token ? "unknown token"
-                                     : "this server checks access: send Authorization: "
-                                       "Bearer TOKEN (a token of its --token-file)",
-                               "Authorization");
-    Respond(std::move(a));
-    return false;
-  }
-  if (call.kind != ApiCall::Kind::kWire) return true;
-  const Status st = server::Permit(**role, call.request, nullptr);
+  if (!manager_->options().tokens) return true;
+  const Status st = server::Permit(*role_, call.request, nullptr);
   if (!st.ok()) {
     Respond(ErrorAnswer(403, "PERMISSION_DENIED", st.message()));
     return false;

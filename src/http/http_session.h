@@ -38,6 +38,8 @@ class HttpSession final : public server::Peer,
                           public std::enable_shared_from_this<HttpSession> {
  public:
   static constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+  // Bodies above this are parsed on the server's translation threads.
+  static constexpr size_t kInlineTranslateBytes = 16 * 1024;
 
   HttpSession(std::shared_ptr<server::ConnectionManager> manager,
               boost::asio::ip::tcp::socket socket, uint64_t id);
@@ -61,6 +63,7 @@ class HttpSession final : public server::Peer,
     kReadingHeader,
     kReserving,     // waiting for room in the frame budget for the body
     kReadingBody,
+    kTranslating,   // a translation thread parses the body
     kRouting,       // the request waits for room in a queue (blocked_)
     kAnswering,     // routed: the answer comes through Deliver
     kWriting,
@@ -74,7 +77,10 @@ class HttpSession final : public server::Peer,
   void ReadBody();
   void OnBody(const boost::system::error_code& ec);
   void Handle();
-  bool Authorize(const ApiCall& call, std::optional<server::Role>* role);
+  bool Authenticate();
+  ApiCall TranslateRequest() const;
+  void Dispatch(ApiCall call);
+  bool Permit(const ApiCall& call);
   void Route();
   void StartStream(const v1::HistoryQuery& q);
   void Respond(HttpAnswer&& answer, bool close = false);
@@ -97,6 +103,7 @@ class HttpSession final : public server::Peer,
   uint64_t slot_ = 0;
   uint64_t own_acked_seq_ = 0;  // read your writes, as Session does
   std::optional<server::Work> blocked_;
+  std::optional<server::Role> role_;  // of the request being handled
 };
 
 }  // namespace billsim::http

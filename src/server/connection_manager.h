@@ -17,6 +17,7 @@
 
 #include <utility>  // before Boost: Asio 1.74 uses std::exchange (TOOLCHAIN.md)
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -84,6 +85,9 @@ class ConnectionManager {
   uint64_t output_bytes() const { return out_bytes_; }
   http::HttpCounters http_counters;
   std::function<http::MetricsSnapshot()> metrics;  // the server's part, set by it
+
+  // Where HTTP bodies are parsed (http_session.h), off the network thread.
+  boost::asio::thread_pool* translate_pool = nullptr;
 
   bool stopping = false;
   bool committer_done = false;

@@ -66,6 +66,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl>, public R
   asio::signal_set signals_;
   asio::steady_timer shutdown_timer_;
   asio::executor_work_guard<asio::io_context::executor_type> work_guard_;
+  // Parses large HTTP bodies (JSON) off the network thread; declared after
+  // io_, so that it stops before io_ goes.
+  asio::thread_pool translate_pool_{2};
   CommitPipeline pipeline_;
   QueryService queries_;
   std::shared_ptr<ConnectionManager> manager_;
@@ -94,6 +97,7 @@ Status Server::Impl::Start() {
     if (!st.ok()) return st;
   }
   manager_->metrics = [this] { return Metrics(); };
+  manager_->translate_pool = &translate_pool_;
   st = queries_.Start();
   if (!st.ok()) return st;
   // Not shared_from_this(): the pipeline is ours, a copy of us in it would
@@ -145,6 +149,7 @@ Status Server::Impl::Run() {
   if (acceptor_.is_open()) DoAccept();
   if (http_acceptor_.is_open()) DoAcceptHttp();
   io_.run();
+  translate_pool_.join();  // what it still parses goes nowhere: io_ has stopped
   pipeline_.Join();
   queries_.Stop();
   return pipeline_.failure();
