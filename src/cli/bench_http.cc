@@ -150,7 +150,9 @@ int BenchHttpMain(const std::vector<std::string>& args) {
       "the server's binary address (serve --listen): also send events over it, to compare")(
       "accounts", po::value<uint32_t>()->default_value(100), "accounts in the book it sets up")(
       "campaigns", po::value<uint32_t>()->default_value(1000), "campaigns in the book")(
-      "events", po::value<uint64_t>()->default_value(200'000), "stream events per protocol")(
+      "events", po::value<uint64_t>()->default_value(200'000),
+      "stream events per protocol; 0: no set-up and no ingest, queries only, over the accounts "
+      "a `billsim stress` of the same --seed and --accounts opened")(
       "batch", po::value<uint32_t>()->default_value(1000), "events per request")(
       "connections", po::value<uint32_t>()->default_value(2),
       "connections sending at once (each gets the events of its accounts, in order)")(
@@ -200,7 +202,7 @@ int BenchHttpMain(const std::vector<std::string>& args) {
   // The book, over HTTP on one connection, in order.
   std::vector<std::string> setup_bodies(1);
   uint64_t setup_events = 0;
-  workload.Setup([&](v1::Event& e) {
+  if (events > 0) workload.Setup([&](v1::Event& e) {
     if (setup_events > 0 && setup_events % batch == 0) setup_bodies.emplace_back();
     setup_bodies.back() += JsonLine(e);
     ++setup_events;
@@ -234,14 +236,18 @@ int BenchHttpMain(const std::vector<std::string>& args) {
     }
   }
 
-  const Ingest setup = RunConnections(1, [&](size_t, Ingest* out) {
-    SendHttp(address, token, setup_bodies, out);
-  });
-  const Ingest http = RunConnections(connections, [&](size_t c, Ingest* out) {
-    SendHttp(address, token, http_bodies[c], out);
-  });
-  Ingest binary;
-  if (wire) {
+  // --events 0: queries only, over a book already there (the same seed's
+  // accounts, as `billsim stress` names them).
+  Ingest setup, http, binary;
+  if (events > 0) {
+    setup = RunConnections(1, [&](size_t, Ingest* out) {
+      SendHttp(address, token, setup_bodies, out);
+    });
+    http = RunConnections(connections, [&](size_t c, Ingest* out) {
+      SendHttp(address, token, http_bodies[c], out);
+    });
+  }
+  if (wire && events > 0) {
     binary = RunConnections(connections, [&](size_t c, Ingest* out) {
       SendWire(vm["connect"].as<std::string>(), token, wire_batches[c], out);
     });
@@ -284,7 +290,7 @@ int BenchHttpMain(const std::vector<std::string>& args) {
         {"timeline_p99_us", std::llround(Percentile(timelines, 0.99))},
         {"timeline_max_us", std::llround(Percentile(timelines, 1.0))},
     };
-    if (wire) {
+    if (wire && events > 0) {
       j["binary_events_per_s"] = std::llround(rate(binary));
       j["binary_accepted"] = binary.accepted;
       j["binary_refused"] = binary.refused;
@@ -292,12 +298,14 @@ int BenchHttpMain(const std::vector<std::string>& args) {
     std::cout << j.dump() << "\n";
     return kExitOk;
   }
-  std::printf("set-up over HTTP        %10.0f events/s  (%" PRIu64 " events)\n", rate(setup),
-              setup_events);
-  std::printf("stream over HTTP        %10.0f events/s  (%" PRIu64 " accepted, %" PRIu64
-              " refused; JSON lines, %u a request, %u connections)\n",
-              rate(http), http.accepted, http.refused, batch, connections);
-  if (wire) {
+  if (events > 0) {
+    std::printf("set-up over HTTP        %10.0f events/s  (%" PRIu64 " events)\n", rate(setup),
+                setup_events);
+    std::printf("stream over HTTP        %10.0f events/s  (%" PRIu64 " accepted, %" PRIu64
+                " refused; JSON lines, %u a request, %u connections)\n",
+                rate(http), http.accepted, http.refused, batch, connections);
+  }
+  if (wire && events > 0) {
     std::printf("stream, binary protocol %10.0f events/s  (%" PRIu64 " accepted, %" PRIu64
                 " refused; Event messages)\n",
                 rate(binary), binary.accepted, binary.refused);
