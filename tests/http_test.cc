@@ -17,10 +17,12 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "audit/audit.h"
 #include "http/http_api.h"
 #include "net/client.h"
 #include "server/access.h"
@@ -719,6 +721,48 @@ TEST_F(HttpServerTest, EventStreamSendsAcksAndTheAccountsNewEntries) {
   EXPECT_EQ(again.find("id: 7\n"), std::string::npos) << again;
   EXPECT_NE(again.find("id: 8\n"), std::string::npos) << again;
   // The stream ends when the server stops (TearDown must not hang).
+}
+
+// A dispute's evidence over HTTP is `audit evidence`'s, byte for byte.
+TEST_F(HttpServerTest, EvidenceCsvIsAuditEvidence) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  for (int i = 0; i < 6; ++i) {
+    ev.Clicks(kT0 + 10 + i, "acct", "camp", 2);
+    if (i % 2 == 0) ev.all().back().mutable_delivery_reported()->set_platform_fault(true);
+  }
+  v1::DisputeFiled* d = ev.New(kT0 + 100).mutable_dispute_filed();
+  d->set_dispute_id("d1");
+  d->set_account_id("acct");
+  d->set_campaign_id("camp");
+  d->set_reason(v1::DISPUTE_REASON_PLATFORM_ERROR);
+  d->set_window_start_us(kT0 + 11);
+  d->set_window_end_us(kT0 + 15);
+  d->set_claimed_micros(2 * kUnit);
+  d->add_evidence(v1::EVIDENCE_SPEND_REPORT);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  const Reply spend = c.Send("GET", "/api/v1/disputes/d1/evidence/spend_report.csv");
+  ASSERT_EQ(spend.status, 200u) << spend.body;
+  EXPECT_EQ(spend.content_type.rfind("text/csv", 0), 0u);
+  const Reply delivery = c.Send("GET", "/api/v1/disputes/d1/evidence/delivery_data.csv");
+  ASSERT_EQ(delivery.status, 200u) << delivery.body;
+  EXPECT_EQ(c.Send("GET", "/api/v1/disputes/ghost/evidence/spend_report.csv").status, 404u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/disputes/d1/evidence/other.csv").status, 404u);
+  StopServer();
+
+  audit::Evidence evidence;
+  const Status st = audit::CollectEvidence(dir_.sub("log"), "d1", &evidence);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  std::ostringstream want_spend, want_delivery;
+  audit::WriteSpendReport(evidence, want_spend);
+  audit::WriteDeliveryData(evidence, want_delivery);
+  EXPECT_EQ(spend.body, want_spend.str());
+  EXPECT_EQ(delivery.body, want_delivery.str());
+  EXPECT_EQ(evidence.delivery.size(), 4u);  // the clicks stamped in [start, end)
+  EXPECT_EQ(std::count(delivery.body.begin(), delivery.body.end(), '\n'), 5);  // and a header
 }
 
 // A GET on any connection reflects every append acknowledged before it

@@ -255,12 +255,21 @@ void WriteBalanceAsOf(const BalanceAsOf& b, Format format, std::ostream& out) {
 // --- dispute evidence -------------------------------------------------------------
 
 Status CollectEvidence(const std::string& dir, const std::string& dispute, Evidence* out) {
+  return CollectEvidence(dir, dispute, std::numeric_limits<uint64_t>::max(), out);
+}
+
+Status CollectEvidence(const std::string& dir, const std::string& dispute, uint64_t through_seq,
+                       Evidence* out) {
+  const bool bounded = through_seq != std::numeric_limits<uint64_t>::max();
   // The dispute names the campaign and window; the charges come before it
   // in the log, so a second replay collects them.
   {
     Ledger ledger;
     ReplayStats stats;
-    Status st = Replay(dir, ReplayOptions{}, &ledger, &stats);
+    ReplayOptions first;
+    first.to_seq = through_seq;
+    first.check_skipped = !bounded;
+    Status st = Replay(dir, first, &ledger, &stats);
     if (!st.ok()) return st;
     std::optional<v1::DisputeView> view = ledger.DisputeState(dispute);
     if (!view) {
@@ -282,6 +291,7 @@ Status CollectEvidence(const std::string& dir, const std::string& dispute, Evide
   });
   ReplayOptions options;
   options.use_snapshots = false;
+  options.to_seq = through_seq;
   options.sink = &sink;
   ReplayStats stats;
   Status st = Replay(dir, options, &ledger, &stats);
@@ -301,6 +311,7 @@ Status CollectEvidence(const std::string& dir, const std::string& dispute, Evide
   }
   out->delivery.clear();
   return log::ForEachEvent(dir, 1, [&](uint64_t seq, const v1::Event& e) {
+    if (seq > through_seq) return false;
     if (!e.has_delivery_reported() || e.time_us() < start || e.time_us() >= end) return true;
     const v1::DeliveryReported& m = e.delivery_reported();
     if (m.campaign_id() != d.campaign_id() || m.account_id() != d.account_id()) return true;

@@ -125,6 +125,11 @@ struct Evidence {
 // [window_start, window_end) and the campaign's delivery events stamped in
 // that window. NotFound naming the dispute if the log has none such.
 Status CollectEvidence(const std::string& dir, const std::string& dispute, Evidence* out);
+// The same from the log's events 1..through_seq only (a log a server is
+// appending to: it reads nothing past what was acknowledged), without the
+// checksum scan of what a snapshot skips (the server scrubs it).
+Status CollectEvidence(const std::string& dir, const std::string& dispute, uint64_t through_seq,
+                       Evidence* out);
 
 // CSV with a header row. Times are ISO 8601 UTC.
 void WriteSpendReport(const Evidence& e, std::ostream& out);

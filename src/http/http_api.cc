@@ -286,11 +286,32 @@ ApiCall Account(std::string_view rest, const Query& query) {
   return call;
 }
 
-// GET /api/v1/campaigns/{id}, /api/v1/disputes/{id}: an id, no parameters.
+// GET /api/v1/campaigns/{id}, /api/v1/disputes/{id}: an id, no parameters;
+// and /api/v1/disputes/{id}/evidence/{spend_report,delivery_data}.csv.
 ApiCall ById(std::string_view rest, const Query& query, bool campaign) {
   const char* field = campaign ? "campaign_id" : "dispute_id";
   std::string id;
-  if (rest.find('/') != std::string_view::npos) {
+  const size_t slash = rest.find('/');
+  if (!campaign && slash != std::string_view::npos) {
+    const std::string_view sub = rest.substr(slash);
+    const bool spend = sub == "/evidence/spend_report.csv";
+    if (!spend && sub != "/evidence/delivery_data.csv") {
+      return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource: disputes/{id}" +
+                                                        std::string(sub)));
+    }
+    if (!PercentDecode(rest.substr(0, slash), false, &id) || id.empty()) {
+      return BadRequest("dispute_id: empty or a malformed percent escape", "dispute_id");
+    }
+    Params params(query);
+    if (!params.Done()) return BadRequest(params.error(), params.field());
+    ApiCall call;
+    call.kind = ApiCall::Kind::kWire;
+    call.request.mutable_evidence()->set_dispute_id(id);
+    call.request.mutable_evidence()->set_file(spend ? v1::EvidenceQuery::SPEND_REPORT
+                                                    : v1::EvidenceQuery::DELIVERY_DATA);
+    return call;
+  }
+  if (slash != std::string_view::npos) {
     return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource"));
   }
   if (!PercentDecode(rest, false, &id) || id.empty()) {
@@ -481,6 +502,10 @@ HttpAnswer Render(const v1::Response& response) {
     case v1::Response::kBalanceAsOf: a.body = ToJson(response.balance_as_of()); break;
     case v1::Response::kTimeline: a.body = ToJson(response.timeline()); break;
     case v1::Response::kAccounts: a.body = ToJson(response.accounts()); break;
+    case v1::Response::kEvidence:
+      a.content_type = "text/csv; charset=utf-8";
+      a.body = response.evidence().csv();
+      return a;
     case v1::Response::kPong: a.body = ToJson(response.pong()); break;
     default: return ErrorAnswer(500, "INTERNAL", "the server gave an answer of no known kind");
   }

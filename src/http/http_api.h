@@ -21,6 +21,7 @@
 //                                                (http/event_stream.h)
 //   GET  /api/v1/campaigns/{id}                  spend
 //   GET  /api/v1/disputes/{id}                   a dispute
+//   GET  /api/v1/disputes/{id}/evidence/spend_report.csv, .../delivery_data.csv
 //
 // Errors are {"error":{"code","message","field"}} with a 4xx or 5xx status;
 // `field` names the parameter or event field at fault, when there is one.

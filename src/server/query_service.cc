@@ -1,11 +1,14 @@
 #include "server/query_service.h"
 
 #include <spdlog/spdlog.h>
+
+#include <sstream>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "history/timeline.h"
 #include "net/frame.h"
 
@@ -154,6 +157,8 @@ void QueryService::Answer(const Work& work, v1::Response* response) {
     AnswerHistory(request.history(), through_seq, response);
   } else if (request.has_balance_as_of()) {
     AnswerAsOf(request.balance_as_of(), through_seq, response);
+  } else if (request.has_evidence()) {
+    AnswerEvidence(request.evidence(), through_seq, response);
   } else if (request.has_timeline()) {
     const Status st =
         history::BuildTimeline(*index_, request.timeline(), through_seq, response->mutable_timeline());
@@ -203,6 +208,33 @@ void QueryService::AnswerHistory(const v1::HistoryQuery& q, uint64_t through_seq
   }
   result->set_truncated(page.truncated);
   result->set_next_cursor(page.next_cursor);
+}
+
+void QueryService::AnswerEvidence(const v1::EvidenceQuery& q, uint64_t through_seq,
+                                  v1::Response* response) {
+  // One at a time: each replays the log twice.
+  std::lock_guard lock(evidence_mu_);
+  audit::Evidence evidence;
+  const Status st = audit::CollectEvidence(options_.log_dir, q.dispute_id(), through_seq, &evidence);
+  if (st.code() == Status::Code::kNotFound) {
+    *response = ErrorResponse(0, v1::Error::NOT_FOUND,
+                              "dispute '" + q.dispute_id() + "' is unknown");
+    return;
+  }
+  if (!st.ok()) {
+    *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "evidence: " + st.ToString());
+    return;
+  }
+  std::ostringstream csv;
+  v1::EvidenceFile* file = response->mutable_evidence();
+  if (q.file() == v1::EvidenceQuery::DELIVERY_DATA) {
+    audit::WriteDeliveryData(evidence, csv);
+    file->set_name("delivery_data.csv");
+  } else {
+    audit::WriteSpendReport(evidence, csv);
+    file->set_name("spend_report.csv");
+  }
+  file->set_csv(csv.str());
 }
 
 void QueryService::AnswerAsOf(const v1::BalanceAsOfQuery& q, uint64_t through_seq,

@@ -62,6 +62,7 @@ class QueryService {
   void Answer(const Work& work, v1::Response* response);
   void AnswerHistory(const v1::HistoryQuery& q, uint64_t through_seq, v1::Response* response);
   void AnswerAsOf(const v1::BalanceAsOfQuery& q, uint64_t through_seq, v1::Response* response);
+  void AnswerEvidence(const v1::EvidenceQuery& q, uint64_t through_seq, v1::Response* response);
 
   const ServerOptions& options_;
   Responder* responder_;
@@ -70,6 +71,7 @@ class QueryService {
   WeightedQueue<Work> jobs_;
   std::vector<std::thread> workers_;
   std::thread indexer_;
+  std::mutex evidence_mu_;  // one evidence query at a time (each replays the log)
 
   mutable std::mutex mu_;  // guards the fields below; cv_ signals changes to them
   std::condition_variable cv_;

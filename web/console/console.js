@@ -273,8 +273,32 @@ async function loadSpend() {
     cell(tr, v.status);
     cell(tr, money(v.verifiable_micros || '0', a.currency), 'num');
     cell(tr, money(v.adjusted_micros || '0', a.currency), 'num');
+    const files = cell(tr, '');
+    for (const name of ['spend_report.csv', 'delivery_data.csv']) {
+      const b = document.createElement('button');
+      b.textContent = name;
+      b.onclick = () => download(`/api/v1/disputes/${encodeURIComponent(d)}/evidence/${name}`,
+                                 `${d}-${name}`);
+      files.appendChild(b);
+    }
     dt.appendChild(tr);
   }
+}
+
+// A file of the API (the token goes in the header, so not a plain link).
+async function download(path, filename) {
+  const headers = state.token ? { Authorization: 'Bearer ' + state.token } : {};
+  const res = await fetch(path, { headers });
+  if (!res.ok) {
+    setStatus(`${path}: ${res.status}`, true);
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.click();
+  URL.revokeObjectURL(url);
 }
 
 // --- live ------------------------------------------------------------------------
