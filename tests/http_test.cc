@@ -859,35 +859,48 @@ TEST_F(HttpServerTest, TokensApplyAsBearerTokensWithTheirRoles) {
   Events ev;
   ev.Setup(kT0, "acct", "camp", 100);
   const std::string body = JsonArray(ev.all());
-  HttpConn c(http());
-  Reply r = c.Send("POST", "/api/v1/events", body, "application/json");
+  // A refusal at the header closes the connection (its body is not read):
+  // each on a connection of its own.
+  auto once = [&](const std::string& method, const std::string& target, const std::string& b,
+                  const std::string& token) {
+    HttpConn conn(http());
+    return conn.Send(method, target, b, b.empty() ? "" : "application/json", token);
+  };
+  Reply r = once("POST", "/api/v1/events", body, "");
   EXPECT_EQ(r.status, 401u);
   EXPECT_EQ(r.www_authenticate, "Bearer");
   EXPECT_EQ(r.json()["error"]["field"], "Authorization");
-  r = c.Send("POST", "/api/v1/events", body, "application/json", "w1-not-a-token-at-all-xxxxxxxx");
-  EXPECT_EQ(r.status, 401u);
-  r = c.Send("GET", "/metrics");
-  EXPECT_EQ(r.status, 401u);
-  r = c.Send("POST", "/api/v1/events", body, "application/json", reader);
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_EQ(once("POST", "/api/v1/events", body, "w1-not-a-token-at-all-xxxxxxxx").status, 401u);
+  EXPECT_EQ(once("GET", "/metrics", "", "").status, 401u);
+  r = once("POST", "/api/v1/events", body, reader);
   EXPECT_EQ(r.status, 403u) << r.body;
   EXPECT_EQ(r.json()["error"]["code"], "PERMISSION_DENIED");
   EXPECT_EQ(AckedSeq(reader), 0u);
+  // Without a token nothing is parsed or judged: not even a bad body.
+  EXPECT_EQ(once("POST", "/api/v1/events", "[{", "").status, 401u);
+  EXPECT_EQ(once("GET", "/nope", "", "").status, 401u);
+  EXPECT_EQ(once("GET", "/api/v1/accounts/acct", "", "").status, 401u);
+  // A refused header: the server does not wait for a body it will not read.
+  {
+    HttpConn conn(http());
+    const Reply early = conn.SendRaw(
+        "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 10000000\r\n\r\n[");
+    EXPECT_EQ(early.status, 401u);
+    EXPECT_TRUE(conn.ClosedByPeer());
+  }
+
+  HttpConn c(http());
   r = c.Send("POST", "/api/v1/events", body, "application/json", writer);
   EXPECT_EQ(r.status, 200u) << r.body;
   r = c.Send("GET", "/api/v1/accounts/acct", "", "", reader);
   EXPECT_EQ(r.status, 200u) << r.body;
-  r = c.Send("GET", "/api/v1/accounts/acct");
-  EXPECT_EQ(r.status, 401u);
   r = c.Send("GET", "/healthz");  // no token needed
   EXPECT_EQ(r.status, 200u);
   r = c.Send("GET", "/");  // nor for the console's files, which hold no data
   EXPECT_EQ(r.status, 200u);
   EXPECT_NE(r.body.find("<title>billsim audit console</title>"), std::string::npos);
-  // Without a token nothing is parsed or judged: not even a bad body.
-  r = c.Send("POST", "/api/v1/events", "[{", "application/json");
-  EXPECT_EQ(r.status, 401u);
-  r = c.Send("GET", "/nope");
-  EXPECT_EQ(r.status, 401u);
 }
 
 TEST_F(HttpServerTest, MetricsParseAsPrometheusText) {
@@ -997,6 +1010,42 @@ TEST_F(HttpServerTest, ReadOnlyServesQueriesAndRefusesAppends) {
   EXPECT_EQ(r.status, 403u) << r.body;
   EXPECT_NE(r.body.find("read-only"), std::string::npos) << r.body;
   EXPECT_EQ(AckedSeq(), 5u);  // nothing appended
+}
+
+// A connection that must wait for the frame budget waits (it is not
+// dropped, nor its slot lost), and goes on when room comes back.
+TEST_F(HttpServerTest, ABodyWaitsForTheFrameBudgetAndThenGoesOn) {
+  server::ServerOptions options;
+  options.max_frame_bytes = 100'000;
+  options.frame_bytes_max = 200'000;
+  StartServer(options);
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  for (int i = 0; i < 480; ++i) ev.Clicks(kT0 + 10 + i, "acct", "camp", 1);
+  const std::string body = JsonLines(ev.all());
+  ASSERT_GT(body.size(), 70'000u);
+  ASSERT_LT(body.size(), 90'000u);
+  // Two connections hold 180,000 bytes of the budget with bodies half sent.
+  const std::string hold = "POST /api/v1/events HTTP/1.1\r\nHost: x\r\n"
+                           "Content-Type: application/x-ndjson\r\nContent-Length: 90000\r\n\r\n{";
+  auto a = std::make_unique<HttpConn>(http());
+  auto b = std::make_unique<HttpConn>(http());
+  a->Write(hold);
+  b->Write(hold);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The third must wait; a moment later the first goes away.
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    a.reset();
+  });
+  const Reply r = HttpConn(http()).Send("POST", "/api/v1/events", body, "application/x-ndjson");
+  release.join();
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.status == 200u ? r.json()["accepted"].get<int>() : 0, 484);
+  b.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const Reply m = HttpConn(http()).Send("GET", "/metrics");
+  EXPECT_NE(m.body.find("\nbillsim_connections 1\n"), std::string::npos) << m.body;
 }
 
 TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {

@@ -30,7 +30,10 @@ std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 HttpSession::HttpSession(std::shared_ptr<ConnectionManager> manager, tcp::socket socket,
                          uint64_t id)
-    : manager_(std::move(manager)), stream_(std::move(socket)), buffer_(kReadBufferBytes),
+    : manager_(std::move(manager)),
+      stream_(std::move(socket)),
+      buffer_(kReadBufferBytes),
+      wait_timer_(manager_->io()),
       id_(id) {}
 
 void HttpSession::Start() {
@@ -49,10 +52,7 @@ void HttpSession::ReadHeader() {
   }
   if (manager_->OutputFull()) {  // answers wait to be taken: read no more
     phase_ = Phase::kWaitingOutput;
-    if (!waiting_) {
-      waiting_ = true;
-      manager_->Wait(shared_from_this());
-    }
+    WaitForRoom();
     return;
   }
   phase_ = Phase::kReadingHeader;
@@ -93,8 +93,55 @@ void HttpSession::OnHeader(const boost::system::error_code& ec) {
             true);
     return;
   }
+  // Who asks, before any body is read or budget reserved for them.
+  if (!Authenticate(parser_->get()) || !PermitBody(parser_->get())) return;
   if (!ReserveBody()) return;  // Resume reads it
   ReadBody();
+}
+
+// An append is refused at its header, when the role may not append at
+// all or the server is read-only: its body is never read.
+bool HttpSession::PermitBody(const Request& req) {
+  const std::string_view target = Sv(req.target());
+  if (req.method() != bhttp::verb::post || target.substr(0, target.find('?')) != "/api/v1/events") {
+    return true;
+  }
+  std::string why;
+  if (manager_->options().read_only) {
+    why = "this server serves its log read-only (billsim console): no appends";
+  } else if (manager_->options().tokens && role_ && *role_ < server::Role::kReadWrite) {
+    why = std::string("appending needs a read-write or operator token; this one is ") +
+          server::RoleName(*role_);
+  }
+  if (why.empty()) return true;
+  Respond(ErrorAnswer(403, "PERMISSION_DENIED", why), true);
+  return false;
+}
+
+// On the manager's list of connections waiting for room (it holds them
+// weakly): the timer holds this one meanwhile, and ends a wait longer than
+// the idle timeout: a request still unrouted gets a 503, else the
+// connection closes.
+void HttpSession::WaitForRoom() {
+  if (!waiting_) {
+    waiting_ = true;
+    manager_->Wait(shared_from_this());
+  }
+  wait_timer_.expires_after(manager_->IdleTimeout());
+  wait_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->phase_ == Phase::kClosed || !self->waiting_) return;
+    self->waiting_ = false;
+    if (self->phase_ == Phase::kRouting) {
+      self->blocked_.reset();
+      self->Respond(ErrorAnswer(503, "RESOURCE_EXHAUSTED",
+                                "the server's queues stayed full for the idle timeout; try "
+                                "again later"),
+                    true);
+      return;
+    }
+    spdlog::info("http connection {}: waited for room for the idle timeout: closing", self->id_);
+    self->Close();
+  });
 }
 
 // A body above kSmallFrameBytes reserves its length first; false: it waits.
@@ -104,10 +151,7 @@ bool HttpSession::ReserveBody() {
   if (length > manager_->options().max_frame_bytes) return true;  // the parser refuses it
   if (!manager_->ReserveFrame(length - body_reserved_)) {
     phase_ = Phase::kReserving;
-    if (!waiting_) {
-      waiting_ = true;
-      manager_->Wait(shared_from_this());
-    }
+    WaitForRoom();
     return false;
   }
   body_reserved_ = length;
@@ -157,7 +201,6 @@ void HttpSession::Handle() {
   request_ = parser_->release();
   parser_.reset();
   manager_->http_counters.requests++;
-  if (!Authenticate()) return;
   // A large body's JSON is parsed on the translation threads, not on the
   // network thread that every connection shares.
   if (request_.body().size() > kInlineTranslateBytes && manager_->translate_pool != nullptr) {
@@ -227,27 +270,28 @@ void HttpSession::Dispatch(ApiCall call) {
 // Who asks, before any work is done for them: health and the console's
 // files need no token; everything else one of the table, when the server
 // checks access, as "Authorization: Bearer TOKEN". On a refusal: a 401.
-bool HttpSession::Authenticate() {
+bool HttpSession::Authenticate(const Request& req) {
   role_.reset();
   const auto& tokens = manager_->options().tokens;
   if (!tokens) {
     role_ = server::Role::kOperator;  // nothing to check
     return true;
   }
-  const std::string_view target = Sv(request_.target());
+  const std::string_view target = Sv(req.target());
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/healthz" || path == "/readyz" || FindAsset(path) != nullptr) return true;
-  const auto it = request_.find(bhttp::field::authorization);
+  const auto it = req.find(bhttp::field::authorization);
   const std::optional<std::string_view> token =
-      it == request_.end() ? std::nullopt : BearerToken(Sv(it->value()));
+      it == req.end() ? std::nullopt : BearerToken(Sv(it->value()));
   if (token) role_ = tokens->Authenticate(*token);
   if (role_) return true;
-  ReleaseBody();
+  // The body (if any) is not read: the connection closes after the answer.
   Respond(ErrorAnswer(401, "UNAUTHENTICATED",
                       token ? "unknown token"
                             : "this server checks access: send Authorization: Bearer TOKEN (a "
                               "token of its --token-file)",
-                      "Authorization"));
+                      "Authorization"),
+          true);
   return false;
 }
 
@@ -286,10 +330,7 @@ void HttpSession::Route() {
       phase_ = Phase::kAnswering;
       return;
     case server::Push::kFull:
-      if (!waiting_) {
-        waiting_ = true;
-        manager_->Wait(shared_from_this());
-      }
+      WaitForRoom();
       return;
     case server::Push::kClosed:
       blocked_.reset();
@@ -390,6 +431,7 @@ void HttpSession::OnWrite(const boost::system::error_code& ec, bool close) {
 
 void HttpSession::Resume() {
   waiting_ = false;
+  wait_timer_.cancel();
   switch (phase_) {
     case Phase::kReserving:
       if (ReserveBody()) ReadBody();
@@ -424,6 +466,8 @@ void HttpSession::Shutdown() {
 void HttpSession::Close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  waiting_ = false;
+  wait_timer_.cancel();
   boost::system::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.socket().close(ec);

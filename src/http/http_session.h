@@ -77,7 +77,9 @@ class HttpSession final : public server::Peer,
   void ReadBody();
   void OnBody(const boost::system::error_code& ec);
   void Handle();
-  bool Authenticate();
+  bool Authenticate(const Request& req);
+  bool PermitBody(const Request& req);
+  void WaitForRoom();
   ApiCall TranslateRequest() const;
   void Dispatch(ApiCall call);
   bool Permit(const ApiCall& call);
@@ -91,6 +93,7 @@ class HttpSession final : public server::Peer,
   std::shared_ptr<server::ConnectionManager> manager_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  boost::asio::steady_timer wait_timer_;  // holds us while we wait for room
   std::optional<Parser> parser_;
   Request request_;  // the one being handled
   boost::beast::http::response<boost::beast::http::string_body> response_;
