@@ -536,6 +536,32 @@ TEST_F(HttpServerTest, EntryFiltersPageThroughTheMatchingEntries) {
   EXPECT_EQ(both.size(), 3u);
   EXPECT_EQ(paged("campaign=ghost"), Json::array());
   EXPECT_EQ(paged("kind=REFUND"), Json::array());
+
+  // Matches far apart, many index blocks between them: all found.
+  ev.clear();
+  auto grant = [&](int64_t t, const std::string& id) {
+    v1::CreditGranted* g = ev.New(t).mutable_credit_granted();
+    g->set_account_id("acct");
+    g->set_grant_id(id);
+    g->set_amount_micros(kUnit);
+    g->set_expires_at_us(kT0 + 1'000'000'000'000);
+  };
+  grant(kT0 + 100, "g1");
+  for (int batch = 0; batch < 6; ++batch) {  // batches: the index writes blocks between them
+    for (int i = 0; i < 1'500; ++i) ev.Deposit(kT0 + 200 + batch * 2'000 + i, "acct", 1);
+    ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+              200u);
+    ev.clear();
+    c.Send("GET", "/api/v1/accounts/acct/entries?limit=1");  // the index catches up
+  }
+  grant(kT0 + 20'000, "g2");
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  const Json grants =
+      c.Send("GET", "/api/v1/accounts/acct/entries?kind=PROMOTION_ISSUED&limit=10").json();
+  ASSERT_EQ(grants["items"].size(), 2u) << grants;
+  EXPECT_EQ(grants["items"][1]["entry"]["grant_id"], "g2");
+  EXPECT_EQ(grants["truncated"], false);
 }
 
 // The timeline: every entry that moved money but a charge is a point;

@@ -35,6 +35,10 @@ namespace {
 constexpr uint64_t kPublishEvents = 1u << 18;
 // Written blocks are gathered into writes of about this size.
 constexpr size_t kWriteChunkBytes = 1u << 20;
+// A filtered page reads unfiltered chunks of this many entries, and
+// examines at most kMaxFilterScan entries.
+constexpr uint32_t kFilterChunk = 4'096;
+constexpr uint64_t kMaxFilterScan = 100'000;
 
 // An item read from a block, before its ids are named.
 struct ReadItem {
@@ -77,6 +81,7 @@ class Index final : public HistoryIndex {
   Status CatchUp(uint64_t to_seq) override;
   Status Checkpoint() override;
   Status ReadPage(const PageQuery& query, Page* page) const override;
+  Status ReadPageOnce(const PageQuery& query, Page* page) const;  // no filter
   Status BalanceAsOf(const std::string& account, int64_t as_of_us, uint64_t through_seq,
                      BalanceAt* out) const override;
 
@@ -395,11 +400,50 @@ Status Index::PlanPage(const PageQuery& q, uint64_t through, uint32_t* account,
   return Status::Ok();
 }
 
+// A filtered page: unfiltered chunks, the matches kept, until the page is
+// full and one more match is seen, or the account's entries end, or
+// kMaxFilterScan entries were examined (then the page is truncated at the
+// last entry examined: the next page goes on from there).
 Status Index::ReadPage(const PageQuery& q, Page* page) const {
+  if (q.kind == 0 && q.campaign.empty()) return ReadPageOnce(q, page);
+  *page = Page{};
+  page->next_cursor = q.cursor;
+  PageQuery inner = q;
+  inner.kind = 0;
+  inner.campaign.clear();
+  inner.limit = kFilterChunk;
+  uint64_t scanned = 0;
+  for (;;) {
+    Page chunk;
+    Status st = ReadPageOnce(inner, &chunk);
+    if (!st.ok()) return st;
+    for (HistoryItem& item : chunk.items) {
+      ++scanned;
+      const v1::LedgerEntry& e = item.entry;
+      if ((q.kind != 0 && e.kind() != q.kind) || (!q.campaign.empty() && e.campaign_id() != q.campaign)) {
+        continue;
+      }
+      if (page->items.size() == q.limit) {
+        page->truncated = true;
+        return Status::Ok();
+      }
+      page->next_cursor = e.seq();
+      page->items.push_back(std::move(item));
+    }
+    if (!chunk.truncated) return Status::Ok();
+    inner.cursor = chunk.next_cursor;
+    if (scanned >= kMaxFilterScan) {
+      page->truncated = true;
+      page->next_cursor = chunk.next_cursor;
+      return Status::Ok();
+    }
+  }
+}
+
+Status Index::ReadPageOnce(const PageQuery& q, Page* page) const {
   *page = Page{};
   page->next_cursor = q.cursor;
   uint32_t account = kNoIndex;
-  uint32_t campaign = kNoIndex;  // the filter's, if any
   std::vector<Source> sources;
   bool open_too = false;
   std::string open;
@@ -409,11 +453,6 @@ Status Index::ReadPage(const PageQuery& q, Page* page) const {
     through = std::min(q.through_seq, covered_seq());
     Status st = PlanPage(q, through, &account, &sources, &open_too, &open);
     if (!st.ok()) return st;
-    if (!q.campaign.empty()) {  // a scan of the ids: once per query
-      const auto it = std::find(campaign_ids_.begin(), campaign_ids_.end(), q.campaign);
-      if (it == campaign_ids_.end()) return Status::Ok();  // no entry names it
-      campaign = static_cast<uint32_t>(it - campaign_ids_.begin());
-    }
     if (open_too) {
       sources.push_back(Source{accounts_[account].open.meta, account,
                                std::make_shared<const std::string>(std::move(open))});
@@ -424,9 +463,6 @@ Status Index::ReadPage(const PageQuery& q, Page* page) const {
   Status st = ReadSources(sources, [&](const StoredEntry& e) {
     if (e.log_seq > through || e.time_us > q.to_us) return false;
     if (e.log_seq <= q.since_seq || e.seq <= q.cursor || e.time_us < q.from_us) return true;
-    if ((q.kind != 0 && e.kind != q.kind) || (campaign != kNoIndex && e.campaign != campaign)) {
-      return true;
-    }
     if (items.size() == q.limit) {
       page->truncated = true;
       return false;

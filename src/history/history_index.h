@@ -46,8 +46,12 @@ struct PageQuery {
   // sequence the answer reflects). REQUIRES: <= covered_seq().
   uint64_t through_seq = std::numeric_limits<uint64_t>::max();
   uint32_t limit = 10'000;
-  int kind = 0;          // v1::EntryKind; 0: any
-  std::string campaign;  // empty: any
+  // Filters: only entries of this kind (v1::EntryKind; 0: any), of this
+  // campaign (empty: any). A filtered page examines at most 100,000
+  // entries: it may then be short, even empty, yet truncated, its
+  // next_cursor the last entry examined.
+  int kind = 0;
+  std::string campaign;
 };
 
 struct Page {
