@@ -131,6 +131,17 @@ TEST(HttpApi, BadParametersAreRefusedNamingTheParameter) {
               "account_id");
   ExpectError(Translate("GET", "/api/v1/accounts/", "", "", kLimits), 400, "BAD_REQUEST",
               "account_id");
+  // Not UTF-8 once decoded (ids are UTF-8 everywhere in billsim).
+  ExpectError(Translate("GET", "/api/v1/accounts/%FF/entries", "", "", kLimits), 400,
+              "BAD_REQUEST", "account_id");
+  ExpectError(Translate("GET", "/api/v1/campaigns/%C3", "", "", kLimits), 400, "BAD_REQUEST",
+              "campaign_id");
+  ExpectError(Translate("GET", "/api/v1/disputes/%FF/evidence/spend_report.csv", "", "", kLimits),
+              400, "BAD_REQUEST", "dispute_id");
+  ExpectError(Translate("GET", "/api/v1/events/stream?account=%FF", "", "", kLimits), 400,
+              "BAD_REQUEST");
+  ExpectError(Translate("GET", "/api/v1/accounts?search=%FE", "", "", kLimits), 400,
+              "BAD_REQUEST");
   ExpectError(Translate("GET", "/api/v1/campaigns/c1?x=1", "", "", kLimits), 400, "BAD_REQUEST",
               "x");
   ExpectError(Translate("GET", "/api/v1/accounts/a/entries?kind=CHARGE", "", "", kLimits), 400,
@@ -721,31 +732,41 @@ TEST_F(HttpServerTest, EventStreamSendsAcksAndTheAccountsNewEntries) {
   ev.Deposit(kT0 + 21, "other", kUnit);
   ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
             200u);  // sequences 5..11
-  text += stream.ReadUntil([](const std::string& t) {
-    return t.find("id: 9\n") != std::string::npos &&
+  const Json page = c.Send("GET", "/api/v1/accounts/acct/entries?since_seq=4").json()["items"];
+  ASSERT_EQ(page.size(), 5u);  // the five charges
+  const std::string last_id = "id: " + page.back()["entry"]["seq"].get<std::string>() + "\n";
+  text += stream.ReadUntil([&](const std::string& t) {
+    return t.find(last_id) != std::string::npos &&
            t.find("data: {\"acked_seq\":\"11\"}") != std::string::npos;
   });
-  // The entries sent are the account's entries of sequences 5..9, as a page
-  // of the history gives them.
-  std::vector<Json> sent;
-  for (size_t at = text.find("event: entry\ndata: "); at != std::string::npos;
-       at = text.find("event: entry\ndata: ", at + 1)) {
-    const size_t start = at + std::string("event: entry\ndata: ").size();
-    sent.push_back(Json::parse(text.substr(start, text.find('\n', start) - start)));
-  }
-  const Json page = c.Send("GET", "/api/v1/accounts/acct/entries?since_seq=4").json()["items"];
+  // The entries sent are the account's entries of sequences 5..11, as a
+  // page of the history gives them, each with its entry seq as the id.
+  auto entries = [](const std::string& t) {
+    std::vector<Json> sent;
+    const std::string tag = "\nevent: entry\ndata: ";
+    for (size_t at = t.find(tag); at != std::string::npos; at = t.find(tag, at + 1)) {
+      const size_t id_at = t.rfind("id: ", at);
+      const size_t start = at + tag.size();
+      Json item = Json::parse(t.substr(start, t.find('\n', start) - start));
+      EXPECT_EQ(t.substr(id_at + 4, at - id_at - 4), item["entry"]["seq"].get<std::string>());
+      sent.push_back(std::move(item));
+    }
+    return sent;
+  };
+  const std::vector<Json> sent = entries(text);
   ASSERT_EQ(sent.size(), page.size()) << text;
   for (size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(sent[i], page[i]);
   EXPECT_EQ(text.find("\"account_id\":\"other\""), std::string::npos);
 
-  // Resuming after sequence 7 (as a browser does with Last-Event-ID).
+  // Resuming after the second of them (as a browser does with Last-Event-ID).
   HttpConn resumed(http());
   resumed.Write("GET /api/v1/events/stream?account=acct HTTP/1.1\r\nHost: x\r\n"
-                "Last-Event-ID: 7\r\n\r\n");
+                "Last-Event-ID: " + page[1]["entry"]["seq"].get<std::string>() + "\r\n\r\n");
   const std::string again =
-      resumed.ReadUntil([](const std::string& t) { return t.find("id: 9\n") != std::string::npos; });
-  EXPECT_EQ(again.find("id: 7\n"), std::string::npos) << again;
-  EXPECT_NE(again.find("id: 8\n"), std::string::npos) << again;
+      resumed.ReadUntil([&](const std::string& t) { return t.find(last_id) != std::string::npos; });
+  const std::vector<Json> rest = entries(again);
+  ASSERT_EQ(rest.size(), 3u) << again;
+  for (size_t i = 0; i < rest.size(); ++i) EXPECT_EQ(rest[i], page[i + 2]);
   // The stream ends when the server stops (TearDown must not hang).
 }
 
@@ -864,6 +885,17 @@ TEST_F(HttpServerTest, MalformedRequestsGetA4xxAndChangeNothing) {
     const Reply r = conn.SendRaw(bytes);
     EXPECT_EQ(r.status, status) << bytes.substr(0, 60) << ": " << r.body;
     EXPECT_TRUE(conn.ClosedByPeer()) << bytes.substr(0, 60);
+  }
+  {  // HEAD: a 405 naming what is allowed, with no body: the next answer follows at once.
+    HttpConn conn(http());
+    conn.Write("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string text = conn.ReadUntil([](const std::string& t) {
+      return t.find("\"status\":\"ok\"") != std::string::npos;
+    });
+    EXPECT_EQ(text.rfind("HTTP/1.1 405 ", 0), 0u) << text;
+    EXPECT_NE(text.find("Allow: GET\r\n"), std::string::npos) << text;
+    const size_t end = text.find("\r\n\r\n");
+    EXPECT_EQ(text.substr(end + 4, 15), "HTTP/1.1 200 OK") << text;
   }
   EXPECT_EQ(AckedSeq(), before);  // nothing was appended
   // And the server still works.

@@ -13,14 +13,18 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 EventStream::EventStream(std::shared_ptr<server::ConnectionManager> manager, tcp::socket socket,
-                         uint64_t id, std::string account, uint64_t since_seq)
+                         uint64_t id, std::string account, uint64_t since_seq,
+                         uint64_t after_entry)
     : manager_(std::move(manager)),
       socket_(std::move(socket)),
       timer_(manager_->io()),
       id_(id),
       account_(std::move(account)),
       since_seq_(since_seq == kNow ? manager_->acked_seq() : since_seq),
-      queried_through_(since_seq_) {}
+      cursor_(after_entry),
+      queried_through_(since_seq_) {
+  manager_->streams++;  // until Close
+}
 
 void EventStream::Start() {
   Send("HTTP/1.1 200 OK\r\nServer: billsim\r\nContent-Type: text/event-stream\r\n"
@@ -47,7 +51,10 @@ void EventStream::Tick() {
     sent_ack_ = acked;
     Send("event: ack\ndata: {\"acked_seq\":\"" + std::to_string(acked) + "\"}\n\n");
   }
-  if (!account_.empty() && !query_in_flight_ && acked > queried_through_) Query();
+  if (!account_.empty() && !query_in_flight_ && (more_ || acked > queried_through_) &&
+      out_.size() + writing_.size() < kQueryBelowBytes) {
+    Query();
+  }
   if (std::chrono::steady_clock::now() - last_write_ >= std::chrono::milliseconds(kKeepAliveMs)) {
     Send(": keep-alive\n\n");
   }
@@ -112,11 +119,13 @@ void EventStream::Deliver(uint64_t slot, v1::Response&& response, std::string&& 
   for (const v1::HistoryResult::Item& item : response.history().items()) {
     std::string json;
     if (!google::protobuf::util::MessageToJsonString(item, &json, options).ok()) continue;
-    text += "id: " + std::to_string(item.log_seq()) + "\nevent: entry\ndata: " + json + "\n\n";
+    text += "id: " + std::to_string(item.entry().seq()) + "\nevent: entry\ndata: " + json + "\n\n";
     cursor_ = std::max(cursor_, item.entry().seq());
   }
   if (!text.empty()) Send(std::move(text));
-  if (response.history().truncated()) Query();  // more of it now
+  more_ = response.history().truncated();
+  // More of it: now if the client keeps up, else once its writes drain.
+  if (more_ && out_.size() + writing_.size() < kQueryBelowBytes) Query();
 }
 
 void EventStream::Send(std::string&& text) {
@@ -149,6 +158,10 @@ void EventStream::DoWrite() {
                         return;
                       }
                       self->DoWrite();
+                      if (self->more_ && !self->query_in_flight_ &&
+                          self->out_.size() + self->writing_.size() < kQueryBelowBytes) {
+                        self->Query();
+                      }
                     });
 }
 
@@ -171,6 +184,7 @@ void EventStream::Shutdown() {
 void EventStream::Close() {
   if (closed_) return;
   closed_ = true;
+  manager_->streams--;
   timer_.cancel();
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);

@@ -12,6 +12,7 @@
 #include "http/assets.h"
 #include "scenario/time_fields.h"
 #include "util/time_parse.h"
+#include "util/utf8.h"
 
 namespace billsim::http {
 
@@ -53,6 +54,10 @@ Query ParseQuery(std::string_view text) {
     if (!PercentDecode(part.substr(0, eq), true, &name) ||
         (eq != std::string_view::npos && !PercentDecode(part.substr(eq + 1), true, &value))) {
       q.error = "query parameter \"" + std::string(part) + "\": malformed percent escape";
+      return q;
+    }
+    if (!IsValidUtf8(name) || !IsValidUtf8(value)) {
+      q.error = "query parameter \"" + std::string(part) + "\": not UTF-8 once decoded";
       return q;
     }
     q.params.emplace_back(std::move(name), std::move(value));
@@ -231,8 +236,8 @@ ApiCall Events(std::string_view content_type, std::string_view body, const ApiLi
 ApiCall Account(std::string_view rest, const Query& query) {
   const size_t slash = rest.find('/');
   std::string id;
-  if (!PercentDecode(rest.substr(0, slash), false, &id) || id.empty()) {
-    return BadRequest("account id: empty or a malformed percent escape", "account_id");
+  if (!PercentDecode(rest.substr(0, slash), false, &id) || id.empty() || !IsValidUtf8(id)) {
+    return BadRequest("account id: empty, a malformed percent escape or not UTF-8", "account_id");
   }
   const std::string_view sub = slash == std::string_view::npos ? "" : rest.substr(slash);
   Params params(query);
@@ -299,8 +304,8 @@ ApiCall ById(std::string_view rest, const Query& query, bool campaign) {
       return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource: disputes/{id}" +
                                                         std::string(sub)));
     }
-    if (!PercentDecode(rest.substr(0, slash), false, &id) || id.empty()) {
-      return BadRequest("dispute_id: empty or a malformed percent escape", "dispute_id");
+    if (!PercentDecode(rest.substr(0, slash), false, &id) || id.empty() || !IsValidUtf8(id)) {
+      return BadRequest("dispute_id: empty, a malformed percent escape or not UTF-8", "dispute_id");
     }
     Params params(query);
     if (!params.Done()) return BadRequest(params.error(), params.field());
@@ -314,8 +319,9 @@ ApiCall ById(std::string_view rest, const Query& query, bool campaign) {
   if (slash != std::string_view::npos) {
     return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource"));
   }
-  if (!PercentDecode(rest, false, &id) || id.empty()) {
-    return BadRequest(std::string(field) + ": empty or a malformed percent escape", field);
+  if (!PercentDecode(rest, false, &id) || id.empty() || !IsValidUtf8(id)) {
+    return BadRequest(std::string(field) + ": empty, a malformed percent escape or not UTF-8",
+                      field);
   }
   Params params(query);
   if (!params.Done()) return BadRequest(params.error(), params.field());
@@ -404,6 +410,7 @@ ApiCall Translate(std::string_view method, std::string_view target,
     HttpAnswer a = ErrorAnswer(405, "METHOD_NOT_ALLOWED",
                                std::string(method) + " " + std::string(path) + ": use " +
                                    std::string(allowed));
+    a.allow = std::string(allowed);
     return Answered(std::move(a));
   };
 

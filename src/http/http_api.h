@@ -42,6 +42,7 @@ struct HttpAnswer {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string allow;  // a 405's Allow header
 };
 
 // {"error":{"code":CODE,"message":MESSAGE,"field":FIELD}} with `status`.

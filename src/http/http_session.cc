@@ -342,23 +342,28 @@ void HttpSession::Route() {
 // The connection becomes an EventStream: it takes the socket and this
 // connection's place (and id) in the manager.
 void HttpSession::StartStream(const v1::HistoryQuery& q) {
-  uint64_t since = q.since_seq();
+  uint64_t since = q.since_seq(), after_entry = 0;
   const auto last = request_.find("Last-Event-ID");  // a browser resuming
   if (last != request_.end()) {
     const std::string_view v = Sv(last->value());
-    uint64_t n = 0;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), after_entry);
     if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
-      Respond(ErrorAnswer(400, "BAD_REQUEST", "Last-Event-ID: not a log sequence",
+      Respond(ErrorAnswer(400, "BAD_REQUEST", "Last-Event-ID: not an entry sequence",
                           "Last-Event-ID"));
       return;
     }
-    since = n;
+    since = 0;  // the entry's cursor says where
+  }
+  if (manager_->streams >= EventStream::kMaxStreams) {
+    Respond(ErrorAnswer(503, "RESOURCE_EXHAUSTED",
+                        "the server holds " + std::to_string(manager_->streams) +
+                            " event streams, its limit; try again later"));
+    return;
   }
   manager_->http_counters.Count(200);
   phase_ = Phase::kClosed;  // the socket is the stream's now
   auto stream = std::make_shared<EventStream>(manager_, stream_.release_socket(), id_,
-                                              q.account_id(), since);
+                                              q.account_id(), since, after_entry);
   manager_->Add(stream, id_);
   stream->Start();
 }
@@ -402,8 +407,11 @@ void HttpSession::Respond(HttpAnswer&& answer, bool close) {
   if (answer.status == 401) response_.set(bhttp::field::www_authenticate, "Bearer");
   response_.keep_alive(!closing_ && request_.keep_alive());
   if (!response_.keep_alive()) closing_ = true;
+  if (!answer.allow.empty()) response_.set(bhttp::field::allow, answer.allow);
   response_.body() = std::move(answer.body);
   response_.prepare_payload();
+  // An answer to HEAD has no body (a 405: billsim serves GET, not HEAD).
+  if (request_.method() == bhttp::verb::head) response_.body().clear();
   written_ = response_.body().size();
   manager_->AddOutput(written_);
   phase_ = Phase::kWriting;

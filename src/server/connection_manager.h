@@ -86,6 +86,7 @@ class ConnectionManager {
   http::HttpCounters http_counters;
   std::function<http::MetricsSnapshot()> metrics;  // the server's part, set by it
 
+  uint32_t streams = 0;  // open event streams (http/event_stream.h)
   // Where HTTP bodies are parsed (http_session.h), off the network thread.
   boost::asio::thread_pool* translate_pool = nullptr;
 
