@@ -571,6 +571,14 @@ TEST_F(HttpServerTest, EntryFiltersPageThroughTheMatchingEntries) {
   const Json grants =
       c.Send("GET", "/api/v1/accounts/acct/entries?kind=PROMOTION_ISSUED&limit=10").json();
   ASSERT_EQ(grants["items"].size(), 2u) << grants;
+  // A large page (rendered off the network thread): the same as its halves.
+  const Json big = c.Send("GET", "/api/v1/accounts/acct/entries?limit=2000").json();
+  ASSERT_EQ(big["items"].size(), 2000u);
+  const Json half = c.Send("GET", "/api/v1/accounts/acct/entries?limit=1000&cursor=" +
+                                      big["items"][999]["entry"]["seq"].get<std::string>())
+                        .json();
+  ASSERT_EQ(half["items"].size(), 1000u);
+  EXPECT_EQ(half["items"][999], big["items"][1999]);
   EXPECT_EQ(grants["items"][1]["entry"]["grant_id"], "g2");
   EXPECT_EQ(grants["truncated"], false);
 }

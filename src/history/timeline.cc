@@ -88,6 +88,10 @@ Status BuildTimeline(const HistoryIndex& index, const v1::TimelineQuery& q, uint
     st = index.ReadPage(page_query, &page);
     if (!st.ok()) return st;
     for (const HistoryItem& item : page.items) {
+      if (read == kMaxEntriesRead) {  // enough work for one request
+        full = true;
+        break;
+      }
       ++read;
       const v1::LedgerEntry& e = item.entry;
       if (e.balance_delta_micros() == 0 && e.frozen_delta_micros() == 0) continue;

@@ -6,8 +6,9 @@
 // so the chart's shape survives and its size is bounded. The first point is
 // the balances at from_us.
 //
-// Cost: O(entries of the account in the range), read a page at a time; the
-// answer holds at most kMaxPoints points.
+// Cost: O(entries of the account in the range), read a page at a time, at
+// most kMaxEntriesRead; the answer holds at most kMaxPoints points. Either
+// bound reached, it is truncated: to_us is its last point's time.
 #ifndef BILLSIM_HISTORY_TIMELINE_H_
 #define BILLSIM_HISTORY_TIMELINE_H_
 
@@ -22,6 +23,8 @@ namespace billsim::history {
 inline constexpr uint32_t kDefaultTimelinePoints = 500;
 inline constexpr uint32_t kMaxTimelineSlices = 10'000;
 inline constexpr uint32_t kMaxPoints = 20'000;
+// At most this many entries are read for one timeline (about a second).
+inline constexpr uint64_t kMaxEntriesRead = 1'000'000;
 
 // NotFound if the index covers no entry of the account (through_seq).
 Status BuildTimeline(const HistoryIndex& index, const v1::TimelineQuery& query,

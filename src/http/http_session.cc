@@ -376,22 +376,49 @@ std::string HttpSession::Metrics() const {
 
 // --- Answers ------------------------------------------------------------------------
 
+namespace {
+
+// A query worker's framed answer, read back. False if it does not decode.
+bool Unframe(const std::string& frame, v1::Response* response) {
+  response->Clear();
+  return frame.size() >= net::kFrameHeaderBytes &&
+         response->ParseFromArray(frame.data() + net::kFrameHeaderBytes,
+                                  static_cast<int>(frame.size() - net::kFrameHeaderBytes));
+}
+
+}  // namespace
+
 void HttpSession::Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) {
   if (phase_ != Phase::kAnswering || slot != slot_) return;
-  if (!frame.empty()) {  // serialized off the network thread: read it back
-    response.Clear();
-    if (frame.size() < net::kFrameHeaderBytes ||
-        !response.ParseFromArray(frame.data() + net::kFrameHeaderBytes,
-                                 static_cast<int>(frame.size() - net::kFrameHeaderBytes))) {
-      Respond(ErrorAnswer(500, "INTERNAL", "the answer did not decode"), true);
-      return;
-    }
-    frame.clear();
+  if (frame.size() > kInlineRenderBytes && manager_->translate_pool != nullptr) {
+    // A large page: decoded and rendered as JSON off the network thread.
+    phase_ = Phase::kRendering;
+    auto framed = std::make_shared<std::string>(std::move(frame));
+    asio::post(*manager_->translate_pool, [self = shared_from_this(), framed] {
+      auto r = std::make_shared<v1::Response>();
+      const bool ok = Unframe(*framed, r.get());
+      framed->clear();
+      auto answer = std::make_shared<HttpAnswer>(
+          ok ? Render(*r) : ErrorAnswer(500, "INTERNAL", "the answer did not decode"));
+      asio::post(self->manager_->io(), [self, r, answer] {
+        if (self->phase_ != Phase::kRendering) return;  // closed meanwhile
+        self->phase_ = Phase::kAnswering;
+        self->Answer(*r, std::move(*answer));
+      });
+    });
+    return;
   }
+  if (!frame.empty() && !Unframe(frame, &response)) {
+    Respond(ErrorAnswer(500, "INTERNAL", "the answer did not decode"), true);
+    return;
+  }
+  Answer(response, Render(response));
+}
+
+void HttpSession::Answer(const v1::Response& response, HttpAnswer&& answer) {
   if (response.has_append()) {
     own_acked_seq_ = std::max(own_acked_seq_, response.acknowledged_seq());
   }
-  HttpAnswer answer = Render(response);
   response_.set("X-Billsim-Acknowledged-Seq", std::to_string(response.acknowledged_seq()));
   Respond(std::move(answer));
 }

@@ -40,6 +40,8 @@ class HttpSession final : public server::Peer,
   static constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
   // Bodies above this are parsed on the server's translation threads.
   static constexpr size_t kInlineTranslateBytes = 16 * 1024;
+  // Answers above this (framed) are rendered as JSON there too.
+  static constexpr size_t kInlineRenderBytes = 64 * 1024;
 
   HttpSession(std::shared_ptr<server::ConnectionManager> manager,
               boost::asio::ip::tcp::socket socket, uint64_t id);
@@ -66,6 +68,7 @@ class HttpSession final : public server::Peer,
     kTranslating,   // a translation thread parses the body
     kRouting,       // the request waits for room in a queue (blocked_)
     kAnswering,     // routed: the answer comes through Deliver
+    kRendering,     // a translation thread renders a large answer
     kWriting,
     kWaitingOutput, // the output budget is spent: the next read waits
     kClosed,
@@ -85,6 +88,7 @@ class HttpSession final : public server::Peer,
   bool Permit(const ApiCall& call);
   void Route();
   void StartStream(const v1::HistoryQuery& q);
+  void Answer(const v1::Response& response, HttpAnswer&& answer);
   void Respond(HttpAnswer&& answer, bool close = false);
   void OnWrite(const boost::system::error_code& ec, bool close);
   void ReleaseBody();
