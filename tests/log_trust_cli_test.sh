@@ -69,6 +69,19 @@ flip_byte "$SEG" $((SIZE - 1))
 BEFORE=$(digest "$LOG")
 "$BILLSIM" log verify --log "$LOG" >"$TMP/v.out" 2>&1 && fail "verify passed a damaged log"
 grep -q "payload checksum mismatch" "$TMP/v.out" || fail "verify: $(cat "$TMP/v.out")"
+# The fault names the segment's path; quotes, a backslash and a control
+# character in it leave the --json output JSON.
+ODD="$TMP/"$'odd "dir" \\ \x01 name'
+cp -r "$LOG" "$ODD"
+rm -f "$ODD/LOCK"
+"$BILLSIM" log verify --log "$ODD" --json >"$TMP/v.json" 2>"$TMP/vjson.err" && fail "verify --json passed a damaged log"
+python3 - "$TMP/v.json" "$ODD" <<'P' || fail "verify --json: $(cat "$TMP/v.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] is False and sys.argv[2] in r["fault"], r
+assert "payload checksum mismatch" in r["fault"] and isinstance(r["last_seq"], int), r
+P
+rm -rf "$ODD"
 "$BILLSIM" replay --log "$LOG" >/dev/null 2>"$TMP/r.err" && fail "replay of a damaged log"
 start_server "$LOG" serve3 && fail "serve started on a damaged log"
 SERVER_PID=

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <cstdio>
 #include <limits>
 #include <memory>
 
@@ -13,6 +12,7 @@
 #include "log/event_stream.h"
 #include "log/log_lock.h"
 #include "log/log_reader.h"
+#include "report/json.h"
 #include "report/table.h"
 #include "util/money.h"
 
@@ -48,8 +48,8 @@ std::string Note(const v1::LedgerEntry& e) {
   return e.note();
 }
 
-std::string AuditEntryJson(const AuditEntry& a) {
-  return "{\"log_seq\":" + std::to_string(a.log_seq) + ",\"entry\":" + ToJson(a.entry) + "}";
+JsonObject AuditEntryJson(const AuditEntry& a) {
+  return {{"log_seq", a.log_seq}, {"entry", ToJsonValue(a.entry)}};
 }
 
 const char* YesNo(bool b) { return b ? "yes" : "no"; }
@@ -160,7 +160,7 @@ Status IndexedAccountHistory(const std::string& dir, const std::string& account,
 void WriteAuditHistory(const std::vector<AuditEntry>& entries, Format format,
                        std::ostream& out) {
   if (format == Format::kJson) {
-    for (const auto& a : entries) out << AuditEntryJson(a) << "\n";
+    for (const auto& a : entries) out << ToJsonLine(AuditEntryJson(a));
     return;
   }
   // CSV carries exact micros and microseconds; the table shows decimals.
@@ -216,12 +216,12 @@ Status AccountBalanceAt(const std::string& dir, const std::string& account, int6
 void WriteBalanceAsOf(const BalanceAsOf& b, Format format, std::ostream& out) {
   const v1::AccountBalance& a = b.balance;
   if (format == Format::kJson) {
-    out << "{\"as_of_us\":" << b.as_of_us << ",\"last_seq\":" << b.last_seq
-        << ",\"balance\":" << ToJson(a) << ",\"entries\":[";
-    for (size_t i = 0; i < b.entries.size(); ++i) {
-      out << (i ? "," : "") << AuditEntryJson(b.entries[i]);
-    }
-    out << "]}\n";
+    JsonObject entries = JsonObject::array();
+    for (const AuditEntry& e : b.entries) entries.push_back(AuditEntryJson(e));
+    out << ToJsonLine({{"as_of_us", b.as_of_us},
+                       {"last_seq", b.last_seq},
+                       {"balance", ToJsonValue(a)},
+                       {"entries", std::move(entries)}});
     return;
   }
   out << "account " << a.account_id() << " (" << a.currency() << ") as of "
@@ -345,30 +345,6 @@ void WriteDeliveryData(const Evidence& ev, std::ostream& out) {
            YesNo(r.platform_fault)});
   }
   t.WriteCsv(out);
-}
-
-// --- shared -------------------------------------------------------------------------
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace billsim::audit

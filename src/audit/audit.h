@@ -135,11 +135,6 @@ Status CollectEvidence(const std::string& dir, const std::string& dispute, uint6
 void WriteSpendReport(const Evidence& e, std::ostream& out);
 void WriteDeliveryData(const Evidence& e, std::ostream& out);
 
-// --- shared -------------------------------------------------------------------------
-
-// A string as a JSON string literal, quotes included.
-std::string JsonString(const std::string& s);
-
 }  // namespace billsim::audit
 
 #endif  // BILLSIM_AUDIT_AUDIT_H_

@@ -5,6 +5,7 @@
 #include "audit/audit.h"
 #include "log/event_stream.h"
 #include "replay/replayer.h"
+#include "report/json.h"
 #include "util/money.h"
 
 namespace billsim::audit {
@@ -433,24 +434,23 @@ void WriteCheckReport(const CheckReport& r, bool json, std::ostream& out) {
     return s == State::kOk ? "OK" : s == State::kFailed ? "FAILED" : "not run";
   };
   if (json) {
-    out << "{\"ok\":" << (r.ok() ? "true" : "false") << ",\"last_seq\":" << r.last_seq
-        << ",\"digest\":" << JsonString(r.digest) << ",\"checks\":[";
-    for (size_t i = 0; i < r.checks.size(); ++i) {
-      const auto& c = r.checks[i];
-      out << (i ? "," : "") << "{\"name\":" << JsonString(c.name) << ",\"count\":" << c.count
-          << ",\"unit\":" << JsonString(c.unit) << ",\"result\":" << JsonString(state(c.state))
-          << "}";
+    JsonObject checks = JsonObject::array();
+    for (const auto& c : r.checks) {
+      checks.push_back(
+          {{"name", c.name}, {"count", c.count}, {"unit", c.unit}, {"result", state(c.state)}});
     }
-    out << "],\"violation\":";
+    JsonObject violation;  // null when every check passed
     if (r.violation) {
       const Violation& v = *r.violation;
-      out << "{\"log_seq\":" << v.log_seq << ",\"entry_seq\":" << v.entry_seq
-          << ",\"account\":" << JsonString(v.account) << ",\"check\":" << JsonString(v.check)
-          << ",\"what\":" << JsonString(v.what) << "}";
-    } else {
-      out << "null";
+      violation = {{"log_seq", v.log_seq}, {"entry_seq", v.entry_seq}, {"account", v.account},
+                   {"check", v.check},     {"what", v.what}};
     }
-    out << ",\"tail_fault\":" << JsonString(r.tail_fault) << "}\n";
+    out << ToJsonLine({{"ok", r.ok()},
+                       {"last_seq", r.last_seq},
+                       {"digest", r.digest},
+                       {"checks", std::move(checks)},
+                       {"violation", std::move(violation)},
+                       {"tail_fault", r.tail_fault}});
     return;
   }
   size_t width = 0;

@@ -15,7 +15,6 @@
 #include <random>
 
 #include <cmath>
-#include "audit/audit.h"
 #include "net/client.h"
 #include "bench/workload.h"
 #include "history/history_index.h"
@@ -27,6 +26,7 @@
 #include "log/log_writer.h"
 #include "replay/replayer.h"
 #include "replay/snapshot_store.h"
+#include "report/json.h"
 
 namespace billsim::cli {
 
@@ -356,11 +356,18 @@ int BenchHistoryMain(const std::vector<std::string>& args) {
   const double max = static_cast<double>(r.latency.max_us()) / 1000;
   const double rate = r.seconds > 0 ? static_cast<double>(r.pages) / r.seconds : 0;
   if (vm.count("json")) {
-    std::printf("{\"account\":%s,\"limit\":%u,\"seconds\":%.3f,\"pages\":%" PRIu64
-                ",\"entries\":%" PRIu64 ",\"laps\":%" PRIu64 ",\"pages_per_s\":%.1f,"
-                "\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
-                audit::JsonString(account).c_str(), limit, r.seconds, r.pages, r.entries, r.laps,
-                rate, p50, p99, max);
+    const JsonObject j = {
+        {"account", account},
+        {"limit", limit},
+        {"seconds", RoundedTo(r.seconds, 3)},
+        {"pages", r.pages},
+        {"entries", r.entries},
+        {"laps", r.laps},
+        {"pages_per_s", RoundedTo(rate, 1)},
+        {"latency_ms",
+         {{"p50", RoundedTo(p50, 3)}, {"p99", RoundedTo(p99, 3)}, {"max", RoundedTo(max, 3)}}},
+    };
+    std::fputs(ToJsonLine(j).c_str(), stdout);
   } else {
     std::printf("account        %s (pages of %u)\n", account.c_str(), limit);
     std::printf("pages          %" PRIu64 " in %.1f s (%.0f pages/s), %" PRIu64
@@ -535,38 +542,40 @@ int BenchMain(const std::vector<std::string>& args) {
 
   const double total = static_cast<double>(main_log.events);
   auto rate = [](double n, double s) { return s > 0 ? n / s : 0.0; };
-  std::string per_policy_events, per_policy_mb;
-  for (const auto& [name, text] : policies) {
-    const AppendResult& a = appended[name];
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s\"%s\":%.0f", per_policy_events.empty() ? "" : ",", name,
-                  rate(static_cast<double>(a.events), a.seconds));
-    per_policy_events += buf;
-    std::snprintf(buf, sizeof buf, "%s\"%s\":%.1f", per_policy_mb.empty() ? "" : ",", name,
-                  rate(static_cast<double>(a.bytes) / 1e6, a.seconds));
-    per_policy_mb += buf;
-  }
   const double bytes_per_event = static_cast<double>(main_log.bytes) / total;
-  std::string replay_runs_json;
-  for (double t : replay_times) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%s%.0f", replay_runs_json.empty() ? "" : ",", rate(total, t));
-    replay_runs_json += buf;
-  }
   const uint64_t rss = PeakRssBytes();
   if (vm.count("json")) {
-    std::printf(
-        "{\"events\":%" PRIu64 ",\"batch\":%u,\"append_events_per_s\":{%s},"
-        "\"append_mb_per_s\":{%s},\"replay_events_per_s\":%.0f,\"replay_runs_events_per_s\":[%s],"
-        "\"replay_mb_per_s\":%.1f,"
-        "\"snapshot_replay_events_per_s\":%.0f,\"snapshot_seq\":%" PRIu64
-        ",\"snapshot_tail_events\":%" PRIu64 ",\"snapshot_digest_matches\":%s,"
-        "\"bytes_per_event\":%.2f,\"peak_rss_bytes\":%" PRIu64 ",\"state_digest\":\"%s\"}\n",
-        main_log.events, batch, per_policy_events.c_str(), per_policy_mb.c_str(),
-        rate(total, replay_s), replay_runs_json.c_str(), rate(static_cast<double>(full_stats.bytes) / 1e6, replay_s),
-        rate(total, snap_replay_s), snap_seq, snap_stats.events,
-        digests_match ? "true" : "false", bytes_per_event, rss, full.Digest().c_str());
+    JsonObject per_policy_events = JsonObject::object(), per_policy_mb = JsonObject::object();
+    for (const auto& [name, text] : policies) {
+      const AppendResult& a = appended[name];
+      per_policy_events[name] = std::llround(rate(static_cast<double>(a.events), a.seconds));
+      per_policy_mb[name] = RoundedTo(rate(static_cast<double>(a.bytes) / 1e6, a.seconds), 1);
+    }
+    JsonObject replay_runs = JsonObject::array();
+    for (double t : replay_times) replay_runs.push_back(std::llround(rate(total, t)));
+    const JsonObject j = {
+        {"events", main_log.events},
+        {"batch", batch},
+        {"append_events_per_s", std::move(per_policy_events)},
+        {"append_mb_per_s", std::move(per_policy_mb)},
+        {"replay_events_per_s", std::llround(rate(total, replay_s))},
+        {"replay_runs_events_per_s", std::move(replay_runs)},
+        {"replay_mb_per_s",
+         RoundedTo(rate(static_cast<double>(full_stats.bytes) / 1e6, replay_s), 1)},
+        {"snapshot_replay_events_per_s", std::llround(rate(total, snap_replay_s))},
+        {"snapshot_seq", snap_seq},
+        {"snapshot_tail_events", snap_stats.events},
+        {"snapshot_digest_matches", digests_match},
+        {"bytes_per_event", RoundedTo(bytes_per_event, 2)},
+        {"peak_rss_bytes", rss},
+        {"state_digest", full.Digest()},
+    };
+    std::fputs(ToJsonLine(j).c_str(), stdout);
   } else {
+    std::string replay_runs;  // events/s of each run
+    for (double t : replay_times) {
+      replay_runs += (replay_runs.empty() ? "" : ",") + std::to_string(std::llround(rate(total, t)));
+    }
     std::printf("events                 %" PRIu64 " (batches of %u)\n", main_log.events, batch);
     for (const auto& [name, text] : policies) {
       const AppendResult& a = appended[name];
@@ -576,7 +585,7 @@ int BenchMain(const std::vector<std::string>& args) {
     }
     std::printf("replay (all projections) %10.0f events/s  %8.1f MB/s  (median of %zu: %s)\n",
                 rate(total, replay_s), rate(static_cast<double>(full_stats.bytes) / 1e6, replay_s),
-                replay_times.size(), replay_runs_json.c_str());
+                replay_times.size(), replay_runs.c_str());
     std::printf("replay from snapshot   %12.0f events/s  (snapshot at %" PRIu64
                 ", tail %" PRIu64 " events, digest %s)\n",
                 rate(total, snap_replay_s), snap_seq, snap_stats.events,

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -38,6 +39,7 @@
 #include "log/log_dir.h"
 #include "replay/replayer.h"
 #include "replay/snapshot_store.h"
+#include "report/json.h"
 #include "stress/stress_workload.h"
 
 namespace billsim::cli {
@@ -464,6 +466,7 @@ Figures Compute(const Built& b, const Measured& m) {
   return f;
 }
 
+// Events/s of each run, for the table: "1200,1300".
 std::string JoinRates(const std::vector<double>& rates) {
   std::string out;
   for (double r : rates) {
@@ -474,40 +477,60 @@ std::string JoinRates(const std::vector<double>& rates) {
   return out;
 }
 
+// Events/s of each run, as whole numbers.
+JsonObject RunRates(const std::vector<double>& rates) {
+  JsonObject out = JsonObject::array();
+  for (double r : rates) out.push_back(std::llround(r));
+  return out;
+}
+
 void PrintJson(const Config& c, const Built& b, const Measured& m, const Figures& f,
                const std::string& digest) {
   const uint64_t accounts = c.workload.accounts, campaigns = c.workload.campaigns;
-  std::printf(
-      "{\"accounts\":%" PRIu64 ",\"campaigns\":%" PRIu64 ",\"events\":%" PRIu64
-      ",\"setup_events\":%" PRIu64 ",\"stream_events\":%" PRIu64 ",\"events_generated\":%" PRIu64
-      ",\"events_refused\":%" PRIu64 ",\"batch\":%u,\"fsync\":\"%s\",\"seed\":%" PRIu64
-      ",\"append_events_per_s\":%.0f,\"ingest_events_per_s\":%.0f"
-      ",\"setup_events_per_s\":%.0f,\"setup_runs_events_per_s\":[%s]"
-      ",\"delivery_replay_events_per_s\":%.0f,\"replay_runs_events_per_s\":[%s]"
-      ",\"days\":%.3f,\"expiries\":%" PRIu64 ",\"day_timers\":%" PRIu64 ",\"renewals\":%" PRIu64
-      ",\"expiries_per_day\":%.1f,\"day_timers_per_day\":%.1f,\"renewals_per_day\":%.1f"
-      ",\"peak_rss_bytes\":%" PRIu64 ",\"peak_rss_build_bytes\":%" PRIu64
-      ",\"peak_rss_replay_bytes\":%" PRIu64 ",\"peak_rss_snapshot_write_bytes\":%" PRIu64
-      ",\"peak_rss_snapshot_load_bytes\":%" PRIu64
-      ",\"peak_rss_per_phase\":%s,\"rss_before_replay_bytes\":%" PRIu64
-      ",\"state_rss_bytes\":%" PRIu64
-      ",\"rss_bytes_per_campaign\":%.1f,\"rss_bytes_per_account\":%.1f"
-      ",\"snapshot_bytes\":%" PRIu64 ",\"snapshot_bytes_per_campaign\":%.1f"
-      ",\"snapshot_bytes_per_account\":%.1f,\"snapshot_write_s\":%.3f,\"snapshot_load_s\":%.3f"
-      ",\"log_bytes\":%" PRIu64 ",\"bytes_per_event\":%.2f,\"state_digest\":\"%s\"}\n",
-      accounts, campaigns, b.last_seq, f.setup_events, f.stream_events, b.generated, b.refused,
-      c.batch, c.fsync.ToString().c_str(), c.workload.seed, f.append_per_s, f.ingest_per_s,
-      f.setup_per_s, JoinRates(f.setup_runs).c_str(), f.stream_per_s,
-      JoinRates(f.stream_runs).c_str(), m.days, m.stream_timers.expiries, m.stream_timers.days,
-      m.stream_timers.renewals, PerDay(m.stream_timers.expiries, m.days),
-      PerDay(m.stream_timers.days, m.days), PerDay(m.stream_timers.renewals, m.days),
-      m.peak_bytes(), m.peak_build_bytes, m.peak_replay_bytes, m.peak_snapshot_write_bytes,
-      m.peak_snapshot_load_bytes,
-      m.peaks_per_phase ? "true" : "false", m.rss_before_bytes, f.state_rss_bytes,
-      Per(f.state_rss_bytes, campaigns),
-      Per(f.state_rss_bytes, accounts), m.snapshot_bytes, Per(m.snapshot_bytes, campaigns),
-      Per(m.snapshot_bytes, accounts), m.snapshot_write_s, m.snapshot_load_s, b.log_bytes,
-      Per(b.log_bytes, b.last_seq), digest.c_str());
+  const JsonObject j = {
+      {"accounts", accounts},
+      {"campaigns", campaigns},
+      {"events", b.last_seq},
+      {"setup_events", f.setup_events},
+      {"stream_events", f.stream_events},
+      {"events_generated", b.generated},
+      {"events_refused", b.refused},
+      {"batch", c.batch},
+      {"fsync", c.fsync.ToString()},
+      {"seed", c.workload.seed},
+      {"append_events_per_s", std::llround(f.append_per_s)},
+      {"ingest_events_per_s", std::llround(f.ingest_per_s)},
+      {"setup_events_per_s", std::llround(f.setup_per_s)},
+      {"setup_runs_events_per_s", RunRates(f.setup_runs)},
+      {"delivery_replay_events_per_s", std::llround(f.stream_per_s)},
+      {"replay_runs_events_per_s", RunRates(f.stream_runs)},
+      {"days", RoundedTo(m.days, 3)},
+      {"expiries", m.stream_timers.expiries},
+      {"day_timers", m.stream_timers.days},
+      {"renewals", m.stream_timers.renewals},
+      {"expiries_per_day", RoundedTo(PerDay(m.stream_timers.expiries, m.days), 1)},
+      {"day_timers_per_day", RoundedTo(PerDay(m.stream_timers.days, m.days), 1)},
+      {"renewals_per_day", RoundedTo(PerDay(m.stream_timers.renewals, m.days), 1)},
+      {"peak_rss_bytes", m.peak_bytes()},
+      {"peak_rss_build_bytes", m.peak_build_bytes},
+      {"peak_rss_replay_bytes", m.peak_replay_bytes},
+      {"peak_rss_snapshot_write_bytes", m.peak_snapshot_write_bytes},
+      {"peak_rss_snapshot_load_bytes", m.peak_snapshot_load_bytes},
+      {"peak_rss_per_phase", m.peaks_per_phase},
+      {"rss_before_replay_bytes", m.rss_before_bytes},
+      {"state_rss_bytes", f.state_rss_bytes},
+      {"rss_bytes_per_campaign", RoundedTo(Per(f.state_rss_bytes, campaigns), 1)},
+      {"rss_bytes_per_account", RoundedTo(Per(f.state_rss_bytes, accounts), 1)},
+      {"snapshot_bytes", m.snapshot_bytes},
+      {"snapshot_bytes_per_campaign", RoundedTo(Per(m.snapshot_bytes, campaigns), 1)},
+      {"snapshot_bytes_per_account", RoundedTo(Per(m.snapshot_bytes, accounts), 1)},
+      {"snapshot_write_s", RoundedTo(m.snapshot_write_s, 3)},
+      {"snapshot_load_s", RoundedTo(m.snapshot_load_s, 3)},
+      {"log_bytes", b.log_bytes},
+      {"bytes_per_event", RoundedTo(Per(b.log_bytes, b.last_seq), 2)},
+      {"state_digest", digest},
+  };
+  std::fputs(ToJsonLine(j).c_str(), stdout);
 }
 
 void PrintTable(const Config& c, const Built& b, const Measured& m, const Figures& f,

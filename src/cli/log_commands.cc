@@ -13,7 +13,7 @@
 #include "log/log_reader.h"
 #include "log/log_repair.h"
 #include "log/log_writer.h"
-#include "report/format.h"
+#include "report/json.h"
 #include "replay/replayer.h"
 #include "scenario/event_source.h"
 
@@ -216,11 +216,14 @@ int VerifyCommand(const std::vector<std::string>& args) {
                             reader.tail_fault());
   }
   if (vm.count("json")) {
-    std::cout << "{\"ok\":" << (st.ok() ? "true" : "false") << ",\"segments\":"
-              << reader.segments().size() << ",\"batches\":" << batches
-              << ",\"events\":" << events << ",\"bytes\":" << bytes
-              << ",\"last_seq\":" << last_seq << ",\"chain\":\"" << chain_hex << "\""
-              << ",\"fault\":\"" << (st.ok() ? "" : st.message()) << "\"}\n";
+    std::cout << ToJsonLine({{"ok", st.ok()},
+                             {"segments", reader.segments().size()},
+                             {"batches", batches},
+                             {"events", events},
+                             {"bytes", bytes},
+                             {"last_seq", last_seq},
+                             {"chain", chain_hex},
+                             {"fault", st.ok() ? "" : st.message()}});
   } else {
     std::cout << "checked " << reader.segments().size() << " segments, " << batches
               << " batches, " << events << " events, " << bytes << " bytes\n"
@@ -261,7 +264,7 @@ int DumpCommand(const std::vector<std::string>& args) {
         if (printed >= limit) return false;
         printed++;
         if (json) {
-          std::cout << "{\"seq\":" << seq << ",\"event\":" << ToJson(e) << "}\n";
+          std::cout << ToJsonLine({{"seq", seq}, {"event", ToJsonValue(e)}});
         } else {
           std::string text;
           printer.PrintToString(e, &text);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cinttypes>
 #include <cstdio>
@@ -21,7 +22,7 @@
 #include "log/log_reader.h"
 #include "net/client.h"
 #include "replay/replayer.h"
-#include "report/format.h"
+#include "report/json.h"
 #include "stress/stress_workload.h"
 #include "util/assert.h"
 
@@ -604,59 +605,47 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   return Check(o, workload.account_ids(), acked_runs, r);
 }
 
-namespace {
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-}  // namespace
-
 std::string ReportJson(const StressOptions& o, const StressReport& r) {
-  std::string rejected;
+  JsonObject rejected = JsonObject::object();
   uint64_t rejected_total = 0;
   for (const auto& [field, n] : r.rejected) {
-    if (!rejected.empty()) rejected += ",";
-    rejected += JsonString(field) + ":" + std::to_string(n);
+    rejected[field] = n;
     rejected_total += n;
   }
-  char buf[1024];
-  std::snprintf(
-      buf, sizeof buf,
-      "{\"events_sent\":%" PRIu64 ",\"events_acked\":%" PRIu64 ",\"setup_events\":%" PRIu64
-      ",\"setup_events_per_s\":%.0f,\"setup_seconds\":%.3f,\"acked_before\":%" PRIu64 ",\"acked_events_per_s\":%.0f,\"seconds\":%.3f,"
-      "\"connections\":%u,\"batch\":%u,\"batches\":%" PRIu64 ",\"resent_batches\":%" PRIu64
-      ",\"reconnects\":%" PRIu64 ",\"ack_latency_us\":{\"p50\":%" PRId64 ",\"p99\":%" PRId64
-      ",\"p999\":%" PRId64 ",\"max\":%" PRId64 "},\"rejected_total\":%" PRIu64 ",",
-      r.events_sent, r.events_acked, r.setup_events, r.setup_events_per_s, r.setup_seconds,
-      r.acked_before, r.acked_events_per_s,
-      r.stream_seconds, o.connections, o.batch, r.batches, r.resent_batches, r.reconnects,
-      r.latency_p50_us, r.latency_p99_us, r.latency_p999_us, r.latency_max_us, rejected_total);
-  std::string out = buf;
-  out += "\"rejected\":{" + rejected + "},";
-  std::snprintf(buf, sizeof buf,
-                "\"errors\":%" PRIu64 ",\"checked\":%s,\"accounts_checked\":%" PRIu64
-                ",\"balance_mismatches\":%" PRIu64 ",\"log_events\":%" PRIu64
-                ",\"durable_seq\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64
-                ",\"consistent\":%s",
-                r.errors, r.checked ? "true" : "false", r.accounts_checked, r.balance_mismatches,
-                r.log_events, r.durable_seq, r.lost, r.duplicated,
-                r.consistent ? "true" : "false");
-  out += buf;
-  if (!r.first_error.empty()) out += ",\"first_error\":" + JsonString(r.first_error);
-  out += ",\"log_dir\":" + JsonString(r.log_dir) + "}\n";
-  return out;
+  JsonObject j = {
+      {"events_sent", r.events_sent},
+      {"events_acked", r.events_acked},
+      {"setup_events", r.setup_events},
+      {"setup_events_per_s", std::llround(r.setup_events_per_s)},
+      {"setup_seconds", RoundedTo(r.setup_seconds, 3)},
+      {"acked_before", r.acked_before},
+      {"acked_events_per_s", std::llround(r.acked_events_per_s)},
+      {"seconds", RoundedTo(r.stream_seconds, 3)},
+      {"connections", o.connections},
+      {"batch", o.batch},
+      {"batches", r.batches},
+      {"resent_batches", r.resent_batches},
+      {"reconnects", r.reconnects},
+      {"ack_latency_us",
+       {{"p50", r.latency_p50_us},
+        {"p99", r.latency_p99_us},
+        {"p999", r.latency_p999_us},
+        {"max", r.latency_max_us}}},
+      {"rejected_total", rejected_total},
+      {"rejected", std::move(rejected)},
+      {"errors", r.errors},
+      {"checked", r.checked},
+      {"accounts_checked", r.accounts_checked},
+      {"balance_mismatches", r.balance_mismatches},
+      {"log_events", r.log_events},
+      {"durable_seq", r.durable_seq},
+      {"lost", r.lost},
+      {"duplicated", r.duplicated},
+      {"consistent", r.consistent},
+  };
+  if (!r.first_error.empty()) j["first_error"] = r.first_error;
+  j["log_dir"] = r.log_dir;
+  return ToJsonLine(j);
 }
 
 std::string ReportText(const StressOptions& o, const StressReport& r) {
