@@ -7,7 +7,8 @@
 # stay within 2x the quiet run's, plus 5 ms: an absolute slack for the
 # noise of a shared 2-core machine, where a quiet p99 of 2 ms can double
 # from scheduling alone. Both runs must be consistent (stress's own check)
-# and the flooder must get pages.
+# and the flooder must get pages. A broken bound is measured once more and
+# fails only if it breaks again (see below).
 # usage: history_flood_test.sh BILLSIM [SERVER_BILLSIM]
 #   SERVER_BILLSIM: the binary that serves (default BILLSIM), e.g. an older
 #   build, to measure its server with this build's clients.
@@ -28,41 +29,53 @@ stress() {  # stress NAME: the paced run against $ADDR, JSON in $TMP/NAME.json
 }
 p99() { sed -n 's/.*"ack_latency_us":{[^}]*"p99":\([0-9][0-9]*\).*/\1/p' "$TMP/$1.json"; }
 
-# The quiet run.
-start_server "$TMP/quiet" quiet || fail "quiet server did not start"
-stress quiet || fail "quiet stress run exited $?: $(cat "$TMP/quiet.json")"
-stop_server
-quiet_p99=$(p99 quiet)
-[ -n "$quiet_p99" ] || fail "no ack p99 in $(cat "$TMP/quiet.json")"
+# One attempt (N: its number): the quiet run, then the flooded run.
+# Sets quiet_p99, flood_p99 and pages; fails on anything but the bound.
+attempt() {
+  local n=$1
+  start_server "$TMP/quiet$n" quiet$n || fail "quiet server did not start"
+  stress quiet$n || fail "quiet stress run exited $?: $(cat "$TMP/quiet$n.json")"
+  stop_server
+  quiet_p99=$(p99 quiet$n)
+  [ -n "$quiet_p99" ] || fail "no ack p99 in $(cat "$TMP/quiet$n.json")"
 
-# The same run while history pages of acct-0 (opened by stress's set-up)
-# are asked for as fast as they come back.
-start_server "$TMP/flood" flood || fail "flood server did not start"
-stress flood &
-STRESS_PID=$!
-# Wait until acct-0's history is served: the history index, not only the
-# live ledger, must have it (a new connection's query may reflect any
-# acknowledged sequence, so the live ledger's answer does not tell).
-for _ in $(seq 200); do
-  "$CLIENT" query --connect "$ADDR" --history acct-0 --limit 1 >/dev/null 2>&1 && break
-  sleep 0.05
-done
-"$CLIENT" bench history --server "$ADDR" --account acct-0 --limit 100 \
-  --seconds $((EVENTS / RATE + 1)) --json >"$TMP/bench.json" 2>"$TMP/bench.err" &
-FLOOD_PID=$!
-wait "$STRESS_PID" || fail "flooded stress run exited non-zero: $(cat "$TMP/flood.json")"
-wait "$FLOOD_PID" || fail "bench history exited non-zero: $(cat "$TMP/bench.err")"
-FLOOD_PID=
-stop_server
-flood_p99=$(p99 flood)
-pages=$(sed -n 's/.*"pages":\([0-9][0-9]*\).*/\1/p' "$TMP/bench.json")
-[ -n "$flood_p99" ] || fail "no ack p99 in $(cat "$TMP/flood.json")"
-echo "quiet run:   $(cat "$TMP/quiet.json")"
-echo "flooded run: $(cat "$TMP/flood.json")"
-echo "history flood: $(cat "$TMP/bench.json")"
-echo "ack p99: quiet ${quiet_p99} us, flooded ${flood_p99} us (bound 2x + ${SLACK_US} us)"
-[ "${pages:-0}" -gt 0 ] || fail "the flooder got no history pages"
-[ "$flood_p99" -le $((2 * quiet_p99 + SLACK_US)) ] ||
-  fail "ack p99 under a history flood ${flood_p99} us > 2 x ${quiet_p99} us + ${SLACK_US} us"
-"$BILLSIM" log verify --log "$TMP/flood" >/dev/null || fail "log verify after the flooded run"
+  # The same run while history pages of acct-0 (opened by stress's set-up)
+  # are asked for as fast as they come back.
+  start_server "$TMP/flood$n" flood$n || fail "flood server did not start"
+  stress flood$n &
+  STRESS_PID=$!
+  # Wait until acct-0's history is served: the history index, not only the
+  # live ledger, must have it (a new connection's query may reflect any
+  # acknowledged sequence, so the live ledger's answer does not tell).
+  for _ in $(seq 200); do
+    "$CLIENT" query --connect "$ADDR" --history acct-0 --limit 1 >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  "$CLIENT" bench history --server "$ADDR" --account acct-0 --limit 100 \
+    --seconds $((EVENTS / RATE + 1)) --json >"$TMP/bench$n.json" 2>"$TMP/bench$n.err" &
+  FLOOD_PID=$!
+  wait "$STRESS_PID" || fail "flooded stress run exited non-zero: $(cat "$TMP/flood$n.json")"
+  wait "$FLOOD_PID" || fail "bench history exited non-zero: $(cat "$TMP/bench$n.err")"
+  FLOOD_PID=
+  stop_server
+  flood_p99=$(p99 flood$n)
+  pages=$(sed -n 's/.*"pages":\([0-9][0-9]*\).*/\1/p' "$TMP/bench$n.json")
+  [ -n "$flood_p99" ] || fail "no ack p99 in $(cat "$TMP/flood$n.json")"
+  echo "attempt $n quiet run:   $(cat "$TMP/quiet$n.json")"
+  echo "attempt $n flooded run: $(cat "$TMP/flood$n.json")"
+  echo "attempt $n history flood: $(cat "$TMP/bench$n.json")"
+  echo "attempt $n ack p99: quiet ${quiet_p99} us, flooded ${flood_p99} us (bound 2x + ${SLACK_US} us)"
+  [ "${pages:-0}" -gt 0 ] || fail "the flooder got no history pages"
+  "$BILLSIM" log verify --log "$TMP/flood$n" >/dev/null || fail "log verify after the flooded run"
+  [ "$flood_p99" -le $((2 * quiet_p99 + SLACK_US)) ]
+}
+
+# A p99 over 5 s on a shared machine can jump from scheduling alone: a
+# broken bound is measured again, and fails only if it breaks twice in a
+# row.
+if ! attempt 1; then
+  echo "the bound broke once: measuring again"
+  attempt 2 ||
+    fail "ack p99 under a history flood ${flood_p99} us > 2 x ${quiet_p99} us + ${SLACK_US} us, twice"
+fi
 echo "history flood test: ok"

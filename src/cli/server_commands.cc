@@ -62,6 +62,25 @@ bool LoadTokens(const po::variables_map& vm, std::shared_ptr<const server::Token
   return true;
 }
 
+// What serve and console both check: the connection limit, the query
+// threads, and that an address other than loopback comes with tokens.
+Status CheckShared(const server::ServerOptions& so, bool have_tokens) {
+  if (so.max_connections == 0) return Status::InvalidArgument("--max-connections: must be positive");
+  if (so.query_threads == 0 || so.query_threads > 64) {
+    return Status::InvalidArgument("--query-threads: must be 1..64, got " +
+                                   std::to_string(so.query_threads));
+  }
+  if (!so.listen.empty()) {
+    Status st = server::CheckListenAccess(so.listen, have_tokens);
+    if (!st.ok()) return st;
+  }
+  if (!so.http_listen.empty()) {
+    Status st = server::CheckListenAccess(so.http_listen, have_tokens);
+    if (!st.ok()) return Status::InvalidArgument("--http: " + st.message());
+  }
+  return Status::Ok();
+}
+
 // Starts the server, prints its addresses, runs it until stopped.
 int RunServer(const server::ServerOptions& so) {
   server::Server server(so);
@@ -184,7 +203,6 @@ int ServeMain(const std::vector<std::string>& args) {
     st = Status::InvalidArgument("--scrub-mb-per-sec: must be 0..1000000, got " +
                                  std::to_string(scrub_mb));
   }
-  if (st.ok() && so.max_connections == 0) st = Status::InvalidArgument("--max-connections: must be positive");
   if (st.ok() && so.max_frame_bytes < 16) st = Status::InvalidArgument("--max-frame-bytes: must be at least 16");
   if (st.ok() && so.max_frame_bytes > server::kMaxFrameBytesLimit) {
     st = Status::InvalidArgument("--max-frame-bytes: must be at most " +
@@ -203,9 +221,6 @@ int ServeMain(const std::vector<std::string>& args) {
     st = Status::InvalidArgument("--index-follow-ms: must be 0..3600000");
   }
   if (st.ok() && so.max_queued_queries == 0) st = Status::InvalidArgument("--max-queued-queries: must be positive");
-  if (st.ok() && (so.query_threads == 0 || so.query_threads > 64)) {
-    st = Status::InvalidArgument("--query-threads: must be 1..64, got " + std::to_string(so.query_threads));
-  }
   if (st.ok() && (frame_mb > (1u << 20) || so.frame_bytes_max < so.max_frame_bytes)) {
     st = Status::InvalidArgument("--frame-budget-mb: must hold one frame of --max-frame-bytes (" +
                                  std::to_string(so.max_frame_bytes) + " bytes) and be at most 1048576");
@@ -213,11 +228,7 @@ int ServeMain(const std::vector<std::string>& args) {
   if (st.ok() && (output_mb == 0 || output_mb > (1u << 20))) {
     st = Status::InvalidArgument("--output-budget-mb: must be 1..1048576");
   }
-  if (st.ok()) st = server::CheckListenAccess(so.listen, tokens != nullptr);
-  if (st.ok() && !so.http_listen.empty()) {
-    st = server::CheckListenAccess(so.http_listen, tokens != nullptr);
-    if (!st.ok()) st = Status::InvalidArgument("--http: " + st.message());
-  }
+  if (st.ok()) st = CheckShared(so, tokens != nullptr);
   so.tokens = tokens;
   if (!st.ok()) {
     spdlog::error("{}", st.message());
@@ -264,15 +275,7 @@ int ConsoleMain(const std::vector<std::string>& args) {
   so.query_threads = vm["query-threads"].as<uint32_t>();
   so.tokens = tokens;
   so.handle_signals = true;
-  Status st;
-  if (so.max_connections == 0) st = Status::InvalidArgument("--max-connections: must be positive");
-  if (st.ok() && (so.query_threads == 0 || so.query_threads > 64)) {
-    st = Status::InvalidArgument("--query-threads: must be 1..64, got " + std::to_string(so.query_threads));
-  }
-  if (st.ok()) {
-    st = server::CheckListenAccess(so.http_listen, tokens != nullptr);
-    if (!st.ok()) st = Status::InvalidArgument("--http: " + st.message());
-  }
+  const Status st = CheckShared(so, tokens != nullptr);
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;

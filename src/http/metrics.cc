@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string_view>
 
@@ -102,24 +103,41 @@ std::string MetricsText(const MetricsSnapshot& m) {
         m.queued_events);
   if (m.server != nullptr) {
     const server::ServerMetrics& s = *m.server;
-    w.Metric("billsim_events_received_total", "counter",
-             "Events in append requests the committer took, by kind.");
+    // By kind: received, and of those applied, refused and duplicate.
     const auto* event = v1::Event::descriptor();
-    for (size_t k = 1; k < server::ServerMetrics::kKinds; ++k) {
-      const auto* field = event->FindFieldByNumber(static_cast<int>(k));
-      if (field == nullptr || field->containing_oneof() == nullptr) continue;
-      w.Sample("billsim_events_received_total",
-               s.received_by_kind[k].load(std::memory_order_relaxed), Label("kind", field->name()));
+    struct ByKind {
+      const char* name;
+      const char* help;
+      int which;  // 0 received, 1 applied, 2 refused, 3 duplicate
+    };
+    const ByKind by_kind[] = {
+        {"billsim_events_received_total", "Events in append requests the committer took, by kind.",
+         0},
+        {"billsim_events_applied_total", "Events applied and appended to the log, by kind.", 1},
+        {"billsim_events_refused_total",
+         "Events the ledger refused (other than duplicates), by kind.", 2},
+        {"billsim_events_duplicate_total",
+         "Events refused as already applied (R10): nothing to resend, by kind.", 3},
+    };
+    for (const ByKind& b : by_kind) {
+      w.Metric(b.name, "counter", b.help);
+      for (size_t k = 1; k < server::ServerMetrics::kKinds; ++k) {
+        const auto* field = event->FindFieldByNumber(static_cast<int>(k));
+        if (field == nullptr || field->containing_oneof() == nullptr) continue;
+        const uint64_t refused = s.refused_by_kind[k].load(std::memory_order_relaxed);
+        const uint64_t duplicate = s.duplicate_by_kind[k].load(std::memory_order_relaxed);
+        const uint64_t received = s.received_by_kind[k].load(std::memory_order_relaxed);
+        const uint64_t value = b.which == 0   ? received
+                               : b.which == 2 ? refused
+                               : b.which == 3 ? duplicate
+                                              : received - std::min(received, refused + duplicate);
+        w.Sample(b.name, value, Label("kind", field->name()));
+      }
     }
-    w.One("billsim_events_accepted_total", "counter", "Events applied and appended to the log.",
-          s.accepted.load(std::memory_order_relaxed));
-    w.One("billsim_events_duplicate_total", "counter",
-          "Events refused as already applied (R10): nothing to resend.",
-          s.duplicates.load(std::memory_order_relaxed));
-    w.Metric("billsim_events_refused_total", "counter",
+    w.Metric("billsim_events_refused_by_field_total", "counter",
              "Events the ledger refused (other than duplicates), by the field it named.");
     for (const auto& [field, n] : s.refused_by_field()) {
-      w.Sample("billsim_events_refused_total", n, Label("field", field));
+      w.Sample("billsim_events_refused_by_field_total", n, Label("field", field));
     }
     w.Histogram("billsim_ack_latency_microseconds",
                 "From an append's arrival at the committer's queue to its answer (durable "

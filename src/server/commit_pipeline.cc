@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <unordered_map>
 
 #include "log/format.h"
 
@@ -200,10 +201,30 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
       if (!journal_->Apply(event, &refusal)) refusals.push_back(std::move(refusal));
     }
   }
-  for (Refusal& r : refusals) {
-    if (r.duplicate) {
-      metrics_.duplicates.fetch_add(1, std::memory_order_relaxed);
+  // Each refusal's kind, found by its event id (refusals are the
+  // exception: the map is built only when there are some).
+  std::unordered_map<uint64_t, int> kind_of;
+  if (!refusals.empty()) {
+    if (parsed.batch) {
+      for (uint32_t i = 0; i < parsed.batch->other_events(); ++i) {
+        const v1::Event& e = parsed.batch->other_event(i);
+        kind_of.emplace(e.event_id(), e.payload_case());
+      }
     } else {
+      for (const v1::Event& e : parsed.request.append().events()) {
+        kind_of.emplace(e.event_id(), e.payload_case());
+      }
+    }
+  }
+  for (Refusal& r : refusals) {
+    const auto it = kind_of.find(r.event_id);
+    // Not among the whole events of a batch: one of its delivery rows.
+    const int kind = it != kind_of.end() ? it->second : v1::Event::kDeliveryReported;
+    const size_t k = kind >= 0 && static_cast<size_t>(kind) < ServerMetrics::kKinds ? kind : 0;
+    if (r.duplicate) {
+      metrics_.duplicate_by_kind[k].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      metrics_.refused_by_kind[k].fetch_add(1, std::memory_order_relaxed);
       metrics_.Refused(r.field);
     }
     v1::Rejection* rej = ack->add_rejections();
@@ -217,7 +238,6 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
 void CommitPipeline::Flush(std::vector<Pending>* pending, std::vector<v1::Response>* responses) {
   if (journal_->pending() > 0 && log_failed_.ok()) {
     metrics_.group_events.Observe(journal_->pending());
-    metrics_.accepted.fetch_add(journal_->pending(), std::memory_order_relaxed);
     log::SeqRange range;
     // Pipelined, the syncer thread makes it durable before any ack.
     Status st = pipelined_ ? journal_->Write(&range) : journal_->Append(&range);

@@ -59,8 +59,10 @@ struct ServerMetrics {
   // carry (v1::Event::PayloadCase; 0: none).
   static constexpr size_t kKinds = 14;
   std::array<std::atomic<uint64_t>, kKinds> received_by_kind{};
-  std::atomic<uint64_t> accepted{0};    // applied and appended
-  std::atomic<uint64_t> duplicates{0};  // refused as already applied (R10)
+  // Of those, refused by the ledger (the event is bad) and refused as
+  // already applied (R10); the rest were applied.
+  std::array<std::atomic<uint64_t>, kKinds> refused_by_kind{};
+  std::array<std::atomic<uint64_t>, kKinds> duplicate_by_kind{};
 
   // From an append's arrival at the committer's queue to its answer (after
   // its group is durable under the policy).

@@ -98,6 +98,9 @@ async function loadAccounts(append = false) {
     const tr = document.createElement('tr');
     tr.dataset.id = a.account_id;
     cell(tr, a.account_id);
+    cell(tr, money(a.cash_balance, ''), 'num');
+    cell(tr, money(a.grant_balance, ''), 'num');
+    cell(tr, money(a.frozen_balance, ''), 'num');
     cell(tr, money(a.valid_balance, a.currency), 'num');
     tr.onclick = () => { location.hash = 'account=' + encodeURIComponent(a.account_id); };
     if (state.account && state.account.account_id === a.account_id) tr.className = 'selected';

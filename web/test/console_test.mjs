@@ -104,6 +104,15 @@ try {
   check(kinds.has('PROMOTION_EXPIRED') && kinds.has('RETURN_OF_REMAINING_BUDGET') && kinds.has('ADD_BALANCE'),
         `the timeline holds the expiry, the returned budget and the deposit (${[...kinds].join(' ')})`);
 
+  // The accounts list: the account with its four balances.
+  const listed = await page.$$eval('#accounts tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  const acct = await api('/api/v1/accounts/cafe');
+  const fmt = (m) => (Number(BigInt(m) / 10000n) / 100).toFixed(2);
+  check(listed.length === 1 && listed[0][0] === 'cafe' && listed[0][1] === fmt(acct.cash_balance) &&
+        listed[0][2] === fmt(acct.grant_balance) && listed[0][3] === fmt(acct.frozen_balance) &&
+        listed[0][4] === fmt(acct.valid_balance) + ' USD',
+        `the accounts list shows the four balances (${JSON.stringify(listed)})`);
+
   // The entries table: the API's first page, row for row.
   const entries = await api('/api/v1/accounts/cafe/entries?limit=50');
   const rows = await page.$$eval('#entries tbody tr', (trs) => trs.map((tr) => tr.dataset.seq));
