@@ -177,6 +177,7 @@ async function loadTimeline() {
       { label: 'frozen', stroke: '#0891b2', paths: uPlot.paths.stepped({ align: 1 }) },
       { label: 'valid', stroke: '#111827', width: 2, paths: uPlot.paths.stepped({ align: 1 }) },
     ],
+    axes: [{}, { size: 90 }],  // room for balances in the millions
     hooks: { draw: [drawMarkers] },
   }, data, $('chart'));
   state.plot.over.addEventListener('click', () => {
