@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "net/frame.h"
 
@@ -49,7 +50,8 @@ void EventStream::Tick() {
   const uint64_t acked = manager_->acked_seq();
   if (acked > sent_ack_) {
     sent_ack_ = acked;
-    Send("event: ack\ndata: {\"acked_seq\":\"" + std::to_string(acked) + "\"}\n\n");
+    const nlohmann::json data = {{"acked_seq", std::to_string(acked)}};  // int64 as proto3 JSON
+    Send("event: ack\ndata: " + data.dump() + "\n\n");
   }
   if (!account_.empty() && !query_in_flight_ && (more_ || acked > queried_through_) &&
       out_.size() + writing_.size() < kQueryBelowBytes) {

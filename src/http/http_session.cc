@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "http/assets.h"
 #include "http/event_stream.h"
@@ -238,8 +239,9 @@ void HttpSession::Dispatch(ApiCall call) {
       return;
     case ApiCall::Kind::kHealth: {
       HttpAnswer a;
-      a.body = "{\"status\":\"ok\",\"acked_seq\":\"" + std::to_string(manager_->acked_seq()) +
-               "\"}\n";
+      const nlohmann::ordered_json body = {{"status", "ok"},
+                                           {"acked_seq", std::to_string(manager_->acked_seq())}};
+      a.body = body.dump() + "\n";
       Respond(std::move(a));
       return;
     }
