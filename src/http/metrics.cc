@@ -119,6 +119,8 @@ std::string MetricsText(const MetricsSnapshot& m) {
         {"billsim_events_duplicate_total",
          "Events refused as already applied (R10): nothing to resend, by kind.", 3},
     };
+    // Every payload has a counter (a new one must grow kKinds).
+    static_assert(v1::Event::kCampaignUpdated + 1 == server::ServerMetrics::kKinds);
     for (const ByKind& b : by_kind) {
       w.Metric(b.name, "counter", b.help);
       for (size_t k = 1; k < server::ServerMetrics::kKinds; ++k) {

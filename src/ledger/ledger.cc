@@ -165,6 +165,7 @@ uint32_t Ledger::EventAccount(const v1::Event& e) const {
     case P::kCampaignStatusChanged:
       return FindAccount(e.campaign_status_changed().account_id());
     case P::kAdReviewed: return FindAccount(e.ad_reviewed().account_id());
+    case P::kCampaignUpdated: return FindAccount(e.campaign_updated().account_id());
     case P::kDisputeFiled: return FindAccount(e.dispute_filed().account_id());
     case P::kDisputeEvidenceAdded:
       return of_dispute(e.dispute_evidence_added().dispute_id());
@@ -242,6 +243,7 @@ Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
         OnStatusChanged(event.campaign_status_changed());
         break;
       case P::kAdReviewed: OnAdReviewed(event.ad_reviewed()); break;
+      case P::kCampaignUpdated: OnCampaignUpdated(event.campaign_updated()); break;
       case P::kDisputeFiled: OnDisputeFiled(event.dispute_filed()); break;
       case P::kDisputeEvidenceAdded:
         OnEvidenceAdded(event.dispute_evidence_added());
@@ -617,7 +619,9 @@ Status Ledger::CheckInvariants() const {
   }
   for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
     const Campaign& c = campaigns_[ci];
-    if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units())) {
+    const Reprice r = c.repriced ? reprices_.at(ci) : Reprice{};
+    if (r.units < 0 || r.units > c.billed_units || r.micros < 0 || r.micros > c.billed_micros ||
+        c.billed_micros - r.micros != MulDivFloor(c.billed_units - r.units, c.price, c.per_units())) {
       return Status::Corruption("campaign " + Name(ci) +
                                 ": charge is not floor(units*price/k) (R2)");
     }

@@ -445,6 +445,15 @@ class Ledger {
   void OnCampaignCreated(const v1::CampaignCreated& m);
   void OnStatusChanged(const v1::CampaignStatusChanged& m);
   void OnAdReviewed(const v1::AdReviewed& m);
+  void OnCampaignUpdated(const v1::CampaignUpdated& m);
+  // The budget a campaign has after update `m` (Validate and the change
+  // agree on it): the one given, else 0 for BUDGET_MODE_INFINITE, else
+  // the campaign's own.
+  static int64_t UpdatedBudget(const Campaign& c, const v1::CampaignUpdated& m) {
+    if (m.has_budget_micros()) return m.budget_micros();
+    const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : c.budget_mode;
+    return mode == v1::BUDGET_MODE_INFINITE ? 0 : c.budget;
+  }
   void Deliver(uint32_t campaign, v1::DeliveryReported::Kind kind,
                int64_t count, bool fault);
   void OnDisputeFiled(const v1::DisputeFiled& m);
@@ -509,6 +518,8 @@ class Ledger {
   ChunkedVector<NotBilledOne, 12> not_billed_one_;
   std::vector<NotBilledCounts> not_billed_many_;
   ChunkedVector<FaultRecord, 12> faults_;
+  // Campaigns whose price an update changed (Campaign::repriced).
+  std::unordered_map<uint32_t, Reprice> reprices_;
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
   std::vector<Grant> grants_;
   std::vector<Dispute> disputes_;

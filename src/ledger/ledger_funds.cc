@@ -39,9 +39,13 @@ int64_t UnitsWithin(int64_t n, int64_t m, int64_t p, int64_t k,
 }  // namespace
 
 int64_t BillableUnitsMax(int64_t price, int64_t per_units) {
+  return BillableUnitsWithin(price, per_units, kCampaignCostMaxMicros);
+}
+
+int64_t BillableUnitsWithin(int64_t price, int64_t per_units, int64_t cost_max) {
+  BILLSIM_ASSERT(price > 0 && per_units > 0 && cost_max >= 0);
   // floor(N*p/k) <= L  <=>  N <= ((L+1)*k - 1) / p  (as in UnitsWithin)
-  const __int128 n =
-      ((static_cast<__int128>(kCampaignCostMaxMicros) + 1) * per_units - 1) / price;
+  const __int128 n = ((static_cast<__int128>(cost_max) + 1) * per_units - 1) / price;
   return n >= kCampaignUnitsMax ? kCampaignUnitsMax : static_cast<int64_t>(n);
 }
 
@@ -384,6 +388,74 @@ void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
   }
 }
 
+void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
+  const uint32_t ci = FindCampaign(m.campaign_id());
+  Campaign& c = campaigns_[ci];
+  Account& a = accounts_[c.account];
+  const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : c.budget_mode;
+  const int64_t budget = UpdatedBudget(c, m);
+  Entry e;
+  e.kind = v1::CAMPAIGN_UPDATED;
+  e.account = c.account;
+  e.campaign = ci;
+  if (m.has_price_micros() && m.price_micros() != c.price) {
+    // R2 restarts here: what was billed stays, later units are charged
+    // exactly at the new price; R11 bounds them by what is left to cost.
+    Reprice& r = reprices_[ci];
+    r.units = c.billed_units;
+    r.micros = c.billed_micros;
+    r.units_max = std::min(
+        kCampaignUnitsMax,
+        c.delivered[c.billable_kind] +
+            BillableUnitsWithin(m.price_micros(), c.per_units(),
+                                kCampaignCostMaxMicros - c.billed_micros));
+    c.repriced = true;
+    c.billable_units_max = r.units_max;
+    e.note += "price " + FormatMicros(c.price) + " -> " + FormatMicros(m.price_micros()) + "; ";
+    c.price = m.price_micros();
+  }
+  const bool holding = IsHolding(c);
+  if (mode != c.budget_mode) {
+    e.note += "budget mode " + v1::BudgetMode_Name(c.budget_mode) + " -> " +
+              v1::BudgetMode_Name(mode) + "; ";
+  }
+  if (budget != c.budget) {
+    e.note += "budget " + FormatMicros(c.budget) + " -> " + FormatMicros(budget) + "; ";
+  }
+  if (e.note.empty()) e.note = "no change; ";
+  e.note.resize(e.note.size() - 2);
+  Emit(std::move(e));
+  if (mode != c.budget_mode) {
+    // R4: the hold of the old mode returns, the new mode's is frozen anew.
+    if (holding) StopHolding(ci, "budget mode changed: hold returned (R4)");
+    if (mode == v1::BUDGET_MODE_DAY) {
+      c.day_index = static_cast<int32_t>(LocalDay(a, a.clock_us));
+      c.day_spent = 0;  // a daily budget counts from the update
+    }
+    c.budget_mode = mode;
+    c.budget = budget;
+    if (IsHolding(c)) StartHolding(ci);
+    return;
+  }
+  c.budget = budget;
+  if (!holding) return;
+  const int64_t excess = c.hold - HoldTarget(c);
+  if (excess > 0) {
+    c.hold -= excess;
+    a.frozen -= excess;
+    Entry r;
+    r.kind = v1::RETURN_OF_REMAINING_BUDGET;
+    r.account = c.account;
+    r.campaign = ci;
+    r.frozen_delta = -excess;
+    r.note = "budget lowered: the hold above it returned (R4)";
+    Emit(std::move(r));
+  } else {
+    TopUp(ci);
+  }
+  ListForRenewal(ci);
+}
+
 void Ledger::OnAdReviewed(const v1::AdReviewed& m) {
   const uint32_t ci = FindCampaign(m.campaign_id());
   Campaign& c = campaigns_[ci];
@@ -470,8 +542,15 @@ void Ledger::PauseForFunds(uint32_t ci) {
 void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   Campaign& c = campaigns_[ci];
   Account& a = accounts_[c.account];
-  const int64_t n = c.billed_units;
-  const int64_t already = c.billed_micros;
+  // R2: the charge is exact over the units billed since the price was set
+  // (creation, or the last update that changed it).
+  int64_t n = c.billed_units;
+  int64_t already = c.billed_micros;
+  if (c.repriced) [[unlikely]] {
+    const Reprice& r = reprices_.at(ci);
+    n -= r.units;
+    already -= r.micros;
+  }
   if (c.budget_mode == v1::BUDGET_MODE_DAY) {
     const int64_t today = LocalDay(a, a.clock_us);
     if (c.day_index != today) {
@@ -487,7 +566,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   const bool from_hold = IsHolding(c);
 
   int64_t cap_budget = kNoCap;
-  if (c.budget_mode == v1::BUDGET_MODE_TOTAL) cap_budget = c.budget - already;
+  if (c.budget_mode == v1::BUDGET_MODE_TOTAL) cap_budget = c.budget - c.billed_micros;
   if (c.budget_mode == v1::BUDGET_MODE_DAY) cap_budget = c.budget - c.day_spent;
   cap_budget = std::max<int64_t>(cap_budget, 0);
   const int64_t usable = Usable(a, ci);

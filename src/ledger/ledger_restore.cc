@@ -192,6 +192,20 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   c.day_index = static_cast<int32_t>(p.day_index());
   c.day_spent = p.day_spent();
   c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
+  if (p.repriced()) {
+    // R2 counts from the update that set the price (CheckInvariants checks
+    // the charge from there); R11's bound is the one it set.
+    if (p.repriced_units() < 0 || p.repriced_units() > p.billed_units() ||
+        p.repriced_micros() < 0 || p.repriced_micros() > p.billed_micros() ||
+        p.repriced_units_max() < 0 || p.repriced_units_max() > kCampaignUnitsMax) {
+      return Bad("campaign " + p.id() + " has a repricing out of range");
+    }
+    c.repriced = true;
+    c.billable_units_max = p.repriced_units_max();
+    f.reprices_[ci] = Reprice{p.repriced_units(), p.repriced_micros(), p.repriced_units_max()};
+  } else if (p.repriced_units() != 0 || p.repriced_micros() != 0 || p.repriced_units_max() != 0) {
+    return Bad("campaign " + p.id() + " has repricing fields but is not repriced");
+  }
   NotBilledCounts counts;
   if (!CopyArray(p.delivered(), &c.delivered) || !CopyArray(p.not_billed_units(), &counts.units) ||
       !CopyArray(p.not_billed_micros(), &counts.micros)) {
@@ -373,6 +387,7 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->not_billed_one_ = std::move(f.not_billed_one_);
   ledger->not_billed_many_ = std::move(f.not_billed_many_);
   ledger->faults_ = std::move(f.faults_);
+  ledger->reprices_ = std::move(f.reprices_);
   ledger->renew_scratch_.clear();
   ledger->grants_ = std::move(f.grants_);
   ledger->disputes_ = std::move(f.disputes_);

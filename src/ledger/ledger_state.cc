@@ -108,6 +108,13 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->set_day_index(c.day_index);
   p->set_day_spent(c.day_spent);
   for (int64_t v : c.delivered) p->add_delivered(v);
+  if (c.repriced) {
+    const Reprice& r = reprices_.at(ci);
+    p->set_repriced(true);
+    p->set_repriced_units(r.units);
+    p->set_repriced_micros(r.micros);
+    p->set_repriced_units_max(r.units_max);
+  }
   const NotBilledCounts& counts = not_billed(ci);
   for (int64_t v : counts.units) p->add_not_billed_units(v);
   for (int64_t v : counts.micros) p->add_not_billed_micros(v);

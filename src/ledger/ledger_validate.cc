@@ -370,6 +370,66 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
       return Accept();
     }
 
+    case P::kCampaignUpdated: {
+      const auto& m = e.campaign_updated();
+      Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(), "campaign_updated");
+      if (Rejected(r)) return r;
+      const Campaign& c = campaigns_[FindCampaign(m.campaign_id())];
+      if (c.status == Campaign::Status::kDeleted) {
+        return Reject(e, "campaign_updated.campaign_id",
+                      "campaign " + Quoted(m.campaign_id()) +
+                          " is deleted; a deleted campaign cannot change");
+      }
+      if (!m.has_budget_mode() && !m.has_budget_micros() && !m.has_price_micros()) {
+        return Reject(e, "campaign_updated",
+                      "changes nothing: set budget_mode, budget_micros or price_micros");
+      }
+      if (m.has_price_micros()) {
+        r = Amount(e, "campaign_updated.price_micros", m.price_micros());
+        if (Rejected(r)) return r;
+      }
+      const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : c.budget_mode;
+      const int64_t budget = UpdatedBudget(c, m);
+      switch (mode) {
+        case v1::BUDGET_MODE_DAY:
+        case v1::BUDGET_MODE_TOTAL: {
+          if (budget < options_.min_budget_micros || budget > kAmountMaxMicros) {
+            return Reject(e, "campaign_updated.budget_micros",
+                          "a finite budget must be from " +
+                              FormatMicros(options_.min_budget_micros) + " to " +
+                              FormatMicros(kAmountMaxMicros) + ", got " + FormatMicros(budget) +
+                              (m.has_budget_micros() ? "" : " (the campaign's; set budget_micros)"));
+          }
+          // R4: a budget is a cap on what is billed; it cannot be set
+          // below what the campaign was billed already (in its period).
+          const Account& a = accounts_[c.account];
+          const int64_t billed =
+              mode == v1::BUDGET_MODE_TOTAL ? c.billed_micros
+              : (c.budget_mode == v1::BUDGET_MODE_DAY && c.day_index == LocalDay(a, at_us))
+                  ? c.day_spent
+                  : 0;
+          if (budget < billed) {
+            return Reject(e, "campaign_updated.budget_micros",
+                          std::string(mode == v1::BUDGET_MODE_TOTAL ? "a lifetime" : "a daily") +
+                              " budget of " + FormatMicros(budget) + " is below the " +
+                              FormatMicros(billed) + " campaign " + Quoted(m.campaign_id()) +
+                              " was billed " +
+                              (mode == v1::BUDGET_MODE_TOTAL ? "already" : "today"));
+          }
+          return Accept();
+        }
+        case v1::BUDGET_MODE_INFINITE:
+          if (budget != 0) {
+            return Reject(e, "campaign_updated.budget_micros",
+                          "must be 0 with BUDGET_MODE_INFINITE, got " + FormatMicros(budget));
+          }
+          return Accept();
+        default:
+          return Reject(e, "campaign_updated.budget_mode",
+                        "must be BUDGET_MODE_DAY, BUDGET_MODE_TOTAL or BUDGET_MODE_INFINITE");
+      }
+    }
+
     case P::kAdReviewed: {
       const auto& m = e.ad_reviewed();
       Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(),

@@ -115,6 +115,7 @@ struct alignas(64) Campaign {
   Status status = Status::kDisabled;
   Review review = Review::kPending;
   bool renewal_listed = false;   // in its account's `renewals` (R4)
+  bool repriced = false;         // a CampaignUpdated changed its price: Reprice
   // Into the ledger's not-billed tables (kNoIndex: none yet). Here, not in
   // CampaignInfo: a delivery not billed (a kind the campaign does not bill,
   // a paused or rejected campaign) reaches its counters from this line.
@@ -137,6 +138,16 @@ struct alignas(64) Campaign {
   }
 };
 static_assert(sizeof(Campaign) == 128, "a campaign's hot state is two cache lines");
+
+// Where R2's cumulative charge of a campaign restarts when an update
+// changes its price (kept only for campaigns repriced: Campaign::repriced).
+// Charges count from these billed units and micros at the new price, and
+// delivery of the billable kind stays within units_max (R11).
+struct Reprice {
+  int64_t units = 0;
+  int64_t micros = 0;
+  int64_t units_max = 0;
+};
 
 // Not-billed units and would-be amounts by NotBilledReason (index 1..6), for
 // the campaigns that have any (Campaign::not_billed).
@@ -188,6 +199,8 @@ static_assert(sizeof(CampaignInfo) == 40, "a campaign's cold state");
 // floor(units * price / per_units), stays within kCampaignCostMaxMicros
 // (and at most kCampaignUnitsMax). REQUIRES: price > 0, per_units > 0.
 int64_t BillableUnitsMax(int64_t price, int64_t per_units);
+// The same, for a cost of at most `cost_max` micros.
+int64_t BillableUnitsWithin(int64_t price, int64_t per_units, int64_t cost_max);
 
 struct Dispute {
   std::string id;

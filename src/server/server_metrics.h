@@ -57,7 +57,7 @@ struct ServerMetrics {
 
   // Events in append requests taken by the committer, by the payload they
   // carry (v1::Event::PayloadCase; 0: none).
-  static constexpr size_t kKinds = 14;
+  static constexpr size_t kKinds = 15;  // metrics.cc checks it against the proto
   std::array<std::atomic<uint64_t>, kKinds> received_by_kind{};
   // Of those, refused by the ledger (the event is bad) and refused as
   // already applied (R10); the rest were applied.
