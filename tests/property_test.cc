@@ -640,6 +640,30 @@ class Generator {
     return daily.empty() ? nullptr : daily[U(daily.size())];
   }
 
+  // A running campaign's budget, mode or price (CampaignUpdated); the
+  // generator's idea of the mode follows only when it was sent in range.
+  v1::Event Update() {
+    v1::Event e = Base();
+    auto* m = e.mutable_campaign_updated();
+    CampaignInfo* c = LiveCampaign();
+    m->set_account_id(c ? OwnerOf(*c) : AnyAccount());
+    m->set_campaign_id(c ? c->id : "nocmp");
+    const uint64_t what = U(8);
+    if (what < 4) m->set_budget_micros(Edge(50 * kUnit + static_cast<int64_t>(U(200 * kUnit)), kAmountMaxMicros));
+    if (what >= 3 && what < 6) {
+      const v1::BudgetMode mode = static_cast<v1::BudgetMode>(1 + U(3));
+      m->set_budget_mode(mode);
+      if (mode == v1::BUDGET_MODE_INFINITE) {
+        m->set_budget_micros(0);
+      } else if (!m->has_budget_micros()) {
+        m->set_budget_micros(50 * kUnit + static_cast<int64_t>(U(200 * kUnit)));
+      }
+      if (c) c->mode = mode;
+    }
+    if (what >= 5) m->set_price_micros(Edge(1 + static_cast<int64_t>(U(3 * kUnit)), kAmountMaxMicros));
+    return e;
+  }
+
   v1::Event Review() {
     v1::Event e = Base();
     auto* m = e.mutable_ad_reviewed();
@@ -815,6 +839,7 @@ class Generator {
     if (r < 880) return Decision();
     if (r < 920) return Advance();
     if (r < 930) return OpenAccount(true);
+    if (r < 950) return Update();
     return BadFact();
   }
 
@@ -1229,8 +1254,22 @@ class Simulation {
         micros_before = camp.billed_micros;
       }
     }
+    // A price change restarts R2's cumulative charge (the model's own
+    // record of where, for CheckState).
+    uint32_t repricing = kNoIndex;
+    std::pair<int64_t, int64_t> reprice_at;
+    if (e.has_campaign_updated() && e.campaign_updated().has_price_micros()) {
+      const uint32_t c = ledger_.FindCampaign(e.campaign_updated().campaign_id());
+      if (c != kNoIndex && ledger_.campaigns()[c].price != e.campaign_updated().price_micros()) {
+        repricing = c;
+        reprice_at = {ledger_.campaigns()[c].billed_units, ledger_.campaigns()[c].billed_micros};
+      }
+    }
     sink_.entries.clear();
     const Ledger::Result r = ledger_.Apply(e, &sink_);
+    if (repricing != kNoIndex && r.outcome == Ledger::Outcome::kApplied) {
+      reprice_base_[repricing] = reprice_at;
+    }
     eager_sink_.entries.clear();
     const Ledger::Result eager_r = eager_.Apply(e, &eager_sink_);
     if (verbose_) {
@@ -1326,6 +1365,10 @@ class Simulation {
     }
     return CheckState();
   }
+
+  // Campaigns whose price an update changed: the billed units and micros
+  // at the (last) change, from which R2's charge counts.
+  std::unordered_map<uint32_t, std::pair<int64_t, int64_t>> reprice_base_;
 
   // --- Coverage of the R4 situations (DailyCoverage) ---------------------
 
@@ -1758,7 +1801,11 @@ class Simulation {
           c.hold != 0) {
         return "campaign " + id + " holds while its ad is rejected (R7)";
       }
-      if (c.billed_micros != MulDivFloor(c.billed_units, c.price, c.per_units())) {
+      const auto base = reprice_base_.find(ci);
+      const auto [base_units, base_micros] =
+          base == reprice_base_.end() ? std::pair<int64_t, int64_t>{0, 0} : base->second;
+      if (c.billed_micros - base_micros !=
+          MulDivFloor(c.billed_units - base_units, c.price, c.per_units())) {
         return "campaign " + id + " charge is not floor(n*p/k) (R2)";
       }
       if (c.hold < 0) return "campaign " + id + " negative hold";

@@ -108,8 +108,14 @@ class EventDecoder {
       case 9: DisputeFiled(e.mutable_dispute_filed()); break;
       case 10: EvidenceAdded(e.mutable_dispute_evidence_added()); break;
       case 11: DisputeDecided(e.mutable_dispute_decided()); break;
-      default:
-        if (in_.Pick(8) != 0) e.mutable_clock_advanced();  // else: no payload
+      default: {
+        const unsigned k = in_.Pick(8);
+        if (k >= 5) {
+          CampaignUpdated(e.mutable_campaign_updated());
+        } else if (k != 0) {
+          e.mutable_clock_advanced();
+        }  // else: no payload
+      }
     }
     return e;
   }
@@ -234,6 +240,16 @@ class EventDecoder {
     // ENABLE most often: holds are where the arithmetic is.
     const unsigned op = in_.Pick(8);
     m->set_operation(static_cast<v1::CampaignStatusChanged::Operation>(op >= 5 ? 1 : op));
+  }
+  void CampaignUpdated(v1::CampaignUpdated* m) {
+    std::string account, campaign;
+    CampaignOf(&account, &campaign);
+    m->set_account_id(account);
+    m->set_campaign_id(campaign);
+    const unsigned what = in_.Pick(8);
+    if (what & 1) m->set_budget_mode(static_cast<v1::BudgetMode>(in_.Pick(5)));
+    if (what & 2) m->set_budget_micros(Amount());
+    if (what & 4) m->set_price_micros(Amount());
   }
   void AdReviewed(v1::AdReviewed* m) {
     std::string account, campaign;
