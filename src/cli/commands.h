@@ -14,6 +14,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
+// billsim whatif: a counterfactual replay of a log, and its difference.
+int WhatIfMain(const std::vector<std::string>& args);
+// billsim forecast: an account's credit runway, by the ledger's own rules.
+int ForecastMain(const std::vector<std::string>& args);
 // billsim scenario run|report|history ...
 int ScenarioMain(const std::vector<std::string>& args);
 // billsim log append|verify|dump ...

@@ -1,0 +1,464 @@
+#include "sim/forecast.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "report/json.h"
+#include "report/table.h"
+#include "util/money.h"
+
+namespace billsim::sim {
+
+namespace {
+
+constexpr int64_t kHour = 3'600'000'000;
+constexpr int kAdviceTries = 6;
+
+int64_t LocalDayOf(const Account& a, int64_t t) {
+  return FloorDiv(t + a.utc_offset_minutes * kMicrosPerMinute, kMicrosPerDay);
+}
+int64_t MidnightOf(const Account& a, int64_t local_day) {
+  return local_day * kMicrosPerDay - a.utc_offset_minutes * kMicrosPerMinute;
+}
+
+bool Active(const Campaign& c) {
+  return c.status == Campaign::Status::kEnabled && c.review != Campaign::Review::kRejectedBeforeServing &&
+         c.review != Campaign::Review::kRejectedAfterServing;
+}
+
+Status Fork(const Ledger& ledger, std::unique_ptr<Ledger>* out) {
+  v1::LedgerState state;
+  ledger.SaveState(&state);
+  auto fork = std::make_unique<Ledger>(ledger.options());
+  Status st = fork->RestoreState(state);
+  if (!st.ok()) return Status::Corruption("the state does not restore into a fork: " + st.message());
+  *out = std::move(fork);
+  return Status::Ok();
+}
+
+// One simulated future: what happened to the account, day by day.
+struct Run {
+  std::vector<ForecastDay> days;
+  std::map<uint32_t, int64_t> runs_out;        // grant -> day start
+  std::map<uint32_t, std::pair<int64_t, int64_t>> expired;  // grant -> (micros, when)
+  std::vector<ForecastStop> stops;
+  int64_t valid_zero_us = 0;
+};
+
+class RunSink : public EntrySink {
+ public:
+  RunSink(const Ledger* ledger, uint32_t account, Run* run)
+      : ledger_(ledger), account_(account), run_(run) {}
+  void Add(const Entry& e) override {
+    if (e.account != account_) return;
+    if (e.kind == v1::COST) spent += -e.balance_delta;
+    if (e.kind == v1::PROMOTION_EXPIRED) {
+      expired += -e.balance_delta;
+      run_->expired[e.grant] = {-e.balance_delta, e.time_us};
+    }
+    if (e.kind == v1::CAMPAIGN_STATUS && e.note.find("insufficient") != std::string::npos) {
+      run_->stops.push_back({std::string(ledger_->campaign_id(e.campaign)), e.time_us, e.note});
+    }
+  }
+  int64_t spent = 0;
+  int64_t expired = 0;
+
+ private:
+  const Ledger* ledger_;
+  uint32_t account_;
+  Run* run_;
+};
+
+// Simulates `rate` (micros per local day, by campaign) from the first local
+// noon after the clock through `until_us`, after setting the daily budgets
+// in `daily_budgets` (if any).
+Status Simulate(const Ledger& ledger, uint32_t ai, const std::map<uint32_t, int64_t>& rate,
+                const std::map<uint32_t, int64_t>& daily_budgets, int64_t until_us, Run* run) {
+  std::unique_ptr<Ledger> fork;
+  Status st = Fork(ledger, &fork);
+  if (!st.ok()) return st;
+  RunSink sink(fork.get(), ai, run);
+  const Account& a = fork->accounts()[ai];
+  uint64_t next_id = UINT64_MAX;
+  auto apply = [&](v1::Event e, int64_t at) {
+    e.set_event_id(next_id--);
+    e.set_time_us(at);
+    return fork->Apply(e, &sink);
+  };
+  for (const auto& [ci, budget] : daily_budgets) {
+    v1::Event e;
+    auto* m = e.mutable_campaign_updated();
+    m->set_account_id(a.id);
+    m->set_campaign_id(std::string(fork->campaign_id(ci)));
+    m->set_budget_mode(v1::BUDGET_MODE_DAY);
+    m->set_budget_micros(budget);
+    const Ledger::Result r = apply(e, a.clock_us);
+    if (r.outcome != Ledger::Outcome::kApplied) {
+      return Status::InvalidArgument("a daily budget of " + FormatMicros(budget) +
+                                     " for campaign " + std::string(fork->campaign_id(ci)) +
+                                     " is refused: " + r.reason);
+    }
+  }
+  const int64_t start = a.clock_us;
+  int64_t day = LocalDayOf(a, start);
+  if (MidnightOf(a, day) + 12 * kHour <= start) day++;
+  for (;; ++day) {
+    const int64_t midnight = MidnightOf(a, day);
+    const int64_t noon = midnight + 12 * kHour;
+    if (noon > until_us) break;
+    sink.spent = 0;
+    sink.expired = 0;
+    for (const auto& [ci, micros] : rate) {
+      const Campaign& c = fork->campaigns()[ci];
+      if (micros <= 0 || !Active(c)) continue;
+      const int64_t units = std::min(MulDivFloor(micros, c.per_units(), c.price), kCountMax);
+      if (units <= 0) continue;
+      v1::Event e;
+      auto* m = e.mutable_delivery_reported();
+      m->set_account_id(a.id);
+      m->set_campaign_id(std::string(fork->campaign_id(ci)));
+      m->set_kind(c.billable_kind);
+      m->set_count(units);
+      apply(e, noon);  // refused only past R11's totals: then nothing more is billed
+    }
+    for (uint32_t gi : a.grants) {  // used up by the day's delivery
+      const Grant& g = fork->grants()[gi];
+      if (!g.expired && g.remaining == 0 && !run->runs_out.count(gi)) run->runs_out[gi] = midnight;
+    }
+    // The end of the day: expiries due before the next midnight fire.
+    const int64_t end = std::min(midnight + kMicrosPerDay - 1, std::max(until_us, noon));
+    v1::Event advance;
+    advance.mutable_clock_advanced()->set_account_id(a.id);
+    apply(advance, end);
+    const v1::AccountBalance b = fork->AccountView(ai);
+    ForecastDay d;
+    d.day_start_us = midnight;
+    d.local_day = day;
+    d.cash = b.cash_balance();
+    d.credit = b.grant_balance();
+    d.frozen = b.frozen_balance();
+    d.valid = b.valid_balance();
+    d.spent = sink.spent;
+    d.expired = sink.expired;
+    run->days.push_back(d);
+    if (run->valid_zero_us == 0 && d.valid == 0) {
+      run->valid_zero_us = midnight;
+    }
+    if (static_cast<int64_t>(run->days.size()) > ForecastOptions::kMaxDays) break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ForecastPaceSink::Add(const Entry& e) {
+  if (e.kind != v1::COST || e.campaign == kNoIndex) return;
+  if (index_ == kNoIndex) index_ = ledger_->FindAccount(account_);
+  if (e.account != index_) return;
+  const Account& a = ledger_->accounts()[e.account];
+  by_day_[{LocalDayOf(a, e.time_us), e.campaign}] += -e.balance_delta;
+}
+
+std::map<uint32_t, int64_t> ForecastPaceSink::Recent(int days) const {
+  std::map<uint32_t, int64_t> out;
+  const uint32_t ai = ledger_->FindAccount(account_);
+  if (ai == kNoIndex) return out;
+  const int64_t today = LocalDayOf(ledger_->accounts()[ai], ledger_->accounts()[ai].clock_us);
+  for (const auto& [key, micros] : by_day_) {
+    if (key.first > today - days && key.first <= today) out[key.second] += micros;
+  }
+  return out;
+}
+
+Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* out) {
+  const uint32_t ai = ledger.FindAccount(o.account);
+  if (ai == kNoIndex) return Status::NotFound("--account " + o.account + ": no such account");
+  if (o.history_days < 1 || o.history_days > 366) {
+    return Status::InvalidArgument("--pace history=" + std::to_string(o.history_days) +
+                                   ": the days must be from 1 to 366");
+  }
+  const Account& a = ledger.accounts()[ai];
+  const int64_t now = a.clock_us;
+  const int64_t limit = std::min<int64_t>(kTimeMaxUs, now + ForecastOptions::kMaxDays * kMicrosPerDay);
+  int64_t until = o.until_us;
+  if (until == 0) {
+    until = now + 30 * kMicrosPerDay;
+    for (uint32_t gi : a.grants) {
+      const Grant& g = ledger.grants()[gi];
+      if (!g.expired) until = std::max(until, g.expires_at_us);
+    }
+    until = std::min(until, limit);
+  }
+  if (until <= now) {
+    return Status::InvalidArgument("--until " + FormatTime(until) + ": not after the account's clock " +
+                                   FormatTime(now));
+  }
+  if (until > limit) {
+    return Status::InvalidArgument("--until " + FormatTime(until) + ": at most " +
+                                   std::to_string(ForecastOptions::kMaxDays) +
+                                   " days ahead (" + FormatTime(limit) + ")");
+  }
+  out->account_id = a.id;
+  out->currency = a.currency;
+  out->utc_offset_minutes = a.utc_offset_minutes;
+  out->funding_order = v1::FundingOrder_Name(a.funding_order);
+  out->from_us = now;
+  out->until_us = until;
+  out->pace = o.pace == ForecastOptions::Pace::kBudget
+                  ? "budget"
+                  : "history (" + std::to_string(o.history_days) + " days)";
+
+  // Each active campaign's projected spend per local day.
+  std::map<uint32_t, int64_t> rate;
+  for (uint32_t ci = 0; ci < ledger.campaigns().size(); ++ci) {
+    const Campaign& c = ledger.campaigns()[ci];
+    if (c.account != ai || !Active(c)) continue;
+    ForecastCampaign fc;
+    fc.campaign_id = std::string(ledger.campaign_id(ci));
+    fc.budget_mode = v1::BudgetMode_Name(c.budget_mode);
+    fc.budget = c.budget;
+    auto recent = o.billed_recently.find(ci);
+    const int64_t history = recent == o.billed_recently.end() ? 0 : recent->second / o.history_days;
+    if (o.pace == ForecastOptions::Pace::kBudget && c.budget_mode == v1::BUDGET_MODE_DAY) {
+      fc.pace_per_day = c.budget;
+      fc.pace_from = "daily budget";
+    } else {
+      fc.pace_per_day = history;
+      fc.pace_from = "history (" + std::to_string(o.history_days) + " days)";
+    }
+    rate[ci] = fc.pace_per_day;
+    out->campaigns.push_back(fc);
+  }
+
+  Run run;
+  Status st = Simulate(ledger, ai, rate, {}, until, &run);
+  if (!st.ok()) return st;
+  out->days = run.days;
+  out->valid_zero_us = run.valid_zero_us;
+  out->stops = run.stops;
+  for (uint32_t gi : a.grants) {
+    const Grant& g = ledger.grants()[gi];
+    if (g.expired || g.remaining == 0) continue;
+    ForecastGrant fg;
+    fg.grant_id = g.id;
+    for (uint32_t ci : g.campaigns) fg.campaign_ids.emplace_back(ledger.campaign_id(ci));
+    fg.remaining = g.remaining;
+    fg.expires_at_us = g.expires_at_us;
+    if (auto it = run.runs_out.find(gi); it != run.runs_out.end()) fg.runs_out_us = it->second;
+    if (auto it = run.expired.find(gi); it != run.expired.end()) {
+      fg.expires_unused = it->second.first;
+      fg.expired_us = it->second.second;
+    }
+    out->grants.push_back(fg);
+  }
+  if (!o.recommend) return Status::Ok();
+
+  // Advice: for each live grant, the account's daily spend that uses it
+  // (and every source drawn before it) by its expiry.
+  std::vector<uint32_t> live;
+  for (uint32_t gi : a.grants) {
+    const Grant& g = ledger.grants()[gi];
+    if (!g.expired && g.remaining > 0) live.push_back(gi);
+  }
+  for (size_t k = 0; k < live.size(); ++k) {
+    const Grant& g = ledger.grants()[live[k]];
+    ForecastAdvice adv;
+    adv.grant_id = g.id;
+    adv.expires_at_us = g.expires_at_us;
+    auto funds = [&](const Grant& x, uint32_t ci) {
+      return x.campaigns.empty() || std::binary_search(x.campaigns.begin(), x.campaigns.end(), ci);
+    };
+    // The campaigns that can spend it, and what is drawn before it (R3).
+    std::vector<uint32_t> spenders;
+    for (const auto& [ci, r] : rate) {
+      if (funds(g, ci)) spenders.push_back(ci);
+    }
+    if (spenders.empty()) {
+      adv.note = "no enabled campaign can spend it";
+      out->advice.push_back(adv);
+      continue;
+    }
+    int64_t need = a.funding_order == v1::FUNDING_ORDER_CASH_FIRST ? a.cash : 0;
+    for (size_t i = 0; i <= k; ++i) {
+      const Grant& x = ledger.grants()[live[i]];
+      const bool shared = std::any_of(spenders.begin(), spenders.end(),
+                                      [&](uint32_t ci) { return funds(x, ci); });
+      if (shared) need += x.remaining;
+    }
+    // Local noons strictly after the clock and before the expiry.
+    int64_t first = LocalDayOf(a, now);
+    if (MidnightOf(a, first) + 12 * kHour <= now) first++;
+    int64_t last = LocalDayOf(a, g.expires_at_us - 1);
+    if (MidnightOf(a, last) + 12 * kHour >= g.expires_at_us) last--;
+    const int64_t days = last - first + 1;
+    if (days <= 0) {
+      adv.note = "it expires before the next local noon: nothing can be spent in time";
+      out->advice.push_back(adv);
+      continue;
+    }
+    const int64_t can_hold = a.cash + a.credit;
+    int64_t spend = (need + days - 1) / days;
+    for (int attempt = 0; attempt < kAdviceTries; ++attempt) {
+      if (spend > can_hold) {
+        spend = can_hold;
+        adv.note = "the account cannot hold more than " + FormatMicros(can_hold) + " a day";
+      }
+      // Split in proportion to the campaigns' pace (evenly if none has one).
+      int64_t total_pace = 0;
+      for (uint32_t ci : spenders) total_pace += rate[ci];
+      std::map<uint32_t, int64_t> budgets;
+      int64_t given = 0;
+      for (size_t i = 0; i < spenders.size(); ++i) {
+        const uint32_t ci = spenders[i];
+        int64_t share = i + 1 == spenders.size()
+                            ? spend - given
+                            : (total_pace > 0 ? MulDivFloor(spend, rate[ci], total_pace)
+                                              : spend / static_cast<int64_t>(spenders.size()));
+        share = std::max(share, ledger.options().min_budget_micros);
+        budgets[ci] = share;
+        given += share;
+      }
+      adv.daily_spend = given;
+      adv.daily_budgets.clear();
+      for (const auto& [ci, b] : budgets) adv.daily_budgets[std::string(ledger.campaign_id(ci))] = b;
+      adv.holdable = given <= can_hold;
+      Run check;
+      st = Simulate(ledger, ai, budgets, budgets, g.expires_at_us, &check);
+      if (!st.ok()) {
+        adv.note = st.message();
+        break;
+      }
+      const bool used = check.runs_out.count(live[k]) > 0;
+      adv.uses_it = used;
+      if (used || !adv.note.empty()) break;
+      // Short (whole units, a day's turn): the remainder of the grant at
+      // its expiry, spread over the days, more.
+      int64_t unused = g.remaining;
+      if (auto it = check.expired.find(live[k]); it != check.expired.end()) unused = it->second.first;
+      spend = given + (unused + days - 1) / days + 1;
+    }
+    out->advice.push_back(adv);
+  }
+  return Status::Ok();
+}
+
+// --- Rendering ------------------------------------------------------------------
+
+namespace {
+
+std::string When(int64_t us) { return us == 0 ? "-" : FormatTime(us); }
+
+}  // namespace
+
+void WriteForecast(const ForecastResult& r, Format format, std::ostream& out) {
+  if (format == Format::kJson) {
+    JsonObject doc;
+    doc["account_id"] = r.account_id;
+    doc["currency"] = r.currency;
+    doc["utc_offset_minutes"] = r.utc_offset_minutes;
+    doc["funding_order"] = r.funding_order;
+    doc["from_us"] = r.from_us;
+    doc["until_us"] = r.until_us;
+    doc["pace"] = r.pace;
+    doc["valid_balance_zero_us"] = r.valid_zero_us == 0 ? JsonObject() : JsonObject(r.valid_zero_us);
+    JsonObject campaigns = JsonObject::array();
+    for (const auto& c : r.campaigns) {
+      campaigns.push_back({{"campaign_id", c.campaign_id}, {"budget_mode", c.budget_mode},
+                           {"budget_micros", c.budget}, {"pace_micros_per_day", c.pace_per_day},
+                           {"pace_from", c.pace_from}});
+    }
+    doc["campaigns"] = campaigns;
+    JsonObject grants = JsonObject::array();
+    for (const auto& g : r.grants) {
+      grants.push_back({{"grant_id", g.grant_id}, {"campaign_ids", g.campaign_ids},
+                        {"remaining_micros", g.remaining}, {"expires_at_us", g.expires_at_us},
+                        {"runs_out_us", g.runs_out_us == 0 ? JsonObject() : JsonObject(g.runs_out_us)},
+                        {"expires_unused_micros", g.expires_unused},
+                        {"expired_us", g.expired_us == 0 ? JsonObject() : JsonObject(g.expired_us)}});
+    }
+    doc["grants"] = grants;
+    JsonObject stops = JsonObject::array();
+    for (const auto& s : r.stops) {
+      stops.push_back({{"campaign_id", s.campaign_id}, {"at_us", s.at_us}, {"reason", s.reason}});
+    }
+    doc["stops"] = stops;
+    JsonObject advice = JsonObject::array();
+    for (const auto& a : r.advice) {
+      JsonObject budgets = JsonObject::object();
+      for (const auto& [c, b] : a.daily_budgets) budgets[c] = b;
+      advice.push_back({{"grant_id", a.grant_id}, {"expires_at_us", a.expires_at_us},
+                        {"daily_spend_micros", a.daily_spend}, {"daily_budgets", budgets},
+                        {"uses_it_by_expiry", a.uses_it}, {"holdable", a.holdable},
+                        {"note", a.note}});
+    }
+    doc["advice"] = advice;
+    JsonObject days = JsonObject::array();
+    for (const auto& d : r.days) {
+      days.push_back({{"day_start_us", d.day_start_us}, {"cash", d.cash}, {"credit", d.credit},
+                      {"frozen", d.frozen}, {"valid", d.valid}, {"spent", d.spent},
+                      {"expired", d.expired}});
+    }
+    doc["days"] = days;
+    out << ToJsonLine(doc);
+    return;
+  }
+  if (format == Format::kCsv) {
+    WriteCsvRow({"day_start_us", "cash", "credit", "frozen", "valid", "spent", "expired"}, out);
+    for (const auto& d : r.days) {
+      WriteCsvRow({std::to_string(d.day_start_us), std::to_string(d.cash), std::to_string(d.credit),
+                   std::to_string(d.frozen), std::to_string(d.valid), std::to_string(d.spent),
+                   std::to_string(d.expired)},
+                  out);
+    }
+    return;
+  }
+  out << "forecast for account " << r.account_id << " (" << r.currency << ", UTC offset "
+      << r.utc_offset_minutes << " min, " << r.funding_order << "), from " << FormatTime(r.from_us)
+      << " through " << FormatTime(r.until_us) << ", pace: " << r.pace << "\n\n";
+  Table c({"campaign", "mode", "budget", "pace per day", "pace from"});
+  for (const auto& x : r.campaigns) {
+    c.Add({x.campaign_id, x.budget_mode, FormatMicros(x.budget), FormatMicros(x.pace_per_day),
+           x.pace_from});
+  }
+  if (r.campaigns.empty()) {
+    out << "no enabled campaign: nothing is projected to spend\n";
+  } else {
+    c.Write(out, 2);
+  }
+  out << "\n";
+  Table g({"grant", "remaining", "expires", "runs out", "expires unused", "on"});
+  for (const auto& x : r.grants) {
+    g.Add({x.grant_id, FormatMicros(x.remaining), FormatTime(x.expires_at_us), When(x.runs_out_us),
+           FormatMicros(x.expires_unused), When(x.expired_us)});
+  }
+  g.Write(out, 1);
+  out << "\nvalid balance reaches zero: " << When(r.valid_zero_us) << "\n";
+  for (const auto& s : r.stops) {
+    out << "campaign " << s.campaign_id << " stops " << FormatTime(s.at_us) << ": " << s.reason
+        << "\n";
+  }
+  if (!r.advice.empty()) {
+    out << "\nto use each grant by its expiry:\n";
+    Table a({"grant", "expires", "daily spend", "daily budgets", "checked", "note"});
+    for (const auto& x : r.advice) {
+      std::string budgets;
+      for (const auto& [id, b] : x.daily_budgets) {
+        budgets += (budgets.empty() ? "" : ", ") + id + " " + FormatMicros(b);
+      }
+      a.Add({x.grant_id, FormatTime(x.expires_at_us), FormatMicros(x.daily_spend), budgets,
+             x.daily_spend == 0 ? "-" : (x.uses_it ? "uses it" : "falls short"), x.note});
+    }
+    a.Write(out, 2);
+  }
+  out << "\n";
+  Table d({"day (local)", "cash", "credit", "frozen", "valid", "spent", "expired"});
+  for (const auto& x : r.days) {
+    d.Add({FormatTime(x.local_day * kMicrosPerDay).substr(0, 10), FormatMicros(x.cash),
+           FormatMicros(x.credit), FormatMicros(x.frozen), FormatMicros(x.valid),
+           FormatMicros(x.spent), FormatMicros(x.expired)});
+  }
+  d.Write(out, 1);
+}
+
+}  // namespace billsim::sim
