@@ -8,6 +8,7 @@
 
 #include "ledger_fixture.h"
 #include "scenario/scenario_loader.h"
+#include "scenario/scenario_runner.h"
 #include "sim/change_set.h"
 #include "sim/whatif.h"
 
@@ -230,6 +231,31 @@ TEST_F(WhatIfTest, ChangesBeforeTheStartPointOrToNothingAreRefused) {
   const auto later = Run(Changes({{"--drop", "kind=click"}}), /*from_seq=*/7);
   EXPECT_EQ(later.dropped, 0u);
   EXPECT_TRUE(later.rows.empty());
+}
+
+TEST(ScenarioWhatIfTest, ABlockWhoseExpectationsDoNotHoldFailsTheScenario) {
+  v1::Scenario scenario;
+  ASSERT_TRUE(LoadScenario(BILLSIM_SOURCE_DIR "/scenarios/whatif_credit_runway.textproto", &scenario).ok());
+  ASSERT_TRUE(RunScenario(scenario, "whatif").result.passed());
+  // Off by a micro, a parting elsewhere, a figure that differs unlisted, a
+  // change the block cannot make: each fails its block alone.
+  v1::Scenario bad = scenario;
+  bad.mutable_whatif(0)->mutable_differs(0)->set_what_if(1);
+  bad.mutable_whatif(1)->set_parts_at_seq(5);
+  bad.mutable_whatif(2)->set_only_these(true);
+  bad.mutable_whatif(3)->mutable_change(0)->set_value("bread");
+  const ScenarioOutcome out = RunScenario(bad, "bad");
+  EXPECT_FALSE(out.result.passed());
+  const int first = out.result.expectations_size() - 4;
+  for (int i = 0; i < 4; ++i) {
+    const auto& x = out.result.expectations(first + i);
+    EXPECT_FALSE(x.passed()) << x.name();
+    EXPECT_THAT(x.name(), HasSubstr("what-if: "));
+  }
+  EXPECT_THAT(out.result.expectations(first).diff(0), HasSubstr("total_expired what_if: expected 1"));
+  EXPECT_THAT(out.result.expectations(first + 1).diff(0), HasSubstr("parts_at_seq: expected 5, got 6"));
+  EXPECT_THAT(out.result.expectations(first + 2).diff(0), HasSubstr("the block lists only its own"));
+  EXPECT_THAT(out.result.expectations(first + 3).diff(0), HasSubstr("expected CAMPAIGN@TIME"));
 }
 
 TEST(ChangeSetTest, MalformedChangesAreRefusedNamingTheFlagAndTheReason) {

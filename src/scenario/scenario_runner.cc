@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "sim/whatif.h"
 #include "util/money.h"
 
 namespace billsim {
@@ -259,6 +260,85 @@ void CheckState(const v1::Expectation& x, const Ledger& ledger,
   }
 }
 
+// A what-if block: the scenario's events replayed beside themselves with
+// the block's changes, its expectations checked against the difference.
+void CheckWhatIf(const v1::Scenario& scenario, const v1::WhatIfBlock& block,
+                 const LedgerOptions& options, std::vector<std::string>* diffs) {
+  sim::ChangeSet changes;
+  for (const auto& c : block.change()) {
+    const Status st = changes.Add(c.flag(), c.value());
+    if (!st.ok()) {
+      diffs->push_back(st.message());
+      return;
+    }
+  }
+  if (block.insert_size() > 0) {
+    changes.AddInserted("the block's insert",
+                        std::vector<v1::Event>(block.insert().begin(), block.insert().end()));
+  }
+  sim::WhatIf w(changes, 1, INT64_MAX, /*strict=*/false, options);
+  Status st;
+  for (int i = 0; i < scenario.events_size() && st.ok(); ++i) st = w.Apply(i + 1, scenario.events(i));
+  sim::WhatIfResult r;
+  if (st.ok()) st = w.Finish("", &r);
+  if (!st.ok()) {
+    diffs->push_back(st.message());
+    return;
+  }
+  auto find = [&](const v1::WhatIfDifference& d) -> const sim::WhatIfRow* {
+    for (const auto& row : r.rows) {
+      if (row.entity == d.entity() && row.id == d.id() && row.field == d.field()) return &row;
+    }
+    return nullptr;
+  };
+  size_t listed = 0;
+  for (const auto& d : block.differs()) {
+    const std::string name = d.entity() + " " + d.id() + " " + d.field();
+    const sim::WhatIfRow* row = find(d);
+    if (d.absent()) {
+      if (row != nullptr) {
+        diffs->push_back(name + ": expected no difference, got " +
+                         (row->text ? row->actual_text + " -> " + row->what_if_text
+                                    : std::to_string(row->actual) + " -> " +
+                                          std::to_string(row->what_if)));
+      }
+      continue;
+    }
+    listed++;
+    if (row == nullptr) {
+      diffs->push_back(name + ": expected a difference, got none");
+      continue;
+    }
+    auto check = [&](const char* what, bool has, const std::string& want, const std::string& got) {
+      if (has && want != got) diffs->push_back(name + " " + what + ": expected " + want + ", got " + got);
+    };
+    check("actual", d.has_actual(), std::to_string(d.actual()), std::to_string(row->actual));
+    check("what_if", d.has_what_if(), std::to_string(d.what_if()), std::to_string(row->what_if));
+    check("actual", d.has_actual_text(), d.actual_text(), row->actual_text);
+    check("what_if", d.has_what_if_text(), d.what_if_text(), row->what_if_text);
+  }
+  if (block.only_these() && r.rows.size() != listed) {
+    for (const auto& row : r.rows) {
+      bool named = false;
+      for (const auto& d : block.differs()) {
+        named = named || (!d.absent() && row.entity == d.entity() && row.id == d.id() &&
+                          row.field == d.field());
+      }
+      if (!named) {
+        diffs->push_back(row.entity + " " + row.id + " " + row.field +
+                         ": differs, but the block lists only its own figures");
+      }
+    }
+  }
+  if (block.has_parts_at_seq()) {
+    const uint64_t got = r.parting.found ? r.parting.seq : 0;
+    if (got != block.parts_at_seq()) {
+      diffs->push_back("parts_at_seq: expected " + std::to_string(block.parts_at_seq()) + ", got " +
+                       std::to_string(got));
+    }
+  }
+}
+
 bool IsStateExpectation(const v1::Expectation& x) {
   return x.has_balance() || x.has_campaign() || x.has_dispute();
 }
@@ -305,8 +385,14 @@ ScenarioOutcome RunScenario(const v1::Scenario& scenario, const std::string& fil
     if (x.has_rejection()) CheckRejection(x.rejection(), out.entries, &diffs[i]);
   }
 
+  for (const v1::WhatIfBlock& block : scenario.whatif()) {
+    result.add_expectations()->set_name("what-if: " + block.name());
+    diffs.emplace_back();
+    CheckWhatIf(scenario, block, options, &diffs.back());
+  }
+
   bool all = true;
-  for (int i = 0; i < scenario.expect_size(); ++i) {
+  for (int i = 0; i < result.expectations_size(); ++i) {
     v1::ExpectationResult* r = result.mutable_expectations(i);
     r->set_passed(diffs[i].empty());
     for (auto& d : diffs[i]) r->add_diff(std::move(d));

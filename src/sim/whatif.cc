@@ -47,8 +47,9 @@ void WhatIf::Tally::Add(const Entry& e) {
   if (keep) pending.push_back({e, seq, inserted});
 }
 
-WhatIf::WhatIf(const ChangeSet& changes, uint64_t from_seq, int64_t from_us, bool strict)
-    : cf_(changes, from_seq, from_us), strict_(strict) {}
+WhatIf::WhatIf(const ChangeSet& changes, uint64_t from_seq, int64_t from_us, bool strict,
+               const LedgerOptions& options)
+    : actual_(options), what_if_(options), cf_(changes, from_seq, from_us), strict_(strict) {}
 
 Status WhatIf::ApplyInserted(const std::vector<v1::Event>& events) {
   what_if_sink_.inserted = true;

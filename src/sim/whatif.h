@@ -69,7 +69,8 @@ class WhatIf {
  public:
   // `strict`: the actual ledger must accept every event (a log's events all
   // were); a refusal there is Corruption. A scenario's events may be refused.
-  WhatIf(const ChangeSet& changes, uint64_t from_seq, int64_t from_us, bool strict);
+  WhatIf(const ChangeSet& changes, uint64_t from_seq, int64_t from_us, bool strict,
+         const LedgerOptions& options = {});
   WhatIf(const WhatIf&) = delete;
   WhatIf& operator=(const WhatIf&) = delete;
 
