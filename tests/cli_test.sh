@@ -125,5 +125,45 @@ for sub in client query stress; do
   check "$sub --help documents --token-file" grep -q -- "--token-file" "$out"
 done
 
+# What-if and forecast (issue 13), over the log of a scenario.
+wl="$work/whatif-log"
+rc=$(run log append --log "$wl" "$scenarios/whatif_credit_runway.textproto")
+check "the what-if scenario's log is written" test "$rc" = 0
+before=$(cd "$wl" && find . -type f -exec md5sum {} + | sort)
+rc=$(run whatif --log "$wl")
+check "whatif without changes exits 0 and differs in nothing" \
+  test "$rc" = 0 -a -n "$(grep -F 'the histories do not part' "$out")" -a -n "$(grep -F 'no figure differs' "$out")"
+rc=$(run whatif --log "$wl" --grant-expiry welcome=+7d --format csv)
+check "whatif --grant-expiry prints the expiry that did not happen" \
+  grep -q '^account,bakery,bakery,total_expired,60000000,0,-60000000$' "$out"
+rc=$(run whatif --log "$wl" --funding-order bakery=cash_first --format json)
+check "whatif --format json names the first parting" \
+  test "$rc" = 0 -a -n "$(grep -F '"first_parting":{"seq":6' "$out")"
+after=$(cd "$wl" && find . -type f -exec md5sum {} + | sort)
+check "whatif never writes to the log" test "$before" = "$after"
+rc=$(run whatif --log "$wl" --grant-expiry welcome=+7w)
+check "a malformed change exits 2 naming the flag and the reason" \
+  test "$rc" = 2 -a -n "$(grep -F -- '--grant-expiry welcome=+7w: "+7w" is not a duration' "$err")"
+rc=$(run whatif --log "$wl" --pause nosuch@2026-01-11T00:00:00Z)
+check "a change to nothing exits 2 naming it" \
+  test "$rc" = 2 -a -n "$(grep -F 'no campaign "nosuch"' "$err")"
+rc=$(run whatif --log "$wl" --from 4 --grant-amount welcome=1)
+check "a change before --from exits 2" test "$rc" = 2 -a -n "$(grep -F 'before --from' "$err")"
+rc=$(run whatif --log "$wl" --from yesterday)
+check "a bad --from exits 2" test "$rc" = 2 -a -n "$(grep -F -- '--from yesterday' "$err")"
+rc=$(run forecast --log "$wl" --account bakery --as-of 2026-01-12T12:00:00Z --format json)
+check "forecast --as-of projects the grant's expiry" \
+  test "$rc" = 0 -a -n "$(grep -F '"grant_id":"welcome"' "$out")"
+rc=$(run forecast --log "$wl" --account bakery --as-of 2026-01-12T12:00:00Z)
+check "forecast's table has the advice" grep -q "to use each grant by its expiry" "$out"
+rc=$(run forecast --log "$wl" --account nobody)
+check "forecast of an unknown account exits 2" test "$rc" = 2 -a -n "$(grep -F 'nobody' "$err")"
+rc=$(run forecast --log "$wl" --account bakery --pace history=0)
+check "a bad --pace exits 2" test "$rc" = 2 -a -n "$(grep -F -- '--pace history=0' "$err")"
+for sub in whatif forecast; do
+  rc=$(run "$sub" --help)
+  check "$sub --help exits 0" test "$rc" = 0 -a -n "$(grep -F 'never written' "$out")"
+done
+
 echo "cli: $pass passed, $fail failed"
 test "$fail" = 0

@@ -156,6 +156,43 @@ TEST_F(ForecastTest, HistoryPaceProjectsWhatWasBilledPerLocalDay) {
   EXPECT_EQ(r.days.back().cash, 930 * kUnit - 10 * kUnit * static_cast<int64_t>(r.days.size()));
 }
 
+TEST_F(ForecastTest, AnAccountsForkBillsItsEventsAsTheWholeLedgerDoes) {
+  // Two accounts; a1 with a coupon, a dispute, a fault-marked charge and a
+  // daily hold, so that every renumbered index is used.
+  ASSERT_APPLIED(OpenAccount("a0"));
+  ASSERT_APPLIED(Deposit("a0", 10 * kUnit));
+  ASSERT_APPLIED(CreateCampaign("x", v1::BILLING_EVENT_CPC, kUnit, v1::BUDGET_MODE_INFINITE, 0, "a0"));
+  OpenFunded(100 * kUnit, 60);
+  ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, kUnit, v1::BUDGET_MODE_DAY, 50 * kUnit));
+  ASSERT_APPLIED(GrantCredit("a1", "g0", 20 * kUnit, kT0 + 3 * kDay));
+  ASSERT_APPLIED(GrantCredit("a1", "k1", 30 * kUnit, kT0 + 5 * kDay, {"c1"}));
+  ASSERT_APPLIED(Enable("c1"));
+  ASSERT_APPLIED(Clicks("c1", 5, /*fault=*/true));
+  ASSERT_APPLIED(FileDispute("d1", "c1", v1::DISPUTE_REASON_PLATFORM_ERROR, kT0 - kHour,
+                             kT0 + kHour, 5 * kUnit, {}));
+  Ledger fork;
+  ASSERT_TRUE(ledger_.ForkAccount(ledger_.FindAccount("a1"), &fork).ok());
+  EXPECT_TRUE(fork.CheckInvariants().ok());
+  EXPECT_EQ(fork.accounts().size(), 1u);
+  EXPECT_EQ(fork.Balance("a1")->SerializeAsString(), ledger_.Balance("a1")->SerializeAsString());
+  // The same later events: the same views of the account.
+  for (const v1::Event& e :
+       {MakeDelivery("a1", "c1", v1::DeliveryReported::CLICK, 40),
+        MakeEvidence("d1", {v1::EVIDENCE_SPEND_REPORT, v1::EVIDENCE_DELIVERY_DATA}),
+        MakeAdvance("a1")}) {
+    now_ += 2 * kDay;
+    v1::Event at = e;
+    at.set_time_us(now_);
+    ASSERT_APPLIED(Apply(at));
+    ASSERT_EQ(fork.Apply(at, nullptr).outcome, Ledger::Outcome::kApplied);
+  }
+  EXPECT_EQ(fork.Balance("a1")->SerializeAsString(), ledger_.Balance("a1")->SerializeAsString());
+  EXPECT_EQ(fork.Spend("c1")->SerializeAsString(), ledger_.Spend("c1")->SerializeAsString());
+  EXPECT_EQ(fork.DisputeState("d1")->SerializeAsString(),
+            ledger_.DisputeState("d1")->SerializeAsString());
+  EXPECT_FALSE(fork.Balance("a0").has_value());
+}
+
 TEST_F(ForecastTest, BadOptionsAreRefused) {
   OpenFunded(10 * kUnit);
   sim::ForecastResult r;

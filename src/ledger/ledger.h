@@ -174,6 +174,14 @@ class Ledger {
     bool finished_ = false;
   };
 
+  // Replaces `out`'s state with a copy of one account's: the account, its
+  // grants, campaigns and disputes (renumbered from 0), its timers, and
+  // this ledger's counters and options, but no applied event ids. Its own
+  // events then bill exactly as they would here: the simulator's fork
+  // (forecast), in O(the account) rather than O(the book). `out` is left
+  // as it was on error.
+  Status ForkAccount(uint32_t account, Ledger* out) const;
+
   // Would Apply accept this event? Changes nothing. kDuplicate and kRejected
   // as Apply would report them.
   Result Check(const v1::Event& event) const;

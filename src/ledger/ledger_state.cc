@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <unordered_map>
+#include <tuple>
 
 #include "ledger/ledger.h"
 #include "util/varint.h"
@@ -184,6 +186,86 @@ void Ledger::SaveState(v1::LedgerState* s) const {
   for (uint32_t i = 0; i < campaigns_.size(); ++i) SaveCampaign(i, s->add_campaigns());
   for (uint32_t i = 0; i < disputes_.size(); ++i) SaveDispute(i, s->add_disputes());
   SaveTimers([s](const v1::LedgerState::Timer& t) { *s->add_timers() = t; });
+}
+
+Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
+  BILLSIM_ASSERT(ai < accounts_.size());
+  const Account& a = accounts_[ai];
+  // New numbers: the account's grants, campaigns and disputes in their order.
+  std::unordered_map<uint32_t, uint32_t> grant_no, campaign_no;
+  std::vector<uint32_t> grants(a.grants), campaigns, disputes;
+  std::sort(grants.begin(), grants.end());
+  for (uint32_t gi : grants) grant_no.emplace(gi, static_cast<uint32_t>(grant_no.size()));
+  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
+    if (campaigns_[ci].account != ai) continue;
+    campaign_no.emplace(ci, static_cast<uint32_t>(campaigns.size()));
+    campaigns.push_back(ci);
+  }
+  for (uint32_t di = 0; di < disputes_.size(); ++di) {
+    if (disputes_[di].account == ai) disputes.push_back(di);
+  }
+  Restorer r(options_);
+  v1::LedgerState::Account pa;
+  SaveAccount(ai, &pa);
+  for (int i = 0; i < pa.grants_size(); ++i) pa.set_grants(i, grant_no.at(pa.grants(i)));
+  for (int i = 0; i < pa.holding_size(); ++i) pa.set_holding(i, campaign_no.at(pa.holding(i)));
+  Status st = r.AddAccount(pa);
+  for (size_t i = 0; st.ok() && i < grants.size(); ++i) {
+    v1::LedgerState::Grant pg;
+    SaveGrant(grants[i], &pg);
+    pg.set_account(0);
+    for (int k = 0; k < pg.campaigns_size(); ++k) pg.set_campaigns(k, campaign_no.at(pg.campaigns(k)));
+    st = r.AddGrant(pg);
+  }
+  for (size_t i = 0; st.ok() && i < campaigns.size(); ++i) {
+    v1::LedgerState::Campaign pc;
+    SaveCampaign(campaigns[i], &pc);
+    pc.set_account(0);
+    for (auto& charge : *pc.mutable_fault_charges()) {
+      for (auto& part : *charge.mutable_parts()) {
+        if (part.grant() != kNoIndex) part.set_grant(grant_no.at(part.grant()));
+      }
+    }
+    st = r.AddCampaign(pc);
+  }
+  for (size_t i = 0; st.ok() && i < disputes.size(); ++i) {
+    v1::LedgerState::Dispute pd;
+    SaveDispute(disputes[i], &pd);
+    pd.set_account(0);
+    pd.set_campaign(campaign_no.at(pd.campaign()));
+    st = r.AddDispute(pd);
+  }
+  if (st.ok()) {
+    // The account's timers, in SaveTimers' order.
+    std::vector<Due> timers;
+    for (size_t i = a.expired_grants; i < a.grants.size(); ++i) {
+      timers.push_back(Due{grants_[a.grants[i]].expires_at_us, kTimerExpiry, a.grants[i]});
+    }
+    if (a.day_timer_us != INT64_MAX) timers.push_back(Due{a.day_timer_us, kTimerDay, ai});
+    std::sort(timers.begin(), timers.end(), [this](const Due& x, const Due& y) {
+      return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
+    });
+    for (const Due& t : timers) {
+      v1::LedgerState::Timer pt;
+      pt.set_at_us(t.at_us);
+      pt.set_kind(t.kind);
+      pt.set_key(DueKey(t));
+      pt.set_index(t.kind == kTimerExpiry ? grant_no.at(t.index) : 0);
+      st = r.AddTimer(pt);
+      if (!st.ok()) break;
+    }
+  }
+  if (!st.ok()) return st;
+  v1::LedgerState fields, tail;
+  SaveHead(&fields);
+  fields.clear_applied_ids();
+  fields.set_clock_us(a.clock_us);
+  SaveTail(&tail);
+  fields.MergeFrom(tail);
+  st = r.Finish(fields);
+  if (!st.ok()) return st;
+  r.CommitTo(out);
+  return Status::Ok();
 }
 
 void Ledger::SerializeState(const std::function<void(std::string_view)>& out) const {

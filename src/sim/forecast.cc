@@ -27,12 +27,11 @@ bool Active(const Campaign& c) {
          c.review != Campaign::Review::kRejectedAfterServing;
 }
 
-Status Fork(const Ledger& ledger, std::unique_ptr<Ledger>* out) {
-  v1::LedgerState state;
-  ledger.SaveState(&state);
+// A copy of the account's state alone (Ledger::ForkAccount): O(account).
+Status Fork(const Ledger& ledger, uint32_t ai, std::unique_ptr<Ledger>* out) {
   auto fork = std::make_unique<Ledger>(ledger.options());
-  Status st = fork->RestoreState(state);
-  if (!st.ok()) return Status::Corruption("the state does not restore into a fork: " + st.message());
+  Status st = ledger.ForkAccount(ai, fork.get());
+  if (!st.ok()) return Status::Corruption("the account's state does not fork: " + st.message());
   *out = std::move(fork);
   return Status::Ok();
 }
@@ -40,8 +39,8 @@ Status Fork(const Ledger& ledger, std::unique_ptr<Ledger>* out) {
 // One simulated future: what happened to the account, day by day.
 struct Run {
   std::vector<ForecastDay> days;
-  std::map<uint32_t, int64_t> runs_out;        // grant -> day start
-  std::map<uint32_t, std::pair<int64_t, int64_t>> expired;  // grant -> (micros, when)
+  std::map<std::string, int64_t> runs_out;        // grant id -> day start
+  std::map<std::string, std::pair<int64_t, int64_t>> expired;  // grant id -> (micros, when)
   std::vector<ForecastStop> stops;
   int64_t valid_zero_us = 0;
 };
@@ -55,7 +54,7 @@ class RunSink : public EntrySink {
     if (e.kind == v1::COST) spent += -e.balance_delta;
     if (e.kind == v1::PROMOTION_EXPIRED) {
       expired += -e.balance_delta;
-      run_->expired[e.grant] = {-e.balance_delta, e.time_us};
+      run_->expired[ledger_->grants()[e.grant].id] = {-e.balance_delta, e.time_us};
     }
     if (e.kind == v1::CAMPAIGN_STATUS && e.note.find("insufficient") != std::string::npos) {
       run_->stops.push_back({std::string(ledger_->campaign_id(e.campaign)), e.time_us, e.note});
@@ -70,14 +69,23 @@ class RunSink : public EntrySink {
   Run* run_;
 };
 
-// Simulates `rate` (micros per local day, by campaign) from the first local
-// noon after the clock through `until_us`, after setting the daily budgets
-// in `daily_budgets` (if any).
-Status Simulate(const Ledger& ledger, uint32_t ai, const std::map<uint32_t, int64_t>& rate,
-                const std::map<uint32_t, int64_t>& daily_budgets, int64_t until_us, Run* run) {
+// Simulates `rate` (micros per local day, by campaign of `ledger`) from the
+// first local noon after the clock through `until_us`, after setting the
+// daily budgets in `daily_budgets` (if any), on a fork of the account.
+Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t, int64_t>& by_index,
+                const std::map<uint32_t, int64_t>& budgets_by_index, int64_t until_us, Run* run) {
   std::unique_ptr<Ledger> fork;
-  Status st = Fork(ledger, &fork);
+  Status st = Fork(ledger, account, &fork);
   if (!st.ok()) return st;
+  // The fork numbers the account's campaigns anew: find them by id.
+  auto renumber = [&](const std::map<uint32_t, int64_t>& in) {
+    std::map<uint32_t, int64_t> out;
+    for (const auto& [ci, v] : in) out[fork->FindCampaign(ledger.campaign_id(ci))] = v;
+    return out;
+  };
+  const std::map<uint32_t, int64_t> rate = renumber(by_index);
+  const std::map<uint32_t, int64_t> daily_budgets = renumber(budgets_by_index);
+  constexpr uint32_t ai = 0;  // the fork's only account
   RunSink sink(fork.get(), ai, run);
   const Account& a = fork->accounts()[ai];
   uint64_t next_id = UINT64_MAX;
@@ -124,7 +132,7 @@ Status Simulate(const Ledger& ledger, uint32_t ai, const std::map<uint32_t, int6
     }
     for (uint32_t gi : a.grants) {  // used up by the day's delivery
       const Grant& g = fork->grants()[gi];
-      if (!g.expired && g.remaining == 0 && !run->runs_out.count(gi)) run->runs_out[gi] = midnight;
+      if (!g.expired && g.remaining == 0 && !run->runs_out.count(g.id)) run->runs_out[g.id] = midnight;
     }
     // The end of the day: expiries due before the next midnight fire.
     const int64_t end = std::min(midnight + kMicrosPerDay - 1, std::max(until_us, noon));
@@ -245,8 +253,8 @@ Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* 
     for (uint32_t ci : g.campaigns) fg.campaign_ids.emplace_back(ledger.campaign_id(ci));
     fg.remaining = g.remaining;
     fg.expires_at_us = g.expires_at_us;
-    if (auto it = run.runs_out.find(gi); it != run.runs_out.end()) fg.runs_out_us = it->second;
-    if (auto it = run.expired.find(gi); it != run.expired.end()) {
+    if (auto it = run.runs_out.find(g.id); it != run.runs_out.end()) fg.runs_out_us = it->second;
+    if (auto it = run.expired.find(g.id); it != run.expired.end()) {
       fg.expires_unused = it->second.first;
       fg.expired_us = it->second.second;
     }
@@ -329,13 +337,13 @@ Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* 
         adv.note = st.message();
         break;
       }
-      const bool used = check.runs_out.count(live[k]) > 0;
+      const bool used = check.runs_out.count(g.id) > 0;
       adv.uses_it = used;
       if (used || !adv.note.empty()) break;
       // Short (whole units, a day's turn): the remainder of the grant at
       // its expiry, spread over the days, more.
       int64_t unused = g.remaining;
-      if (auto it = check.expired.find(live[k]); it != check.expired.end()) unused = it->second.first;
+      if (auto it = check.expired.find(g.id); it != check.expired.end()) unused = it->second.first;
       spend = given + (unused + days - 1) / days + 1;
     }
     out->advice.push_back(adv);
