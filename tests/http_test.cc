@@ -27,6 +27,7 @@
 #include "net/client.h"
 #include "server/access.h"
 #include "server/server.h"
+#include "sim/forecast.h"
 #include "test_support.h"
 #include "wire_events.h"
 
@@ -701,6 +702,50 @@ TEST_F(HttpServerTest, TimelineKeepsEveryMoneyStepButThinsCharges) {
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/timeline?from=5&to=4").status, 400u);
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/ghost/timeline").status, 404u);
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/timeline?points=10001").status, 400u);
+}
+
+// The forecast: the server's answer is the one the offline forecast gives
+// for the same events (the same rules, the same fork), as the ForecastReport
+// message; bad parameters and unknown accounts are refused.
+TEST_F(HttpServerTest, ForecastIsTheOfflineForecastOfTheSameEvents) {
+  StartServer();
+  Events ev;
+  ev.Setup(kT0, "acct", "camp", 100);
+  v1::CampaignUpdated* u = ev.New(kT0 + 10).mutable_campaign_updated();
+  u->set_account_id("acct");
+  u->set_campaign_id("camp");
+  u->set_budget_mode(v1::BUDGET_MODE_DAY);
+  u->set_budget_micros(50 * kUnit);
+  v1::CreditGranted* g = ev.New(kT0 + 11).mutable_credit_granted();
+  g->set_account_id("acct");
+  g->set_grant_id("promo");
+  g->set_amount_micros(300 * kUnit);
+  g->set_expires_at_us(kT0 + 5 * 86'400'000'000);
+  HttpConn c(http());
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(ev.all()), "application/json").status,
+            200u);
+  const Reply r = c.Send("GET", "/api/v1/accounts/acct/forecast");
+  ASSERT_EQ(r.status, 200u) << r.body;
+
+  Ledger ledger;
+  for (const v1::Event& e : ev.all()) ASSERT_EQ(ledger.Apply(e, nullptr).outcome, Ledger::Outcome::kApplied);
+  sim::ForecastOptions o;
+  o.account = "acct";
+  o.max_days = 366;
+  sim::ForecastResult offline;
+  ASSERT_TRUE(sim::Forecast(ledger, o, &offline).ok());
+  v1::ForecastReport want;
+  sim::ToProto(offline, &want);
+  EXPECT_EQ(r.json(), Json::parse(ToJson(want)));
+  // 300.00 of credit at 50.00 a day for five noons: 250.00 spent, 50.00 expires.
+  const Json f = r.json();
+  EXPECT_EQ(f["grants"][0]["expires_unused_micros"], "50000000");
+  EXPECT_EQ(f["advice"][0]["uses_it_by_expiry"], true);
+
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/ghost/forecast").status, 404u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?until=2200-01-01").status, 400u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?until=soon").status, 400u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?colour=red").status, 400u);
 }
 
 // The accounts of the book, a page at a time in the order they were

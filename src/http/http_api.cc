@@ -283,6 +283,12 @@ ApiCall Account(std::string_view rest, const Query& query) {
     q->set_from_us(from);
     q->set_to_us(to);
     q->set_points(static_cast<uint32_t>(points));
+  } else if (sub == "/forecast") {
+    int64_t until = 0;
+    params.Time("until", &until);
+    v1::ForecastQuery* q = call.request.mutable_forecast();
+    q->set_account_id(id);
+    q->set_until_us(until);
   } else {
     return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource: accounts/{id}" +
                                                       std::string(sub)));
@@ -509,6 +515,7 @@ HttpAnswer Render(const v1::Response& response) {
     case v1::Response::kBalanceAsOf: a.body = ToJson(response.balance_as_of()); break;
     case v1::Response::kTimeline: a.body = ToJson(response.timeline()); break;
     case v1::Response::kAccounts: a.body = ToJson(response.accounts()); break;
+    case v1::Response::kForecast: a.body = ToJson(response.forecast()); break;
     case v1::Response::kEvidence:
       a.content_type = "text/csv; charset=utf-8";
       a.body = response.evidence().csv();

@@ -240,6 +240,7 @@ Status Permit(Role role, const v1::Request& request, const log::BatchDecoder* ba
     case v1::Request::kTimeline:
     case v1::Request::kAccounts:
     case v1::Request::kEvidence:
+    case v1::Request::kForecast:
       return Status::Ok();  // queries: every role
     case v1::Request::kAppend:
       if (role < Role::kReadWrite) {

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "log/format.h"
+#include "sim/forecast.h"
 
 namespace billsim::server {
 
@@ -113,6 +114,7 @@ void CommitPipeline::CommitterLoop() {
     std::lock_guard lock(sync_failed_mu_);
     if (log_failed_.ok()) log_failed_ = sync_failed_;
   }
+  forecasts_.join();  // their answers go out before the server winds down
   scrubber_.Stop();
   if (log_failed_.ok()) {
     Status st = journal_->Close();
@@ -128,6 +130,7 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
     if (!sync_failed_.ok()) log_failed_ = sync_failed_;
   }
   std::vector<v1::Response> responses(group.size());
+  std::vector<bool> later(group.size(), false);  // answered by a forecast worker
   uint64_t weight = 0;
   for (auto& w : group) weight += std::max<uint64_t>(1, w.parsed.events());
   ApplyAppends(group, &responses);
@@ -138,6 +141,8 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
     v1::Response& response = responses[i];
     if (!log_failed_.ok()) {
       response = Unavailable(0, log_failed_);
+    } else if (request.has_forecast()) {
+      later[i] = StartForecast(group[i], &response);
     } else if (!request.has_append()) {
       AnswerQuery(request, &response);
     }
@@ -149,6 +154,7 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
   std::vector<Delivery> deliveries;
   deliveries.reserve(group.size());
   for (size_t i = 0; i < group.size(); ++i) {
+    if (later[i]) continue;
     deliveries.push_back({std::move(group[i].session), group[i].slot, std::move(responses[i]), {},
                           group[i].queued_at});
   }
@@ -405,6 +411,68 @@ void CommitPipeline::AnswerQuery(const v1::Request& request, v1::Response* respo
       *response = ErrorResponse(0, v1::Error::BAD_REQUEST, "unexpected request kind");
       break;
   }
+}
+
+bool CommitPipeline::StartForecast(Work& work, v1::Response* response) {
+  const v1::ForecastQuery& q = work.parsed.request.forecast();
+  if (q.history_pace()) {
+    *response = ErrorResponse(0, v1::Error::BAD_REQUEST,
+                              "history_pace: the server projects daily budgets only; "
+                              "`billsim forecast --pace history` reads the log's history");
+    return false;
+  }
+  if (forecasts_in_flight_.load() >= kForecastsMax) {
+    *response = ErrorResponse(0, v1::Error::UNAVAILABLE,
+                              std::to_string(kForecastsMax) +
+                                  " forecasts are being computed; try again shortly");
+    return false;
+  }
+  sim::ForecastOptions o;
+  o.account = q.account_id();
+  o.until_us = q.until_us();
+  o.max_days = kForecastDaysMax;
+  o.history_days = q.history_days() == 0 ? 7 : static_cast<int>(std::min<uint32_t>(q.history_days(), 367));
+  auto job = std::make_shared<sim::ForecastJob>();
+  Status st = sim::PrepareForecast(journal_->ledger(), o, job.get());  // O(the account)
+  if (!st.ok()) {
+    *response = ErrorResponse(0, st.code() == Status::Code::kNotFound ? v1::Error::NOT_FOUND
+                                                                      : v1::Error::BAD_REQUEST,
+                              st.code() == Status::Code::kNotFound
+                                  ? "account '" + q.account_id() + "' is unknown"
+                                  : st.message());
+    return false;
+  }
+  forecasts_in_flight_++;
+  const uint64_t seq = journal_->last_seq();
+  boost::asio::post(forecasts_, [this, job, seq, session = std::move(work.session),
+                                 slot = work.slot, id = work.parsed.request.request_id(),
+                                 queued_at = work.queued_at]() mutable {
+    v1::Response r;
+    sim::ForecastResult result;
+    Status st = sim::RunForecast(*job, &result);
+    if (st.ok()) {
+      sim::ToProto(result, r.mutable_forecast());
+    } else {
+      r = ErrorResponse(0, st.code() == Status::Code::kInvalidArgument ? v1::Error::BAD_REQUEST
+                                                                        : v1::Error::UNAVAILABLE,
+                        "forecast: " + st.message());
+    }
+    // What it shows is durable before it is shown (pipelined, the state
+    // may run ahead of the last fdatasync).
+    for (int waited = 0; acked_seq() < seq && waited < 5000; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (acked_seq() < seq) {
+      r = ErrorResponse(0, v1::Error::UNAVAILABLE, "forecast: the log is not durable yet");
+    }
+    r.set_request_id(id);
+    r.set_acknowledged_seq(seq);
+    std::vector<Delivery> one;
+    one.push_back({std::move(session), slot, std::move(r), {}, queued_at});
+    responder_->Send(std::move(one));
+    forecasts_in_flight_--;
+  });
+  return true;
 }
 
 void CommitPipeline::FillScrub(v1::Pong* pong) const {

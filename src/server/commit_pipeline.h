@@ -25,6 +25,9 @@
 #ifndef BILLSIM_SERVER_COMMIT_PIPELINE_H_
 #define BILLSIM_SERVER_COMMIT_PIPELINE_H_
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -91,6 +94,9 @@ class CommitPipeline {
   void Dispatch(std::vector<Delivery>&& deliveries);
   void Answered(const std::vector<Delivery>& deliveries);  // ack latencies
   void AnswerQuery(const v1::Request& request, v1::Response* response);
+  // A ForecastQuery: copies the account's state here, then simulates on
+  // forecasts_ and answers from there (true), or answers now (false).
+  bool StartForecast(Work& work, v1::Response* response);
   void FillScrub(v1::Pong* pong) const;
   void Fail(const std::string& what, const Status& st);
   void Publish(uint64_t seq);
@@ -107,6 +113,13 @@ class CommitPipeline {
   std::string log_dir_abs_;
   ServerMetrics metrics_;
   log::LogScrubber scrubber_;
+
+  // Forecasts in flight (at most kForecastsMax; more are refused as
+  // UNAVAILABLE), simulated off the committer.
+  static constexpr int kForecastsMax = 4;
+  static constexpr int kForecastDaysMax = 366;
+  boost::asio::thread_pool forecasts_{1};
+  std::atomic<int> forecasts_in_flight_{0};
 
   // Pipelined durability (--fsync always).
   SyncQueue<Commit> syncs_;

@@ -4,7 +4,6 @@
 #include <memory>
 #include <utility>
 
-#include "report/json.h"
 #include "report/table.h"
 #include "util/money.h"
 
@@ -179,16 +178,40 @@ std::map<uint32_t, int64_t> ForecastPaceSink::Recent(int days) const {
   return out;
 }
 
-Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* out) {
+Status PrepareForecast(const Ledger& ledger, const ForecastOptions& o, ForecastJob* job) {
   const uint32_t ai = ledger.FindAccount(o.account);
-  if (ai == kNoIndex) return Status::NotFound("--account " + o.account + ": no such account");
+  if (ai == kNoIndex) return Status::NotFound("account " + o.account + ": no such account");
   if (o.history_days < 1 || o.history_days > 366) {
     return Status::InvalidArgument("--pace history=" + std::to_string(o.history_days) +
                                    ": the days must be from 1 to 366");
   }
+  Status st = Fork(ledger, ai, &job->fork);
+  if (!st.ok()) return st;
+  job->options = o;
+  job->options.billed_recently.clear();
+  for (const auto& [ci, micros] : o.billed_recently) {
+    if (ci >= ledger.campaigns().size()) continue;
+    const uint32_t mine = job->fork->FindCampaign(ledger.campaign_id(ci));
+    if (mine != kNoIndex) job->options.billed_recently[mine] = micros;
+  }
+  return Status::Ok();
+}
+
+Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* out) {
+  ForecastJob job;
+  Status st = PrepareForecast(ledger, o, &job);
+  if (!st.ok()) return st;
+  return RunForecast(job, out);
+}
+
+Status RunForecast(const ForecastJob& job, ForecastResult* out) {
+  const Ledger& ledger = *job.fork;
+  const ForecastOptions& o = job.options;
+  constexpr uint32_t ai = 0;  // the fork's only account
   const Account& a = ledger.accounts()[ai];
   const int64_t now = a.clock_us;
-  const int64_t limit = std::min<int64_t>(kTimeMaxUs, now + ForecastOptions::kMaxDays * kMicrosPerDay);
+  const int max_days = std::clamp(o.max_days, 1, ForecastOptions::kMaxDays);
+  const int64_t limit = std::min<int64_t>(kTimeMaxUs, now + max_days * kMicrosPerDay);
   int64_t until = o.until_us;
   if (until == 0) {
     until = now + 30 * kMicrosPerDay;
@@ -199,12 +222,12 @@ Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* 
     until = std::min(until, limit);
   }
   if (until <= now) {
-    return Status::InvalidArgument("--until " + FormatTime(until) + ": not after the account's clock " +
+    return Status::InvalidArgument("until " + FormatTime(until) + ": not after the account's clock " +
                                    FormatTime(now));
   }
   if (until > limit) {
-    return Status::InvalidArgument("--until " + FormatTime(until) + ": at most " +
-                                   std::to_string(ForecastOptions::kMaxDays) +
+    return Status::InvalidArgument("until " + FormatTime(until) + ": at most " +
+                                   std::to_string(max_days) +
                                    " days ahead (" + FormatTime(limit) + ")");
   }
   out->account_id = a.id;
@@ -353,6 +376,67 @@ Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* 
 
 // --- Rendering ------------------------------------------------------------------
 
+void ToProto(const ForecastResult& r, v1::ForecastReport* out) {
+  out->Clear();
+  out->set_account_id(r.account_id);
+  out->set_currency(r.currency);
+  out->set_utc_offset_minutes(r.utc_offset_minutes);
+  v1::FundingOrder order = v1::FUNDING_ORDER_CREDIT_FIRST;
+  v1::FundingOrder_Parse(r.funding_order, &order);
+  out->set_funding_order(order);
+  out->set_from_us(r.from_us);
+  out->set_until_us(r.until_us);
+  out->set_pace(r.pace);
+  out->set_valid_balance_zero_us(r.valid_zero_us);
+  for (const auto& c : r.campaigns) {
+    auto* p = out->add_campaigns();
+    p->set_campaign_id(c.campaign_id);
+    v1::BudgetMode mode = v1::BUDGET_MODE_UNSPECIFIED;
+    v1::BudgetMode_Parse(c.budget_mode, &mode);
+    p->set_budget_mode(mode);
+    p->set_budget_micros(c.budget);
+    p->set_pace_micros_per_day(c.pace_per_day);
+    p->set_pace_from(c.pace_from);
+  }
+  for (const auto& g : r.grants) {
+    auto* p = out->add_grants();
+    p->set_grant_id(g.grant_id);
+    for (const auto& c : g.campaign_ids) p->add_campaign_ids(c);
+    p->set_remaining_micros(g.remaining);
+    p->set_expires_at_us(g.expires_at_us);
+    p->set_runs_out_us(g.runs_out_us);
+    p->set_expires_unused_micros(g.expires_unused);
+    p->set_expired_at_us(g.expired_us);
+  }
+  for (const auto& s : r.stops) {
+    auto* p = out->add_stops();
+    p->set_campaign_id(s.campaign_id);
+    p->set_at_us(s.at_us);
+    p->set_reason(s.reason);
+  }
+  for (const auto& a : r.advice) {
+    auto* p = out->add_advice();
+    p->set_grant_id(a.grant_id);
+    p->set_expires_at_us(a.expires_at_us);
+    p->set_daily_spend_micros(a.daily_spend);
+    for (const auto& [c, b] : a.daily_budgets) (*p->mutable_daily_budgets())[c] = b;
+    p->set_uses_it_by_expiry(a.uses_it);
+    p->set_holdable(a.holdable);
+    p->set_note(a.note);
+  }
+  for (const auto& d : r.days) {
+    auto* p = out->add_days();
+    p->set_day_start_us(d.day_start_us);
+    p->set_date(FormatTime(d.local_day * kMicrosPerDay).substr(0, 10));
+    p->set_cash_balance(d.cash);
+    p->set_grant_balance(d.credit);
+    p->set_frozen_balance(d.frozen);
+    p->set_valid_balance(d.valid);
+    p->set_spent_micros(d.spent);
+    p->set_expired_micros(d.expired);
+  }
+}
+
 namespace {
 
 std::string When(int64_t us) { return us == 0 ? "-" : FormatTime(us); }
@@ -361,54 +445,9 @@ std::string When(int64_t us) { return us == 0 ? "-" : FormatTime(us); }
 
 void WriteForecast(const ForecastResult& r, Format format, std::ostream& out) {
   if (format == Format::kJson) {
-    JsonObject doc;
-    doc["account_id"] = r.account_id;
-    doc["currency"] = r.currency;
-    doc["utc_offset_minutes"] = r.utc_offset_minutes;
-    doc["funding_order"] = r.funding_order;
-    doc["from_us"] = r.from_us;
-    doc["until_us"] = r.until_us;
-    doc["pace"] = r.pace;
-    doc["valid_balance_zero_us"] = r.valid_zero_us == 0 ? JsonObject() : JsonObject(r.valid_zero_us);
-    JsonObject campaigns = JsonObject::array();
-    for (const auto& c : r.campaigns) {
-      campaigns.push_back({{"campaign_id", c.campaign_id}, {"budget_mode", c.budget_mode},
-                           {"budget_micros", c.budget}, {"pace_micros_per_day", c.pace_per_day},
-                           {"pace_from", c.pace_from}});
-    }
-    doc["campaigns"] = campaigns;
-    JsonObject grants = JsonObject::array();
-    for (const auto& g : r.grants) {
-      grants.push_back({{"grant_id", g.grant_id}, {"campaign_ids", g.campaign_ids},
-                        {"remaining_micros", g.remaining}, {"expires_at_us", g.expires_at_us},
-                        {"runs_out_us", g.runs_out_us == 0 ? JsonObject() : JsonObject(g.runs_out_us)},
-                        {"expires_unused_micros", g.expires_unused},
-                        {"expired_us", g.expired_us == 0 ? JsonObject() : JsonObject(g.expired_us)}});
-    }
-    doc["grants"] = grants;
-    JsonObject stops = JsonObject::array();
-    for (const auto& s : r.stops) {
-      stops.push_back({{"campaign_id", s.campaign_id}, {"at_us", s.at_us}, {"reason", s.reason}});
-    }
-    doc["stops"] = stops;
-    JsonObject advice = JsonObject::array();
-    for (const auto& a : r.advice) {
-      JsonObject budgets = JsonObject::object();
-      for (const auto& [c, b] : a.daily_budgets) budgets[c] = b;
-      advice.push_back({{"grant_id", a.grant_id}, {"expires_at_us", a.expires_at_us},
-                        {"daily_spend_micros", a.daily_spend}, {"daily_budgets", budgets},
-                        {"uses_it_by_expiry", a.uses_it}, {"holdable", a.holdable},
-                        {"note", a.note}});
-    }
-    doc["advice"] = advice;
-    JsonObject days = JsonObject::array();
-    for (const auto& d : r.days) {
-      days.push_back({{"day_start_us", d.day_start_us}, {"cash", d.cash}, {"credit", d.credit},
-                      {"frozen", d.frozen}, {"valid", d.valid}, {"spent", d.spent},
-                      {"expired", d.expired}});
-    }
-    doc["days"] = days;
-    out << ToJsonLine(doc);
+    v1::ForecastReport report;
+    ToProto(r, &report);
+    out << ToJson(report) << "\n";
     return;
   }
   if (format == Format::kCsv) {

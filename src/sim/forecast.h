@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@ struct ForecastOptions {
   bool recommend = true;
 
   static constexpr int kMaxDays = 3660;
+  // How far ahead it may look, in days (a server asks for less).
+  int max_days = kMaxDays;
 };
 
 struct ForecastDay {
@@ -115,8 +118,20 @@ struct ForecastResult {
   std::vector<ForecastAdvice> advice;
 };
 
+// A forecast in two parts, so that a server's ledger owner does only the
+// first: PrepareForecast copies the account's state (Ledger::ForkAccount,
+// O(the account)) and checks the options; RunForecast simulates, on any
+// thread. Forecast is both.
+struct ForecastJob {
+  std::unique_ptr<Ledger> fork;  // the account alone: account 0
+  ForecastOptions options;       // billed_recently renumbered to the fork
+};
+Status PrepareForecast(const Ledger& ledger, const ForecastOptions& options, ForecastJob* job);
+Status RunForecast(const ForecastJob& job, ForecastResult* out);
 // REQUIRES: `ledger` holds the log's state (it is not changed).
 Status Forecast(const Ledger& ledger, const ForecastOptions& options, ForecastResult* out);
+
+void ToProto(const ForecastResult& result, v1::ForecastReport* out);
 
 // Collects, while a log is replayed, what each campaign of `account` was
 // billed per local day (COST entries), for ForecastOptions::billed_recently.
@@ -135,6 +150,8 @@ class ForecastPaceSink : public EntrySink {
   std::map<std::pair<int64_t, uint32_t>, int64_t> by_day_;  // (local day, campaign)
 };
 
+// Table (people), csv (the day-by-day balances) or json (the ForecastReport
+// message, as the HTTP API serves it).
 void WriteForecast(const ForecastResult& result, Format format, std::ostream& out);
 
 }  // namespace billsim::sim
