@@ -440,6 +440,10 @@ void ToProto(const ForecastResult& r, v1::ForecastReport* out) {
 namespace {
 
 std::string When(int64_t us) { return us == 0 ? "-" : FormatTime(us); }
+// A local day by its start (a local midnight as UTC microseconds).
+std::string Day(int64_t us, int32_t offset_minutes) {
+  return us == 0 ? "-" : FormatTime(us + offset_minutes * kMicrosPerMinute).substr(0, 10);
+}
 
 }  // namespace
 
@@ -474,13 +478,15 @@ void WriteForecast(const ForecastResult& r, Format format, std::ostream& out) {
     c.Write(out, 2);
   }
   out << "\n";
-  Table g({"grant", "remaining", "expires", "runs out", "expires unused", "on"});
+  Table g({"grant", "remaining", "expires", "used up (local day)", "expires unused", "at"});
   for (const auto& x : r.grants) {
-    g.Add({x.grant_id, FormatMicros(x.remaining), FormatTime(x.expires_at_us), When(x.runs_out_us),
-           FormatMicros(x.expires_unused), When(x.expired_us)});
+    g.Add({x.grant_id, FormatMicros(x.remaining), FormatTime(x.expires_at_us),
+           Day(x.runs_out_us, r.utc_offset_minutes), FormatMicros(x.expires_unused),
+           When(x.expired_us)});
   }
   g.Write(out, 1);
-  out << "\nvalid balance reaches zero: " << When(r.valid_zero_us) << "\n";
+  out << "\nvalid balance reaches zero: local day " << Day(r.valid_zero_us, r.utc_offset_minutes)
+      << "\n";
   for (const auto& s : r.stops) {
     out << "campaign " << s.campaign_id << " stops " << FormatTime(s.at_us) << ": " << s.reason
         << "\n";

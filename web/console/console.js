@@ -11,6 +11,7 @@ const state = {
   nextCursor: '0',
   asOf: null,          // microseconds (string) or null: live
   timeline: null,
+  forecast: null,      // the account's ForecastReport, or null
   plot: null,
   stream: null,        // AbortController of the live stream
   refreshTimer: null,
@@ -154,17 +155,41 @@ async function showBalance() {
 
 async function loadTimeline() {
   const a = state.account;
-  const t = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}/timeline?points=400`);
+  const id = encodeURIComponent(a.account_id);
+  // The forecast (the ledger's own projection of the account's daily
+  // budgets) continues the chart, dashed; without one, the chart is history.
+  const [t, f] = await Promise.all([
+    api(`/api/v1/accounts/${id}/timeline?points=400`),
+    api(`/api/v1/accounts/${id}/forecast`).catch(() => null),
+  ]);
   state.timeline = t;
-  const xs = [], cash = [], grant = [], frozen = [], valid = [];
+  state.forecast = f;
+  const xs = [], cash = [], grant = [], frozen = [], valid = [], fGrant = [], fValid = [];
+  const units = (m) => Number(BigInt(m)) / 1e6;
   for (const p of t.points) {
     xs.push(usToMs(p.time_us) / 1000);
-    cash.push(Number(BigInt(p.cash_balance)) / 1e6);
-    grant.push(Number(BigInt(p.grant_balance)) / 1e6);
-    frozen.push(Number(BigInt(p.frozen_balance)) / 1e6);
-    valid.push(Number(BigInt(p.valid_balance)) / 1e6);
+    cash.push(units(p.cash_balance));
+    grant.push(units(p.grant_balance));
+    frozen.push(units(p.frozen_balance));
+    valid.push(units(p.valid_balance));
+    fGrant.push(null);
+    fValid.push(null);
   }
-  const data = [xs, cash, grant, frozen, valid];
+  if (f && f.days && f.days.length && xs.length) {
+    // From the last point of history, each local day's closing balances.
+    fGrant[fGrant.length - 1] = grant[grant.length - 1];
+    fValid[fValid.length - 1] = valid[valid.length - 1];
+    for (const d of f.days) {
+      const x = usToMs(d.day_start_us) / 1000 + 86400;
+      if (x <= xs[xs.length - 1]) continue;
+      xs.push(x);
+      for (const s of [cash, grant, frozen, valid]) s.push(null);
+      fGrant.push(units(d.grant_balance));
+      fValid.push(units(d.valid_balance));
+    }
+  }
+  showForecastNote(f, a.currency);
+  const data = [xs, cash, grant, frozen, valid, fGrant, fValid];
   if (state.plot) state.plot.destroy();
   const width = Math.max(400, $('chart').clientWidth || 800);
   state.plot = new uPlot({
@@ -176,6 +201,9 @@ async function loadTimeline() {
       { label: 'grant', stroke: '#7c3aed', paths: uPlot.paths.stepped({ align: 1 }) },
       { label: 'frozen', stroke: '#0891b2', paths: uPlot.paths.stepped({ align: 1 }) },
       { label: 'valid', stroke: '#111827', width: 2, paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: 'grant (forecast)', stroke: '#7c3aed', dash: [6, 4], paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: 'valid (forecast)', stroke: '#111827', width: 2, dash: [6, 4],
+        paths: uPlot.paths.stepped({ align: 1 }) },
     ],
     axes: [{}, { size: 90 }],  // room for balances in the millions
     hooks: { draw: [drawMarkers] },
@@ -202,7 +230,50 @@ function drawMarkers(u) {
     ctx.fillStyle = m.color;
     ctx.fillText(m.glyph, x, y);
   });
+  // Ahead: each grant's expiry within the forecast, on the dashed line.
+  const f = state.forecast;
+  if (f && f.grants) {
+    ctx.fillStyle = MARKERS.PROMOTION_EXPIRED.color;
+    for (const g of f.grants) {
+      if (!g.expires_at_us || BigInt(g.expires_at_us) > BigInt(f.until_us)) continue;
+      const xv = usToMs(g.expires_at_us) / 1000;
+      let i = u.data[0].findIndex((v) => v >= xv);
+      if (i < 0) i = u.data[0].length - 1;
+      const yv = u.data[6][i] ?? u.data[4][i];
+      if (yv === null || yv === undefined) continue;
+      ctx.fillText('▽', u.valToPos(xv, 'x', true), u.valToPos(yv, 'y', true));
+    }
+  }
   ctx.restore();
+}
+
+// The forecast in words, under the chart.
+function showForecastNote(f, currency) {
+  const note = $('forecast-note');
+  if (!f) {
+    note.textContent = 'No forecast for this account.';
+    return;
+  }
+  const parts = [];
+  // Local dates: a runway is counted in the account's days.
+  const date = (us) => utc((BigInt(us) + BigInt(f.utc_offset_minutes) * 60000000n).toString()).slice(0, 10);
+  for (const g of f.grants || []) {
+    if (g.expires_unused_micros && g.expires_unused_micros !== '0') {
+      parts.push(`grant ${g.grant_id} expires ${date(g.expired_at_us)} with ${money(g.expires_unused_micros, currency)} unused`);
+    } else if (g.runs_out_us && g.runs_out_us !== '0') {
+      parts.push(`grant ${g.grant_id} is used up ${date(g.runs_out_us)}`);
+    }
+  }
+  for (const adv of f.advice || []) {
+    if (adv.daily_spend_micros && adv.daily_spend_micros !== '0' && adv.uses_it_by_expiry) {
+      parts.push(`${money(adv.daily_spend_micros, currency)} a day would use ${adv.grant_id} by its expiry`);
+    }
+  }
+  if (f.valid_balance_zero_us && f.valid_balance_zero_us !== '0') {
+    parts.push(`the valid balance reaches zero ${date(f.valid_balance_zero_us)}`);
+  }
+  note.textContent = `Forecast (dashed, daily budgets spent in full) to ${date(f.until_us)}: ` +
+      (parts.length ? parts.join('; ') : 'nothing runs out or expires') + '.';
 }
 
 // The entries around a point of the chart, that point's entry marked.

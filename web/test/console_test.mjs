@@ -45,6 +45,18 @@ for (let i = 1n; i <= 6n; i++) {
 book.push(ev(4n * HOUR, { campaign_status_changed: { account_id: 'cafe', campaign_id: 'spring',
                                                      operation: 'DISABLE' } }));
 book.push(ev(6n * HOUR, { clock_advanced: {} }));
+// Ahead, for the forecast: more credit than a second daily campaign spends
+// before it expires.
+book.push(ev(6n * HOUR + 1n, { credit_granted: { account_id: 'cafe', grant_id: 'spring-promo',
+                                                 amount_micros: String(300n * UNIT),
+                                                 expires_at_us: String(T0 + 96n * HOUR) } }));
+book.push(ev(6n * HOUR + 2n, { campaign_created: { account_id: 'cafe', campaign_id: 'summer',
+                                                   objective: 'OBJECTIVE_TRAFFIC', billing_event: 'BILLING_EVENT_CPC',
+                                                   price_micros: String(UNIT), budget_mode: 'BUDGET_MODE_DAY',
+                                                   budget_micros: String(50n * UNIT), creative_reviewed: true,
+                                                   audience_defined: true, landing_page_url: 'https://example.com' } }));
+book.push(ev(6n * HOUR + 3n, { campaign_status_changed: { account_id: 'cafe', campaign_id: 'summer',
+                                                          operation: 'ENABLE' } }));
 
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
@@ -103,6 +115,18 @@ try {
   const kinds = new Set(timeline.points.map((p) => p.kind));
   check(kinds.has('PROMOTION_EXPIRED') && kinds.has('RETURN_OF_REMAINING_BUDGET') && kinds.has('ADD_BALANCE'),
         `the timeline holds the expiry, the returned budget and the deposit (${[...kinds].join(' ')})`);
+
+  // The forecast continues the chart (dashed series) and is told in words.
+  const forecast = await api('/api/v1/accounts/cafe/forecast');
+  const shown = await page.evaluate(() => ({
+    series: state.plot.series.map((x) => x.label),
+    note: document.getElementById('forecast-note').textContent,
+    until: state.forecast && state.forecast.until_us,
+  }));
+  check(shown.series.includes('valid (forecast)') && shown.until === forecast.until_us &&
+        shown.note.startsWith('Forecast (dashed') && shown.note.includes('grant spring-promo expires') &&
+        forecast.grants.length === 1 && forecast.grants[0].expires_unused_micros !== '0',
+        `the forecast is drawn and told (${shown.note})`);
 
   // The accounts list: the account with its four balances.
   const listed = await page.$$eval('#accounts tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
