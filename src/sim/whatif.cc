@@ -34,22 +34,39 @@ struct Figure {
 
 }  // namespace
 
+void WhatIf::Tally::Count(const Entry& e, int64_t sign) {
+  if (e.kind != v1::COST) return;
+  auto add = [&](std::vector<Spent>& v, uint32_t i) {
+    if (i == kNoIndex) return;
+    if (i >= v.size()) v.resize(i + 1);
+    (e.funds == v1::FUNDS_TYPE_CASH ? v[i].cash : v[i].credit) -= sign * e.balance_delta;
+  };
+  add(by_account, e.account);
+  add(by_campaign, e.campaign);
+}
+
 void WhatIf::Tally::Add(const Entry& e) {
-  if (e.kind == v1::COST) {
-    auto add = [&](std::vector<Spent>& v, uint32_t i) {
-      if (i == kNoIndex) return;
-      if (i >= v.size()) v.resize(i + 1);
-      (e.funds == v1::FUNDS_TYPE_CASH ? v[i].cash : v[i].credit) -= e.balance_delta;
-    };
-    add(by_account, e.account);
-    add(by_campaign, e.campaign);
+  // Until the histories part, the what-if's entries are the actual's: one
+  // tally serves both (Part copies it).
+  if (against == nullptr || !keep) Count(e, 1);
+  if (!keep) return;
+  if (against != nullptr && empty() && !against->empty()) {
+    if (SameEntry(against->front().entry, e)) {
+      against->head++;
+    } else {
+      owner->Part(&against->front(), e, seq, inserted);
+    }
+    return;
   }
-  if (keep) pending.push_back({e, seq, inserted});
+  pending.push_back({e, seq, inserted});
 }
 
 WhatIf::WhatIf(const ChangeSet& changes, uint64_t from_seq, int64_t from_us, bool strict,
                const LedgerOptions& options)
-    : actual_(options), what_if_(options), cf_(changes, from_seq, from_us), strict_(strict) {}
+    : actual_(options), what_if_(options), cf_(changes, from_seq, from_us), strict_(strict) {
+  what_if_sink_.against = &actual_sink_;
+  what_if_sink_.owner = this;
+}
 
 Status WhatIf::ApplyInserted(const std::vector<v1::Event>& events) {
   what_if_sink_.inserted = true;
@@ -91,20 +108,24 @@ void WhatIf::NoteWhatIf(const Ledger::Result& r) {
 }
 
 void WhatIf::After() {
-  auto& a = actual_sink_.pending;
-  auto& w = what_if_sink_.pending;
+  Tally& a = actual_sink_;
+  Tally& w = what_if_sink_;
   while (!parting_.found && !a.empty() && !w.empty()) {
     if (!SameEntry(a.front().entry, w.front().entry)) {
       Part(&a.front(), &w.front());
       break;
     }
-    a.pop_front();
-    w.pop_front();
+    a.head++;
+    w.head++;
   }
-  if (parting_.found) {
-    a.clear();
-    w.clear();
-  }
+  if (parting_.found || a.empty()) a.clear();
+  if (parting_.found || w.empty()) w.clear();
+}
+
+void WhatIf::Part(const Tally::Pending* a, const Entry& w, uint64_t seq, bool inserted) {
+  const Tally::Pending copy{w, seq, inserted};
+  Part(a, &copy);
+  what_if_sink_.Count(w, 1);  // it is in no pending list
 }
 
 void WhatIf::Part(const Tally::Pending* a, const Tally::Pending* w) {
@@ -120,8 +141,16 @@ void WhatIf::Part(const Tally::Pending* a, const Tally::Pending* w) {
     parting_.inserted = w->inserted;
     if (a == nullptr || w->seq < a->seq) parting_.seq = w->seq;
   }
-  actual_sink_.keep = false;
-  what_if_sink_.keep = false;
+  // The what-if's tally: the shared one, less the actual's entries past
+  // the parting, plus its own not yet counted.
+  Tally& at = actual_sink_;
+  Tally& wt = what_if_sink_;
+  wt.by_account = at.by_account;
+  wt.by_campaign = at.by_campaign;
+  for (size_t i = at.head; i < at.pending.size(); ++i) wt.Count(at.pending[i].entry, -1);
+  for (size_t i = wt.head; i < wt.pending.size(); ++i) wt.Count(wt.pending[i].entry, 1);
+  at.keep = false;
+  wt.keep = false;
 }
 
 Status WhatIf::Apply(uint64_t seq, const v1::Event& event, uint32_t* created) {
@@ -163,9 +192,13 @@ Status WhatIf::Finish(const std::string& account, WhatIfResult* out) {
   st = cf_.CheckAllUsed();
   if (!st.ok()) return st;
   if (!parting_.found) {
-    const auto& a = actual_sink_.pending;
-    const auto& w = what_if_sink_.pending;
+    const Tally& a = actual_sink_;
+    const Tally& w = what_if_sink_;
     if (!a.empty() || !w.empty()) Part(a.empty() ? nullptr : &a.front(), w.empty() ? nullptr : &w.front());
+  }
+  if (!parting_.found) {  // the same entries: the same tally
+    what_if_sink_.by_account = actual_sink_.by_account;
+    what_if_sink_.by_campaign = actual_sink_.by_campaign;
   }
   out->first_seq = first_seq_;
   out->last_seq = seq_;
@@ -293,6 +326,35 @@ void WhatIf::Diff(const std::string& account, WhatIfResult* out) const {
     compare("account", id, id, account_figures(actual_, actual_sink_, ai),
             account_figures(what_if_, what_if_sink_, wi));
   }
+  // Grants: what a change to one (its amount, its expiry) does to it.
+  auto grant_figures = [&](const Ledger& l, uint32_t gi) {
+    std::vector<Figure> f;
+    if (gi == kNoIndex) return f;
+    const Grant& g = l.grants()[gi];
+    f = {{"amount_micros", g.amount, true},
+         {"remaining_micros", g.remaining, true},
+         {"expired_micros", g.expired_micros, true}};
+    return f;
+  };
+  std::vector<std::string> grant_ids;
+  for (const Grant& g : actual_.grants()) grant_ids.push_back(g.id);
+  for (const Grant& g : what_if_.grants()) {
+    if (actual_.FindGrant(g.id) == kNoIndex) grant_ids.push_back(g.id);
+  }
+  for (const std::string& id : grant_ids) {
+    const uint32_t ai = actual_.FindGrant(id);
+    const uint32_t wi = what_if_.FindGrant(id);
+    const std::string owner = ai != kNoIndex ? actual_.accounts()[actual_.grants()[ai].account].id
+                                             : what_if_.accounts()[what_if_.grants()[wi].account].id;
+    if (!account.empty() && owner != account) continue;
+    text_row("grant", id, owner, "exists", ai == kNoIndex ? "no" : "yes", wi == kNoIndex ? "no" : "yes");
+    if (ai != kNoIndex && wi != kNoIndex) {
+      text_row("grant", id, owner, "expires_at", FormatTime(actual_.grants()[ai].expires_at_us),
+               FormatTime(what_if_.grants()[wi].expires_at_us));
+    }
+    compare("grant", id, owner, grant_figures(actual_, ai), grant_figures(what_if_, wi));
+  }
+
   std::vector<std::string> campaigns;
   for (uint32_t ci = 0; ci < actual_.campaigns().size(); ++ci) {
     campaigns.emplace_back(actual_.campaign_id(ci));
@@ -424,7 +486,9 @@ void WriteWhatIf(const WhatIfResult& r, Format format, std::ostream& out) {
     out << "  what-if: "
         << (r.parting.has_what_if ? EntryLine(r.parting.what_if) : "(no entry)") << "\n";
   } else {
-    out << "the histories do not part: the same entries, the same state\n";
+    out << "the histories do not part: the same entries"
+        << (r.actual_digest == r.what_if_digest ? ", the same state\n"
+                                                : " (the states differ only as listed below)\n");
   }
   out << "state digest: actual " << r.actual_digest << ", what-if " << r.what_if_digest << "\n";
   if (r.rows.empty()) {

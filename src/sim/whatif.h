@@ -11,7 +11,6 @@
 #define BILLSIM_SIM_WHATIF_H_
 
 #include <cstdint>
-#include <deque>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -25,9 +24,9 @@ namespace billsim::sim {
 
 // One figure that differs.
 struct WhatIfRow {
-  std::string entity;   // "account" or "campaign"
+  std::string entity;   // "account", "grant" or "campaign"
   std::string id;
-  std::string account;  // the account (of the campaign)
+  std::string account;  // the account (of the grant or campaign)
   std::string field;    // e.g. "spent_credit", "not_billed.OVER_BUDGET.units"
   bool money = false;   // micros (printed as units in a table)
   bool text = false;    // a word (status): actual_text / what_if_text
@@ -106,10 +105,15 @@ class WhatIf {
   class Tally : public EntrySink {
    public:
     void Add(const Entry& e) override;
+    void Count(const Entry& e, int64_t sign);  // into the spent tallies
     struct Spent {
       int64_t cash = 0;
       int64_t credit = 0;
     };
+    // The what-if's tally compares its entries with the actual's pending
+    // ones as they come (`against`), copying none while they match.
+    Tally* against = nullptr;
+    WhatIf* owner = nullptr;
     std::vector<Spent> by_account;
     std::vector<Spent> by_campaign;
     struct Pending {
@@ -117,13 +121,23 @@ class WhatIf {
       uint64_t seq;
       bool inserted;
     };
-    std::deque<Pending> pending;
+    // Entries not yet compared: [head, size). Reused: in the usual case
+    // both sides' entries of an event match and it empties at once.
+    std::vector<Pending> pending;
+    size_t head = 0;
+    bool empty() const { return head == pending.size(); }
+    const Pending& front() const { return pending[head]; }
+    void clear() {
+      pending.clear();
+      head = 0;
+    }
     bool keep = true;
     uint64_t seq = 0;
     bool inserted = false;
   };
   Status ApplyInserted(const std::vector<v1::Event>& events);
   void Part(const Tally::Pending* a, const Tally::Pending* w);
+  void Part(const Tally::Pending* a, const Entry& w, uint64_t seq, bool inserted);
   void Diff(const std::string& account, WhatIfResult* out) const;
 
   Ledger actual_;
