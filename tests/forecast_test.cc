@@ -96,11 +96,22 @@ TEST_F(ForecastTest, ACouponRunsOutFirstThenItsCampaignDrawsOnTheAccountsGrant) 
   // Both stop for insufficient funds once the money is gone (R5).
   ASSERT_EQ(r.stops.size(), 2u);
   EXPECT_THAT(r.stops[0].reason, HasSubstr("insufficient"));
-  // The coupon's advice counts only what its campaign can spend: 200.00
-  // over the five noons before its expiry.
-  EXPECT_EQ(AdviceOf(r, "k")->daily_budgets.size(), 1u);
-  EXPECT_EQ(AdviceOf(r, "k")->daily_budgets.at("c2"), 50 * kUnit);  // the 50.00 minimum
+  // Both are used up at the projected pace: nothing to advise.
   EXPECT_TRUE(AdviceOf(r, "k")->uses_it);
+  EXPECT_TRUE(AdviceOf(r, "k")->daily_budgets.empty());
+  EXPECT_THAT(AdviceOf(r, "k")->note, HasSubstr("the projected pace uses it up (local day 2026-01-18)"));
+  EXPECT_TRUE(AdviceOf(r, "w")->uses_it);
+  // A slower coupon campaign: its advice counts only what c2 can spend,
+  // 200.00 over the five noons before its expiry: 40.00, so the minimum.
+  sim::ForecastOptions slow = For("a1", kT0 + 10 * kDay);
+  slow.pace = sim::ForecastOptions::Pace::kHistory;  // nothing billed yet: no pace
+  const sim::ForecastResult idle = Run(slow);
+  const sim::ForecastAdvice* k = AdviceOf(idle, "k");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->daily_budgets.size(), 1u);
+  EXPECT_EQ(k->daily_budgets.at("c2"), 50 * kUnit);
+  EXPECT_TRUE(k->uses_it);
+  EXPECT_EQ(GrantOf(idle, "k")->expires_unused, 200 * kUnit);
 }
 
 TEST_F(ForecastTest, ACashFirstAccountSpendsItsCashBeforeTheGrant) {
@@ -112,10 +123,16 @@ TEST_F(ForecastTest, ACashFirstAccountSpendsItsCashBeforeTheGrant) {
   EXPECT_EQ(r.days[1].credit, 100 * kUnit);
   EXPECT_EQ(GrantOf(r, "g1")->runs_out_us, kT0 + 3 * kDay);
   EXPECT_EQ(GrantOf(r, "g1")->expires_unused, 0);
-  // Using the grant by its expiry means spending the cash first: 200.00
-  // over ten noons is 20.00 a day, below the minimum budget of 50.00.
-  EXPECT_EQ(AdviceOf(r, "g1")->daily_spend, 50 * kUnit);
-  EXPECT_TRUE(AdviceOf(r, "g1")->uses_it);
+  EXPECT_TRUE(AdviceOf(r, "g1")->uses_it);  // at the projected pace
+  // Idle (history pace, nothing billed): using the grant by its expiry
+  // means spending the cash first, 200.00 over ten noons: 20.00 a day,
+  // below the minimum budget of 50.00.
+  sim::ForecastOptions slow = For("a1", kT0 + 12 * kDay);
+  slow.pace = sim::ForecastOptions::Pace::kHistory;
+  const sim::ForecastResult idle = Run(slow);
+  EXPECT_EQ(AdviceOf(idle, "g1")->daily_spend, 50 * kUnit);
+  EXPECT_TRUE(AdviceOf(idle, "g1")->uses_it);
+  EXPECT_EQ(GrantOf(idle, "g1")->expires_unused, 100 * kUnit);
 }
 
 TEST_F(ForecastTest, ADailyBudgetTurnsAtLocalMidnightInItsZone) {

@@ -62,6 +62,7 @@
 #include "billsim/v1/projections.pb.h"
 #include "ledger/entry.h"
 #include "ledger/ledger.h"
+#include "sim/whatif.h"
 #include "util/money.h"
 #include "test_scale.h"
 
@@ -2021,6 +2022,30 @@ TEST(LedgerPropertyTest, ReplaySeedFromEnvironment) {
 }
 
 // The generator is deterministic: the same seed, the same stream.
+// A what-if with no change (or with a change that matches nothing) is the
+// history itself: no parting, no figure differs, the same digest as the
+// ledger fed the stream directly (issue 13).
+TEST(LedgerPropertyTest, AWhatIfWithoutChangeIsTheHistoryItself) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    const auto events = Generator(seed).Stream(kEventsPerStream);
+    Ledger direct;
+    for (const auto& e : events) direct.Apply(e, nullptr);
+    sim::ChangeSet none;
+    sim::ChangeSet nothing;
+    ASSERT_TRUE(nothing.Add("--drop", "campaign=no-such-campaign").ok());
+    for (const sim::ChangeSet* changes : {&none, &nothing}) {
+      sim::WhatIf w(*changes, 1, INT64_MAX, /*strict=*/false);
+      for (size_t i = 0; i < events.size(); ++i) ASSERT_TRUE(w.Apply(i + 1, events[i]).ok());
+      sim::WhatIfResult r;
+      ASSERT_TRUE(w.Finish("", &r).ok()) << "seed " << seed;
+      ASSERT_FALSE(r.parting.found) << "seed " << seed;
+      ASSERT_TRUE(r.rows.empty()) << "seed " << seed << ": " << r.rows[0].field;
+      ASSERT_EQ(r.actual_digest, direct.Digest()) << "seed " << seed;
+      ASSERT_EQ(r.what_if_digest, direct.Digest()) << "seed " << seed;
+    }
+  }
+}
+
 TEST(LedgerPropertyTest, TheGeneratorIsDeterministic) {
   const auto a = Generator(42).Stream(kEventsPerStream);
   const auto b = Generator(42).Stream(kEventsPerStream);

@@ -310,6 +310,14 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
       out->advice.push_back(adv);
       continue;
     }
+    if (auto used = run.runs_out.find(g.id); used != run.runs_out.end()) {
+      adv.uses_it = true;
+      adv.note = "the projected pace uses it up (local day " +
+                 FormatTime(used->second + a.utc_offset_minutes * kMicrosPerMinute).substr(0, 10) +
+                 ")";
+      out->advice.push_back(adv);
+      continue;
+    }
     int64_t need = a.funding_order == v1::FUNDING_ORDER_CASH_FIRST ? a.cash : 0;
     for (size_t i = 0; i <= k; ++i) {
       const Grant& x = ledger.grants()[live[i]];
@@ -335,7 +343,14 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
         spend = can_hold;
         adv.note = "the account cannot hold more than " + FormatMicros(can_hold) + " a day";
       }
-      // Split in proportion to the campaigns' pace (evenly if none has one).
+      // Split in proportion to the campaigns' pace (evenly if none has
+      // one), among as few of the fastest as the minimum budget needs.
+      std::vector<uint32_t> by_pace = spenders;
+      std::stable_sort(by_pace.begin(), by_pace.end(),
+                       [&](uint32_t x, uint32_t y) { return rate[x] > rate[y]; });
+      const int64_t fit = std::max<int64_t>(1, spend / std::max<int64_t>(1, ledger.options().min_budget_micros));
+      if (static_cast<int64_t>(by_pace.size()) > fit) by_pace.resize(static_cast<size_t>(fit));
+      const std::vector<uint32_t>& spenders = by_pace;
       int64_t total_pace = 0;
       for (uint32_t ci : spenders) total_pace += rate[ci];
       std::map<uint32_t, int64_t> budgets;
