@@ -319,6 +319,8 @@ class Ledger {
   Due NextDue(uint32_t account) const;
   // The id that orders timers of one instant (R6): grant id or account id.
   const std::string& DueKey(const Due& due) const;
+  // The account's timers in the order they fire: (time, kind, key).
+  void AccountTimers(uint32_t account, std::vector<Due>* timers) const;
   // When the account's first unexpired grant expires (INT64_MAX: none),
   // looked up in its grants.
   int64_t FirstExpiryUs(const Account& a) const {
@@ -475,6 +477,8 @@ class Ledger {
   bool GrantFunds(const Grant& g, uint32_t campaign) const;
   void StartHolding(uint32_t campaign);
   void StopHolding(uint32_t campaign, const std::string& why);
+  // Returns `amount` of the campaign's hold to the valid balance (R4).
+  void ReturnHold(uint32_t campaign, int64_t amount, std::string why);
   void TopUp(uint32_t campaign);
   void TopUpAll(uint32_t account);
   // Shrinks holds (latest-enabled first) to what the account can fund once

@@ -220,16 +220,20 @@ void Ledger::StopHolding(uint32_t ci, const std::string& why) {
   }
   a.holding.erase(it);
   if (c.budget_mode == v1::BUDGET_MODE_DAY) a.daily_holding--;
-  const int64_t released = c.hold;
-  if (released == 0) return;
-  c.hold = 0;
-  a.frozen -= released;
+  if (c.hold > 0) ReturnHold(ci, c.hold, why);
+}
+
+void Ledger::ReturnHold(uint32_t ci, int64_t amount, std::string why) {
+  Campaign& c = campaigns_[ci];
+  BILLSIM_ASSERT(amount > 0 && amount <= c.hold);
+  c.hold -= amount;
+  accounts_[c.account].frozen -= amount;
   Entry e;
   e.kind = v1::RETURN_OF_REMAINING_BUDGET;
   e.account = c.account;
   e.campaign = ci;
-  e.frozen_delta = -released;
-  e.note = why;
+  e.frozen_delta = -amount;
+  e.note = std::move(why);
   Emit(std::move(e));
 }
 
@@ -441,15 +445,7 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   if (!holding) return;
   const int64_t excess = c.hold - HoldTarget(c);
   if (excess > 0) {
-    c.hold -= excess;
-    a.frozen -= excess;
-    Entry r;
-    r.kind = v1::RETURN_OF_REMAINING_BUDGET;
-    r.account = c.account;
-    r.campaign = ci;
-    r.frozen_delta = -excess;
-    r.note = "budget lowered: the hold above it returned (R4)";
-    Emit(std::move(r));
+    ReturnHold(ci, excess, "budget lowered: the hold above it returned (R4)");
   } else {
     TopUp(ci);
   }

@@ -151,21 +151,24 @@ void Ledger::SaveDispute(uint32_t di, v1::LedgerState::Dispute* p) const {
   p->set_has_delivery_data(d.has_delivery_data);
 }
 
+void Ledger::AccountTimers(uint32_t ai, std::vector<Due>* timers) const {
+  const Account& a = accounts_[ai];
+  timers->clear();
+  for (size_t i = a.expired_grants; i < a.grants.size(); ++i) {
+    timers->push_back(Due{grants_[a.grants[i]].expires_at_us, kTimerExpiry, a.grants[i]});
+  }
+  if (a.day_timer_us != INT64_MAX) timers->push_back(Due{a.day_timer_us, kTimerDay, ai});
+  std::sort(timers->begin(), timers->end(), [this](const Due& x, const Due& y) {
+    return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
+  });
+}
+
 void Ledger::SaveTimers(const std::function<void(const v1::LedgerState::Timer&)>& add) const {
-  // Account by account, each account's in the order they fire: (time,
-  // kind, key).
+  // Account by account, each account's in the order they fire.
   std::vector<Due> timers;
   v1::LedgerState::Timer p;
   for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
-    const Account& a = accounts_[ai];
-    timers.clear();
-    for (size_t i = a.expired_grants; i < a.grants.size(); ++i) {
-      timers.push_back(Due{grants_[a.grants[i]].expires_at_us, kTimerExpiry, a.grants[i]});
-    }
-    if (a.day_timer_us != INT64_MAX) timers.push_back(Due{a.day_timer_us, kTimerDay, ai});
-    std::sort(timers.begin(), timers.end(), [this](const Due& x, const Due& y) {
-      return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
-    });
+    AccountTimers(ai, &timers);
     for (const Due& t : timers) {
       p.set_at_us(t.at_us);
       p.set_kind(t.kind);
@@ -236,15 +239,8 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
     st = r.AddDispute(pd);
   }
   if (st.ok()) {
-    // The account's timers, in SaveTimers' order.
     std::vector<Due> timers;
-    for (size_t i = a.expired_grants; i < a.grants.size(); ++i) {
-      timers.push_back(Due{grants_[a.grants[i]].expires_at_us, kTimerExpiry, a.grants[i]});
-    }
-    if (a.day_timer_us != INT64_MAX) timers.push_back(Due{a.day_timer_us, kTimerDay, ai});
-    std::sort(timers.begin(), timers.end(), [this](const Due& x, const Due& y) {
-      return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
-    });
+    AccountTimers(ai, &timers);
     for (const Due& t : timers) {
       v1::LedgerState::Timer pt;
       pt.set_at_us(t.at_us);
