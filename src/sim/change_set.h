@@ -135,6 +135,7 @@ class Counterfactual {
   // campaign not in the replayed range).
   Status CheckAllUsed() const;
 
+  const ChangeSet& changes() const { return changes_; }
   uint64_t inserted() const { return inserted_; }
   uint64_t dropped() const { return dropped_; }
   uint64_t rewritten() const { return rewritten_; }

@@ -68,41 +68,49 @@ WhatIf::WhatIf(const ChangeSet& changes, uint64_t from_seq, int64_t from_us, boo
   what_if_sink_.owner = this;
 }
 
-Status WhatIf::ApplyInserted(const std::vector<v1::Event>& events) {
+void WhatIf::Defer() {
+  deferred_ = true;
+  what_if_sink_.against = nullptr;
+}
+
+Status WhatIf::ApplyInserted(const std::vector<v1::Event>& events, uint64_t seq) {
   what_if_sink_.inserted = true;
   for (const v1::Event& e : events) {
-    NoteWhatIf(what_if_.Apply(e, &what_if_sink_));
+    NoteWhatIf(what_if_.Apply(e, &what_if_sink_), seq);
   }
   what_if_sink_.inserted = false;
   return Status::Ok();
 }
 
-Status WhatIf::Before(uint64_t seq, int64_t time_us) {
+void WhatIf::BeforeActual(uint64_t seq) {
   seq_ = seq;
   if (first_seq_ == 0) first_seq_ = seq;
   events_++;
   actual_sink_.seq = seq;
+}
+
+Status WhatIf::BeforeWhatIf(uint64_t seq, int64_t time_us) {
   what_if_sink_.seq = seq;
   if (!cf_.Active(seq, time_us)) return Status::Ok();
   due_.clear();
   Status st = cf_.TakeDue(time_us, what_if_, &due_);
   if (!st.ok()) return st;
-  return ApplyInserted(due_);
+  return ApplyInserted(due_, seq);
 }
 
-Status WhatIf::CheckActual(const Ledger::Result& r) {
+Status WhatIf::CheckActual(const Ledger::Result& r, uint64_t seq) {
   if (!strict_ || r.outcome == Ledger::Outcome::kApplied) return Status::Ok();
   return Status::Corruption(
-      "sequence " + std::to_string(seq_) + ": the log holds an event the ledger refuses (" +
+      "sequence " + std::to_string(seq) + ": the log holds an event the ledger refuses (" +
       (r.outcome == Ledger::Outcome::kDuplicate ? std::string("duplicate id") : r.reason) + ")");
 }
 
-void WhatIf::NoteWhatIf(const Ledger::Result& r) {
+void WhatIf::NoteWhatIf(const Ledger::Result& r, uint64_t seq) {
   if (r.outcome == Ledger::Outcome::kApplied) return;
   refused_++;
   if (refusals_.size() < kRefusalsKept) {
     refusals_.push_back(r.outcome == Ledger::Outcome::kDuplicate
-                            ? "sequence " + std::to_string(seq_) + ": a duplicate event id (R10)"
+                            ? "sequence " + std::to_string(seq) + ": a duplicate event id (R10)"
                             : r.reason);
   }
 }
@@ -141,43 +149,54 @@ void WhatIf::Part(const Tally::Pending* a, const Tally::Pending* w) {
     parting_.inserted = w->inserted;
     if (a == nullptr || w->seq < a->seq) parting_.seq = w->seq;
   }
-  // The what-if's tally: the shared one, less the actual's entries past
-  // the parting, plus its own not yet counted.
+  // Lockstep, the what-if's tally is the shared one, less the actual's
+  // entries past the parting, plus its own not yet counted. (Deferred,
+  // each side kept its own.)
   Tally& at = actual_sink_;
   Tally& wt = what_if_sink_;
-  wt.by_account = at.by_account;
-  wt.by_campaign = at.by_campaign;
-  for (size_t i = at.head; i < at.pending.size(); ++i) wt.Count(at.pending[i].entry, -1);
-  for (size_t i = wt.head; i < wt.pending.size(); ++i) wt.Count(wt.pending[i].entry, 1);
+  if (!deferred_) {
+    wt.by_account = at.by_account;
+    wt.by_campaign = at.by_campaign;
+    for (size_t i = at.head; i < at.pending.size(); ++i) wt.Count(at.pending[i].entry, -1);
+    for (size_t i = wt.head; i < wt.pending.size(); ++i) wt.Count(wt.pending[i].entry, 1);
+  }
   at.keep = false;
   wt.keep = false;
 }
 
-Status WhatIf::Apply(uint64_t seq, const v1::Event& event, uint32_t* created) {
+Status WhatIf::ApplyActual(uint64_t seq, const v1::Event& event) {
+  return CheckActual(actual_.Apply(event, &actual_sink_), seq);
+}
+
+Status WhatIf::ApplyWhatIf(uint64_t seq, const v1::Event& event, uint32_t* created) {
   if (created != nullptr) *created = kNoIndex;
-  Status st = Before(seq, event.time_us());
-  if (!st.ok()) return st;
-  st = CheckActual(actual_.Apply(event, &actual_sink_));
-  if (!st.ok()) return st;
   const size_t campaigns = what_if_.campaigns().size();
   Ledger::Result r;
   if (!cf_.Active(seq, event.time_us())) {
-    st = cf_.CheckBefore(seq, event);
+    Status st = cf_.CheckBefore(seq, event);
     if (!st.ok()) return st;
     r = what_if_.Apply(event, &what_if_sink_);
   } else {
     v1::Event rewritten;
     bool changed = false;
-    if (!cf_.Rewrite(event, &rewritten, &changed)) {
-      After();
-      return Status::Ok();  // dropped
-    }
+    if (!cf_.Rewrite(event, &rewritten, &changed)) return Status::Ok();  // dropped
     r = what_if_.Apply(changed ? rewritten : event, &what_if_sink_);
   }
-  NoteWhatIf(r);
+  NoteWhatIf(r, seq);
   if (created != nullptr && what_if_.campaigns().size() != campaigns) {
     *created = static_cast<uint32_t>(campaigns);
   }
+  return Status::Ok();
+}
+
+Status WhatIf::Apply(uint64_t seq, const v1::Event& event, uint32_t* created) {
+  // Lockstep: the what-if's insertions first (they precede the event on
+  // its side), then each side's event, then the comparison.
+  BeforeActual(seq);
+  Status st = BeforeWhatIf(seq, event.time_us());
+  if (st.ok()) st = ApplyActual(seq, event);
+  if (st.ok()) st = ApplyWhatIf(seq, event, created);
+  if (!st.ok()) return st;
   After();
   return Status::Ok();
 }
@@ -186,7 +205,7 @@ Status WhatIf::Finish(const std::string& account, WhatIfResult* out) {
   due_.clear();
   Status st = cf_.TakeRest(what_if_, &due_);
   if (!st.ok()) return st;
-  st = ApplyInserted(due_);
+  st = ApplyInserted(due_, seq_);
   if (!st.ok()) return st;
   After();
   st = cf_.CheckAllUsed();
@@ -196,10 +215,11 @@ Status WhatIf::Finish(const std::string& account, WhatIfResult* out) {
     const Tally& w = what_if_sink_;
     if (!a.empty() || !w.empty()) Part(a.empty() ? nullptr : &a.front(), w.empty() ? nullptr : &w.front());
   }
-  if (!parting_.found) {  // the same entries: the same tally
+  if (!parting_.found && !deferred_) {  // the same entries: the same tally
     what_if_sink_.by_account = actual_sink_.by_account;
     what_if_sink_.by_campaign = actual_sink_.by_campaign;
   }
+  out->changes = cf_.changes().described;
   out->first_seq = first_seq_;
   out->last_seq = seq_;
   out->events = events_;

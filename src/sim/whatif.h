@@ -83,13 +83,22 @@ class WhatIf {
   // created, or kNoIndex.
   Status Apply(uint64_t seq, const v1::Event& event, uint32_t* created = nullptr);
 
-  // The same in steps, for a caller with a fast path for deliveries:
-  // Before, then the actual ledger with actual_sink() (its result to
-  // CheckActual), then (unless dropped) the what-if's with what_if_sink()
-  // (its result to NoteWhatIf), then After.
-  Status Before(uint64_t seq, int64_t time_us);
-  Status CheckActual(const Ledger::Result& r);
-  void NoteWhatIf(const Ledger::Result& r);
+  // The two sides apart, for a caller that runs them on two threads
+  // (whatif_log.h) and has a fast path for deliveries. The actual side:
+  // BeforeActual, then the event to actual() with actual_sink() (the
+  // result to CheckActual) or ApplyActual. The what-if side: BeforeWhatIf
+  // (the insertions due), then (unless dropped) the event to what_if() with
+  // what_if_sink() (the result to NoteWhatIf) or ApplyWhatIf. Each side
+  // touches only its own ledger, sink and counters; After, with both
+  // sides idle, compares what they made. Call Defer first: the sides then
+  // compare only in After, each keeping its own tally.
+  void Defer();
+  void BeforeActual(uint64_t seq);
+  Status BeforeWhatIf(uint64_t seq, int64_t time_us);
+  Status ApplyActual(uint64_t seq, const v1::Event& event);
+  Status ApplyWhatIf(uint64_t seq, const v1::Event& event, uint32_t* created);
+  Status CheckActual(const Ledger::Result& r, uint64_t seq);
+  void NoteWhatIf(const Ledger::Result& r, uint64_t seq);
   void After();
   EntrySink* actual_sink() { return &actual_sink_; }
   EntrySink* what_if_sink() { return &what_if_sink_; }
@@ -135,7 +144,7 @@ class WhatIf {
     uint64_t seq = 0;
     bool inserted = false;
   };
-  Status ApplyInserted(const std::vector<v1::Event>& events);
+  Status ApplyInserted(const std::vector<v1::Event>& events, uint64_t seq);
   void Part(const Tally::Pending* a, const Tally::Pending* w);
   void Part(const Tally::Pending* a, const Entry& w, uint64_t seq, bool inserted);
   void Diff(const std::string& account, WhatIfResult* out) const;
@@ -144,6 +153,7 @@ class WhatIf {
   Ledger what_if_;
   Counterfactual cf_;
   bool strict_;
+  bool deferred_ = false;
   Tally actual_sink_;
   Tally what_if_sink_;
   uint64_t seq_ = 0;

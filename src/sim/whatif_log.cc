@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "log/log_check.h"
@@ -14,13 +17,14 @@ namespace billsim::sim {
 
 namespace {
 
-// Applies one decoded batch to both sides: deliveries through a BatchApplier
-// each (the what-if's skips those its drop filters match), other events
-// through WhatIf::Apply.
-class WhatIfVisitor final : public log::BatchVisitor {
+// Applies one decoded batch to one side of a WhatIf: deliveries through a
+// BatchApplier (the what-if's skips those its drop filters match), other
+// events through WhatIf::ApplyActual or ApplyWhatIf. The two sides run on
+// two threads over the same (read-only) batch.
+class SideVisitor final : public log::BatchVisitor {
  public:
-  explicit WhatIfVisitor(WhatIf* w)
-      : w_(w), actual_(&w->actual()), what_if_(&w->what_if()) {}
+  SideVisitor(WhatIf* w, bool what_if)
+      : w_(w), what_if_(what_if), applier_(what_if ? &w->what_if() : &w->actual()) {}
 
   void Start(uint64_t first_seq, const log::BatchDecoder* decoder,
              const std::vector<uint32_t>* stable_ids, const std::vector<uint32_t>* created_ids) {
@@ -28,25 +32,26 @@ class WhatIfVisitor final : public log::BatchVisitor {
     decoder_ = decoder;
     created_ids_ = created_ids;
     other_ = 0;
-    actual_.Start(decoder, stable_ids);
-    what_if_.Start(decoder, stable_ids);
+    applier_.Start(decoder, stable_ids);
   }
 
   bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
     const uint64_t seq = first_seq_ + position;
     if (seq <= last_seq) return true;  // the snapshot holds it
-    if (!Ok(w_->Before(seq, row.time_us))) return false;
-    if (!Ok(w_->CheckActual(actual_.Apply(row, w_->actual_sink())))) return false;
+    last_seq = seq;
+    if (!what_if_) {
+      w_->BeforeActual(seq);
+      return Ok(w_->CheckActual(applier_.Apply(row, w_->actual_sink()), seq));
+    }
+    if (!Ok(w_->BeforeWhatIf(seq, row.time_us))) return false;
     Counterfactual& cf = w_->counterfactual();
     if (cf.drops_any() && cf.Active(seq, row.time_us) &&
         cf.DropsDelivery(row.time_us, decoder_->campaign(row.campaign), row.kind,
                          row.platform_fault)) {
       cf.CountDroppedDelivery();
     } else {
-      w_->NoteWhatIf(what_if_.Apply(row, w_->what_if_sink()));
+      w_->NoteWhatIf(applier_.Apply(row, w_->what_if_sink()), seq);
     }
-    w_->After();
-    last_seq = seq;
     return true;
   }
 
@@ -54,18 +59,20 @@ class WhatIfVisitor final : public log::BatchVisitor {
     const uint32_t other = other_++;
     const uint64_t seq = first_seq_ + position;
     if (seq <= last_seq) return true;
-    const size_t campaigns = w_->actual().campaigns().size();
+    last_seq = seq;
     uint32_t created = kNoIndex;
-    if (!Ok(w_->Apply(seq, event, &created))) return false;
+    if (!what_if_) {
+      const size_t campaigns = w_->actual().campaigns().size();
+      w_->BeforeActual(seq);
+      if (!Ok(w_->ApplyActual(seq, event))) return false;
+      if (w_->actual().campaigns().size() != campaigns) created = static_cast<uint32_t>(campaigns);
+    } else {
+      if (!Ok(w_->BeforeWhatIf(seq, event.time_us()))) return false;
+      if (!Ok(w_->ApplyWhatIf(seq, event, &created))) return false;
+    }
     // A CampaignCreated's pair: a later delivery naming it needs no lookup.
     const uint32_t pair = (*created_ids_)[other];
-    if (pair != log::ReadAheadStream::kNoPair) {
-      if (w_->actual().campaigns().size() != campaigns) {
-        actual_.Created(pair, static_cast<uint32_t>(campaigns));
-      }
-      if (created != kNoIndex) what_if_.Created(pair, created);
-    }
-    last_seq = seq;
+    if (pair != log::ReadAheadStream::kNoPair && created != kNoIndex) applier_.Created(pair, created);
     return true;
   }
 
@@ -80,13 +87,62 @@ class WhatIfVisitor final : public log::BatchVisitor {
   }
 
   WhatIf* w_;
-  BatchApplier actual_;
-  BatchApplier what_if_;
+  const bool what_if_;
+  BatchApplier applier_;
   const log::BatchDecoder* decoder_ = nullptr;
   uint64_t first_seq_ = 0;
   const std::vector<uint32_t>* created_ids_ = nullptr;
   uint32_t other_ = 0;
   Status error_;
+};
+
+// Runs the what-if side of each batch on a thread of its own, while the
+// caller runs the actual side: one hand-over per batch.
+class WhatIfThread {
+ public:
+  explicit WhatIfThread(SideVisitor* visitor) : visitor_(visitor), thread_([this] { Loop(); }) {}
+  ~WhatIfThread() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Run(const log::BatchDecoder* decoder) {
+    {
+      std::lock_guard lock(mu_);
+      decoder_ = decoder;
+      busy_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !busy_; });
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return busy_ || stop_; });
+      if (stop_) return;
+      lock.unlock();
+      decoder_->VisitWith(visitor_);
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  SideVisitor* visitor_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const log::BatchDecoder* decoder_ = nullptr;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;  // last: it starts once the rest is ready
 };
 
 }  // namespace
@@ -119,24 +175,31 @@ Status RunWhatIf(const std::string& dir, const ChangeSet& changes, const WhatIfL
   log::ReadAheadStream stream;
   Status st = stream.Open(dir, log::LogReader::Options{}, snapshot_seq + 1);
   if (!st.ok()) return st;
-  WhatIfVisitor visitor(&w);
-  visitor.last_seq = snapshot_seq;
+  w.Defer();
+  SideVisitor actual(&w, /*what_if=*/false);
+  SideVisitor what_if(&w, /*what_if=*/true);
+  actual.last_seq = snapshot_seq;
+  what_if.last_seq = snapshot_seq;
+  WhatIfThread what_if_thread(&what_if);
   for (;;) {
     bool done = false;
     st = stream.Next(&done);
     if (!st.ok()) return st;
     if (done) break;
-    visitor.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids(),
+    actual.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids(),
+                 &stream.created_ids());
+    what_if.Start(stream.header().first_seq, &stream.decoder(), &stream.stable_ids(),
                   &stream.created_ids());
-    stream.decoder().VisitWith(&visitor);
-    if (!visitor.error().ok()) return visitor.error();
-    if (options.progress) options.progress(visitor.last_seq);
+    what_if_thread.Run(&stream.decoder());
+    stream.decoder().VisitWith(&actual);
+    what_if_thread.Wait();
+    if (!actual.error().ok()) return actual.error();
+    if (!what_if.error().ok()) return what_if.error();
+    w.After();  // both sides idle: compare the batch's entries
+    if (options.progress) options.progress(actual.last_seq);
   }
   if (!stream.tail_fault().empty()) spdlog::warn("torn tail ignored: {}", stream.tail_fault());
-  st = w.Finish(options.account, result);
-  if (!st.ok()) return st;
-  result->changes = changes.described;
-  return Status::Ok();
+  return w.Finish(options.account, result);
 }
 
 }  // namespace billsim::sim
