@@ -13,6 +13,9 @@ namespace {
 
 constexpr int64_t kHour = 3'600'000'000;
 constexpr int kAdviceTries = 6;
+// Advice for at most this many grants (soonest to expire first): each costs
+// up to kAdviceTries simulations.
+constexpr size_t kAdviceGrantsMax = 20;
 
 int64_t LocalDayOf(const Account& a, int64_t t) {
   return FloorDiv(t + a.utc_offset_minutes * kMicrosPerMinute, kMicrosPerDay);
@@ -295,6 +298,14 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
   for (size_t k = 0; k < live.size(); ++k) {
     const Grant& g = ledger.grants()[live[k]];
     ForecastAdvice adv;
+    if (k >= kAdviceGrantsMax) {
+      adv.grant_id = g.id;
+      adv.expires_at_us = g.expires_at_us;
+      adv.note = "not computed: advice covers the " + std::to_string(kAdviceGrantsMax) +
+                 " grants that expire first";
+      out->advice.push_back(adv);
+      continue;
+    }
     adv.grant_id = g.id;
     adv.expires_at_us = g.expires_at_us;
     auto funds = [&](const Grant& x, uint32_t ci) {
