@@ -742,6 +742,32 @@ TEST_F(HttpServerTest, ForecastIsTheOfflineForecastOfTheSameEvents) {
   EXPECT_EQ(f["grants"][0]["expires_unused_micros"], "50000000");
   EXPECT_EQ(f["advice"][0]["uses_it_by_expiry"], true);
 
+  // At its history's pace: what the campaign was billed over its last
+  // local days, read from the history index, as the offline pace sink
+  // reads it from the entries.
+  Events more(1000);
+  more.Clicks(kT0 + 3'600'000'000, "acct", "camp", 30);
+  ASSERT_EQ(c.Send("POST", "/api/v1/events", JsonArray(more.all()), "application/json").status,
+            200u);
+  const Reply h = c.Send("GET", "/api/v1/accounts/acct/forecast?pace=history=3");
+  ASSERT_EQ(h.status, 200u) << h.body;
+  Ledger replayed;
+  sim::ForecastPaceSink pace(&replayed, "acct");
+  for (const v1::Event& e : ev.all()) replayed.Apply(e, &pace);
+  for (const v1::Event& e : more.all()) replayed.Apply(e, &pace);
+  o.pace = sim::ForecastOptions::Pace::kHistory;
+  o.history_days = 3;
+  o.billed_recently = pace.Recent(3);
+  sim::ForecastResult at_pace;
+  ASSERT_TRUE(sim::Forecast(replayed, o, &at_pace).ok());
+  ASSERT_EQ(at_pace.campaigns.size(), 1u);
+  EXPECT_EQ(at_pace.campaigns[0].pace_per_day, 10 * kUnit);  // 30.00 over 3 days
+  v1::ForecastReport want_pace;
+  sim::ToProto(at_pace, &want_pace);
+  EXPECT_EQ(h.json(), Json::parse(ToJson(want_pace)));
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?pace=history=0").status, 400u);
+  EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?pace=fast").status, 400u);
+
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/ghost/forecast").status, 404u);
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?until=2200-01-01").status, 400u);
   EXPECT_EQ(c.Send("GET", "/api/v1/accounts/acct/forecast?until=soon").status, 400u);

@@ -286,9 +286,25 @@ ApiCall Account(std::string_view rest, const Query& query) {
   } else if (sub == "/forecast") {
     int64_t until = 0;
     params.Time("until", &until);
+    std::string pace;
+    params.String("pace", &pace);
     v1::ForecastQuery* q = call.request.mutable_forecast();
     q->set_account_id(id);
     q->set_until_us(until);
+    if (pace == "history") {
+      q->set_history_pace(true);
+    } else if (pace.rfind("history=", 0) == 0) {
+      uint64_t days = 0;
+      const std::string n = pace.substr(8);
+      const auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), days);
+      if (ec != std::errc() || p != n.data() + n.size() || days < 1 || days > 366) {
+        return BadRequest("pace: history=DAYS takes 1 to 366 days, got \"" + pace + "\"", "pace");
+      }
+      q->set_history_pace(true);
+      q->set_history_days(static_cast<uint32_t>(days));
+    } else if (!pace.empty() && pace != "budget") {
+      return BadRequest("pace: budget, history or history=DAYS, got \"" + pace + "\"", "pace");
+    }
   } else {
     return Answered(ErrorAnswer(404, "NOT_FOUND", "no such resource: accounts/{id}" +
                                                       std::string(sub)));

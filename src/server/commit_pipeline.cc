@@ -415,12 +415,6 @@ void CommitPipeline::AnswerQuery(const v1::Request& request, v1::Response* respo
 
 bool CommitPipeline::StartForecast(Work& work, v1::Response* response) {
   const v1::ForecastQuery& q = work.parsed.request.forecast();
-  if (q.history_pace()) {
-    *response = ErrorResponse(0, v1::Error::BAD_REQUEST,
-                              "history_pace: the server projects daily budgets only; "
-                              "`billsim forecast --pace history` reads the log's history");
-    return false;
-  }
   if (forecasts_in_flight_.load() >= kForecastsMax) {
     *response = ErrorResponse(0, v1::Error::UNAVAILABLE,
                               std::to_string(kForecastsMax) +
@@ -431,6 +425,7 @@ bool CommitPipeline::StartForecast(Work& work, v1::Response* response) {
   o.account = q.account_id();
   o.until_us = q.until_us();
   o.max_days = kForecastDaysMax;
+  o.pace = q.history_pace() ? sim::ForecastOptions::Pace::kHistory : sim::ForecastOptions::Pace::kBudget;
   o.history_days = q.history_days() == 0 ? 7 : static_cast<int>(std::min<uint32_t>(q.history_days(), 367));
   auto job = std::make_shared<sim::ForecastJob>();
   Status st = sim::PrepareForecast(journal_->ledger(), o, job.get());  // O(the account)
@@ -449,7 +444,17 @@ bool CommitPipeline::StartForecast(Work& work, v1::Response* response) {
                                  queued_at = work.queued_at]() mutable {
     v1::Response r;
     sim::ForecastResult result;
-    Status st = sim::RunForecast(*job, &result);
+    Status st;
+    if (recent_billing) {  // the pace: what each campaign was billed lately
+      std::map<std::string, int64_t> billed;
+      bool truncated = false;
+      st = recent_billing(job->options.account, sim::PaceWindowStart(*job), seq, &billed,
+                          &truncated);
+      if (truncated) spdlog::warn("forecast of {}: the pace reads the first million charges only",
+                                  job->options.account);
+      sim::SetBilledRecently(billed, job.get());
+    }
+    if (st.ok()) st = sim::RunForecast(*job, &result);
     if (st.ok()) {
       sim::ToProto(result, r.mutable_forecast());
     } else {

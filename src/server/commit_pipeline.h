@@ -29,6 +29,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -72,6 +74,11 @@ class CommitPipeline {
   uint64_t queued_events() const { return queue_.held(); }
 
   std::function<void()> on_done;
+  // A forecast's history pace (QueryService::RecentBilling); set before
+  // Start. Without it, only daily budgets are projected.
+  std::function<Status(const std::string& account, int64_t from_us, uint64_t seq,
+                       std::map<std::string, int64_t>* billed, bool* truncated)>
+      recent_billing;
 
  private:
   struct Commit {  // a written group waiting for its fdatasync

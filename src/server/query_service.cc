@@ -177,6 +177,32 @@ void QueryService::Answer(const Work& work, v1::Response* response) {
   if (!response->has_error()) response->set_acknowledged_seq(through_seq);
 }
 
+Status QueryService::RecentBilling(const std::string& account, int64_t from_us, uint64_t seq,
+                                   std::map<std::string, int64_t>* billed, bool* truncated) {
+  Status why;
+  if (!WaitCovered(seq, &why)) return why;
+  history::PageQuery q;
+  q.account = account;
+  q.from_us = from_us;
+  q.kind = v1::COST;
+  q.through_seq = covered_seq();
+  constexpr int kPages = 100;  // of 10,000 entries
+  *truncated = false;
+  for (int page_no = 0; page_no < kPages; ++page_no) {
+    history::Page page;
+    Status st = index_->ReadPage(q, &page);
+    if (st.code() == Status::Code::kNotFound) return Status::Ok();  // nothing billed yet
+    if (!st.ok()) return st;
+    for (const history::HistoryItem& item : page.items) {
+      (*billed)[item.entry.campaign_id()] -= item.entry.balance_delta_micros();
+    }
+    if (!page.truncated) return Status::Ok();
+    q.cursor = page.next_cursor;
+  }
+  *truncated = true;
+  return Status::Ok();
+}
+
 void QueryService::AnswerHistory(const v1::HistoryQuery& q, uint64_t through_seq,
                                  v1::Response* response) {
   history::PageQuery pq;

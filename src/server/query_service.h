@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -53,6 +54,13 @@ class QueryService {
   void Stop();
 
   uint64_t covered_seq() const;
+
+  // What each campaign of `account` was billed (its COST entries) from
+  // `from_us` on, by campaign id, through at least log sequence `seq`
+  // (waiting for the index to cover it): a forecast's history pace. Reads
+  // at most 1,000,000 entries (then *truncated). Thread-safe.
+  Status RecentBilling(const std::string& account, int64_t from_us, uint64_t seq,
+                       std::map<std::string, int64_t>* billed, bool* truncated);
 
  private:
   void IndexerLoop();

@@ -98,6 +98,10 @@ Status Server::Impl::Start() {
   }
   manager_->metrics = [this] { return Metrics(); };
   manager_->translate_pool = &translate_pool_;
+  pipeline_.recent_billing = [this](const std::string& account, int64_t from_us, uint64_t seq,
+                                    std::map<std::string, int64_t>* billed, bool* truncated) {
+    return queries_.RecentBilling(account, from_us, seq, billed, truncated);
+  };
   st = queries_.Start();
   if (!st.ok()) return st;
   // Not shared_from_this(): the pipeline is ours, a copy of us in it would

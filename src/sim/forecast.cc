@@ -200,6 +200,19 @@ Status PrepareForecast(const Ledger& ledger, const ForecastOptions& o, ForecastJ
   return Status::Ok();
 }
 
+int64_t PaceWindowStart(const ForecastJob& job) {
+  const Account& a = job.fork->accounts()[0];
+  return MidnightOf(a, LocalDayOf(a, a.clock_us) - job.options.history_days + 1);
+}
+
+void SetBilledRecently(const std::map<std::string, int64_t>& by_campaign, ForecastJob* job) {
+  job->options.billed_recently.clear();
+  for (const auto& [id, micros] : by_campaign) {
+    const uint32_t ci = job->fork->FindCampaign(id);
+    if (ci != kNoIndex) job->options.billed_recently[ci] = micros;
+  }
+}
+
 Status Forecast(const Ledger& ledger, const ForecastOptions& o, ForecastResult* out) {
   ForecastJob job;
   Status st = PrepareForecast(ledger, o, &job);

@@ -128,6 +128,12 @@ struct ForecastJob {
 };
 Status PrepareForecast(const Ledger& ledger, const ForecastOptions& options, ForecastJob* job);
 Status RunForecast(const ForecastJob& job, ForecastResult* out);
+// The start of the pace window (the first of the history_days local days
+// up to the account's clock), and the billing found in it by campaign id
+// into job->options.billed_recently: for a caller that reads the history
+// elsewhere (a server's history index).
+int64_t PaceWindowStart(const ForecastJob& job);
+void SetBilledRecently(const std::map<std::string, int64_t>& by_campaign, ForecastJob* job);
 // REQUIRES: `ledger` holds the log's state (it is not changed).
 Status Forecast(const Ledger& ledger, const ForecastOptions& options, ForecastResult* out);
 
