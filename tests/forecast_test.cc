@@ -210,6 +210,25 @@ TEST_F(ForecastTest, AnAccountsForkBillsItsEventsAsTheWholeLedgerDoes) {
   EXPECT_FALSE(fork.Balance("a0").has_value());
 }
 
+// A state that names another account's campaign in a coupon (a restore
+// checks indexes, not owners) is refused by the fork, not thrown.
+TEST_F(ForecastTest, AForkOfAStateNamingAnotherAccountsCampaignIsRefused) {
+  ASSERT_APPLIED(OpenAccount("a0"));
+  ASSERT_APPLIED(CreateCampaign("x", v1::BILLING_EVENT_CPC, kUnit, v1::BUDGET_MODE_INFINITE, 0, "a0"));
+  OpenFunded(10 * kUnit);
+  ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, kUnit, v1::BUDGET_MODE_INFINITE, 0));
+  ASSERT_APPLIED(GrantCredit("a1", "k", 5 * kUnit, kT0 + kDay, {"c1"}));
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  state.mutable_grants(0)->set_campaigns(0, 0);  // a0's "x"
+  Ledger restored;
+  if (!restored.RestoreState(state).ok()) return;  // refused earlier: as good
+  Ledger fork;
+  const Status st = restored.ForkAccount(restored.FindAccount("a1"), &fork);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_THAT(st.message(), HasSubstr("another account"));
+}
+
 TEST_F(ForecastTest, BadOptionsAreRefused) {
   OpenFunded(10 * kUnit);
   sim::ForecastResult r;

@@ -142,6 +142,48 @@ TEST_F(LedgerUpdateTest, ARestoredStateWhoseChargeDoesNotMatchItsRepricingIsRefu
   EXPECT_THAT(st.message(), HasSubstr("R2"));
 }
 
+// R11 bounds what a campaign's billable units cost, billed or not: a
+// price change leaves room only for what the bound has left after both,
+// so repeated repricing of undelivered (not billed) units cannot push the
+// would-be amounts past it (before the fix: an assertion after ~10 rounds).
+TEST_F(LedgerUpdateTest, RepricingLeavesOnlyTheCostRoomNotBilledUnitsLeft) {
+  OpenFunded(100 * kUnit);
+  const int64_t top = kAmountMaxMicros;  // 10^15 a click
+  ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, top, v1::BUDGET_MODE_INFINITE, 0));
+  for (int round = 0; round < 12; ++round) {
+    // Paused: every click is CAMPAIGN_NOT_ACTIVE at its would-be cost.
+    const Ledger::Result r = Clicks("c1", 1000);
+    if (round == 0) ASSERT_EQ(r.outcome, Ledger::Outcome::kApplied);
+    ASSERT_APPLIED(Update("c1", {}, {}, round % 2 == 0 ? top - 1 : top));
+  }
+  // The would-be amounts stayed within R11 (the fixture checks the
+  // invariants after each event), and the state still restores.
+  int64_t would = 0;
+  const v1::CampaignSpend spend = SpendOf("c1");
+  for (const auto& nb : spend.not_billed()) would += nb.amount_micros();
+  EXPECT_LE(would, 1'000'000'000'000'000'000);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger copy;
+  EXPECT_TRUE(copy.RestoreState(state).ok());
+  // A delivery past the room is refused, naming the count.
+  const Ledger::Result past = Clicks("c1", 1);
+  EXPECT_EQ(past.outcome, Ledger::Outcome::kRejected);
+}
+
+TEST_F(LedgerUpdateTest, ARestoredRepricingBoundBeyondR11IsRefused) {
+  OpenFunded(100 * kUnit);
+  EnabledCpc("c1", kAmountMaxMicros);
+  ASSERT_APPLIED(Update("c1", {}, {}, kAmountMaxMicros - 1));
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  state.mutable_campaigns(0)->set_repriced_units_max(1'000'000'000'000'000'000);
+  Ledger copy;
+  const Status st = copy.RestoreState(state);
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("repricing bound beyond R11"));
+}
+
 TEST_F(LedgerUpdateTest, ChangingTheBudgetModeReturnsTheOldHoldAndFreezesTheNewOne) {
   OpenFunded(500 * kUnit);
   EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_DAY, 100 * kUnit);

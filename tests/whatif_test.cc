@@ -279,6 +279,7 @@ TEST(ChangeSetTest, MalformedChangesAreRefusedNamingTheFlagAndTheReason) {
       {"--drop", "kind=refund", "neither an event kind"},
       {"--drop", "fault=maybe", "true or false"},
       {"--drop", "from=2026-02-01,to=2026-01-01", "is empty"},
+      {"--drop", "kind=credit_granted,fault=true", "fault marks only deliveries"},
   };
   for (const Case& c : cases) {
     sim::ChangeSet set;

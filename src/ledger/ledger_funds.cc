@@ -405,14 +405,20 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   if (m.has_price_micros() && m.price_micros() != c.price) {
     // R2 restarts here: what was billed stays, later units are charged
     // exactly at the new price; R11 bounds them by what is left to cost.
+    // R11 bounds what its billable units cost, billed or not: the room
+    // left is kCampaignCostMaxMicros less what was billed and the would-be
+    // cost of what was not (NotBilled's amounts).
+    __int128 spent = c.billed_micros;
+    for (int64_t micros : not_billed(ci).micros) spent += micros;
+    const int64_t room = spent >= kCampaignCostMaxMicros
+                             ? 0
+                             : static_cast<int64_t>(kCampaignCostMaxMicros - spent);
     Reprice& r = reprices_[ci];
     r.units = c.billed_units;
     r.micros = c.billed_micros;
-    r.units_max = std::min(
-        kCampaignUnitsMax,
-        c.delivered[c.billable_kind] +
-            BillableUnitsWithin(m.price_micros(), c.per_units(),
-                                kCampaignCostMaxMicros - c.billed_micros));
+    r.units_max = std::min(kCampaignUnitsMax,
+                           c.delivered[c.billable_kind] +
+                               BillableUnitsWithin(m.price_micros(), c.per_units(), room));
     c.repriced = true;
     c.billable_units_max = r.units_max;
     e.note += "price " + FormatMicros(c.price) + " -> " + FormatMicros(m.price_micros()) + "; ";

@@ -192,6 +192,11 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   c.day_index = static_cast<int32_t>(p.day_index());
   c.day_spent = p.day_spent();
   c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
+  NotBilledCounts counts;
+  if (!CopyArray(p.delivered(), &c.delivered) || !CopyArray(p.not_billed_units(), &counts.units) ||
+      !CopyArray(p.not_billed_micros(), &counts.micros)) {
+    return Bad("campaign " + p.id() + " counters have the wrong size");
+  }
   if (p.repriced()) {
     // R2 counts from the update that set the price (CheckInvariants checks
     // the charge from there); R11's bound is the one it set.
@@ -200,16 +205,21 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
         p.repriced_units_max() < 0 || p.repriced_units_max() > kCampaignUnitsMax) {
       return Bad("campaign " + p.id() + " has a repricing out of range");
     }
+    // Whatever the update left, units past those delivered cost at most
+    // what R11 leaves after the charge at the update: so no charge or
+    // would-be amount can pass the bounds its arithmetic relies on.
+    const int64_t delivered = c.delivered[c.billable_kind];
+    if (p.repriced_units_max() < delivered ||
+        p.repriced_units_max() - delivered >
+            BillableUnitsWithin(c.price, c.per_units(),
+                                kCampaignCostMaxMicros - p.repriced_micros())) {
+      return Bad("campaign " + p.id() + " has a repricing bound beyond R11's");
+    }
     c.repriced = true;
     c.billable_units_max = p.repriced_units_max();
     f.reprices_[ci] = Reprice{p.repriced_units(), p.repriced_micros(), p.repriced_units_max()};
   } else if (p.repriced_units() != 0 || p.repriced_micros() != 0 || p.repriced_units_max() != 0) {
     return Bad("campaign " + p.id() + " has repricing fields but is not repriced");
-  }
-  NotBilledCounts counts;
-  if (!CopyArray(p.delivered(), &c.delivered) || !CopyArray(p.not_billed_units(), &counts.units) ||
-      !CopyArray(p.not_billed_micros(), &counts.micros)) {
-    return Bad("campaign " + p.id() + " counters have the wrong size");
   }
   f.SetNotBilled(ci, counts);
   for (const auto& fp : p.fault_charges()) {

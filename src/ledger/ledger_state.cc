@@ -207,17 +207,38 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
   for (uint32_t di = 0; di < disputes_.size(); ++di) {
     if (disputes_[di].account == ai) disputes.push_back(di);
   }
+  // A restored state may name another account's campaign in a coupon (the
+  // restorer checks indexes, not owners): refused here, not thrown.
+  auto renumber = [](const std::unordered_map<uint32_t, uint32_t>& no, uint32_t i,
+                     uint32_t* out) {
+    auto it = no.find(i);
+    if (it == no.end()) return false;
+    *out = it->second;
+    return true;
+  };
+  const Status foreign =
+      Status::Corruption("account " + a.id + " names a grant or campaign of another account");
+  uint32_t n = 0;
   Restorer r(options_);
   v1::LedgerState::Account pa;
   SaveAccount(ai, &pa);
-  for (int i = 0; i < pa.grants_size(); ++i) pa.set_grants(i, grant_no.at(pa.grants(i)));
-  for (int i = 0; i < pa.holding_size(); ++i) pa.set_holding(i, campaign_no.at(pa.holding(i)));
+  for (int i = 0; i < pa.grants_size(); ++i) {
+    if (!renumber(grant_no, pa.grants(i), &n)) return foreign;
+    pa.set_grants(i, n);
+  }
+  for (int i = 0; i < pa.holding_size(); ++i) {
+    if (!renumber(campaign_no, pa.holding(i), &n)) return foreign;
+    pa.set_holding(i, n);
+  }
   Status st = r.AddAccount(pa);
   for (size_t i = 0; st.ok() && i < grants.size(); ++i) {
     v1::LedgerState::Grant pg;
     SaveGrant(grants[i], &pg);
     pg.set_account(0);
-    for (int k = 0; k < pg.campaigns_size(); ++k) pg.set_campaigns(k, campaign_no.at(pg.campaigns(k)));
+    for (int k = 0; k < pg.campaigns_size(); ++k) {
+      if (!renumber(campaign_no, pg.campaigns(k), &n)) return foreign;
+      pg.set_campaigns(k, n);
+    }
     st = r.AddGrant(pg);
   }
   for (size_t i = 0; st.ok() && i < campaigns.size(); ++i) {
@@ -226,7 +247,9 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
     pc.set_account(0);
     for (auto& charge : *pc.mutable_fault_charges()) {
       for (auto& part : *charge.mutable_parts()) {
-        if (part.grant() != kNoIndex) part.set_grant(grant_no.at(part.grant()));
+        if (part.grant() == kNoIndex) continue;
+        if (!renumber(grant_no, part.grant(), &n)) return foreign;
+        part.set_grant(n);
       }
     }
     st = r.AddCampaign(pc);
@@ -235,7 +258,8 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
     v1::LedgerState::Dispute pd;
     SaveDispute(disputes[i], &pd);
     pd.set_account(0);
-    pd.set_campaign(campaign_no.at(pd.campaign()));
+    if (!renumber(campaign_no, pd.campaign(), &n)) return foreign;
+    pd.set_campaign(n);
     st = r.AddDispute(pd);
   }
   if (st.ok()) {
@@ -246,7 +270,8 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
       pt.set_at_us(t.at_us);
       pt.set_kind(t.kind);
       pt.set_key(DueKey(t));
-      pt.set_index(t.kind == kTimerExpiry ? grant_no.at(t.index) : 0);
+      if (t.kind == kTimerExpiry && !renumber(grant_no, t.index, &n)) return foreign;
+      pt.set_index(t.kind == kTimerExpiry ? n : 0);
       st = r.AddTimer(pt);
       if (!st.ok()) break;
     }

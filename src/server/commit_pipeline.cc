@@ -444,8 +444,17 @@ bool CommitPipeline::StartForecast(Work& work, v1::Response* response) {
                                  queued_at = work.queued_at]() mutable {
     v1::Response r;
     sim::ForecastResult result;
-    Status st;
-    if (recent_billing) {  // the pace: what each campaign was billed lately
+    // What it shows is durable before it is shown (pipelined, the state
+    // may run ahead of the last fdatasync), and the history index follows
+    // only what is acknowledged: wait for both, a bounded time.
+    for (int waited = 0; acked_seq() < seq && waited < 5000; ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    Status st = acked_seq() >= seq
+                    ? Status::Ok()
+                    : Status::IOError("the log is not durable through sequence " +
+                                      std::to_string(seq) + " yet");
+    if (st.ok() && recent_billing) {  // the pace: what each campaign was billed lately
       std::map<std::string, int64_t> billed;
       bool truncated = false;
       st = recent_billing(job->options.account, sim::PaceWindowStart(*job), seq, &billed,
@@ -461,14 +470,6 @@ bool CommitPipeline::StartForecast(Work& work, v1::Response* response) {
       r = ErrorResponse(0, st.code() == Status::Code::kInvalidArgument ? v1::Error::BAD_REQUEST
                                                                         : v1::Error::UNAVAILABLE,
                         "forecast: " + st.message());
-    }
-    // What it shows is durable before it is shown (pipelined, the state
-    // may run ahead of the last fdatasync).
-    for (int waited = 0; acked_seq() < seq && waited < 5000; ++waited) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (acked_seq() < seq) {
-      r = ErrorResponse(0, v1::Error::UNAVAILABLE, "forecast: the log is not durable yet");
     }
     r.set_request_id(id);
     r.set_acknowledged_seq(seq);

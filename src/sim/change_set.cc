@@ -207,11 +207,14 @@ Status ChangeSet::Add(const std::string& flag, const std::string& value) {
       } else if (key == "fault") {
         if (rest != "true" && rest != "false") return Bad(flag, value, "fault must be true or false");
         f.fault = rest == "true";
-        f.payload = v1::Event::kDeliveryReported;
+        if (f.payload == 0) f.payload = v1::Event::kDeliveryReported;
       } else {
         return Bad(flag, value, "unknown key \"" + key + "\" (keys: kind, campaign, from, to, fault)");
       }
       if (end == value.size()) break;
+    }
+    if (f.fault >= 0 && f.payload != v1::Event::kDeliveryReported) {
+      return Bad(flag, value, "fault marks only deliveries: kind must be delivery_reported or a delivery kind");
     }
     if (f.from_us >= f.to_us) return Bad(flag, value, "the window [from, to) is empty");
     drops.push_back(f);

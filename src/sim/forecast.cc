@@ -16,6 +16,11 @@ constexpr int kAdviceTries = 6;
 // Advice for at most this many grants (soonest to expire first): each costs
 // up to kAdviceTries simulations.
 constexpr size_t kAdviceGrantsMax = 20;
+// And at most this many campaign-days simulated for advice in all (about a
+// second here): an account of thousands of campaigns gets what fits.
+constexpr int64_t kAdviceWorkMax = 2'000'000;
+// The projection itself: at most this many campaign-days.
+constexpr int64_t kForecastWorkMax = 20'000'000;
 
 int64_t LocalDayOf(const Account& a, int64_t t) {
   return FloorDiv(t + a.utc_offset_minutes * kMicrosPerMinute, kMicrosPerDay);
@@ -278,6 +283,16 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     out->campaigns.push_back(fc);
   }
 
+  // Bounded work: a delivery per campaign and day.
+  const int64_t span_days = (until - now) / kMicrosPerDay + 1;
+  int64_t spending = 0;
+  for (const auto& [ci, r] : rate) spending += r > 0;
+  if (spending * span_days > kForecastWorkMax) {
+    return Status::InvalidArgument(
+        "until " + FormatTime(until) + ": " + std::to_string(spending) + " campaigns over " +
+        std::to_string(span_days) + " days is more than the " + std::to_string(kForecastWorkMax) +
+        " campaign-days a forecast simulates; forecast a shorter span");
+  }
   Run run;
   Status st = Simulate(ledger, ai, rate, {}, until, &run);
   if (!st.ok()) return st;
@@ -308,6 +323,7 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     const Grant& g = ledger.grants()[gi];
     if (!g.expired && g.remaining > 0) live.push_back(gi);
   }
+  int64_t advice_work = 0;  // campaign-days simulated for advice
   for (size_t k = 0; k < live.size(); ++k) {
     const Grant& g = ledger.grants()[live[k]];
     ForecastAdvice adv;
@@ -321,6 +337,12 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     }
     adv.grant_id = g.id;
     adv.expires_at_us = g.expires_at_us;
+    if (g.expires_at_us > limit) {
+      adv.note = "not computed: it expires beyond the " + std::to_string(max_days) +
+                 " days a forecast looks ahead";
+      out->advice.push_back(adv);
+      continue;
+    }
     auto funds = [&](const Grant& x, uint32_t ci) {
       return x.campaigns.empty() || std::binary_search(x.campaigns.begin(), x.campaigns.end(), ci);
     };
@@ -363,6 +385,13 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     const int64_t can_hold = a.cash + a.credit;
     int64_t spend = (need + days - 1) / days;
     for (int attempt = 0; attempt < kAdviceTries; ++attempt) {
+      // Each check is a simulation of up to `days` days of its campaigns.
+      advice_work += days * static_cast<int64_t>(spenders.size());
+      if (advice_work > kAdviceWorkMax) {
+        adv.note = "not computed: the advice's simulations reached their bound (" +
+                   std::to_string(kAdviceWorkMax) + " campaign-days)";
+        break;
+      }
       if (spend > can_hold) {
         spend = can_hold;
         adv.note = "the account cannot hold more than " + FormatMicros(can_hold) + " a day";

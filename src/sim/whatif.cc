@@ -14,15 +14,31 @@ namespace {
 
 constexpr size_t kRefusalsKept = 10;
 
-bool SameEntry(const Entry& a, const Entry& b) {
-  return a.event_id == b.event_id && a.time_us == b.time_us && a.account == b.account &&
-         a.campaign == b.campaign && a.grant == b.grant && a.dispute == b.dispute &&
-         a.kind == b.kind && a.funds == b.funds && a.balance_delta == b.balance_delta &&
-         a.frozen_delta == b.frozen_delta && a.units == b.units &&
-         a.not_billed_reason == b.not_billed_reason && a.dispute_status == b.dispute_status &&
-         a.field == b.field && a.note == b.note && a.cash_after == b.cash_after &&
-         a.credit_after == b.credit_after && a.frozen_after == b.frozen_after &&
-         a.valid_after == b.valid_after;
+// The same entry in both histories: the same fields, and the same account,
+// campaign, grant and dispute by id (an inserted or dropped creation shifts
+// the what-if's indexes, not its ids).
+bool SameEntry(const Ledger& la, const Entry& a, const Ledger& lb, const Entry& b) {
+  if (!(a.event_id == b.event_id && a.time_us == b.time_us && a.kind == b.kind &&
+        a.funds == b.funds && a.balance_delta == b.balance_delta &&
+        a.frozen_delta == b.frozen_delta && a.units == b.units &&
+        a.not_billed_reason == b.not_billed_reason && a.dispute_status == b.dispute_status &&
+        a.field == b.field && a.note == b.note && a.cash_after == b.cash_after &&
+        a.credit_after == b.credit_after && a.frozen_after == b.frozen_after &&
+        a.valid_after == b.valid_after)) {
+    return false;
+  }
+  auto same = [](uint32_t x, uint32_t y, auto id_a, auto id_b) {
+    if (x == kNoIndex || y == kNoIndex) return x == y;
+    return id_a(x) == id_b(y);
+  };
+  return same(a.account, b.account, [&](uint32_t i) -> std::string_view { return la.accounts()[i].id; },
+              [&](uint32_t i) -> std::string_view { return lb.accounts()[i].id; }) &&
+         same(a.campaign, b.campaign, [&](uint32_t i) { return la.campaign_id(i); },
+              [&](uint32_t i) { return lb.campaign_id(i); }) &&
+         same(a.grant, b.grant, [&](uint32_t i) -> std::string_view { return la.grants()[i].id; },
+              [&](uint32_t i) -> std::string_view { return lb.grants()[i].id; }) &&
+         same(a.dispute, b.dispute, [&](uint32_t i) -> std::string_view { return la.disputes()[i].id; },
+              [&](uint32_t i) -> std::string_view { return lb.disputes()[i].id; });
 }
 
 // A figure of an entity: its name, value and whether it is money.
@@ -51,7 +67,7 @@ void WhatIf::Tally::Add(const Entry& e) {
   if (against == nullptr || !keep) Count(e, 1);
   if (!keep) return;
   if (against != nullptr && empty() && !against->empty()) {
-    if (SameEntry(against->front().entry, e)) {
+    if (SameEntry(owner->actual_, against->front().entry, owner->what_if_, e)) {
       against->head++;
     } else {
       owner->Part(&against->front(), e, seq, inserted);
@@ -119,7 +135,7 @@ void WhatIf::After() {
   Tally& a = actual_sink_;
   Tally& w = what_if_sink_;
   while (!parting_.found && !a.empty() && !w.empty()) {
-    if (!SameEntry(a.front().entry, w.front().entry)) {
+    if (!SameEntry(actual_, a.front().entry, what_if_, w.front().entry)) {
       Part(&a.front(), &w.front());
       break;
     }
