@@ -210,9 +210,9 @@ TEST_F(ForecastTest, AnAccountsForkBillsItsEventsAsTheWholeLedgerDoes) {
   EXPECT_FALSE(fork.Balance("a0").has_value());
 }
 
-// A state that names another account's campaign in a coupon (a restore
-// checks indexes, not owners) is refused by the fork, not thrown.
-TEST_F(ForecastTest, AForkOfAStateNamingAnotherAccountsCampaignIsRefused) {
+// A state that names another account's campaign in a coupon is refused:
+// by the restore (the invariants), and by the fork if it ever met one.
+TEST_F(ForecastTest, AStateNamingAnotherAccountsCampaignInACouponIsRefused) {
   ASSERT_APPLIED(OpenAccount("a0"));
   ASSERT_APPLIED(CreateCampaign("x", v1::BILLING_EVENT_CPC, kUnit, v1::BUDGET_MODE_INFINITE, 0, "a0"));
   OpenFunded(10 * kUnit);
@@ -222,7 +222,10 @@ TEST_F(ForecastTest, AForkOfAStateNamingAnotherAccountsCampaignIsRefused) {
   ledger_.SaveState(&state);
   state.mutable_grants(0)->set_campaigns(0, 0);  // a0's "x"
   Ledger restored;
-  if (!restored.RestoreState(state).ok()) return;  // refused earlier: as good
+  const Status refused = restored.RestoreState(state);
+  EXPECT_EQ(refused.code(), Status::Code::kCorruption);
+  EXPECT_THAT(refused.message(), HasSubstr("names a campaign of another account"));
+  if (!refused.ok()) return;
   Ledger fork;
   const Status st = restored.ForkAccount(restored.FindAccount("a1"), &fork);
   EXPECT_EQ(st.code(), Status::Code::kCorruption);

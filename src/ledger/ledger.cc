@@ -642,6 +642,13 @@ Status Ledger::CheckInvariants() const {
     if (!listed_grant[gi]) {
       return Status::Corruption("grant " + grants_[gi].id + ": not in its account's list");
     }
+    // A coupon funds campaigns of its own account only (R3).
+    for (uint32_t ci : grants_[gi].campaigns) {
+      if (ci >= campaigns_.size() || campaigns_[ci].account != grants_[gi].account) {
+        return Status::Corruption("grant " + grants_[gi].id +
+                                  ": names a campaign of another account");
+      }
+    }
   }
   return Status::Ok();
 }
