@@ -106,7 +106,8 @@ void EncodeEntry(const Entry& e, uint64_t log_seq, EntryBase* base, std::string*
   p = PutZigzag(p, Diff(e.time_us, base->time_us));
   p = PutZigzag(p, static_cast<int64_t>(e.event_id - base->event_id));
   p = PutVarint(p, static_cast<uint32_t>(e.kind));
-  p = PutVarint(p, static_cast<uint32_t>(e.funds));
+  p = PutVarint(p, static_cast<uint32_t>(e.funds) |
+                       static_cast<uint32_t>(e.delivery_kind) << kDeliveryKindShift);
   p = PutVarint(p, static_cast<uint32_t>(e.not_billed_reason));
   p = PutVarint(p, static_cast<uint32_t>(e.dispute_status));
   p = PutVarint(p, static_cast<uint32_t>(e.campaign + 1));  // kNoIndex + 1 wraps to 0: none
@@ -159,6 +160,8 @@ bool DecodeEntry(const uint8_t** p, const uint8_t* end, EntryBase* base, StoredE
   out->credit = Sum(base->credit, dcredit);
   out->frozen = Sum(base->frozen, dfrozen);
   out->valid = Sum(base->valid, dvalid);
+  out->delivery_kind = out->funds >> kDeliveryKindShift;
+  out->funds &= (1u << kDeliveryKindShift) - 1;
   *base = EntryBase{out->log_seq, out->seq, out->time_us, out->event_id,
                     out->cash, out->credit, out->frozen, out->valid};
   return true;

@@ -13,7 +13,9 @@
 //          varint  seq - prev.seq
 //          zigzag  time_us - prev.time_us
 //          zigzag  event_id - prev.event_id
-//          varint  kind, funds, not_billed_reason, dispute_status
+//          varint  kind, funds | delivery_kind << 2, not_billed_reason,
+//                  dispute_status  (blocks written before delivery kinds
+//                  were recorded decode them as 0: unspecified)
 //          varint  campaign + 1, grant + 1, dispute + 1
 //          zigzag  balance_delta, frozen_delta, units
 //          zigzag  cash, credit, frozen, valid (each - prev)
@@ -39,6 +41,9 @@
 namespace billsim::history {
 
 inline constexpr size_t kBlockHeaderSize = 24;
+// Funds types fit in two bits; the delivery kind is stored above them.
+inline constexpr uint32_t kDeliveryKindShift = 2;
+static_assert(v1::FundsType_MAX < (1 << kDeliveryKindShift));
 // A block's payload is at most this: an account's block is written at
 // Options.block_bytes, and one entry (its note is bounded by the event's
 // size) cannot take it past this bound.
@@ -61,7 +66,7 @@ struct StoredEntry {
   uint64_t seq = 0;
   int64_t time_us = 0;
   uint64_t event_id = 0;
-  uint32_t kind = 0, funds = 0, not_billed_reason = 0, dispute_status = 0;
+  uint32_t kind = 0, funds = 0, not_billed_reason = 0, dispute_status = 0, delivery_kind = 0;
   uint32_t campaign = kNoIndex, grant = kNoIndex, dispute = kNoIndex;
   int64_t balance_delta = 0, frozen_delta = 0, units = 0;
   int64_t cash = 0, credit = 0, frozen = 0, valid = 0;

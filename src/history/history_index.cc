@@ -478,6 +478,9 @@ Status Index::ReadPageOnce(const PageQuery& q, Page* page) const {
     p.set_time_us(e.time_us);
     p.set_kind(static_cast<v1::EntryKind>(e.kind));
     p.set_funds_type(static_cast<v1::FundsType>(e.funds));
+    if (v1::DeliveryReported::Kind_IsValid(static_cast<int>(e.delivery_kind))) {
+      p.set_delivery_kind(static_cast<v1::DeliveryReported::Kind>(e.delivery_kind));
+    }
     p.set_balance_delta_micros(e.balance_delta);
     p.set_frozen_delta_micros(e.frozen_delta);
     p.set_units(e.units);

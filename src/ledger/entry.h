@@ -29,6 +29,8 @@ struct Entry {
   int64_t units = 0;
   v1::NotBilledReason not_billed_reason = v1::NOT_BILLED_REASON_UNSPECIFIED;
   v1::DisputeStatus dispute_status = v1::DISPUTE_STATUS_UNSPECIFIED;
+  // COST and NOT_BILLED: the delivery's kind.
+  v1::DeliveryReported::Kind delivery_kind = v1::DeliveryReported::KIND_UNSPECIFIED;
   std::string field;  // REJECTED: the offending field, e.g. "time_us"
   std::string note;   // the reason in words
   // The account's balances after this entry (zero when no account).

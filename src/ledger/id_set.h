@@ -62,6 +62,16 @@ class IdSet {
   // REQUIRES: first <= last, disjoint from and not adjacent to what is held.
   void InsertRange(uint64_t first, uint64_t last);
 
+  // The smallest id >= `id` not held (runs are merged: one lookup); 0 if
+  // every id from `id` to UINT64_MAX is held.
+  uint64_t FirstAbsentFrom(uint64_t id) const {
+    auto next = ranges_.upper_bound(id);
+    if (next == ranges_.begin()) return id;
+    const auto prev = std::prev(next);
+    if (prev->second < id) return id;
+    return prev->second == UINT64_MAX ? 0 : prev->second + 1;
+  }
+
   uint64_t size() const { return size_; }           // ids
   size_t ranges() const { return ranges_.size(); }  // runs
   // Runs in increasing order, as first -> last (inclusive).

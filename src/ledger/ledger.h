@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -190,6 +191,14 @@ class Ledger {
   // The latest of the accounts' clocks (each account's is in accounts()).
   int64_t clock_us() const { return latest_us_; }
   uint64_t events_applied() const { return events_applied_; }
+  // The clock an event would be applied at if it carried no time: its
+  // account's (R6), or the latest of all for an event of no known account.
+  int64_t ClockOf(const v1::Event& e) const {
+    const uint32_t a = EventAccount(e);
+    return a == kNoIndex ? latest_us_ : accounts_[a].clock_us;
+  }
+  // The smallest event id >= `from` not applied yet (0: none left).
+  uint64_t FirstUnappliedId(uint64_t from) const { return applied_ids_.FirstAbsentFrom(from); }
   uint64_t events_rejected() const { return events_rejected_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
   uint64_t entries() const { return entry_seq_; }
@@ -239,6 +248,23 @@ class Ledger {
   }
   std::string_view landing_page_url(uint32_t campaign) const {
     return strings_.Get(campaign_info_[campaign].landing_page_url);
+  }
+  // Display only; empty when it has none (CampaignCreated.name).
+  std::string_view campaign_name(uint32_t campaign) const {
+    const auto it = campaign_names_.find(campaign);
+    return it == campaign_names_.end() ? std::string_view{} : strings_.Get(it->second);
+  }
+  // A business center's id and its accounts in the order they were opened
+  // (AccountOpened.business_center_id).
+  struct BusinessCenter {
+    std::string id;
+    std::vector<uint32_t> accounts;
+  };
+  const std::vector<BusinessCenter>& business_centers() const { return business_centers_; }
+  // kNoIndex if no account names it.
+  uint32_t FindBusinessCenter(std::string_view id) const {
+    const auto it = business_center_index_.find(id);
+    return it == business_center_index_.end() ? kNoIndex : it->second;
   }
   const std::string& status_reason(uint32_t campaign) const {
     return reasons_.Get(campaign_info_[campaign].status_reason);
@@ -492,7 +518,8 @@ class Ledger {
       uint32_t leaving) const;
   void Charge(uint32_t campaign, int64_t units, bool fault);
   void PauseForFunds(uint32_t campaign);
-  void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units);
+  void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
+                 v1::DeliveryReported::Kind kind);
   void InsertGrantOrdered(Account& a, uint32_t grant);
 
   // Disputes (R8, R9).
@@ -532,6 +559,13 @@ class Ledger {
   ChunkedVector<FaultRecord, 12> faults_;
   // Campaigns whose price an update changed (Campaign::repriced).
   std::unordered_map<uint32_t, Reprice> reprices_;
+  // Names of the campaigns that have one (StringPool handles): most
+  // campaigns of a replayed book have none, and cost nothing here.
+  std::unordered_map<uint32_t, uint64_t> campaign_names_;
+  std::vector<BusinessCenter> business_centers_;
+  std::map<std::string, uint32_t, std::less<>> business_center_index_;
+  // An account's business center (by id), made on first use.
+  void JoinBusinessCenter(uint32_t account, std::string_view id);
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
   std::vector<Grant> grants_;
   std::vector<Dispute> disputes_;

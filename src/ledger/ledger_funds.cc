@@ -62,6 +62,18 @@ void Ledger::OnAccountOpened(const v1::AccountOpened& m, int64_t at_us) {
   a.opened_at_us = a.clock_us = at_us;
   const bool added = account_index_.Insert(index);
   BILLSIM_ASSERT(added);  // Validate refuses a known id
+  if (!m.business_center_id().empty()) JoinBusinessCenter(index, m.business_center_id());
+}
+
+void Ledger::JoinBusinessCenter(uint32_t account, std::string_view id) {
+  auto it = business_center_index_.find(id);
+  if (it == business_center_index_.end()) {
+    it = business_center_index_.emplace(std::string(id),
+                                        static_cast<uint32_t>(business_centers_.size())).first;
+    business_centers_.push_back({std::string(id), {}});
+  }
+  accounts_[account].business_center = it->second;
+  business_centers_[it->second].accounts.push_back(account);
 }
 
 void Ledger::OnCashDeposited(const v1::CashDeposited& m) {
@@ -149,6 +161,8 @@ void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
   const bool added = campaign_index_.Insert(index);
   BILLSIM_ASSERT(added);  // Validate refuses a known id
+  accounts_[c.account].campaigns.push_back(index);
+  if (!m.name().empty()) campaign_names_[index] = strings_.Add(m.name());
 }
 
 bool Ledger::IsHolding(const Campaign& c) const {
@@ -402,6 +416,14 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   e.kind = v1::CAMPAIGN_UPDATED;
   e.account = c.account;
   e.campaign = ci;
+  if (m.has_name() && m.name() != campaign_name(ci)) {
+    e.note = "name \"" + std::string(campaign_name(ci)) + "\" -> \"" + m.name() + "\"; ";
+    if (m.name().empty()) {
+      campaign_names_.erase(ci);
+    } else {
+      campaign_names_[ci] = strings_.Add(m.name());
+    }
+  }
   if (m.has_price_micros() && m.price_micros() != c.price) {
     // R2 restarts here: what was billed stays, later units are charged
     // exactly at the new price; R11 bounds them by what is left to cost.
@@ -489,30 +511,30 @@ void Ledger::Deliver(uint32_t ci, v1::DeliveryReported::Kind kind,
   c.delivered[kind] = CheckedAdd(c.delivered[kind], count);
   // R1: only the billing event's delivery kind is ever charged.
   if (kind != c.billable_kind) {
-    NotBilled(ci, v1::NOT_BILLABLE_KIND, count);
+    NotBilled(ci, v1::NOT_BILLABLE_KIND, count, kind);
     return;
   }
   // R7: fault-marked delivery is charged regardless (the simulated error).
   if (!fault) {
     if (c.status == Campaign::Status::kDeleted) {
-      NotBilled(ci, v1::CAMPAIGN_DELETED, count);
+      NotBilled(ci, v1::CAMPAIGN_DELETED, count, kind);
       return;
     }
     if (c.review == Campaign::Review::kRejectedBeforeServing ||
         c.review == Campaign::Review::kRejectedAfterServing) {
-      NotBilled(ci, v1::AD_REJECTED, count);
+      NotBilled(ci, v1::AD_REJECTED, count, kind);
       return;
     }
     if (c.status != Campaign::Status::kEnabled) {
-      NotBilled(ci, v1::CAMPAIGN_NOT_ACTIVE, count);
+      NotBilled(ci, v1::CAMPAIGN_NOT_ACTIVE, count, kind);
       return;
     }
   }
   Charge(ci, count, fault);
 }
 
-void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
-                       int64_t units) {
+void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason, int64_t units,
+                       v1::DeliveryReported::Kind kind) {
   Campaign& c = campaigns_[ci];
   const int64_t would_cost =
       reason == v1::NOT_BILLABLE_KIND
@@ -525,6 +547,7 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason,
   e.campaign = ci;
   e.units = units;
   e.not_billed_reason = reason;  // the reason is the note: no text needed
+  e.delivery_kind = kind;
   Emit(std::move(e));
 }
 
@@ -622,6 +645,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     e.balance_delta = -take;
     e.frozen_delta = from_hold ? -take : 0;
     e.units = units_left;  // all the units on the first part
+    e.delivery_kind = c.billable_kind;
     units_left = 0;
     if (fault) e.note = "platform fault: charged in error (R7, R9)";
     Emit(std::move(e));
@@ -640,6 +664,30 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     if (left > 0) draw(kNoIndex);
   }
   BILLSIM_ASSERT(left == 0);
+  if (amount == 0 && billed > 0) {
+    // Units billed for less than a micro-unit so far (R2's floor): no
+    // money moves, but the billed delivery is still a line of the history.
+    // Named after the source the next micro-unit would come from (R3).
+    uint32_t source = kNoIndex;
+    if (a.funding_order != v1::FUNDING_ORDER_CASH_FIRST || a.cash == 0) {
+      for (uint32_t gi : LiveGrants(a)) {
+        if (grants_[gi].remaining > 0 && GrantFunds(grants_[gi], ci)) {
+          source = gi;
+          break;
+        }
+      }
+    }
+    Entry e;
+    e.kind = v1::COST;
+    e.account = c.account;
+    e.campaign = ci;
+    e.funds = source == kNoIndex ? v1::FUNDS_TYPE_CASH : v1::FUNDS_TYPE_GRANT;
+    e.grant = source;
+    e.units = billed;
+    e.delivery_kind = c.billable_kind;
+    e.note = "billed for less than a micro-unit so far (R2)";
+    Emit(std::move(e));
+  }
   if (fault && amount > 0) {
     FaultRecord& f = MutableFault(ci);
     f.billed_micros += amount;
@@ -650,7 +698,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     // R4 or R5: whichever cap stopped the billing first names the reason.
     const bool budget_binds = by_budget <= by_funds;
     NotBilled(ci, budget_binds ? v1::OVER_BUDGET : v1::INSUFFICIENT_FUNDS,
-              units - billed);
+              units - billed, c.billable_kind);
     if (!budget_binds && c.status == Campaign::Status::kEnabled) {
       PauseForFunds(ci);
     }

@@ -107,6 +107,13 @@ Status Ledger::Restorer::AddAccount(const v1::LedgerState::Account& p) {
   a.adjusted = p.adjusted();
   a.grants.assign(p.grants().begin(), p.grants().end());
   a.holding.assign(p.holding().begin(), p.holding().end());
+  if (p.business_center_id().size() > kNameBytesMax) {
+    return Bad("account " + p.id() + " has a business center id over " +
+               std::to_string(kNameBytesMax) + " bytes");
+  }
+  if (!p.business_center_id().empty()) {
+    f.JoinBusinessCenter(static_cast<uint32_t>(f.accounts_.size() - 1), p.business_center_id());
+  }
   // Set from its timer (AddTimer).
   a.day_timer_us = p.day_timer_scheduled() ? INT64_MIN : INT64_MAX;
   a.clock_us = p.clock_us();
@@ -158,6 +165,12 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   CampaignInfo& info = f.campaign_info_.emplace_back();
   info.id = f.strings_.Add(p.id());
   c.account = p.account();
+  f.accounts_[c.account].campaigns.push_back(ci);
+  if (p.name().size() > kNameBytesMax) {
+    return Bad("campaign " + p.id() + " has a name over " + std::to_string(kNameBytesMax) +
+               " bytes");
+  }
+  if (!p.name().empty()) f.campaign_names_[ci] = f.strings_.Add(p.name());
   if (!v1::Objective_IsValid(p.objective())) {
     return Bad("campaign " + p.id() + " has an unknown objective");
   }
@@ -398,6 +411,9 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->not_billed_many_ = std::move(f.not_billed_many_);
   ledger->faults_ = std::move(f.faults_);
   ledger->reprices_ = std::move(f.reprices_);
+  ledger->campaign_names_ = std::move(f.campaign_names_);
+  ledger->business_centers_ = std::move(f.business_centers_);
+  ledger->business_center_index_ = std::move(f.business_center_index_);
   ledger->renew_scratch_.clear();
   ledger->grants_ = std::move(f.grants_);
   ledger->disputes_ = std::move(f.disputes_);

@@ -66,6 +66,9 @@ void Ledger::SaveAccount(uint32_t ai, v1::LedgerState::Account* p) const {
   for (uint32_t c : a.holding) p->add_holding(c);
   p->set_day_timer_scheduled(a.day_timer_us != INT64_MAX);
   p->set_clock_us(a.clock_us);
+  if (a.business_center != kNoIndex) {
+    p->set_business_center_id(business_centers_[a.business_center].id);
+  }
 }
 
 void Ledger::SaveGrant(uint32_t gi, v1::LedgerState::Grant* p) const {
@@ -110,6 +113,7 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->set_day_index(c.day_index);
   p->set_day_spent(c.day_spent);
   for (int64_t v : c.delivered) p->add_delivered(v);
+  p->set_name(std::string(campaign_name(ci)));
   if (c.repriced) {
     const Reprice& r = reprices_.at(ci);
     p->set_repriced(true);
@@ -199,8 +203,7 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
   std::vector<uint32_t> grants(a.grants), campaigns, disputes;
   std::sort(grants.begin(), grants.end());
   for (uint32_t gi : grants) grant_no.emplace(gi, static_cast<uint32_t>(grant_no.size()));
-  for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
-    if (campaigns_[ci].account != ai) continue;
+  for (uint32_t ci : a.campaigns) {
     campaign_no.emplace(ci, static_cast<uint32_t>(campaigns.size()));
     campaigns.push_back(ci);
   }

@@ -246,6 +246,11 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
                       "unknown funding order " +
                           std::to_string(m.funding_order()));
       }
+      if (m.business_center_id().size() > kNameBytesMax) {
+        return Reject(e, "account_opened.business_center_id",
+                      "is " + std::to_string(m.business_center_id().size()) +
+                          " bytes, over the " + std::to_string(kNameBytesMax) + "-byte limit");
+      }
       return Accept();
     }
 
@@ -317,6 +322,11 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
       if (!v1::Objective_IsValid(m.objective())) {
         return Reject(e, "campaign_created.objective", "unknown objective");
       }
+      if (m.name().size() > kNameBytesMax) {
+        return Reject(e, "campaign_created.name",
+                      "is " + std::to_string(m.name().size()) + " bytes, over the " +
+                          std::to_string(kNameBytesMax) + "-byte limit");
+      }
       if (!v1::BillingEvent_IsValid(m.billing_event()) ||
           m.billing_event() == v1::BILLING_EVENT_UNSPECIFIED) {
         return Reject(e, "campaign_created.billing_event",
@@ -380,9 +390,15 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us) const {
                       "campaign " + Quoted(m.campaign_id()) +
                           " is deleted; a deleted campaign cannot change");
       }
-      if (!m.has_budget_mode() && !m.has_budget_micros() && !m.has_price_micros()) {
+      if (!m.has_budget_mode() && !m.has_budget_micros() && !m.has_price_micros() &&
+          !m.has_name()) {
         return Reject(e, "campaign_updated",
-                      "changes nothing: set budget_mode, budget_micros or price_micros");
+                      "changes nothing: set budget_mode, budget_micros, price_micros or name");
+      }
+      if (m.name().size() > kNameBytesMax) {
+        return Reject(e, "campaign_updated.name",
+                      "is " + std::to_string(m.name().size()) + " bytes, over the " +
+                          std::to_string(kNameBytesMax) + "-byte limit");
       }
       if (m.has_price_micros()) {
         r = Amount(e, "campaign_updated.price_micros", m.price_micros());

@@ -57,6 +57,10 @@ v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
   v.set_currency(a.currency);
   v.set_utc_offset_minutes(a.utc_offset_minutes);
   v.set_funding_order(a.funding_order);
+  v.set_name(a.name);
+  if (a.business_center != kNoIndex) {
+    v.set_business_center_id(business_centers_[a.business_center].id);
+  }
   v.set_cash_balance(a.cash);
   v.set_grant_balance(a.credit);
   v.set_frozen_balance(a.frozen);
@@ -92,6 +96,8 @@ v1::CampaignSpend Ledger::CampaignView(uint32_t ci) const {
   v.set_status_reason(status_reason(ci));
   v.set_review(ReviewName(c.review));
   v.set_billing_event(static_cast<v1::BillingEvent>(info.billing_event));
+  v.set_name(std::string(campaign_name(ci)));
+  v.set_objective(static_cast<v1::Objective>(info.objective));
   v.set_price_micros(c.price);
   v.set_budget_mode(c.budget_mode);
   v.set_budget_micros(c.budget);
@@ -170,6 +176,7 @@ v1::LedgerEntry Ledger::ToProto(const Entry& e) const {
   p.set_not_billed_reason(e.not_billed_reason);
   if (e.dispute != kNoIndex) p.set_dispute_id(disputes_[e.dispute].id);
   p.set_dispute_status(e.dispute_status);
+  p.set_delivery_kind(e.delivery_kind);
   p.set_note(e.note);
   p.set_field(e.field);
   p.set_cash_balance(e.cash_after);

@@ -80,6 +80,10 @@ struct alignas(64) Account {
   std::string id;
   std::string currency;
   std::string name;
+  // Its campaigns, in the order they were created (derived: not saved).
+  std::vector<uint32_t> campaigns;
+  // Into the ledger's business centers (kNoIndex: none).
+  uint32_t business_center = kNoIndex;
 
   int64_t valid() const { return cash + credit - frozen; }  // valid_balance
 };

@@ -241,6 +241,8 @@ Status Permit(Role role, const v1::Request& request, const log::BatchDecoder* ba
     case v1::Request::kAccounts:
     case v1::Request::kEvidence:
     case v1::Request::kForecast:
+    case v1::Request::kCampaigns:
+    case v1::Request::kStatement:
       return Status::Ok();  // queries: every role
     case v1::Request::kAppend:
       if (role < Role::kReadWrite) {

@@ -23,6 +23,20 @@ constexpr uint64_t kMaxBatchBytesPerAppend = 32u << 20;
 static_assert(kMaxFrameBytesLimit <= kMaxBatchBytesPerAppend);
 static_assert(kMaxBatchBytesPerAppend + 3 * 1'000'000 < log::kMaxPayloadBytes);
 
+// Server-stamped event ids start here (wire.proto, AppendRequest.stamp):
+// above any producer's dense numbering, below the ids a client derives from
+// a key with the top bit set (the TikTok sandbox's request_id).
+constexpr uint64_t kServerIdBase = uint64_t{1} << 62;
+
+// Stamps one event of a stamped append, as the ledger stands before it.
+void Stamp(const Ledger& ledger, v1::Event* e) {
+  if (e->event_id() == 0) e->set_event_id(ledger.FirstUnappliedId(kServerIdBase));
+  if (e->time_us() == 0) e->set_time_us(ledger.ClockOf(*e));
+  if (e->has_campaign_created() && e->campaign_created().campaign_id().empty()) {
+    e->mutable_campaign_created()->set_campaign_id(std::to_string(e->event_id()));
+  }
+}
+
 v1::Response Unavailable(uint64_t request_id, const Status& failure) {
   return ErrorResponse(request_id, v1::Error::UNAVAILABLE,
                        "the log failed (" + failure.message() +
@@ -189,6 +203,7 @@ void CommitPipeline::ApplyAppends(std::vector<Work>& group,
 
 void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
   std::vector<Refusal> refusals;
+  std::vector<v1::Event> stamped;  // a stamped append's events, as applied
   auto received = [this](int kind, uint64_t n) {
     const size_t k = kind >= 0 && static_cast<size_t>(kind) < ServerMetrics::kKinds ? kind : 0;
     metrics_.received_by_kind[k].fetch_add(n, std::memory_order_relaxed);
@@ -200,6 +215,15 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
       received(batch.other_event(i).payload_case(), 1);
     }
     journal_->ApplyBatch(batch, &refusals);
+  } else if (parsed.request.append().stamp()) {
+    for (const v1::Event& event : parsed.request.append().events()) {
+      received(event.payload_case(), 1);
+      v1::Event& e = stamped.emplace_back(event);
+      Stamp(journal_->ledger(), &e);
+      ack->add_stamped_ids(e.event_id());
+      Refusal refusal;
+      if (!journal_->Apply(e, &refusal)) refusals.push_back(std::move(refusal));
+    }
   } else {
     for (const v1::Event& event : parsed.request.append().events()) {
       received(event.payload_case(), 1);
@@ -220,6 +244,7 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
       for (const v1::Event& e : parsed.request.append().events()) {
         kind_of.emplace(e.event_id(), e.payload_case());
       }
+      for (const v1::Event& e : stamped) kind_of.emplace(e.event_id(), e.payload_case());
     }
   }
   for (Refusal& r : refusals) {
@@ -351,6 +376,33 @@ void ListAccounts(const Ledger& ledger, const v1::AccountsQuery& q, v1::AccountL
   constexpr uint64_t kScan = 100'000;
   const uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1'000);
   const std::vector<Account>& accounts = ledger.accounts();
+  if (!q.business_center_id().empty() || q.account_ids_size() > 0) {
+    // A selection: the center's accounts, or those named (in the center).
+    const uint32_t center = q.business_center_id().empty()
+                                ? kNoIndex
+                                : ledger.FindBusinessCenter(q.business_center_id());
+    std::vector<uint32_t> selected;
+    if (q.account_ids_size() > 0) {
+      for (int i = 0; i < q.account_ids_size() && i < 1'000; ++i) {
+        const uint32_t ai = ledger.FindAccount(q.account_ids(i));
+        if (ai == kNoIndex) continue;
+        if (!q.business_center_id().empty() && accounts[ai].business_center != center) continue;
+        selected.push_back(ai);
+      }
+    } else if (center != kNoIndex) {
+      selected = ledger.business_centers()[center].accounts;
+    }
+    out->set_total(selected.size());
+    uint64_t i = std::min<uint64_t>(q.cursor(), selected.size());
+    for (; i < selected.size() && static_cast<uint32_t>(out->accounts_size()) < limit; ++i) {
+      v1::AccountBalance balance = ledger.AccountView(selected[i]);
+      balance.clear_grants();
+      *out->add_accounts() = std::move(balance);
+    }
+    out->set_next_cursor(i);
+    out->set_truncated(i < selected.size());
+    return;
+  }
   out->set_total(accounts.size());
   uint64_t i = std::min<uint64_t>(q.cursor(), accounts.size());
   const uint64_t scan_end = std::min<uint64_t>(accounts.size(), i + kScan);
@@ -364,6 +416,28 @@ void ListAccounts(const Ledger& ledger, const v1::AccountsQuery& q, v1::AccountL
   }
   out->set_next_cursor(i);
   out->set_truncated(i < accounts.size());
+}
+
+// An account's campaigns (all, a page at a time, or those named).
+void ListCampaigns(const Ledger& ledger, uint32_t ai, const v1::CampaignsQuery& q,
+                   v1::CampaignList* out) {
+  const uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1'000);
+  std::vector<uint32_t> named;
+  if (q.campaign_ids_size() > 0) {
+    for (int i = 0; i < q.campaign_ids_size() && i < 1'000; ++i) {
+      const uint32_t ci = ledger.FindCampaign(q.campaign_ids(i));
+      if (ci != kNoIndex && ledger.campaigns()[ci].account == ai) named.push_back(ci);
+    }
+  }
+  const std::vector<uint32_t>& selected =
+      q.campaign_ids_size() > 0 ? named : ledger.accounts()[ai].campaigns;
+  out->set_total(selected.size());
+  uint64_t i = std::min<uint64_t>(q.cursor(), selected.size());
+  for (; i < selected.size() && static_cast<uint32_t>(out->campaigns_size()) < limit; ++i) {
+    *out->add_campaigns() = ledger.CampaignView(selected[i]);
+  }
+  out->set_next_cursor(i);
+  out->set_truncated(i < selected.size());
 }
 
 }  // namespace
@@ -396,6 +470,12 @@ void CommitPipeline::AnswerQuery(const v1::Request& request, v1::Response* respo
     case v1::Request::kAccounts:
       ListAccounts(ledger, request.accounts(), response->mutable_accounts());
       break;
+    case v1::Request::kCampaigns: {
+      const uint32_t ai = ledger.FindAccount(request.campaigns().account_id());
+      if (ai == kNoIndex) return not_found("account", request.campaigns().account_id());
+      ListCampaigns(ledger, ai, request.campaigns(), response->mutable_campaigns());
+      break;
+    }
     case v1::Request::kPing: {
       v1::Pong* pong = response->mutable_pong();
       // Pipelined, this answer goes out once its group is synced, and

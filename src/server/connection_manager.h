@@ -74,7 +74,8 @@ class ConnectionManager {
   uint64_t recovered_seq() const;
   uint64_t acked_seq() const;
   static bool OffCommitter(const v1::Request& r) {
-    return r.has_history() || r.has_balance_as_of() || r.has_timeline() || r.has_evidence();
+    return r.has_history() || r.has_balance_as_of() || r.has_timeline() || r.has_evidence() ||
+           r.has_statement();
   }
 
   // A session waits for room (queue, frame or output budget).

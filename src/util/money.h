@@ -3,6 +3,7 @@
 #ifndef BILLSIM_UTIL_MONEY_H_
 #define BILLSIM_UTIL_MONEY_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -29,6 +30,8 @@ inline constexpr int64_t kCountMax = 1'000'000'000'000;
 inline constexpr int64_t kAccountFundsMaxMicros = 1'000'000'000'000'000'000;
 // Delivered units of one kind to one campaign over its life, and what they
 // would cost at the campaign's price.
+// Display names (a campaign's, a business center's id) are at most this.
+inline constexpr size_t kNameBytesMax = 512;
 inline constexpr int64_t kCampaignUnitsMax = 1'000'000'000'000'000'000;
 inline constexpr int64_t kCampaignCostMaxMicros = 1'000'000'000'000'000'000;
 // Times: from the epoch to 2200-01-01T00:00:00Z inclusive. Later times (an
