@@ -29,6 +29,7 @@
 #define BILLSIM_HTTP_HTTP_API_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@
 #include "billsim/v1/wire.pb.h"
 
 namespace billsim::http {
+namespace tiktok {
+class Call;
+}
 
 // An answer: status, content type and body.
 struct HttpAnswer {
@@ -58,10 +62,12 @@ struct ApiCall {
     kWire,      // `request` goes the wire protocol's way
     kStream,    // GET /api/v1/events/stream: `request.history()` holds the
                 // account (may be empty) and since_seq
+    kSandbox,   // under /open_api/v1.3/: `sandbox` (http/tiktok_api.h)
   };
   Kind kind = Kind::kAnswered;
   HttpAnswer answer;
   v1::Request request;
+  std::shared_ptr<tiktok::Call> sandbox;
 };
 
 struct ApiLimits {

@@ -27,6 +27,11 @@ constexpr size_t kReadBufferBytes = 128 * 1024;
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
+// A sandbox answer's request_id: the connection and its request.
+std::string SandboxRequestId(uint64_t connection, uint64_t slot) {
+  return std::to_string(connection) + "-" + std::to_string(slot);
+}
+
 }  // namespace
 
 HttpSession::HttpSession(std::shared_ptr<ConnectionManager> manager, tcp::socket socket,
@@ -220,9 +225,58 @@ ApiCall HttpSession::TranslateRequest() const {
   const auto it = request_.find(bhttp::field::content_type);
   ApiLimits limits;
   limits.max_events_per_request = manager_->options().max_events_per_request;
+  if (tiktok::IsSandboxPath(Sv(request_.target()))) {
+    const auto time = request_.find("Billsim-Time");
+    ApiCall call;
+    call.kind = ApiCall::Kind::kSandbox;
+    call.sandbox = tiktok::StartCall(Sv(request_.method_string()), Sv(request_.target()),
+                                     request_.body(),
+                                     time == request_.end() ? std::string_view{} : Sv(time->value()),
+                                     SandboxRequestId(id_, slot_ + 1));
+    return call;
+  }
   return Translate(Sv(request_.method_string()), Sv(request_.target()),
                    it == request_.end() ? std::string_view{} : Sv(it->value()), request_.body(),
                    limits);
+}
+
+void HttpSession::StepSandbox(const v1::Response* last) {
+  if (last != nullptr && last->has_append()) {
+    own_acked_seq_ = std::max(own_acked_seq_, last->acknowledged_seq());
+  }
+  tiktok::Call::Step step = sandbox_->Next(last);
+  if (!step.request) {
+    sandbox_.reset();
+    Respond(std::move(step.answer));
+    return;
+  }
+  ApiCall call;
+  call.kind = ApiCall::Kind::kWire;
+  call.request = std::move(*step.request);
+  if (manager_->options().read_only && call.request.has_append()) {
+    sandbox_.reset();
+    Respond(tiktok::Envelope(tiktok::kNoPermission,
+                             "this server serves its log read-only (billsim console): no changes",
+                             SandboxRequestId(id_, slot_)));
+    return;
+  }
+  if (manager_->options().tokens) {
+    const Status st = server::Permit(*role_, call.request, nullptr);
+    if (!st.ok()) {
+      sandbox_.reset();
+      Respond(tiktok::Envelope(tiktok::kNoPermission, st.message(), SandboxRequestId(id_, slot_)));
+      return;
+    }
+  }
+  server::Work work;
+  work.session = shared_from_this();
+  work.slot = ++slot_;
+  work.parsed.request = std::move(call.request);
+  work.parsed.request.set_request_id(slot_);
+  work.parsed.bytes = work.parsed.request.ByteSizeLong();
+  blocked_ = std::move(work);
+  phase_ = Phase::kRouting;
+  Route();
 }
 
 void HttpSession::Dispatch(ApiCall call) {
@@ -231,6 +285,11 @@ void HttpSession::Dispatch(ApiCall call) {
   request_.body().clear();
   request_.body().shrink_to_fit();
   ReleaseBody();  // translated: the body's bytes are ours no more
+  if (call.kind == ApiCall::Kind::kSandbox) {
+    sandbox_ = std::move(call.sandbox);
+    StepSandbox(nullptr);
+    return;
+  }
   if (!Permit(call)) return;
 
   switch (call.kind) {
@@ -257,6 +316,8 @@ void HttpSession::Dispatch(ApiCall call) {
       return;
     case ApiCall::Kind::kWire:
       break;
+    case ApiCall::Kind::kSandbox:
+      return;  // above
   }
   server::Work work;
   work.session = shared_from_this();
@@ -282,6 +343,19 @@ bool HttpSession::Authenticate(const Request& req) {
   const std::string_view target = Sv(req.target());
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/healthz" || path == "/readyz" || FindAsset(path) != nullptr) return true;
+  if (tiktok::IsSandboxPath(target)) {
+    // TikTok's way: an Access-Token header, and a refusal in its envelope.
+    const auto at = req.find("Access-Token");
+    if (at != req.end()) role_ = tokens->Authenticate(Sv(at->value()));
+    if (role_) return true;
+    Respond(tiktok::Envelope(tiktok::kBadToken,
+                             at == req.end() ? "Access-Token: missing (send one of the server's "
+                                               "--token-file tokens)"
+                                             : "Access-Token: unknown token",
+                             SandboxRequestId(id_, slot_ + 1)),
+            true);
+    return false;
+  }
   const auto it = req.find(bhttp::field::authorization);
   const std::optional<std::string_view> token =
       it == req.end() ? std::nullopt : BearerToken(Sv(it->value()));
@@ -392,6 +466,15 @@ bool Unframe(const std::string& frame, v1::Response* response) {
 
 void HttpSession::Deliver(uint64_t slot, v1::Response&& response, std::string&& frame) {
   if (phase_ != Phase::kAnswering || slot != slot_) return;
+  if (sandbox_) {
+    if (!frame.empty() && !Unframe(frame, &response)) {
+      sandbox_.reset();
+      Respond(ErrorAnswer(500, "INTERNAL", "the answer did not decode"), true);
+      return;
+    }
+    StepSandbox(&response);
+    return;
+  }
   if (frame.size() > kInlineRenderBytes && manager_->translate_pool != nullptr) {
     // A large page: decoded and rendered as JSON off the network thread.
     phase_ = Phase::kRendering;
@@ -509,6 +592,7 @@ void HttpSession::Close() {
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.socket().close(ec);
   blocked_.reset();
+  sandbox_.reset();
   ReleaseBody();
   manager_->Forget(id_);
 }

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "http/http_api.h"
+#include "http/tiktok_api.h"
 #include "server/access.h"
 #include "server/connection_manager.h"
 #include "server/request.h"
@@ -87,6 +88,9 @@ class HttpSession final : public server::Peer,
   void Dispatch(ApiCall call);
   bool Permit(const ApiCall& call);
   void Route();
+  // The TikTok sandbox's call (tiktok_api.h): its next step, given the
+  // answer to its last request (nullptr at the start).
+  void StepSandbox(const v1::Response* last);
   void StartStream(const v1::HistoryQuery& q);
   void Answer(const v1::Response& response, HttpAnswer&& answer);
   void Respond(HttpAnswer&& answer, bool close = false);
@@ -111,6 +115,7 @@ class HttpSession final : public server::Peer,
   uint64_t own_acked_seq_ = 0;  // read your writes, as Session does
   std::optional<server::Work> blocked_;
   std::optional<server::Role> role_;  // of the request being handled
+  std::shared_ptr<tiktok::Call> sandbox_;  // a sandbox call in progress
 };
 
 }  // namespace billsim::http

@@ -35,6 +35,9 @@ void Stamp(const Ledger& ledger, v1::Event* e) {
   if (e->has_campaign_created() && e->campaign_created().campaign_id().empty()) {
     e->mutable_campaign_created()->set_campaign_id(std::to_string(e->event_id()));
   }
+  if (e->has_credit_granted() && e->credit_granted().grant_id().empty()) {
+    e->mutable_credit_granted()->set_grant_id(std::to_string(e->event_id()));
+  }
 }
 
 v1::Response Unavailable(uint64_t request_id, const Status& failure) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "history/statement.h"
 #include "history/timeline.h"
 #include "net/frame.h"
 
@@ -159,6 +160,17 @@ void QueryService::Answer(const Work& work, v1::Response* response) {
     AnswerAsOf(request.balance_as_of(), through_seq, response);
   } else if (request.has_evidence()) {
     AnswerEvidence(request.evidence(), through_seq, response);
+  } else if (request.has_statement()) {
+    const Status st = history::BuildStatement(*index_, request.statement(), through_seq,
+                                              response->mutable_statement());
+    if (st.code() == Status::Code::kNotFound) {
+      *response = ErrorResponse(0, v1::Error::NOT_FOUND,
+                                "account '" + request.statement().account_id() + "' is unknown");
+    } else if (st.code() == Status::Code::kInvalidArgument) {
+      *response = ErrorResponse(0, v1::Error::BAD_REQUEST, st.message());
+    } else if (!st.ok()) {
+      *response = ErrorResponse(0, v1::Error::UNAVAILABLE, "statement: " + st.ToString());
+    }
   } else if (request.has_timeline()) {
     const Status st =
         history::BuildTimeline(*index_, request.timeline(), through_seq, response->mutable_timeline());

@@ -29,6 +29,36 @@ std::string FormatMicros(int64_t micros) {
   return buf;
 }
 
+bool ParseMicros(std::string_view text, int64_t* out) {
+  bool negative = false;
+  if (!text.empty() && text.front() == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  const size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+  if (whole.empty() || whole.size() > 12 || frac.size() > 6 ||
+      (dot != std::string_view::npos && frac.empty())) {
+    return false;
+  }
+  int64_t v = 0;
+  for (char ch : whole) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + (ch - '0');
+  }
+  int64_t f = 0;
+  for (size_t i = 0; i < 6; ++i) {
+    const char ch = i < frac.size() ? frac[i] : '0';
+    if (ch < '0' || ch > '9') return false;
+    f = f * 10 + (ch - '0');
+  }
+  const int64_t micros = v * 1'000'000 + f;  // < 10^18: no overflow
+  if (micros > kAmountMaxMicros) return false;
+  *out = negative ? -micros : micros;
+  return true;
+}
+
 std::string FormatTime(int64_t time_us) {
   const int64_t secs = FloorDiv(time_us, 1'000'000);
   const int64_t frac = time_us - secs * 1'000'000;

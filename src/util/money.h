@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "util/assert.h"
 
@@ -58,6 +59,11 @@ inline int64_t MulDivFloor(int64_t a, int64_t b, int64_t c) {
 
 // "12.345678": micro-units as a decimal with six places, sign first.
 std::string FormatMicros(int64_t micros);
+
+// Parses a plain decimal ("12", "-0.5", "1234.567891") into micro-units,
+// exactly: at most six decimal places, no exponent, no spaces, within
+// +/- kAmountMaxMicros. False (and *out unchanged) otherwise.
+bool ParseMicros(std::string_view text, int64_t* out);
 
 // "2026-01-15T09:30:00Z" (microseconds shown only when nonzero).
 std::string FormatTime(int64_t time_us);
