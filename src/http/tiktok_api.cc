@@ -714,12 +714,8 @@ class Transfer final : public AdvertiserCall {
         d->set_reference("bc/transfer from " + bc_);
       }
       if (grant_ > 0) {
-        if (expires_ == 0) {
-          // TikTok's credit expires; billsim's always does (R6): 90 days
-          // from the sandbox's clock unless grant_expire_time says when.
-          const int64_t now = time_us_ != 0 ? time_us_ : account_clock();
-          expires_ = now + int64_t{90} * 86'400'000'000;
-        }
+        // Credit always expires (R6): when grant_expire_time says, else 90
+        // days after the grant (the server stamps it: expires_at_us 0).
         v1::CreditGranted* g = events.emplace_back().mutable_credit_granted();
         g->set_account_id(advertiser_);
         g->set_amount_micros(grant_);
@@ -732,7 +728,6 @@ class Transfer final : public AdvertiserCall {
     return Done(json::object());
   }
 
-  int64_t account_clock() const { return account_.clock_us(); }
 
   int64_t cash_ = 0, grant_ = 0, expires_ = 0;
   std::string program_;

@@ -58,7 +58,6 @@ v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
   v.set_utc_offset_minutes(a.utc_offset_minutes);
   v.set_funding_order(a.funding_order);
   v.set_name(a.name);
-  v.set_clock_us(a.clock_us);
   if (a.business_center != kNoIndex) {
     v.set_business_center_id(business_centers_[a.business_center].id);
   }

@@ -27,6 +27,9 @@ static_assert(kMaxBatchBytesPerAppend + 3 * 1'000'000 < log::kMaxPayloadBytes);
 // above any producer's dense numbering, below the ids a client derives from
 // a key with the top bit set (the TikTok sandbox's request_id).
 constexpr uint64_t kServerIdBase = uint64_t{1} << 62;
+// A stamped grant without an expiry expires this long after it (credit
+// always expires, R6).
+constexpr int64_t kStampedGrantValidityUs = int64_t{90} * 86'400'000'000;
 
 // Stamps one event of a stamped append, as the ledger stands before it.
 void Stamp(const Ledger& ledger, v1::Event* e) {
@@ -37,6 +40,9 @@ void Stamp(const Ledger& ledger, v1::Event* e) {
   }
   if (e->has_credit_granted() && e->credit_granted().grant_id().empty()) {
     e->mutable_credit_granted()->set_grant_id(std::to_string(e->event_id()));
+  }
+  if (e->has_credit_granted() && e->credit_granted().expires_at_us() == 0) {
+    e->mutable_credit_granted()->set_expires_at_us(e->time_us() + kStampedGrantValidityUs);
   }
 }
 
