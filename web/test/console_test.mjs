@@ -6,11 +6,11 @@
 // API's rows, the as-of picker changes the balance shown, and a live append
 // shows without a reload. Keeps a screenshot. Stops the server whatever
 // happens.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
 
 const [billsim, screenshot] = process.argv.slice(2);
 if (!billsim || !screenshot) {
@@ -62,22 +62,10 @@ const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
 
 const dir = mkdtempSync(join(tmpdir(), 'billsim-console-'));
-const server = spawn(billsim, ['serve', '--log', join(dir, 'log'), '--listen', '127.0.0.1:0',
-                               '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-let stderr = '';
-server.stderr.on('data', (d) => { stderr += d; });
+const server = serve(billsim, dir);
 let browser;
 try {
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the server did not print its address')), 20000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /^http on (\S+)$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve('http://' + m[1]); }
-    });
-    server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const base = await server.start();
   const api = async (path, init) => {
     const res = await fetch(base + path, init);
     const body = await res.json();
@@ -175,9 +163,7 @@ try {
   console.log('FAIL ' + e.stack);
 } finally {
   if (browser) await browser.close().catch(() => {});
-  server.kill('SIGTERM');
-  await new Promise((r) => { if (server.exitCode !== null) r(); else server.on('exit', r); setTimeout(r, 10000); });
-  if (server.exitCode === null) server.kill('SIGKILL');
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {

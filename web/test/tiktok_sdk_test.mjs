@@ -19,11 +19,11 @@
 // "request_id:… message:… code:…". Numbers arrive as JS numbers: the test
 // compares them with billsim's micro-units divided by 10^6 (both are the
 // correctly rounded double of the same decimal).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sdk from 'tiktok-business-api-sdk-official';
+import { serve } from './serve.mjs';
 
 const [billsim] = process.argv.slice(2);
 if (!billsim) {
@@ -45,22 +45,9 @@ const call = (fn) => new Promise((resolve, reject) => {
 
 const dir = mkdtempSync(join(tmpdir(), 'billsim-tiktok-'));
 writeFileSync(join(dir, "tokens"), `operator ${TOKEN}\n`, { mode: 0o600 });
-const server = spawn(billsim, ['serve', '--log', join(dir, 'log'), '--listen', '127.0.0.1:0',
-                               '--http', '127.0.0.1:0', '--token-file', join(dir, 'tokens')],
-                     { stdio: ['ignore', 'pipe', 'pipe'] });
-let stderr = '';
-server.stderr.on('data', (d) => { stderr += d; });
+const server = serve(billsim, dir, ['--token-file', join(dir, 'tokens')]);
 try {
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the server did not print its address')), 20000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /^http on (\S+)$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve('http://' + m[1]); }
-    });
-    server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const base = await server.start();
   // billsim's own API: the truth every SDK figure is compared with.
   const api = async (path, init = {}) => {
     const res = await fetch(base + path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${TOKEN}` } });
@@ -188,8 +175,7 @@ try {
   failures.push(String(e.stack || e));
   console.log('FAIL ' + (e.stack || e));
 } finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => { if (server.exitCode !== null) r(); else server.on('exit', r); });
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length > 0) {
