@@ -207,6 +207,8 @@ class EventDecoder {
     m->set_utc_offset_minutes(kOffsets[in_.Pick(10)]);
     m->set_funding_order(static_cast<v1::FundingOrder>(in_.Pick(3)));
     m->set_name(in_.Pick(8) == 0 ? "\xc3" : "name");
+    // Business centers without another pick (older findings decode alike).
+    if (m->account_id().size() % 2 == 0) m->set_business_center_id(m->name());
   }
   void CashDeposited(v1::CashDeposited* m) {
     m->set_account_id(Id('a', 4));
@@ -231,6 +233,7 @@ class EventDecoder {
     m->set_budget_micros(Amount());
     m->set_creative_reviewed(in_.Pick(2));
     m->set_audience_defined(in_.Pick(2));
+    m->set_name(campaign);  // no pick: older findings decode alike
   }
   void StatusChanged(v1::CampaignStatusChanged* m) {
     std::string account, campaign;
@@ -250,6 +253,7 @@ class EventDecoder {
     if (what & 1) m->set_budget_mode(static_cast<v1::BudgetMode>(in_.Pick(5)));
     if (what & 2) m->set_budget_micros(Amount());
     if (what & 4) m->set_price_micros(Amount());
+    if (what == 0) m->set_name(account);  // a rename (no pick: findings decode alike)
   }
   void AdReviewed(v1::AdReviewed* m) {
     std::string account, campaign;
