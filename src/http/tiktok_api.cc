@@ -405,6 +405,12 @@ class Base : public Call {
     }
     return std::nullopt;
   }
+  // A statement cut at its bound is refused, never answered in part.
+  Step TooLong(const std::string& param) const {
+    return Fail(kBadParameter, param + ": the window holds more than " +
+                                   std::to_string(history::kMaxStatementEntries) +
+                                   " entries of the account; narrow it");
+  }
   // The stamp of a sandbox call's events (Billsim-Time, when given).
   v1::Request Append(std::vector<v1::Event> events) const {
     v1::Request r;
@@ -620,6 +626,7 @@ class TransactionGet final : public AdvertiserCall {
       return Ask(std::move(r));
     }
     if (last->has_error()) return FromError(last->error(), "");
+    if (last->statement().truncated()) return TooLong(daily_ ? "filtering.start_date" : "filtering.start_time");
     json list = json::array();
     const int32_t tz = account_.utc_offset_minutes();
     for (const v1::Statement::Row& row : last->statement().rows()) {
@@ -1138,6 +1145,7 @@ class ReportGet final : public AdvertiserCall {
       return Ask(std::move(r));
     }
     if (last->has_error()) return FromError(last->error(), "");
+    if (last->statement().truncated()) return TooLong("start_date");
     std::vector<const v1::Statement::Row*> rows;
     for (const v1::Statement::Row& row : last->statement().rows()) {
       if (!filtered_ || campaigns_.count(row.campaign_id()) > 0) rows.push_back(&row);
