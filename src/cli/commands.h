@@ -42,6 +42,8 @@ int ConsoleMain(const std::vector<std::string>& args);
 int ClientMain(const std::vector<std::string>& args);
 // billsim query ... (balances, spend, disputes, history from a server)
 int QueryMain(const std::vector<std::string>& args);
+// billsim import tiktok-report ... (an Ads Manager export against an account)
+int ImportMain(const std::vector<std::string>& args);
 // billsim stress ... (load a server, then prove nothing was lost)
 int StressMain(const std::vector<std::string>& args);
 

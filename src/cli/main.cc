@@ -42,6 +42,8 @@ constexpr Command kCommands[] = {
      billsim::cli::ClientMain},
     {"query", "ask a server for a balance, spend, dispute or history",
      billsim::cli::QueryMain},
+    {"import", "replay a TikTok Ads Manager report against an account",
+     billsim::cli::ImportMain},
     {"stress", "drive a server hard, then check nothing was lost",
      billsim::cli::StressMain},
 };

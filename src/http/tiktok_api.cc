@@ -1,7 +1,5 @@
 #include "http/tiktok_api.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "history/statement.h"
+#include "util/keyed_id.h"
 #include "util/money.h"
 #include "util/time_parse.h"
 
@@ -739,13 +738,6 @@ class Transfer final : public AdvertiserCall {
   int64_t cash_ = 0, grant_ = 0, expires_ = 0;
   std::string program_;
 };
-
-
-// The event id a client key names: top bit set, so it never meets the
-// server's stamped ids (from 2^62) or a producer's dense ones.
-uint64_t KeyedId(const std::string& key) {
-  return (uint64_t{1} << 63) | (XXH3_64bits(key.data(), key.size()) >> 1);
-}
 
 class CampaignCreate final : public AdvertiserCall {
  public:
