@@ -113,6 +113,26 @@ class Importer {
                                      row.currency + "\", but account " + options_.account_id +
                                      " is in " + account.currency);
     }
+    RowOutcome out;
+    out.line = row.line;
+    out.campaign_id = row.campaign_id;
+    out.day = row.day;
+    out.report_micros = row.cost_micros;
+    key_ = "tiktok-report/" + options_.account_id + "/" + row.campaign_id + "/" +
+           FormatDay(row.day) + "/";
+    // A row of zeros implies nothing; a row whose first event is applied
+    // was imported before (its events are keyed by account, campaign, day).
+    if (row.cost_micros == 0 && row.impressions == 0 && row.clicks == 0 && row.views_2s == 0 &&
+        row.views_6s == 0) {
+      result_.rows.push_back(out);
+      return Status::Ok();
+    }
+    const uint64_t first_id = KeyedId(key_ + "0");
+    if (ledger_.FirstUnappliedId(first_id) != first_id) {
+      out.skipped = true;
+      result_.rows.push_back(out);
+      return Status::Ok();
+    }
     int64_t t = noon;
     const int64_t day_start = row.day * kMicrosPerDay - account.utc_offset_minutes * kMicrosPerMinute;
     if (account.clock_us > t) {
@@ -127,13 +147,6 @@ class Importer {
       t = account.clock_us;
     }
     last_us_ = std::max(last_us_, t);
-    RowOutcome out;
-    out.line = row.line;
-    out.campaign_id = row.campaign_id;
-    out.day = row.day;
-    out.report_micros = row.cost_micros;
-    key_ = "tiktok-report/" + options_.account_id + "/" + row.campaign_id + "/" +
-           FormatDay(row.day) + "/";
 
     uint32_t ci = ledger_.FindCampaign(row.campaign_id);
     if (ci != kNoIndex && ledger_.campaigns()[ci].account != a) {
@@ -153,10 +166,8 @@ class Importer {
     std::vector<v1::Event> plan;
     st = Plan(row, ci, t, &plan);
     if (!st.ok()) return st;
-    if (!plan.empty() && ledger_.Check(plan.front()).outcome == Ledger::Outcome::kDuplicate) {
-      out.skipped = true;  // imported before: its events are in the ledger
-      result_.rows.push_back(out);
-      return Status::Ok();
+    if (plan.empty() || plan.front().event_id() != first_id) {
+      return Status::Corruption("row " + std::to_string(row.line) + ": its plan is empty");
     }
     const Campaign& c = ledger_.campaigns()[ci];
     const bool paused = c.status != Campaign::Status::kEnabled;
@@ -255,7 +266,7 @@ class Importer {
       return Status::InvalidArgument(
           report_.Where(row.line, ColumnOf(billable)) + ": no " + UnitName(billable) +
           " for a cost of " + FormatMicros(cost) + ": campaign " + row.campaign_id +
-          " is billed per " + UnitName(billable) + ", and billsim bills delivery only (R1)");
+          " bills " + UnitName(billable) + ", and billsim bills delivery only (R1)");
     }
     int step = 0;
     int64_t price = c.price;
