@@ -35,6 +35,14 @@ for f in en_us.csv de_de.csv es_es.csv fr_fr.tsv; do
   check "$f: a row of zeros implies no expectation, the four others one each" test "$(grep -c '^expect' "$tmp/$f.textproto")" = 4
 done
 
+# --base: the setup merged by time with the report, findings included.
+rc=$(run import tiktok-report --account shoes --file "$data/shoes_march.csv" --base "$data/base_shoes.textproto" --out "$tmp/merged.textproto" --disputes --json)
+check "--base imports" test "$rc" = 0
+check "--base: the same two findings" test "$(json "len(d['findings'])")" = 2
+rc=$(run scenario run "$tmp/merged.textproto")
+check "--base: the merged scenario passes" test "$rc" = 0
+check "--base: the setup's pause comes before the report's delivery" test "$(grep -n 'operation: DISABLE' "$tmp/merged.textproto" | cut -d: -f1)" -lt "$(grep -n 'platform_fault: true' "$tmp/merged.textproto" | head -1 | cut -d: -f1)"
+
 # A log holding the account's setup.
 log=$tmp/log
 rc=$(run log append --log "$log" "$data/base_shoes.textproto"); check "setup appended" test "$rc" = 0
