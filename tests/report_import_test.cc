@@ -90,6 +90,15 @@ TEST(TikTokReportTest, MalformedFilesNameTheLineAndColumn) {
     EXPECT_NE(st.message().find(message), std::string::npos) << st.message();
   }
   Report r;
+  // Costs that add up past what an account can hold: refused at the row,
+  // not summed into an overflow.
+  std::string many = "Campaign ID,By Day,Cost,Impressions\n";
+  for (int i = 0; i < 1100; ++i) many += "c" + std::to_string(i) + ",2026-03-05,999999999.99,1\n";
+  const Status total = import::ParseReport(many, "many.csv", &r);
+  ASSERT_FALSE(total.ok());
+  EXPECT_NE(total.message().find("many.csv:1002: column 3 (Cost): the report's cost passes"),
+            std::string::npos)
+      << total.message();
   EXPECT_FALSE(import::ParseReport("", "empty.csv", &r).ok());
   EXPECT_FALSE(import::ParseReport("Campaign ID,By Day,Cost,Impressions\n", "h.csv", &r).ok());
   const std::string wide(import::kReportCellBytesMax + 1, 'x');

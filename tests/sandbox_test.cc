@@ -242,6 +242,17 @@ TEST(SandboxCallTest, BadInputIsRefusedWithTikToksCodeNamingTheParameter) {
        "", "metrics: unknown"},
       {"GET", "/open_api/v1.3/campaign/get/?advertiser_id=a&filtering=%7B%22primary_status%22%3A1%7D",
        "", "filtering.primary_status"},
+      // A filter whose field_name is a number: refused, never thrown on.
+      {"GET",
+       "/open_api/v1.3/report/integrated/get/?advertiser_id=a&report_type=BASIC&dimensions=%5B%22campaign_id%22%2C%22stat_time_day%22%5D"
+       "&metrics=%5B%22spend%22%5D&start_date=2026-01-01&end_date=2026-01-02"
+       "&filtering=%5B%7B%22field_name%22%3A5%2C%22filter_type%22%3A%22IN%22%2C%22filter_value%22%3A%22%5B%5D%22%7D%5D",
+       "", "filtering: billsim's sandbox filters by campaign_ids IN only"},
+      {"GET",
+       "/open_api/v1.3/report/integrated/get/?advertiser_id=a&report_type=BASIC&dimensions=%5B%22campaign_id%22%2C%22stat_time_day%22%5D"
+       "&metrics=%5B%22spend%22%5D&start_date=2026-01-01&end_date=2026-01-02"
+       "&filtering=%5B%7B%22field_name%22%3A%22campaign_ids%22%2C%22filter_type%22%3A%5B%5D%2C%22filter_value%22%3A1%7D%5D",
+       "", "filtering: billsim's sandbox filters by campaign_ids IN only"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.method) + " " + c.target + " " + c.body);

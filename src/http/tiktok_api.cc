@@ -1086,12 +1086,17 @@ class ReportGet final : public AdvertiserCall {
     if (end_.empty()) return Params::Missing("end_date", why);
     if (filtering.is_array()) {
       for (const json& f : filtering) {
-        if (!f.is_object() || f.value("field_name", "") != "campaign_ids" ||
-            f.value("filter_type", "") != "IN" || !f.contains("filter_value")) {
+        // A field of another type is refused, not thrown on (json::value
+        // would throw type_error for a number where a string is expected).
+        const auto text = [&f](const char* key) {
+          return f.contains(key) && f[key].is_string() ? f[key].get<std::string>() : std::string();
+        };
+        if (!f.is_object() || text("field_name") != "campaign_ids" || text("filter_type") != "IN" ||
+            !f.contains("filter_value")) {
           return Params::Bad("filtering", "billsim's sandbox filters by campaign_ids IN only", why);
         }
-        json values;
-        if (f["filter_value"].is_string() && !ParseJson(f["filter_value"].get<std::string>(), &values)) {
+        json values = f["filter_value"];
+        if (values.is_string() && !ParseJson(values.get<std::string>(), &values)) {
           return Params::Bad("filtering.filter_value", "must be a JSON array string", why);
         }
         std::vector<std::string> ids;

@@ -335,6 +335,12 @@ class Parser {
                                      " is in \"" + out_->rows.front().currency +
                                      "\" (one account, one currency)");
     }
+    if (!AddWithin(total_, r.cost_micros, kAccountFundsMaxMicros, &total_)) {
+      return Status::InvalidArgument(Where(Index(Column::kCost)) +
+                                     ": the report's cost passes " +
+                                     FormatMicros(kAccountFundsMaxMicros) +
+                                     " by this row, more than an account can hold (R11)");
+    }
     const auto [it, fresh] = seen_.emplace(std::make_pair(r.campaign_id, r.day), r.line);
     if (!fresh) {
       return Status::InvalidArgument(Where(Index(Column::kDay)) + ": campaign " + r.campaign_id +
@@ -448,6 +454,7 @@ class Parser {
   int record_line_ = 1;
   bool header_done_ = false;
   char decimal_ = '.';
+  int64_t total_ = 0;  // the costs so far, within kAccountFundsMaxMicros
   std::vector<std::string> cells_;
   std::vector<std::string> header_;
   std::map<std::pair<std::string, int64_t>, int> seen_;

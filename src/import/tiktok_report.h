@@ -69,7 +69,8 @@ struct Report {
 // Parses `text` (the whole file; `name` names it in messages) into `out`.
 // Errors name the file, the line and, where one is at fault, the column by
 // number and header, and say what was expected. `out` is complete only on
-// OK. Two rows of one campaign and day are refused (the second's line).
+// OK. Two rows of one campaign and day are refused (the second's line), and
+// so is a report whose costs add up past what an account can hold (R11).
 Status ParseReport(std::string_view text, const std::string& name, Report* out);
 
 // The header a column is looked for under, in English (for messages).
