@@ -242,6 +242,9 @@ TEST(SandboxCallTest, BadInputIsRefusedWithTikToksCodeNamingTheParameter) {
        "", "metrics: unknown"},
       {"GET", "/open_api/v1.3/campaign/get/?advertiser_id=a&filtering=%7B%22primary_status%22%3A1%7D",
        "", "filtering.primary_status"},
+      // A byte that is not UTF-8, echoed in the refusal: rendered, not thrown on.
+      {"GET", "/open_api/v1.3/report/integrated/get/?advertiser_id=a&report_type=%FF", "",
+       "report_type"},
       // A filter whose field_name is a number: refused, never thrown on.
       {"GET",
        "/open_api/v1.3/report/integrated/get/?advertiser_id=a&report_type=BASIC&dimensions=%5B%22campaign_id%22%2C%22stat_time_day%22%5D"

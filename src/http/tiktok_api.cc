@@ -51,7 +51,9 @@ json Money(int64_t micros) {
 
 // The answer's text, with Money's markers turned into numbers.
 std::string Dump(const json& j) {
-  std::string s = j.dump();
+  // Invalid UTF-8 (a %-escaped byte echoed in a refusal) becomes U+FFFD:
+  // json::dump would throw on it.
+  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string out;
   out.reserve(s.size());
   const std::string marker = "\"\\u0001";
@@ -1195,7 +1197,7 @@ HttpAnswer Envelope(int code, std::string_view message, std::string_view request
                      {"message", std::string(message)},
                      {"request_id", std::string(request_id)},
                      {"data", json::object()}};
-  a.body = body.dump() + "\n";
+  a.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   return a;
 }
 
