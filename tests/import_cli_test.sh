@@ -50,7 +50,7 @@ rc=$(run import tiktok-report --account shoes --file "$data/shoes_march.csv" --l
 check "import into the log" test "$rc" = 0
 check "two findings: over the daily budget, after a pause" test "$(json "sorted(f['kind'] for f in d['findings'])")" = "['after_pause', 'over_daily_budget']"
 check "one campaign created" test "$(json "d['campaigns_created']")" = 1
-check "the paused campaign's charge is disputed" test "$(json "[f['dispute_id'] for f in d['findings'] if f['kind']=='after_pause'][0]")" = "tiktok-report/c-paused/2026-03-05/after_pause"
+check "the paused campaign's charge is disputed" test "$(json "[f['dispute_id'] for f in d['findings'] if f['kind']=='after_pause'][0]")" = "tiktok-report:c-paused:2026-03-05:after_pause"
 charged=$(json "d['charged_micros']")
 rc=$(run replay --log "$log" --report json); check "the log replays" test "$rc" = 0
 check "the replay spends what the import charged" test "$(json "[int(a['total_spent']) for a in d['accounts'] if a['account_id']=='shoes'][0] == $charged")" = True

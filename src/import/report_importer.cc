@@ -402,7 +402,8 @@ class Importer {
       const uint32_t a = ledger_.FindAccount(options_.account_id);
       const int64_t start =
           f.day * kMicrosPerDay - ledger_.accounts()[a].utc_offset_minutes * kMicrosPerMinute;
-      f.dispute_id = "tiktok-report/" + f.campaign_id + "/" + FormatDay(f.day) + "/" +
+      // No '/': a dispute's id goes in URL paths (/api/v1/disputes/ID).
+      f.dispute_id = "tiktok-report:" + f.campaign_id + ":" + FormatDay(f.day) + ":" +
                      FindingName(f.kind);
       v1::Event e = NewEvent(key_ + FindingName(f.kind), t);
       v1::DisputeFiled* d = e.mutable_dispute_filed();
