@@ -469,12 +469,16 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
     if (IsHolding(c)) StartHolding(ci);
     return;
   }
+  const bool raised = budget > c.budget;
   c.budget = budget;
   if (!holding) return;
   const int64_t excess = c.hold - HoldTarget(c);
   if (excess > 0) {
     ReturnHold(ci, excess, "budget lowered: the hold above it returned (R4)");
-  } else {
+  } else if (raised) {
+    // R4: a higher budget freezes more, as far as free funds allow. Any
+    // other update leaves a short hold short (R5: only money coming in
+    // tops it up), as a rename or a new price moves no money.
     TopUp(ci);
   }
   ListForRenewal(ci);
