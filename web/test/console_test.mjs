@@ -152,6 +152,11 @@ try {
   await page.waitForFunction((w) => document.getElementById('bal-cash').textContent.startsWith(w),
                              want.replace(/\B(?=(\d{3})+(?!\d))/g, ','), { timeout: 15000 }).catch(() => {});
   check((await page.textContent('#bal-cash')).startsWith(want), `a live deposit shows its balance (${want}) without a reload`);
+  // The balance and the entries table refresh from separate requests, so the
+  // table may be drawn a moment after the balance: wait for it as well.
+  await page.waitForFunction((s) => [...document.querySelectorAll('#entries tbody tr')]
+                               .some((tr) => tr.cells[1] && tr.cells[1].textContent === s),
+                             more.last_seq, { timeout: 15000 }).catch(() => {});
   const seqs = await page.$$eval('#entries tbody tr', (trs) => trs.map((tr) => tr.cells[1].textContent));
   check(seqs.includes(more.last_seq), `the live deposit's entry (log sequence ${more.last_seq}) is in the table`);
 
