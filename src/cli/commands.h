@@ -47,6 +47,11 @@ int ImportMain(const std::vector<std::string>& args);
 // billsim stress ... (load a server, then prove nothing was lost)
 int StressMain(const std::vector<std::string>& args);
 
+// billsim cluster init|publish ... (NATS JetStream, cluster_commands.cc)
+int ClusterMain(const std::vector<std::string>& args);
+// billsim shard ... (one replica of a cluster partition)
+int ShardMain(const std::vector<std::string>& args);
+
 }  // namespace billsim::cli
 
 #endif  // BILLSIM_CLI_COMMANDS_H_

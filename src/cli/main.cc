@@ -46,6 +46,10 @@ constexpr Command kCommands[] = {
      billsim::cli::ImportMain},
     {"stress", "drive a server hard, then check nothing was lost",
      billsim::cli::StressMain},
+    {"cluster", "create a NATS JetStream cluster, publish events to it",
+     billsim::cli::ClusterMain},
+    {"shard", "apply one cluster partition, keeping its own audit log",
+     billsim::cli::ShardMain},
 };
 
 void Usage(std::ostream& out) {

@@ -69,6 +69,9 @@ class Journal {
 
   // Events accepted and not yet written.
   uint32_t pending() const { return builder_.count(); }
+  // Records in the pending batch the stream sequence its events came from
+  // (a cluster shard's; EventBatch.stream_sequence).
+  void SetStreamSequence(uint64_t seq) { builder_.set_stream_sequence(seq); }
   // Writes the pending events as one batch and syncs by policy. REQUIRES:
   // pending() > 0. On error the journal is failed for good.
   Status Append(log::SeqRange* range);

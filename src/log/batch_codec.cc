@@ -13,6 +13,7 @@ namespace {
 // packed): their tags on the wire.
 constexpr uint32_t kOthersTag = 8 << 3 | 2;
 constexpr uint32_t kOtherPositionTag = 9 << 3 | 2;
+constexpr uint32_t kStreamSequenceTag = 10 << 3 | 0;  // uint64, varint
 
 }  // namespace
 
@@ -111,6 +112,10 @@ void BatchBuilder::Finish(std::string* out) const {
     AppendVarint(out, bytes);
     for (uint32_t p : other_position_) AppendVarint(out, p);
   }
+  if (stream_sequence_ != 0) {  // field 10, after 9 (field order)
+    AppendVarint(out, kStreamSequenceTag);
+    AppendVarint(out, stream_sequence_);
+  }
 }
 
 void BatchBuilder::Clear() {
@@ -123,6 +128,7 @@ void BatchBuilder::Clear() {
   last_delivery_time_ = 0;
   count_ = 0;
   first_time_us_ = last_time_us_ = 0;
+  stream_sequence_ = 0;
 }
 
 int64_t CountOtherEvents(std::string_view payload) {

@@ -61,6 +61,8 @@ class BatchBuilder {
                      v1::DeliveryReported::Kind kind, int64_t count, bool platform_fault);
 
   uint32_t count() const { return count_; }
+  // Recorded in the batch (EventBatch.stream_sequence) until Clear.
+  void set_stream_sequence(uint64_t seq) { stream_sequence_ = seq; }
   int64_t first_time_us() const { return first_time_us_; }
   int64_t last_time_us() const { return last_time_us_; }
   // Serializes the batch into *out (replacing it).
@@ -85,6 +87,7 @@ class BatchBuilder {
   uint32_t count_ = 0;
   int64_t first_time_us_ = 0;
   int64_t last_time_us_ = 0;
+  uint64_t stream_sequence_ = 0;
 };
 
 // One delivery row as decoded. `campaign` indexes the batch dictionary.
@@ -134,6 +137,8 @@ class BatchDecoder {
   const std::string& account(uint32_t i) const { return batch_->dictionary_account(i); }
   const std::string& campaign(uint32_t i) const { return batch_->dictionary_campaign(i); }
   uint32_t dictionary_size() const { return batch_->dictionary_campaign_size(); }
+  // EventBatch.stream_sequence: 0 unless a cluster shard wrote the batch.
+  uint64_t stream_sequence() const { return batch_->stream_sequence(); }
   // The delivery rows' count, and the dictionary index row `row` names (for
   // a visitor that looks ahead).
   uint32_t delivery_rows() const { return batch_->delivery_campaign_size(); }

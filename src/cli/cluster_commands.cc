@@ -1,0 +1,198 @@
+// billsim cluster init|publish and billsim shard: billsim on NATS JetStream
+// (src/cluster/, issue 15).
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cluster/cluster_config.h"
+#include "cluster/nats_client.h"
+#include "cluster/publisher.h"
+#include "cluster/shard.h"
+#include "scenario/event_source.h"
+
+namespace billsim::cli {
+
+namespace {
+
+constexpr const char* kClusterUsage =
+    "usage: billsim cluster init --nats URL --partitions P [--replicas 1|3]\n"
+    "       billsim cluster publish --nats URL [--batch N] FILE...\n\n"
+    "billsim on NATS JetStream. A cluster has P partitions, fixed at init and\n"
+    "recorded in JetStream (bucket billsim_cluster, key config); an account\n"
+    "belongs to partition XXH64(account_id, seed 0) mod P. Each partition is a\n"
+    "stream (BILLSIM_P<p>, subject billsim.p<p>.batch, file storage, R1 or R3)\n"
+    "of columnar event batches, which `billsim shard` replicas apply.\n\n"
+    "  init     create the cluster (again with the same shape: no change;\n"
+    "           with another: refused)\n"
+    "  publish  route the events of scenario or JSON-lines files to their\n"
+    "           partitions and publish them, each batch with a Nats-Msg-Id\n"
+    "           derived from its bytes (a repeat is a duplicate); exits once\n"
+    "           JetStream acknowledged every batch\n";
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+int InitCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim cluster init options");
+  options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
+      "partitions", po::value<uint32_t>()->required(), "partitions (1..1024)")(
+      "replicas", po::value<uint32_t>()->default_value(1), "replicas of each stream: 1 or 3");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args, kClusterUsage, options, nullptr, &vm, &exit)) return exit;
+  std::unique_ptr<cluster::NatsClient> nats;
+  Status st = cluster::NatsClient::Connect(vm["nats"].as<std::string>(), 5000, &nats);
+  cluster::ClusterConfig config{vm["partitions"].as<uint32_t>(), vm["replicas"].as<uint32_t>()};
+  if (st.ok()) st = cluster::InitCluster(nats.get(), config);
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return st.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  std::cout << "cluster at " << nats->url() << ": " << config.partitions << " partitions, "
+            << config.replicas << " replica(s)\n";
+  return kExitOk;
+}
+
+int PublishCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim cluster publish options");
+  options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
+      "batch", po::value<uint32_t>()->default_value(2000), "events per published batch (1..100000)")(
+      "json", "print the result as one JSON object")(
+      "file", po::value<std::vector<std::string>>()->required(), "event files");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args, kClusterUsage, options, "file", &vm, &exit)) return exit;
+  const uint32_t batch = vm["batch"].as<uint32_t>();
+  if (batch == 0 || batch > 100000) {
+    spdlog::error("--batch: {} is out of range (1..100000)", batch);
+    return kExitUsage;
+  }
+  std::unique_ptr<cluster::NatsClient> nats;
+  Status st = cluster::NatsClient::Connect(vm["nats"].as<std::string>(), 5000, &nats);
+  cluster::ClusterConfig config;
+  if (st.ok()) st = cluster::LoadCluster(nats.get(), &config);
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  cluster::Publisher publisher(nats.get(), config.partitions, batch);
+  for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
+    std::vector<v1::Event> events;
+    st = LoadEvents(file, &events);
+    for (size_t i = 0; st.ok() && i < events.size(); ++i) st = publisher.Add(events[i]);
+    if (!st.ok()) {
+      spdlog::error("{}: {}", file, st.ToString());
+      // What was published stays published (and a rerun is a duplicate).
+      publisher.Flush();
+      return st.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+    }
+  }
+  st = publisher.Flush();
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  const cluster::PublishStats& s = publisher.stats();
+  if (vm.count("json")) {
+    std::cout << nlohmann::json{{"events", s.events},
+                                {"batches", s.batches},
+                                {"duplicate_batches", s.duplicates},
+                                {"bytes", s.bytes},
+                                {"partitions", config.partitions}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "published " << s.events << " events in " << s.batches << " new batches ("
+              << s.duplicates << " duplicate) to " << config.partitions << " partitions\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int ClusterMain(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    (args.empty() ? std::cerr : std::cout) << kClusterUsage;
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "init") return InitCommand(rest);
+  if (args[0] == "publish") return PublishCommand(rest);
+  spdlog::error("unknown cluster subcommand \"{}\"; see billsim cluster --help", args[0]);
+  return kExitUsage;
+}
+
+int ShardMain(const std::vector<std::string>& args) {
+  po::options_description options("billsim shard options");
+  options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
+      "partition", po::value<uint32_t>()->required(), "the partition it applies")(
+      "state", po::value<std::string>()->required(),
+      "its folder: the billsim log it keeps (created if missing)")(
+      "fsync", po::value<std::string>()->default_value("always"),
+      "its log's fsync policy: always, interval=MS or never")(
+      "until-idle", po::value<int64_t>()->default_value(0),
+      "stop once no message came for this many ms (0: run until SIGINT/SIGTERM)")(
+      "json", "print the result as one JSON object");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim shard --nats URL --partition N --state DIR [--fsync P]\n"
+                 "                     [--until-idle MS] [--json]\n\n"
+                 "One replica of a cluster partition: consumes the partition's stream in\n"
+                 "order, applies every event with the single-node ledger, and keeps its\n"
+                 "own hash-chained billsim log in DIR (each batch records the stream\n"
+                 "sequence it came from; `billsim replay --log DIR` and `log verify`\n"
+                 "read it). A restart resumes after the last stream sequence in DIR.\n"
+                 "Refused events and messages are logged and published on\n"
+                 "billsim.p<N>.refused as JSON. At the end it prints the stream\n"
+                 "sequence reached, the events applied and refused, and the state digest.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  cluster::ShardOptions o;
+  o.nats_url = vm["nats"].as<std::string>();
+  o.partition = vm["partition"].as<uint32_t>();
+  o.state_dir = vm["state"].as<std::string>();
+  o.until_idle_ms = vm["until-idle"].as<int64_t>();
+  Status st = log::FsyncPolicy::Parse(vm["fsync"].as<std::string>(), &o.fsync);
+  if (!st.ok() || o.until_idle_ms < 0) {
+    spdlog::error("{}", st.ok() ? "--until-idle: must be 0 or more" : st.ToString());
+    return kExitUsage;
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  o.stop = &g_stop;
+  cluster::ShardStats s;
+  st = cluster::RunShard(o, &s);
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return st.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  if (vm.count("json")) {
+    std::cout << nlohmann::json{{"partition", o.partition},
+                                {"resumed_after_stream_seq", s.resumed_after},
+                                {"last_stream_seq", s.last_stream_seq},
+                                {"messages", s.messages},
+                                {"events_applied", s.events_applied},
+                                {"events_refused", s.events_refused},
+                                {"messages_refused", s.messages_refused},
+                                {"last_log_seq", s.last_log_seq},
+                                {"state_digest", s.state_digest}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "partition " << o.partition << ": stream sequence " << s.last_stream_seq
+              << " (resumed after " << s.resumed_after << "), " << s.events_applied
+              << " events applied, " << s.events_refused << " refused, " << s.messages_refused
+              << " messages refused; log sequence " << s.last_log_seq << ", state digest "
+              << s.state_digest << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace billsim::cli

@@ -1,0 +1,40 @@
+// Partitions of a cluster (issue 15): which partition an account belongs
+// to, and the JetStream names a partition goes by.
+//
+// An account belongs to partition XXH64(account_id, seed 0) mod P, where
+// account_id is its UTF-8 bytes and P the cluster's partition count, fixed
+// when the cluster is created (cluster_config.h). The hash is xxHash's
+// XXH64, a published, stable function: every process, on any machine and
+// any later version, puts an account in the same partition.
+#ifndef BILLSIM_CLUSTER_PARTITION_H_
+#define BILLSIM_CLUSTER_PARTITION_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "billsim/v1/events.pb.h"
+
+namespace billsim::cluster {
+
+// The most partitions a cluster may have (a stream each).
+inline constexpr uint32_t kMaxPartitions = 1024;
+
+// REQUIRES: 0 < partitions <= kMaxPartitions.
+uint32_t PartitionOf(std::string_view account_id, uint32_t partitions);
+
+// The account id an event names itself, or empty: a ClockAdvanced for every
+// account, and dispute evidence and decisions (which name only a dispute),
+// name none; nor does an event without a payload.
+std::string_view EventAccountId(const v1::Event& event);
+
+// Partition p's stream ("BILLSIM_P<p>") and the subject its batches are
+// published on ("billsim.p<p>.batch"); refusals a shard of it reports go on
+// "billsim.p<p>.refused".
+std::string StreamName(uint32_t partition);
+std::string BatchSubject(uint32_t partition);
+std::string RefusedSubject(uint32_t partition);
+
+}  // namespace billsim::cluster
+
+#endif  // BILLSIM_CLUSTER_PARTITION_H_

@@ -1,0 +1,139 @@
+#include "cluster/publisher.h"
+
+#include <xxhash.h>
+
+#include <cstdio>
+
+#include "cluster/cluster_config.h"
+#include "cluster/partition.h"
+#include "log/batch_codec.h"
+#include "util/assert.h"
+
+namespace billsim::cluster {
+
+Publisher::Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events)
+    : nats_(nats), partitions_(partitions), batch_events_(batch_events), pending_(partitions) {
+  BILLSIM_ASSERT(partitions > 0 && partitions <= kMaxPartitions && batch_events > 0);
+}
+
+Status Publisher::Route(const v1::Event& e, std::string* account) const {
+  using P = v1::Event::PayloadCase;
+  auto of_dispute = [&](const std::string& id, const char* field) {
+    auto it = dispute_account_.find(id);
+    if (it == dispute_account_.end()) {
+      return Status::InvalidArgument(
+          "event " + std::to_string(e.event_id()) + ": " + field + " \"" + id +
+          "\": no DisputeFiled for it went through this publisher, so its partition is unknown");
+    }
+    *account = it->second;
+    return Status::Ok();
+  };
+  switch (e.payload_case()) {
+    case P::kDisputeEvidenceAdded:
+      return of_dispute(e.dispute_evidence_added().dispute_id(), "dispute_evidence_added.dispute_id");
+    case P::kDisputeDecided:
+      return of_dispute(e.dispute_decided().dispute_id(), "dispute_decided.dispute_id");
+    case P::kClockAdvanced:  // empty: every account's clock, every partition
+      *account = e.clock_advanced().account_id();
+      return Status::Ok();
+    case P::PAYLOAD_NOT_SET:
+      return Status::InvalidArgument("event " + std::to_string(e.event_id()) +
+                                     ": payload: none set");
+    default:
+      *account = std::string(EventAccountId(e));
+  }
+  if (account->empty()) {
+    return Status::InvalidArgument("event " + std::to_string(e.event_id()) +
+                                   ": account_id: empty, so its partition is unknown");
+  }
+  return Status::Ok();
+}
+
+Status Publisher::Add(const v1::Event& event) {
+  std::string account;
+  Status st = Route(event, &account);
+  if (!st.ok()) return st;
+  stats_.events++;
+  if (account.empty()) {  // a ClockAdvanced for every account: every partition
+    for (uint32_t p = 0; p < partitions_; ++p) {
+      st = Queue(p, event);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+  if (event.has_dispute_filed()) dispute_account_[event.dispute_filed().dispute_id()] = account;
+  return Queue(PartitionOf(account, partitions_), event);
+}
+
+Status Publisher::Queue(uint32_t partition, const v1::Event& event) {
+  std::vector<v1::Event>& q = pending_[partition];
+  q.push_back(event);
+  if (q.size() < batch_events_) return Status::Ok();
+  const Status st = Publish(partition, q.data(), q.size());
+  q.clear();
+  return st;
+}
+
+Status Publisher::Flush() {
+  for (uint32_t p = 0; p < partitions_; ++p) {
+    std::vector<v1::Event>& q = pending_[p];
+    if (q.empty()) continue;
+    const Status st = Publish(p, q.data(), q.size());
+    q.clear();
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status Publisher::Publish(uint32_t partition, const v1::Event* events, size_t n) {
+  log::BatchBuilder builder;
+  for (size_t i = 0; i < n; ++i) builder.Add(events[i]);
+  std::string payload;
+  builder.Finish(&payload);
+  if (payload.size() > kMaxMessageBytes) {
+    if (n == 1) {
+      return Status::InvalidArgument("event " + std::to_string(events[0].event_id()) + ": " +
+                                     std::to_string(payload.size()) +
+                                     " bytes encoded, more than a message may hold (" +
+                                     std::to_string(kMaxMessageBytes) + ")");
+    }
+    const Status st = Publish(partition, events, n / 2);  // halves: the bytes are what bounds
+    if (!st.ok()) return st;
+    return Publish(partition, events + n / 2, n - n / 2);
+  }
+  const XXH128_hash_t h = XXH3_128bits(payload.data(), payload.size());
+  char id[80];
+  std::snprintf(id, sizeof id, "b-%016llx%016llx-%zu", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64), n);
+  const std::string subject = BatchSubject(partition);
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
+                                static_cast<int>(payload.size()));
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Billsim-Events", std::to_string(n).c_str());
+  if (s != NATS_OK) {
+    natsMsg_Destroy(msg);
+    return nats_->Error("building a message for " + subject, s);
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = id;
+  po.ExpectStream = nullptr;
+  jsPubAck* ack = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  s = js_PublishMsg(&ack, nats_->js(), msg, &po, &code);
+  natsMsg_Destroy(msg);
+  if (s != NATS_OK) {
+    if (ack != nullptr) jsPubAck_Destroy(ack);
+    return nats_->Error("publishing batch " + std::string(id) + " to " + subject, s, code);
+  }
+  if (ack->Duplicate) {
+    stats_.duplicates++;
+  } else {
+    stats_.batches++;
+  }
+  stats_.bytes += payload.size();
+  jsPubAck_Destroy(ack);
+  return Status::Ok();
+}
+
+}  // namespace billsim::cluster

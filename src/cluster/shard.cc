@@ -1,0 +1,228 @@
+#include "cluster/shard.h"
+
+#include <nats/nats.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "cluster/cluster_config.h"
+#include "cluster/nats_client.h"
+#include "cluster/partition.h"
+#include "journal/journal.h"
+#include "log/read_ahead.h"
+
+namespace billsim::cluster {
+
+namespace {
+
+// The stream sequence recorded in the log's last batch (0: none).
+Status LastStreamSequence(const std::string& dir, uint64_t last_seq, uint64_t* out) {
+  *out = 0;
+  if (last_seq == 0) return Status::Ok();
+  log::ReadAheadStream stream;
+  Status st = stream.Open(dir, log::LogReader::Options{}, last_seq);
+  bool done = false;
+  if (st.ok()) st = stream.Next(&done);
+  if (!st.ok()) return st;
+  if (!done) *out = stream.decoder().stream_sequence();
+  return Status::Ok();
+}
+
+class ShardRun {
+ public:
+  ShardRun(const ShardOptions& o, ShardStats* stats) : o_(o), stats_(stats) {}
+
+  Status Run() {
+    Status st = NatsClient::Connect(o_.nats_url, 5000, &nats_);
+    ClusterConfig config;
+    if (st.ok()) st = LoadCluster(nats_.get(), &config);
+    if (!st.ok()) return st;
+    if (o_.partition >= config.partitions) {
+      return Status::InvalidArgument("--partition: " + std::to_string(o_.partition) +
+                                     " is not a partition of the cluster (it has " +
+                                     std::to_string(config.partitions) + ")");
+    }
+    partitions_ = config.partitions;
+    std::error_code ec;
+    std::filesystem::create_directories(o_.state_dir, ec);
+    if (ec) return Status::IOError(o_.state_dir + ": cannot create: " + ec.message());
+    JournalOptions jo;
+    jo.log.fsync = o_.fsync;
+    st = Journal::Open(o_.state_dir, jo, &journal_);
+    if (st.ok()) st = LastStreamSequence(o_.state_dir, journal_->last_seq(), &stats_->resumed_after);
+    if (!st.ok()) return st;
+    stats_->last_stream_seq = stats_->resumed_after;
+    spdlog::info("shard of partition {}: {} events in {}, resuming after stream sequence {}",
+                 o_.partition, journal_->last_seq(), o_.state_dir, stats_->resumed_after);
+    st = Subscribe(stats_->resumed_after + 1);
+    if (st.ok()) st = Consume();
+    if (sub_ != nullptr) natsSubscription_Destroy(sub_);
+    sub_ = nullptr;
+    stats_->last_log_seq = journal_ != nullptr ? journal_->last_seq() : 0;
+    if (journal_ != nullptr) {
+      stats_->state_digest = journal_->ledger().Digest();
+      const Status closed = journal_->Close();
+      if (st.ok()) st = closed;
+    }
+    return st;
+  }
+
+ private:
+  Status Subscribe(uint64_t from) {
+    const std::string stream = StreamName(o_.partition);
+    const std::string subject = BatchSubject(o_.partition);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = from;
+    so.Config.AckPolicy = js_AckNone;  // the local log is the position
+    so.Config.InactiveThreshold = int64_t{60} * 1000000000;  // an abandoned one goes
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s =
+        js_PullSubscribe(&sub_, nats_->js(), subject.c_str(), nullptr, nullptr, &so, &code);
+    if (s != NATS_OK) return nats_->Error("subscribing to " + stream, s, code);
+    return Status::Ok();
+  }
+
+  Status Consume() {
+    auto last_message = std::chrono::steady_clock::now();
+    while (o_.stop == nullptr || !o_.stop->load()) {
+      natsMsgList list{nullptr, 0};
+      jsErrCode code = static_cast<jsErrCode>(0);
+      const natsStatus s =
+          natsSubscription_Fetch(&list, sub_, static_cast<int>(o_.fetch_batch), 200, &code);
+      if (s == NATS_TIMEOUT || (s == NATS_OK && list.Count == 0)) {
+        natsMsgList_Destroy(&list);
+        const auto idle = std::chrono::steady_clock::now() - last_message;
+        if (o_.until_idle_ms > 0 &&
+            idle >= std::chrono::milliseconds(o_.until_idle_ms)) {
+          return Status::Ok();
+        }
+        continue;
+      }
+      if (s != NATS_OK) {
+        natsMsgList_Destroy(&list);
+        // A node going away: the connection reconnects; ask again.
+        spdlog::warn("{}", nats_->Error("fetching from " + StreamName(o_.partition), s, code)
+                               .message());
+        continue;
+      }
+      last_message = std::chrono::steady_clock::now();
+      Status st;
+      for (int i = 0; i < list.Count && st.ok(); ++i) st = OnMessage(list.Msgs[i]);
+      natsMsgList_Destroy(&list);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  Status OnMessage(natsMsg* msg) {
+    jsMsgMetaData* meta = nullptr;
+    natsStatus s = natsMsg_GetMetaData(&meta, msg);
+    if (s != NATS_OK) return nats_->Error("reading a message's stream sequence", s);
+    const uint64_t seq = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    if (seq <= stats_->last_stream_seq) return Status::Ok();  // already applied
+    stats_->last_stream_seq = seq;
+    stats_->messages++;
+    const std::string_view payload(natsMsg_GetData(msg),
+                                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    const char* count_text = nullptr;
+    uint64_t count = 0;
+    if (natsMsgHeader_Get(msg, "Billsim-Events", &count_text) != NATS_OK ||
+        !ParseCount(count_text, &count)) {
+      return RefuseMessage(seq, "Billsim-Events", "the header is missing or not a count 1..1000000");
+    }
+    Status st = decoder_.Parse(payload, static_cast<uint32_t>(count));
+    if (!st.ok()) return RefuseMessage(seq, "payload", st.message());
+    st = CheckOwnership(seq);
+    if (!st.ok()) return RefuseMessage(seq, "account_id", st.message());
+    refusals_.clear();
+    const uint32_t accepted = journal_->ApplyBatch(decoder_, &refusals_);
+    stats_->events_applied += accepted;
+    stats_->events_refused += refusals_.size();
+    for (const Refusal& r : refusals_) Report(seq, r.event_id, r.field, r.reason);
+    if (journal_->pending() == 0) return Status::Ok();
+    journal_->SetStreamSequence(seq);
+    log::SeqRange range;
+    return journal_->Append(&range);
+  }
+
+  static bool ParseCount(const char* text, uint64_t* out) {
+    if (text == nullptr || *text == '\0') return false;
+    uint64_t v = 0;
+    for (const char* p = text; *p != '\0'; ++p) {
+      if (*p < '0' || *p > '9') return false;
+      v = v * 10 + static_cast<uint64_t>(*p - '0');
+      if (v > 1000000) return false;
+    }
+    *out = v;
+    return v > 0;
+  }
+
+  // Every account the message names directly belongs to this partition
+  // (a publisher that routes by another hash or count is refused, not
+  // half-applied).
+  Status CheckOwnership(uint64_t seq) {
+    auto check = [&](std::string_view account) {
+      if (account.empty()) return Status::Ok();
+      const uint32_t p = PartitionOf(account, partitions_);
+      if (p == o_.partition) return Status::Ok();
+      return Status::InvalidArgument("account \"" + std::string(account) + "\" belongs to partition " +
+                                     std::to_string(p) + ", not " + std::to_string(o_.partition));
+    };
+    for (uint32_t i = 0; i < decoder_.dictionary_size(); ++i) {
+      const Status st = check(decoder_.account(i));
+      if (!st.ok()) return st;
+    }
+    for (uint32_t i = 0; i < decoder_.other_events(); ++i) {
+      const Status st = check(EventAccountId(decoder_.other_event(i)));
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  Status RefuseMessage(uint64_t seq, const std::string& field, const std::string& reason) {
+    stats_->messages_refused++;
+    Report(seq, 0, field, "message refused whole: " + reason);
+    return Status::Ok();
+  }
+
+  void Report(uint64_t seq, uint64_t event_id, const std::string& field, const std::string& reason) {
+    spdlog::warn("partition {} stream sequence {}: event {}: {}: {}", o_.partition, seq, event_id,
+                 field, reason);
+    const std::string text = nlohmann::json{{"partition", o_.partition},
+                                            {"stream_sequence", seq},
+                                            {"event_id", event_id},
+                                            {"field", field},
+                                            {"reason", reason}}
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string subject = RefusedSubject(o_.partition);
+    natsConnection_Publish(nats_->connection(), subject.c_str(), text.data(),
+                           static_cast<int>(text.size()));
+  }
+
+  const ShardOptions& o_;
+  ShardStats* stats_;
+  std::unique_ptr<NatsClient> nats_;
+  std::unique_ptr<Journal> journal_;
+  natsSubscription* sub_ = nullptr;
+  uint32_t partitions_ = 0;
+  log::BatchDecoder decoder_;
+  std::vector<Refusal> refusals_;
+};
+
+}  // namespace
+
+Status RunShard(const ShardOptions& options, ShardStats* stats) {
+  *stats = ShardStats{};
+  ShardRun run(options, stats);
+  return run.Run();
+}
+
+}  // namespace billsim::cluster
