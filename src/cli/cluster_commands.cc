@@ -13,6 +13,7 @@
 #include "cluster/nats_client.h"
 #include "cluster/publisher.h"
 #include "cluster/shard.h"
+#include "log/event_stream.h"
 #include "scenario/event_source.h"
 
 namespace billsim::cli {
@@ -21,7 +22,8 @@ namespace {
 
 constexpr const char* kClusterUsage =
     "usage: billsim cluster init --nats URL --partitions P [--replicas 1|3]\n"
-    "       billsim cluster publish --nats URL [--batch N] FILE...\n\n"
+    "       billsim cluster publish --nats URL [--batch N] [--retry-ms MS] [--json]\n"
+    "                               (FILE... | --log DIR)\n\n"
     "billsim on NATS JetStream. A cluster has P partitions, fixed at init and\n"
     "recorded in JetStream (bucket billsim_cluster, key config); an account\n"
     "belongs to partition XXH64(account_id, seed 0) mod P. Each partition is a\n"
@@ -29,13 +31,46 @@ constexpr const char* kClusterUsage =
     "of columnar event batches, which `billsim shard` replicas apply.\n\n"
     "  init     create the cluster (again with the same shape: no change;\n"
     "           with another: refused)\n"
-    "  publish  route the events of scenario or JSON-lines files to their\n"
-    "           partitions and publish them, each batch with a Nats-Msg-Id\n"
-    "           derived from its bytes (a repeat is a duplicate); exits once\n"
-    "           JetStream acknowledged every batch\n";
+    "  publish  route the events of scenario or JSON-lines files, or of a\n"
+    "           billsim log, to their partitions and publish them, each batch\n"
+    "           with a Nats-Msg-Id derived from its bytes (a repeat is a\n"
+    "           duplicate); a failed publish is retried for --retry-ms; exits\n"
+    "           once JetStream acknowledged every batch\n\n"
+    "URL: nats://HOST:PORT, or a comma-separated list of a cluster's nodes.\n";
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
+
+// Every event of a billsim log, in order, through the publisher.
+Status PublishLog(const std::string& dir, cluster::Publisher* publisher) {
+  class Visitor : public log::BatchVisitor {
+   public:
+    Visitor(const log::BatchDecoder& d, cluster::Publisher* p) : d_(d), p_(p) {}
+    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
+      st = p_->Add(d_.ToEvent(row));
+      return st.ok();
+    }
+    bool OnEvent(uint32_t, const v1::Event& event) override {
+      st = p_->Add(event);
+      return st.ok();
+    }
+    Status st;
+
+   private:
+    const log::BatchDecoder& d_;
+    cluster::Publisher* p_;
+  };
+  log::EventStream stream;
+  Status st = stream.Open(dir);
+  for (bool done = false; st.ok();) {
+    st = stream.Next(&done);
+    if (!st.ok() || done) break;
+    Visitor v(stream.decoder(), publisher);
+    stream.decoder().Visit(&v);
+    st = v.st;
+  }
+  return st;
+}
 
 int InitCommand(const std::vector<std::string>& args) {
   po::options_description options("billsim cluster init options");
@@ -62,14 +97,26 @@ int PublishCommand(const std::vector<std::string>& args) {
   po::options_description options("billsim cluster publish options");
   options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
       "batch", po::value<uint32_t>()->default_value(2000), "events per published batch (1..100000)")(
+      "retry-ms", po::value<int64_t>()->default_value(60000),
+      "how long a failed publish is retried (same message id)")(
+      "log", po::value<std::string>(), "publish the events of this billsim log")(
       "json", "print the result as one JSON object")(
-      "file", po::value<std::vector<std::string>>()->required(), "event files");
+      "file", po::value<std::vector<std::string>>(), "event files");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args, kClusterUsage, options, "file", &vm, &exit)) return exit;
   const uint32_t batch = vm["batch"].as<uint32_t>();
   if (batch == 0 || batch > 100000) {
     spdlog::error("--batch: {} is out of range (1..100000)", batch);
+    return kExitUsage;
+  }
+  if (vm.count("log") == vm.count("file")) {
+    spdlog::error("give event files or --log DIR (one of them)");
+    return kExitUsage;
+  }
+  const int64_t retry_ms = vm["retry-ms"].as<int64_t>();
+  if (retry_ms < 0) {
+    spdlog::error("--retry-ms: must be 0 or more");
     return kExitUsage;
   }
   std::unique_ptr<cluster::NatsClient> nats;
@@ -80,8 +127,18 @@ int PublishCommand(const std::vector<std::string>& args) {
     spdlog::error("{}", st.ToString());
     return kExitFailed;
   }
-  cluster::Publisher publisher(nats.get(), config.partitions, batch);
-  for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
+  cluster::Publisher publisher(nats.get(), config.partitions, batch, retry_ms);
+  if (vm.count("log")) {
+    st = PublishLog(vm["log"].as<std::string>(), &publisher);
+    if (st.ok()) st = publisher.Flush();
+    if (!st.ok()) {
+      spdlog::error("{}", st.ToString());
+      return st.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+    }
+  }
+  const std::vector<std::string> files =
+      vm.count("file") ? vm["file"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  for (const std::string& file : files) {
     std::vector<v1::Event> events;
     st = LoadEvents(file, &events);
     for (size_t i = 0; st.ok() && i < events.size(); ++i) st = publisher.Add(events[i]);
@@ -103,6 +160,7 @@ int PublishCommand(const std::vector<std::string>& args) {
                                 {"batches", s.batches},
                                 {"duplicate_batches", s.duplicates},
                                 {"bytes", s.bytes},
+                                {"retries", s.retries},
                                 {"partitions", config.partitions}}
                      .dump()
               << "\n";

@@ -1,5 +1,8 @@
 #include "cluster/nats_client.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace billsim::cluster {
 
 Status NatsClient::Connect(const std::string& url, int64_t timeout_ms,
@@ -8,8 +11,20 @@ Status NatsClient::Connect(const std::string& url, int64_t timeout_ms,
   c->url_ = url;
   natsOptions* opts = nullptr;
   natsStatus s = natsOptions_Create(&opts);
-  if (s == NATS_OK) s = natsOptions_SetServers(opts, nullptr, 0);
-  if (s == NATS_OK) s = natsOptions_SetURL(opts, url.c_str());
+  // A comma-separated list: every node of a cluster, tried in turn.
+  std::vector<std::string> urls;
+  for (size_t start = 0; start <= url.size();) {
+    const size_t comma = std::min(url.find(',', start), url.size());
+    if (comma > start) urls.push_back(url.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (urls.empty()) return Status::InvalidArgument("--nats: no URL given");
+  std::vector<const char*> servers;
+  for (const std::string& u : urls) servers.push_back(u.c_str());
+  if (s == NATS_OK) {
+    s = natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+  }
+  if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, true);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
   // Keep reconnecting through a node's restart (the cluster's other nodes
   // or the same one): a shard or a publisher outlives a failover.

@@ -2,7 +2,12 @@
 
 #include <xxhash.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "cluster/cluster_config.h"
 #include "cluster/partition.h"
@@ -11,8 +16,13 @@
 
 namespace billsim::cluster {
 
-Publisher::Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events)
-    : nats_(nats), partitions_(partitions), batch_events_(batch_events), pending_(partitions) {
+Publisher::Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events,
+                     int64_t retry_ms)
+    : nats_(nats),
+      partitions_(partitions),
+      batch_events_(batch_events),
+      retry_ms_(retry_ms),
+      pending_(partitions) {
   BILLSIM_ASSERT(partitions > 0 && partitions <= kMaxPartitions && batch_events > 0);
 }
 
@@ -117,15 +127,26 @@ Status Publisher::Publish(uint32_t partition, const v1::Event* events, size_t n)
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MsgId = id;
-  po.ExpectStream = nullptr;
   jsPubAck* ack = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  s = js_PublishMsg(&ack, nats_->js(), msg, &po, &code);
-  natsMsg_Destroy(msg);
-  if (s != NATS_OK) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms_);
+  for (int attempt = 0;; ++attempt) {
+    jsErrCode code = static_cast<jsErrCode>(0);
+    s = js_PublishMsg(&ack, nats_->js(), msg, &po, &code);
+    if (s == NATS_OK) break;
     if (ack != nullptr) jsPubAck_Destroy(ack);
-    return nats_->Error("publishing batch " + std::string(id) + " to " + subject, s, code);
+    ack = nullptr;
+    const Status error =
+        nats_->Error("publishing batch " + std::string(id) + " to " + subject, s, code);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      natsMsg_Destroy(msg);
+      return Status::IOError(error.message() + " (retried for " + std::to_string(retry_ms_) +
+                             " ms)");
+    }
+    if (attempt % 20 == 0) spdlog::warn("{}; retrying", error.message());
+    stats_.retries++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * (attempt + 1), 500)));
   }
+  natsMsg_Destroy(msg);
   if (ack->Duplicate) {
     stats_.duplicates++;
   } else {

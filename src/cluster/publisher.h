@@ -33,12 +33,18 @@ struct PublishStats {
   uint64_t batches = 0;     // batches acknowledged as new
   uint64_t duplicates = 0;  // batches JetStream had already
   uint64_t bytes = 0;       // payload bytes of the batches published
+  uint64_t retries = 0;     // publish attempts repeated after a failure
 };
 
 class Publisher {
  public:
   // REQUIRES: nats outlives the publisher; 0 < partitions; batch_events > 0.
-  Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events);
+  // A publish that fails (a node down, a stream electing its leader) is
+  // retried with the same Nats-Msg-Id for up to `retry_ms`, so a batch is
+  // stored once whether the first attempt's acknowledgement was lost or
+  // the attempt itself.
+  Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events,
+            int64_t retry_ms = 60000);
 
   // Routes one event; publishes its partition's batch when full. An event
   // naming no account (other than a ClockAdvanced for all), or a dispute
@@ -58,6 +64,7 @@ class Publisher {
   NatsClient* nats_;
   uint32_t partitions_;
   uint32_t batch_events_;
+  int64_t retry_ms_;
   std::vector<std::vector<v1::Event>> pending_;   // by partition
   std::unordered_map<std::string, std::string> dispute_account_;
   PublishStats stats_;

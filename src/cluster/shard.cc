@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "cluster/cluster_config.h"
@@ -37,9 +38,16 @@ class ShardRun {
   ShardRun(const ShardOptions& o, ShardStats* stats) : o_(o), stats_(stats) {}
 
   Status Run() {
-    Status st = NatsClient::Connect(o_.nats_url, 5000, &nats_);
+    last_message_ = std::chrono::steady_clock::now();
+    // A node restarting or a stream electing its leader makes requests time
+    // out for a while: I/O errors are retried (while the shard is not
+    // stopped or idle too long); a cluster that does not exist is not.
     ClusterConfig config;
-    if (st.ok()) st = LoadCluster(nats_.get(), &config);
+    Status st = Retrying([&] {
+      Status s = nats_ != nullptr ? Status::Ok() : NatsClient::Connect(o_.nats_url, 5000, &nats_);
+      if (s.ok()) s = LoadCluster(nats_.get(), &config);
+      return s;
+    });
     if (!st.ok()) return st;
     if (o_.partition >= config.partitions) {
       return Status::InvalidArgument("--partition: " + std::to_string(o_.partition) +
@@ -58,10 +66,8 @@ class ShardRun {
     stats_->last_stream_seq = stats_->resumed_after;
     spdlog::info("shard of partition {}: {} events in {}, resuming after stream sequence {}",
                  o_.partition, journal_->last_seq(), o_.state_dir, stats_->resumed_after);
-    st = Subscribe(stats_->resumed_after + 1);
-    if (st.ok()) st = Consume();
-    if (sub_ != nullptr) natsSubscription_Destroy(sub_);
-    sub_ = nullptr;
+    if (Resubscribe()) st = Consume();
+    DropSubscription();
     stats_->last_log_seq = journal_ != nullptr ? journal_->last_seq() : 0;
     if (journal_ != nullptr) {
       stats_->state_digest = journal_->ledger().Digest();
@@ -81,7 +87,7 @@ class ShardRun {
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = from;
     so.Config.AckPolicy = js_AckNone;  // the local log is the position
-    so.Config.InactiveThreshold = int64_t{60} * 1000000000;  // an abandoned one goes
+    so.Config.InactiveThreshold = int64_t{10} * 1000000000;  // an abandoned one goes
     jsErrCode code = static_cast<jsErrCode>(0);
     const natsStatus s =
         js_PullSubscribe(&sub_, nats_->js(), subject.c_str(), nullptr, nullptr, &so, &code);
@@ -90,35 +96,78 @@ class ShardRun {
   }
 
   Status Consume() {
-    auto last_message = std::chrono::steady_clock::now();
+    auto& last_message = last_message_;
+    auto last_subscribe = last_message;
     while (o_.stop == nullptr || !o_.stop->load()) {
       natsMsgList list{nullptr, 0};
       jsErrCode code = static_cast<jsErrCode>(0);
       const natsStatus s =
           natsSubscription_Fetch(&list, sub_, static_cast<int>(o_.fetch_batch), 200, &code);
-      if (s == NATS_TIMEOUT || (s == NATS_OK && list.Count == 0)) {
+      const auto now = std::chrono::steady_clock::now();
+      if (s == NATS_OK && list.Count > 0) {
+        last_message = now;
+        Status st;
+        for (int i = 0; i < list.Count && st.ok(); ++i) st = OnMessage(list.Msgs[i]);
         natsMsgList_Destroy(&list);
-        const auto idle = std::chrono::steady_clock::now() - last_message;
-        if (o_.until_idle_ms > 0 &&
-            idle >= std::chrono::milliseconds(o_.until_idle_ms)) {
-          return Status::Ok();
-        }
+        if (!st.ok()) return st;
         continue;
       }
-      if (s != NATS_OK) {
-        natsMsgList_Destroy(&list);
-        // A node going away: the connection reconnects; ask again.
+      natsMsgList_Destroy(&list);
+      if (s != NATS_OK && s != NATS_TIMEOUT) {
         spdlog::warn("{}", nats_->Error("fetching from " + StreamName(o_.partition), s, code)
                                .message());
-        continue;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-      last_message = std::chrono::steady_clock::now();
-      Status st;
-      for (int i = 0; i < list.Count && st.ok(); ++i) st = OnMessage(list.Msgs[i]);
-      natsMsgList_Destroy(&list);
-      if (!st.ok()) return st;
+      if (o_.until_idle_ms > 0 && now - last_message >= std::chrono::milliseconds(o_.until_idle_ms)) {
+        return Status::Ok();
+      }
+      // Nothing came for a while, or the fetch failed: the consumer may
+      // have gone with a node (an ephemeral consumer lives on one). A new
+      // one from the next sequence this shard needs costs little and
+      // resumes exactly there.
+      if (s != NATS_TIMEOUT || now - last_subscribe >= std::chrono::seconds(1)) {
+        if (!Resubscribe()) break;  // stopped
+        last_subscribe = std::chrono::steady_clock::now();
+      }
     }
     return Status::Ok();
+  }
+
+  bool Stopped() const {
+    if (o_.stop != nullptr && o_.stop->load()) return true;
+    return o_.until_idle_ms > 0 && std::chrono::steady_clock::now() - last_message_ >=
+                                       std::chrono::milliseconds(o_.until_idle_ms);
+  }
+
+  template <typename Fn>
+  Status Retrying(Fn fn) {
+    for (int attempt = 0;; ++attempt) {
+      const Status st = fn();
+      if (st.ok() || st.code() != Status::Code::kIOError || Stopped()) return st;
+      if (attempt % 10 == 0) spdlog::warn("{}; retrying", st.message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+
+  // Replaces the consumer with one from the next sequence this shard
+  // needs, retrying until there is one (a stream electing its leader, a
+  // node restarting); false if the shard was stopped meanwhile.
+  bool Resubscribe() {
+    DropSubscription();
+    for (int attempt = 0;; ++attempt) {
+      const Status st = Subscribe(stats_->last_stream_seq + 1);
+      if (st.ok()) return true;
+      if (Stopped()) return false;  // stopped, or idle long enough
+      if (attempt % 25 == 0) spdlog::warn("{}; retrying", st.message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  void DropSubscription() {
+    if (sub_ == nullptr) return;
+    natsSubscription_Unsubscribe(sub_);  // deletes the ephemeral consumer
+    natsSubscription_Destroy(sub_);
+    sub_ = nullptr;
   }
 
   Status OnMessage(natsMsg* msg) {
@@ -212,6 +261,7 @@ class ShardRun {
   std::unique_ptr<NatsClient> nats_;
   std::unique_ptr<Journal> journal_;
   natsSubscription* sub_ = nullptr;
+  std::chrono::steady_clock::time_point last_message_;  // or the start
   uint32_t partitions_ = 0;
   log::BatchDecoder decoder_;
   std::vector<Refusal> refusals_;

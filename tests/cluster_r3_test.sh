@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# billsim on a three-node NATS cluster on loopback: R3 streams, two
+# partitions with two shard replicas each. While about a million events are
+# published, one NATS node (the one every client lists first) and one shard
+# replica are SIGKILLed and restarted. At the end: the publish succeeded
+# (failed attempts retried with the same message ids), every event was
+# applied exactly once (each partition's log holds its events once, no
+# refusals), the replicas of each partition agree on the state digest, the
+# union of the shards' balances equals a single-node replay of the same
+# events, and every shard's log verifies. Servers, shards and folders are
+# stopped and removed whatever happens.
+# Usage: cluster_r3_test.sh BILLSIM [EVENTS] (default: a million, times
+# BILLSIM_TEST_SCALE when set, as the sanitizer runs set it).
+set -u
+billsim=$1
+events=${2:-$(python3 -c "import os; print(max(20000, int(1000000 * float(os.environ.get('BILLSIM_TEST_SCALE', '1')))))")}
+pass=0 fail=0
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+out=$tmp/out err=$tmp/err
+
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name" >&2
+    echo "--- stdout" >&2; cat "$out" >&2; echo "--- stderr" >&2; tail -20 "$err" >&2; fi
+}
+json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+client_ports=() route_ports=()
+for i in 0 1 2; do client_ports+=("$(free_port)"); route_ports+=("$(free_port)"); done
+routes="nats://127.0.0.1:${route_ports[0]},nats://127.0.0.1:${route_ports[1]},nats://127.0.0.1:${route_ports[2]}"
+url="nats://127.0.0.1:${client_ports[0]},nats://127.0.0.1:${client_ports[1]},nats://127.0.0.1:${client_ports[2]}"
+node_pid=()
+start_node() {  # start_node I
+  local i=$1
+  nats-server -a 127.0.0.1 -p "${client_ports[$i]}" -js -sd "$tmp/js$i" -n "node$i" \
+    --cluster_name billsim --cluster "nats://127.0.0.1:${route_ports[$i]}" --routes "$routes" \
+    >>"$tmp/nats$i.log" 2>&1 &
+  node_pid[$i]=$!
+  pids+=($!)
+}
+for i in 0 1 2; do start_node "$i"; done
+
+# JetStream needs its meta leader before anything can be created.
+for _ in $(seq 150); do
+  "$billsim" cluster init --nats "$url" --partitions 2 --replicas 3 >"$out" 2>"$err" && break
+  sleep 0.2
+done
+check "init: 2 partitions, R3" grep -q '2 partitions, 3 replica' "$out"
+
+"$billsim" bench ledger --accounts 2000 --campaigns 20000 --events "$events" --replay-runs 1 \
+  --dir "$tmp/src" --json >"$tmp/bench.json" 2>"$err"
+check "the workload builds" test $? = 0
+total=$(json "$tmp/bench.json" "d['events']")
+
+start_shard() {  # start_shard NAME PARTITION
+  "$billsim" shard --nats "$url" --partition "$2" --state "$tmp/$1" --fsync never \
+    >"$tmp/$1.out" 2>>"$tmp/$1.err" &
+  pids+=($!)
+  eval "pid_$1=$!"
+}
+start_shard p0a 0; start_shard p0b 0; start_shard p1a 1; start_shard p1b 1
+
+"$billsim" cluster publish --nats "$url" --batch 2000 --json --log "$tmp/src" \
+  >"$tmp/publish.json" 2>"$tmp/publish.err" &
+publisher=$!
+pids+=($publisher)
+
+# Kill node 0 (first in every client's list) half a second into the
+# publish, and shard p0a once its log holds about a fifth of its partition
+# (some 50 bytes an event, half the events); restart both a moment later.
+sleep 0.5
+check "the publisher is still publishing when node 0 is killed" kill -0 "$publisher"
+kill -9 "${node_pid[0]}"
+threshold_kb=$((events / 200))
+for _ in $(seq 600); do
+  [ "$(du -sk "$tmp/p0a" 2>/dev/null | cut -f1)" -gt "$threshold_kb" ] 2>/dev/null && break
+  sleep 0.05
+done
+check "shard p0a is still running when killed" kill -0 "$pid_p0a"
+kill -9 "$pid_p0a"
+sleep 1
+start_node 0
+start_shard p0a 0
+
+wait "$publisher"
+rc=$?
+cp "$tmp/publish.json" "$out"; cp "$tmp/publish.err" "$err"
+check "the publish ends acknowledged despite the kill" test "$rc" = 0
+check "every event was published" test "$(json "$tmp/publish.json" "d['events']")" = "$total"
+
+# Let the shards drain, then stop them and catch each up to the stream's end.
+sleep 2
+kill -TERM "$pid_p0a" "$pid_p0b" "$pid_p1a" "$pid_p1b"
+wait "$pid_p0a" "$pid_p0b" "$pid_p1a" "$pid_p1b" 2>/dev/null
+applied=0
+for s in p0a p0b p1a p1b; do
+  p=${s:1:1}
+  "$billsim" shard --nats "$url" --partition "$p" --state "$tmp/$s" --until-idle 3000 --json \
+    >"$tmp/$s.json" 2>>"$tmp/$s.err"
+  cp "$tmp/$s.json" "$out"; cp "$tmp/$s.err" "$err"
+  check "$s catches up" test $? = 0
+  check "$s refused nothing (no event twice)" test "$(json "$tmp/$s.json" "d['events_refused'] + d['messages_refused']")" = 0
+done
+for p in 0 1; do
+  check "partition $p's replicas agree" test "$(json "$tmp/p${p}a.json" "d['state_digest']")" = "$(json "$tmp/p${p}b.json" "d['state_digest']")"
+  check "partition $p's replicas hold the same events" test "$(json "$tmp/p${p}a.json" "d['last_log_seq']")" = "$(json "$tmp/p${p}b.json" "d['last_log_seq']")"
+done
+check "each event is in exactly one partition's log, once" test "$(( $(json "$tmp/p0a.json" "d['last_log_seq']") + $(json "$tmp/p1a.json" "d['last_log_seq']") ))" = "$total"
+for s in p0a p0b p1a p1b; do
+  "$billsim" log verify --log "$tmp/$s" >"$out" 2>"$err"; check "$s's log verifies" test $? = 0
+done
+"$billsim" replay --log "$tmp/src" --report csv 2>"$err" | tail -n +2 | cut -d, -f2- | sort >"$tmp/single.csv"
+for s in p0a p1b; do "$billsim" replay --log "$tmp/$s" --report csv 2>>"$err" | tail -n +2; done | cut -d, -f2- | sort >"$tmp/shards.csv"
+check "the union of the shards' balances equals a single-node replay" cmp -s "$tmp/single.csv" "$tmp/shards.csv"
+check "the restarted shard resumed rather than starting over" grep -q 'resuming after stream sequence [1-9]' "$tmp/p0a.err"
+
+echo "cluster_r3: $pass passed, $fail failed ($total events; publisher retries: $(json "$tmp/publish.json" "d.get('retries', 0)"))"
+[ "$fail" -eq 0 ]
