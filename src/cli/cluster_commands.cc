@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -128,6 +129,7 @@ int PublishCommand(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   cluster::Publisher publisher(nats.get(), config.partitions, batch, retry_ms);
+  const auto started = std::chrono::steady_clock::now();
   if (vm.count("log")) {
     st = PublishLog(vm["log"].as<std::string>(), &publisher);
     if (st.ok()) st = publisher.Flush();
@@ -154,6 +156,8 @@ int PublishCommand(const std::vector<std::string>& args) {
     spdlog::error("{}", st.ToString());
     return kExitFailed;
   }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const cluster::PublishStats& s = publisher.stats();
   if (vm.count("json")) {
     std::cout << nlohmann::json{{"events", s.events},
@@ -161,6 +165,8 @@ int PublishCommand(const std::vector<std::string>& args) {
                                 {"duplicate_batches", s.duplicates},
                                 {"bytes", s.bytes},
                                 {"retries", s.retries},
+                                {"seconds", seconds},
+                                {"events_per_s", seconds > 0 ? static_cast<uint64_t>(s.events / seconds) : 0},
                                 {"partitions", config.partitions}}
                      .dump()
               << "\n";

@@ -298,11 +298,18 @@ void Ledger::SerializeState(const std::function<void(std::string_view)>& out) co
   // length-delimited field, the tail (15-16).
   std::string bytes;
   auto serialize = [&bytes](const google::protobuf::MessageLite& m) {
-    bytes.clear();
-    google::protobuf::io::StringOutputStream stream(&bytes);
+    // Into exactly its size: a StringOutputStream would first grow the
+    // string to its whole capacity (zeroing it), and the capacity stays
+    // that of the largest piece, the head, whose applied-id ranges alone
+    // are megabytes when ids are scattered (a cluster shard's): a memset
+    // of megabytes for every campaign.
+    const size_t size = m.ByteSizeLong();
+    bytes.resize(size);
+    google::protobuf::io::ArrayOutputStream stream(bytes.data(), static_cast<int>(size));
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
+    m.SerializeWithCachedSizes(&coded);
+    BILLSIM_ASSERT(!coded.HadError() && static_cast<size_t>(coded.ByteCount()) == size);
   };
   std::string frame;
   auto field = [&](int number, const google::protobuf::MessageLite& m) {
