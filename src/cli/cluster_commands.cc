@@ -1,5 +1,6 @@
 // billsim cluster init|publish and billsim shard: billsim on NATS JetStream
 // (src/cluster/, issue 15).
+#include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -39,6 +40,13 @@ constexpr const char* kClusterUsage =
     "           once JetStream acknowledged every batch\n\n"
     "URL: nats://HOST:PORT, or a comma-separated list of a cluster's nodes.\n";
 
+// Releases the NATS library's own threads and memory at the end of a
+// command (after every connection is gone): declared first in a command,
+// so destroyed last.
+struct NatsLibrary {
+  ~NatsLibrary() { nats_Close(); }
+};
+
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
@@ -74,6 +82,7 @@ Status PublishLog(const std::string& dir, cluster::Publisher* publisher) {
 }
 
 int InitCommand(const std::vector<std::string>& args) {
+  NatsLibrary library;
   po::options_description options("billsim cluster init options");
   options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
       "partitions", po::value<uint32_t>()->required(), "partitions (1..1024)")(
@@ -95,6 +104,7 @@ int InitCommand(const std::vector<std::string>& args) {
 }
 
 int PublishCommand(const std::vector<std::string>& args) {
+  NatsLibrary library;
   po::options_description options("billsim cluster publish options");
   options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
       "batch", po::value<uint32_t>()->default_value(2000), "events per published batch (1..100000)")(
@@ -158,7 +168,7 @@ int PublishCommand(const std::vector<std::string>& args) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const cluster::PublishStats& s = publisher.stats();
+  const cluster::PublishStats s = publisher.stats();
   if (vm.count("json")) {
     std::cout << nlohmann::json{{"events", s.events},
                                 {"batches", s.batches},
@@ -192,6 +202,7 @@ int ClusterMain(const std::vector<std::string>& args) {
 }
 
 int ShardMain(const std::vector<std::string>& args) {
+  NatsLibrary library;
   po::options_description options("billsim shard options");
   options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
       "partition", po::value<uint32_t>()->required(), "the partition it applies")(

@@ -22,8 +22,26 @@ Publisher::Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_event
       partitions_(partitions),
       batch_events_(batch_events),
       retry_ms_(retry_ms),
-      pending_(partitions) {
+      pending_(partitions),
+      senders_(std::min(partitions, kMaxSenders)) {
   BILLSIM_ASSERT(partitions > 0 && partitions <= kMaxPartitions && batch_events > 0);
+  for (Sender& s : senders_) s.thread = std::thread([this, &s] { SenderLoop(&s); });
+}
+
+Publisher::~Publisher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (Sender& s : senders_) s.thread.join();
+}
+
+PublishStats Publisher::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  PublishStats s = stats_;
+  s.events = events_;
+  return s;
 }
 
 Status Publisher::Route(const v1::Event& e, std::string* account) const {
@@ -63,7 +81,7 @@ Status Publisher::Add(const v1::Event& event) {
   std::string account;
   Status st = Route(event, &account);
   if (!st.ok()) return st;
-  stats_.events++;
+  events_++;
   if (account.empty()) {  // a ClockAdvanced for every account: every partition
     for (uint32_t p = 0; p < partitions_; ++p) {
       st = Queue(p, event);
@@ -79,7 +97,7 @@ Status Publisher::Queue(uint32_t partition, const v1::Event& event) {
   std::vector<v1::Event>& q = pending_[partition];
   q.push_back(event);
   if (q.size() < batch_events_) return Status::Ok();
-  const Status st = Publish(partition, q.data(), q.size());
+  const Status st = Encode(partition, q.data(), q.size());
   q.clear();
   return st;
 }
@@ -88,38 +106,88 @@ Status Publisher::Flush() {
   for (uint32_t p = 0; p < partitions_; ++p) {
     std::vector<v1::Event>& q = pending_[p];
     if (q.empty()) continue;
-    const Status st = Publish(p, q.data(), q.size());
+    const Status st = Encode(p, q.data(), q.size());
     q.clear();
     if (!st.ok()) return st;
   }
-  return Status::Ok();
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] {
+    if (!failure_.ok()) return true;
+    for (const Sender& s : senders_) {
+      if (s.busy || !s.queue.empty()) return false;
+    }
+    return true;
+  });
+  return failure_;
 }
 
-Status Publisher::Publish(uint32_t partition, const v1::Event* events, size_t n) {
+Status Publisher::Encode(uint32_t partition, const v1::Event* events, size_t n) {
   log::BatchBuilder builder;
   for (size_t i = 0; i < n; ++i) builder.Add(events[i]);
-  std::string payload;
-  builder.Finish(&payload);
-  if (payload.size() > kMaxMessageBytes) {
+  Outgoing out{partition, static_cast<uint32_t>(n), {}};
+  builder.Finish(&out.payload);
+  if (out.payload.size() > kMaxMessageBytes) {
     if (n == 1) {
       return Status::InvalidArgument("event " + std::to_string(events[0].event_id()) + ": " +
-                                     std::to_string(payload.size()) +
+                                     std::to_string(out.payload.size()) +
                                      " bytes encoded, more than a message may hold (" +
                                      std::to_string(kMaxMessageBytes) + ")");
     }
-    const Status st = Publish(partition, events, n / 2);  // halves: the bytes are what bounds
+    const Status st = Encode(partition, events, n / 2);  // halves: the bytes are what bounds
     if (!st.ok()) return st;
-    return Publish(partition, events + n / 2, n - n / 2);
+    return Encode(partition, events + n / 2, n - n / 2);
   }
+  Sender& sender = senders_[partition % senders_.size()];
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [&] { return !failure_.ok() || sender.queue.size() < kQueuedPerSender; });
+  if (!failure_.ok()) return failure_;
+  sender.queue.push_back(std::move(out));
+  lock.unlock();
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+void Publisher::SenderLoop(Sender* sender) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    changed_.wait(lock, [&] { return stopping_ || !sender->queue.empty(); });
+    if (stopping_) return;
+    if (!failure_.ok()) {  // nothing more goes out after a failure
+      sender->queue.clear();
+      changed_.notify_all();
+      continue;
+    }
+    sender->busy = true;
+    const Outgoing& out = sender->queue.front();
+    lock.unlock();
+    bool duplicate = false;
+    uint64_t retries = 0;
+    const Status st = Send(out, &duplicate, &retries);
+    lock.lock();
+    sender->busy = false;
+    stats_.retries += retries;
+    if (st.ok()) {
+      (duplicate ? stats_.duplicates : stats_.batches)++;
+      stats_.bytes += out.payload.size();
+    } else if (failure_.ok()) {
+      failure_ = st;
+    }
+    sender->queue.pop_front();
+    changed_.notify_all();
+  }
+}
+
+Status Publisher::Send(const Outgoing& out, bool* duplicate, uint64_t* retries) {
+  const std::string& payload = out.payload;
   const XXH128_hash_t h = XXH3_128bits(payload.data(), payload.size());
   char id[80];
-  std::snprintf(id, sizeof id, "b-%016llx%016llx-%zu", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64), n);
-  const std::string subject = BatchSubject(partition);
+  std::snprintf(id, sizeof id, "b-%016llx%016llx-%u", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64), out.events);
+  const std::string subject = BatchSubject(out.partition);
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
                                 static_cast<int>(payload.size()));
-  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Billsim-Events", std::to_string(n).c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Billsim-Events", std::to_string(out.events).c_str());
   if (s != NATS_OK) {
     natsMsg_Destroy(msg);
     return nats_->Error("building a message for " + subject, s);
@@ -143,16 +211,11 @@ Status Publisher::Publish(uint32_t partition, const v1::Event* events, size_t n)
                              " ms)");
     }
     if (attempt % 20 == 0) spdlog::warn("{}; retrying", error.message());
-    stats_.retries++;
+    ++*retries;
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * (attempt + 1), 500)));
   }
   natsMsg_Destroy(msg);
-  if (ack->Duplicate) {
-    stats_.duplicates++;
-  } else {
-    stats_.batches++;
-  }
-  stats_.bytes += payload.size();
+  *duplicate = ack->Duplicate;
   jsPubAck_Destroy(ack);
   return Status::Ok();
 }

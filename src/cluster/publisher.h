@@ -14,11 +14,23 @@
 // that JetStream drops within its window (cluster_config.h); past it, the
 // shard's ledger refuses the repeated event ids (R10). Durable means
 // JetStream acknowledged the publish (with R3, after its quorum).
+//
+// Partitions publish side by side: each is served by one of up to
+// kMaxSenders sender threads, which publishes that partition's batches
+// one at a time, each only after the one before it is acknowledged (a
+// batch retried after a failure can never land behind a later one, so
+// every stream holds its batches in the order they were made). At most
+// kQueuedPerSender encoded batches wait per sender: the caller blocks
+// beyond that, so memory stays bounded.
 #ifndef BILLSIM_CLUSTER_PUBLISHER_H_
 #define BILLSIM_CLUSTER_PUBLISHER_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -45,29 +57,62 @@ class Publisher {
   // the attempt itself.
   Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events,
             int64_t retry_ms = 60000);
+  ~Publisher();  // stops the senders (what they had not sent is dropped)
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  static constexpr uint32_t kMaxSenders = 8;
+  static constexpr size_t kQueuedPerSender = 4;
 
   // Routes one event; publishes its partition's batch when full. An event
   // naming no account (other than a ClockAdvanced for all), or a dispute
   // this publisher has not seen filed, is InvalidArgument naming its id
   // and field, and nothing of it is queued.
   Status Add(const v1::Event& event);
-  // Publishes every partition's pending batch and waits for the acks.
+  // Publishes every partition's pending batch and waits for the acks of
+  // everything handed over so far. After a failure (a publish still failing
+  // after retry_ms), returns it, and so does every later call.
   Status Flush();
 
-  const PublishStats& stats() const { return stats_; }
+  // After Flush: what was acknowledged.
+  PublishStats stats() const;
 
  private:
+  struct Outgoing {
+    uint32_t partition;
+    uint32_t events;
+    std::string payload;
+  };
+  struct Sender {
+    std::deque<Outgoing> queue;
+    bool busy = false;  // publishing the front one
+    std::thread thread;
+  };
+
   Status Route(const v1::Event& event, std::string* account) const;
   Status Queue(uint32_t partition, const v1::Event& event);
-  Status Publish(uint32_t partition, const v1::Event* events, size_t n);
+  // Encodes events into batches within kMaxMessageBytes and hands them to
+  // the partition's sender (blocking while its queue is full).
+  Status Encode(uint32_t partition, const v1::Event* events, size_t n);
+  void SenderLoop(Sender* sender);
+  // One batch, retried with the same message id until acknowledged or
+  // retry_ms has passed. Runs on a sender thread.
+  Status Send(const Outgoing& out, bool* duplicate, uint64_t* retries);
 
   NatsClient* nats_;
   uint32_t partitions_;
   uint32_t batch_events_;
   int64_t retry_ms_;
-  std::vector<std::vector<v1::Event>> pending_;   // by partition
+  std::vector<std::vector<v1::Event>> pending_;   // by partition, not yet encoded
   std::unordered_map<std::string, std::string> dispute_account_;
-  PublishStats stats_;
+  uint64_t events_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // a queue moved, or stop/failure
+  std::vector<Sender> senders_;      // partition p is served by p % size
+  bool stopping_ = false;
+  Status failure_;                   // the first publish that failed for good
+  PublishStats stats_;               // guarded by mu_ (but events)
 };
 
 }  // namespace billsim::cluster
