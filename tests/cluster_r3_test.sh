@@ -73,10 +73,13 @@ start_shard p0a 0; start_shard p0b 0; start_shard p1a 1; start_shard p1b 1
 publisher=$!
 pids+=($publisher)
 
-# Kill node 0 (first in every client's list) half a second into the
-# publish, and shard p0a once its log holds about a fifth of its partition
+# Kill node 0 (first in every client's list) as soon as the shards see
+# the first batches, and shard p0a once its log holds about a fifth of its partition
 # (some 50 bytes an event, half the events); restart both a moment later.
-sleep 0.5
+for _ in $(seq 600); do  # until the shards see the first batches
+  [ "$(du -sk "$tmp/p0b" 2>/dev/null | cut -f1)" -gt 100 ] 2>/dev/null && break
+  sleep 0.02
+done
 check "the publisher is still publishing when node 0 is killed" kill -0 "$publisher"
 kill -9 "${node_pid[0]}"
 threshold_kb=$((events / 200))
@@ -105,8 +108,9 @@ for s in p0a p0b p1a p1b; do
   p=${s:1:1}
   "$billsim" shard --nats "$url" --partition "$p" --state "$tmp/$s" --until-idle 3000 --json \
     >"$tmp/$s.json" 2>>"$tmp/$s.err"
+  rc=$?
   cp "$tmp/$s.json" "$out"; cp "$tmp/$s.err" "$err"
-  check "$s catches up" test $? = 0
+  check "$s catches up" test "$rc" = 0
   check "$s refused nothing (no event twice)" test "$(json "$tmp/$s.json" "d['events_refused'] + d['messages_refused']")" = 0
 done
 for p in 0 1; do

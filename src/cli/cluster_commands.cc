@@ -155,9 +155,11 @@ int PublishCommand(const std::vector<std::string>& args) {
     st = LoadEvents(file, &events);
     for (size_t i = 0; st.ok() && i < events.size(); ++i) st = publisher.Add(events[i]);
     if (!st.ok()) {
+      // What JetStream acknowledged stays published; what was still queued
+      // is not sent. A rerun of the fixed file sends everything again: its
+      // batches differ, so the shards refuse what they have as repeated
+      // ids (R10), each reported.
       spdlog::error("{}: {}", file, st.ToString());
-      // What was published stays published (and a rerun is a duplicate).
-      publisher.Flush();
       return st.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
     }
   }

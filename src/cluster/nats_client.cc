@@ -9,8 +9,6 @@ Status NatsClient::Connect(const std::string& url, int64_t timeout_ms,
                            std::unique_ptr<NatsClient>* out) {
   std::unique_ptr<NatsClient> c(new NatsClient());
   c->url_ = url;
-  natsOptions* opts = nullptr;
-  natsStatus s = natsOptions_Create(&opts);
   // A comma-separated list: every node of a cluster, tried in turn.
   std::vector<std::string> urls;
   for (size_t start = 0; start <= url.size();) {
@@ -19,6 +17,8 @@ Status NatsClient::Connect(const std::string& url, int64_t timeout_ms,
     start = comma + 1;
   }
   if (urls.empty()) return Status::InvalidArgument("--nats: no URL given");
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
   std::vector<const char*> servers;
   for (const std::string& u : urls) servers.push_back(u.c_str());
   if (s == NATS_OK) {
@@ -49,9 +49,12 @@ NatsClient::~NatsClient() {
 
 Status NatsClient::Error(const std::string& what, natsStatus s, jsErrCode code) const {
   std::string text = natsStatus_GetText(s);
+  // The library's last error text, when it is about this error (it is
+  // per thread and not cleared, so it may be an earlier call's).
   natsStatus last = NATS_OK;
   const char* detail = nats_GetLastError(&last);
-  if (detail != nullptr && *detail != '\0' && text.find(detail) == std::string::npos) {
+  if (last == s && detail != nullptr && *detail != '\0' &&
+      text.find(detail) == std::string::npos) {
     text += ": " + std::string(detail);
   }
   if (code != 0) text += " (JetStream error " + std::to_string(static_cast<int>(code)) + ")";

@@ -16,6 +16,13 @@
 
 namespace billsim::cluster {
 
+namespace {
+// Bytes kept free for the message's headers (Nats-Msg-Id, Billsim-Events).
+constexpr uint32_t kHeaderRoom = 1024;
+// JetStream's "message size exceeds maximum allowed".
+constexpr int kMessageTooLarge = 10054;
+}  // namespace
+
 Publisher::Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_events,
                      int64_t retry_ms)
     : nats_(nats),
@@ -89,7 +96,9 @@ Status Publisher::Add(const v1::Event& event) {
     }
     return Status::Ok();
   }
-  if (event.has_dispute_filed()) dispute_account_[event.dispute_filed().dispute_id()] = account;
+  // The first filing names the dispute's account (a second DisputeFiled of
+  // the same id is refused by the ledger; it must not move the routing).
+  if (event.has_dispute_filed()) dispute_account_.emplace(event.dispute_filed().dispute_id(), account);
   return Queue(PartitionOf(account, partitions_), event);
 }
 
@@ -126,12 +135,13 @@ Status Publisher::Encode(uint32_t partition, const v1::Event* events, size_t n) 
   for (size_t i = 0; i < n; ++i) builder.Add(events[i]);
   Outgoing out{partition, static_cast<uint32_t>(n), {}};
   builder.Finish(&out.payload);
-  if (out.payload.size() > kMaxMessageBytes) {
+  // The server bounds headers and payload together: room for ours.
+  if (out.payload.size() > kMaxMessageBytes - kHeaderRoom) {
     if (n == 1) {
       return Status::InvalidArgument("event " + std::to_string(events[0].event_id()) + ": " +
                                      std::to_string(out.payload.size()) +
                                      " bytes encoded, more than a message may hold (" +
-                                     std::to_string(kMaxMessageBytes) + ")");
+                                     std::to_string(kMaxMessageBytes - kHeaderRoom) + ")");
     }
     const Status st = Encode(partition, events, n / 2);  // halves: the bytes are what bounds
     if (!st.ok()) return st;
@@ -205,6 +215,10 @@ Status Publisher::Send(const Outgoing& out, bool* duplicate, uint64_t* retries) 
     ack = nullptr;
     const Status error =
         nats_->Error("publishing batch " + std::string(id) + " to " + subject, s, code);
+    if (code == kMessageTooLarge) {  // will not succeed however often tried
+      natsMsg_Destroy(msg);
+      return error;
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       natsMsg_Destroy(msg);
       return Status::IOError(error.message() + " (retried for " + std::to_string(retry_ms_) +

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -66,7 +67,8 @@ class ShardRun {
     stats_->last_stream_seq = stats_->resumed_after;
     spdlog::info("shard of partition {}: {} events in {}, resuming after stream sequence {}",
                  o_.partition, journal_->last_seq(), o_.state_dir, stats_->resumed_after);
-    if (Resubscribe()) st = Consume();
+    last_message_ = std::chrono::steady_clock::now();  // idle counts from here
+    st = Resubscribe() ? Consume() : GaveUp();
     DropSubscription();
     stats_->last_log_seq = journal_ != nullptr ? journal_->last_seq() : 0;
     if (journal_ != nullptr) {
@@ -96,8 +98,6 @@ class ShardRun {
   }
 
   Status Consume() {
-    auto& last_message = last_message_;
-    auto last_subscribe = last_message;
     while (o_.stop == nullptr || !o_.stop->load()) {
       natsMsgList list{nullptr, 0};
       jsErrCode code = static_cast<jsErrCode>(0);
@@ -105,11 +105,18 @@ class ShardRun {
           natsSubscription_Fetch(&list, sub_, static_cast<int>(o_.fetch_batch), 200, &code);
       const auto now = std::chrono::steady_clock::now();
       if (s == NATS_OK && list.Count > 0) {
-        last_message = now;
+        last_message_ = now;
         Status st;
-        for (int i = 0; i < list.Count && st.ok(); ++i) st = OnMessage(list.Msgs[i]);
+        bool gap = false;
+        for (int i = 0; i < list.Count && st.ok() && !gap; ++i) {
+          st = OnMessage(list.Msgs[i], &gap);
+        }
         natsMsgList_Destroy(&list);
         if (!st.ok()) return st;
+        // A message the consumer counted as delivered never came (a node
+        // went away mid-fetch; with no acks it is not sent again): read
+        // again from the first sequence not applied.
+        if (gap && !Resubscribe()) return GaveUp();
         continue;
       }
       natsMsgList_Destroy(&list);
@@ -118,18 +125,46 @@ class ShardRun {
                                .message());
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-      if (o_.until_idle_ms > 0 && now - last_message >= std::chrono::milliseconds(o_.until_idle_ms)) {
-        return Status::Ok();
+      const auto quiet = now - std::max(last_message_, last_subscribe_);
+      if (o_.until_idle_ms > 0 && now - last_message_ >= std::chrono::milliseconds(o_.until_idle_ms)) {
+        // Idle: done, if nothing in the stream is left to read.
+        uint64_t stream_last = 0;
+        const Status st = StreamLastSequence(&stream_last);
+        if (st.ok() && stats_->last_stream_seq >= stream_last) return Status::Ok();
+        if (!st.ok()) return Status::IOError("idle, but cannot tell whether the stream is read to its end: " + st.message());
+        last_message_ = now;  // more to read: a new consumer, and wait again
+        if (!Resubscribe()) return GaveUp();
+        continue;
       }
-      // Nothing came for a while, or the fetch failed: the consumer may
-      // have gone with a node (an ephemeral consumer lives on one). A new
-      // one from the next sequence this shard needs costs little and
-      // resumes exactly there.
-      if (s != NATS_TIMEOUT || now - last_subscribe >= std::chrono::seconds(1)) {
-        if (!Resubscribe()) break;  // stopped
-        last_subscribe = std::chrono::steady_clock::now();
+      // The fetch failed, or nothing came for a while: the consumer may have
+      // gone with a node (an ephemeral consumer lives on one). A new one
+      // from the next sequence this shard needs costs little and resumes
+      // exactly there.
+      if (s != NATS_TIMEOUT || quiet >= std::chrono::seconds(2)) {
+        if (!Resubscribe()) return GaveUp();
       }
     }
+    return Status::Ok();
+  }
+
+  // Resubscribe gave up: stopped (fine), or idle past --until-idle without
+  // a consumer (not fine: the stream may hold more).
+  Status GaveUp() const {
+    if (o_.stop != nullptr && o_.stop->load()) return Status::Ok();
+    return Status::IOError("partition " + std::to_string(o_.partition) +
+                           ": no consumer could be made for " +
+                           std::to_string(o_.until_idle_ms) +
+                           " ms; the stream may hold more than was applied");
+  }
+
+  Status StreamLastSequence(uint64_t* last) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const std::string name = StreamName(o_.partition);
+    const natsStatus s = js_GetStreamInfo(&si, nats_->js(), name.c_str(), nullptr, &code);
+    if (s != NATS_OK) return nats_->Error("reading stream " + name + "'s state", s, code);
+    *last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
     return Status::Ok();
   }
 
@@ -156,7 +191,11 @@ class ShardRun {
     DropSubscription();
     for (int attempt = 0;; ++attempt) {
       const Status st = Subscribe(stats_->last_stream_seq + 1);
-      if (st.ok()) return true;
+      last_subscribe_ = std::chrono::steady_clock::now();
+      if (st.ok()) {
+        next_consumer_seq_ = 1;  // a new consumer counts from 1
+        return true;
+      }
       if (Stopped()) return false;  // stopped, or idle long enough
       if (attempt % 25 == 0) spdlog::warn("{}; retrying", st.message());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -170,12 +209,21 @@ class ShardRun {
     sub_ = nullptr;
   }
 
-  Status OnMessage(natsMsg* msg) {
+  Status OnMessage(natsMsg* msg, bool* gap) {
     jsMsgMetaData* meta = nullptr;
     natsStatus s = natsMsg_GetMetaData(&meta, msg);
     if (s != NATS_OK) return nats_->Error("reading a message's stream sequence", s);
     const uint64_t seq = meta->Sequence.Stream;
+    const uint64_t consumer_seq = meta->Sequence.Consumer;
     jsMsgMetaData_Destroy(meta);
+    if (consumer_seq != next_consumer_seq_) {
+      spdlog::warn("partition {}: consumer sequence {} where {} was due (a message lost in "
+                   "transit): reading again after stream sequence {}",
+                   o_.partition, consumer_seq, next_consumer_seq_, stats_->last_stream_seq);
+      *gap = true;
+      return Status::Ok();
+    }
+    next_consumer_seq_++;
     if (seq <= stats_->last_stream_seq) return Status::Ok();  // already applied
     stats_->last_stream_seq = seq;
     stats_->messages++;
@@ -261,7 +309,9 @@ class ShardRun {
   std::unique_ptr<NatsClient> nats_;
   std::unique_ptr<Journal> journal_;
   natsSubscription* sub_ = nullptr;
-  std::chrono::steady_clock::time_point last_message_;  // or the start
+  std::chrono::steady_clock::time_point last_message_;    // or the start
+  std::chrono::steady_clock::time_point last_subscribe_;
+  uint64_t next_consumer_seq_ = 1;  // of the current consumer
   uint32_t partitions_ = 0;
   log::BatchDecoder decoder_;
   std::vector<Refusal> refusals_;
