@@ -16,6 +16,7 @@
 #include "cluster/partition.h"
 #include "journal/journal.h"
 #include "log/read_ahead.h"
+#include "replay/replayer.h"
 
 namespace billsim::cluster {
 
@@ -72,9 +73,17 @@ class ShardRun {
     DropSubscription();
     stats_->last_log_seq = journal_ != nullptr ? journal_->last_seq() : 0;
     if (journal_ != nullptr) {
-      stats_->state_digest = journal_->ledger().Digest();
       const Status closed = journal_->Close();
+      journal_.reset();
       if (st.ok()) st = closed;
+      // The digest of the state its log rebuilds. The live ledger's also
+      // counts the refusals it saw, which are not in the log: a replica
+      // that restarted since would differ from one that did not.
+      Ledger rebuilt;
+      ReplayStats rs;
+      const Status replayed = Replay(o_.state_dir, ReplayOptions{}, &rebuilt, &rs);
+      if (st.ok()) st = replayed;
+      if (replayed.ok()) stats_->state_digest = rebuilt.Digest();
     }
     return st;
   }

@@ -47,7 +47,9 @@ struct ShardStats {
   uint64_t events_refused = 0;     // by the ledger, duplicates included
   uint64_t messages_refused = 0;   // whole messages it could not use
   uint64_t last_log_seq = 0;       // its log's last sequence at the end
-  std::string state_digest;        // the ledger's, at the end
+  // At the end, of the state its log rebuilds (refusals seen live are not
+  // in the log, so not in it): replicas of a partition agree on it.
+  std::string state_digest;
 };
 
 Status RunShard(const ShardOptions& options, ShardStats* stats);
