@@ -140,8 +140,15 @@ class ShardRun {
         uint64_t stream_last = 0;
         const Status st = StreamLastSequence(&stream_last);
         if (st.ok() && stats_->last_stream_seq >= stream_last) return Status::Ok();
-        if (!st.ok()) return Status::IOError("idle, but cannot tell whether the stream is read to its end: " + st.message());
-        last_message_ = now;  // more to read: a new consumer, and wait again
+        if (!st.ok()) {
+          // A node restarting: ask again after another idle period, a few times.
+          if (++unanswered_idle_checks_ > 5) {
+            return Status::IOError(
+                "idle, but cannot tell whether the stream is read to its end: " + st.message());
+          }
+          spdlog::warn("{}; asking again", st.message());
+        }
+        last_message_ = now;  // more to read (or unknown): a new consumer, and wait again
         if (!Resubscribe()) return GaveUp();
         continue;
       }
@@ -321,6 +328,7 @@ class ShardRun {
   std::chrono::steady_clock::time_point last_message_;    // or the start
   std::chrono::steady_clock::time_point last_subscribe_;
   uint64_t next_consumer_seq_ = 1;  // of the current consumer
+  int unanswered_idle_checks_ = 0;  // stream state requests that failed
   uint32_t partitions_ = 0;
   log::BatchDecoder decoder_;
   std::vector<Refusal> refusals_;
