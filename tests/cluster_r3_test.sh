@@ -23,6 +23,7 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM  # (the EXIT trap then stops the servers)
 out=$tmp/out err=$tmp/err
 
 check() {  # check NAME CONDITION...

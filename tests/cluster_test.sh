@@ -19,6 +19,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM  # (the EXIT trap then stops the servers)
 out=$tmp/out err=$tmp/err
 
 check() {  # check NAME CONDITION...

@@ -8,6 +8,7 @@
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ class ShardTest : public ::testing::Test {
     server_ = fork();
     ASSERT_GE(server_, 0);
     if (server_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, however it ends
       const std::string log = (dir_ / "nats.log").string();
       freopen(log.c_str(), "w", stderr);
       freopen(log.c_str(), "w", stdout);
