@@ -2,8 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "server/commit_pipeline.h"
-#include "server/query_service.h"
+#include "server/backend.h"
 
 namespace billsim::server {
 
@@ -45,11 +44,11 @@ void ConnectionManager::RemoveOutput(uint64_t bytes) {
 }
 
 Push ConnectionManager::Route(Work& work) {
-  return OffCommitter(work.parsed.request) ? queries_->Submit(work) : pipeline_->Submit(work);
+  return backend_->Submit(work);
 }
 
-uint64_t ConnectionManager::recovered_seq() const { return pipeline_->last_seq_at_open(); }
-uint64_t ConnectionManager::acked_seq() const { return pipeline_->acked_seq(); }
+uint64_t ConnectionManager::recovered_seq() const { return backend_->recovered_seq(); }
+uint64_t ConnectionManager::acked_seq() const { return backend_->acked_seq(); }
 
 // Wakes every waiting session, later (posted): the caller may be one of them.
 void ConnectionManager::Resume() {

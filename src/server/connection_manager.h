@@ -32,8 +32,7 @@
 
 namespace billsim::server {
 
-class CommitPipeline;
-class QueryService;
+class Backend;
 class TokenTable;
 
 class ConnectionManager {
@@ -43,8 +42,8 @@ class ConnectionManager {
   static constexpr uint32_t kSmallFrameBytes = 64 * 1024;
 
   ConnectionManager(const ServerOptions& options, boost::asio::io_context& io,
-                    CommitPipeline* pipeline, QueryService* queries)
-      : options_(options), io_(io), pipeline_(pipeline), queries_(queries) {}
+                    Backend* backend)
+      : options_(options), io_(io), backend_(backend) {}
 
   const ServerOptions& options() const { return options_; }
   boost::asio::io_context& io() { return io_; }
@@ -67,7 +66,7 @@ class ConnectionManager {
   void RemoveOutput(uint64_t bytes);
 
   // --- routing ---------------------------------------------------------------------
-  // To the committer or the query service; on kFull/kClosed `work` stays.
+  // To the backend (backend.h); on kFull/kClosed `work` stays.
   Push Route(Work& work);
   // The last sequence of the log as recovered at start, and the last one
   // acknowledged so far.
@@ -99,8 +98,7 @@ class ConnectionManager {
  private:
   const ServerOptions& options_;
   boost::asio::io_context& io_;
-  CommitPipeline* pipeline_;
-  QueryService* queries_;
+  Backend* backend_;
   std::unordered_map<uint64_t, std::weak_ptr<Peer>> sessions_;
   std::vector<std::weak_ptr<Peer>> waiting_;
   uint64_t frame_bytes_ = 0;

@@ -1,8 +1,8 @@
 // Server::Impl: the lifecycle of `billsim serve` (network thread): opens
-// the log through the commit pipeline, starts the query service, binds,
-// accepts connections (refusing those past the limit with an Error), and
-// stops gracefully. It is the Responder that carries answers from the
-// committer, the syncer and the query workers back to the network thread.
+// its backend (backend.h: the single node's log, or a cluster gateway),
+// binds, accepts connections (refusing those past the limit with an
+// Error), and stops gracefully. It is the Responder that carries answers
+// from the backend's threads back to the network thread.
 #include "server/server.h"
 
 #include <spdlog/spdlog.h>
@@ -12,9 +12,8 @@
 #include "http/http_session.h"
 #include "http/metrics.h"
 #include "net/client.h"
-#include "server/commit_pipeline.h"
 #include "server/connection_manager.h"
-#include "server/query_service.h"
+#include "server/local_backend.h"
 #include "server/session.h"
 
 namespace billsim::server {
@@ -31,9 +30,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl>, public R
         signals_(io_),
         shutdown_timer_(io_),
         work_guard_(asio::make_work_guard(io_)),
-        pipeline_(options_, this),
-        queries_(options_, this, [this] { return pipeline_.acked_seq(); }),
-        manager_(std::make_shared<ConnectionManager>(options_, io_, &pipeline_, &queries_)) {}
+        backend_(options_.backend ? options_.backend(options_, this)
+                                  : std::make_unique<LocalBackend>(options_, this)),
+        manager_(std::make_shared<ConnectionManager>(options_, io_, backend_.get())) {}
 
   Status Start();
   Status Run();
@@ -69,11 +68,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl>, public R
   // Parses large HTTP bodies (JSON) off the network thread; declared after
   // io_, so that it stops before io_ goes.
   asio::thread_pool translate_pool_{2};
-  CommitPipeline pipeline_;
-  QueryService queries_;
+  std::unique_ptr<Backend> backend_;
   std::shared_ptr<ConnectionManager> manager_;
   uint64_t next_session_id_ = 0;
-  bool started_ = false;
+  bool opened_ = false;  // the backend: Join it, whatever happens next
 };
 
 Status Server::Impl::Start() {
@@ -82,8 +80,9 @@ Status Server::Impl::Start() {
                                    " is below the frame size limit " +
                                    std::to_string(options_.max_frame_bytes));
   }
-  Status st = pipeline_.Open();
+  Status st = backend_->Open();
   if (!st.ok()) return st;
+  opened_ = true;
   if (options_.listen.empty() && options_.http_listen.empty()) {
     return Status::InvalidArgument("nothing to listen on: no --listen and no --http");
   }
@@ -98,19 +97,12 @@ Status Server::Impl::Start() {
   }
   manager_->metrics = [this] { return Metrics(); };
   manager_->translate_pool = &translate_pool_;
-  pipeline_.recent_billing = [this](const std::string& account, int64_t from_us, uint64_t seq,
-                                    std::map<std::string, int64_t>* billed, bool* truncated) {
-    return queries_.RecentBilling(account, from_us, seq, billed, truncated);
-  };
-  st = queries_.Start();
-  if (!st.ok()) return st;
-  // Not shared_from_this(): the pipeline is ours, a copy of us in it would
-  // keep us (and the log's lock) alive for ever. Run joins the committer.
-  pipeline_.on_done = [this] {
+  // Not shared_from_this(): the backend is ours, a copy of us in it would
+  // keep us (and the log's lock) alive for ever. Run joins it.
+  backend_->on_done = [this] {
     asio::post(io_, [self = shared_from_this()] { self->OnCommitterDone(); });
   };
-  pipeline_.Start();
-  started_ = true;
+  backend_->Start();
   return Status::Ok();
 }
 
@@ -154,9 +146,8 @@ Status Server::Impl::Run() {
   if (http_acceptor_.is_open()) DoAcceptHttp();
   io_.run();
   translate_pool_.join();  // what it still parses goes nowhere: io_ has stopped
-  pipeline_.Join();
-  queries_.Stop();
-  return pipeline_.failure();
+  backend_->Join();
+  return backend_->failure();
 }
 
 void Server::Impl::Send(std::vector<Delivery>&& deliveries) {
@@ -234,15 +225,11 @@ void Server::Impl::DoAcceptHttp() {
 
 http::MetricsSnapshot Server::Impl::Metrics() const {
   http::MetricsSnapshot m;
-  m.recovered_seq = pipeline_.last_seq_at_open();
-  m.acked_seq = pipeline_.acked_seq();
-  m.history_covered_seq = queries_.covered_seq();
+  backend_->FillMetrics(&m);
   m.connections = manager_->size();
   m.max_connections = options_.max_connections;
   m.output_bytes = manager_->output_bytes();
   m.resident_bytes = http::ResidentBytes();
-  m.queued_events = pipeline_.queued_events();
-  m.server = &pipeline_.metrics();
   return m;
 }
 
@@ -253,7 +240,7 @@ void Server::Impl::BeginShutdown() {
   acceptor_.close(ec);
   http_acceptor_.close(ec);
   signals_.cancel(ec);
-  pipeline_.Close();
+  backend_->Close();
   // Sessions stop reading now; each closes once its requests are answered
   // (the committer drains its queue first).
   for (auto& s : manager_->All()) s->Shutdown();
@@ -262,10 +249,9 @@ void Server::Impl::BeginShutdown() {
 
 void Server::Impl::OnCommitterDone() {
   manager_->committer_done = true;
-  // The query workers answer what they hold; then sessions close once
-  // their responses are written. A client that does not read them is cut
-  // off after a grace period.
-  queries_.Stop();
+  // Sessions close once their responses are written (the query workers
+  // answer what they hold). A client that does not read them is cut off
+  // after a grace period.
   shutdown_timer_.expires_after(std::chrono::seconds(5));
   shutdown_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec) return;
@@ -277,10 +263,7 @@ void Server::Impl::OnCommitterDone() {
 }
 
 void Server::Impl::AbandonIfNotRun() {
-  if (!started_) return;
-  pipeline_.Close();
-  pipeline_.Join();
-  queries_.Stop();
+  if (opened_) backend_->Join();
 }
 
 // --- Server -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@
 #define BILLSIM_SERVER_SERVER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,7 +36,14 @@
 
 namespace billsim::server {
 
+class Backend;
+class Responder;
 class TokenTable;
+struct ServerOptions;
+
+// Makes a server's backend (backend.h); `responder` outlives it.
+using BackendFactory =
+    std::function<std::unique_ptr<Backend>(const ServerOptions& options, Responder* responder)>;
 
 // The largest --max-frame-bytes: a request is re-encoded into one log batch
 // (its events plus a few bytes each), which must stay under the log's
@@ -85,6 +93,9 @@ struct ServerOptions {
   std::shared_ptr<const TokenTable> tokens;
   bool handle_signals = false;            // SIGINT/SIGTERM: graceful stop
   log::Env* env = nullptr;                // the log's files; nullptr: Env::Default()
+  // What answers the requests (backend.h); unset: this node's own log
+  // (log_dir). A cluster gateway sets it (cluster/gateway.h).
+  BackendFactory backend;
   // The background checksum scan of the log recovered at start (log_scrub.h),
   // reported in Pong; its read rate bound. 0: no scrub.
   uint64_t scrub_bytes_per_sec_max = 64ull << 20;
