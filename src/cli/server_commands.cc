@@ -1,5 +1,6 @@
 // billsim serve|client|query: the ingest server and its command-line clients.
 #include <google/protobuf/text_format.h>
+#include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -7,6 +8,7 @@
 #include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cluster/gateway.h"
 #include "net/client.h"
 #include "report/format.h"
 #include "scenario/event_source.h"
@@ -106,7 +108,11 @@ int RunServer(const server::ServerOptions& so) {
 
 int ServeMain(const std::vector<std::string>& args) {
   po::options_description options("billsim serve options");
-  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+  options.add_options()("log", po::value<std::string>(), "log directory (this node's own log)")(
+      "nats", po::value<std::string>(),
+      "instead of --log: a gateway to a cluster (README \"Running on a cluster\"): NATS "
+      "URL(s), comma-separated; appends go to the partitions' streams and are acknowledged "
+      "once a shard of each applied them, queries go to the shards")(
       "listen", po::value<std::string>()->default_value("127.0.0.1:7600"),
       "HOST:PORT to listen on (port 0: any free port); an address other than loopback "
       "(127.0.0.0/8, ::1, localhost) needs --token-file")(
@@ -151,7 +157,8 @@ int ServeMain(const std::vector<std::string>& args) {
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
-                 "usage: billsim serve --log DIR [--listen HOST:PORT] [--fsync P] [OPTIONS]\n\n"
+                 "usage: billsim serve --log DIR [--listen HOST:PORT] [--fsync P] [OPTIONS]\n"
+                 "       billsim serve --nats URL [--listen HOST:PORT] [OPTIONS]   (a cluster gateway)\n\n"
                  "Recovers the log, rebuilds the ledger by replay, then accepts events\n"
                  "over TCP (proto/billsim/v1/wire.proto: 4-byte little-endian length,\n"
                  "then one Request). Every append is validated by the live ledger; the\n"
@@ -177,8 +184,19 @@ int ServeMain(const std::vector<std::string>& args) {
   }
   std::shared_ptr<const server::TokenTable> tokens;
   if (!LoadTokens(vm, &tokens)) return kExitUsage;
+  if (vm.count("log") == vm.count("nats")) {
+    spdlog::error("give --log DIR (a single node) or --nats URL (a cluster gateway), one of them");
+    return kExitUsage;
+  }
   server::ServerOptions so;
-  so.log_dir = vm["log"].as<std::string>();
+  if (vm.count("log")) so.log_dir = vm["log"].as<std::string>();
+  if (vm.count("nats")) {
+    cluster::GatewayOptions gateway;
+    gateway.nats_url = vm["nats"].as<std::string>();
+    so.backend = [gateway](const server::ServerOptions& o, server::Responder* responder) {
+      return cluster::MakeGateway(gateway, o, responder);
+    };
+  }
   so.listen = vm["listen"].as<std::string>();
   if (vm.count("http")) so.http_listen = vm["http"].as<std::string>();
   Status st = log::FsyncPolicy::Parse(vm["fsync"].as<std::string>(), &so.fsync);
@@ -234,7 +252,9 @@ int ServeMain(const std::vector<std::string>& args) {
     spdlog::error("{}", st.message());
     return kExitUsage;
   }
-  return RunServer(so);
+  const int code = RunServer(so);
+  if (vm.count("nats")) nats_Close();  // NATS's own threads and memory
+  return code;
 }
 
 // --- console --------------------------------------------------------------------
@@ -266,8 +286,19 @@ int ConsoleMain(const std::vector<std::string>& args) {
   }
   std::shared_ptr<const server::TokenTable> tokens;
   if (!LoadTokens(vm, &tokens)) return kExitUsage;
+  if (vm.count("log") == vm.count("nats")) {
+    spdlog::error("give --log DIR (a single node) or --nats URL (a cluster gateway), one of them");
+    return kExitUsage;
+  }
   server::ServerOptions so;
-  so.log_dir = vm["log"].as<std::string>();
+  if (vm.count("log")) so.log_dir = vm["log"].as<std::string>();
+  if (vm.count("nats")) {
+    cluster::GatewayOptions gateway;
+    gateway.nats_url = vm["nats"].as<std::string>();
+    so.backend = [gateway](const server::ServerOptions& o, server::Responder* responder) {
+      return cluster::MakeGateway(gateway, o, responder);
+    };
+  }
   so.listen.clear();  // HTTP only
   so.http_listen = vm["http"].as<std::string>();
   so.read_only = true;

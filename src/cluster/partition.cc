@@ -39,5 +39,14 @@ std::string BatchSubject(uint32_t partition) {
 std::string RefusedSubject(uint32_t partition) {
   return "billsim.p" + std::to_string(partition) + ".refused";
 }
+std::string AppliedSubject(uint32_t partition) {
+  return "billsim.p" + std::to_string(partition) + ".applied";
+}
+std::string StatusSubject(uint32_t partition) {
+  return "billsim.p" + std::to_string(partition) + ".status";
+}
+std::string QuerySubject(uint32_t partition) {
+  return "billsim.p" + std::to_string(partition) + ".query";
+}
 
 }  // namespace billsim::cluster

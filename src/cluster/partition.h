@@ -34,6 +34,16 @@ std::string_view EventAccountId(const v1::Event& event);
 std::string StreamName(uint32_t partition);
 std::string BatchSubject(uint32_t partition);
 std::string RefusedSubject(uint32_t partition);
+// What a shard of partition p says and answers (shard.h), plain NATS:
+//   "billsim.p<p>.applied"  one notice per stream message it applied
+//   "billsim.p<p>.status"   requests: the notice of one stream sequence
+//   "billsim.p<p>.query"    requests: live-state queries
+// Replicas answer requests in the queue group kShardQueueGroup (one each).
+std::string AppliedSubject(uint32_t partition);
+std::string StatusSubject(uint32_t partition);
+std::string QuerySubject(uint32_t partition);
+inline constexpr const char* kAppliedWildcard = "billsim.*.applied";
+inline constexpr const char* kShardQueueGroup = "billsim-shards";
 
 }  // namespace billsim::cluster
 

@@ -17,8 +17,6 @@
 namespace billsim::cluster {
 
 namespace {
-// Bytes kept free for the message's headers (Nats-Msg-Id, Billsim-Events).
-constexpr uint32_t kHeaderRoom = 1024;
 // JetStream's "message size exceeds maximum allowed".
 constexpr int kMessageTooLarge = 10054;
 }  // namespace
@@ -136,12 +134,12 @@ Status Publisher::Encode(uint32_t partition, const v1::Event* events, size_t n) 
   Outgoing out{partition, static_cast<uint32_t>(n), {}};
   builder.Finish(&out.payload);
   // The server bounds headers and payload together: room for ours.
-  if (out.payload.size() > kMaxMessageBytes - kHeaderRoom) {
+  if (out.payload.size() > kMaxBatchPayloadBytes) {
     if (n == 1) {
       return Status::InvalidArgument("event " + std::to_string(events[0].event_id()) + ": " +
                                      std::to_string(out.payload.size()) +
                                      " bytes encoded, more than a message may hold (" +
-                                     std::to_string(kMaxMessageBytes - kHeaderRoom) + ")");
+                                     std::to_string(kMaxBatchPayloadBytes) + ")");
     }
     const Status st = Encode(partition, events, n / 2);  // halves: the bytes are what bounds
     if (!st.ok()) return st;
@@ -188,48 +186,58 @@ void Publisher::SenderLoop(Sender* sender) {
 }
 
 Status Publisher::Send(const Outgoing& out, bool* duplicate, uint64_t* retries) {
-  const std::string& payload = out.payload;
+  PublishResult result;
+  const Status st = PublishBatch(nats_, out.partition, out.payload, out.events, retry_ms_, &result);
+  *duplicate = result.duplicate;
+  *retries = result.retries;
+  return st;
+}
+
+Status PublishBatch(NatsClient* nats, uint32_t partition, const std::string& payload,
+                    uint32_t events, int64_t retry_ms, PublishResult* result) {
+  *result = PublishResult{};
   const XXH128_hash_t h = XXH3_128bits(payload.data(), payload.size());
   char id[80];
   std::snprintf(id, sizeof id, "b-%016llx%016llx-%u", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64), out.events);
-  const std::string subject = BatchSubject(out.partition);
+                static_cast<unsigned long long>(h.low64), events);
+  const std::string subject = BatchSubject(partition);
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
                                 static_cast<int>(payload.size()));
-  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Billsim-Events", std::to_string(out.events).c_str());
+  if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Billsim-Events", std::to_string(events).c_str());
   if (s != NATS_OK) {
     natsMsg_Destroy(msg);
-    return nats_->Error("building a message for " + subject, s);
+    return nats->Error("building a message for " + subject, s);
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MsgId = id;
   jsPubAck* ack = nullptr;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
   for (int attempt = 0;; ++attempt) {
     jsErrCode code = static_cast<jsErrCode>(0);
-    s = js_PublishMsg(&ack, nats_->js(), msg, &po, &code);
+    s = js_PublishMsg(&ack, nats->js(), msg, &po, &code);
     if (s == NATS_OK) break;
     if (ack != nullptr) jsPubAck_Destroy(ack);
     ack = nullptr;
     const Status error =
-        nats_->Error("publishing batch " + std::string(id) + " to " + subject, s, code);
+        nats->Error("publishing batch " + std::string(id) + " to " + subject, s, code);
     if (code == kMessageTooLarge) {  // will not succeed however often tried
       natsMsg_Destroy(msg);
       return error;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       natsMsg_Destroy(msg);
-      return Status::IOError(error.message() + " (retried for " + std::to_string(retry_ms_) +
+      return Status::IOError(error.message() + " (retried for " + std::to_string(retry_ms) +
                              " ms)");
     }
     if (attempt % 20 == 0) spdlog::warn("{}; retrying", error.message());
-    ++*retries;
+    ++result->retries;
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * (attempt + 1), 500)));
   }
   natsMsg_Destroy(msg);
-  *duplicate = ack->Duplicate;
+  result->duplicate = ack->Duplicate;
+  result->stream_seq = ack->Sequence;
   jsPubAck_Destroy(ack);
   return Status::Ok();
 }

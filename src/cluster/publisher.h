@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "billsim/v1/events.pb.h"
+#include "cluster/cluster_config.h"
 #include "cluster/nats_client.h"
 #include "util/status.h"
 
@@ -47,6 +48,22 @@ struct PublishStats {
   uint64_t bytes = 0;       // payload bytes of the batches published
   uint64_t retries = 0;     // publish attempts repeated after a failure
 };
+
+// One encoded batch to partition `partition`'s stream, with the
+// Nats-Msg-Id and Billsim-Events headers described above, retried with
+// the same id for up to `retry_ms` (not when the message is too large).
+// Runs in the caller's thread.
+struct PublishResult {
+  uint64_t stream_seq = 0;  // where the stream holds it (the first copy's, if a duplicate)
+  bool duplicate = false;   // JetStream had it already
+  uint64_t retries = 0;
+};
+Status PublishBatch(NatsClient* nats, uint32_t partition, const std::string& payload,
+                    uint32_t events, int64_t retry_ms, PublishResult* result);
+
+// Payload bytes a batch may take: the streams' message limit less room for
+// the headers.
+inline constexpr uint32_t kMaxBatchPayloadBytes = kMaxMessageBytes - 1024;
 
 class Publisher {
  public:

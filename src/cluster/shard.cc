@@ -5,11 +5,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "billsim/v1/wire.pb.h"
 
 #include "cluster/cluster_config.h"
 #include "cluster/nats_client.h"
@@ -17,6 +23,8 @@
 #include "journal/journal.h"
 #include "log/read_ahead.h"
 #include "replay/replayer.h"
+#include "server/live_queries.h"
+#include "server/request.h"
 
 namespace billsim::cluster {
 
@@ -66,14 +74,19 @@ class ShardRun {
     if (st.ok()) st = LastStreamSequence(o_.state_dir, journal_->last_seq(), &stats_->resumed_after);
     if (!st.ok()) return st;
     stats_->last_stream_seq = stats_->resumed_after;
+    applied_seq_ = stats_->resumed_after;
+    st = Retrying([&] { return Serve(); });
+    if (!st.ok()) return st;
     spdlog::info("shard of partition {}: {} events in {}, resuming after stream sequence {}",
                  o_.partition, journal_->last_seq(), o_.state_dir, stats_->resumed_after);
     last_message_ = std::chrono::steady_clock::now();  // idle counts from here
     st = Resubscribe() ? Consume() : GaveUp();
     DropSubscription();
+    StopServing();
     stats_->last_log_seq = journal_ != nullptr ? journal_->last_seq() : 0;
     if (journal_ != nullptr) {
       const Status closed = journal_->Close();
+      std::lock_guard<std::mutex> lock(mu_);
       journal_.reset();
       if (st.ok()) st = closed;
       // The digest of the state its log rebuilds. The live ledger's also
@@ -243,27 +256,51 @@ class ShardRun {
     if (seq <= stats_->last_stream_seq) return Status::Ok();  // already applied
     stats_->last_stream_seq = seq;
     stats_->messages++;
+    v1::Response notice;
+    notice.set_request_id(seq);
+    const Status st = Apply(msg, seq, &notice);
+    if (st.ok()) Notify(seq, &notice);
+    return st;
+  }
+
+  // One message: applied (its notice the AppendAck: accepted events, the
+  // refusals, the local log's sequences) or refused whole (an Error).
+  Status Apply(natsMsg* msg, uint64_t seq, v1::Response* notice) {
     const std::string_view payload(natsMsg_GetData(msg),
                                    static_cast<size_t>(natsMsg_GetDataLength(msg)));
     const char* count_text = nullptr;
     uint64_t count = 0;
     if (natsMsgHeader_Get(msg, "Billsim-Events", &count_text) != NATS_OK ||
         !ParseCount(count_text, &count)) {
-      return RefuseMessage(seq, "Billsim-Events", "the header is missing or not a count 1..1000000");
+      return RefuseMessage(seq, "Billsim-Events", "the header is missing or not a count 1..1000000",
+                           notice);
     }
     Status st = decoder_.Parse(payload, static_cast<uint32_t>(count));
-    if (!st.ok()) return RefuseMessage(seq, "payload", st.message());
+    if (!st.ok()) return RefuseMessage(seq, "payload", st.message(), notice);
     st = CheckOwnership(seq);
-    if (!st.ok()) return RefuseMessage(seq, "account_id", st.message());
+    if (!st.ok()) return RefuseMessage(seq, "account_id", st.message(), notice);
     refusals_.clear();
+    std::lock_guard<std::mutex> lock(mu_);  // queries read the ledger
     const uint32_t accepted = journal_->ApplyBatch(decoder_, &refusals_);
     stats_->events_applied += accepted;
     stats_->events_refused += refusals_.size();
-    for (const Refusal& r : refusals_) Report(seq, r.event_id, r.field, r.reason);
+    v1::AppendAck* ack = notice->mutable_append();
+    ack->set_accepted(accepted);
+    for (const Refusal& r : refusals_) {
+      Report(seq, r.event_id, r.field, r.reason);
+      v1::Rejection* rejection = ack->add_rejections();
+      rejection->set_event_id(r.event_id);
+      rejection->set_field(r.field);
+      rejection->set_reason(r.reason);
+      rejection->set_duplicate(r.duplicate);
+    }
     if (journal_->pending() == 0) return Status::Ok();
     journal_->SetStreamSequence(seq);
     log::SeqRange range;
-    return journal_->Append(&range);
+    st = journal_->Append(&range);
+    ack->set_first_seq(range.first);
+    ack->set_last_seq(range.last);
+    return st;
   }
 
   static bool ParseCount(const char* text, uint64_t* out) {
@@ -300,10 +337,172 @@ class ShardRun {
     return Status::Ok();
   }
 
-  Status RefuseMessage(uint64_t seq, const std::string& field, const std::string& reason) {
+  Status RefuseMessage(uint64_t seq, const std::string& field, const std::string& reason,
+                       v1::Response* notice) {
     stats_->messages_refused++;
     Report(seq, 0, field, "message refused whole: " + reason);
+    *notice = server::ErrorResponse(seq, v1::Error::BAD_REQUEST,
+                                    "stream sequence " + std::to_string(seq) + ": " + field +
+                                        ": message refused whole: " + reason);
     return Status::Ok();
+  }
+
+  // --- What the shard says and answers (partition.h) ----------------------------
+
+  // The notice of a message: published on the applied subject (for a
+  // gateway waiting on it) and kept in a bounded memory of recent ones
+  // (for one that missed it: the status request).
+  void Notify(uint64_t seq, v1::Response* notice) {
+    std::string bytes = notice->SerializeAsString();
+    if (bytes.size() > kMaxNoticeBytes && notice->has_append()) {
+      for (v1::Rejection& r : *notice->mutable_append()->mutable_rejections()) {
+        if (r.reason().size() > 120) r.set_reason(Utf8Prefix(r.reason(), 120) + "...");
+      }
+      bytes = notice->SerializeAsString();
+    }
+    if (bytes.size() > kMaxNoticeBytes) {
+      bytes = server::ErrorResponse(seq, v1::Error::RESOURCE_EXHAUSTED,
+                                    "stream sequence " + std::to_string(seq) + ": " +
+                                        std::to_string(notice->append().rejections_size()) +
+                                        " refusals, too many for one notice; they are on " +
+                                        RefusedSubject(o_.partition))
+                  .SerializeAsString();
+    }
+    const std::string subject = AppliedSubject(o_.partition);
+    natsConnection_Publish(nats_->connection(), subject.c_str(), bytes.data(),
+                           static_cast<int>(bytes.size()));
+    std::lock_guard<std::mutex> lock(mu_);
+    recent_bytes_ += bytes.size();
+    recent_.emplace_back(seq, std::move(bytes));
+    while (recent_.size() > kRecentNotices || recent_bytes_ > kRecentNoticeBytes) {
+      recent_bytes_ -= recent_.front().second.size();
+      recent_.pop_front();
+    }
+    applied_seq_ = seq;
+    applied_cv_.notify_all();
+  }
+
+  static std::string Utf8Prefix(const std::string& s, size_t n) {
+    while (n > 0 && n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n);
+  }
+
+  // Subscribes to the status and query subjects, in the replicas' queue group.
+  Status Serve() {
+    const std::string status = StatusSubject(o_.partition);
+    const std::string query = QuerySubject(o_.partition);
+    natsStatus s = natsConnection_QueueSubscribe(&status_sub_, nats_->connection(), status.c_str(),
+                                                 kShardQueueGroup, &ShardRun::OnStatus, this);
+    if (s == NATS_OK) {
+      s = natsConnection_QueueSubscribe(&query_sub_, nats_->connection(), query.c_str(),
+                                        kShardQueueGroup, &ShardRun::OnQuery, this);
+    }
+    if (s != NATS_OK) {
+      StopServing();
+      return nats_->Error("subscribing to " + status + " and " + query, s);
+    }
+    return Status::Ok();
+  }
+
+  // Queries waiting are answered UNAVAILABLE, those in hand are finished,
+  // then the subscriptions go (before the journal does).
+  void StopServing() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      serving_ = false;
+      applied_cv_.notify_all();
+    }
+    for (natsSubscription** sub : {&status_sub_, &query_sub_}) {
+      if (*sub == nullptr) continue;
+      if (natsSubscription_Drain(*sub) == NATS_OK) {
+        natsSubscription_WaitForDrainCompletion(*sub, kQueryWaitMs + 1000);
+      }
+      natsSubscription_Destroy(*sub);
+      *sub = nullptr;
+    }
+  }
+
+  void Reply(natsMsg* request, const std::string& bytes, const char* status) {
+    const char* reply = natsMsg_GetReply(request);
+    if (reply == nullptr) return;
+    natsMsg* msg = nullptr;
+    if (natsMsg_Create(&msg, reply, nullptr, bytes.data(), static_cast<int>(bytes.size())) !=
+        NATS_OK) {
+      return;
+    }
+    if (status != nullptr) natsMsgHeader_Set(msg, "Billsim-Status", status);
+    natsConnection_PublishMsg(nats_->connection(), msg);
+    natsMsg_Destroy(msg);
+  }
+
+  // "<seq>": that message's notice; or Billsim-Status "pending" (not applied
+  // yet) or "forgotten" (applied before this shard's memory of notices).
+  static void OnStatus(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<ShardRun*>(closure);
+    uint64_t seq = 0;  // 0: not a sequence
+    const char* text = natsMsg_GetData(msg);
+    const char* end = text + natsMsg_GetDataLength(msg);
+    if (std::from_chars(text, end, seq).ptr != end) seq = 0;
+    std::string bytes;
+    const char* status = "forgotten";
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (seq == 0 || seq > self->applied_seq_) {
+        status = "pending";
+      } else {
+        auto it = std::lower_bound(self->recent_.begin(), self->recent_.end(), seq,
+                                   [](const auto& e, uint64_t s) { return e.first < s; });
+        if (it != self->recent_.end() && it->first == seq) {
+          bytes = it->second;
+          status = nullptr;
+        }
+      }
+    }
+    self->Reply(msg, bytes, status);
+    natsMsg_Destroy(msg);
+  }
+
+  // A serialized v1::Request (a live-state query or a Ping), answered once
+  // this shard has applied the stream up to the Billsim-After header (what
+  // the asker has seen acknowledged), so a replica behind the other does
+  // not answer from before it; UNAVAILABLE after kQueryWaitMs.
+  static void OnQuery(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<ShardRun*>(closure);
+    v1::Request request;
+    v1::Response response;
+    const char* after_text = nullptr;
+    uint64_t after = 0;
+    if (natsMsgHeader_Get(msg, "Billsim-After", &after_text) == NATS_OK && after_text != nullptr) {
+      after = std::strtoull(after_text, nullptr, 10);
+    }
+    if (!request.ParseFromArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg))) {
+      response = server::ErrorResponse(0, v1::Error::BAD_REQUEST, "the query does not decode");
+    } else {
+      std::unique_lock<std::mutex> lock(self->mu_);
+      const bool caught_up = self->applied_cv_.wait_for(
+          lock, std::chrono::milliseconds(kQueryWaitMs),
+          [&] { return self->applied_seq_ >= after || !self->serving_; });
+      if (!caught_up || self->journal_ == nullptr || !self->serving_) {
+        response = server::ErrorResponse(
+            0, v1::Error::UNAVAILABLE,
+            "partition " + std::to_string(self->o_.partition) + ": this shard has applied stream "
+                "sequence " + std::to_string(self->applied_seq_) + ", not yet " +
+                std::to_string(after) + "; try again");
+      } else if (request.has_ping()) {
+        v1::Pong* pong = response.mutable_pong();
+        pong->set_durable_seq(self->journal_->last_seq());
+        pong->set_log_dir(self->o_.state_dir);
+        pong->set_fsync(self->o_.fsync.ToString());
+        pong->set_events_applied(self->journal_->ledger().events_applied());
+      } else if (!server::AnswerLiveQuery(self->journal_->ledger(), request, &response)) {
+        response = server::ErrorResponse(0, v1::Error::BAD_REQUEST,
+                                          "a shard answers live-state queries only");
+      }
+    }
+    response.set_request_id(request.request_id());
+    response.set_acknowledged_seq(after);
+    self->Reply(msg, response.SerializeAsString(), nullptr);
+    natsMsg_Destroy(msg);
   }
 
   void Report(uint64_t seq, uint64_t event_id, const std::string& field, const std::string& reason) {
@@ -332,6 +531,21 @@ class ShardRun {
   uint32_t partitions_ = 0;
   log::BatchDecoder decoder_;
   std::vector<Refusal> refusals_;
+
+  // Guards journal_ (its ledger: queries read it on NATS's threads), the
+  // notices and applied_seq_.
+  static constexpr size_t kMaxNoticeBytes = 900 * 1024;  // under NATS's 1 MiB
+  static constexpr size_t kRecentNotices = 4096;
+  static constexpr size_t kRecentNoticeBytes = 64u << 20;
+  static constexpr int64_t kQueryWaitMs = 5000;
+  std::mutex mu_;
+  std::condition_variable applied_cv_;
+  uint64_t applied_seq_ = 0;  // the last stream sequence applied (or refused)
+  bool serving_ = true;
+  std::deque<std::pair<uint64_t, std::string>> recent_;  // (seq, notice), ascending
+  size_t recent_bytes_ = 0;
+  natsSubscription* status_sub_ = nullptr;
+  natsSubscription* query_sub_ = nullptr;
 };
 
 }  // namespace

@@ -1,0 +1,736 @@
+// The cluster gateway (gateway.h). Threads:
+//   router    takes appends in arrival order, splits them by partition into
+//             the partitions' queues (and places disputes, asking the shards
+//             when it must);
+//   senders   up to kMaxSenders, each owning some partitions: gathers a
+//             partition's queued events into one message, publishes it,
+//             and files it as waiting for its notice;
+//   NATS's    the applied notices (OnApplied) complete waiting messages;
+//   poller    asks the shards' status for messages whose notice is late,
+//             and gives up on them after applied_wait_ms;
+//   queries   a small pool forwarding queries to the shards.
+// mu_ guards everything shared between them.
+#include "cluster/gateway.h"
+
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cluster/cluster_config.h"
+#include "cluster/nats_client.h"
+#include "cluster/partition.h"
+#include "cluster/publisher.h"
+#include "log/batch_codec.h"
+#include "server/bounded_queue.h"
+#include "server/server_metrics.h"
+
+namespace billsim::cluster {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using server::Push;
+using server::Work;
+
+constexpr uint32_t kMaxSenders = 8;
+constexpr size_t kEarlyNoticesMax = 16384;   // notices kept for a sender not yet filed
+constexpr size_t kDisputesRemembered = 1'000'000;
+constexpr auto kStatusAfter = std::chrono::milliseconds(1000);  // a notice this late: ask
+
+// One append request on its way.
+struct AppendState {
+  std::shared_ptr<server::Peer> session;
+  uint64_t slot = 0;
+  uint64_t request_id = 0;
+  Clock::time_point queued_at;
+  uint64_t weight = 0;           // held in the input queue until answered
+  uint32_t events = 0;           // in the request
+  uint64_t copies_left = 0;      // routed copies not yet resolved (a broadcast: one a partition)
+  std::vector<bool> rejected;    // by request position
+  std::vector<std::pair<uint32_t, v1::Rejection>> rejections;  // (position, rejection)
+  v1::Error::Code error_code = v1::Error::CODE_UNSPECIFIED;
+  std::string error;
+};
+
+// A request's events for one partition, queued for its sender.
+struct Chunk {
+  std::shared_ptr<AppendState> request;
+  std::vector<uint32_t> positions;
+  std::vector<v1::Event> events;
+  size_t taken = 0;  // events already in a message
+};
+
+// A published message waiting for its notice.
+struct Message {
+  uint32_t partition = 0;
+  uint64_t seq = 0;
+  // Per event of the message: its request and position there, and its id.
+  std::vector<std::shared_ptr<AppendState>> requests;
+  std::vector<uint32_t> positions;
+  std::vector<uint64_t> ids;
+  Clock::time_point published_at;
+  Clock::time_point asked_at;
+};
+
+struct PeerState {
+  uint32_t appends = 0;           // in flight
+  std::deque<Work> held_queries;  // waiting for them
+};
+
+class Gateway final : public server::Backend {
+ public:
+  Gateway(const GatewayOptions& g, const server::ServerOptions& o, server::Responder* responder)
+      : g_(g), o_(o), responder_(responder), in_(o.max_queued_events) {}
+  ~Gateway() override { Join(); }
+
+  Status Open() override {
+    Status st = NatsClient::Connect(g_.nats_url, 5000, &nats_);
+    ClusterConfig config;
+    if (st.ok()) st = LoadCluster(nats_.get(), &config);
+    if (!st.ok()) return st;
+    partitions_ = config.partitions;
+    queues_.resize(partitions_);
+    acked_.assign(partitions_, 0);
+    const natsStatus s = natsConnection_Subscribe(&applied_sub_, nats_->connection(),
+                                                  kAppliedWildcard, &Gateway::OnApplied, this);
+    if (s != NATS_OK) return nats_->Error(std::string("subscribing to ") + kAppliedWildcard, s);
+    spdlog::info("gateway to a cluster of {} partitions ({} replicas) at {}", config.partitions,
+                 config.replicas, g_.nats_url);
+    return Status::Ok();
+  }
+
+  void Start() override {
+    router_ = std::thread([this] { RouterLoop(); });
+    const uint32_t n = std::min(partitions_, kMaxSenders);
+    for (uint32_t k = 0; k < n; ++k) senders_.emplace_back([this, k, n] { SenderLoop(k, n); });
+    poller_ = std::thread([this] { PollerLoop(); });
+  }
+
+  Push Submit(Work& work) override {
+    const v1::Request& request = work.parsed.request;
+    work.queued_at = Clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return Push::kClosed;
+    if (request.has_append()) {
+      const uint64_t weight = std::max<uint64_t>(1, work.parsed.events());
+      server::Peer* peer = work.session.get();
+      const Push push = in_.TryPush(work, weight);
+      if (push == Push::kOk) {
+        peers_[peer].appends++;
+        outstanding_++;
+      }
+      return push;
+    }
+    if (queries_in_flight_ >= o_.max_queued_queries) return Push::kFull;
+    queries_in_flight_++;
+    outstanding_++;
+    auto it = peers_.find(work.session.get());
+    if (it != peers_.end() && it->second.appends > 0) {
+      it->second.held_queries.push_back(std::move(work));
+      return Push::kOk;
+    }
+    lock.unlock();
+    Dispatch(std::move(work));
+    return Push::kOk;
+  }
+
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    in_.Close();
+    MaybeDone();
+  }
+
+  void Join() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (joined_) return;
+      joined_ = true;
+      closing_ = true;
+      stopping_ = true;
+    }
+    in_.Close();
+    cv_.notify_all();
+    if (router_.joinable()) router_.join();
+    for (std::thread& t : senders_) t.join();
+    if (poller_.joinable()) poller_.join();
+    queries_.join();
+    if (applied_sub_ != nullptr) {
+      natsSubscription_Unsubscribe(applied_sub_);
+      natsSubscription_Destroy(applied_sub_);
+      applied_sub_ = nullptr;
+    }
+    nats_.reset();
+  }
+
+  Status failure() const override { return Status::Ok(); }
+  uint64_t recovered_seq() const override { return 0; }
+  uint64_t acked_seq() const override { return 0; }
+  void FillMetrics(http::MetricsSnapshot* m) const override {
+    m->queued_events = in_.held();
+    m->server = &metrics_;
+  }
+
+ private:
+  // --- appends: routing -------------------------------------------------------------
+
+  void RouterLoop() {
+    Work work;
+    while (in_.PopOne(&work)) Route(std::move(work));
+  }
+
+  // The request's events, by position.
+  static Status Events(const server::Parsed& parsed, std::vector<v1::Event>* events) {
+    if (!parsed.batch) {
+      events->assign(parsed.request.append().events().begin(),
+                     parsed.request.append().events().end());
+      return Status::Ok();
+    }
+    struct Collect : log::BatchVisitor {
+      Collect(const log::BatchDecoder& d, std::vector<v1::Event>* out) : d(d), out(out) {}
+      bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
+        if (position >= out->size()) return false;
+        (*out)[position] = d.ToEvent(row);
+        return true;
+      }
+      bool OnEvent(uint32_t position, const v1::Event& event) override {
+        if (position >= out->size()) return false;
+        (*out)[position] = event;
+        return true;
+      }
+      const log::BatchDecoder& d;
+      std::vector<v1::Event>* out;
+    };
+    events->assign(parsed.request.append().batch_events(), v1::Event());
+    Collect collect(*parsed.batch, events);
+    parsed.batch->Visit(&collect);
+    return Status::Ok();
+  }
+
+  void Route(Work work) {
+    auto state = std::make_shared<AppendState>();
+    state->session = std::move(work.session);
+    state->slot = work.slot;
+    state->request_id = work.parsed.request.request_id();
+    state->queued_at = work.queued_at;
+    state->weight = std::max<uint64_t>(1, work.parsed.events());
+    if (work.parsed.request.append().stamp()) {
+      state->error_code = v1::Error::BAD_REQUEST;
+      state->error = "stamped appends (the server assigns event ids) are not served by a cluster "
+                     "gateway: send events with their own ids";
+      Respond(state);
+      return;
+    }
+    std::vector<v1::Event> events;
+    Events(work.parsed, &events);
+    state->events = static_cast<uint32_t>(events.size());
+    state->rejected.assign(events.size(), false);
+    for (const v1::Event& e : events) {
+      const size_t kind = static_cast<size_t>(e.payload_case());
+      metrics_.received_by_kind[kind < server::ServerMetrics::kKinds ? kind : 0].fetch_add(
+          1, std::memory_order_relaxed);
+    }
+    std::vector<Chunk> chunks(partitions_);
+    for (uint32_t i = 0; i < events.size(); ++i) {
+      const int64_t p = PartitionFor(events[i]);
+      for (uint32_t q = 0; q < partitions_; ++q) {
+        if (p >= 0 && static_cast<uint32_t>(p) != q) continue;
+        chunks[q].positions.push_back(i);
+        chunks[q].events.push_back(p >= 0 ? std::move(events[i]) : events[i]);
+        state->copies_left++;
+      }
+    }
+    if (state->copies_left == 0) {
+      Respond(state);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (uint32_t q = 0; q < partitions_; ++q) {
+        if (chunks[q].events.empty()) continue;
+        chunks[q].request = state;
+        queues_[q].push_back(std::move(chunks[q]));
+      }
+    }
+    cv_.notify_all();
+  }
+
+  // The event's partition, or -1 for every partition (a ClockAdvanced for
+  // every account). What names no account goes where its ledger refuses it
+  // as a single node would.
+  int64_t PartitionFor(const v1::Event& e) {
+    using P = v1::Event::PayloadCase;
+    std::string dispute;
+    switch (e.payload_case()) {
+      case P::kClockAdvanced:
+        if (e.clock_advanced().account_id().empty()) return -1;
+        break;
+      case P::kDisputeFiled: {
+        const std::string& account = e.dispute_filed().account_id();
+        if (!account.empty()) {
+          if (disputes_.size() >= kDisputesRemembered) disputes_.clear();  // asked for again
+          disputes_.emplace(e.dispute_filed().dispute_id(), account);
+        }
+        break;
+      }
+      case P::kDisputeEvidenceAdded:
+        dispute = e.dispute_evidence_added().dispute_id();
+        break;
+      case P::kDisputeDecided:
+        dispute = e.dispute_decided().dispute_id();
+        break;
+      default:
+        break;
+    }
+    if (!dispute.empty()) {
+      auto it = disputes_.find(dispute);
+      if (it == disputes_.end()) {
+        std::string account = AskDisputeAccount(dispute);
+        if (account.empty()) return PartitionOf(dispute, partitions_);  // refused there: unknown
+        it = disputes_.emplace(dispute, std::move(account)).first;
+      }
+      return PartitionOf(it->second, partitions_);
+    }
+    return PartitionOf(EventAccountId(e), partitions_);
+  }
+
+  // The account of a dispute filed before this gateway started (or before
+  // it forgot): the shard that holds it says.
+  std::string AskDisputeAccount(const std::string& dispute) {
+    v1::Request request;
+    request.mutable_dispute()->set_dispute_id(dispute);
+    for (uint32_t p = 0; p < partitions_; ++p) {
+      v1::Response response;
+      if (AskShard(p, request, &response).ok() && response.has_dispute()) {
+        return response.dispute().account_id();
+      }
+    }
+    return {};
+  }
+
+  // --- appends: publishing -----------------------------------------------------------
+
+  void SenderLoop(uint32_t k, uint32_t n) {
+    uint32_t next = k;  // round robin over this sender's partitions
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      int64_t ready = -1;
+      cv_.wait(lock, [&] {
+        if (stopping_) return true;
+        for (uint32_t i = 0; i < partitions_; i += n) {
+          const uint32_t p = (next + i) % partitions_;
+          if (p % n == k && !queues_[p].empty()) {
+            ready = p;
+            return true;
+          }
+        }
+        return false;
+      });
+      if (stopping_) return;
+      const uint32_t p = static_cast<uint32_t>(ready);
+      next = p + n;
+      auto message = std::make_unique<Message>();
+      message->partition = p;
+      std::vector<v1::Event> events;
+      Take(p, message.get(), &events);
+      lock.unlock();
+      Publish(std::move(message), std::move(events));
+      lock.lock();
+    }
+  }
+
+  // Moves queued events of partition p into one message: at most
+  // message_events events and about kMaxBatchPayloadBytes bytes, no
+  // (non-zero) event id twice, so the shard's refusals name their events.
+  void Take(uint32_t p, Message* m, std::vector<v1::Event>* events) {
+    std::deque<Chunk>& q = queues_[p];
+    std::unordered_set<uint64_t> ids;
+    size_t bytes = 0;
+    bool full = false;
+    while (!q.empty() && !full) {
+      Chunk& c = q.front();
+      while (c.taken < c.events.size()) {
+        v1::Event& e = c.events[c.taken];
+        const size_t size = e.ByteSizeLong() + 16;
+        if (!events->empty() && (events->size() >= g_.message_events ||
+                                 bytes + size > kMaxBatchPayloadBytes ||
+                                 (e.event_id() != 0 && ids.count(e.event_id()) > 0))) {
+          full = true;
+          break;
+        }
+        bytes += size;
+        if (e.event_id() != 0) ids.insert(e.event_id());
+        m->requests.push_back(c.request);
+        m->positions.push_back(c.positions[c.taken]);
+        m->ids.push_back(e.event_id());
+        events->push_back(std::move(e));
+        c.taken++;
+      }
+      if (c.taken == c.events.size()) q.pop_front();
+    }
+  }
+
+  void Publish(std::unique_ptr<Message> m, std::vector<v1::Event> events) {
+    log::BatchBuilder builder;
+    for (const v1::Event& e : events) builder.Add(e);
+    std::string payload;
+    builder.Finish(&payload);
+    PublishResult result;
+    const Status st = PublishBatch(nats_.get(), m->partition, payload,
+                                   static_cast<uint32_t>(events.size()), g_.publish_retry_ms,
+                                   &result);
+    if (!st.ok()) {
+      spdlog::error("{}", st.message());
+      Finish(*m, nullptr, v1::Error::UNAVAILABLE,
+             "partition " + std::to_string(m->partition) + ": not stored: " + st.message());
+      return;
+    }
+    m->seq = result.stream_seq;
+    m->published_at = m->asked_at = Clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto key = std::make_pair(m->partition, m->seq);
+    auto early = early_.find(key);
+    if (early != early_.end()) {
+      v1::Response notice = std::move(early->second);
+      early_.erase(early);
+      lock.unlock();
+      Finish(*m, &notice, v1::Error::CODE_UNSPECIFIED, {});
+      return;
+    }
+    waiting_[key] = std::move(m);
+  }
+
+  // --- appends: notices ------------------------------------------------------------
+
+  static void OnApplied(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<Gateway*>(closure);
+    uint32_t p = 0;
+    const std::string subject = natsMsg_GetSubject(msg);
+    const char* digits = subject.c_str() + std::string("billsim.p").size();
+    const bool named = subject.size() > 10 &&
+                       std::from_chars(digits, subject.c_str() + subject.size(), p).ec == std::errc{};
+    v1::Response notice;
+    if (named && p < self->partitions_ &&
+        notice.ParseFromArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg))) {
+      self->OnNotice(p, std::move(notice));
+    }
+    natsMsg_Destroy(msg);
+  }
+
+  void OnNotice(uint32_t p, v1::Response notice) {
+    const auto key = std::make_pair(p, notice.request_id());
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = waiting_.find(key);
+    if (it == waiting_.end()) {
+      // Not filed yet (its sender is between the ack and the filing), or
+      // another publisher's: kept a while, the oldest dropped first.
+      if (early_.emplace(key, std::move(notice)).second) early_order_.push_back(key);
+      while (early_order_.size() > kEarlyNoticesMax) {
+        early_.erase(early_order_.front());
+        early_order_.pop_front();
+      }
+      return;
+    }
+    std::unique_ptr<Message> m = std::move(it->second);
+    waiting_.erase(it);
+    lock.unlock();
+    Finish(*m, &notice, v1::Error::CODE_UNSPECIFIED, {});
+  }
+
+  void PollerLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(250));
+      if (stopping_) return;
+      const auto now = Clock::now();
+      std::vector<std::pair<uint32_t, uint64_t>> ask, expired;
+      for (auto& [key, m] : waiting_) {
+        if (now - m->published_at >= std::chrono::milliseconds(g_.applied_wait_ms)) {
+          expired.push_back(key);
+        } else if (now - m->asked_at >= kStatusAfter) {
+          m->asked_at = now;
+          ask.push_back(key);
+        }
+      }
+      for (const auto& key : expired) {
+        std::unique_ptr<Message> m = std::move(waiting_[key]);
+        waiting_.erase(key);
+        lock.unlock();
+        Finish(*m, nullptr, v1::Error::UNAVAILABLE,
+               "partition " + std::to_string(key.first) + ": stored at stream sequence " +
+                   std::to_string(key.second) + ", but no shard reported applying it within " +
+                   std::to_string(g_.applied_wait_ms) +
+                   " ms; it will be applied when one runs (a resend is refused as duplicate)");
+        lock.lock();
+      }
+      lock.unlock();
+      for (const auto& key : ask) AskStatus(key.first, key.second);
+      lock.lock();
+    }
+  }
+
+  // A notice that did not come: the shards' memory of it.
+  void AskStatus(uint32_t p, uint64_t seq) {
+    const std::string subject = StatusSubject(p);
+    const std::string text = std::to_string(seq);
+    natsMsg* reply = nullptr;
+    if (natsConnection_Request(&reply, nats_->connection(), subject.c_str(), text.data(),
+                               static_cast<int>(text.size()), 1000) != NATS_OK) {
+      return;  // no shard running, or slow: asked again later
+    }
+    const char* status = nullptr;
+    natsMsgHeader_Get(reply, "Billsim-Status", &status);
+    const std::string said = status != nullptr ? status : "";
+    v1::Response notice;
+    const bool parsed =
+        said.empty() && notice.ParseFromArray(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+    natsMsg_Destroy(reply);
+    if (parsed) {
+      OnNotice(p, std::move(notice));
+    } else if (said == "forgotten") {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto it = waiting_.find({p, seq});
+      if (it == waiting_.end()) return;
+      std::unique_ptr<Message> m = std::move(it->second);
+      waiting_.erase(it);
+      lock.unlock();
+      Finish(*m, nullptr, v1::Error::UNAVAILABLE,
+             "partition " + std::to_string(p) + ": stream sequence " + std::to_string(seq) +
+                 " was applied, but no running shard remembers its refusals (it restarted); "
+                 "resend: what was applied is refused as duplicate");
+    }
+  }
+
+  // A message's outcome, onto its requests: the notice's refusals (each to
+  // the first of its id's events not yet given one), or an error for all.
+  void Finish(const Message& m, const v1::Response* notice, v1::Error::Code code,
+              const std::string& error) {
+    if (notice != nullptr && notice->has_error()) {
+      code = notice->error().code();
+      if (code == v1::Error::CODE_UNSPECIFIED) code = v1::Error::UNAVAILABLE;
+    }
+    const std::string& why = notice != nullptr && notice->has_error() ? notice->error().message()
+                                                                      : error;
+    std::vector<std::shared_ptr<AppendState>> done;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (notice != nullptr && !notice->has_error()) {
+      acked_[m.partition] = std::max(acked_[m.partition], m.seq);
+      std::unordered_map<uint64_t, std::deque<size_t>> by_id;
+      for (size_t i = 0; i < m.ids.size(); ++i) by_id[m.ids[i]].push_back(i);
+      for (const v1::Rejection& r : notice->append().rejections()) {
+        auto it = by_id.find(r.event_id());
+        if (it == by_id.end() || it->second.empty()) continue;
+        const size_t i = it->second.front();
+        it->second.pop_front();
+        AppendState& s = *m.requests[i];
+        if (s.rejected[m.positions[i]]) continue;  // a broadcast refused elsewhere too
+        s.rejected[m.positions[i]] = true;
+        s.rejections.emplace_back(m.positions[i], r);
+      }
+    }
+    for (size_t i = 0; i < m.requests.size(); ++i) {
+      AppendState& s = *m.requests[i];
+      if (code != v1::Error::CODE_UNSPECIFIED && s.error_code == v1::Error::CODE_UNSPECIFIED) {
+        s.error_code = code;
+        s.error = why;
+      }
+      if (--s.copies_left == 0) done.push_back(m.requests[i]);
+    }
+    lock.unlock();
+    for (auto& s : done) Respond(s);
+  }
+
+  void Respond(const std::shared_ptr<AppendState>& s) {
+    v1::Response r;
+    if (s->error_code != v1::Error::CODE_UNSPECIFIED) {
+      r = server::ErrorResponse(s->request_id, s->error_code, s->error);
+    } else {
+      r.set_request_id(s->request_id);
+      v1::AppendAck* ack = r.mutable_append();
+      std::sort(s->rejections.begin(), s->rejections.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [position, rejection] : s->rejections) *ack->add_rejections() = std::move(rejection);
+      ack->set_accepted(s->events - static_cast<uint32_t>(s->rejections.size()));
+    }
+    metrics_.ack_latency_us.Observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - s->queued_at)
+            .count()));
+    server::Peer* peer = s->session.get();
+    std::vector<server::Delivery> out;
+    out.push_back({std::move(s->session), s->slot, std::move(r), {}, s->queued_at});
+    responder_->Send(std::move(out));
+    in_.Release(s->weight);
+    std::vector<Work> released;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = peers_.find(peer);
+      if (it != peers_.end() && --it->second.appends == 0) {
+        for (Work& w : it->second.held_queries) released.push_back(std::move(w));
+        peers_.erase(it);
+      }
+      outstanding_--;
+    }
+    for (Work& w : released) Dispatch(std::move(w));
+    MaybeDone();
+  }
+
+  // --- queries ---------------------------------------------------------------------
+
+  void Dispatch(Work work) {
+    boost::asio::post(queries_, [this, w = std::make_shared<Work>(std::move(work))] {
+      v1::Response r = Answer(w->parsed.request);
+      r.set_request_id(w->parsed.request.request_id());
+      std::vector<server::Delivery> out;
+      out.push_back({std::move(w->session), w->slot, std::move(r), {}, w->queued_at});
+      responder_->Send(std::move(out));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queries_in_flight_--;
+        outstanding_--;
+      }
+      MaybeDone();
+    });
+  }
+
+  v1::Response Answer(const v1::Request& request) {
+    v1::Response response;
+    switch (request.body_case()) {
+      case v1::Request::kBalance:
+        Ask(PartitionOf(request.balance().account_id(), partitions_), request, &response);
+        return response;
+      case v1::Request::kCampaigns:
+        Ask(PartitionOf(request.campaigns().account_id(), partitions_), request, &response);
+        return response;
+      case v1::Request::kSpend:
+      case v1::Request::kDispute:
+        return AskEvery(request);
+      case v1::Request::kPing:
+        return Ping(request);
+      default:
+        return server::ErrorResponse(
+            0, v1::Error::BAD_REQUEST,
+            "this query is not served by a cluster gateway (billsim serve --nats): balance, "
+            "spend, dispute, campaigns and ping are; ask a shard's log for history");
+    }
+  }
+
+  // Every partition; the answer of the one that knows the id, else NOT_FOUND.
+  v1::Response AskEvery(const v1::Request& request) {
+    v1::Response response;
+    for (uint32_t p = 0; p < partitions_; ++p) {
+      if (!Ask(p, request, &response)) return response;
+      if (!response.has_error()) return response;
+      if (response.error().code() != v1::Error::NOT_FOUND) return response;
+    }
+    return response;
+  }
+
+  v1::Response Ping(const v1::Request& request) {
+    v1::Response total;
+    v1::Pong* pong = total.mutable_pong();
+    pong->set_fsync("cluster of " + std::to_string(partitions_) + " partitions");
+    for (uint32_t p = 0; p < partitions_; ++p) {
+      v1::Response response;
+      if (!Ask(p, request, &response) || !response.has_pong()) return response;
+      pong->set_events_applied(pong->events_applied() + response.pong().events_applied());
+    }
+    return total;
+  }
+
+  // The answer of one of partition p's shards (an Error response if none
+  // answers); false if it is one.
+  bool Ask(uint32_t p, const v1::Request& request, v1::Response* response) {
+    const Status st = AskShard(p, request, response);
+    if (!st.ok()) *response = server::ErrorResponse(0, v1::Error::UNAVAILABLE, st.message());
+    return st.ok() && !response->has_error();
+  }
+
+  Status AskShard(uint32_t p, const v1::Request& request, v1::Response* response) {
+    const std::string subject = QuerySubject(p);
+    const std::string bytes = request.SerializeAsString();
+    uint64_t after;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      after = acked_[p];
+    }
+    natsMsg* msg = nullptr;
+    natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, bytes.data(),
+                                  static_cast<int>(bytes.size()));
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Billsim-After", std::to_string(after).c_str());
+    natsMsg* reply = nullptr;
+    if (s == NATS_OK) {
+      s = natsConnection_RequestMsg(&reply, nats_->connection(), msg, g_.query_timeout_ms);
+    }
+    natsMsg_Destroy(msg);
+    if (s == NATS_NO_RESPONDERS) {
+      return Status::IOError("partition " + std::to_string(p) + ": no shard is running");
+    }
+    if (s != NATS_OK) return nats_->Error("asking a shard of partition " + std::to_string(p), s);
+    const bool parsed = response->ParseFromArray(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+    natsMsg_Destroy(reply);
+    if (!parsed) return Status::Corruption("partition " + std::to_string(p) + ": a shard's answer does not decode");
+    return Status::Ok();
+  }
+
+  void MaybeDone() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!closing_ || outstanding_ > 0 || done_called_) return;
+      done_called_ = true;
+    }
+    if (on_done) on_done();
+  }
+
+  const GatewayOptions g_;
+  const server::ServerOptions& o_;
+  server::Responder* responder_;
+  server::WeightedQueue<Work> in_;  // appends, to the router; weight held until answered
+  std::unique_ptr<NatsClient> nats_;
+  natsSubscription* applied_sub_ = nullptr;
+  uint32_t partitions_ = 0;
+  std::unordered_map<std::string, std::string> disputes_;  // router: dispute -> account
+  server::ServerMetrics metrics_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // queues_ grew, or stopping
+  std::vector<std::deque<Chunk>> queues_;  // by partition
+  std::map<std::pair<uint32_t, uint64_t>, std::unique_ptr<Message>> waiting_;
+  std::map<std::pair<uint32_t, uint64_t>, v1::Response> early_;
+  std::deque<std::pair<uint32_t, uint64_t>> early_order_;
+  std::vector<uint64_t> acked_;  // by partition: the last stream sequence answered
+  std::unordered_map<server::Peer*, PeerState> peers_;
+  uint32_t queries_in_flight_ = 0;
+  uint64_t outstanding_ = 0;  // requests taken, not answered
+  bool closing_ = false, stopping_ = false, joined_ = false, done_called_ = false;
+
+  std::thread router_;
+  std::vector<std::thread> senders_;
+  std::thread poller_;
+  boost::asio::thread_pool queries_{4};
+};
+
+}  // namespace
+
+std::unique_ptr<server::Backend> MakeGateway(const GatewayOptions& gateway,
+                                             const server::ServerOptions& options,
+                                             server::Responder* responder) {
+  return std::make_unique<Gateway>(gateway, options, responder);
+}
+
+}  // namespace billsim::cluster
