@@ -10,6 +10,7 @@
 #include "cli/options.h"
 #include "log/format.h"
 #include "net/client.h"
+#include "cluster/cluster_check.h"
 #include "stress/stress.h"
 
 namespace billsim::cli {
@@ -35,13 +36,17 @@ int StressMain(const std::vector<std::string>& args) {
       "a file holding the access token alone, on its first line that is not a '#' comment "
       "(mode 600); sent in a Hello first on every connection. Needed by a server started "
       "with --token-file; the token must be read-write or operator")(
+      "nats", po::value<std::string>(),
+      "the server at --connect is a cluster gateway (`serve --nats`) of this NATS URL: the "
+      "check replays the partitions' streams and asks the shards, instead of reading a log")(
       "json", "print one JSON object");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim stress [--connect HOST:PORT] [--accounts N] [--campaigns M]\n"
                  "                      [--events E] [--connections C] [--batch B] [--rate R]\n"
-                 "                      [--seed S] [--retry-ms T] [--token-file PATH] [--json]\n\n"
+                 "                      [--seed S] [--retry-ms T] [--token-file PATH]\n"
+                 "                      [--nats URL] [--json]\n\n"
                  "Sets up accounts, deposits, credit grants with staggered expiries and\n"
                  "campaigns on a running `billsim serve`, then streams realistic delivery\n"
                  "(with pauses, deletions, ad rejections, disputes of every reason and\n"
@@ -50,7 +55,10 @@ int StressMain(const std::vector<std::string>& args) {
                  "acknowledged, ack latency per batch (send to ack; pacing by --rate is not\n"
                  "counted) and rejections by field, then checks\n"
                  "that the server's balances equal an offline replay of its log and that\n"
-                 "every acknowledged event is in the log exactly once.\n"
+                 "every acknowledged event is in the log exactly once. With --nats\n"
+                 "(through a cluster gateway): that every shard's balances equal an\n"
+                 "offline replay of its partition's stream, and that every acknowledged\n"
+                 "event is applied exactly once.\n"
                  "Exit 0 when consistent (and no errors), 1 otherwise.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
@@ -67,6 +75,14 @@ int StressMain(const std::vector<std::string>& args) {
   o.seed = vm["seed"].as<uint64_t>();
   o.retry_ms = vm["retry-ms"].as<int64_t>();
   o.progress = StderrIsTerminal();
+  if (vm.count("nats")) {
+    const std::string url = vm["nats"].as<std::string>();
+    o.check = [url](const std::vector<std::string>& accounts,
+                    const std::vector<std::pair<uint64_t, uint64_t>>& acked_runs,
+                    stress::StressReport* report) {
+      return cluster::CheckCluster(url, accounts, acked_runs, report);
+    };
+  }
   if (vm.count("token-file")) {
     const Status st = net::ReadTokenFile(vm["token-file"].as<std::string>(), &o.token);
     if (!st.ok()) {

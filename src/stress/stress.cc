@@ -602,6 +602,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   r->latency_p999_us = Percentile(latencies, 0.999);
   r->latency_max_us = latencies.empty() ? 0 : latencies.back();
 
+  if (o.check) return o.check(workload.account_ids(), acked_runs, r);
   return Check(o, workload.account_ids(), acked_runs, r);
 }
 

@@ -11,10 +11,14 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "util/status.h"
 
 namespace billsim::stress {
+
+struct StressReport;
 
 struct StressOptions {
   std::string connect = "127.0.0.1:7600";
@@ -32,6 +36,14 @@ struct StressOptions {
   // empty: no Hello.
   std::string token;
   bool progress = false;        // one line on stderr, about 4 times a second
+  // The check, when the server is not a single node with a log to read (a
+  // cluster gateway: cluster/cluster_check.h). Given every account and the
+  // acknowledged event ids (inclusive runs), it fills the report's check
+  // fields. Unset: the single node's check (below).
+  std::function<Status(const std::vector<std::string>& accounts,
+                       const std::vector<std::pair<uint64_t, uint64_t>>& acked_runs,
+                       StressReport* report)>
+      check;
 };
 
 struct StressReport {
@@ -59,7 +71,7 @@ struct StressReport {
   uint64_t lost = 0;              // acknowledged ids missing from the log
   uint64_t duplicated = 0;        // ids in the log more than once
   uint64_t durable_seq = 0;
-  std::string log_dir;
+  std::string log_dir;            // or, on a cluster, where its streams are
   bool consistent = false;
 };
 
