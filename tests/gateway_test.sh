@@ -116,6 +116,12 @@ grep -v '^ack' "$tmp/bad_gateway.out" | sort >"$tmp/bad_gateway.refusals"
 cp "$tmp/bad_gateway.out" "$out"; cp "$tmp/bad_gateway.err" "$err"
 check "the single node refuses every bad event, each for its own fault" test "$rc_s" = 1 -a "$(grep -c -E "no-such-campaign|must not be empty|unknown dispute|unknown account|no payload|already applied" "$tmp/bad_single.refusals")" = 6 -a -n "$(grep '1 of 7 accepted' "$tmp/bad_single.out")"
 check "the gateway refuses them alike, in the same words" test "$rc_g" = "$rc_s" -a -z "$(diff "$tmp/bad_single.refusals" "$tmp/bad_gateway.refusals")"
+# client --nats: the same, with the gateway in the client. (The events
+# are all applied or refused by now: each refusal is as before, and the
+# accepted one is now a duplicate.)
+"$billsim" client --nats "$url" "$tmp/bad.jsonl" >"$out" 2>"$err"
+rc=$?
+check "client --nats refuses them alike" test "$rc" = 1 -a -z "$(diff <(grep -v -e '^ack' -e '^accepted' -e 900000006 "$tmp/bad_single.out") <(grep -v -e '^ack' -e '^accepted' -e 900000006 "$out"))" -a "$(grep -c 'refused 900000006: duplicate' "$out")" = 2
 
 # Every account's balance through the gateway (from its partition's shard)
 # equals the single node's; an unknown one is unknown to both.
@@ -135,6 +141,12 @@ for a in $(seq 0 39) nobody; do
   cmp -s "$tmp/q_gateway" "$tmp/q_single" || { differ=$((differ + 1)); cp "$tmp/q_gateway" "$out"; cp "$tmp/q_single" "$err"; }
 done
 check "every account's balance through the gateway equals the single node's" test "$differ" = 0
+"$billsim" query --nats "$url" --account acct-7 --json 2>&1 | normalize >"$tmp/q_nats"
+"$billsim" query --connect "$single" --account acct-7 --json 2>&1 | normalize >"$tmp/q_single"
+cp "$tmp/q_nats" "$out"; cp "$tmp/q_single" "$err"
+check "query --nats answers as the single node" cmp -s "$tmp/q_nats" "$tmp/q_single"
+rc=$(run query --nats "$url" --connect "$single" --ping)
+check "query with --nats and --connect is usage" test "$rc" = 2
 rc=$(run query --connect "$gateway" --history acct-1)
 check "a history query is refused, naming the gateway" test "$rc" = 2 -a -n "$(grep 'cluster gateway' "$err")"
 

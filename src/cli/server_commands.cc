@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cluster/gateway.h"
+#include "cluster/gateway_client.h"
 #include "net/client.h"
 #include "report/format.h"
 #include "scenario/event_source.h"
@@ -42,6 +43,44 @@ bool ConnectAndHello(const po::variables_map& vm, net::Client* client) {
   }
   return true;
 }
+
+// Where `client` and `query` send: a server (--connect, with its token) or
+// a cluster (--nats: the gateway, in this process).
+class Target {
+ public:
+  // Logs why not.
+  bool Open(const po::variables_map& vm) {
+    if (vm.count("connect") == vm.count("nats")) {
+      spdlog::error("give --connect HOST:PORT (a server) or --nats URL (a cluster), one of them");
+      return false;
+    }
+    if (vm.count("connect")) return ConnectAndHello(vm, &client_);
+    const Status st = cluster::GatewayClient::Open(vm["nats"].as<std::string>(), &gateway_);
+    if (!st.ok()) spdlog::error("{}", st.message());
+    return st.ok();
+  }
+  Status Call(const v1::Request& request, v1::Response* response,
+              std::chrono::milliseconds timeout) {
+    return gateway_ ? gateway_->Call(request, response, timeout)
+                    : client_.Call(request, response, timeout);
+  }
+  uint64_t NextRequestId() {
+    return gateway_ ? gateway_->NextRequestId() : client_.NextRequestId();
+  }
+  ~Target() {
+    if (!gateway_) return;
+    gateway_.reset();
+    nats_Close();  // NATS's own threads and memory
+  }
+
+ private:
+  net::Client client_;
+  std::unique_ptr<cluster::GatewayClient> gateway_;
+};
+
+const char* const kNatsTargetHelp =
+    "instead of --connect: a cluster's NATS URL(s); the events go (and queries are "
+    "answered) as through a gateway, `serve --nats` (README \"Running on a cluster\")";
 
 // serve --token-file: the table of tokens and roles, or null without one.
 // Logs why not.
@@ -252,6 +291,7 @@ int ServeMain(const std::vector<std::string>& args) {
     spdlog::error("{}", st.message());
     return kExitUsage;
   }
+  if (vm.count("nats")) spdlog::info("a gateway to the cluster at {}", vm["nats"].as<std::string>());
   const int code = RunServer(so);
   if (vm.count("nats")) nats_Close();  // NATS's own threads and memory
   return code;
@@ -318,7 +358,8 @@ int ConsoleMain(const std::vector<std::string>& args) {
 
 int ClientMain(const std::vector<std::string>& args) {
   po::options_description options("billsim client options");
-  options.add_options()("connect", po::value<std::string>()->required(), "server HOST:PORT")(
+  options.add_options()("connect", po::value<std::string>(), "server HOST:PORT")(
+      "nats", po::value<std::string>(), kNatsTargetHelp)(
       "batch", po::value<uint32_t>()->default_value(1000), "events per request (1..500000)")(
       "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long for an ack")(
       "token-file", po::value<std::string>(), kClientTokenFileHelp)(
@@ -326,8 +367,8 @@ int ClientMain(const std::vector<std::string>& args) {
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
-                 "usage: billsim client --connect HOST:PORT [--batch N] [--token-file PATH]\n"
-                 "       FILE...\n\n"
+                 "usage: billsim client (--connect HOST:PORT | --nats URL) [--batch N]\n"
+                 "       [--token-file PATH] FILE...\n\n"
                  "Sends the events of scenario files (.textproto, .json) or JSON-lines\n"
                  "files (.jsonl) to a server in batches. Prints one line per ack (its\n"
                  "sequence range and accepted count) and one per refused event (id and\n"
@@ -354,8 +395,8 @@ int ClientMain(const std::vector<std::string>& args) {
       return kExitUsage;
     }
   }
-  net::Client client;
-  if (!ConnectAndHello(vm, &client)) return kExitUsage;
+  Target client;
+  if (!client.Open(vm)) return kExitUsage;
   Status st;
   uint64_t accepted = 0, refused = 0;
   for (size_t start = 0; start < events.size(); start += batch) {
@@ -398,7 +439,8 @@ int ClientMain(const std::vector<std::string>& args) {
 
 int QueryMain(const std::vector<std::string>& args) {
   po::options_description options("billsim query options");
-  options.add_options()("connect", po::value<std::string>()->required(), "server HOST:PORT")(
+  options.add_options()("connect", po::value<std::string>(), "server HOST:PORT")(
+      "nats", po::value<std::string>(), kNatsTargetHelp)(
       "account", po::value<std::string>(), "an account's balances")(
       "campaign", po::value<std::string>(), "a campaign's spend")(
       "dispute", po::value<std::string>(), "a dispute's state")(
@@ -417,7 +459,8 @@ int QueryMain(const std::vector<std::string>& args) {
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
-                 "usage: billsim query --connect HOST:PORT (--account ID | --campaign ID |\n"
+                 "usage: billsim query (--connect HOST:PORT | --nats URL) (--account ID |\n"
+                 "       --campaign ID |\n"
                  "       --dispute ID | --history ACCOUNT [--since SEQ] [--limit N] [--cursor C]\n"
                  "       [--to TIME] | --account ID --as-of TIME | --ping) [--json]\n"
                  "       [--token-file PATH]\n\n"
@@ -438,8 +481,8 @@ int QueryMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   const bool json = vm.count("json") > 0;
-  net::Client client;
-  if (!ConnectAndHello(vm, &client)) return kExitUsage;
+  Target client;
+  if (!client.Open(vm)) return kExitUsage;
   Status st;
   v1::Request request;
   request.set_request_id(client.NextRequestId());

@@ -34,6 +34,7 @@
 #include "cluster/nats_client.h"
 #include "cluster/partition.h"
 #include "cluster/publisher.h"
+#include "journal/journal.h"
 #include "log/batch_codec.h"
 #include "server/bounded_queue.h"
 #include "server/server_metrics.h"
@@ -82,6 +83,9 @@ struct Message {
   std::vector<std::shared_ptr<AppendState>> requests;
   std::vector<uint32_t> positions;
   std::vector<uint64_t> ids;
+  // JetStream had it already (the same events published before, by this
+  // gateway or another): what its notice accepted is now a duplicate.
+  bool duplicate = false;
   Clock::time_point published_at;
   Clock::time_point asked_at;
 };
@@ -108,7 +112,7 @@ class Gateway final : public server::Backend {
     const natsStatus s = natsConnection_Subscribe(&applied_sub_, nats_->connection(),
                                                   kAppliedWildcard, &Gateway::OnApplied, this);
     if (s != NATS_OK) return nats_->Error(std::string("subscribing to ") + kAppliedWildcard, s);
-    spdlog::info("gateway to a cluster of {} partitions ({} replicas) at {}", config.partitions,
+    spdlog::debug("gateway to a cluster of {} partitions ({} replicas) at {}", config.partitions,
                  config.replicas, g_.nats_url);
     return Status::Ok();
   }
@@ -402,6 +406,7 @@ class Gateway final : public server::Backend {
       return;
     }
     m->seq = result.stream_seq;
+    m->duplicate = result.duplicate;
     m->published_at = m->asked_at = Clock::now();
     std::unique_lock<std::mutex> lock(mu_);
     const auto key = std::make_pair(m->partition, m->seq);
@@ -533,15 +538,29 @@ class Gateway final : public server::Backend {
       acked_[m.partition] = std::max(acked_[m.partition], m.seq);
       std::unordered_map<uint64_t, std::deque<size_t>> by_id;
       for (size_t i = 0; i < m.ids.size(); ++i) by_id[m.ids[i]].push_back(i);
+      std::vector<bool> refused(m.ids.size(), false);
+      auto reject = [&](size_t i, const v1::Rejection& r) {
+        AppendState& s = *m.requests[i];
+        if (s.rejected[m.positions[i]]) return;  // a broadcast refused elsewhere too
+        s.rejected[m.positions[i]] = true;
+        s.rejections.emplace_back(m.positions[i], r);
+      };
       for (const v1::Rejection& r : notice->append().rejections()) {
         auto it = by_id.find(r.event_id());
         if (it == by_id.end() || it->second.empty()) continue;
         const size_t i = it->second.front();
         it->second.pop_front();
-        AppendState& s = *m.requests[i];
-        if (s.rejected[m.positions[i]]) continue;  // a broadcast refused elsewhere too
-        s.rejected[m.positions[i]] = true;
-        s.rejections.emplace_back(m.positions[i], r);
+        refused[i] = true;
+        reject(i, r);
+      }
+      for (size_t i = 0; m.duplicate && i < m.ids.size(); ++i) {
+        if (refused[i]) continue;
+        v1::Rejection r;
+        r.set_event_id(m.ids[i]);
+        r.set_field("event_id");
+        r.set_reason(Journal::DuplicateReason(m.ids[i]));
+        r.set_duplicate(true);
+        reject(i, r);
       }
     }
     for (size_t i = 0; i < m.requests.size(); ++i) {

@@ -500,7 +500,10 @@ class ShardRun {
       }
     }
     response.set_request_id(request.request_id());
-    response.set_acknowledged_seq(after);
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      response.set_acknowledged_seq(self->applied_seq_);  // the stream sequence it reflects
+    }
     self->Reply(msg, response.SerializeAsString(), nullptr);
     natsMsg_Destroy(msg);
   }

@@ -1,0 +1,84 @@
+#include "cluster/gateway_client.h"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cluster/gateway.h"
+#include "server/backend.h"
+
+namespace billsim::cluster {
+
+// The Responder the gateway answers to, and the one Peer it serves.
+class GatewayClient::Impl : public server::Responder, public server::Peer {
+ public:
+  void Send(std::vector<server::Delivery>&& deliveries) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (server::Delivery& d : deliveries) answers_[d.slot] = std::move(d.response);
+    cv_.notify_all();
+  }
+  // Peer: answers come through Send (the gateway never calls these).
+  void Deliver(uint64_t, v1::Response&&, std::string&&) override {}
+  void Resume() override {}
+  void Shutdown() override {}
+  void Close() override {}
+
+  server::ServerOptions options;
+  std::unique_ptr<server::Backend> backend;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, v1::Response> answers_;
+  uint64_t next_slot_ = 0;
+};
+
+Status GatewayClient::Open(const std::string& nats_url, std::unique_ptr<GatewayClient>* out) {
+  std::unique_ptr<GatewayClient> client(new GatewayClient());
+  client->impl_ = std::make_shared<Impl>();
+  Impl& impl = *client->impl_;
+  GatewayOptions g;
+  g.nats_url = nats_url;
+  impl.backend = MakeGateway(g, impl.options, &impl);
+  Status st = impl.backend->Open();
+  if (!st.ok()) return st;
+  impl.backend->Start();
+  *out = std::move(client);
+  return Status::Ok();
+}
+
+GatewayClient::~GatewayClient() {
+  if (impl_ == nullptr || impl_->backend == nullptr) return;
+  impl_->backend->Close();
+  impl_->backend->Join();
+}
+
+Status GatewayClient::Call(const v1::Request& request, v1::Response* response,
+                           std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  server::Work work;
+  work.session = impl_;  // the Peer: its appends and queries keep their order
+  work.slot = ++impl.next_slot_;
+  work.parsed.request = request;
+  work.parsed.bytes = request.ByteSizeLong();
+  const uint64_t slot = work.slot;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const server::Push push = impl.backend->Submit(work);
+    if (push == server::Push::kOk) break;
+    if (push == server::Push::kClosed) return Status::IOError("the gateway is closing");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::IOError("the gateway stayed full for " + std::to_string(timeout.count()) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::unique_lock<std::mutex> lock(impl.mu_);
+  if (!impl.cv_.wait_until(lock, deadline, [&] { return impl.answers_.count(slot) > 0; })) {
+    return Status::IOError("no answer from the cluster within " + std::to_string(timeout.count()) +
+                           " ms");
+  }
+  *response = std::move(impl.answers_[slot]);
+  impl.answers_.erase(slot);
+  return Status::Ok();
+}
+
+}  // namespace billsim::cluster
