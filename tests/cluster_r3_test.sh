@@ -14,25 +14,8 @@
 set -u
 billsim=$1
 events=${2:-$(python3 -c "import os; print(max(20000, int(1000000 * float(os.environ.get('BILLSIM_TEST_SCALE', '1')))))")}
-pass=0 fail=0
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM  # (the EXIT trap then stops the servers)
-out=$tmp/out err=$tmp/err
-
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name" >&2
-    echo "--- stdout" >&2; cat "$out" >&2; echo "--- stderr" >&2; tail -20 "$err" >&2; fi
-}
+source "$(dirname "$0")/cluster_lib.sh"
 json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 client_ports=() route_ports=()
 for i in 0 1 2; do client_ports+=("$(free_port)"); route_ports+=("$(free_port)"); done
@@ -64,14 +47,7 @@ start_shard() {  # start_shard NAME PARTITION
 }
 start_shard p0a 0; start_shard p0b 0; start_shard p1a 1; start_shard p1b 1
 
-"$billsim" serve --nats "$url" --listen 127.0.0.1:0 >"$tmp/gateway.out" 2>"$tmp/gateway.err" &
-pids+=($!)
-gateway=
-for _ in $(seq 600); do
-  gateway=$(awk '/^listening on/ {print $3}' "$tmp/gateway.out")
-  [ -n "$gateway" ] && break
-  sleep 0.1
-done
+serve_at gateway --nats "$url"; gateway=$addr
 check "the gateway listens" test -n "$gateway"
 "$billsim" stress --connect "$gateway" --nats "$url" --accounts 2000 --campaigns 20000 \
   --events "$events" --batch 2000 --retry-ms 60000 --json >"$tmp/stress.json" 2>"$tmp/stress.err" &

@@ -10,24 +10,7 @@
 # Usage: cluster_test.sh BILLSIM
 set -u
 billsim=$1
-pass=0 fail=0
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM  # (the EXIT trap then stops the servers)
-out=$tmp/out err=$tmp/err
-
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name" >&2
-    echo "--- stdout" >&2; cat "$out" >&2; echo "--- stderr" >&2; tail -20 "$err" >&2; fi
-}
-run() { "$billsim" "$@" >"$out" 2>"$err"; echo $?; }
+source "$(dirname "$0")/cluster_lib.sh"
 json() { python3 -c "import json,sys; d=json.load(open('$out')); print($1)"; }
 
 rc=$(run cluster --help); check "cluster --help" test "$rc" = 0 -a -n "$(grep 'XXH64' "$out")"

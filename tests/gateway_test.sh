@@ -12,39 +12,8 @@
 # Usage: gateway_test.sh BILLSIM
 set -u
 billsim=$1
-pass=0 fail=0
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM  # (the EXIT trap then stops the servers)
-out=$tmp/out err=$tmp/err
-
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name" >&2
-    echo "--- stdout" >&2; head -c 3000 "$out" >&2; echo "--- stderr" >&2; tail -20 "$err" >&2; fi
-}
-run() { "$billsim" "$@" >"$out" 2>"$err"; echo $?; }
+source "$(dirname "$0")/cluster_lib.sh"
 json() { python3 -c "import json,sys; d=json.load(open('$out')); print($1)"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# serve_at NAME ARGS...: starts a server, waits for its "listening on" line,
-# sets $addr.
-serve_at() {
-  local name=$1; shift
-  "$billsim" serve "$@" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  pids+=($!)
-  addr=
-  for _ in $(seq 600); do
-    addr=$(awk '/^listening on/ {print $3}' "$tmp/$name.out")
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-}
 shard() {  # shard NAME PARTITION: a long-running replica, its pid in $shard_pid
   "$billsim" shard --nats "$url" --partition "$2" --state "$tmp/$1" --fsync never --json \
     >"$tmp/$1.out" 2>"$tmp/$1.err" &

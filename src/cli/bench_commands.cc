@@ -396,9 +396,12 @@ int BenchMain(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "http") {
     return BenchHttpMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "nats") {
+    return BenchNatsMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: billsim bench log|ledger|history|http [OPTIONS]\n\nbenchmarks:\n"
+      std::cout << "usage: billsim bench log|ledger|history|http|nats [OPTIONS]\n\nbenchmarks:\n"
                    "  log       append, replay and snapshot-replay figures for the log\n"
                    "  ledger    how the ledger scales with the size of the book: set-up\n"
                    "            and delivery replay rates, timer work per simulated day,\n"
@@ -407,10 +410,11 @@ int BenchMain(const std::vector<std::string>& args) {
                    "            --server HOST:PORT: page latency from a running server\n"
                    "  http      --http HOST:PORT: a running server's HTTP/JSON API: JSON-lines\n"
                    "            ingest beside the binary protocol, page and timeline latency\n"
+                   "  nats      --nats URL: JetStream's own publish rate of small messages\n"
                    "\nEach has --help.\n";
       return kExitOk;
     }
-    spdlog::error("usage: billsim bench log|ledger|history|http [OPTIONS]; see billsim bench --help");
+    spdlog::error("usage: billsim bench log|ledger|history|http|nats [OPTIONS]; see billsim bench --help");
     return kExitUsage;
   }
   po::options_description options("billsim bench log options");

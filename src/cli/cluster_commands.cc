@@ -3,11 +3,16 @@
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -268,6 +273,123 @@ int ShardMain(const std::vector<std::string>& args) {
               << " events applied, " << s.events_refused << " refused, " << s.messages_refused
               << " messages refused; log sequence " << s.last_log_seq << ", state digest "
               << s.state_digest << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace billsim::cli
+
+namespace billsim::cli {
+
+// --- bench nats ---------------------------------------------------------------------
+
+namespace {
+
+// One run: `messages` messages of `bytes` bytes published asynchronously
+// (at most 4,096 unacknowledged) to a fresh stream, until every one is
+// acknowledged; messages/s.
+Status PublishRun(cluster::NatsClient* nats, uint32_t replicas, uint64_t messages,
+                  uint32_t bytes, double* per_s) {
+  const char* stream = "BILLSIM_BENCH";
+  const char* subjects[] = {"billsim.bench"};
+  js_DeleteStream(nats->js(), stream, nullptr, nullptr);  // a run interrupted before
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = stream;
+  sc.Subjects = subjects;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_FileStorage;
+  sc.Replicas = replicas;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_AddStream(nullptr, nats->js(), &sc, nullptr, &code);
+  if (s != NATS_OK) return nats->Error("creating stream BILLSIM_BENCH", s, code);
+  const std::string payload(bytes, 'x');
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < messages && s == NATS_OK; ++i) {
+    s = js_PublishAsync(nats->js(), subjects[0], payload.data(), static_cast<int>(payload.size()),
+                        nullptr);
+  }
+  if (s == NATS_OK) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 60000;
+    s = js_PublishAsyncComplete(nats->js(), &po);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  jsStreamInfo* si = nullptr;
+  uint64_t stored = 0;
+  if (s == NATS_OK && js_GetStreamInfo(&si, nats->js(), stream, nullptr, &code) == NATS_OK) {
+    stored = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+  }
+  js_DeleteStream(nats->js(), stream, nullptr, nullptr);
+  if (s != NATS_OK) return nats->Error("publishing to BILLSIM_BENCH", s);
+  if (stored != messages) {
+    return Status::IOError("the stream holds " + std::to_string(stored) + " of " +
+                           std::to_string(messages) + " messages published");
+  }
+  *per_s = static_cast<double>(messages) / seconds;
+  return Status::Ok();
+}
+
+}  // namespace
+
+int BenchNatsMain(const std::vector<std::string>& args) {
+  NatsLibrary library;
+  po::options_description options("billsim bench nats options");
+  options.add_options()("nats", po::value<std::string>()->required(), "NATS URL(s)")(
+      "messages", po::value<uint64_t>()->default_value(200'000), "messages per run")(
+      "bytes", po::value<uint32_t>()->default_value(64), "bytes per message")(
+      "replicas", po::value<uint32_t>()->default_value(1), "the stream's replicas (1 or 3)")(
+      "runs", po::value<uint32_t>()->default_value(3), "runs (the median is reported)")(
+      "json", "print the result as one JSON object");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim bench nats --nats URL [--messages N] [--bytes B]\n"
+                 "                          [--replicas 1|3] [--runs R] [--json]\n\n"
+                 "JetStream's own publish rate, the yardstick for the cluster's figures:\n"
+                 "N messages of B bytes published asynchronously (at most 4,096 awaiting\n"
+                 "their acknowledgement) to a fresh stream BILLSIM_BENCH (file storage),\n"
+                 "timed until every one is acknowledged; the stream is deleted after\n"
+                 "each run. Prints the median messages/s of the runs and their range.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const uint64_t messages = vm["messages"].as<uint64_t>();
+  const uint32_t bytes = vm["bytes"].as<uint32_t>();
+  const uint32_t replicas = vm["replicas"].as<uint32_t>();
+  const uint32_t runs = vm["runs"].as<uint32_t>();
+  if (messages == 0 || messages > 100'000'000 || bytes > 65536 || runs == 0 || runs > 100 ||
+      (replicas != 1 && replicas != 3)) {
+    spdlog::error("--messages 1..100000000, --bytes 0..65536, --runs 1..100, --replicas 1 or 3");
+    return kExitUsage;
+  }
+  std::unique_ptr<cluster::NatsClient> nats;
+  Status st = cluster::NatsClient::Connect(vm["nats"].as<std::string>(), 60000, &nats);
+  std::vector<double> rates;
+  for (uint32_t r = 0; st.ok() && r < runs; ++r) {
+    double per_s = 0;
+    st = PublishRun(nats.get(), replicas, messages, bytes, &per_s);
+    rates.push_back(per_s);
+  }
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return kExitFailed;
+  }
+  std::sort(rates.begin(), rates.end());
+  const double median = rates[rates.size() / 2];
+  if (vm.count("json")) {
+    std::cout << nlohmann::json{{"messages", messages}, {"bytes", bytes}, {"replicas", replicas},
+                                {"runs", runs}, {"messages_per_s", std::llround(median)},
+                                {"messages_per_s_min", std::llround(rates.front())},
+                                {"messages_per_s_max", std::llround(rates.back())}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("%.0f messages/s (median of %u; %.0f..%.0f), %u bytes each, R%u\n", median, runs,
+                rates.front(), rates.back(), bytes, replicas);
   }
   return kExitOk;
 }

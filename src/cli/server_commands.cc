@@ -326,19 +326,8 @@ int ConsoleMain(const std::vector<std::string>& args) {
   }
   std::shared_ptr<const server::TokenTable> tokens;
   if (!LoadTokens(vm, &tokens)) return kExitUsage;
-  if (vm.count("log") == vm.count("nats")) {
-    spdlog::error("give --log DIR (a single node) or --nats URL (a cluster gateway), one of them");
-    return kExitUsage;
-  }
   server::ServerOptions so;
-  if (vm.count("log")) so.log_dir = vm["log"].as<std::string>();
-  if (vm.count("nats")) {
-    cluster::GatewayOptions gateway;
-    gateway.nats_url = vm["nats"].as<std::string>();
-    so.backend = [gateway](const server::ServerOptions& o, server::Responder* responder) {
-      return cluster::MakeGateway(gateway, o, responder);
-    };
-  }
+  so.log_dir = vm["log"].as<std::string>();
   so.listen.clear();  // HTTP only
   so.http_listen = vm["http"].as<std::string>();
   so.read_only = true;

@@ -1,7 +1,6 @@
 #include "cluster/cluster_check.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/message_differencer.h>
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
@@ -196,14 +195,7 @@ Status CheckCluster(const std::string& nats_url, const std::vector<std::string>&
     st = AskBalance(nats.get(), p, last[p], account, &response);
     if (!st.ok()) return st;
     const std::optional<v1::AccountBalance> offline = replays[p]->ledger().Balance(account);
-    bool equal;
-    if (response.has_balance()) {
-      equal = offline.has_value() &&
-              google::protobuf::util::MessageDifferencer::Equals(response.balance(), *offline);
-    } else {
-      equal = !offline.has_value() && response.has_error() &&
-              response.error().code() == v1::Error::NOT_FOUND;
-    }
+    const bool equal = stress::BalanceAgrees(response, offline);
     r->accounts_checked++;
     if (!equal && r->balance_mismatches++ < 3) {
       spdlog::error("account {} (partition {}): a shard says {}, a replay of the stream says {}",

@@ -458,14 +458,7 @@ Status Check(const StressOptions& o, const std::vector<std::string>& accounts,
     st = client.Call(request, &response);
     if (!st.ok()) return st;
     const std::optional<v1::AccountBalance> offline = ledger.Balance(account);
-    bool equal;
-    if (response.has_balance()) {
-      equal = offline.has_value() &&
-              google::protobuf::util::MessageDifferencer::Equals(response.balance(), *offline);
-    } else {
-      equal = !offline.has_value() && response.has_error() &&
-              response.error().code() == v1::Error::NOT_FOUND;
-    }
+    const bool equal = BalanceAgrees(response, offline);
     r->accounts_checked++;
     if (!equal) {
       if (r->balance_mismatches++ < 3) {
@@ -501,6 +494,14 @@ Status Check(const StressOptions& o, const std::vector<std::string>& accounts,
 }
 
 }  // namespace
+
+bool BalanceAgrees(const v1::Response& live, const std::optional<v1::AccountBalance>& offline) {
+  if (live.has_balance()) {
+    return offline.has_value() &&
+           google::protobuf::util::MessageDifferencer::Equals(live.balance(), *offline);
+  }
+  return !offline.has_value() && live.has_error() && live.error().code() == v1::Error::NOT_FOUND;
+}
 
 Status RunStress(const StressOptions& o, StressReport* r) {
   *r = StressReport{};

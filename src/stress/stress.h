@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "billsim/v1/wire.pb.h"
 #include "util/status.h"
 
 namespace billsim::stress {
@@ -74,6 +76,11 @@ struct StressReport {
   std::string log_dir;            // or, on a cluster, where its streams are
   bool consistent = false;
 };
+
+// The check's verdict on one account: a live answer (a Balance, or an
+// Error) agrees with an offline replay's balance (none: unknown, so the
+// answer must be NOT_FOUND).
+bool BalanceAgrees(const v1::Response& live, const std::optional<v1::AccountBalance>& offline);
 
 // Runs the whole thing. A non-OK status means the run could not start or
 // the check could not be made (the report holds what was measured).
