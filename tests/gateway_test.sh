@@ -38,7 +38,7 @@ check "init" test "$rc" = 0
 shard p0a 0; p0a=$shard_pid
 shard p0b 0; p0b=$shard_pid
 shard p1 1; p1=$shard_pid
-serve_at gateway --nats "$url"; gateway=$addr
+serve_at gateway --nats "$url"; gateway=$addr gateway_pid=${pids[-1]}
 check "the gateway listens" test -n "$gateway"
 serve_at single --log "$tmp/single" --fsync never; single=$addr
 check "the single node listens" test -n "$single"
@@ -138,7 +138,12 @@ check "a run during which a replica was killed ends consistent" test "$rc" = 0 -
 
 # Stop the shards (SIGTERM: each prints its digest) and the servers.
 for p in $p0a $p0b $p1; do kill -TERM "$p"; done
-for p in $p0a $p0b $p1; do wait "$p" 2>/dev/null; done
+stopped=0
+for p in $p0a $p0b $p1; do wait "$p" && stopped=$((stopped + 1)); done
+check "SIGTERM stops every shard cleanly (exit 0)" test "$stopped" = 3
+kill -TERM "$gateway_pid"; wait "$gateway_pid"; rc=$?
+cp "$tmp/gateway.out" "$out"; cp "$tmp/gateway.err" "$err"
+check "SIGTERM stops the gateway cleanly (exit 0)" test "$rc" = 0
 digest() { python3 -c "import json; print(json.load(open('$tmp/$1.out'))['state_digest'])" 2>/dev/null; }
 check "the restarted replica agrees with the other" test -n "$(digest p0a)" -a "$(digest p0a)" = "$(digest p0b)"
 cp "$tmp/p0a.out" "$out"; cp "$tmp/p0a.err" "$err"

@@ -330,25 +330,25 @@ class Gateway final : public server::Backend {
 
   // --- appends: publishing -----------------------------------------------------------
 
+  // Sender k of n serves partitions k, k + n, k + 2n, ... in turn.
   void SenderLoop(uint32_t k, uint32_t n) {
-    uint32_t next = k;  // round robin over this sender's partitions
+    std::vector<uint32_t> owned;
+    for (uint32_t p = k; p < partitions_; p += n) owned.push_back(p);
+    size_t next = 0;  // round robin over them
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      int64_t ready = -1;
+      size_t ready = 0;
       cv_.wait(lock, [&] {
         if (stopping_) return true;
-        for (uint32_t i = 0; i < partitions_; i += n) {
-          const uint32_t p = (next + i) % partitions_;
-          if (p % n == k && !queues_[p].empty()) {
-            ready = p;
-            return true;
-          }
+        for (size_t i = 0; i < owned.size(); ++i) {
+          ready = (next + i) % owned.size();
+          if (!queues_[owned[ready]].empty()) return true;
         }
         return false;
       });
       if (stopping_) return;
-      const uint32_t p = static_cast<uint32_t>(ready);
-      next = p + n;
+      const uint32_t p = owned[ready];
+      next = ready + 1;
       auto message = std::make_unique<Message>();
       message->partition = p;
       std::vector<v1::Event> events;
