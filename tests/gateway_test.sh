@@ -38,7 +38,8 @@ check "init" test "$rc" = 0
 shard p0a 0; p0a=$shard_pid
 shard p0b 0; p0b=$shard_pid
 shard p1 1; p1=$shard_pid
-serve_at gateway --nats "$url"; gateway=$addr gateway_pid=${pids[-1]}
+serve_at gateway --nats "$url" --http 127.0.0.1:0; gateway=$addr gateway_pid=${pids[-1]}
+gateway_http=$(awk '/^http on/ {print $3}' "$tmp/gateway.out")
 check "the gateway listens" test -n "$gateway"
 serve_at single --log "$tmp/single" --fsync never; single=$addr
 check "the single node listens" test -n "$single"
@@ -116,6 +117,21 @@ cp "$tmp/q_nats" "$out"; cp "$tmp/q_single" "$err"
 check "query --nats answers as the single node" cmp -s "$tmp/q_nats" "$tmp/q_single"
 rc=$(run query --nats "$url" --connect "$single" --ping)
 check "query with --nats and --connect is usage" test "$rc" = 2
+# HTTP through the gateway: an append with a refusal, then the balance.
+python3 - "$gateway_http" >"$out" 2>"$err" <<'PY'
+import json, sys, urllib.request
+base = "http://" + sys.argv[1]
+body = "\n".join(json.dumps(e) for e in [
+  {"event_id": "910000001", "time_us": "2026-01-01T00:00:00Z", "account_opened": {"account_id": "web-1", "currency": "USD"}},
+  {"event_id": "910000002", "time_us": "2026-01-01T00:00:01Z", "cash_deposited": {"account_id": "web-1", "amount_micros": "5000000"}},
+  {"event_id": "910000003", "time_us": "2026-01-01T00:00:01Z", "cash_deposited": {"account_id": "nobody", "amount_micros": "5"}}]).encode()
+req = urllib.request.Request(base + "/api/v1/events", data=body, headers={"Content-Type": "application/x-ndjson"})
+ack = json.load(urllib.request.urlopen(req))
+balance = json.load(urllib.request.urlopen(base + "/api/v1/accounts/web-1"))
+print(ack["accepted"] == 2 and [r["event_id"] for r in ack["rejections"]] == ["910000003"]
+      and balance["cash_balance"] == "5000000")
+PY
+check "HTTP through the gateway: appended (a refusal named) and the balance read back" test "$(cat "$out")" = True
 rc=$(run query --connect "$gateway" --history acct-1)
 check "a history query is refused, naming the gateway" test "$rc" = 2 -a -n "$(grep 'cluster gateway' "$err")"
 
