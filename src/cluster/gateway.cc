@@ -175,8 +175,10 @@ class Gateway final : public server::Backend {
     for (std::thread& t : senders_) t.join();
     if (poller_.joinable()) poller_.join();
     queries_.join();
-    if (applied_sub_ != nullptr) {
-      natsSubscription_Unsubscribe(applied_sub_);
+    if (applied_sub_ != nullptr) {  // a notice in hand is finished before we go
+      if (natsSubscription_Drain(applied_sub_) == NATS_OK) {
+        natsSubscription_WaitForDrainCompletion(applied_sub_, 5000);
+      }
       natsSubscription_Destroy(applied_sub_);
       applied_sub_ = nullptr;
     }
