@@ -19,6 +19,9 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <random>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -34,7 +37,6 @@
 #include "cluster/nats_client.h"
 #include "cluster/partition.h"
 #include "cluster/publisher.h"
-#include "journal/journal.h"
 #include "log/batch_codec.h"
 #include "server/bounded_queue.h"
 #include "server/server_metrics.h"
@@ -44,11 +46,18 @@ namespace billsim::cluster {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+uint64_t RandomId() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd() ^
+         static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+}
 using server::Push;
 using server::Work;
 
 constexpr uint32_t kMaxSenders = 8;
 constexpr size_t kEarlyNoticesMax = 16384;   // notices kept for a sender not yet filed
+constexpr size_t kEarlyNoticeBytes = 64u << 20;
 constexpr size_t kDisputesRemembered = 1'000'000;
 constexpr auto kStatusAfter = std::chrono::milliseconds(1000);  // a notice this late: ask
 
@@ -61,8 +70,10 @@ struct AppendState {
   uint64_t weight = 0;           // held in the input queue until answered
   uint32_t events = 0;           // in the request
   uint64_t copies_left = 0;      // routed copies not yet resolved (a broadcast: one a partition)
-  std::vector<bool> rejected;    // by request position
-  std::vector<std::pair<uint32_t, v1::Rejection>> rejections;  // (position, rejection)
+  // By request position: the refusal and the partition that gave it (a
+  // broadcast refused by several partitions: the lowest one's, so the
+  // answer does not depend on which notice came first).
+  std::map<uint32_t, std::pair<uint32_t, v1::Rejection>> rejections;
   v1::Error::Code error_code = v1::Error::CODE_UNSPECIFIED;
   std::string error;
 };
@@ -83,10 +94,10 @@ struct Message {
   std::vector<std::shared_ptr<AppendState>> requests;
   std::vector<uint32_t> positions;
   std::vector<uint64_t> ids;
-  // JetStream had it already (the same events published before, by this
-  // gateway or another): what its notice accepted is now a duplicate.
-  bool duplicate = false;
   Clock::time_point published_at;
+  // A shard said it applied the message but no longer has its notice
+  // (it restarted); another replica may still have it.
+  bool forgotten = false;
   Clock::time_point asked_at;
 };
 
@@ -109,6 +120,9 @@ class Gateway final : public server::Backend {
     partitions_ = config.partitions;
     queues_.resize(partitions_);
     acked_.assign(partitions_, 0);
+    publishing_.assign(partitions_, false);
+    failing_.assign(partitions_, false);
+    filed_.assign(partitions_, 0);
     const natsStatus s = natsConnection_Subscribe(&applied_sub_, nats_->connection(),
                                                   kAppliedWildcard, &Gateway::OnApplied, this);
     if (s != NATS_OK) return nats_->Error(std::string("subscribing to ") + kAppliedWildcard, s);
@@ -246,7 +260,6 @@ class Gateway final : public server::Backend {
     std::vector<v1::Event> events;
     Events(work.parsed, &events);
     state->events = static_cast<uint32_t>(events.size());
-    state->rejected.assign(events.size(), false);
     for (const v1::Event& e : events) {
       const size_t kind = static_cast<size_t>(e.payload_case());
       metrics_.received_by_kind[kind < server::ServerMetrics::kKinds ? kind : 0].fetch_add(
@@ -392,35 +405,61 @@ class Gateway final : public server::Backend {
     }
   }
 
+  // Publishes one message: with an id of its own (this gateway's instance
+  // and a count), so that only a retry of this publish is a duplicate to
+  // JetStream; a client's resend is a new message the shards judge again,
+  // as a single node would. After a publish failed for good, the
+  // partition's next ones get one attempt each until one succeeds, so a
+  // NATS outage answers the queue at once instead of 30 s a message.
   void Publish(std::unique_ptr<Message> m, std::vector<v1::Event> events) {
+    const uint32_t p = m->partition;
     log::BatchBuilder builder;
     for (const v1::Event& e : events) builder.Add(e);
     std::string payload;
     builder.Finish(&payload);
+    if (payload.size() > kMaxBatchPayloadBytes) {  // one event that large (Take bounds the rest)
+      Finish(*m, nullptr, v1::Error::BAD_REQUEST,
+             "event " + std::to_string(m->ids.front()) + ": " + std::to_string(payload.size()) +
+                 " bytes encoded, more than a cluster message may hold (" +
+                 std::to_string(kMaxBatchPayloadBytes) + ")");
+      return;
+    }
+    char id[64];
+    std::snprintf(id, sizeof id, "g-%016llx-%llu", static_cast<unsigned long long>(instance_),
+                  static_cast<unsigned long long>(++published_));
+    bool failing;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      failing = failing_[p];
+      publishing_[p] = true;
+    }
     PublishResult result;
-    const Status st = PublishBatch(nats_.get(), m->partition, payload,
-                                   static_cast<uint32_t>(events.size()), g_.publish_retry_ms,
-                                   &result);
+    const Status st = PublishBatch(nats_.get(), p, payload, static_cast<uint32_t>(events.size()),
+                                   failing ? 0 : g_.publish_retry_ms, &result, id);
+    std::unique_lock<std::mutex> lock(mu_);
+    publishing_[p] = false;
+    failing_[p] = !st.ok();
     if (!st.ok()) {
+      lock.unlock();
       spdlog::error("{}", st.message());
       Finish(*m, nullptr, v1::Error::UNAVAILABLE,
-             "partition " + std::to_string(m->partition) + ": not stored: " + st.message());
+             "partition " + std::to_string(p) + ": not stored: " + st.message());
       return;
     }
     m->seq = result.stream_seq;
-    m->duplicate = result.duplicate;
     m->published_at = m->asked_at = Clock::now();
-    std::unique_lock<std::mutex> lock(mu_);
-    const auto key = std::make_pair(m->partition, m->seq);
+    filed_[p] = std::max(filed_[p], m->seq);
+    const auto key = std::make_pair(p, m->seq);
     auto early = early_.find(key);
     if (early != early_.end()) {
       v1::Response notice = std::move(early->second);
+      early_bytes_ -= notice.ByteSizeLong();
       early_.erase(early);
       lock.unlock();
       Finish(*m, &notice, v1::Error::CODE_UNSPECIFIED, {});
       return;
     }
-    waiting_[key] = std::move(m);
+    waiting_[key].push_back(std::move(m));
   }
 
   // --- appends: notices ------------------------------------------------------------
@@ -445,21 +484,34 @@ class Gateway final : public server::Backend {
     std::unique_lock<std::mutex> lock(mu_);
     auto it = waiting_.find(key);
     if (it == waiting_.end()) {
-      // Not filed yet (its sender is between the ack and the filing), or
-      // another publisher's: kept a while, the oldest dropped first.
-      if (early_.emplace(key, std::move(notice)).second) early_order_.push_back(key);
-      while (early_order_.size() > kEarlyNoticesMax) {
-        early_.erase(early_order_.front());
+      // Kept only if it may be for the publish this gateway is awaiting the
+      // acknowledgement of (filed next, at a higher sequence than any
+      // filed); another replica's second notice, or another publisher's,
+      // is dropped. The oldest go first past the count or byte bound.
+      if (!publishing_[p] || key.second <= filed_[p]) return;
+      const size_t bytes = notice.ByteSizeLong();
+      if (!early_.emplace(key, std::move(notice)).second) return;
+      early_order_.push_back(key);
+      early_bytes_ += bytes;
+      while (early_order_.size() > kEarlyNoticesMax || early_bytes_ > kEarlyNoticeBytes) {
+        auto old = early_.find(early_order_.front());
+        if (old != early_.end()) {
+          early_bytes_ -= old->second.ByteSizeLong();
+          early_.erase(old);
+        }
         early_order_.pop_front();
       }
       return;
     }
-    std::unique_ptr<Message> m = std::move(it->second);
+    std::vector<std::unique_ptr<Message>> done = std::move(it->second);
     waiting_.erase(it);
     lock.unlock();
-    Finish(*m, &notice, v1::Error::CODE_UNSPECIFIED, {});
+    for (auto& m : done) Finish(*m, &notice, v1::Error::CODE_UNSPECIFIED, {});
   }
 
+  // Each round: the messages waiting past applied_wait_ms are answered
+  // UNAVAILABLE; for the oldest late one of each partition, the shards are
+  // asked (one request a partition a round).
   void PollerLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
@@ -467,23 +519,35 @@ class Gateway final : public server::Backend {
       if (stopping_) return;
       const auto now = Clock::now();
       std::vector<std::pair<uint32_t, uint64_t>> ask, expired;
-      for (auto& [key, m] : waiting_) {
-        if (now - m->published_at >= std::chrono::milliseconds(g_.applied_wait_ms)) {
+      int64_t last_partition = -1;
+      for (auto& [key, list] : waiting_) {
+        const Message& m = *list.front();
+        if (now - m.published_at >= std::chrono::milliseconds(g_.applied_wait_ms)) {
           expired.push_back(key);
-        } else if (now - m->asked_at >= kStatusAfter) {
-          m->asked_at = now;
+        } else if (key.first != last_partition && now - m.asked_at >= kStatusAfter) {
+          for (auto& each : list) each->asked_at = now;
           ask.push_back(key);
         }
+        last_partition = key.first;
       }
       for (const auto& key : expired) {
-        std::unique_ptr<Message> m = std::move(waiting_[key]);
-        waiting_.erase(key);
+        auto it = waiting_.find(key);  // a notice may have come meanwhile
+        if (it == waiting_.end()) continue;
+        std::vector<std::unique_ptr<Message>> done = std::move(it->second);
+        waiting_.erase(it);
         lock.unlock();
-        Finish(*m, nullptr, v1::Error::UNAVAILABLE,
-               "partition " + std::to_string(key.first) + ": stored at stream sequence " +
-                   std::to_string(key.second) + ", but no shard reported applying it within " +
-                   std::to_string(g_.applied_wait_ms) +
-                   " ms; it will be applied when one runs (a resend is refused as duplicate)");
+        for (auto& m : done) {
+          const std::string where = "partition " + std::to_string(key.first) +
+                                    ": stored at stream sequence " + std::to_string(key.second);
+          Finish(*m, nullptr, v1::Error::UNAVAILABLE,
+                 m->forgotten
+                     ? where + " and applied, but no running shard remembers its refusals (they "
+                               "restarted); resend: what was applied is refused as duplicate"
+                     : where + ", but no shard reported applying it within " +
+                           std::to_string(g_.applied_wait_ms) +
+                           " ms; it will be applied when one runs (a resend is refused as "
+                           "duplicate)");
+        }
         lock.lock();
       }
       lock.unlock();
@@ -511,16 +575,13 @@ class Gateway final : public server::Backend {
     if (parsed) {
       OnNotice(p, std::move(notice));
     } else if (said == "forgotten") {
-      std::unique_lock<std::mutex> lock(mu_);
+      // That replica restarted; another may still have the notice: asked
+      // again next round, until applied_wait_ms.
+      std::lock_guard<std::mutex> lock(mu_);
       auto it = waiting_.find({p, seq});
-      if (it == waiting_.end()) return;
-      std::unique_ptr<Message> m = std::move(it->second);
-      waiting_.erase(it);
-      lock.unlock();
-      Finish(*m, nullptr, v1::Error::UNAVAILABLE,
-             "partition " + std::to_string(p) + ": stream sequence " + std::to_string(seq) +
-                 " was applied, but no running shard remembers its refusals (it restarted); "
-                 "resend: what was applied is refused as duplicate");
+      if (it != waiting_.end()) {
+        for (auto& m : it->second) m->forgotten = true;
+      }
     }
   }
 
@@ -540,28 +601,16 @@ class Gateway final : public server::Backend {
       acked_[m.partition] = std::max(acked_[m.partition], m.seq);
       std::unordered_map<uint64_t, std::deque<size_t>> by_id;
       for (size_t i = 0; i < m.ids.size(); ++i) by_id[m.ids[i]].push_back(i);
-      std::vector<bool> refused(m.ids.size(), false);
       auto reject = [&](size_t i, const v1::Rejection& r) {
         AppendState& s = *m.requests[i];
-        if (s.rejected[m.positions[i]]) return;  // a broadcast refused elsewhere too
-        s.rejected[m.positions[i]] = true;
-        s.rejections.emplace_back(m.positions[i], r);
+        auto [it, added] = s.rejections.try_emplace(m.positions[i], m.partition, r);
+        if (!added && m.partition < it->second.first) it->second = {m.partition, r};
       };
       for (const v1::Rejection& r : notice->append().rejections()) {
         auto it = by_id.find(r.event_id());
         if (it == by_id.end() || it->second.empty()) continue;
         const size_t i = it->second.front();
         it->second.pop_front();
-        refused[i] = true;
-        reject(i, r);
-      }
-      for (size_t i = 0; m.duplicate && i < m.ids.size(); ++i) {
-        if (refused[i]) continue;
-        v1::Rejection r;
-        r.set_event_id(m.ids[i]);
-        r.set_field("event_id");
-        r.set_reason(Journal::DuplicateReason(m.ids[i]));
-        r.set_duplicate(true);
         reject(i, r);
       }
     }
@@ -584,18 +633,17 @@ class Gateway final : public server::Backend {
     } else {
       r.set_request_id(s->request_id);
       v1::AppendAck* ack = r.mutable_append();
-      std::sort(s->rejections.begin(), s->rejections.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
-      for (auto& [position, rejection] : s->rejections) *ack->add_rejections() = std::move(rejection);
+      for (auto& [position, refusal] : s->rejections) {
+        *ack->add_rejections() = std::move(refusal.second);
+      }
       ack->set_accepted(s->events - static_cast<uint32_t>(s->rejections.size()));
     }
     metrics_.ack_latency_us.Observe(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - s->queued_at)
             .count()));
+    // Room first, then the answer: the session resumes as it takes the
+    // answer, and must find the room there.
     server::Peer* peer = s->session.get();
-    std::vector<server::Delivery> out;
-    out.push_back({std::move(s->session), s->slot, std::move(r), {}, s->queued_at});
-    responder_->Send(std::move(out));
     in_.Release(s->weight);
     std::vector<Work> released;
     {
@@ -605,9 +653,15 @@ class Gateway final : public server::Backend {
         for (Work& w : it->second.held_queries) released.push_back(std::move(w));
         peers_.erase(it);
       }
+    }
+    std::vector<server::Delivery> out;
+    out.push_back({std::move(s->session), s->slot, std::move(r), {}, s->queued_at});
+    responder_->Send(std::move(out));
+    for (Work& w : released) Dispatch(std::move(w));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
       outstanding_--;
     }
-    for (Work& w : released) Dispatch(std::move(w));
     MaybeDone();
   }
 
@@ -617,12 +671,15 @@ class Gateway final : public server::Backend {
     boost::asio::post(queries_, [this, w = std::make_shared<Work>(std::move(work))] {
       v1::Response r = Answer(w->parsed.request);
       r.set_request_id(w->parsed.request.request_id());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queries_in_flight_--;  // room first, then the answer (see Respond)
+      }
       std::vector<server::Delivery> out;
       out.push_back({std::move(w->session), w->slot, std::move(r), {}, w->queued_at});
       responder_->Send(std::move(out));
       {
         std::lock_guard<std::mutex> lock(mu_);
-        queries_in_flight_--;
         outstanding_--;
       }
       MaybeDone();
@@ -643,11 +700,14 @@ class Gateway final : public server::Backend {
         return AskEvery(request);
       case v1::Request::kPing:
         return Ping(request);
-      default:
+      default: {
+        const auto* field = v1::Request::descriptor()->FindFieldByNumber(request.body_case());
         return server::ErrorResponse(
             0, v1::Error::BAD_REQUEST,
-            "this query is not served by a cluster gateway (billsim serve --nats): balance, "
-            "spend, dispute, campaigns and ping are; ask a shard's log for history");
+            std::string(field != nullptr ? field->name() : "this request") +
+                ": not served by a cluster gateway (billsim serve --nats): balance, spend, "
+                "dispute, campaigns and ping are; a shard's log answers the rest");
+      }
     }
   }
 
@@ -676,10 +736,16 @@ class Gateway final : public server::Backend {
 
   // The answer of one of partition p's shards (an Error response if none
   // answers); false if it is one.
+  // A replica still catching up answers UNAVAILABLE: asked again (the
+  // queue group may pick the other), up to three times.
   bool Ask(uint32_t p, const v1::Request& request, v1::Response* response) {
-    const Status st = AskShard(p, request, response);
-    if (!st.ok()) *response = server::ErrorResponse(0, v1::Error::UNAVAILABLE, st.message());
-    return st.ok() && !response->has_error();
+    for (int attempt = 0;; ++attempt) {
+      const Status st = AskShard(p, request, response);
+      if (!st.ok()) *response = server::ErrorResponse(0, v1::Error::UNAVAILABLE, st.message());
+      const bool unavailable =
+          response->has_error() && response->error().code() == v1::Error::UNAVAILABLE;
+      if (!unavailable || attempt == 2) return st.ok() && !response->has_error();
+    }
   }
 
   Status AskShard(uint32_t p, const v1::Request& request, v1::Response* response) {
@@ -726,14 +792,22 @@ class Gateway final : public server::Backend {
   natsSubscription* applied_sub_ = nullptr;
   uint32_t partitions_ = 0;
   std::unordered_map<std::string, std::string> disputes_;  // router: dispute -> account
+  const uint64_t instance_ = RandomId();      // in every message id it publishes
+  std::atomic<uint64_t> published_{0};        // messages published, for their ids
   server::ServerMetrics metrics_;
 
   std::mutex mu_;
   std::condition_variable cv_;  // queues_ grew, or stopping
   std::vector<std::deque<Chunk>> queues_;  // by partition
-  std::map<std::pair<uint32_t, uint64_t>, std::unique_ptr<Message>> waiting_;
+  // By (partition, stream sequence): one message, or more if JetStream
+  // ever answered two publishes with one sequence.
+  std::map<std::pair<uint32_t, uint64_t>, std::vector<std::unique_ptr<Message>>> waiting_;
   std::map<std::pair<uint32_t, uint64_t>, v1::Response> early_;
   std::deque<std::pair<uint32_t, uint64_t>> early_order_;
+  size_t early_bytes_ = 0;
+  std::vector<bool> publishing_;  // by partition: a publish awaits its acknowledgement
+  std::vector<bool> failing_;     // by partition: the last publish failed for good
+  std::vector<uint64_t> filed_;   // by partition: the highest sequence filed
   std::vector<uint64_t> acked_;  // by partition: the last stream sequence answered
   std::unordered_map<server::Peer*, PeerState> peers_;
   uint32_t queries_in_flight_ = 0;

@@ -5,13 +5,15 @@
 //
 // Appends. A request's events go to their accounts' partitions (routed as
 // the publisher routes them, publisher.h; a ClockAdvanced for every
-// account to every partition; an event naming no account, or a dispute it
-// cannot place, to the partition its id hashes to, whose ledger refuses
-// it with the single node's words). A partition's sender thread gathers
-// what every connection queued for it into one columnar message (at most
-// message_events events, kMaxBatchPayloadBytes bytes, no event id twice),
-// publishes it (retried with the same Nats-Msg-Id, so a retry is a
-// duplicate) and goes on with the next once JetStream acknowledged it. The
+// account to every partition; an event naming no account to the empty
+// id's partition, a dispute it cannot place to its dispute id's; the
+// ledger there refuses it with the single node's words). A partition's
+// sender thread gathers what every connection queued for it into one
+// columnar message (at most message_events events, kMaxBatchPayloadBytes
+// bytes, no event id twice), publishes it with a message id of its own
+// (retried with the same id, so only a retry is a duplicate; a client's
+// resend is judged again) and goes on with the next once JetStream
+// acknowledged it. The
 // request is answered once every message holding its events is durable
 // AND a shard of each partition reported applying it (its notice on the
 // applied subject, partition.h; or, if that notice was missed, the answer

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -15,7 +16,9 @@ class GatewayClient::Impl : public server::Responder, public server::Peer {
  public:
   void Send(std::vector<server::Delivery>&& deliveries) override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (server::Delivery& d : deliveries) answers_[d.slot] = std::move(d.response);
+    for (server::Delivery& d : deliveries) {
+      if (abandoned_.erase(d.slot) == 0) answers_[d.slot] = std::move(d.response);
+    }
     cv_.notify_all();
   }
   // Peer: answers come through Send (the gateway never calls these).
@@ -29,6 +32,8 @@ class GatewayClient::Impl : public server::Responder, public server::Peer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, v1::Response> answers_;
+  std::set<uint64_t> abandoned_;  // slots whose Call timed out: their answers are dropped
+  bool done_ = false;             // on_done came
   uint64_t next_slot_ = 0;
 };
 
@@ -41,15 +46,28 @@ Status GatewayClient::Open(const std::string& nats_url, std::unique_ptr<GatewayC
   impl.backend = MakeGateway(g, impl.options, &impl);
   Status st = impl.backend->Open();
   if (!st.ok()) return st;
+  impl.backend->on_done = [&impl] {
+    std::lock_guard<std::mutex> lock(impl.mu_);
+    impl.done_ = true;
+    impl.cv_.notify_all();
+  };
   impl.backend->Start();
   *out = std::move(client);
   return Status::Ok();
 }
 
+// What is in flight is answered first (for up to a minute), then the
+// gateway goes, and with it the Work holding impl_.
 GatewayClient::~GatewayClient() {
   if (impl_ == nullptr || impl_->backend == nullptr) return;
-  impl_->backend->Close();
-  impl_->backend->Join();
+  Impl& impl = *impl_;
+  impl.backend->Close();
+  {
+    std::unique_lock<std::mutex> lock(impl.mu_);
+    impl.cv_.wait_for(lock, std::chrono::minutes(1), [&] { return impl.done_; });
+  }
+  impl.backend->Join();
+  impl.backend.reset();
 }
 
 Status GatewayClient::Call(const v1::Request& request, v1::Response* response,
@@ -73,6 +91,7 @@ Status GatewayClient::Call(const v1::Request& request, v1::Response* response,
   }
   std::unique_lock<std::mutex> lock(impl.mu_);
   if (!impl.cv_.wait_until(lock, deadline, [&] { return impl.answers_.count(slot) > 0; })) {
+    impl.abandoned_.insert(slot);
     return Status::IOError("no answer from the cluster within " + std::to_string(timeout.count()) +
                            " ms");
   }

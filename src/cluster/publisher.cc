@@ -194,12 +194,17 @@ Status Publisher::Send(const Outgoing& out, bool* duplicate, uint64_t* retries) 
 }
 
 Status PublishBatch(NatsClient* nats, uint32_t partition, const std::string& payload,
-                    uint32_t events, int64_t retry_ms, PublishResult* result) {
+                    uint32_t events, int64_t retry_ms, PublishResult* result,
+                    const char* msg_id) {
   *result = PublishResult{};
-  const XXH128_hash_t h = XXH3_128bits(payload.data(), payload.size());
   char id[80];
-  std::snprintf(id, sizeof id, "b-%016llx%016llx-%u", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64), events);
+  if (msg_id != nullptr) {
+    std::snprintf(id, sizeof id, "%s", msg_id);
+  } else {
+    const XXH128_hash_t h = XXH3_128bits(payload.data(), payload.size());
+    std::snprintf(id, sizeof id, "b-%016llx%016llx-%u", static_cast<unsigned long long>(h.high64),
+                  static_cast<unsigned long long>(h.low64), events);
+  }
   const std::string subject = BatchSubject(partition);
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),

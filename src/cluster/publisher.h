@@ -50,16 +50,18 @@ struct PublishStats {
 };
 
 // One encoded batch to partition `partition`'s stream, with the
-// Nats-Msg-Id and Billsim-Events headers described above, retried with
-// the same id for up to `retry_ms` (not when the message is too large).
-// Runs in the caller's thread.
+// Nats-Msg-Id and Billsim-Events headers described above (or `msg_id`, if
+// given, as its Nats-Msg-Id), retried with the same id for up to
+// `retry_ms` (0: one attempt; never when the message is too large). Runs
+// in the caller's thread.
 struct PublishResult {
   uint64_t stream_seq = 0;  // where the stream holds it (the first copy's, if a duplicate)
   bool duplicate = false;   // JetStream had it already
   uint64_t retries = 0;
 };
 Status PublishBatch(NatsClient* nats, uint32_t partition, const std::string& payload,
-                    uint32_t events, int64_t retry_ms, PublishResult* result);
+                    uint32_t events, int64_t retry_ms, PublishResult* result,
+                    const char* msg_id = nullptr);
 
 // Payload bytes a batch may take: the streams' message limit less room for
 // the headers.

@@ -540,7 +540,7 @@ class ShardRun {
   static constexpr size_t kMaxNoticeBytes = 900 * 1024;  // under NATS's 1 MiB
   static constexpr size_t kRecentNotices = 4096;
   static constexpr size_t kRecentNoticeBytes = 64u << 20;
-  static constexpr int64_t kQueryWaitMs = 5000;
+  static constexpr int64_t kQueryWaitMs = 1000;
   std::mutex mu_;
   std::condition_variable applied_cv_;
   uint64_t applied_seq_ = 0;  // the last stream sequence applied (or refused)

@@ -40,6 +40,10 @@ class Backend {
   virtual Push Submit(Work& work) = 0;
   // No more requests: everything taken is answered, then on_done runs.
   virtual void Close() = 0;
+  // On the owner's thread once on_done has come: answers what is left
+  // (the single node's history queries) before the server closes
+  // connections that do not take their answers.
+  virtual void Drain() {}
   virtual void Join() = 0;   // after on_done, or to abandon a Start
   virtual Status failure() const = 0;  // after Join: the first fatal error
 

@@ -32,9 +32,13 @@ Push LocalBackend::Submit(Work& work) {
                                                               : pipeline_.Submit(work);
 }
 
-// The committer answers what is queued, then on_done; the query workers
-// are stopped in Join (they answer what they hold).
+// The committer answers what is queued, then on_done; then Drain.
 void LocalBackend::Close() { pipeline_.Close(); }
+
+// The query workers answer what they hold, and stop.
+void LocalBackend::Drain() {
+  if (queries_started_) queries_.Stop();
+}
 
 void LocalBackend::Join() {
   pipeline_.Close();

@@ -18,6 +18,7 @@ class LocalBackend final : public Backend {
   void Start() override;
   Push Submit(Work& work) override;
   void Close() override;
+  void Drain() override;
   void Join() override;
   Status failure() const override { return pipeline_.failure(); }
   uint64_t recovered_seq() const override { return pipeline_.last_seq_at_open(); }

@@ -249,9 +249,10 @@ void Server::Impl::BeginShutdown() {
 
 void Server::Impl::OnCommitterDone() {
   manager_->committer_done = true;
-  // Sessions close once their responses are written (the query workers
-  // answer what they hold). A client that does not read them is cut off
-  // after a grace period.
+  // The query workers answer what they hold; then sessions close once
+  // their responses are written. A client that does not read them is cut
+  // off after a grace period.
+  backend_->Drain();
   shutdown_timer_.expires_after(std::chrono::seconds(5));
   shutdown_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec) return;
