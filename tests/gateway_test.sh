@@ -61,8 +61,8 @@ print(g['events_acked'] == s['events_acked'] and g['rejected'] == s['rejected'])
 check "the gateway acknowledges and rejects as the single node does" test "$same" = True
 
 # Bad input, through both: the same refusals, in the same words and order.
-# (Times at the accounts' opening: a later one would move that partition's
-# clock alone, see README "Running on a cluster".)
+# (Times at the accounts' opening, not earlier: an event stamped before its
+# account opened is refused for that, whatever else is wrong with it.)
 python3 - >"$tmp/bad.jsonl" <<'PY'
 import json
 T = "1767225600000000"  # 2026-01-01T00:00:00Z, when the workload opens its accounts
