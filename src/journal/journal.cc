@@ -28,17 +28,16 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
 
 Journal::~Journal() = default;
 
-std::string Journal::DuplicateReason(uint64_t event_id) {
-  return "event " + std::to_string(event_id) + ": event_id: already applied; ignored (R10)";
-}
-
 bool Journal::Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refusal) {
   if (r.outcome == Ledger::Outcome::kApplied) return true;
   if (refusal == nullptr) return false;
   refusal->event_id = event_id;
   refusal->duplicate = r.outcome == Ledger::Outcome::kDuplicate;
   refusal->field = r.field.empty() ? "event_id" : r.field;
-  refusal->reason = refusal->duplicate ? DuplicateReason(event_id) : r.reason;
+  refusal->reason = refusal->duplicate
+                        ? "event " + std::to_string(event_id) +
+                              ": event_id: already applied; ignored (R10)"
+                        : r.reason;
   return false;
 }
 

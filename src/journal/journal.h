@@ -60,10 +60,6 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // A duplicate's refusal reason (R10), worded the same wherever it is
-  // given (a cluster gateway gives it for a message JetStream had already).
-  static std::string DuplicateReason(uint64_t event_id);
-
   // Judges one event; true if accepted (it is applied and pending), else
   // *refusal says why (may be null).
   bool Apply(const v1::Event& event, Refusal* refusal);
