@@ -63,4 +63,18 @@ void Progress::Show(const std::string& phase, uint64_t done, uint64_t total) {
   if (done == total) std::fprintf(stderr, "\n");
 }
 
+void Progress::Count(const std::string& phase, uint64_t done, const char* unit) {
+  if (!on_) return;
+  const auto now = BenchClock::now();
+  if (now - last_ < std::chrono::milliseconds(200)) return;
+  last_ = now;
+  shown_ = true;
+  std::fprintf(stderr, "\r%-28s %" PRIu64 " %s   ", phase.c_str(), done, unit);
+}
+
+void Progress::End() {
+  if (on_ && shown_) std::fprintf(stderr, "\n");
+  shown_ = false;
+}
+
 }  // namespace billsim::cli

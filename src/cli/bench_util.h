@@ -37,9 +37,14 @@ class Progress {
  public:
   explicit Progress(bool on) : on_(on) {}
   void Show(const std::string& phase, uint64_t done, uint64_t total);
+  // For work of unknown size (a stream): how much is done so far; End
+  // finishes the line.
+  void Count(const std::string& phase, uint64_t done, const char* unit);
+  void End();
 
  private:
   bool on_;
+  bool shown_ = false;
   BenchClock::time_point last_{};
 };
 

@@ -4,6 +4,10 @@
 
 #include <iostream>
 
+#include "bulk/chunk_reader.h"
+#include "bulk/event_reader.h"
+#include "bulk/exporter.h"
+#include "cli/bench_util.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "journal/journal.h"
@@ -27,6 +31,7 @@ constexpr const char* kLogUsage =
     "  append   validate events with the ledger and append the accepted ones\n"
     "  verify   check every checksum, the hash chain, sequences and indexes\n"
     "  dump     print events one per line\n"
+    "  export   write events or ledger entries as JSON lines or CSV (a stream)\n"
     "  repair   discard everything after a sequence (a damaged log), and record it\n\n"
     "billsim log SUBCOMMAND --help for options.\n";
 
@@ -39,16 +44,29 @@ int AppendCommand(const std::vector<std::string>& args) {
       "always, interval=MS or never")(
       "atomic", "a file goes in whole or not at all")(
       "batch", po::value<uint32_t>()->default_value(10000), "events per batch (1..1000000)")(
+      "format", po::value<std::string>()->default_value("auto"),
+      "auto (from the name), jsonl, csv or scenario")(
+      "first-event-id", po::value<uint64_t>()->default_value(0),
+      "CSV without an event_id column: the first row's id (then +1 a row)")(
       "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
-      "file", po::value<std::vector<std::string>>(), "event files");
+      "file", po::value<std::vector<std::string>>(), "event files (- for standard input)");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
-                 "usage: billsim log append --log DIR [--fsync P] [--atomic] FILE...\n\n"
-                 "Appends the events of scenario files (.textproto, .json) or JSON-lines\n"
-                 "files (.jsonl: one Event per line). The ledger, rebuilt from the log,\n"
-                 "validates each event first: the log holds only facts it accepts. Each\n"
-                 "refused event is listed with its reason and not appended. Takes the\n"
+                 "usage: billsim log append --log DIR [--fsync P] [--atomic] [--format F] FILE...\n\n"
+                 "Appends the events of files: JSON lines (.jsonl, .ndjson: one Event per\n"
+                 "line), CSV deliveries (.csv: a header naming account_id, campaign_id,\n"
+                 "kind, count, time, and optionally event_id and platform_fault) or\n"
+                 "scenarios (.textproto, .json). FILE - is standard input (JSON lines\n"
+                 "unless --format says otherwise). JSON lines and CSV may be gzip or zstd\n"
+                 "compressed (.gz, .zst, or any name: the magic bytes tell), and are read\n"
+                 "as a stream in bounded memory, whatever their size. The ledger, rebuilt\n"
+                 "from the log, validates each event first: the log holds only facts it\n"
+                 "accepts. Each refused event is listed with its reason and not appended.\n"
+                 "A malformed line stops the append with an error naming file, line and\n"
+                 "field: without --atomic, the events of the file before that line's batch\n"
+                 "are in the log (the message says how many); with --atomic, nothing of\n"
+                 "the file is. --atomic takes at most 1048576 events per file. Takes the\n"
                  "log's lock (DIR/LOCK): while another writer (serve, append, snapshot)\n"
                  "has it, fails at once naming its pid and changes nothing. Exit 0: all\n"
                  "appended; 1: some were refused; 2: bad usage, input, I/O, a locked or\n"
@@ -70,6 +88,9 @@ int AppendCommand(const std::vector<std::string>& args) {
   if (st.ok() && log_options.segment_bytes == 0) {
     st = Status::InvalidArgument("--segment-mb: must be positive");
   }
+  bulk::ReaderOptions reader_options;
+  if (st.ok()) st = bulk::ParseFormat(vm["format"].as<std::string>(), "--format", &reader_options.format);
+  reader_options.first_event_id = vm["first-event-id"].as<uint64_t>();
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;
@@ -90,13 +111,20 @@ int AppendCommand(const std::vector<std::string>& args) {
     log::SeqRange range;
     return journal->Append(&range);
   };
+  Progress progress(StderrIsTerminal());
+  bulk::ChunkReader::Chunk chunk;
+  log::BatchDecoder decoder;
+  std::vector<Refusal> refusals;
+  bool bad_input = false;
   for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
-    std::vector<v1::Event> events;
-    st = LoadEvents(file, &events);
+    std::unique_ptr<bulk::EventReader> reader;
+    st = bulk::EventReader::Open(file, reader_options, &reader);
     if (!st.ok()) {
-      spdlog::error("{}", st.message());
-      return kExitUsage;
+      bad_input = true;
+      break;
     }
+    const std::string name = reader->name();
+    bulk::ChunkReader chunks(std::move(reader), batch_max);
     // --atomic: remember the state, apply everything, and only then decide.
     v1::LedgerState before;
     if (atomic) {
@@ -104,44 +132,70 @@ int AppendCommand(const std::vector<std::string>& args) {
       if (!st.ok()) break;
       journal->ledger().SaveState(&before);
     }
-    uint64_t file_refused = 0, file_accepted = 0;
-    for (const v1::Event& e : events) {
-      Refusal refusal;
-      if (journal->Apply(e, &refusal)) {
-        ++file_accepted;
-        if (!atomic && journal->pending() == batch_max) {
-          st = flush();
-          if (!st.ok()) break;
-        }
-        continue;
+    uint64_t file_refused = 0, file_accepted = 0, file_events = 0;
+    for (bool done = false; st.ok();) {
+      st = chunks.Next(&chunk, &done);
+      if (!st.ok()) {
+        bad_input = true;
+        break;
       }
-      file_refused++;
-      std::cout << file << ": refused " << e.event_id() << ": " << refusal.reason << "\n";
+      if (done) break;
+      st = decoder.Parse(chunk.payload, chunk.count);
+      if (!st.ok()) break;
+      file_events += chunk.count;
+      refusals.clear();
+      file_accepted += journal->ApplyBatch(decoder, &refusals);
+      for (const Refusal& r : refusals) {
+        std::cout << name << ": refused " << r.event_id << ": " << r.reason << "\n";
+      }
+      file_refused += refusals.size();
+      if (atomic && journal->pending() > log::kMaxBatchEvents) {
+        st = Status::InvalidArgument(name + ": --atomic takes at most " +
+                                     std::to_string(log::kMaxBatchEvents) + " events per file");
+        bad_input = true;
+        break;
+      }
+      if (!atomic && journal->pending() >= batch_max) st = flush();
+      progress.Count(name, file_events, "events");
     }
-    if (!st.ok()) break;
-    refused += file_refused;
-    // --atomic: the file is one batch, so a crash keeps all of it or none.
-    if (atomic && file_refused == 0 && journal->pending() > log::kMaxBatchEvents) {
-      st = Status::InvalidArgument(file + ": --atomic takes at most " +
-                                   std::to_string(log::kMaxBatchEvents) + " events per file");
+    progress.End();
+    if (!st.ok() && atomic) {
+      // Nothing of the file: the ledger goes back to where it was.
+      journal->DropPending();
+      Status restored = journal->mutable_ledger().RestoreState(before);
+      if (!restored.ok()) st = restored;
+      std::cout << name << ": nothing appended (--atomic)\n";
       break;
     }
+    if (!st.ok()) {
+      if (bad_input) {
+        std::cout << name << ": " << file_accepted
+                  << " events before the failing line's batch were appended\n";
+        appended += file_accepted;
+        refused += file_refused;
+      }
+      break;
+    }
+    refused += file_refused;
     if (atomic && file_refused > 0) {
       journal->DropPending();
       st = journal->mutable_ledger().RestoreState(before);
       if (!st.ok()) break;
-      std::cout << file << ": nothing appended (--atomic): " << file_refused
-                << " of " << events.size() << " events refused\n";
+      std::cout << name << ": nothing appended (--atomic): " << file_refused << " of "
+                << file_events << " events refused\n";
       continue;
     }
     appended += file_accepted;
     if (atomic) st = flush();  // the whole file lands as one batch, now
     if (!st.ok()) break;
   }
-  if (st.ok()) st = flush();
+  // What was accepted before a bad line is in the ledger: it goes to the
+  // log too (the message above counted it).
+  Status failure = st;
+  st = flush();
   if (st.ok()) st = journal->Close();
-  if (!st.ok()) {
-    spdlog::error("{}", st.ToString());
+  if (!failure.ok() || !st.ok()) {
+    spdlog::error("{}", failure.ok() ? st.ToString() : bad_input ? failure.message() : failure.ToString());
     return kExitUsage;
   }
   std::cout << "appended " << appended << " events, refused " << refused
@@ -281,6 +335,77 @@ int DumpCommand(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// --- export -------------------------------------------------------------------
+
+int ExportCommand(const std::vector<std::string>& args) {
+  po::options_description options("billsim log export options");
+  options.add_options()("log", po::value<std::string>()->required(), "log directory")(
+      "format", po::value<std::string>()->default_value("jsonl"), "jsonl or csv")(
+      "entries", "the ledger entries the events made, not the events")(
+      "from-seq", po::value<uint64_t>()->default_value(1), "first sequence")(
+      "to-seq", po::value<uint64_t>()->default_value(UINT64_MAX), "last sequence")(
+      "output,o", po::value<std::string>()->default_value("-"), "file (- for standard output)")(
+      "json", "print the summary (counts, bytes, rates) as one JSON object on stderr's place: "
+              "standard output when --output is a file");
+  po::variables_map vm;
+  int exit = kExitOk;
+  if (!ParseArgs(args,
+                 "usage: billsim log export --log DIR [--format jsonl|csv] [--entries]\n"
+                 "                          [--from-seq N] [--to-seq M] [--output FILE]\n\n"
+                 "Writes the log's events from sequence N to M, in order, as a stream:\n"
+                 "  jsonl  one Event per line (what log append and client read back);\n"
+                 "  csv    deliveries only, under the header\n"
+                 "         event_id,account_id,campaign_id,kind,count,time,platform_fault\n"
+                 "         (other events are counted as skipped, not written).\n"
+                 "Appending an export of a whole log to an empty log gives a log that\n"
+                 "replays to the same state digest. With --entries, writes the ledger\n"
+                 "entries the events made instead ({\"log_seq\":N,\"entry\":{...}} per line,\n"
+                 "or CSV), replaying the log from sequence 1. Reads without the log's lock\n"
+                 "(beside a writer: what was written when each batch was read). A torn\n"
+                 "tail ends the export with a warning, as it ends replay.\n",
+                 options, nullptr, &vm, &exit)) {
+    return exit;
+  }
+  const std::string format = vm["format"].as<std::string>();
+  if (format != "jsonl" && format != "csv") {
+    spdlog::error("--format: must be jsonl or csv, got \"{}\"", format);
+    return kExitUsage;
+  }
+  bulk::ExportOptions o;
+  o.csv = format == "csv";
+  o.entries = vm.count("entries") > 0;
+  o.from_seq = vm["from-seq"].as<uint64_t>();
+  o.to_seq = vm["to-seq"].as<uint64_t>();
+  const std::string output = vm["output"].as<std::string>();
+  Progress progress(StderrIsTerminal() && output != "-");
+  o.progress = [&](uint64_t seq) { progress.Count("export", seq, "(last sequence)"); };
+  bulk::ExportStats stats;
+  const auto start = BenchClock::now();
+  const Status st = bulk::Export(vm["log"].as<std::string>(), o, output, &stats);
+  const double seconds = Seconds(BenchClock::now() - start);
+  progress.End();
+  if (!st.ok()) {
+    spdlog::error("{}", st.ToString());
+    return st.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  if (!stats.tail_fault.empty()) spdlog::warn("torn tail: {}", stats.tail_fault);
+  if (stats.skipped > 0) {
+    spdlog::warn("{} events that are not deliveries were not written (CSV carries deliveries; "
+                 "--format jsonl carries every event)", stats.skipped);
+  }
+  JsonObject summary{{"events", stats.events},   {"written", stats.written},
+                     {"skipped", stats.skipped}, {"bytes", stats.bytes},
+                     {"last_seq", stats.last_seq}, {"seconds", RoundedTo(seconds, 3)},
+                     {"events_per_second", RoundedTo(seconds > 0 ? stats.events / seconds : 0, 0)}};
+  if (vm.count("json")) {
+    (output == "-" ? std::cerr : std::cout) << ToJsonLine(summary);
+  } else {
+    spdlog::info("exported {} events ({} records, {} bytes) in {:.3f} s", stats.events,
+                 stats.written, stats.bytes, seconds);
+  }
+  return kExitOk;
+}
+
 // --- repair -------------------------------------------------------------------
 
 int RepairCommand(const std::vector<std::string>& args) {
@@ -336,6 +461,7 @@ int LogMain(const std::vector<std::string>& args) {
   if (args[0] == "append") return AppendCommand(rest);
   if (args[0] == "verify") return VerifyCommand(rest);
   if (args[0] == "dump") return DumpCommand(rest);
+  if (args[0] == "export") return ExportCommand(rest);
   if (args[0] == "repair") return RepairCommand(rest);
   spdlog::error("unknown log subcommand \"{}\"; see billsim log --help", args[0]);
   return kExitUsage;

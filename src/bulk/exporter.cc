@@ -1,0 +1,323 @@
+#include "bulk/exporter.h"
+
+#include <csv.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "bulk/csv_events.h"
+#include "ledger/ledger.h"
+#include "log/event_stream.h"
+#include "replay/replayer.h"
+#include "report/format.h"
+
+namespace billsim::bulk {
+
+namespace {
+
+constexpr size_t kFlushBytes = size_t{1} << 20;
+
+// A file or standard output, written a megabyte at a time.
+class Output {
+ public:
+  Status Open(const std::string& path) {
+    name_ = path == "-" ? "standard output" : path;
+    if (path == "-") {
+      fd_ = 1;
+      return Status::Ok();
+    }
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Status::IOError(path + ": cannot open for writing: " + std::strerror(errno));
+    owned_ = true;
+    return Status::Ok();
+  }
+  ~Output() {
+    if (owned_) ::close(fd_);
+  }
+  std::string& buf() { return buf_; }
+  Status MaybeFlush() { return buf_.size() >= kFlushBytes ? Flush() : Status::Ok(); }
+  Status Flush() {
+    size_t at = 0;
+    while (at < buf_.size()) {
+      const ssize_t w = ::write(fd_, buf_.data() + at, buf_.size() - at);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Status::IOError(name_ + ": write: " + std::strerror(errno));
+      }
+      at += static_cast<size_t>(w);
+    }
+    bytes_ += buf_.size();
+    buf_.clear();
+    return Status::Ok();
+  }
+  Status Close() {
+    Status st = Flush();
+    if (st.ok() && owned_) {
+      owned_ = false;
+      if (::close(fd_) != 0) return Status::IOError(name_ + ": close: " + std::strerror(errno));
+    }
+    return st;
+  }
+  uint64_t bytes() const { return bytes_ + buf_.size(); }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+  bool owned_ = false;
+  std::string buf_;
+  uint64_t bytes_ = 0;
+};
+
+void AppendInt(std::string* out, int64_t v) {
+  char tmp[24];
+  const auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out->append(tmp, r.ptr);
+}
+void AppendUint(std::string* out, uint64_t v) {
+  char tmp[24];
+  const auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out->append(tmp, r.ptr);
+}
+
+// True when Protobuf's JSON printer writes `s` between quotes as it is
+// (checked against it for every printable ASCII byte in tests/bulk_test.cc).
+bool PlainJson(std::string_view s) {
+  for (const char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' ||
+        c == '\'' || c == '=') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A CSV cell: as it is, or quoted by libcsv when it holds a delimiter, a
+// quote or a line end.
+void AppendCsvCell(std::string* out, std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(s);
+    return;
+  }
+  const size_t at = out->size();
+  out->resize(at + 2 * s.size() + 2);
+  const size_t n = csv_write(out->data() + at, out->size() - at, s.data(), s.size());
+  out->resize(at + n);
+}
+
+class EventWriter : public log::BatchVisitor {
+ public:
+  EventWriter(const ExportOptions& o, const log::BatchDecoder& d, uint64_t first_seq,
+              Output* out, ExportStats* stats)
+      : o_(o), d_(d), first_seq_(first_seq), out_(out), stats_(stats) {}
+
+  bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
+    if (!InRange(position)) return true;
+    const std::string& account = d_.account(row.campaign);
+    const std::string& campaign = d_.campaign(row.campaign);
+    std::string& b = out_->buf();
+    if (o_.csv) {
+      AppendUint(&b, row.event_id);
+      b += ',';
+      AppendCsvCell(&b, account);
+      b += ',';
+      AppendCsvCell(&b, campaign);
+      b += ',';
+      b += v1::DeliveryReported::Kind_Name(row.kind);
+      b += ',';
+      AppendInt(&b, row.count);
+      b += ',';
+      AppendInt(&b, row.time_us);
+      b += row.platform_fault ? ",true\n" : ",false\n";
+    } else if (PlainJson(account) && PlainJson(campaign) &&
+               v1::DeliveryReported::Kind_IsValid(row.kind)) {
+      b += "{\"event_id\":\"";
+      AppendUint(&b, row.event_id);
+      b += "\",\"time_us\":\"";
+      AppendInt(&b, row.time_us);
+      b += "\",\"delivery_reported\":{\"account_id\":\"";
+      b += account;
+      b += "\",\"campaign_id\":\"";
+      b += campaign;
+      b += "\",\"kind\":\"";
+      b += v1::DeliveryReported::Kind_Name(row.kind);
+      b += "\",\"count\":\"";
+      AppendInt(&b, row.count);
+      b += row.platform_fault ? "\",\"platform_fault\":true}}\n" : "\",\"platform_fault\":false}}\n";
+    } else {
+      v1::Event e;
+      e.set_event_id(row.event_id);
+      e.set_time_us(row.time_us);
+      auto* d = e.mutable_delivery_reported();
+      d->set_account_id(account);
+      d->set_campaign_id(campaign);
+      d->set_kind(row.kind);
+      d->set_count(row.count);
+      d->set_platform_fault(row.platform_fault);
+      b += ToJson(e);
+      b += '\n';
+    }
+    stats_->written++;
+    return Done();
+  }
+
+  bool OnEvent(uint32_t position, const v1::Event& event) override {
+    if (!InRange(position)) return true;
+    if (o_.csv) {
+      stats_->skipped++;
+    } else {
+      out_->buf() += ToJson(event);
+      out_->buf() += '\n';
+      stats_->written++;
+    }
+    return Done();
+  }
+
+  Status status;
+
+ private:
+  bool InRange(uint32_t position) {
+    const uint64_t seq = first_seq_ + position;
+    if (seq < o_.from_seq || seq > o_.to_seq) return false;
+    stats_->events++;
+    stats_->last_seq = seq;
+    return true;
+  }
+  bool Done() {
+    status = out_->MaybeFlush();
+    return status.ok();
+  }
+
+  const ExportOptions& o_;
+  const log::BatchDecoder& d_;
+  uint64_t first_seq_;
+  Output* out_;
+  ExportStats* stats_;
+};
+
+Status ExportEvents(const std::string& dir, const ExportOptions& o, Output* out,
+                    ExportStats* stats) {
+  log::EventStream stream;
+  Status st = stream.Open(dir);
+  if (!st.ok()) return st;
+  if (o.from_seq > 1) st = stream.Seek(o.from_seq);
+  if (!st.ok()) return st;
+  if (o.csv) out->buf() += std::string(kCsvHeader) + "\n";
+  for (;;) {
+    bool done = false;
+    st = stream.Next(&done);
+    if (!st.ok() || done) break;
+    const log::BatchHeader& h = stream.batch().header;
+    if (h.first_seq > o.to_seq) break;
+    if (h.last_seq() < o.from_seq) continue;
+    EventWriter writer(o, stream.decoder(), h.first_seq, out, stats);
+    stream.Visit(&writer);
+    if (!writer.status.ok()) return writer.status;
+    if (o.progress) o.progress(stats->last_seq);
+  }
+  if (!st.ok()) return st;
+  stats->tail_fault = stream.tail_fault();
+  return Status::Ok();
+}
+
+// Entries, each written as it is made.
+class EntryWriter : public SeqEntrySink {
+ public:
+  EntryWriter(const ExportOptions& o, const Ledger* ledger, Output* out, ExportStats* stats)
+      : o_(o), ledger_(ledger), out_(out), stats_(stats) {}
+  void Add(const Entry& entry) override {
+    if (!status.ok() || seq < o_.from_seq || seq > o_.to_seq) return;
+    const v1::LedgerEntry e = ledger_->ToProto(entry);
+    std::string& b = out_->buf();
+    if (o_.csv) {
+      AppendUint(&b, seq);
+      for (const uint64_t v : {e.seq(), static_cast<uint64_t>(e.time_us()), e.event_id()}) {
+        b += ',';
+        AppendUint(&b, v);
+      }
+      b += ',';
+      AppendCsvCell(&b, e.account_id());
+      b += ',';
+      b += v1::EntryKind_Name(e.kind());
+      b += ',';
+      AppendCsvCell(&b, e.campaign_id());
+      b += ',';
+      b += e.funds_type() == v1::FUNDS_TYPE_CASH    ? "CASH"
+           : e.funds_type() == v1::FUNDS_TYPE_GRANT ? "GRANT"
+                                                    : "";
+      b += ',';
+      AppendCsvCell(&b, e.grant_id());
+      b += ',';
+      AppendCsvCell(&b, e.dispute_id());
+      for (const int64_t v : {e.balance_delta_micros(), e.frozen_delta_micros(), e.units(),
+                              e.cash_balance(), e.grant_balance(), e.frozen_balance(),
+                              e.valid_balance()}) {
+        b += ',';
+        AppendInt(&b, v);
+      }
+      b += ',';
+      AppendCsvCell(&b, e.note());
+      b += '\n';
+    } else {
+      b += "{\"log_seq\":";
+      AppendUint(&b, seq);
+      b += ",\"entry\":";
+      b += ToJson(e);
+      b += "}\n";
+    }
+    stats_->written++;
+    status = out_->MaybeFlush();
+  }
+  Status status;
+
+ private:
+  const ExportOptions& o_;
+  const Ledger* ledger_;
+  Output* out_;
+  ExportStats* stats_;
+};
+
+Status ExportEntries(const std::string& dir, const ExportOptions& o, Output* out,
+                     ExportStats* stats) {
+  Ledger ledger;
+  EntryWriter writer(o, &ledger, out, stats);
+  if (o.csv) out->buf() += std::string(kEntriesCsvHeader) + "\n";
+  ReplayOptions replay;
+  replay.to_seq = o.to_seq;
+  replay.use_snapshots = false;  // entries start at sequence 1
+  replay.sink = &writer;
+  if (o.progress) replay.progress = o.progress;
+  ReplayStats rs;
+  Status st = Replay(dir, replay, &ledger, &rs);
+  if (!writer.status.ok()) return writer.status;
+  if (!st.ok()) return st;
+  stats->last_seq = rs.last_seq;
+  stats->tail_fault = rs.tail_fault;
+  stats->events = rs.last_seq >= o.from_seq ? rs.last_seq - o.from_seq + 1 : 0;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Export(const std::string& log_dir, const ExportOptions& options,
+              const std::string& out_path, ExportStats* stats) {
+  *stats = ExportStats();
+  if (options.from_seq == 0 || options.from_seq > options.to_seq) {
+    return Status::InvalidArgument("--from-seq/--to-seq: an empty range (" +
+                                   std::to_string(options.from_seq) + ".." +
+                                   std::to_string(options.to_seq) + ")");
+  }
+  Output out;
+  Status st = out.Open(out_path);
+  if (!st.ok()) return st;
+  st = options.entries ? ExportEntries(log_dir, options, &out, stats)
+                       : ExportEvents(log_dir, options, &out, stats);
+  Status closed = out.Close();
+  stats->bytes = out.bytes();
+  return st.ok() ? closed : st;
+}
+
+}  // namespace billsim::bulk

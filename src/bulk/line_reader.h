@@ -1,0 +1,60 @@
+// LineReader: the lines of an InputStream, one at a time, in a buffer of
+// fixed size: memory is the same for a file of ten lines or ten million. A
+// line may end in "\n" or "\r\n" (neither is part of it); the last line
+// needs no end. A line longer than kMaxLineBytes is an error naming it:
+// nothing here grows with the input.
+//
+// Every line handed out is followed in memory by at least kPadding
+// readable bytes (the buffer's tail, or the next lines), which is what
+// simdjson asks of a document it parses in place.
+#ifndef BILLSIM_BULK_LINE_READER_H_
+#define BILLSIM_BULK_LINE_READER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "bulk/input_stream.h"
+#include "util/status.h"
+
+namespace billsim::bulk {
+
+inline constexpr size_t kMaxLineBytes = size_t{1} << 20;  // 1 MiB
+
+class LineReader {
+ public:
+  static constexpr size_t kPadding = 64;  // >= SIMDJSON_PADDING
+
+  explicit LineReader(std::unique_ptr<InputStream> in);
+
+  // The next line into *line (valid until the next call) and its 1-based
+  // number into *number; *done at the end of the input.
+  Status Next(std::string_view* line, uint64_t* number, bool* done);
+
+  // How many bytes may be read from line.data() on: the line, and at least
+  // kPadding more.
+  size_t Readable(std::string_view line) const {
+    return static_cast<size_t>(buf_.data() + buf_.size() - line.data());
+  }
+
+  const InputStream& input() const { return *in_; }
+  uint64_t bytes() const { return bytes_; }  // uncompressed, so far
+
+ private:
+  Status Fill();
+
+  std::unique_ptr<InputStream> in_;
+  std::vector<char> buf_;  // capacity for lines, plus kPadding
+  size_t begin_ = 0;       // the unread part of buf_: [begin_, end_)
+  size_t end_ = 0;
+  size_t scanned_ = 0;     // [begin_, scanned_) holds no '\n'
+  bool eof_ = false;
+  uint64_t number_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace billsim::bulk
+
+#endif  // BILLSIM_BULK_LINE_READER_H_
