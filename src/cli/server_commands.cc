@@ -3,9 +3,12 @@
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <iostream>
 
 #include "audit/audit.h"
+#include "bulk/chunk_reader.h"
+#include "bulk/event_reader.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cluster/gateway.h"
@@ -64,6 +67,23 @@ class Target {
     return gateway_ ? gateway_->Call(request, response, timeout)
                     : client_.Call(request, response, timeout);
   }
+  // Requests can be sent ahead of their answers (a server connection);
+  // a cluster's gateway answers one Call at a time.
+  bool pipelined() const { return !gateway_; }
+  // A gateway's answer is had at once (Call) and kept for Receive.
+  Status Send(const v1::Request& request, std::chrono::milliseconds timeout) {
+    if (!gateway_) return client_.Send(request);
+    answered_.emplace_back();
+    return gateway_->Call(request, &answered_.back(), timeout);
+  }
+  Status Receive(v1::Response* response, std::chrono::milliseconds timeout) {
+    if (!gateway_) return client_.Receive(response, timeout);
+    if (answered_.empty()) return Status::Corruption("no request is waiting for an answer");
+    *response = std::move(answered_.front());
+    answered_.pop_front();
+    return Status::Ok();
+  }
+  // The gateway's Call; a server's Send then Receive.
   uint64_t NextRequestId() {
     return gateway_ ? gateway_->NextRequestId() : client_.NextRequestId();
   }
@@ -76,6 +96,7 @@ class Target {
  private:
   net::Client client_;
   std::unique_ptr<cluster::GatewayClient> gateway_;
+  std::deque<v1::Response> answered_;  // the gateway's, not yet received
 };
 
 const char* const kNatsTargetHelp =
@@ -349,20 +370,30 @@ int ClientMain(const std::vector<std::string>& args) {
   po::options_description options("billsim client options");
   options.add_options()("connect", po::value<std::string>(), "server HOST:PORT")(
       "nats", po::value<std::string>(), kNatsTargetHelp)(
-      "batch", po::value<uint32_t>()->default_value(1000), "events per request (1..500000)")(
+      "batch", po::value<uint32_t>()->default_value(10000), "events per request (1..500000)")(
+      "window", po::value<uint32_t>()->default_value(8),
+      "requests in flight at once (1..64; --nats: 1)")(
+      "format", po::value<std::string>()->default_value("auto"),
+      "auto (from the name), jsonl, csv or scenario")(
+      "first-event-id", po::value<uint64_t>()->default_value(0),
+      "CSV without an event_id column: the first row's id (then +1 a row)")(
       "timeout-ms", po::value<int64_t>()->default_value(60'000), "wait this long for an ack")(
       "token-file", po::value<std::string>(), kClientTokenFileHelp)(
-      "file", po::value<std::vector<std::string>>(), "event files");
+      "file", po::value<std::vector<std::string>>(), "event files (- for standard input)");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim client (--connect HOST:PORT | --nats URL) [--batch N]\n"
-                 "       [--token-file PATH] FILE...\n\n"
-                 "Sends the events of scenario files (.textproto, .json) or JSON-lines\n"
-                 "files (.jsonl) to a server in batches. Prints one line per ack (its\n"
-                 "sequence range and accepted count) and one per refused event (id and\n"
-                 "reason). Exit 0: all accepted; 1: some refused (duplicates included);\n"
-                 "2: bad usage, input, or a connection or server error.\n",
+                 "       [--window W] [--format F] [--token-file PATH] FILE...\n\n"
+                 "Sends the events of files to a server: JSON lines, CSV deliveries or\n"
+                 "scenarios, plain or compressed, or standard input (-), read as a stream\n"
+                 "as `log append` reads them (see its --help). Each request carries one\n"
+                 "columnar batch of up to --batch events, and up to --window requests\n"
+                 "are in flight. Prints one line per ack (its sequence range and accepted\n"
+                 "count) and one per refused event (id and reason). A malformed line\n"
+                 "stops the client after the requests already sent are answered. Exit 0:\n"
+                 "all accepted; 1: some refused (duplicates included); 2: bad usage,\n"
+                 "input, or a connection or server error.\n",
                  options, "file", &vm, &exit)) {
     return exit;
   }
@@ -375,10 +406,24 @@ int ClientMain(const std::vector<std::string>& args) {
     spdlog::error("--batch: must be 1..500000, got {}", batch);
     return kExitUsage;
   }
+  uint32_t window = vm["window"].as<uint32_t>();
+  if (window == 0 || window > 64) {
+    spdlog::error("--window: must be 1..64, got {}", window);
+    return kExitUsage;
+  }
+  bulk::ReaderOptions reader_options;
+  Status st = bulk::ParseFormat(vm["format"].as<std::string>(), "--format", &reader_options.format);
+  if (!st.ok()) {
+    spdlog::error("{}", st.message());
+    return kExitUsage;
+  }
+  reader_options.first_event_id = vm["first-event-id"].as<uint64_t>();
   const auto timeout = std::chrono::milliseconds(vm["timeout-ms"].as<int64_t>());
-  std::vector<v1::Event> events;
+  // Every file opens before anything is sent: a missing one changes nothing.
+  std::vector<std::unique_ptr<bulk::EventReader>> readers;
   for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
-    Status st = LoadEvents(file, &events);  // appends
+    readers.emplace_back();
+    st = bulk::EventReader::Open(file, reader_options, &readers.back());
     if (!st.ok()) {
       spdlog::error("{}", st.message());
       return kExitUsage;
@@ -386,39 +431,70 @@ int ClientMain(const std::vector<std::string>& args) {
   }
   Target client;
   if (!client.Open(vm)) return kExitUsage;
-  Status st;
+  if (!client.pipelined()) window = 1;
+  struct Sent {
+    uint64_t id;
+    uint32_t count;
+  };
+  std::deque<Sent> in_flight;
   uint64_t accepted = 0, refused = 0;
-  for (size_t start = 0; start < events.size(); start += batch) {
-    const size_t end = std::min(events.size(), start + batch);
-    v1::Request request;
-    request.set_request_id(client.NextRequestId());
-    auto* append = request.mutable_append();
-    for (size_t i = start; i < end; ++i) *append->add_events() = events[i];
+  // The answer to the oldest request in flight (a server answers a
+  // connection's requests in order).
+  auto receive = [&]() -> Status {
+    const Sent sent = in_flight.front();
+    in_flight.pop_front();
     v1::Response response;
-    st = client.Call(request, &response, timeout);
-    if (!st.ok()) {
-      spdlog::error("{}", st.message());
-      return kExitUsage;
+    Status rst = client.Receive(&response, timeout);
+    if (!rst.ok()) return rst;
+    if (response.request_id() != sent.id) {
+      return Status::Corruption("the server answered request " +
+                                std::to_string(response.request_id()) + " where " +
+                                std::to_string(sent.id) + " was next");
     }
     if (response.has_error()) {
-      spdlog::error("request {}: {}", request.request_id(), ErrorText(response.error()));
-      return kExitUsage;
+      return Status::InvalidArgument("request " + std::to_string(sent.id) + ": " +
+                                     ErrorText(response.error()));
     }
     const v1::AppendAck& ack = response.append();
     if (ack.accepted() > 0) {
-      std::cout << "ack " << request.request_id() << ": sequences " << ack.first_seq() << ".."
-                << ack.last_seq() << ", " << ack.accepted() << " of " << (end - start)
+      std::cout << "ack " << sent.id << ": sequences " << ack.first_seq() << ".."
+                << ack.last_seq() << ", " << ack.accepted() << " of " << sent.count
                 << " accepted\n";
     } else {
-      std::cout << "ack " << request.request_id() << ": 0 of " << (end - start)
-                << " accepted\n";
+      std::cout << "ack " << sent.id << ": 0 of " << sent.count << " accepted\n";
     }
     for (const v1::Rejection& r : ack.rejections()) {
-      std::cout << "refused " << r.event_id() << ": "
-                << (r.duplicate() ? "duplicate: " : "") << r.reason() << "\n";
+      std::cout << "refused " << r.event_id() << ": " << (r.duplicate() ? "duplicate: " : "")
+                << r.reason() << "\n";
     }
     accepted += ack.accepted();
     refused += ack.rejections_size();
+    return Status::Ok();
+  };
+  Status input;  // a malformed line: what was sent before it is answered first
+  bulk::ChunkReader::Chunk chunk;
+  for (auto& reader : readers) {
+    bulk::ChunkReader chunks(std::move(reader), batch);
+    for (bool done = false; st.ok() && input.ok();) {
+      input = chunks.Next(&chunk, &done);
+      if (!input.ok() || done) break;
+      while (st.ok() && in_flight.size() >= window) st = receive();
+      if (!st.ok()) break;
+      v1::Request request;
+      request.set_request_id(client.NextRequestId());
+      request.mutable_append()->set_batch(chunk.payload);
+      request.mutable_append()->set_batch_events(chunk.count);
+      st = client.Send(request, timeout);
+      in_flight.push_back({request.request_id(), chunk.count});
+    }
+    if (!st.ok() || !input.ok()) break;
+  }
+  while (st.ok() && !in_flight.empty()) st = receive();
+  if (!st.ok() || !input.ok()) {
+    spdlog::error("{}", (st.ok() ? input : st).message());
+    std::cout << "accepted " << accepted << " events, refused " << refused
+              << " before the error\n";
+    return kExitUsage;
   }
   std::cout << "accepted " << accepted << " events, refused " << refused << "\n";
   return refused > 0 ? kExitFailed : kExitOk;
