@@ -49,6 +49,7 @@ int AppendCommand(const std::vector<std::string>& args) {
       "first-event-id", po::value<uint64_t>()->default_value(0),
       "CSV without an event_id column: the first row's id (then +1 a row)")(
       "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
+      "json", "print the summary as one JSON object (counts, seconds, events/s, peak RSS)")(
       "file", po::value<std::vector<std::string>>(), "event files (- for standard input)");
   po::variables_map vm;
   int exit = kExitOk;
@@ -105,6 +106,7 @@ int AppendCommand(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   const bool atomic = vm.count("atomic") > 0;
+  const auto start = BenchClock::now();
   uint64_t appended = 0, refused = 0;
   auto flush = [&]() -> Status {
     if (journal->pending() == 0) return Status::Ok();
@@ -198,8 +200,19 @@ int AppendCommand(const std::vector<std::string>& args) {
     spdlog::error("{}", failure.ok() ? st.ToString() : bad_input ? failure.message() : failure.ToString());
     return kExitUsage;
   }
-  std::cout << "appended " << appended << " events, refused " << refused
-            << "; log ends at sequence " << journal->last_seq() << "\n";
+  if (vm.count("json")) {
+    const double seconds = Seconds(BenchClock::now() - start);
+    std::cout << ToJsonLine({{"appended", appended},
+                             {"refused", refused},
+                             {"last_seq", journal->last_seq()},
+                             {"seconds", RoundedTo(seconds, 3)},
+                             {"events_per_second",
+                              RoundedTo(seconds > 0 ? (appended + refused) / seconds : 0, 0)},
+                             {"peak_rss_bytes", PeakRssBytes()}});
+  } else {
+    std::cout << "appended " << appended << " events, refused " << refused
+              << "; log ends at sequence " << journal->last_seq() << "\n";
+  }
   return refused > 0 ? kExitFailed : kExitOk;
 }
 

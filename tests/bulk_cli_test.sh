@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Issue 16 through the programs: bulk import and export.
+#  - round trips: a log exported (JSON lines, CSV) and appended to an empty
+#    log again replays to the same state digest; from a file, from
+#    standard input, gzip and zstd compressed; through `client` too;
+#  - malformed lines of every kind are refused naming file, line and field,
+#    and a refused --atomic file leaves nothing in the log;
+#  - a 10-million-line import (BILLSIM_TEST_SCALE scales it) through a pipe
+#    keeps the same peak RSS as one of a tenth the size.
+# usage: bulk_cli_test.sh BILLSIM
+set -u
+BILLSIM=$1
+SCALE=${BILLSIM_TEST_SCALE:-1}
+pass=0
+fail() { echo "FAIL: $*"; for f in "$TMP"/*.err; do echo "--- $f"; tail -n 20 "$f"; done; echo "$pass passed, 1 failed"; exit 1; }
+. "$(dirname "$0")/server_lib.sh"
+ok() { pass=$((pass + 1)); }
+digest() { "$BILLSIM" audit check --log "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])'; }
+last_seq() { "$BILLSIM" log verify --log "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])'; }
+
+# --- a log of realistic traffic: set-up, deliveries, pauses, disputes -----
+events=$(python3 -c "print(max(2000, int(50000 * $SCALE)))")
+"$BILLSIM" bench log --events "$events" --dir "$TMP/bench" --keep --replay-runs 1 --json \
+  >"$TMP/bench.out" 2>"$TMP/bench.err" || fail "bench log"
+src="$TMP/bench/never"
+want=$(digest "$src")
+[ -n "$want" ] || fail "no digest for the source log"
+
+# --- JSON lines: file, standard input, gzip, zstd --------------------------
+"$BILLSIM" log export --log "$src" --output "$TMP/all.jsonl" 2>"$TMP/export.err" || fail "export jsonl"
+n=$(wc -l < "$TMP/all.jsonl")
+[ "$n" -eq "$(last_seq "$src")" ] || fail "export wrote $n lines for $(last_seq "$src") events"
+gzip -c "$TMP/all.jsonl" > "$TMP/all.jsonl.gz"
+zstd -q -c "$TMP/all.jsonl" > "$TMP/all.jsonl.zst"
+"$BILLSIM" log append --log "$TMP/j1" "$TMP/all.jsonl" >"$TMP/j1.out" 2>"$TMP/j1.err" || fail "append jsonl"
+[ "$(digest "$TMP/j1")" = "$want" ] || fail "jsonl round trip: digest differs"
+ok
+"$BILLSIM" log append --log "$TMP/j2" - < "$TMP/all.jsonl" >"$TMP/j2.out" 2>"$TMP/j2.err" || fail "append from stdin"
+[ "$(digest "$TMP/j2")" = "$want" ] || fail "stdin round trip: digest differs"
+ok
+"$BILLSIM" log append --log "$TMP/j3" "$TMP/all.jsonl.gz" >"$TMP/j3.out" 2>"$TMP/j3.err" || fail "append gzip"
+[ "$(digest "$TMP/j3")" = "$want" ] || fail "gzip round trip: digest differs"
+ok
+"$BILLSIM" log append --log "$TMP/j4" - < "$TMP/all.jsonl.zst" >"$TMP/j4.out" 2>"$TMP/j4.err" || fail "append zstd from stdin"
+[ "$(digest "$TMP/j4")" = "$want" ] || fail "zstd round trip: digest differs"
+ok
+# Exported again, the copy writes the same bytes.
+"$BILLSIM" log export --log "$TMP/j4" --output "$TMP/again.jsonl" 2>/dev/null || fail "export of the copy"
+cmp -s "$TMP/all.jsonl" "$TMP/again.jsonl" || fail "the copy exports other bytes"
+ok
+# A truncated compressed dump is an error, not a silent end.
+head -c $(( $(stat -c %s "$TMP/all.jsonl.zst") / 2 )) "$TMP/all.jsonl.zst" > "$TMP/cut.jsonl.zst"
+"$BILLSIM" log append --log "$TMP/cut" "$TMP/cut.jsonl.zst" >"$TMP/cut.out" 2>"$TMP/cut.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "truncated" "$TMP/cut.err" || fail "a truncated zstd dump: exit $rc, $(cat "$TMP/cut.err")"
+ok
+
+# --- CSV: deliveries after a JSON-lines set-up ------------------------------
+# The set-up is the first events up to the first delivery; the rest of the
+# log must be deliveries only for a CSV round trip, so build such a log.
+python3 - "$TMP/all.jsonl" "$TMP/setup.jsonl" "$TMP/deliveries.jsonl" <<'PY'
+import json, sys
+src, setup, deliveries = sys.argv[1:]
+with open(src) as f, open(setup, "w") as s, open(deliveries, "w") as d:
+    for line in f:
+        (d if "delivery_reported" in json.loads(line) else s).write(line)
+PY
+"$BILLSIM" log append --log "$TMP/c0" "$TMP/setup.jsonl" "$TMP/deliveries.jsonl" >"$TMP/c0.out" 2>"$TMP/c0.err"
+rc=$?; [ $rc -le 1 ] || fail "building the CSV source log: exit $rc"
+k=$(wc -l < "$TMP/setup.jsonl")
+csv_want=$(digest "$TMP/c0")
+"$BILLSIM" log export --log "$TMP/c0" --to-seq "$k" --output "$TMP/c_setup.jsonl" 2>/dev/null || fail "export set-up"
+"$BILLSIM" log export --log "$TMP/c0" --from-seq $((k + 1)) --format csv --output "$TMP/c_del.csv" 2>"$TMP/c_export.err" || fail "export csv"
+head -1 "$TMP/c_del.csv" | grep -qx "event_id,account_id,campaign_id,kind,count,time,platform_fault" || fail "csv header: $(head -1 "$TMP/c_del.csv")"
+"$BILLSIM" log append --log "$TMP/c1" "$TMP/c_setup.jsonl" "$TMP/c_del.csv" >"$TMP/c1.out" 2>"$TMP/c1.err"
+rc=$?; [ $rc -le 1 ] || fail "append csv: exit $rc"
+[ "$(digest "$TMP/c1")" = "$csv_want" ] || fail "csv round trip: digest differs"
+ok
+gzip -c "$TMP/c_del.csv" > "$TMP/c_del.csv.gz"
+"$BILLSIM" log append --log "$TMP/c2" "$TMP/c_setup.jsonl" >/dev/null 2>&1
+"$BILLSIM" log append --log "$TMP/c2" --format csv - < "$TMP/c_del.csv.gz" >"$TMP/c2.out" 2>"$TMP/c2.err"
+rc=$?; [ $rc -le 1 ] || fail "append csv.gz from stdin: exit $rc"
+[ "$(digest "$TMP/c2")" = "$csv_want" ] || fail "csv.gz round trip from stdin: digest differs"
+ok
+# Columns in another order, extra columns ignored, ISO 8601 times, no
+# event_id column (numbered from --first-event-id: a second import of the
+# same file is all duplicates).
+T0=1768467600000000
+cat > "$TMP/plain_setup.jsonl" <<J
+{"event_id":"1","time_us":"$T0","account_opened":{"account_id":"a1","currency":"USD"}}
+{"event_id":"2","time_us":"$T0","cash_deposited":{"account_id":"a1","amount_micros":"100000000"}}
+{"event_id":"3","time_us":"$T0","campaign_created":{"account_id":"a1","campaign_id":"k1","billing_event":"BILLING_EVENT_CPC","price_micros":"1000000","budget_mode":"BUDGET_MODE_INFINITE"}}
+{"event_id":"4","time_us":"$T0","campaign_status_changed":{"account_id":"a1","campaign_id":"k1","operation":"ENABLE"}}
+J
+cat > "$TMP/plain.csv" <<C
+time,note,campaign_id,account_id,count,kind
+2026-01-15T09:00:01Z,first,k1,a1,2,CLICK
+2026-01-15T09:00:02Z,"second, quoted",k1,a1,3,CLICK
+1768467603000000,,k1,a1,1,2
+C
+"$BILLSIM" log append --log "$TMP/p" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+"$BILLSIM" log append --log "$TMP/p" "$TMP/plain.csv" >"$TMP/p.out" 2>"$TMP/p.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "plain.csv:1: header has no event_id column: give --first-event-id" "$TMP/p.err" || fail "csv without ids or --first-event-id: exit $rc"
+"$BILLSIM" log append --log "$TMP/p" --first-event-id 100 "$TMP/plain.csv" >"$TMP/p.out" 2>"$TMP/p.err" || fail "csv with --first-event-id"
+spent=$("$BILLSIM" replay --log "$TMP/p" --report json | python3 -c 'import json,sys; r=json.load(sys.stdin); print([a for a in r["accounts"] if a["account_id"]=="a1"][0]["cash_balance"])')
+[ "$spent" = "94000000" ] || fail "6 clicks at 1.00 should leave 94.00 cash, got $spent"
+"$BILLSIM" log append --log "$TMP/p" --first-event-id 100 "$TMP/plain.csv" >"$TMP/p2.out" 2>"$TMP/p2.err"
+rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c "already applied" "$TMP/p2.out")" -eq 3 ] || fail "second import of an id-less CSV: exit $rc, $(cat "$TMP/p2.out")"
+ok
+
+# --- malformed lines: named, and nothing of an --atomic file ---------------
+good='{"event_id":"50","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k1","kind":"CLICK","count":"1"}}'
+bad_line() {  # NAME FILE-EXT EXPECTED-TEXT LINE...: the second line is bad
+  local name=$1 ext=$2 expect=$3
+  shift 3
+  printf '%s\n' "$@" > "$TMP/$name.$ext"
+  local before; before=$(last_seq "$TMP/p")
+  "$BILLSIM" log append --log "$TMP/p" --atomic "$TMP/$name.$ext" >"$TMP/$name.out" 2>"$TMP/$name.err"
+  local rc=$?
+  [ $rc -eq 2 ] || fail "$name: exit $rc, expected 2"
+  grep -qF "$name.$ext:2" "$TMP/$name.err" || fail "$name: the error does not name line 2: $(cat "$TMP/$name.err")"
+  grep -qF "$expect" "$TMP/$name.err" || fail "$name: the error does not say '$expect': $(cat "$TMP/$name.err")"
+  [ "$(last_seq "$TMP/p")" = "$before" ] || fail "$name: --atomic left events in the log"
+  ok
+}
+bad_line unknown_field jsonl "colour" "$good" \
+  '{"event_id":"51","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k1","kind":"CLICK","count":"1","colour":"red"}}'
+bad_line wrong_type jsonl "count" "$good" \
+  '{"event_id":"52","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k1","kind":"CLICK","count":"many"}}'
+bad_line out_of_range jsonl "count" "$good" \
+  '{"event_id":"53","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k1","kind":"CLICK","count":"99999999999999999999"}}'
+bad_line bad_kind jsonl "kind" "$good" \
+  '{"event_id":"54","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k1","kind":"LIKE","count":"1"}}'
+bad_line bad_time jsonl "time_us" "$good" \
+  '{"event_id":"55","time_us":"2026-02-30T00:00:00Z","delivery_reported":{"account_id":"a1","campaign_id":"k1","kind":"CLICK","count":"1"}}'
+bad_line not_json jsonl ":2:" "$good" '{"event_id":"56",'
+bad_line csv_count csv "column count" "event_id,account_id,campaign_id,kind,count,time" "60,a1,k1,CLICK,x,1768467600000000"
+bad_line csv_kind csv "column kind" "event_id,account_id,campaign_id,kind,count,time" "61,a1,k1,LIKE,1,1768467600000000"
+bad_line csv_time csv "column time" "event_id,account_id,campaign_id,kind,count,time" "62,a1,k1,CLICK,1,yesterday"
+bad_line csv_cells csv "cells, the header needs 6" "event_id,account_id,campaign_id,kind,count,time" "63,a1,k1"
+bad_line csv_quote csv "malformed CSV" "event_id,account_id,campaign_id,kind,count,time" '64,"a1,k1,CLICK,1,1768467600000000'
+# A bad line past the first batch, without --atomic: what came before it is
+# appended and counted, the error names the line.
+{ for i in $(seq 1000 1019); do echo "{\"event_id\":\"$i\",\"time_us\":\"1768467600000000\",\"delivery_reported\":{\"account_id\":\"a1\",\"campaign_id\":\"k1\",\"kind\":\"CONVERSION\",\"count\":\"1\"}}"; done
+  echo '{"event_id":"1020","time_us":"1768467600000000","nope":{}}'; } > "$TMP/late.jsonl"
+before=$(last_seq "$TMP/p")
+"$BILLSIM" log append --log "$TMP/p" --batch 10 "$TMP/late.jsonl" >"$TMP/late.out" 2>"$TMP/late.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "late.jsonl:21" "$TMP/late.err" && grep -q "20 events before" "$TMP/late.out" \
+  && [ "$(last_seq "$TMP/p")" -eq $((before + 20)) ] || fail "late bad line: exit $rc, $(cat "$TMP/late.out" "$TMP/late.err")"
+ok
+
+# --- client: a file to a server as columnar batches ------------------------
+start_server "$TMP/srv" srv || fail "serve did not start"
+"$BILLSIM" client --connect "$ADDR" "$TMP/all.jsonl.zst" >"$TMP/client.out" 2>"$TMP/client.err" || fail "client: $(tail -3 "$TMP/client.err")"
+grep -q "^accepted $(last_seq "$src") events, refused 0$" "$TMP/client.out" || fail "client: $(tail -1 "$TMP/client.out")"
+stop_server
+[ "$(digest "$TMP/srv")" = "$want" ] || fail "client round trip: digest differs"
+ok
+
+# --- entries export ----------------------------------------------------------
+"$BILLSIM" log export --log "$TMP/p" --entries --output "$TMP/entries.jsonl" 2>/dev/null || fail "export entries"
+"$BILLSIM" log export --log "$TMP/p" --entries --format csv --output "$TMP/entries.csv" 2>/dev/null || fail "export entries csv"
+[ "$(wc -l < "$TMP/entries.csv")" -eq $(( $(wc -l < "$TMP/entries.jsonl") + 1 )) ] || fail "entries: csv and jsonl disagree"
+grep -q '"log_seq":5,"entry":{.*"kind":"COST"' "$TMP/entries.jsonl" || fail "entries: no COST entry for sequence 5"
+ok
+
+# --- bounded memory: 10x the lines, the same peak RSS ------------------------
+conversions() {  # N FIRST-ID: CONVERSION deliveries (never charged, R1)
+  awk -v n="$1" -v first="$2" 'BEGIN{for(i=0;i<n;i++) printf "{\"event_id\":%d,\"time_us\":1768467600000000,\"delivery_reported\":{\"account_id\":\"a1\",\"campaign_id\":\"k1\",\"kind\":\"CONVERSION\",\"count\":1}}\n", first+i}'
+}
+big=$(python3 -c "print(max(100000, int(10000000 * $SCALE)))")
+rss() { python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])'; }
+"$BILLSIM" log append --log "$TMP/m1" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+"$BILLSIM" log append --log "$TMP/m2" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+small_rss=$(conversions $((big / 10)) 100 | "$BILLSIM" log append --log "$TMP/m1" --json - 2>"$TMP/m1.err" | rss) || fail "small import"
+big_rss=$(conversions "$big" 100 | "$BILLSIM" log append --log "$TMP/m2" --json - 2>"$TMP/m2.err" | rss) || fail "big import"
+[ "$(last_seq "$TMP/m2")" -eq $((big + 4)) ] || fail "big import: log ends at $(last_seq "$TMP/m2")"
+echo "peak RSS: $((big / 10)) lines $small_rss bytes, $big lines $big_rss bytes"
+[ "$big_rss" -le $((small_rss + 16 * 1024 * 1024)) ] || fail "peak RSS grows with the input: $small_rss -> $big_rss"
+ok
+
+echo "$pass passed, 0 failed"
