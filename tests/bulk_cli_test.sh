@@ -167,10 +167,38 @@ ok
 grep -q '"log_seq":5,"entry":{.*"kind":"COST"' "$TMP/entries.jsonl" || fail "entries: no COST entry for sequence 5"
 ok
 
-# --- bounded memory: 10x the lines, the same peak RSS ------------------------
 conversions() {  # N FIRST-ID: CONVERSION deliveries (never charged, R1)
   awk -v n="$1" -v first="$2" 'BEGIN{for(i=0;i<n;i++) printf "{\"event_id\":%d,\"time_us\":1768467600000000,\"delivery_reported\":{\"account_id\":\"a1\",\"campaign_id\":\"k1\",\"kind\":\"CONVERSION\",\"count\":1}}\n", first+i}'
 }
+
+# --- a log batch's bounds: 2^20 events at most -------------------------------
+# --batch 1000000 with a refusal early: the pending batch must be written
+# before a chunk would take it past 2^20 events (it used to abort).
+"$BILLSIM" log append --log "$TMP/b1" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+{ conversions 1 100; conversions 1100000 100; } | "$BILLSIM" log append --log "$TMP/b1" --batch 1000000 --json - >"$TMP/b1.out" 2>"$TMP/b1.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q '"appended":1100000,"refused":1' "$TMP/b1.out" || fail "--batch 1000000 over 2^20 events: exit $rc, $(tail -2 "$TMP/b1.out") $(tail -2 "$TMP/b1.err")"
+ok
+# --atomic over 2^20 events: refused whole, named, nothing appended.
+"$BILLSIM" log append --log "$TMP/b2" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+conversions 1048577 100 > "$TMP/huge.jsonl"
+"$BILLSIM" log append --log "$TMP/b2" --atomic "$TMP/huge.jsonl" >"$TMP/b2.out" 2>"$TMP/b2.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "huge.jsonl: --atomic takes at most 1048576 events" "$TMP/b2.err" \
+  && [ "$(last_seq "$TMP/b2")" -eq 4 ] || fail "--atomic over 2^20 events: exit $rc, $(cat "$TMP/b2.err")"
+rm -f "$TMP/huge.jsonl"
+ok
+# An id with a line break cannot travel in CSV: the export says so.
+printf '%s\n' '{"event_id":"5","time_us":"1768467600000000","campaign_created":{"account_id":"a1","campaign_id":"k\n2","billing_event":"BILLING_EVENT_CPC","price_micros":"1000000","budget_mode":"BUDGET_MODE_INFINITE"}}' \
+  '{"event_id":"6","time_us":"1768467600000000","campaign_status_changed":{"account_id":"a1","campaign_id":"k\n2","operation":"ENABLE"}}' \
+  '{"event_id":"7","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k\n2","kind":"CLICK","count":"1"}}' > "$TMP/nl.jsonl"
+"$BILLSIM" log append --log "$TMP/b2" "$TMP/nl.jsonl" >"$TMP/nl.out" 2>"$TMP/nl.err" || fail "append of an id with a line break"
+"$BILLSIM" log export --log "$TMP/b2" --format csv --output "$TMP/nl.csv" >"$TMP/nlx.out" 2>"$TMP/nlx.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "event 7 (sequence 7): an id holds a line break" "$TMP/nlx.err" || fail "csv export of an id with a line break: exit $rc, $(cat "$TMP/nlx.err")"
+ok
+
+# --- bounded memory: 10x the lines, the same peak RSS ------------------------
 big=$(python3 -c "print(max(100000, int(10000000 * $SCALE)))")
 rss() { python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])'; }
 "$BILLSIM" log append --log "$TMP/m1" "$TMP/plain_setup.jsonl" >/dev/null 2>&1

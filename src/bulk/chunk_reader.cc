@@ -34,7 +34,7 @@ void ChunkReader::Run() {
       }
     }
     batch.Clear();
-    st = reader_->Read(chunk_events_, &batch, &chunk.count, &done);
+    st = reader_->Read(chunk_events_, kChunkBytes, &batch, &chunk.count, &done);
     if (!st.ok()) break;
     if (chunk.count == 0) continue;
     batch.Finish(&chunk.payload);

@@ -25,6 +25,8 @@ namespace billsim::bulk {
 
 class ChunkReader {
  public:
+  static constexpr size_t kChunkBytes = size_t{8} << 20;
+
   struct Chunk {
     std::string payload;  // a v1::EventBatch (log/batch_codec.h)
     uint32_t count = 0;   // events in it

@@ -79,6 +79,7 @@ Status CsvDeliveryParser::Split(std::string_view input, uint64_t number, std::st
     error = csv_strerror(csv_error(&p));
   }
   csv_free(&p);
+  if (error.empty() && gather.records > 1) error = "a line break inside the line";
   if (!error.empty()) {
     return Status::InvalidArgument(std::string(input) + ":" + std::to_string(number) +
                                    ": malformed CSV: " + error +
@@ -177,8 +178,8 @@ Status CsvDeliveryParser::Add(std::string_view input, uint64_t number, std::stri
   for (const int col : {kAccount, kCampaign}) {
     if (!IsValidUtf8(cells_[index_[col]])) return bad(col, "not UTF-8 (R11)");
   }
-  batch->AddDelivery(event_id, time_us, cells_[index_[kAccount]], cells_[index_[kCampaign]],
-                     static_cast<v1::DeliveryReported::Kind>(kind), count, fault);
+  AddDelivery(event_id, time_us, cells_[index_[kAccount]], cells_[index_[kCampaign]],
+              static_cast<v1::DeliveryReported::Kind>(kind), count, fault, batch);
   return Status::Ok();
 }
 

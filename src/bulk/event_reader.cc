@@ -59,8 +59,8 @@ Status EventReader::Open(const std::string& path, const ReaderOptions& options,
   return Status::Ok();
 }
 
-Status EventReader::Read(uint32_t max_events, log::BatchBuilder* batch, uint32_t* added,
-                         bool* done) {
+Status EventReader::Read(uint32_t max_events, size_t max_bytes, log::BatchBuilder* batch,
+                         uint32_t* added, bool* done) {
   *added = 0;
   *done = false;
   if (format_ == Format::kScenario) {
@@ -72,7 +72,8 @@ Status EventReader::Read(uint32_t max_events, log::BatchBuilder* batch, uint32_t
     *done = scenario_at_ == scenario_.size();
     return Status::Ok();
   }
-  while (*added < max_events) {
+  const uint64_t bytes_at_start = lines_reader_->bytes_consumed();
+  while (*added < max_events && lines_reader_->bytes_consumed() - bytes_at_start < max_bytes) {
     std::string_view line;
     uint64_t number;
     Status st = lines_reader_->Next(&line, &number, done);

@@ -45,12 +45,14 @@ class EventReader {
   static Status Open(const std::string& path, const ReaderOptions& options,
                      std::unique_ptr<EventReader>* out);
 
-  // Adds the next events, at most max_events of them, to *batch (which is
-  // not cleared first); *added says how many, *done that the input ended.
+  // Adds the next events, at most max_events of them and no more once
+  // max_bytes of lines have been read, to *batch (which is not cleared
+  // first); *added says how many, *done that the input ended.
   // A malformed line is an error naming input, line and field: the events
   // of its chunk before it are in *batch, and the caller, which knows what
   // it has done with earlier chunks, decides what to keep.
-  Status Read(uint32_t max_events, log::BatchBuilder* batch, uint32_t* added, bool* done);
+  Status Read(uint32_t max_events, size_t max_bytes, log::BatchBuilder* batch, uint32_t* added,
+              bool* done);
 
   const std::string& name() const { return name_; }
   Format format() const { return format_; }

@@ -116,10 +116,28 @@ class EventWriter : public log::BatchVisitor {
 
   bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
     if (!InRange(position)) return true;
-    const std::string& account = d_.account(row.campaign);
-    const std::string& campaign = d_.campaign(row.campaign);
+    return Delivery(position, row.event_id, row.time_us, d_.account(row.campaign),
+                    d_.campaign(row.campaign), row.kind, row.count, row.platform_fault);
+  }
+
+  bool Delivery(uint32_t position, uint64_t event_id, int64_t time_us,
+                const std::string& account, const std::string& campaign,
+                v1::DeliveryReported::Kind kind, int64_t count, bool platform_fault) {
+    log::DeliveryRow row{0, event_id, time_us, 0, kind, count, platform_fault};
     std::string& b = out_->buf();
     if (o_.csv) {
+      // A record is one line (csv_events.h): an id holding a line end
+      // cannot be written so that it reads back.
+      for (const std::string* id : {&account, &campaign}) {
+        if (id->find_first_of("\r\n") != std::string::npos) {
+          status = Status::InvalidArgument(
+              "event " + std::to_string(event_id) + " (sequence " +
+              std::to_string(first_seq_ + position) +
+              "): an id holds a line break, which CSV records of one line cannot carry; "
+              "export with --format jsonl");
+          return false;
+        }
+      }
       AppendUint(&b, row.event_id);
       b += ',';
       AppendCsvCell(&b, account);
@@ -166,6 +184,11 @@ class EventWriter : public log::BatchVisitor {
 
   bool OnEvent(uint32_t position, const v1::Event& event) override {
     if (!InRange(position)) return true;
+    if (o_.csv && event.has_delivery_reported()) {  // one the columns could not hold
+      const auto& d = event.delivery_reported();
+      return Delivery(position, event.event_id(), event.time_us(), d.account_id(),
+                      d.campaign_id(), d.kind(), d.count(), d.platform_fault());
+    }
     if (o_.csv) {
       stats_->skipped++;
     } else {
@@ -289,6 +312,7 @@ Status ExportEntries(const std::string& dir, const ExportOptions& o, Output* out
   replay.to_seq = o.to_seq;
   replay.use_snapshots = false;  // entries start at sequence 1
   replay.sink = &writer;
+  replay.batch_end = [&writer](const log::BatchHeader&) { return writer.status; };
   if (o.progress) replay.progress = o.progress;
   ReplayStats rs;
   Status st = Replay(dir, replay, &ledger, &rs);

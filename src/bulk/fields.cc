@@ -48,4 +48,23 @@ Status ParseTimeCell(std::string_view text, std::string_view what, int64_t* out)
   return ParseTimeUs(text, what, out);
 }
 
+void AddDelivery(uint64_t event_id, int64_t time_us, std::string_view account,
+                 std::string_view campaign, v1::DeliveryReported::Kind kind, int64_t count,
+                 bool platform_fault, log::BatchBuilder* batch) {
+  if (log::BatchBuilder::Columnar(kind, count)) {
+    batch->AddDelivery(event_id, time_us, account, campaign, kind, count, platform_fault);
+    return;
+  }
+  v1::Event e;
+  e.set_event_id(event_id);
+  e.set_time_us(time_us);
+  auto* d = e.mutable_delivery_reported();
+  d->set_account_id(std::string(account));
+  d->set_campaign_id(std::string(campaign));
+  d->set_kind(kind);
+  d->set_count(count);
+  d->set_platform_fault(platform_fault);
+  batch->Add(e);
+}
+
 }  // namespace billsim::bulk

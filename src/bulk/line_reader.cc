@@ -18,17 +18,14 @@ Status LineReader::Fill() {
     scanned_ -= begin_;
     begin_ = 0;
   }
-  while (end_ < kBufferBytes) {
-    size_t got = 0;
-    Status st = in_->Read(buf_.data() + end_, kBufferBytes - end_, &got);
-    if (!st.ok()) return st;
-    if (got == 0) {
-      eof_ = true;
-      break;
-    }
-    end_ += got;
-    bytes_ += got;
-  }
+  // One read: a pipe's lines are handed out as they come, not once the
+  // buffer is full.
+  size_t got = 0;
+  Status st = in_->Read(buf_.data() + end_, kBufferBytes - end_, &got);
+  if (!st.ok()) return st;
+  if (got == 0) eof_ = true;
+  end_ += got;
+  bytes_ += got;
   return Status::Ok();
 }
 
@@ -60,6 +57,7 @@ Status LineReader::Next(std::string_view* line, uint64_t* number, bool* done) {
     *line = std::string_view(base + begin_, len);
     *number = ++number_;
     *done = false;
+    consumed_ += next - begin_;
     begin_ = scanned_ = next;
     return Status::Ok();
   }

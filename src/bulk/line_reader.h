@@ -40,7 +40,9 @@ class LineReader {
   }
 
   const InputStream& input() const { return *in_; }
-  uint64_t bytes() const { return bytes_; }  // uncompressed, so far
+  uint64_t bytes() const { return bytes_; }  // uncompressed, read so far
+  // Bytes of the lines handed out so far, ends included.
+  uint64_t bytes_consumed() const { return consumed_; }
 
  private:
   Status Fill();
@@ -53,6 +55,7 @@ class LineReader {
   bool eof_ = false;
   uint64_t number_ = 0;
   uint64_t bytes_ = 0;
+  uint64_t consumed_ = 0;
 };
 
 }  // namespace billsim::bulk

@@ -67,11 +67,11 @@ int AppendCommand(const std::vector<std::string>& args) {
                  "A malformed line stops the append with an error naming file, line and\n"
                  "field: without --atomic, the events of the file before that line's batch\n"
                  "are in the log (the message says how many); with --atomic, nothing of\n"
-                 "the file is. --atomic takes at most 1048576 events per file. Takes the\n"
-                 "log's lock (DIR/LOCK): while another writer (serve, append, snapshot)\n"
-                 "has it, fails at once naming its pid and changes nothing. Exit 0: all\n"
-                 "appended; 1: some were refused; 2: bad usage, input, I/O, a locked or\n"
-                 "damaged log.\n",
+                 "the file is. --atomic takes at most 1048576 events (32 MiB encoded) per\n"
+                 "file. Takes the log's lock (DIR/LOCK): while another writer (serve,\n"
+                 "append, snapshot) has it, fails at once naming its pid and changes\n"
+                 "nothing. Exit 0: all appended; 1: some were refused; 2: bad usage,\n"
+                 "input, I/O, a locked or damaged log.\n",
                  options, "file", &vm, &exit)) {
     return exit;
   }
@@ -108,7 +108,13 @@ int AppendCommand(const std::vector<std::string>& args) {
   const bool atomic = vm.count("atomic") > 0;
   const auto start = BenchClock::now();
   uint64_t appended = 0, refused = 0;
+  // Bytes of the chunks applied since the last write: a batch is at most
+  // log::kMaxPayloadBytes, and the journal's re-encoding of a chunk's
+  // accepted events is about the chunk's size, so half of it leaves room.
+  constexpr uint64_t kPendingBytesMax = log::kMaxPayloadBytes / 2;
+  uint64_t pending_bytes = 0;
   auto flush = [&]() -> Status {
+    pending_bytes = 0;
     if (journal->pending() == 0) return Status::Ok();
     log::SeqRange range;
     return journal->Append(&range);
@@ -142,28 +148,42 @@ int AppendCommand(const std::vector<std::string>& args) {
         break;
       }
       if (done) break;
+      // The pending batch stays within a log batch's bounds: at most
+      // batch_max events and kPendingBytesMax bytes (counted as the chunks'
+      // payloads, which hold at least what is accepted of them). Without
+      // --atomic it is written first; with it, the file is too large.
+      const bool full = journal->pending() + chunk.count > batch_max ||
+                        pending_bytes + chunk.payload.size() > kPendingBytesMax;
+      if (atomic && (journal->pending() + chunk.count > log::kMaxBatchEvents ||
+                     pending_bytes + chunk.payload.size() > kPendingBytesMax)) {
+        st = Status::InvalidArgument(name + ": --atomic takes at most " +
+                                     std::to_string(log::kMaxBatchEvents) + " events and " +
+                                     std::to_string(kPendingBytesMax >> 20) +
+                                     " MiB of encoded events per file");
+        bad_input = true;
+        break;
+      }
+      if (!atomic && full) {
+        st = flush();
+        if (!st.ok()) break;
+      }
       st = decoder.Parse(chunk.payload, chunk.count);
       if (!st.ok()) break;
       file_events += chunk.count;
+      pending_bytes += chunk.payload.size();
       refusals.clear();
       file_accepted += journal->ApplyBatch(decoder, &refusals);
       for (const Refusal& r : refusals) {
         std::cout << name << ": refused " << r.event_id << ": " << r.reason << "\n";
       }
       file_refused += refusals.size();
-      if (atomic && journal->pending() > log::kMaxBatchEvents) {
-        st = Status::InvalidArgument(name + ": --atomic takes at most " +
-                                     std::to_string(log::kMaxBatchEvents) + " events per file");
-        bad_input = true;
-        break;
-      }
-      if (!atomic && journal->pending() >= batch_max) st = flush();
       progress.Count(name, file_events, "events");
     }
     progress.End();
     if (!st.ok() && atomic) {
       // Nothing of the file: the ledger goes back to where it was.
       journal->DropPending();
+      pending_bytes = 0;
       Status restored = journal->mutable_ledger().RestoreState(before);
       if (!restored.ok()) st = restored;
       std::cout << name << ": nothing appended (--atomic)\n";
@@ -181,6 +201,7 @@ int AppendCommand(const std::vector<std::string>& args) {
     refused += file_refused;
     if (atomic && file_refused > 0) {
       journal->DropPending();
+      pending_bytes = 0;
       st = journal->mutable_ledger().RestoreState(before);
       if (!st.ok()) break;
       std::cout << name << ": nothing appended (--atomic): " << file_refused << " of "

@@ -84,7 +84,7 @@ void BatchBuilder::AddDeliveryTo(uint32_t dictionary_index, uint64_t event_id,
 }
 
 void BatchBuilder::Add(const v1::Event& event) {
-  if (event.has_delivery_reported()) {
+  if (event.has_delivery_reported() && Columnar(event.delivery_reported())) {
     const auto& d = event.delivery_reported();
     AddDelivery(event.event_id(), event.time_us(), d.account_id(), d.campaign_id(),
                 d.kind(), d.count(), d.platform_fault());

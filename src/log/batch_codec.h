@@ -40,8 +40,21 @@ void PairKey(std::string_view account, std::string_view campaign, std::string* o
 
 class BatchBuilder {
  public:
+  // A delivery goes into the delivery columns when they can hold it
+  // (Columnar); any other event, and a delivery they cannot hold (one the
+  // ledger will refuse: a negative count, an unknown kind), as a whole
+  // message among the other events.
   void Add(const v1::Event& event);
-  // The hot path: a delivery without building a v1::Event.
+  // Whether the delivery columns can hold `d`: a count >= 0 and a known
+  // kind (the decoder refuses rows without them).
+  static bool Columnar(const v1::DeliveryReported& d) {
+    return d.count() >= 0 && v1::DeliveryReported::Kind_IsValid(d.kind());
+  }
+  static bool Columnar(v1::DeliveryReported::Kind kind, int64_t count) {
+    return count >= 0 && v1::DeliveryReported::Kind_IsValid(kind);
+  }
+  // The hot path: a delivery without building a v1::Event. REQUIRES:
+  // Columnar(kind, count).
   void AddDelivery(uint64_t event_id, int64_t time_us, std::string_view account,
                    std::string_view campaign, v1::DeliveryReported::Kind kind,
                    int64_t count, bool platform_fault) {
