@@ -4,7 +4,7 @@
 
 #include <iostream>
 
-#include "bulk/chunk_reader.h"
+#include "bulk/appender.h"
 #include "bulk/event_reader.h"
 #include "bulk/exporter.h"
 #include "cli/bench_util.h"
@@ -105,122 +105,30 @@ int AppendCommand(const std::vector<std::string>& args) {
     spdlog::error("{}", st.ToString());
     return kExitUsage;
   }
-  const bool atomic = vm.count("atomic") > 0;
-  const auto start = BenchClock::now();
-  uint64_t appended = 0, refused = 0;
-  // Bytes of the chunks applied since the last write: a batch is at most
-  // log::kMaxPayloadBytes, and the journal's re-encoding of a chunk's
-  // accepted events is about the chunk's size, so half of it leaves room.
-  constexpr uint64_t kPendingBytesMax = log::kMaxPayloadBytes / 2;
-  uint64_t pending_bytes = 0;
-  auto flush = [&]() -> Status {
-    pending_bytes = 0;
-    if (journal->pending() == 0) return Status::Ok();
-    log::SeqRange range;
-    return journal->Append(&range);
-  };
+  bulk::AppendOptions append;
+  append.batch_max = batch_max;
+  append.atomic = vm.count("atomic") > 0;
+  append.reader = reader_options;
+  append.report = &std::cout;
   Progress progress(StderrIsTerminal());
-  bulk::ChunkReader::Chunk chunk;
-  log::BatchDecoder decoder;
-  std::vector<Refusal> refusals;
-  bool bad_input = false;
-  for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
-    std::unique_ptr<bulk::EventReader> reader;
-    st = bulk::EventReader::Open(file, reader_options, &reader);
-    if (!st.ok()) {
-      bad_input = true;
-      break;
+  append.progress = [&](const std::string& name, uint64_t events, bool done) {
+    if (done) {
+      progress.End();
+    } else {
+      progress.Count(name, events, "events");
     }
-    const std::string name = reader->name();
-    bulk::ChunkReader chunks(std::move(reader), batch_max);
-    // --atomic: remember the state, apply everything, and only then decide.
-    v1::LedgerState before;
-    if (atomic) {
-      st = flush();
-      if (!st.ok()) break;
-      journal->ledger().SaveState(&before);
-    }
-    uint64_t file_refused = 0, file_accepted = 0, file_events = 0;
-    for (bool done = false; st.ok();) {
-      st = chunks.Next(&chunk, &done);
-      if (!st.ok()) {
-        bad_input = true;
-        break;
-      }
-      if (done) break;
-      // The pending batch stays within a log batch's bounds: at most
-      // batch_max events and kPendingBytesMax bytes (counted as the chunks'
-      // payloads, which hold at least what is accepted of them). Without
-      // --atomic it is written first; with it, the file is too large.
-      const bool full = journal->pending() + chunk.count > batch_max ||
-                        pending_bytes + chunk.payload.size() > kPendingBytesMax;
-      if (atomic && (journal->pending() + chunk.count > log::kMaxBatchEvents ||
-                     pending_bytes + chunk.payload.size() > kPendingBytesMax)) {
-        st = Status::InvalidArgument(name + ": --atomic takes at most " +
-                                     std::to_string(log::kMaxBatchEvents) + " events and " +
-                                     std::to_string(kPendingBytesMax >> 20) +
-                                     " MiB of encoded events per file");
-        bad_input = true;
-        break;
-      }
-      if (!atomic && full) {
-        st = flush();
-        if (!st.ok()) break;
-      }
-      st = decoder.Parse(chunk.payload, chunk.count);
-      if (!st.ok()) break;
-      file_events += chunk.count;
-      pending_bytes += chunk.payload.size();
-      refusals.clear();
-      file_accepted += journal->ApplyBatch(decoder, &refusals);
-      for (const Refusal& r : refusals) {
-        std::cout << name << ": refused " << r.event_id << ": " << r.reason << "\n";
-      }
-      file_refused += refusals.size();
-      progress.Count(name, file_events, "events");
-    }
-    progress.End();
-    if (!st.ok() && atomic) {
-      // Nothing of the file: the ledger goes back to where it was.
-      journal->DropPending();
-      pending_bytes = 0;
-      Status restored = journal->mutable_ledger().RestoreState(before);
-      if (!restored.ok()) st = restored;
-      std::cout << name << ": nothing appended (--atomic)\n";
-      break;
-    }
-    if (!st.ok()) {
-      if (bad_input) {
-        std::cout << name << ": " << file_accepted
-                  << " events before the failing line's batch were appended\n";
-        appended += file_accepted;
-        refused += file_refused;
-      }
-      break;
-    }
-    refused += file_refused;
-    if (atomic && file_refused > 0) {
-      journal->DropPending();
-      pending_bytes = 0;
-      st = journal->mutable_ledger().RestoreState(before);
-      if (!st.ok()) break;
-      std::cout << name << ": nothing appended (--atomic): " << file_refused << " of "
-                << file_events << " events refused\n";
-      continue;
-    }
-    appended += file_accepted;
-    if (atomic) st = flush();  // the whole file lands as one batch, now
-    if (!st.ok()) break;
-  }
-  // What was accepted before a bad line is in the ledger: it goes to the
-  // log too (the message above counted it).
-  Status failure = st;
-  st = flush();
-  if (st.ok()) st = journal->Close();
+  };
+  const auto start = BenchClock::now();
+  bulk::AppendResult result;
+  const Status failure = bulk::AppendFiles(journal.get(), vm["file"].as<std::vector<std::string>>(),
+                                           append, &result);
+  st = journal->Close();
   if (!failure.ok() || !st.ok()) {
-    spdlog::error("{}", failure.ok() ? st.ToString() : bad_input ? failure.message() : failure.ToString());
+    spdlog::error("{}", !failure.ok() ? (result.bad_input ? failure.message() : failure.ToString())
+                                      : st.ToString());
     return kExitUsage;
   }
+  const uint64_t appended = result.appended, refused = result.refused;
   if (vm.count("json")) {
     const double seconds = Seconds(BenchClock::now() - start);
     std::cout << ToJsonLine({{"appended", appended},
