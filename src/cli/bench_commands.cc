@@ -396,12 +396,15 @@ int BenchMain(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "http") {
     return BenchHttpMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "import") {
+    return BenchImportMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (!args.empty() && args[0] == "nats") {
     return BenchNatsMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: billsim bench log|ledger|history|http|nats [OPTIONS]\n\nbenchmarks:\n"
+      std::cout << "usage: billsim bench log|ledger|history|http|nats|import [OPTIONS]\n\nbenchmarks:\n"
                    "  log       append, replay and snapshot-replay figures for the log\n"
                    "  ledger    how the ledger scales with the size of the book: set-up\n"
                    "            and delivery replay rates, timer work per simulated day,\n"
@@ -411,10 +414,12 @@ int BenchMain(const std::vector<std::string>& args) {
                    "  http      --http HOST:PORT: a running server's HTTP/JSON API: JSON-lines\n"
                    "            ingest beside the binary protocol, page and timeline latency\n"
                    "  nats      --nats URL: JetStream's own publish rate of small messages\n"
+                   "  import    bulk import (JSON lines, CSV, gzip, zstd) and export beside\n"
+                   "            the Protobuf-JSON reader they replaced\n"
                    "\nEach has --help.\n";
       return kExitOk;
     }
-    spdlog::error("usage: billsim bench log|ledger|history|http|nats [OPTIONS]; see billsim bench --help");
+    spdlog::error("usage: billsim bench log|ledger|history|http|nats|import [OPTIONS]; see billsim bench --help");
     return kExitUsage;
   }
   po::options_description options("billsim bench log options");

@@ -34,6 +34,7 @@ int BenchMain(const std::vector<std::string>& args);
 int BenchLedgerMain(const std::vector<std::string>& args);
 // billsim bench http ... (bench_http.cc: the HTTP/JSON API of a running server)
 int BenchHttpMain(const std::vector<std::string>& args);
+int BenchImportMain(const std::vector<std::string>& args);
 // billsim bench nats ... (cluster_commands.cc)
 int BenchNatsMain(const std::vector<std::string>& args);
 // billsim serve ... (the Asio ingest server)
