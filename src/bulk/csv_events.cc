@@ -89,15 +89,17 @@ Status CsvDeliveryParser::Split(std::string_view input, uint64_t number, std::st
   return Status::Ok();
 }
 
-Status CsvDeliveryParser::Header(std::string_view input, std::string_view line) {
-  Status st = Split(input, 1, line);
+Status CsvDeliveryParser::Header(std::string_view input, uint64_t number,
+                                 std::string_view line) {
+  const std::string at = std::string(input) + ":" + std::to_string(number) + ": ";
+  Status st = Split(input, number, line);
   if (!st.ok()) return st;
   for (int& i : index_) i = -1;
   for (size_t c = 0; c < cells_.size(); ++c) {
     for (int k = 0; k < kCols; ++k) {
       if (cells_[c] != kColumnNames[k]) continue;
       if (index_[k] != -1) {
-        return Status::InvalidArgument(std::string(input) + ":1: header names column " +
+        return Status::InvalidArgument(at + "header names column " +
                                        std::string(kColumnNames[k]) + " twice");
       }
       index_[k] = static_cast<int>(c);
@@ -107,14 +109,14 @@ Status CsvDeliveryParser::Header(std::string_view input, std::string_view line) 
   for (int k = 0; k < kRequired; ++k) {
     if (index_[k] == -1) {
       return Status::InvalidArgument(
-          std::string(input) + ":1: header has no " + std::string(kColumnNames[k]) +
+          at + "header has no " + std::string(kColumnNames[k]) +
           " column (a CSV of deliveries starts with a header naming "
           "account_id,campaign_id,kind,count,time)");
     }
   }
   if (index_[kEventId] == -1 && next_id_ == 0) {
-    return Status::InvalidArgument(std::string(input) +
-                                   ":1: header has no event_id column: give --first-event-id N "
+    return Status::InvalidArgument(at +
+                                   "header has no event_id column: give --first-event-id N "
                                    "(rows are then numbered N, N+1, ...)");
   }
   have_header_ = true;
@@ -123,7 +125,7 @@ Status CsvDeliveryParser::Header(std::string_view input, std::string_view line) 
 
 Status CsvDeliveryParser::Add(std::string_view input, uint64_t number, std::string_view line,
                               log::BatchBuilder* batch) {
-  if (!have_header_) return Header(input, line);
+  if (!have_header_) return Header(input, number, line);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return Status::Ok();
   Status st = Split(input, number, line);
   if (!st.ok()) return st;

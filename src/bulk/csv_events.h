@@ -40,13 +40,14 @@ class CsvDeliveryParser {
   // column (0: not given, and such a file is refused).
   explicit CsvDeliveryParser(uint64_t first_event_id) : next_id_(first_event_id) {}
 
-  // Line 1 must be the header; later lines are rows, added to *batch.
+  // The first line given is the header; later lines are rows, added to
+  // *batch.
   Status Add(std::string_view input, uint64_t number, std::string_view line,
              log::BatchBuilder* batch);
 
  private:
   enum Col { kAccount, kCampaign, kKind, kCount, kTime, kEventId, kFault, kCols };
-  Status Header(std::string_view input, std::string_view line);
+  Status Header(std::string_view input, uint64_t number, std::string_view line);
   Status Split(std::string_view input, uint64_t number, std::string_view line);
 
   bool have_header_ = false;

@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <charconv>
 #include <cstring>
 
 #include "bulk/csv_events.h"
 #include "ledger/ledger.h"
-#include "log/read_ahead.h"
+#include "log/event_stream.h"
 #include "replay/replayer.h"
 #include "report/format.h"
 
@@ -20,41 +23,51 @@ namespace {
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
 
-// A file or standard output, written a megabyte at a time.
+// A file or standard output, written a megabyte at a time by a thread of
+// its own: the write system calls (copying into the page cache) overlap
+// the formatting of the next megabyte. One buffer is written while the
+// other fills: memory is two buffers.
 class Output {
  public:
   Status Open(const std::string& path) {
     name_ = path == "-" ? "standard output" : path;
     if (path == "-") {
       fd_ = 1;
-      return Status::Ok();
+    } else {
+      fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd_ < 0) {
+        return Status::IOError(path + ": cannot open for writing: " + std::strerror(errno));
+      }
+      owned_ = true;
     }
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::IOError(path + ": cannot open for writing: " + std::strerror(errno));
-    owned_ = true;
+    writer_ = std::thread([this] { Run(); });
     return Status::Ok();
   }
   ~Output() {
+    Stop();
     if (owned_) ::close(fd_);
   }
   std::string& buf() { return buf_; }
   Status MaybeFlush() { return buf_.size() >= kFlushBytes ? Flush() : Status::Ok(); }
+  // Hands the buffer to the writer (waiting for the one before it).
   Status Flush() {
-    size_t at = 0;
-    while (at < buf_.size()) {
-      const ssize_t w = ::write(fd_, buf_.data() + at, buf_.size() - at);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Status::IOError(name_ + ": write: " + std::strerror(errno));
-      }
-      at += static_cast<size_t>(w);
-    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !full_; });
+    if (!status_.ok()) return status_;
     bytes_ += buf_.size();
+    writing_.swap(buf_);
     buf_.clear();
+    full_ = true;
+    cv_.notify_all();
     return Status::Ok();
   }
   Status Close() {
     Status st = Flush();
+    Stop();
+    if (st.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      st = status_;
+    }
     if (st.ok() && owned_) {
       owned_ = false;
       if (::close(fd_) != 0) return Status::IOError(name_ + ": close: " + std::strerror(errno));
@@ -64,11 +77,53 @@ class Output {
   uint64_t bytes() const { return bytes_ + buf_.size(); }
 
  private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return full_ || stop_; });
+      if (!full_) return;  // stopped, nothing left
+      lock.unlock();
+      Status st = WriteAll(writing_);
+      lock.lock();
+      if (!st.ok() && status_.ok()) status_ = st;
+      full_ = false;
+      cv_.notify_all();
+    }
+  }
+  Status WriteAll(const std::string& data) {
+    size_t at = 0;
+    while (at < data.size()) {
+      const ssize_t w = ::write(fd_, data.data() + at, data.size() - at);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Status::IOError(name_ + ": write: " + std::strerror(errno));
+      }
+      at += static_cast<size_t>(w);
+    }
+    return Status::Ok();
+  }
+  void Stop() {
+    if (!writer_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    writer_.join();
+  }
+
   std::string name_;
   int fd_ = -1;
   bool owned_ = false;
-  std::string buf_;
+  std::string buf_;      // filling (the formatting thread's)
   uint64_t bytes_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string writing_;  // being written; guarded by full_
+  bool full_ = false;    // guarded by mu_
+  bool stop_ = false;    // guarded by mu_
+  Status status_;        // the first write error; guarded by mu_
+  std::thread writer_;
 };
 
 void AppendInt(std::string* out, int64_t v) {
@@ -236,16 +291,17 @@ class EventWriter : public log::BatchVisitor {
 
 Status ExportEvents(const std::string& dir, const ExportOptions& o, Output* out,
                     ExportStats* stats) {
-  // Reading, checksums and decoding on a second thread, formatting here.
-  log::ReadAheadStream stream;
-  Status st = stream.Open(dir, log::LogReader::Options{}, o.from_seq);
+  log::EventStream stream;
+  Status st = stream.Open(dir);
+  if (!st.ok()) return st;
+  if (o.from_seq > 1) st = stream.Seek(o.from_seq);
   if (!st.ok()) return st;
   if (o.csv) out->buf() += std::string(kCsvHeader) + "\n";
   for (;;) {
     bool done = false;
     st = stream.Next(&done);
     if (!st.ok() || done) break;
-    const log::BatchHeader& h = stream.header();
+    const log::BatchHeader& h = stream.batch().header;
     if (h.first_seq > o.to_seq) break;
     if (h.last_seq() < o.from_seq) continue;
     EventWriter writer(o, stream.decoder(), h.first_seq, out, stats);

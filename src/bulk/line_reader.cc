@@ -4,16 +4,14 @@
 
 namespace billsim::bulk {
 
-namespace {
-constexpr size_t kBufferBytes = 4 * kMaxLineBytes;
-}
-
 LineReader::LineReader(std::unique_ptr<InputStream> in)
-    : in_(std::move(in)), buf_(kBufferBytes + kPadding, ' ') {}
+    : in_(std::move(in)), buf_(std::make_unique_for_overwrite<char[]>(kBufferBytes + kPadding)) {
+  std::memset(buf_.get(), ' ', kPadding);
+}
 
 Status LineReader::Fill() {
   if (begin_ > 0) {  // move the partial line to the front
-    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     scanned_ -= begin_;
     begin_ = 0;
@@ -21,17 +19,18 @@ Status LineReader::Fill() {
   // One read: a pipe's lines are handed out as they come, not once the
   // buffer is full.
   size_t got = 0;
-  Status st = in_->Read(buf_.data() + end_, kBufferBytes - end_, &got);
+  Status st = in_->Read(buf_.get() + end_, kBufferBytes - end_, &got);
   if (!st.ok()) return st;
   if (got == 0) eof_ = true;
   end_ += got;
   bytes_ += got;
+  std::memset(buf_.get() + end_, ' ', kPadding);  // what follows the last line
   return Status::Ok();
 }
 
 Status LineReader::Next(std::string_view* line, uint64_t* number, bool* done) {
   for (;;) {
-    const char* base = buf_.data();
+    const char* base = buf_.get();
     const void* nl = scanned_ < end_ ? std::memchr(base + scanned_, '\n', end_ - scanned_) : nullptr;
     size_t stop;  // the line is [begin_, stop)
     size_t next;  // where the one after it starts

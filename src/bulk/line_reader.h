@@ -26,6 +26,7 @@ inline constexpr size_t kMaxLineBytes = size_t{1} << 20;  // 1 MiB
 class LineReader {
  public:
   static constexpr size_t kPadding = 64;  // >= SIMDJSON_PADDING
+  static constexpr size_t kBufferBytes = 4 * kMaxLineBytes;
 
   explicit LineReader(std::unique_ptr<InputStream> in);
 
@@ -36,7 +37,7 @@ class LineReader {
   // How many bytes may be read from line.data() on: the line, and at least
   // kPadding more.
   size_t Readable(std::string_view line) const {
-    return static_cast<size_t>(buf_.data() + buf_.size() - line.data());
+    return static_cast<size_t>(buf_.get() + kBufferBytes + kPadding - line.data());
   }
 
   const InputStream& input() const { return *in_; }
@@ -48,7 +49,10 @@ class LineReader {
   Status Fill();
 
   std::unique_ptr<InputStream> in_;
-  std::vector<char> buf_;  // capacity for lines, plus kPadding
+  // kBufferBytes for lines, plus kPadding; not zeroed (a reader of a short
+  // input does not pay for 4 MiB of memset): the kPadding bytes after the
+  // data are set on every fill, so nothing uninitialised is ever read.
+  std::unique_ptr<char[]> buf_;
   size_t begin_ = 0;       // the unread part of buf_: [begin_, end_)
   size_t end_ = 0;
   size_t scanned_ = 0;     // [begin_, scanned_) holds no '\n'
