@@ -160,6 +160,17 @@ stop_server
 [ "$(digest "$TMP/srv")" = "$want" ] || fail "client round trip: digest differs"
 ok
 
+# --- scenarios from standard input --------------------------------------------
+scen=$(ls "$(dirname "$0")/../scenarios/"*.textproto | head -1)
+"$BILLSIM" scenario run - < "$scen" >"$TMP/scen.out" 2>"$TMP/scen.err" || fail "scenario run - : $(cat "$TMP/scen.out")"
+grep -q "1 passed, 0 failed" "$TMP/scen.out" || fail "scenario run -: $(cat "$TMP/scen.out")"
+"$BILLSIM" log append --log "$TMP/sc1" "$scen" >"$TMP/sc1.out" 2>&1
+rc1=$?
+"$BILLSIM" log append --log "$TMP/sc2" --format scenario - < "$scen" >"$TMP/sc2.out" 2>&1
+rc2=$?
+[ $rc1 = $rc2 ] && [ "$(digest "$TMP/sc1")" = "$(digest "$TMP/sc2")" ] || fail "a scenario from standard input appends otherwise ($rc1 $rc2)"
+ok
+
 # --- entries export ----------------------------------------------------------
 "$BILLSIM" log export --log "$TMP/p" --entries --output "$TMP/entries.jsonl" 2>/dev/null || fail "export entries"
 "$BILLSIM" log export --log "$TMP/p" --entries --format csv --output "$TMP/entries.csv" 2>/dev/null || fail "export entries csv"

@@ -40,10 +40,10 @@ Status EventReader::Open(const std::string& path, const ReaderOptions& options,
     }
   }
   if (r->format_ == Format::kScenario) {
-    if (path == "-" || WithoutCompressionSuffix(path) != path) {
+    if (WithoutCompressionSuffix(path) != path) {
       return Status::InvalidArgument(r->name_ +
-                                     ": a scenario is read whole from a plain file; standard "
-                                     "input and compressed inputs take JSON lines or CSV");
+                                     ": a scenario is read whole from a plain file or standard "
+                                     "input; compressed inputs take JSON lines or CSV");
     }
     v1::Scenario scenario;
     Status st = LoadScenario(path, &scenario);
@@ -91,6 +91,63 @@ Status EventReader::Read(uint32_t max_events, size_t max_bytes, log::BatchBuilde
     const uint32_t n = batch->count() - before;
     *added += n;
     events_ += n;
+  }
+  return Status::Ok();
+}
+
+Status VisitEvents(const log::BatchDecoder& decoder,
+                   const std::function<Status(const v1::Event&)>& fn) {
+  // Each decoded event, a delivery row as the Event it records.
+  class Visitor : public log::BatchVisitor {
+   public:
+    Visitor(const log::BatchDecoder& d, const std::function<Status(const v1::Event&)>& fn)
+        : d_(d), fn_(fn) {}
+    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
+      v1::Event e;
+      e.set_event_id(row.event_id);
+      e.set_time_us(row.time_us);
+      auto* r = e.mutable_delivery_reported();
+      r->set_account_id(d_.account(row.campaign));
+      r->set_campaign_id(d_.campaign(row.campaign));
+      r->set_kind(row.kind);
+      r->set_count(row.count);
+      r->set_platform_fault(row.platform_fault);
+      return OnEvent(0, e);
+    }
+    bool OnEvent(uint32_t, const v1::Event& e) override {
+      status = fn_(e);
+      return status.ok();
+    }
+    Status status;
+
+   private:
+    const log::BatchDecoder& d_;
+    const std::function<Status(const v1::Event&)>& fn_;
+  };
+  Visitor visitor(decoder, fn);
+  decoder.Visit(&visitor);
+  return visitor.status;
+}
+
+Status ForEachEventIn(const std::string& path, const ReaderOptions& options,
+                      const std::function<Status(const v1::Event&)>& fn) {
+  std::unique_ptr<EventReader> reader;
+  Status st = EventReader::Open(path, options, &reader);
+  if (!st.ok()) return st;
+  log::BatchBuilder batch;
+  log::BatchDecoder decoder;
+  std::string payload;
+  for (bool done = false; !done;) {
+    batch.Clear();
+    uint32_t added = 0;
+    st = reader->Read(10'000, size_t{8} << 20, &batch, &added, &done);
+    if (!st.ok()) return st;
+    if (added == 0) continue;
+    batch.Finish(&payload);
+    st = decoder.Parse(payload, added);
+    if (!st.ok()) return st;
+    st = VisitEvents(decoder, fn);
+    if (!st.ok()) return st;
   }
   return Status::Ok();
 }

@@ -8,14 +8,16 @@
 //               one v1::Event per line (jsonl_parser.h; blank lines skipped);
 //   CSV         .csv: deliveries, with a header (csv_events.h);
 //   scenario    .textproto, .txtpb, .pbtxt, .json: a v1::Scenario's events.
-//               A scenario is read whole (LoadScenario), so it cannot come
-//               compressed or from standard input.
+//               A scenario is read whole (LoadScenario, at most 256 MiB from
+//               standard input with --format scenario), so it cannot come
+//               compressed.
 // Any of the line formats may be gzip or zstd compressed (input_stream.h);
 // a trailing .gz or .zst is ignored when finding the format from the name.
 #ifndef BILLSIM_BULK_EVENT_READER_H_
 #define BILLSIM_BULK_EVENT_READER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +76,17 @@ class EventReader {
   uint64_t lines_ = 0;
   uint64_t events_ = 0;
 };
+
+// Calls fn with every event of a decoded batch, in order (a delivery row
+// as the v1::Event it records); stops at fn's first error.
+Status VisitEvents(const log::BatchDecoder& decoder,
+                   const std::function<Status(const v1::Event&)>& fn);
+
+// Calls fn with every event of `path` (any format above, "-" for standard
+// input), in order, a chunk at a time: memory does not grow with the
+// input. Stops at the first error, the input's or fn's.
+Status ForEachEventIn(const std::string& path, const ReaderOptions& options,
+                      const std::function<Status(const v1::Event&)>& fn);
 
 }  // namespace billsim::bulk
 

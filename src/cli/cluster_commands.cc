@@ -21,7 +21,7 @@
 #include "cluster/publisher.h"
 #include "cluster/shard.h"
 #include "log/event_stream.h"
-#include "scenario/event_source.h"
+#include "bulk/event_reader.h"
 
 namespace billsim::cli {
 
@@ -156,9 +156,8 @@ int PublishCommand(const std::vector<std::string>& args) {
   const std::vector<std::string> files =
       vm.count("file") ? vm["file"].as<std::vector<std::string>>() : std::vector<std::string>{};
   for (const std::string& file : files) {
-    std::vector<v1::Event> events;
-    st = LoadEvents(file, &events);
-    for (size_t i = 0; st.ok() && i < events.size(); ++i) st = publisher.Add(events[i]);
+    st = bulk::ForEachEventIn(file, bulk::ReaderOptions{},
+                              [&](const v1::Event& e) { return publisher.Add(e); });
     if (!st.ok()) {
       // What JetStream acknowledged stays published; what was still queued
       // is not sent. A rerun of the fixed file sends everything again: its

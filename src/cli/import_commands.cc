@@ -16,7 +16,7 @@
 #include "import/tiktok_report.h"
 #include "journal/journal.h"
 #include "log/format.h"
-#include "scenario/event_source.h"
+#include "bulk/event_reader.h"
 #include "util/money.h"
 
 namespace billsim::cli {
@@ -236,7 +236,13 @@ int TikTokReport(const std::vector<std::string>& args) {
   Status st = ReadReport(file, &text);
   if (st.ok()) st = import::ParseReport(text, file, &report);
   std::vector<v1::Event> base;
-  if (st.ok() && vm.count("base")) st = LoadEvents(vm["base"].as<std::string>(), &base);
+  if (st.ok() && vm.count("base")) {
+    st = bulk::ForEachEventIn(vm["base"].as<std::string>(), bulk::ReaderOptions{},
+                              [&](const v1::Event& e) {
+                                base.push_back(e);
+                                return Status::Ok();
+                              });
+  }
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;

@@ -19,7 +19,6 @@
 #include "log/log_writer.h"
 #include "report/json.h"
 #include "replay/replayer.h"
-#include "scenario/event_source.h"
 
 namespace billsim::cli {
 

@@ -15,7 +15,6 @@
 #include "cluster/gateway_client.h"
 #include "net/client.h"
 #include "report/format.h"
-#include "scenario/event_source.h"
 #include "server/access.h"
 #include "server/server.h"
 

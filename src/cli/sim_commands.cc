@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "report/format.h"
-#include "scenario/event_source.h"
+#include "bulk/event_reader.h"
 #include "replay/replayer.h"
 #include "sim/forecast.h"
 #include "sim/whatif_log.h"
@@ -126,7 +126,10 @@ int WhatIfMain(const std::vector<std::string>& args) {
   if (st.ok() && vm.count("insert")) {
     for (const std::string& file : vm["insert"].as<std::vector<std::string>>()) {
       std::vector<v1::Event> events;
-      st = LoadEvents(file, &events);
+      st = bulk::ForEachEventIn(file, bulk::ReaderOptions{}, [&](const v1::Event& e) {
+        events.push_back(e);
+        return Status::Ok();
+      });
       if (!st.ok()) {
         st = Status::InvalidArgument("--insert " + file + ": " + st.message());
         break;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <unordered_set>
 
@@ -97,18 +98,40 @@ Status CheckWellFormed(const std::string& path, const v1::Scenario& s,
 
 }  // namespace
 
-Status LoadScenario(const std::string& path, v1::Scenario* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError(path + ": cannot open for reading");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
+Status LoadScenario(const std::string& file, v1::Scenario* out) {
+  // "-": standard input, JSON when it starts with '{', else text format.
+  const bool from_stdin = file == "-";
+  const std::string path = from_stdin ? "standard input" : file;
+  std::string text;
+  if (from_stdin) {
+    char chunk[1 << 16];
+    for (;;) {
+      std::cin.read(chunk, sizeof chunk);
+      text.append(chunk, static_cast<size_t>(std::cin.gcount()));
+      if (text.size() > kScenarioBytesMax) {
+        return Status::InvalidArgument(path + ": a scenario is at most " +
+                                       std::to_string(kScenarioBytesMax >> 20) +
+                                       " MiB (event streams of any size: log append)");
+      }
+      if (!std::cin) break;
+    }
+    if (std::cin.bad()) return Status::IOError(path + ": read failed");
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Status::IOError(path + ": cannot open for reading");
+    std::stringstream buf;
+    buf << in.rdbuf();
+    text = buf.str();
+  }
   out->Clear();
   // Times written as ISO 8601 strings become integers first.
   Status rewritten = RewriteTimeStrings(path, 1, &text);
   if (!rewritten.ok()) return rewritten;
 
-  if (fs::path(path).extension() == ".json") {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  const bool json = from_stdin ? first != std::string::npos && text[first] == '{'
+                               : fs::path(path).extension() == ".json";
+  if (json) {
     pb::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
     const auto st = pb::util::JsonStringToMessage(text, out, options);
@@ -149,7 +172,7 @@ Status ExpandScenarioPaths(const std::vector<std::string>& paths,
         return Status::NotFound(p + ": no .textproto or .json scenario files");
       }
       files->insert(files->end(), found.begin(), found.end());
-    } else if (fs::exists(p, ec)) {
+    } else if (p == "-" || fs::exists(p, ec)) {  // "-": standard input
       files->push_back(p);
     } else {
       return Status::NotFound(p + ": no such file or folder");
