@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include "bulk/chunk_reader.h"
 #include "bulk/csv_events.h"
 #include "bulk/event_reader.h"
 #include "bulk/exporter.h"
@@ -451,6 +452,57 @@ TEST(BulkCsv, HeaderMustNameTheColumns) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].event_id(), 41u);
   EXPECT_EQ(events[1].event_id(), 42u);
+}
+
+// --- chunks read ahead ------------------------------------------------------------
+
+std::string DeliveryLines(int first, int n) {
+  std::string text;
+  for (int i = first; i < first + n; ++i) {
+    text += R"({"event_id":)" + std::to_string(i) +
+            R"(,"time_us":1767225600000000,"delivery_reported":{"account_id":"a","campaign_id":"c)" +
+            std::to_string(i % 7) + R"(","kind":"CLICK","count":1}})" + "\n";
+  }
+  return text;
+}
+
+TEST(BulkChunks, InOrderThenTheErrorAfterTheChunksBeforeIt) {
+  TempDir dir;
+  Write(dir.sub("a.jsonl"), DeliveryLines(1, 2500) + "{\"nope\":1}\n" + DeliveryLines(9000, 10));
+  std::unique_ptr<EventReader> reader;
+  ASSERT_TRUE(EventReader::Open(dir.sub("a.jsonl"), ReaderOptions{}, &reader).ok());
+  ChunkReader chunks(std::move(reader), 300, 2);
+  ChunkReader::Chunk chunk;
+  uint64_t next_id = 1;
+  Status st;
+  for (bool done = false;;) {
+    st = chunks.Next(&chunk, &done);
+    if (!st.ok() || done) break;
+    EXPECT_LE(chunk.count, 300u);
+    log::BatchDecoder d;
+    ASSERT_TRUE(d.Parse(chunk.payload, chunk.count).ok());
+    ASSERT_TRUE(VisitEvents(d, [&](const v1::Event& e) {
+                  EXPECT_EQ(e.event_id(), next_id++);
+                  return Status::Ok();
+                }).ok());
+  }
+  // The 8 whole chunks before line 2501's (2400 events), then its error.
+  EXPECT_EQ(next_id, 2401u);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("a.jsonl:2501"), std::string::npos) << st.message();
+}
+
+TEST(BulkChunks, DroppedEarlyStopsTheThread) {
+  TempDir dir;
+  Write(dir.sub("b.jsonl"), DeliveryLines(1, 20000));
+  for (int taken = 0; taken < 3; ++taken) {
+    std::unique_ptr<EventReader> reader;
+    ASSERT_TRUE(EventReader::Open(dir.sub("b.jsonl"), ReaderOptions{}, &reader).ok());
+    ChunkReader chunks(std::move(reader), 100, 2);
+    ChunkReader::Chunk chunk;
+    bool done = false;
+    for (int i = 0; i < taken; ++i) ASSERT_TRUE(chunks.Next(&chunk, &done).ok());
+  }  // each destructor returns while the thread waits for room
 }
 
 }  // namespace

@@ -455,15 +455,8 @@ int BenchMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   std::string root;
-  if (vm.count("dir")) {
-    root = vm["dir"].as<std::string>();
-  } else {
-    char tmpl[] = "/tmp/billsim-bench-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
-      spdlog::error("cannot create a temporary folder in /tmp");
-      return kExitFailed;
-    }
-    root = tmpl;
+  if (!BenchWorkDir(vm.count("dir") ? vm["dir"].as<std::string>() : "", "bench", &root)) {
+    return kExitFailed;
   }
   WorkloadOptions wo;
   wo.seed = vm["seed"].as<uint64_t>();

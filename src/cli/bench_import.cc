@@ -169,16 +169,8 @@ int BenchImportMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   std::string root;
-  if (vm.count("dir")) {
-    root = vm["dir"].as<std::string>();
-    fs::create_directories(root);
-  } else {
-    char tmpl[] = "/tmp/billsim-bench-import-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
-      spdlog::error("cannot create a temporary folder in /tmp");
-      return kExitFailed;
-    }
-    root = tmpl;
+  if (!BenchWorkDir(vm.count("dir") ? vm["dir"].as<std::string>() : "", "bench-import", &root)) {
+    return kExitFailed;
   }
   auto path = [&](const std::string& name) { return (fs::path(root) / name).string(); };
   WorkloadOptions wo;

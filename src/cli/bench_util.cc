@@ -1,9 +1,12 @@
 #include "cli/bench_util.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <cinttypes>
 #include <cstdio>
 
@@ -61,6 +64,26 @@ void Progress::Show(const std::string& phase, uint64_t done, uint64_t total) {
                total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
                done, total);
   if (done == total) std::fprintf(stderr, "\n");
+}
+
+bool BenchWorkDir(const std::string& given, const std::string& name, std::string* root) {
+  if (!given.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(given, ec);
+    if (ec) {
+      spdlog::error("{}: cannot create: {}", given, ec.message());
+      return false;
+    }
+    *root = given;
+    return true;
+  }
+  std::string tmpl = "/tmp/billsim-" + name + "-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    spdlog::error("cannot create a temporary folder in /tmp");
+    return false;
+  }
+  *root = tmpl;
+  return true;
 }
 
 void Progress::Count(const std::string& phase, uint64_t done, const char* unit) {

@@ -28,6 +28,11 @@ uint64_t CurrentRssBytes();
 // allow it (then the peak stays the process's).
 bool ResetPeakRss();
 
+// The benchmark's working folder: `given` (created if missing), or, when
+// empty, a new temporary one under /tmp named after `name`. False (and
+// logged) when it cannot be made.
+bool BenchWorkDir(const std::string& given, const std::string& name, std::string* root);
+
 // The middle value (the upper one of an even count); 0 for none.
 double Median(std::vector<double> values);
 
