@@ -50,8 +50,10 @@ Status CsvDeliveryParser::Split(std::string_view input, uint64_t number, std::st
   // line is libcsv's).
   size_t at = 0;
   bool quoted = false;
+  unsigned char high = 0;  // any byte >= 0x80: the ids need a UTF-8 check
   for (size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
+    high |= static_cast<unsigned char>(c);
     if (c == ',') {
       cells_.push_back(line.substr(at, i - at));
       at = i + 1;
@@ -62,8 +64,10 @@ Status CsvDeliveryParser::Split(std::string_view input, uint64_t number, std::st
   }
   if (!quoted) {
     cells_.push_back(line.substr(at));
+    ascii_ = high < 0x80;
     return Status::Ok();
   }
+  ascii_ = false;
   cells_.clear();
   quoted_.clear();
   csv_parser p;
@@ -178,7 +182,7 @@ Status CsvDeliveryParser::Add(std::string_view input, uint64_t number, std::stri
     }
   }
   for (const int col : {kAccount, kCampaign}) {
-    if (!IsValidUtf8(cells_[index_[col]])) return bad(col, "not UTF-8 (R11)");
+    if (!ascii_ && !IsValidUtf8(cells_[index_[col]])) return bad(col, "not UTF-8 (R11)");
   }
   AddDelivery(event_id, time_us, cells_[index_[kAccount]], cells_[index_[kCampaign]],
               static_cast<v1::DeliveryReported::Kind>(kind), count, fault, batch);

@@ -56,6 +56,7 @@ class CsvDeliveryParser {
   uint64_t next_id_;
   std::vector<std::string_view> cells_;
   std::vector<std::string> quoted_;  // cells of a quoted line, unquoted
+  bool ascii_ = false;               // the last line split was all ASCII
 };
 
 }  // namespace billsim::bulk
