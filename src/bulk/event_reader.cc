@@ -103,16 +103,7 @@ Status VisitEvents(const log::BatchDecoder& decoder,
     Visitor(const log::BatchDecoder& d, const std::function<Status(const v1::Event&)>& fn)
         : d_(d), fn_(fn) {}
     bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
-      v1::Event e;
-      e.set_event_id(row.event_id);
-      e.set_time_us(row.time_us);
-      auto* r = e.mutable_delivery_reported();
-      r->set_account_id(d_.account(row.campaign));
-      r->set_campaign_id(d_.campaign(row.campaign));
-      r->set_kind(row.kind);
-      r->set_count(row.count);
-      r->set_platform_fault(row.platform_fault);
-      return OnEvent(0, e);
+      return OnEvent(0, d_.ToEvent(row));
     }
     bool OnEvent(uint32_t, const v1::Event& e) override {
       status = fn_(e);

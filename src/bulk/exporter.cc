@@ -402,6 +402,12 @@ Status Export(const std::string& log_dir, const ExportOptions& options,
                                    std::to_string(options.from_seq) + ".." +
                                    std::to_string(options.to_seq) + ")");
   }
+  {
+    // The log first: a wrong --log must not empty an existing output file.
+    log::EventStream probe;
+    Status st = probe.Open(log_dir);
+    if (!st.ok()) return st;
+  }
   Output out;
   Status st = out.Open(out_path);
   if (!st.ok()) return st;

@@ -124,6 +124,7 @@ struct Figure {
   std::string name;
   std::vector<double> seconds;
   uint64_t events = 0;
+  uint64_t written = 0;     // exports: records written
   uint64_t bytes = 0;       // of the input or output file
   uint64_t peak_rss = 0;    // the largest of the runs
 };
@@ -154,8 +155,8 @@ int BenchImportMain(const std::vector<std::string>& args) {
                  "append`'s code (bulk::AppendFiles) under --fsync, beside the\n"
                  "Protobuf-JSON reader it replaced over the same JSON-lines file. Prints\n"
                  "events/s, MB/s and peak RSS per figure (medians of --runs), and the\n"
-                 "speed-up over the baseline. Every import must end at the source log's\n"
-                 "state digest.\n",
+                 "speed-up over the baseline. Every JSON-lines import must end at the\n"
+                 "source log's state digest, the CSV import judge every row.\n",
                  options, nullptr, &vm, &exit)) {
     return exit;
   }
@@ -203,6 +204,7 @@ int BenchImportMain(const std::vector<std::string>& args) {
       st = bulk::Export(path("source"), o, out, &stats);
       f.seconds.push_back(Seconds(BenchClock::now() - start));
       f.events = stats.events;
+      f.written = stats.written;
       f.bytes = stats.bytes;
       f.peak_rss = std::max(f.peak_rss, PeakRssBytes());
     }
@@ -217,11 +219,14 @@ int BenchImportMain(const std::vector<std::string>& args) {
   csv.csv = true;
   csv.from_seq = setup_events + 1;
   if (st.ok()) time_export("export csv", csv, path("stream.csv"));
+  const uint64_t csv_rows = st.ok() ? figures.back().written : 0;
   if (st.ok()) st = Compress(path("events.jsonl"), path("events.jsonl.gz"), false);
   if (st.ok()) st = Compress(path("events.jsonl"), path("events.jsonl.zst"), true);
 
-  // Imports into fresh logs: each must give the source's digest (CSV
-  // leaves out the stream's few other events, so it is checked by count).
+  // Imports into fresh logs: each must give the source's digest. The CSV
+  // file leaves out the stream's few other events (deposits, campaigns
+  // enabled again), so its import is checked by count instead: every row
+  // judged, accepted or refused.
   auto fresh = [&](const std::string& name) {
     const std::string dir = path("import-" + name);
     fs::remove_all(dir);
@@ -255,6 +260,10 @@ int BenchImportMain(const std::vector<std::string>& args) {
       }
       if (st.ok() && result.refused > 0 && prefix_file.empty()) {
         st = Status::Corruption(name + ": " + std::to_string(result.refused) + " events refused");
+      }
+      if (st.ok() && !prefix_file.empty() && f.events != csv_rows) {
+        st = Status::Corruption(name + ": " + std::to_string(f.events) + " rows judged of " +
+                                std::to_string(csv_rows));
       }
     }
     figures.push_back(f);

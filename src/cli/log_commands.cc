@@ -48,7 +48,8 @@ int AppendCommand(const std::vector<std::string>& args) {
       "first-event-id", po::value<uint64_t>()->default_value(0),
       "CSV without an event_id column: the first row's id (then +1 a row)")(
       "segment-mb", po::value<uint64_t>()->default_value(128), "segment size in MiB")(
-      "json", "print the summary as one JSON object (counts, seconds, events/s, peak RSS)")(
+      "json", "end with the summary as one JSON object (counts, seconds, events/s, peak RSS), "
+              "after any refusal lines")(
       "file", po::value<std::vector<std::string>>(), "event files (- for standard input)");
   po::variables_map vm;
   int exit = kExitOk;
@@ -91,6 +92,11 @@ int AppendCommand(const std::vector<std::string>& args) {
   bulk::ReaderOptions reader_options;
   if (st.ok()) st = bulk::ParseFormat(vm["format"].as<std::string>(), "--format", &reader_options.format);
   reader_options.first_event_id = vm["first-event-id"].as<uint64_t>();
+  if (st.ok() && reader_options.first_event_id != 0 &&
+      vm["file"].as<std::vector<std::string>>().size() > 1) {
+    st = Status::InvalidArgument(
+        "--first-event-id numbers the rows of one file: give one file per command");
+  }
   if (!st.ok()) {
     spdlog::error("{}", st.message());
     return kExitUsage;
@@ -286,8 +292,8 @@ int ExportCommand(const std::vector<std::string>& args) {
       "from-seq", po::value<uint64_t>()->default_value(1), "first sequence")(
       "to-seq", po::value<uint64_t>()->default_value(UINT64_MAX), "last sequence")(
       "output,o", po::value<std::string>()->default_value("-"), "file (- for standard output)")(
-      "json", "print the summary (counts, bytes, rates) as one JSON object on stderr's place: "
-              "standard output when --output is a file");
+      "json", "print the summary (counts, bytes, rates) as one JSON object: on standard output "
+              "when --output is a file, else on standard error");
   po::variables_map vm;
   int exit = kExitOk;
   if (!ParseArgs(args,

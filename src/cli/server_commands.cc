@@ -370,8 +370,6 @@ int ClientMain(const std::vector<std::string>& args) {
   options.add_options()("connect", po::value<std::string>(), "server HOST:PORT")(
       "nats", po::value<std::string>(), kNatsTargetHelp)(
       "batch", po::value<uint32_t>()->default_value(10000), "events per request (1..500000)")(
-      "window", po::value<uint32_t>()->default_value(8),
-      "requests in flight at once (1..64; --nats: 1)")(
       "format", po::value<std::string>()->default_value("auto"),
       "auto (from the name), jsonl, csv or scenario")(
       "first-event-id", po::value<uint64_t>()->default_value(0),
@@ -383,12 +381,14 @@ int ClientMain(const std::vector<std::string>& args) {
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim client (--connect HOST:PORT | --nats URL) [--batch N]\n"
-                 "       [--window W] [--format F] [--token-file PATH] FILE...\n\n"
+                 "       [--format F] [--first-event-id N] [--token-file PATH] FILE...\n\n"
                  "Sends the events of files to a server: JSON lines, CSV deliveries or\n"
                  "scenarios, plain or compressed, or standard input (-), read as a stream\n"
                  "as `log append` reads them (see its --help). Each request carries one\n"
-                 "columnar batch of up to --batch events, and up to --window requests\n"
-                 "are in flight. Prints one line per ack (its sequence range and accepted\n"
+                 "columnar batch of up to --batch events; the next is sent when it is\n"
+                 "answered (the file is parsed ahead meanwhile: a second request in\n"
+                 "flight could stall both sides behind an ack of many refusals). Prints\n"
+                 "one line per ack (its sequence range and accepted\n"
                  "count) and one per refused event (id and reason). A malformed line\n"
                  "stops the client after the requests already sent are answered. Exit 0:\n"
                  "all accepted; 1: some refused (duplicates included); 2: bad usage,\n"
@@ -405,11 +405,11 @@ int ClientMain(const std::vector<std::string>& args) {
     spdlog::error("--batch: must be 1..500000, got {}", batch);
     return kExitUsage;
   }
-  uint32_t window = vm["window"].as<uint32_t>();
-  if (window == 0 || window > 64) {
-    spdlog::error("--window: must be 1..64, got {}", window);
-    return kExitUsage;
-  }
+  // One request at a time: while the client writes a request it reads no
+  // answer, and a server stops reading a connection whose answers wait
+  // unread (server.h's output bound), so a second request in flight could
+  // stall both behind a large ack. Parsing ahead keeps the pipe full.
+  constexpr size_t window = 1;
   bulk::ReaderOptions reader_options;
   Status st = bulk::ParseFormat(vm["format"].as<std::string>(), "--format", &reader_options.format);
   if (!st.ok()) {
@@ -417,6 +417,10 @@ int ClientMain(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   reader_options.first_event_id = vm["first-event-id"].as<uint64_t>();
+  if (reader_options.first_event_id != 0 && vm["file"].as<std::vector<std::string>>().size() > 1) {
+    spdlog::error("--first-event-id numbers the rows of one file: give one file per command");
+    return kExitUsage;
+  }
   const auto timeout = std::chrono::milliseconds(vm["timeout-ms"].as<int64_t>());
   // Every file opens before anything is sent: a missing one changes nothing.
   std::vector<std::unique_ptr<bulk::EventReader>> readers;
@@ -430,7 +434,6 @@ int ClientMain(const std::vector<std::string>& args) {
   }
   Target client;
   if (!client.Open(vm)) return kExitUsage;
-  if (!client.pipelined()) window = 1;
   struct Sent {
     uint64_t id;
     uint32_t count;

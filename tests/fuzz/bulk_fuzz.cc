@@ -136,9 +136,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::ofstream(path, std::ios::binary | std::ios::trunc) << body;
   RunLines(path, mode == 1 || mode == 3, (size > 1 ? data[1] : 0) % 3);
-  // The raw input as a compressed stream too (damaged or cut ones).
+  // The input after its first byte as it is: mutations of the compressed
+  // seeds below are damaged or cut streams.
   std::ofstream(path, std::ios::binary | std::ios::trunc)
-      << std::string(reinterpret_cast<const char*>(data), size);
+      << std::string(reinterpret_cast<const char*>(data) + (size > 0), size - (size > 0));
   RunLines(path, false, 0);
   std::remove(path.c_str());
   return 0;
@@ -169,4 +170,24 @@ void BillsimFuzzSeeds(std::vector<std::string>* seeds) {
   seeds->push_back(std::string(1, '\2') + json);
   seeds->push_back(std::string(1, '\3') + csv);
   seeds->push_back(std::string(1, '\1') + "account_id,campaign_id,kind,count,time\na,c,CLICK,1,5\n");
+  // Compressed streams as they are (mode 0 reads the compression itself),
+  // so that mutations damage and cut them.
+  {
+    z_stream z{};
+    deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    std::string out(deflateBound(&z, json.size()) + 64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(json.data()));
+    z.avail_in = static_cast<uInt>(json.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    deflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    seeds->push_back(std::string(1, '\0') + out);
+  }
+  {
+    std::string out(ZSTD_compressBound(json.size()), '\0');
+    out.resize(ZSTD_compress(out.data(), out.size(), json.data(), json.size(), 3));
+    seeds->push_back(std::string(1, '\0') + out);
+  }
 }
