@@ -4,9 +4,11 @@
 #    log again replays to the same state digest; from a file, from
 #    standard input, gzip and zstd compressed; through `client` too;
 #  - malformed lines of every kind are refused naming file, line and field,
-#    and a refused --atomic file leaves nothing in the log;
+#    and a refused --atomic file leaves nothing in the log, also past one
+#    log batch and when the append is killed mid-file;
 #  - a 10-million-line import (BILLSIM_TEST_SCALE scales it) through a pipe
-#    keeps the same peak RSS as one of a tenth the size.
+#    keeps the same peak RSS as one of a tenth the size, with and without
+#    --atomic.
 # usage: bulk_cli_test.sh BILLSIM
 set -u
 BILLSIM=$1
@@ -205,21 +207,58 @@ conversions() {  # N FIRST-ID: CONVERSION deliveries (never charged, R1)
 rc=$?
 [ $rc -eq 1 ] && grep -q '"appended":1100000,"refused":1' "$TMP/b1.out" || fail "--batch 1000000 over 2^20 events: exit $rc, $(tail -2 "$TMP/b1.out") $(tail -2 "$TMP/b1.err")"
 ok
-# --atomic over 2^20 events: refused whole, named, nothing appended.
+# --atomic past a log batch (2^20 events at full scale), in many batches:
+# staged, then in the log whole; with a bad last line, nothing of it.
+n=$(python3 -c "print(max(60000, int(1100000 * $SCALE)))")
 "$BILLSIM" log append --log "$TMP/b2" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
-conversions 1048577 100 > "$TMP/huge.jsonl"
-"$BILLSIM" log append --log "$TMP/b2" --atomic "$TMP/huge.jsonl" >"$TMP/b2.out" 2>"$TMP/b2.err"
+{ conversions "$n" 100; echo '{"event_id":"1","nope":1}'; } > "$TMP/huge.jsonl"
+"$BILLSIM" log append --log "$TMP/b2" --atomic --batch 10000 "$TMP/huge.jsonl" >"$TMP/b2.out" 2>"$TMP/b2.err"
 rc=$?
-[ $rc -eq 2 ] && grep -q "huge.jsonl: --atomic takes at most 1048576 events" "$TMP/b2.err" \
-  && [ "$(last_seq "$TMP/b2")" -eq 4 ] || fail "--atomic over 2^20 events: exit $rc, $(cat "$TMP/b2.err")"
+[ $rc -eq 2 ] && grep -q "huge.jsonl:$((n + 1)): .*nope" "$TMP/b2.err" && grep -q "huge.jsonl: nothing appended (--atomic)" "$TMP/b2.out" \
+  && [ "$(last_seq "$TMP/b2")" -eq 4 ] && [ -z "$(ls "$TMP/b2" | grep staged)" ] \
+  || fail "--atomic of $n events and a bad last line: exit $rc, $(cat "$TMP/b2.out" "$TMP/b2.err")"
+ok
+conversions "$n" 100 > "$TMP/huge.jsonl"
+"$BILLSIM" log append --log "$TMP/b2" --atomic --batch 10000 --json "$TMP/huge.jsonl" >"$TMP/b2.out" 2>"$TMP/b2.err" \
+  || fail "--atomic of $n events: $(cat "$TMP/b2.err")"
+[ "$(last_seq "$TMP/b2")" -eq $((n + 4)) ] && [ -z "$(ls "$TMP/b2" | grep staged)" ] \
+  || fail "--atomic of $n events: the log ends at $(last_seq "$TMP/b2")"
 rm -f "$TMP/huge.jsonl"
+ok
+
+# --atomic across a crash: `log append --atomic` killed (SIGKILL) in the
+# middle of a file, with batches already staged. Readers meanwhile and
+# after see the log as it was; the next writer removes the stage.
+"$BILLSIM" log append --log "$TMP/k" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+k_digest=$(digest "$TMP/k")
+mkfifo "$TMP/feed"
+( conversions 30000 100; exec sleep 120 ) > "$TMP/feed" 2>/dev/null &
+feeder=$!
+"$BILLSIM" log append --log "$TMP/k" --atomic --batch 1000 - < "$TMP/feed" >"$TMP/k.out" 2>"$TMP/k.err" &
+victim=$!
+for _ in $(seq 1 300); do
+  [ -n "$(find "$TMP/k" -name '*.seg.staged' -size +64k 2>/dev/null)" ] && break
+  sleep 0.1
+done
+staged_now=$(find "$TMP/k" -name '*.seg.staged' -size +64k)
+seq_during=$(last_seq "$TMP/k")
+kill -9 "$victim"; wait "$victim" 2>/dev/null
+kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
+[ -n "$staged_now" ] || fail "no staged segment grew while --atomic read its input: $(ls -l "$TMP/k")"
+[ "$seq_during" -eq 4 ] || fail "a reader saw the stage before it committed: the log ended at $seq_during"
+[ -n "$(ls "$TMP/k" | grep staged)" ] || fail "the kill left no stage (the test would prove nothing)"
+[ "$(last_seq "$TMP/k")" -eq 4 ] && [ "$(digest "$TMP/k")" = "$k_digest" ] || fail "the killed stage shows in the log"
+conversions 10 200000 | "$BILLSIM" log append --log "$TMP/k" - >"$TMP/k2.out" 2>"$TMP/k2.err" || fail "append after the kill: $(cat "$TMP/k2.err")"
+grep -q "never committed" "$TMP/k2.err" && [ -z "$(ls "$TMP/k" | grep staged)" ] && [ "$(last_seq "$TMP/k")" -eq 14 ] \
+  || fail "the next writer did not remove the stage: $(ls "$TMP/k") $(cat "$TMP/k2.err")"
 ok
 # An id with a line break cannot travel in CSV: the export says so.
 printf '%s\n' '{"event_id":"5","time_us":"1768467600000000","campaign_created":{"account_id":"a1","campaign_id":"k\n2","billing_event":"BILLING_EVENT_CPC","price_micros":"1000000","budget_mode":"BUDGET_MODE_INFINITE"}}' \
   '{"event_id":"6","time_us":"1768467600000000","campaign_status_changed":{"account_id":"a1","campaign_id":"k\n2","operation":"ENABLE"}}' \
   '{"event_id":"7","time_us":"1768467600000000","delivery_reported":{"account_id":"a1","campaign_id":"k\n2","kind":"CLICK","count":"1"}}' > "$TMP/nl.jsonl"
-"$BILLSIM" log append --log "$TMP/b2" "$TMP/nl.jsonl" >"$TMP/nl.out" 2>"$TMP/nl.err" || fail "append of an id with a line break"
-"$BILLSIM" log export --log "$TMP/b2" --format csv --output "$TMP/nl.csv" >"$TMP/nlx.out" 2>"$TMP/nlx.err"
+"$BILLSIM" log append --log "$TMP/b3" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+"$BILLSIM" log append --log "$TMP/b3" "$TMP/nl.jsonl" >"$TMP/nl.out" 2>"$TMP/nl.err" || fail "append of an id with a line break"
+"$BILLSIM" log export --log "$TMP/b3" --format csv --output "$TMP/nl.csv" >"$TMP/nlx.out" 2>"$TMP/nlx.err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "event 7 (sequence 7): an id holds a line break" "$TMP/nlx.err" || fail "csv export of an id with a line break: exit $rc, $(cat "$TMP/nlx.err")"
 ok
@@ -229,11 +268,15 @@ big=$(python3 -c "print(max(100000, int(10000000 * $SCALE)))")
 rss() { python3 -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_bytes"])'; }
 "$BILLSIM" log append --log "$TMP/m1" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
 "$BILLSIM" log append --log "$TMP/m2" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
+"$BILLSIM" log append --log "$TMP/m3" "$TMP/plain_setup.jsonl" >/dev/null 2>&1
 small_rss=$(conversions $((big / 10)) 100 | "$BILLSIM" log append --log "$TMP/m1" --json - 2>"$TMP/m1.err" | rss) || fail "small import"
 big_rss=$(conversions "$big" 100 | "$BILLSIM" log append --log "$TMP/m2" --json - 2>"$TMP/m2.err" | rss) || fail "big import"
 [ "$(last_seq "$TMP/m2")" -eq $((big + 4)) ] || fail "big import: log ends at $(last_seq "$TMP/m2")"
-echo "peak RSS: $((big / 10)) lines $small_rss bytes, $big lines $big_rss bytes"
+atomic_rss=$(conversions "$big" 100 | "$BILLSIM" log append --log "$TMP/m3" --atomic --json - 2>"$TMP/m3.err" | rss) || fail "big --atomic import"
+[ "$(last_seq "$TMP/m3")" -eq $((big + 4)) ] || fail "big --atomic import: log ends at $(last_seq "$TMP/m3")"
+echo "peak RSS: $((big / 10)) lines $small_rss bytes, $big lines $big_rss bytes, $big lines --atomic $atomic_rss bytes"
 [ "$big_rss" -le $((small_rss + 16 * 1024 * 1024)) ] || fail "peak RSS grows with the input: $small_rss -> $big_rss"
+[ "$atomic_rss" -le $((small_rss + 16 * 1024 * 1024)) ] || fail "peak RSS of --atomic grows with the input: $small_rss -> $atomic_rss"
 ok
 
 echo "$pass passed, 0 failed"

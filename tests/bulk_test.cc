@@ -1,8 +1,6 @@
 // Bulk import and export (issue 16): the JSON-lines fast path against
 // Protobuf's parser, the export's delivery bytes against ToJson, gzip and
 // zstd streams, the line reader's bounds, and CSV cells.
-#include <zlib.h>
-#include <zstd.h>
 
 #include <fstream>
 #include <random>
@@ -14,6 +12,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "bulk/chunk_reader.h"
+#include "bulk/compress.h"
 #include "bulk/csv_events.h"
 #include "bulk/event_reader.h"
 #include "bulk/exporter.h"
@@ -37,30 +36,12 @@ std::vector<v1::Event> Decode(const log::BatchBuilder& builder) {
   builder.Finish(&payload);
   log::BatchDecoder decoder;
   EXPECT_TRUE(decoder.Parse(payload, builder.count()).ok());
-  struct Collect : log::BatchVisitor {
-    const log::BatchDecoder* d;
-    std::vector<v1::Event> out;
-    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
-      v1::Event e;
-      e.set_event_id(row.event_id);
-      e.set_time_us(row.time_us);
-      auto* r = e.mutable_delivery_reported();
-      r->set_account_id(d->account(row.campaign));
-      r->set_campaign_id(d->campaign(row.campaign));
-      r->set_kind(row.kind);
-      r->set_count(row.count);
-      r->set_platform_fault(row.platform_fault);
-      out.push_back(e);
-      return true;
-    }
-    bool OnEvent(uint32_t, const v1::Event& e) override {
-      out.push_back(e);
-      return true;
-    }
-  } collect;
-  collect.d = &decoder;
-  decoder.Visit(&collect);
-  return collect.out;
+  std::vector<v1::Event> out;
+  EXPECT_TRUE(decoder.ForEachEvent([&](const v1::Event& e) {
+                       out.push_back(e);
+                       return Status::Ok();
+                     }).ok());
+  return out;
 }
 
 // A line with the padding simdjson wants, as LineReader hands it out.
@@ -265,27 +246,14 @@ std::string ReadAll(const std::string& path, Status* st) {
   }
 }
 
-std::string Gzip(const std::string& data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
+std::string Compressed(bulk::Compression c, const std::string& data) {
+  std::string out;
+  const Status st = bulk::Compress(c, data, 3, &out);
+  EXPECT_TRUE(st.ok()) << st.ToString();
   return out;
 }
-
-std::string Zstd(const std::string& data) {
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  const size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
-  EXPECT_FALSE(ZSTD_isError(n));
-  out.resize(n);
-  return out;
-}
+std::string Gzip(const std::string& data) { return Compressed(bulk::Compression::kGzip, data); }
+std::string Zstd(const std::string& data) { return Compressed(bulk::Compression::kZstd, data); }
 
 void Write(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -481,7 +449,7 @@ TEST(BulkChunks, InOrderThenTheErrorAfterTheChunksBeforeIt) {
     EXPECT_LE(chunk.count, 300u);
     log::BatchDecoder d;
     ASSERT_TRUE(d.Parse(chunk.payload, chunk.count).ok());
-    ASSERT_TRUE(VisitEvents(d, [&](const v1::Event& e) {
+    ASSERT_TRUE(d.ForEachEvent([&](const v1::Event& e) {
                   EXPECT_EQ(e.event_id(), next_id++);
                   return Status::Ok();
                 }).ok());

@@ -46,10 +46,14 @@ Status AppendFiles(Journal* journal, const std::vector<std::string>& files,
     }
     const std::string name = reader->name();
     ChunkReader chunks(std::move(reader), batch_max);
-    // --atomic: remember the state, apply everything, and only then decide.
+    // --atomic: the file goes to a stage of the log (Journal::BeginStage)
+    // and the ledger's state is saved; the stage joins the log once the
+    // whole file is read and none of it refused, else it is dropped and
+    // the ledger restored. Only the ledger's state is held, never the file.
     v1::LedgerState before;
     if (atomic) {
       st = flush();
+      if (st.ok()) st = journal->BeginStage();
       if (!st.ok()) break;
       journal->ledger().SaveState(&before);
     }
@@ -63,20 +67,9 @@ Status AppendFiles(Journal* journal, const std::vector<std::string>& files,
       if (done) break;
       // The pending batch stays within a log batch's bounds: at most
       // batch_max events and kPendingBytesMax bytes (counted as the chunks'
-      // payloads, which hold at least what is accepted of them). Without
-      // --atomic it is written first; with it, the file is too large.
-      const bool full = journal->pending() + chunk.count > batch_max ||
-                        pending_bytes + chunk.payload.size() > kPendingBytesMax;
-      if (atomic && (journal->pending() + chunk.count > log::kMaxBatchEvents ||
-                     pending_bytes + chunk.payload.size() > kPendingBytesMax)) {
-        st = Status::InvalidArgument(name + ": --atomic takes at most " +
-                                     std::to_string(log::kMaxBatchEvents) + " events and " +
-                                     std::to_string(kPendingBytesMax >> 20) +
-                                     " MiB of encoded events per file");
-        bad_input = true;
-        break;
-      }
-      if (!atomic && full) {
+      // payloads, which hold at least what is accepted of them).
+      if (journal->pending() + chunk.count > batch_max ||
+          pending_bytes + chunk.payload.size() > kPendingBytesMax) {
         st = flush();
         if (!st.ok()) break;
       }
@@ -93,14 +86,22 @@ Status AppendFiles(Journal* journal, const std::vector<std::string>& files,
       if (options.progress) options.progress(name, file_events, false);
     }
     if (options.progress) options.progress(name, file_events, true);
-    if (!st.ok() && atomic) {
-      // Nothing of the file: the ledger goes back to where it was.
-      journal->DropPending();
+    if (atomic && (!st.ok() || file_refused > 0)) {
+      // Nothing of the file: the stage goes, the ledger goes back.
+      journal->AbortStage();
       pending_bytes = 0;
-      Status restored = journal->mutable_ledger().RestoreState(before);
-      if (!restored.ok()) st = restored;
-      *out << name << ": nothing appended (--atomic)\n";
-      break;
+      const Status restored = journal->mutable_ledger().RestoreState(before);
+      *out << name << ": nothing appended (--atomic)";
+      if (st.ok() && file_refused > 0) {
+        *out << ": " << file_refused << " of " << file_events << " events refused";
+      }
+      *out << "\n";
+      refused += file_refused;
+      if (!st.ok() || !restored.ok()) {
+        if (st.ok()) st = restored;
+        break;
+      }
+      continue;
     }
     if (!st.ok()) {
       if (bad_input) {
@@ -112,18 +113,13 @@ Status AppendFiles(Journal* journal, const std::vector<std::string>& files,
       break;
     }
     refused += file_refused;
-    if (atomic && file_refused > 0) {
-      journal->DropPending();
+    if (atomic) {  // the whole file joins the log, now
       pending_bytes = 0;
-      st = journal->mutable_ledger().RestoreState(before);
+      log::SeqRange range;
+      st = journal->CommitStage(&range);
       if (!st.ok()) break;
-      *out << name << ": nothing appended (--atomic): " << file_refused << " of "
-                << file_events << " events refused\n";
-      continue;
     }
     appended += file_accepted;
-    if (atomic) st = flush();  // the whole file lands as one batch, now
-    if (!st.ok()) break;
   }
   // What was accepted before a bad line is in the ledger: it goes to the
   // log too (the message above counted it).

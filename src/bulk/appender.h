@@ -11,7 +11,10 @@
 // without `atomic` the events of the chunks before its chunk are in the
 // log, and the report says how many; with `atomic` nothing of that file
 // is. With `atomic` a file also goes in whole or not at all when events
-// are refused, and holds at most 2^20 events (one log batch).
+// are refused, and across a crash: it is written to a stage of the log
+// (Journal::BeginStage), which joins the log in one rename once the file
+// is read and judged. Memory is bounded by a chunk and a log batch, with
+// or without `atomic` (which also saves the ledger's state, to restore it).
 #ifndef BILLSIM_BULK_APPENDER_H_
 #define BILLSIM_BULK_APPENDER_H_
 

@@ -95,31 +95,6 @@ Status EventReader::Read(uint32_t max_events, size_t max_bytes, log::BatchBuilde
   return Status::Ok();
 }
 
-Status VisitEvents(const log::BatchDecoder& decoder,
-                   const std::function<Status(const v1::Event&)>& fn) {
-  // Each decoded event, a delivery row as the Event it records.
-  class Visitor : public log::BatchVisitor {
-   public:
-    Visitor(const log::BatchDecoder& d, const std::function<Status(const v1::Event&)>& fn)
-        : d_(d), fn_(fn) {}
-    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
-      return OnEvent(0, d_.ToEvent(row));
-    }
-    bool OnEvent(uint32_t, const v1::Event& e) override {
-      status = fn_(e);
-      return status.ok();
-    }
-    Status status;
-
-   private:
-    const log::BatchDecoder& d_;
-    const std::function<Status(const v1::Event&)>& fn_;
-  };
-  Visitor visitor(decoder, fn);
-  decoder.Visit(&visitor);
-  return visitor.status;
-}
-
 Status ForEachEventIn(const std::string& path, const ReaderOptions& options,
                       const std::function<Status(const v1::Event&)>& fn) {
   std::unique_ptr<EventReader> reader;
@@ -137,7 +112,7 @@ Status ForEachEventIn(const std::string& path, const ReaderOptions& options,
     batch.Finish(&payload);
     st = decoder.Parse(payload, added);
     if (!st.ok()) return st;
-    st = VisitEvents(decoder, fn);
+    st = decoder.ForEachEvent(fn);
     if (!st.ok()) return st;
   }
   return Status::Ok();

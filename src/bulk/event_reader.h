@@ -77,11 +77,6 @@ class EventReader {
   uint64_t events_ = 0;
 };
 
-// Calls fn with every event of a decoded batch, in order (a delivery row
-// as the v1::Event it records); stops at fn's first error.
-Status VisitEvents(const log::BatchDecoder& decoder,
-                   const std::function<Status(const v1::Event&)>& fn);
-
 // Calls fn with every event of `path` (any format above, "-" for standard
 // input), in order, a chunk at a time: memory does not grow with the
 // input. Stops at the first error, the input's or fn's.

@@ -1,8 +1,6 @@
 // billsim bench import: bulk import and export (issue 16) beside the path
 // they replace, over the same files, in one run.
 #include <spdlog/spdlog.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -13,6 +11,7 @@
 
 #include "bench/workload.h"
 #include "bulk/appender.h"
+#include "bulk/compress.h"
 #include "bulk/exporter.h"
 #include "cli/bench_util.h"
 #include "cli/commands.h"
@@ -73,25 +72,15 @@ Status BuildSource(const std::string& dir, const WorkloadOptions& wo, uint64_t e
   return st;
 }
 
-Status Compress(const std::string& from, const std::string& to, bool zstd) {
+Status CompressFile(const std::string& from, const std::string& to, bulk::Compression c) {
   std::ifstream in(from, std::ios::binary);
   const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string out;
-  if (zstd) {
-    out.resize(ZSTD_compressBound(data.size()));
-    const size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
-    if (ZSTD_isError(n)) return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(n));
-    out.resize(n);
-  } else {
-    gzFile gz = gzopen(to.c_str(), "wb6");
-    if (gz == nullptr) return Status::IOError(to + ": cannot open");
-    const bool ok = gzwrite(gz, data.data(), static_cast<unsigned>(data.size())) ==
-                    static_cast<int>(data.size());
-    gzclose(gz);
-    return ok ? Status::Ok() : Status::IOError(to + ": gzip write failed");
-  }
-  std::ofstream(to, std::ios::binary) << out;
-  return Status::Ok();
+  Status st = bulk::Compress(c, data, c == bulk::Compression::kGzip ? 6 : 3, &out);
+  if (!st.ok()) return st;
+  std::ofstream file(to, std::ios::binary);
+  file << out;
+  return file ? Status::Ok() : Status::IOError(to + ": cannot write");
 }
 
 // Today's figures' baseline: the Protobuf-JSON reader `log append` had
@@ -220,8 +209,8 @@ int BenchImportMain(const std::vector<std::string>& args) {
   csv.from_seq = setup_events + 1;
   if (st.ok()) time_export("export csv", csv, path("stream.csv"));
   const uint64_t csv_rows = st.ok() ? figures.back().written : 0;
-  if (st.ok()) st = Compress(path("events.jsonl"), path("events.jsonl.gz"), false);
-  if (st.ok()) st = Compress(path("events.jsonl"), path("events.jsonl.zst"), true);
+  if (st.ok()) st = CompressFile(path("events.jsonl"), path("events.jsonl.gz"), bulk::Compression::kGzip);
+  if (st.ok()) st = CompressFile(path("events.jsonl"), path("events.jsonl.zst"), bulk::Compression::kZstd);
 
   // Imports into fresh logs: each must give the source's digest. The CSV
   // file leaves out the stream's few other events (deposits, campaigns

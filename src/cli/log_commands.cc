@@ -41,7 +41,7 @@ int AppendCommand(const std::vector<std::string>& args) {
   options.add_options()("log", po::value<std::string>()->required(), "log directory")(
       "fsync", po::value<std::string>()->default_value("always"),
       "always, interval=MS or never")(
-      "atomic", "a file goes in whole or not at all")(
+      "atomic", "a file goes in whole or not at all (staged, committed by a rename)")(
       "batch", po::value<uint32_t>()->default_value(10000), "events per batch (1..1000000)")(
       "format", po::value<std::string>()->default_value("auto"),
       "auto (from the name), jsonl, csv or scenario")(
@@ -67,8 +67,12 @@ int AppendCommand(const std::vector<std::string>& args) {
                  "A malformed line stops the append with an error naming file, line and\n"
                  "field: without --atomic, the events of the file before that line's batch\n"
                  "are in the log (the message says how many); with --atomic, nothing of\n"
-                 "the file is. --atomic takes at most 1048576 events (32 MiB encoded) per\n"
-                 "file. Takes the log's lock (DIR/LOCK): while another writer (serve,\n"
+                 "the file is. With --atomic a file of any size joins the log whole or not\n"
+                 "at all, also if any event is refused or the machine crashes: it is\n"
+                 "written to a staged segment (DIR/<seq>.seg.staged, which no reader\n"
+                 "sees), renamed into the log once all of it is read and accepted; the\n"
+                 "next writer removes a stage a crash left. Takes the log's lock\n"
+                 "(DIR/LOCK): while another writer (serve,\n"
                  "append, snapshot) has it, fails at once naming its pid and changes\n"
                  "nothing. Exit 0: all appended; 1: some were refused; 2: bad usage,\n"
                  "input, I/O, a locked or damaged log.\n",

@@ -222,25 +222,12 @@ class Gateway final : public server::Backend {
                      parsed.request.append().events().end());
       return Status::Ok();
     }
-    struct Collect : log::BatchVisitor {
-      Collect(const log::BatchDecoder& d, std::vector<v1::Event>* out) : d(d), out(out) {}
-      bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
-        if (position >= out->size()) return false;
-        (*out)[position] = d.ToEvent(row);
-        return true;
-      }
-      bool OnEvent(uint32_t position, const v1::Event& event) override {
-        if (position >= out->size()) return false;
-        (*out)[position] = event;
-        return true;
-      }
-      const log::BatchDecoder& d;
-      std::vector<v1::Event>* out;
-    };
-    events->assign(parsed.request.append().batch_events(), v1::Event());
-    Collect collect(*parsed.batch, events);
-    parsed.batch->Visit(&collect);
-    return Status::Ok();
+    events->clear();
+    events->reserve(parsed.request.append().batch_events());
+    return parsed.batch->ForEachEvent([&](const v1::Event& e) {
+      events->push_back(e);
+      return Status::Ok();
+    });
   }
 
   void Route(Work work) {

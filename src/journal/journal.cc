@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/assert.h"
+
 namespace billsim {
 
 Status Journal::Open(const std::string& dir, const JournalOptions& options,
@@ -114,6 +116,25 @@ Status Journal::Write(log::SeqRange* range) {
   Status st = writer_->Write(builder_, range);
   builder_.Clear();
   return st;
+}
+
+Status Journal::BeginStage() {
+  BILLSIM_ASSERT(pending() == 0);
+  return writer_->BeginStage();
+}
+
+Status Journal::CommitStage(log::SeqRange* range) {
+  if (pending() > 0) {
+    log::SeqRange last;
+    Status st = Append(&last);
+    if (!st.ok()) return st;
+  }
+  return writer_->CommitStage(range);
+}
+
+void Journal::AbortStage() {
+  builder_.Clear();
+  writer_->AbortStage();
 }
 
 Status Journal::Close() { return writer_->Close(); }

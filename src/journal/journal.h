@@ -80,8 +80,19 @@ class Journal {
   Status StartSync(log::LogWriter::SyncTicket* ticket) { return writer_->StartSync(ticket); }
   Status Sync() { return writer_->Sync(); }
   // Writes nothing pending: drops it (the events stay in the ledger: only
-  // for a caller that then restores the ledger, as --atomic does).
+  // for a caller that then restores the ledger).
   void DropPending() { builder_.Clear(); }
+  // Stages (LogWriter::BeginStage): what is appended between BeginStage
+  // and CommitStage joins the log whole or not at all, in one rename,
+  // whatever its size. CommitStage writes what is pending first.
+  // AbortStage drops what is pending and what was staged; the events stay
+  // in the ledger, which the caller then restores (`log append --atomic`
+  // saves its state at BeginStage). REQUIRES: BeginStage with nothing
+  // pending and no stage open; the others with a stage open.
+  Status BeginStage();
+  Status CommitStage(log::SeqRange* range);
+  void AbortStage();
+  bool staging() const { return writer_->staging(); }
   Status Close();
 
   const Ledger& ledger() const { return ledger_; }

@@ -216,4 +216,27 @@ v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {
   return e;
 }
 
+Status BatchDecoder::ForEachEvent(const std::function<Status(const v1::Event&)>& fn) const {
+  class Visitor final : public BatchVisitor {
+   public:
+    Visitor(const BatchDecoder& d, const std::function<Status(const v1::Event&)>& fn)
+        : d_(d), fn_(fn) {}
+    bool OnDelivery(uint32_t position, const DeliveryRow& row) override {
+      return OnEvent(position, d_.ToEvent(row));
+    }
+    bool OnEvent(uint32_t, const v1::Event& e) override {
+      status = fn_(e);
+      return status.ok();
+    }
+    Status status;
+
+   private:
+    const BatchDecoder& d_;
+    const std::function<Status(const v1::Event&)>& fn_;
+  };
+  Visitor visitor(*this, fn);
+  VisitWith(&visitor);
+  return visitor.status;
+}
+
 }  // namespace billsim::log

@@ -20,6 +20,7 @@
 #define BILLSIM_LOG_BATCH_CODEC_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -158,6 +159,10 @@ class BatchDecoder {
   uint32_t delivery_campaign(uint32_t row) const { return batch_->delivery_campaign(row); }
   // A delivery row as the event it records (for printing and the slow path).
   v1::Event ToEvent(const DeliveryRow& row) const;
+  // Calls fn with every event of the last parsed batch, in order, each as a
+  // v1::Event (a delivery row through ToEvent): for the paths that want
+  // messages. Stops at fn's first error and returns it.
+  Status ForEachEvent(const std::function<Status(const v1::Event&)>& fn) const;
   // The batch's other (non-delivery) events, stored whole, and their
   // positions in the batch: for a check that looks at those alone without
   // visiting every delivery row (the access check for ClockAdvanced).

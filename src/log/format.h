@@ -6,6 +6,8 @@
 // each segment, an index file of the same name ending ".idx" maps the first
 // sequence of every batch to its byte offset, so a reader can start at any
 // sequence without scanning. Snapshots live in the subdirectory "snapshots".
+// A segment and index whose names end ".staged" are a stage being written
+// (LogWriter::BeginStage), not part of the log until renamed into place.
 //
 // A segment is batches back to back, nothing else. A batch:
 //

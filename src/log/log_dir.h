@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "log/env.h"
@@ -26,6 +27,17 @@ Status ListSegments(const std::string& dir, std::vector<uint64_t>* firsts,
 
 std::string SegmentPath(const std::string& dir, uint64_t first_seq);
 std::string IndexPath(const std::string& dir, uint64_t first_seq);
+
+// A stage (LogWriter::BeginStage: an append that lands whole or not at all)
+// is written to its segment's and index's paths with this suffix appended,
+// and renamed into place when it commits. No reader lists a staged file: it
+// is not part of the log.
+inline constexpr std::string_view kStagedSuffix = ".staged";
+std::string StagedPath(const std::string& path);
+// Removes the staged files in `dir` (stages a crash or a failure left
+// uncommitted), warning for each; *removed counts them (may be null).
+// Only a writer holding the log's lock may call it.
+Status RemoveStagedFiles(const std::string& dir, int* removed, Env* env = nullptr);
 
 // Reads the entries of an index file, stopping at the first entry whose
 // checksum fails (an index is derived data: a damaged one is rebuilt).

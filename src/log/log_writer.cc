@@ -97,6 +97,11 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env
   env = EnvOrDefault(env);
   Status st = ListSegments(dir, &state->segments, env);
   if (!st.ok()) return st;
+  // Stages never committed were never part of the log (LogWriter::BeginStage).
+  if (repair) {
+    st = RemoveStagedFiles(dir, nullptr, env);
+    if (!st.ok()) return st;
+  }
   for (size_t i = 0; i < state->segments.size(); ++i) {
     const uint64_t first = state->segments[i];
     const bool last = i + 1 == state->segments.size();
@@ -177,14 +182,18 @@ Status LogWriter::Open(const std::string& dir, const LogOptions& options,
 
 LogWriter::~LogWriter() { (void)Close(); }
 
+Status LogWriter::CloseSegment() {
+  if (!segment_.is_open()) return Status::Ok();
+  Status st = segment_.Sync();
+  if (st.ok()) st = segment_.Close();
+  if (st.ok()) st = index_.Close();
+  return st;
+}
+
 Status LogWriter::Roll() {
-  if (segment_.is_open()) {
-    Status st = segment_.Sync();
-    if (st.ok()) st = segment_.Close();
-    if (st.ok()) st = index_.Close();
-    if (!st.ok()) return st;
-  }
-  Status st = segment_.Open(SegmentPath(dir_, next_seq_), options_.env);
+  Status st = CloseSegment();
+  if (!st.ok()) return st;
+  st = segment_.Open(SegmentPath(dir_, next_seq_), options_.env);
   if (st.ok()) st = index_.Open(IndexPath(dir_, next_seq_), options_.env);
   if (st.ok()) st = SyncDir(dir_, options_.env);  // the new file's name is durable too
   return st;
@@ -192,7 +201,7 @@ Status LogWriter::Roll() {
 
 Status LogWriter::Append(const BatchBuilder& batch, SeqRange* range) {
   Status st = Write(batch, range);
-  if (!st.ok()) return st;
+  if (!st.ok() || staging_) return st;  // a stage is synced when it commits
   using Mode = FsyncPolicy::Mode;
   const auto now = std::chrono::steady_clock::now();
   if (options_.fsync.mode == Mode::kAlways ||
@@ -204,6 +213,7 @@ Status LogWriter::Append(const BatchBuilder& batch, SeqRange* range) {
 }
 
 Status LogWriter::StartSync(SyncTicket* ticket) {
+  BILLSIM_ASSERT(!staging_);
   if (!failed_.ok()) return failed_;
   ticket->seq = next_seq_ - 1;
   if (!segment_.is_open()) {
@@ -224,8 +234,9 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
                                    std::to_string(kMaxPayloadBytes) + "-byte limit");
   }
   const uint64_t batch_bytes = kHeaderSize + payload_.size();
-  if (!segment_.is_open() ||
-      (segment_.size() > 0 && segment_.size() + batch_bytes > options_.segment_bytes)) {
+  BILLSIM_ASSERT(!staging_ || segment_.is_open());
+  if (!segment_.is_open() || (!staging_ && segment_.size() > 0 &&
+                              segment_.size() + batch_bytes > options_.segment_bytes)) {
     // A failed roll leaves the segment it left unsynced (fsyncgate) or the
     // new one's name not durable: nothing more may be written.
     Status st = Roll();
@@ -264,7 +275,7 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
 
 Status LogWriter::Sync() {
   if (!failed_.ok()) return failed_;
-  if (!segment_.is_open()) return Status::Ok();
+  if (!segment_.is_open() || staging_) return Status::Ok();
   Status st = segment_.Sync();
   // A failed fsync leaves the page cache's state unknown (fsyncgate): stop.
   if (!st.ok()) return failed_ = st;
@@ -273,7 +284,90 @@ Status LogWriter::Sync() {
   return Status::Ok();
 }
 
+Status LogWriter::BeginStage() {
+  BILLSIM_ASSERT(!staging_);
+  if (!failed_.ok()) return failed_;
+  // The stage is a segment of its own: the one it follows is left synced.
+  Status st = CloseSegment();
+  if (!st.ok()) return failed_ = st;
+  durable_seq_ = next_seq_ - 1;
+  // The commit's rename must not replace a segment (none can be named for
+  // a sequence the log has not reached: recovery drops an empty last one).
+  if (env()->FileExists(SegmentPath(dir_, next_seq_))) {
+    return failed_ = Status::Corruption(SegmentPath(dir_, next_seq_) +
+                                        ": a segment already holds the sequence a stage "
+                                        "would start at");
+  }
+  const std::string segment = StagedPath(SegmentPath(dir_, next_seq_));
+  const std::string index = StagedPath(IndexPath(dir_, next_seq_));
+  // Open removed the stages a crash left, and an abort removes its own; a
+  // file of that name could only be one whose removal failed: start empty.
+  for (const std::string& path : {segment, index}) {
+    if (env()->FileExists(path)) st = env()->RemoveFile(path);
+    if (!st.ok()) return failed_ = st;
+  }
+  st = segment_.Open(segment, options_.env);
+  if (st.ok()) st = index_.Open(index, options_.env);
+  if (!st.ok()) {
+    (void)segment_.Close();
+    (void)index_.Close();
+    return failed_ = st;
+  }
+  staging_ = true;
+  stage_seq_ = next_seq_;
+  stage_chain_ = chain_;
+  stage_bytes_written_ = bytes_written_;
+  return Status::Ok();
+}
+
+Status LogWriter::CommitStage(SeqRange* range) {
+  BILLSIM_ASSERT(staging_);
+  range->first = stage_seq_;
+  range->last = next_seq_ - 1;
+  if (!failed_.ok()) return failed_;
+  if (next_seq_ == stage_seq_) {  // nothing staged: nothing to commit
+    AbortStage();
+    return Status::Ok();
+  }
+  // Bytes durable before the name that makes them part of the log.
+  Status st = segment_.Sync();
+  if (st.ok()) st = segment_.Close();
+  if (st.ok()) st = index_.Close();
+  const std::string segment = SegmentPath(dir_, stage_seq_);
+  if (st.ok()) st = env()->RenameFile(StagedPath(segment), segment);
+  if (!st.ok()) return failed_ = st;  // still staged: Close removes it
+  // The stage is in the log now (durably so after the directory sync). The
+  // index second: a crash between the renames leaves a segment without an
+  // index (recovery rebuilds it), never an index without its segment.
+  staging_ = false;
+  const std::string index = IndexPath(dir_, stage_seq_);
+  st = env()->RenameFile(StagedPath(index), index);
+  if (st.ok()) st = SyncDir(dir_, options_.env);
+  if (!st.ok()) return failed_ = st;
+  durable_seq_ = next_seq_ - 1;
+  last_sync_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+void LogWriter::AbortStage() {
+  BILLSIM_ASSERT(staging_);
+  (void)segment_.Close();
+  (void)index_.Close();
+  for (const std::string& path : {StagedPath(SegmentPath(dir_, stage_seq_)),
+                                  StagedPath(IndexPath(dir_, stage_seq_))}) {
+    // Not part of the log either way; a file left here is removed by the
+    // next Open, or by the next BeginStage at this sequence.
+    const Status st = env()->RemoveFile(path);
+    if (!st.ok()) spdlog::warn("log: cannot remove an aborted stage: {}", st.ToString());
+  }
+  next_seq_ = stage_seq_;
+  chain_ = stage_chain_;
+  bytes_written_ = stage_bytes_written_;
+  staging_ = false;
+}
+
 Status LogWriter::Close() {
+  if (staging_) AbortStage();  // never committed: not part of the log
   Status st;
   if (segment_.is_open()) {
     st = Sync();

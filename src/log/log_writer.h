@@ -111,6 +111,29 @@ class LogWriter {
   Status Sync();   // everything appended so far becomes durable
   Status Close();  // syncs, closes, releases the lock; no writes after
 
+  // Stages: an append of any size that joins the log whole or not at all
+  // (`log append --atomic`), without being held in memory.
+  //
+  // After BeginStage, batches (Append or Write) go to a segment of their
+  // own, under its staged name (StagedPath in log_dir.h), which no reader
+  // lists; it does not roll, whatever its size, and nothing is synced.
+  // The sequences and the chain go on from the log's, as if the batches
+  // were in it. CommitStage syncs the staged segment and renames it into
+  // place, then makes the rename durable (a directory sync): the stage
+  // joins the log in that one rename. Until then, AbortStage, Close, a
+  // failure or a crash leaves the log exactly as it was before BeginStage
+  // (an abort puts the sequences and the chain back; the next Open removes
+  // a staged file a crash left). A failed commit fails the writer for good,
+  // and then the stage is in the log or not, as after a failed Append.
+  //
+  // REQUIRES: BeginStage without a stage open; CommitStage and AbortStage
+  // with one; no StartSync while staging.
+  Status BeginStage();
+  // *range: the stage's sequences (first > last when it holds none).
+  Status CommitStage(SeqRange* range);
+  void AbortStage();
+  bool staging() const { return staging_; }
+
   uint64_t next_seq() const { return next_seq_; }
   uint64_t durable_seq() const { return durable_seq_; }
   const Chain& chain() const { return chain_; }
@@ -120,6 +143,8 @@ class LogWriter {
  private:
   LogWriter() = default;
   Status Roll();  // starts a new segment at next_seq_
+  Status CloseSegment();  // syncs and closes the current segment, if open
+  Env* env() const { return EnvOrDefault(options_.env); }
 
   std::unique_ptr<LogLock> lock_;
   std::string dir_;
@@ -137,6 +162,11 @@ class LogWriter {
   // writer refuses everything after (recovery on the next Open cuts a torn
   // tail and rebuilds the index).
   Status failed_;
+  // The open stage: where the log stood at BeginStage.
+  bool staging_ = false;
+  uint64_t stage_seq_ = 0;
+  Chain stage_chain_{};
+  uint64_t stage_bytes_written_ = 0;
   std::chrono::steady_clock::time_point last_sync_;
 };
 

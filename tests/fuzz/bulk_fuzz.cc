@@ -6,8 +6,6 @@
 //     event than Protobuf's parser (the general path) gives;
 //   - a batch the parsers built does not decode as the events added;
 //   - an error does not name the input and the line.
-#include <zlib.h>
-#include <zstd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +18,7 @@
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include "bulk/compress.h"
 #include "bulk/csv_events.h"
 #include "bulk/input_stream.h"
 #include "bulk/jsonl_parser.h"
@@ -117,21 +116,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // lines, 3 zstd of the rest as CSV; the rest is the file.
   const int mode = size > 0 ? data[0] % 4 : 0;
   std::string body(reinterpret_cast<const char*>(data) + (size > 0), size - (size > 0));
-  if (mode == 2) {
-    z_stream z{};
-    deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    std::string out(deflateBound(&z, body.size()) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(body.data());
-    z.avail_in = static_cast<uInt>(body.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    body = out;
-  } else if (mode == 3) {
-    std::string out(ZSTD_compressBound(body.size()), '\0');
-    out.resize(ZSTD_compress(out.data(), out.size(), body.data(), body.size(), 1));
+  if (mode == 2 || mode == 3) {
+    std::string out;
+    (void)bulk::Compress(mode == 2 ? bulk::Compression::kGzip : bulk::Compression::kZstd, body,
+                         1, &out);
     body = out;
   }
   std::ofstream(path, std::ios::binary | std::ios::trunc) << body;
@@ -172,22 +160,9 @@ void BillsimFuzzSeeds(std::vector<std::string>* seeds) {
   seeds->push_back(std::string(1, '\1') + "account_id,campaign_id,kind,count,time\na,c,CLICK,1,5\n");
   // Compressed streams as they are (mode 0 reads the compression itself),
   // so that mutations damage and cut them.
-  {
-    z_stream z{};
-    deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    std::string out(deflateBound(&z, json.size()) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(json.data()));
-    z.avail_in = static_cast<uInt>(json.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    seeds->push_back(std::string(1, '\0') + out);
-  }
-  {
-    std::string out(ZSTD_compressBound(json.size()), '\0');
-    out.resize(ZSTD_compress(out.data(), out.size(), json.data(), json.size(), 3));
+  for (bulk::Compression c : {bulk::Compression::kGzip, bulk::Compression::kZstd}) {
+    std::string out;
+    (void)bulk::Compress(c, json, 6, &out);
     seeds->push_back(std::string(1, '\0') + out);
   }
 }
