@@ -2,12 +2,14 @@
 # a trap that kills a server left running and removes the directory however
 # the test ends, and start_server / stop_server. Source it after setting
 # BILLSIM; the caller defines fail MESSAGE (prints and exits 1).
-# Defines TMP, SERVER_PID and, once a server listens, ADDR.
+# Defines TMP, SERVER_PID, BG_PIDS and, once a server listens, ADDR.
 TMP=$(mktemp -d)
 SERVER_PID=
 ADDR=
+BG_PIDS=  # other background processes a test started: killed too
 cleanup() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID"; fi
+  for p in $BG_PIDS; do kill -KILL "$p" 2>/dev/null; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT

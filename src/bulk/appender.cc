@@ -117,7 +117,19 @@ Status AppendFiles(Journal* journal, const std::vector<std::string>& files,
       pending_bytes = 0;
       log::SeqRange range;
       st = journal->CommitStage(&range);
-      if (!st.ok()) break;
+      if (!st.ok() && journal->staging()) {
+        journal->AbortStage();  // never renamed into the log
+        const Status restored = journal->mutable_ledger().RestoreState(before);
+        if (!restored.ok()) st = restored;
+        *out << name << ": nothing appended (--atomic): the commit failed\n";
+        break;
+      }
+      if (!st.ok()) {
+        *out << name << ": the commit failed after the stage was renamed into the log: its "
+             << file_accepted << " events are in the log unless a crash undoes the rename "
+             << "(`billsim log verify` tells)\n";
+        break;
+      }
     }
     appended += file_accepted;
   }

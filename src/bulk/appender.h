@@ -46,7 +46,8 @@ struct AppendResult {
 };
 
 // Appends the files' events in order. What was accepted before an error is
-// written (the journal is not closed). REQUIRES: 1 <= batch_max <= 10^6.
+// written (the journal is not closed; after a failed write or commit it is
+// failed for good, and its ledger may hold events the log does not). REQUIRES: 1 <= batch_max <= 10^6.
 Status AppendFiles(Journal* journal, const std::vector<std::string>& files,
                    const AppendOptions& options, AppendResult* result);
 

@@ -97,11 +97,6 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env
   env = EnvOrDefault(env);
   Status st = ListSegments(dir, &state->segments, env);
   if (!st.ok()) return st;
-  // Stages never committed were never part of the log (LogWriter::BeginStage).
-  if (repair) {
-    st = RemoveStagedFiles(dir, nullptr, env);
-    if (!st.ok()) return st;
-  }
   for (size_t i = 0; i < state->segments.size(); ++i) {
     const uint64_t first = state->segments[i];
     const bool last = i + 1 == state->segments.size();
@@ -126,6 +121,11 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env
   // anything is changed.
   st = CheckNothingBeyond(dir, state->next_seq - 1, env);
   if (!st.ok()) return st;
+  // Stages never committed were never part of the log (LogWriter::BeginStage).
+  if (repair) {
+    st = RemoveStagedFiles(dir, nullptr, env);
+    if (!st.ok()) return st;
+  }
   if (repair && state->cut_tail) {
     spdlog::warn("log recovery: cutting a torn tail: {}", state->cut_reason);
     st = TruncateFile(state->cut_path, state->cut_offset);
@@ -274,8 +274,9 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
 }
 
 Status LogWriter::Sync() {
+  BILLSIM_ASSERT(!staging_);  // a stage is synced by its commit
   if (!failed_.ok()) return failed_;
-  if (!segment_.is_open() || staging_) return Status::Ok();
+  if (!segment_.is_open()) return Status::Ok();
   Status st = segment_.Sync();
   // A failed fsync leaves the page cache's state unknown (fsyncgate): stop.
   if (!st.ok()) return failed_ = st;
@@ -291,12 +292,12 @@ Status LogWriter::BeginStage() {
   Status st = CloseSegment();
   if (!st.ok()) return failed_ = st;
   durable_seq_ = next_seq_ - 1;
-  // The commit's rename must not replace a segment (none can be named for
-  // a sequence the log has not reached: recovery drops an empty last one).
+  // The commit's rename must never replace a segment. One named for a
+  // sequence the log has not reached holds nothing (recovery proved it),
+  // unless it is an empty one whose removal failed: removed here.
   if (env()->FileExists(SegmentPath(dir_, next_seq_))) {
-    return failed_ = Status::Corruption(SegmentPath(dir_, next_seq_) +
-                                        ": a segment already holds the sequence a stage "
-                                        "would start at");
+    st = RemoveEmptySegment(next_seq_);
+    if (!st.ok()) return failed_ = st;
   }
   const std::string segment = StagedPath(SegmentPath(dir_, next_seq_));
   const std::string index = StagedPath(IndexPath(dir_, next_seq_));
@@ -320,6 +321,21 @@ Status LogWriter::BeginStage() {
   return Status::Ok();
 }
 
+Status LogWriter::RemoveEmptySegment(uint64_t first) {
+  const std::string path = SegmentPath(dir_, first);
+  std::unique_ptr<RandomAccessFile> file;
+  Status st = env()->NewRandomAccessFile(path, &file);
+  if (!st.ok()) return st;
+  if (file->size() != 0) {
+    return Status::Corruption(path + ": a segment of " + std::to_string(file->size()) +
+                              " bytes is named for sequence " + std::to_string(first) +
+                              ", where the log continues");
+  }
+  file.reset();
+  (void)env()->RemoveFile(IndexPath(dir_, first));
+  return env()->RemoveFile(path);
+}
+
 Status LogWriter::CommitStage(SeqRange* range) {
   BILLSIM_ASSERT(staging_);
   range->first = stage_seq_;
@@ -336,16 +352,25 @@ Status LogWriter::CommitStage(SeqRange* range) {
   const std::string segment = SegmentPath(dir_, stage_seq_);
   if (st.ok()) st = env()->RenameFile(StagedPath(segment), segment);
   if (!st.ok()) return failed_ = st;  // still staged: Close removes it
-  // The stage is in the log now (durably so after the directory sync). The
-  // index second: a crash between the renames leaves a segment without an
-  // index (recovery rebuilds it), never an index without its segment.
+  // The stage is in the log now; durably so once the directory is synced
+  // (a failure there fails the writer: the stage may or may not survive a
+  // crash, as a failed append's batch may).
   staging_ = false;
-  const std::string index = IndexPath(dir_, stage_seq_);
-  st = env()->RenameFile(StagedPath(index), index);
-  if (st.ok()) st = SyncDir(dir_, options_.env);
+  st = SyncDir(dir_, options_.env);
   if (!st.ok()) return failed_ = st;
   durable_seq_ = next_seq_ - 1;
   last_sync_ = std::chrono::steady_clock::now();
+  // The index after the segment's rename is durable, so no crash leaves an
+  // index without its segment. It is derived data: if this rename fails or
+  // a crash undoes it, recovery rebuilds the index from the segment (and
+  // removes the staged one), and a reader meanwhile walks the segment.
+  const std::string index = IndexPath(dir_, stage_seq_);
+  st = env()->RenameFile(StagedPath(index), index);
+  if (!st.ok()) {
+    spdlog::warn("log: the stage from sequence {} is committed, but its index stays "
+                 "staged ({}); the next open rebuilds it",
+                 stage_seq_, st.ToString());
+  }
   return Status::Ok();
 }
 

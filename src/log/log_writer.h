@@ -120,14 +120,18 @@ class LogWriter {
   // The sequences and the chain go on from the log's, as if the batches
   // were in it. CommitStage syncs the staged segment and renames it into
   // place, then makes the rename durable (a directory sync): the stage
-  // joins the log in that one rename. Until then, AbortStage, Close, a
-  // failure or a crash leaves the log exactly as it was before BeginStage
-  // (an abort puts the sequences and the chain back; the next Open removes
-  // a staged file a crash left). A failed commit fails the writer for good,
-  // and then the stage is in the log or not, as after a failed Append.
+  // joins the log in that one rename, synced whatever the fsync policy.
+  // Until then, AbortStage, Close, a failure or a crash leaves the log
+  // exactly as it was before BeginStage (an abort puts the sequences and
+  // the chain back; the next Open removes a staged file a crash left). A
+  // failed commit fails the writer for good: if staging() is still true,
+  // nothing of the stage is in the log (Close removes it); if not, the
+  // rename was done and the stage is in the log unless a crash undoes it,
+  // as after a failed Append. Every stage is a segment of its own, and the
+  // log goes on in a new one after it.
   //
   // REQUIRES: BeginStage without a stage open; CommitStage and AbortStage
-  // with one; no StartSync while staging.
+  // with one; no Sync or StartSync while staging.
   Status BeginStage();
   // *range: the stage's sequences (first > last when it holds none).
   Status CommitStage(SeqRange* range);
@@ -144,6 +148,9 @@ class LogWriter {
   LogWriter() = default;
   Status Roll();  // starts a new segment at next_seq_
   Status CloseSegment();  // syncs and closes the current segment, if open
+  // Removes the segment (and index) named for `first` if it is empty, else
+  // Corruption.
+  Status RemoveEmptySegment(uint64_t first);
   Env* env() const { return EnvOrDefault(options_.env); }
 
   std::unique_ptr<LogLock> lock_;
