@@ -120,8 +120,9 @@ Status CsvDeliveryParser::Header(std::string_view input, uint64_t number,
   }
   if (index_[kEventId] == -1 && next_id_ == 0) {
     return Status::InvalidArgument(at +
-                                   "header has no event_id column: give --first-event-id N "
-                                   "(rows are then numbered N, N+1, ...)");
+                                   "header has no event_id column, and rows need event ids "
+                                   "(`log append` and `client` number them N, N+1, ... "
+                                   "with --first-event-id N)");
   }
   have_header_ = true;
   return Status::Ok();

@@ -78,22 +78,12 @@ Status GatewayClient::Call(const v1::Request& request, v1::Response* response,
   work.slot = ++impl.next_slot_;
   work.parsed.request = request;
   work.parsed.bytes = request.ByteSizeLong();
-  // A columnar append is decoded here, as a server's session decodes it
-  // (the gateway reads the batch's columns, not its bytes).
-  v1::AppendRequest* append =
-      request.has_append() ? work.parsed.request.mutable_append() : nullptr;
-  if (append != nullptr && (!append->batch().empty() || append->batch_events() > 0)) {
-    if (append->events_size() > 0) {
-      return Status::InvalidArgument("request " + std::to_string(request.request_id()) +
-                                     " has both events and a batch");
-    }
-    work.parsed.batch = std::make_unique<log::BatchDecoder>();
-    const Status st = work.parsed.batch->Parse(append->batch(), append->batch_events());
-    if (!st.ok()) {
-      return Status::InvalidArgument("request " + std::to_string(request.request_id()) +
-                                     ": batch: " + st.message());
-    }
-    append->clear_batch();
+  // An append is checked and its batch decoded here, as a server's session
+  // does (the gateway reads the batch's columns, not its bytes).
+  if (request.has_append()) {
+    v1::Error::Code code = v1::Error::BAD_REQUEST;
+    const Status st = server::DecodeAppend(impl.options.max_events_per_request, &work.parsed, &code);
+    if (!st.ok()) return st;
   }
   const uint64_t slot = work.slot;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -15,6 +15,7 @@
 
 #include "billsim/v1/wire.pb.h"
 #include "log/batch_codec.h"
+#include "util/status.h"
 
 namespace billsim::server {
 
@@ -49,6 +50,15 @@ struct Parsed {
                  : static_cast<uint64_t>(request.append().events_size());
   }
 };
+
+// Checks an append's shape (events or a batch, not both) and size (at most
+// max_events) and decodes its batch, if any, into parsed->batch, dropping
+// its bytes: a set-up batch (mostly whole events) into an arena, delivery
+// columns into the heap, which holds them in half the memory. What every
+// entry of appends does (a session, the in-process gateway client). On a
+// violation *code is BAD_REQUEST or MALFORMED and the message names the
+// request and why. REQUIRES: parsed->request is an append.
+Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code);
 
 // A request on its way to the committer or a query worker.
 struct Work {

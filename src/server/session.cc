@@ -121,42 +121,15 @@ bool Session::Parse(std::string_view body, Parsed* parsed) {
     return false;
   }
   parsed->bytes = body.size();
-  return !request.has_append() || CheckAppend(&request, &parsed->batch);
+  return !request.has_append() || CheckAppend(parsed);
 }
 
 // Checks an append's size and shape and decodes its batch, if any.
-bool Session::CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecoder>* batch) {
-  const uint64_t id = request->request_id();
-  const std::string what = "request " + std::to_string(id);
-  v1::AppendRequest* append = request->mutable_append();
-  const bool columnar = !append->batch().empty() || append->batch_events() > 0;
-  if (columnar && append->events_size() > 0) {
-    Fail(id, v1::Error::BAD_REQUEST, what + " has both events and a batch; send one or the other");
-    return false;
-  }
-  const uint64_t n = columnar ? append->batch_events()
-                              : static_cast<uint64_t>(append->events_size());
-  const uint32_t max = manager_->options().max_events_per_request;
-  if (n > max) {
-    Fail(id, v1::Error::BAD_REQUEST,
-         what + " has " + std::to_string(n) + " events; the maximum is " + std::to_string(max));
-    return false;
-  }
-  if (!columnar) return true;
-  // Set-up batches (mostly whole events) parse into an arena; delivery
-  // columns into the heap, which holds them in half the memory.
-  if (2 * log::CountOtherEvents(append->batch()) >= static_cast<int64_t>(n)) {
-    *batch = std::make_unique<log::BatchDecoder>(log::BatchDecoder::OneShot{});
-  } else {
-    *batch = std::make_unique<log::BatchDecoder>();
-  }
-  Status st = (*batch)->Parse(append->batch(), append->batch_events());
-  if (!st.ok()) {
-    Fail(id, v1::Error::MALFORMED, what + ": batch: " + st.message());
-    return false;
-  }
-  append->clear_batch();  // decoded: the columns hold it now
-  return true;
+bool Session::CheckAppend(Parsed* parsed) {
+  v1::Error::Code code = v1::Error::BAD_REQUEST;
+  const Status st = DecodeAppend(manager_->options().max_events_per_request, parsed, &code);
+  if (!st.ok()) Fail(parsed->request.request_id(), code, st.message());
+  return st.ok();
 }
 
 // The token of a Hello gives the connection its role; every other request

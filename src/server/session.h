@@ -67,7 +67,7 @@ class Session final : public Peer, public std::enable_shared_from_this<Session> 
   void OnRead(const boost::system::error_code& ec, size_t n);
   void ProcessFrames();
   bool Parse(std::string_view body, Parsed* parsed);
-  bool CheckAppend(v1::Request* request, std::unique_ptr<log::BatchDecoder>* batch);
+  bool CheckAppend(Parsed* parsed);
   bool Authorize(const Parsed& parsed);
   void Submit(Work&& work);
   bool Route();
