@@ -447,6 +447,7 @@ void Ledger::FireDay(uint32_t account) {
   // behaviour is asked for.
   std::vector<uint32_t>& renew = renew_scratch_;
   renew.swap(a.renewals);  // a.renewals takes the scratch's capacity
+  for (uint32_t c : renew) PrefetchRenewal(c);  // their loads overlapped
   for (uint32_t c : renew) campaigns_[c].renewal_listed = false;
   if (options_.renew_every_daily_hold) {
     renew = a.holding;

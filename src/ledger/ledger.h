@@ -52,6 +52,7 @@
 #include "ledger/state.h"
 #include "util/assert.h"
 #include "util/money.h"
+#include "util/prefetch.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -104,7 +105,7 @@ class Ledger {
   // A hint that a delivery to `campaign` (of `account`) comes soon: starts
   // loading the state it will touch, so that a caller who knows the rows
   // ahead (replay) does not wait on memory row after row. Changes nothing.
-  void PrefetchDelivery(uint32_t campaign, uint32_t account) const {
+  BILLSIM_PREFETCHER void PrefetchDelivery(uint32_t campaign, uint32_t account) const {
     const char* c = reinterpret_cast<const char*>(&campaigns_[campaign]);
     __builtin_prefetch(c, 1);
     __builtin_prefetch(c + 64, 1);
@@ -113,11 +114,46 @@ class Ledger {
     __builtin_prefetch(a + 64, 0);  // its grants, for a charge
     __builtin_prefetch(a + 128, 0);  // its time zone and holds, for a day's turn
   }
-  // The second stage, a few rows later (once the campaign's line is in):
-  // its not-billed counters, if it has any.
-  void PrefetchNotBilled(uint32_t campaign) const {
-    const uint32_t i = campaigns_[campaign].not_billed;
-    if (i != kNoIndex && !(i & kNotBilledMany)) __builtin_prefetch(&not_billed_one_[i], 1);
+  // The second stage, a few rows later (once the campaign's and the
+  // account's lines are in): the campaign's not-billed counters, if it has
+  // any; the account's list of live grants, which a charge walks; and, if
+  // a timer of the account is due by `time_us`, the daily holds its
+  // midnight renews.
+  BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
+    const Campaign& c = campaigns_[campaign];
+    if (c.not_billed != kNoIndex && !(c.not_billed & kNotBilledMany)) {
+      __builtin_prefetch(&not_billed_one_[c.not_billed], 1);
+    }
+    const Account& a = accounts_[c.account];
+    if (a.expired_grants < a.grants.size()) __builtin_prefetch(&a.grants[a.expired_grants]);
+    if (a.next_timer_us <= time_us && !a.renewals.empty()) __builtin_prefetch(a.renewals.data());
+  }
+  // The third stage, a few rows later still (once those lists are in): the
+  // first live grants (a charge draws on them, an expiry removes them) and
+  // the daily holds a due midnight renews.
+  BILLSIM_PREFETCHER void PrefetchDeliveryItems(uint32_t campaign, int64_t time_us) const {
+    const Account& a = accounts_[campaigns_[campaign].account];
+    const size_t end = std::min<size_t>(a.grants.size(), a.expired_grants + kPrefetchGrants);
+    for (size_t i = a.expired_grants; i < end; ++i) {
+      const Grant& g = grants_[a.grants[i]];
+      __builtin_prefetch(&g.remaining, 1);
+      __builtin_prefetch(&g.campaigns);
+    }
+    if (a.next_timer_us > time_us) return;
+    const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
+    for (size_t i = 0; i < n; ++i) PrefetchRenewal(a.renewals[i]);
+  }
+
+  // How many of an account's grants, or of its daily holds to renew, the
+  // third stage loads.
+  static constexpr size_t kPrefetchGrants = 3;
+  // A daily hold about to be renewed: the campaign's state and its enable
+  // order (renewals go earliest-enabled first).
+  BILLSIM_PREFETCHER void PrefetchRenewal(uint32_t campaign) const {
+    const char* c = reinterpret_cast<const char*>(&campaigns_[campaign]);
+    __builtin_prefetch(c, 1);
+    __builtin_prefetch(c + 64, 1);
+    __builtin_prefetch(&campaign_info_[campaign].enable_order);
   }
 
   // The same for an event of any kind, by the ids it names (its account's,

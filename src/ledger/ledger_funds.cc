@@ -655,6 +655,7 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
     Emit(std::move(e));
   };
   auto draw_grants = [&] {
+    if (left == 0) return;  // (cash paid it all: the grant list is not read)
     for (uint32_t gi : LiveGrants(a)) {
       if (left == 0) return;
       if (GrantFunds(grants_[gi], ci)) draw(gi);

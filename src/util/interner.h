@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "util/page_array.h"
+#include "util/prefetch.h"
 
 namespace billsim {
 
@@ -69,8 +70,10 @@ class Interner {
   // The slot holding `key` (hash `h`), or the empty slot where it belongs.
   size_t Probe(std::string_view key, uint64_t h) const;
   // Starts loading what a lookup of the key with hash `h` will read.
-  void PrefetchSlot(uint64_t h) const;
-  void PrefetchRecord(uint64_t h) const;
+  // (Defined in interner.cc, its only user; util/prefetch.h says why
+  // they are always inlined.)
+  BILLSIM_PREFETCHER void PrefetchSlot(uint64_t h) const;
+  BILLSIM_PREFETCHER void PrefetchRecord(uint64_t h) const;
   uint32_t Add(std::string_view key, uint64_t h, size_t at);
   uint64_t Store(std::string_view key, uint32_t number);  // a record's ref
   void Grow();
