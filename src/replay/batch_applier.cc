@@ -8,6 +8,7 @@ void BatchApplier::Start(const log::BatchDecoder* decoder,
                          const std::vector<uint32_t>* stable_ids) {
   decoder_ = decoder;
   stable_ids_ = stable_ids;
+  deep_ = ledger_->campaigns().size() >= kDeepPrefetchFrom;
   if (stable_ids_ == nullptr) {
     ResolveAll();
     return;
@@ -39,6 +40,20 @@ void BatchApplier::ResolveAll() {
       __builtin_prefetch(&accounts[campaigns[found_[i + 4]].account].id);
     }
     Accept(i, found_[i], resolved_[i]);
+  }
+}
+
+void BatchApplier::PrefetchDeep(const log::DeliveryRow& row) {
+  // Rows are a few seconds apart: a timer due by this row's time is
+  // (almost always) due by that row's.
+  const uint32_t rows = decoder_->delivery_rows();
+  if (row.row + kPrefetchRows / 2 < rows) {
+    const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 2));
+    if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryLists(ahead.campaign, row.time_us);
+  }
+  if (row.row + kPrefetchRows / 4 < rows) {
+    const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 4));
+    if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryItems(ahead.campaign, row.time_us);
   }
 }
 
