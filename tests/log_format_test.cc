@@ -338,8 +338,19 @@ TEST(LogFormatTest, SegmentAndIndexNames) {
     uint64_t back = 0;
     ASSERT_TRUE(ParseSegmentName(SegmentName(v), &back)) << v;
     EXPECT_EQ(back, v);
+    back = 0;
+    ASSERT_TRUE(ParseIndexName(IndexName(v), &back)) << v;
+    EXPECT_EQ(back, v);
   }
   uint64_t x = 0;
+  // Twenty digits past 2^64 - 1 name no sequence (they used to wrap:
+  // 18446744073709551616 read as 0, ...617 as sequence 1).
+  EXPECT_FALSE(ParseSegmentName("18446744073709551616.seg", &x));
+  EXPECT_FALSE(ParseSegmentName("18446744073709551617.seg", &x));
+  EXPECT_FALSE(ParseIndexName("99999999999999999999.idx", &x));
+  EXPECT_FALSE(ParseIndexName(SegmentName(1), &x));
+  EXPECT_FALSE(ParseIndexName(IndexName(0), &x));
+  EXPECT_FALSE(ParseIndexName("00000000000000000001.idx.staged", &x));
   EXPECT_FALSE(ParseSegmentName(SegmentName(0), &x));
   EXPECT_FALSE(ParseSegmentName(IndexName(1), &x));
   EXPECT_FALSE(ParseSegmentName("0000000000000000001.seg", &x));

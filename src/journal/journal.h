@@ -79,8 +79,10 @@ class Journal {
   Status Write(log::SeqRange* range);
   Status StartSync(log::LogWriter::SyncTicket* ticket) { return writer_->StartSync(ticket); }
   Status Sync() { return writer_->Sync(); }
-  // Writes nothing pending: drops it (the events stay in the ledger: only
-  // for a caller that then restores the ledger).
+  // Drops what is pending without writing it (its events stay in the
+  // ledger): for a caller that then restores the ledger, or whose Write
+  // failed (the journal is failed for good then). After a Write that
+  // succeeded nothing is pending, and this does nothing.
   void DropPending() { builder_.Clear(); }
   // Stages (LogWriter::BeginStage): what is appended between BeginStage
   // and CommitStage joins the log whole or not at all, in one rename,

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -111,15 +112,31 @@ std::string IndexName(uint64_t first_seq) {
   return buf;
 }
 
-bool ParseSegmentName(std::string_view name, uint64_t* first_seq) {
-  if (name.size() != 24 || !name.ends_with(".seg")) return false;
+namespace {
+
+// "<20 digits><suffix>", the digits a sequence from 1 to 2^64 - 1 (a
+// name past that is not one of the log's, rather than a wrapped number).
+bool ParseNumberedName(std::string_view name, std::string_view suffix, uint64_t* first_seq) {
+  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return false;
   uint64_t v = 0;
   for (size_t i = 0; i < 20; ++i) {
     if (name[i] < '0' || name[i] > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(name[i] - '0');
+    const uint64_t digit = static_cast<uint64_t>(name[i] - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;
+    v = v * 10 + digit;
   }
   *first_seq = v;
   return v > 0;
+}
+
+}  // namespace
+
+bool ParseSegmentName(std::string_view name, uint64_t* first_seq) {
+  return ParseNumberedName(name, ".seg", first_seq);
+}
+
+bool ParseIndexName(std::string_view name, uint64_t* first_seq) {
+  return ParseNumberedName(name, ".idx", first_seq);
 }
 
 std::string ChainHex(const Chain& c) {

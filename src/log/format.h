@@ -88,8 +88,10 @@ uint64_t PayloadChecksum(std::string_view payload);
 
 std::string SegmentName(uint64_t first_seq);  // "000...1.seg"
 std::string IndexName(uint64_t first_seq);    // "000...1.idx"
-// The first sequence in a segment or index file name; false if not one.
+// The first sequence in a segment's file name (SegmentName) or an index's
+// (IndexName); false if `name` is not one.
 bool ParseSegmentName(std::string_view name, uint64_t* first_seq);
+bool ParseIndexName(std::string_view name, uint64_t* first_seq);
 
 std::string ChainHex(const Chain& c);
 

@@ -23,9 +23,8 @@ Status CheckOrphanIndexes(const std::string& dir, uint64_t last_seq, Env* env) {
   Status listed = env->GetChildren(dir, &names);
   if (!listed.ok()) return listed;
   for (const std::string& name : names) {
-    if (name.size() != 24 || !name.ends_with(".idx")) continue;
     uint64_t first = 0;
-    if (!ParseSegmentName(name.substr(0, 20) + ".seg", &first)) continue;
+    if (!ParseIndexName(name, &first)) continue;
     if (env->FileExists(SegmentPath(dir, first))) continue;
     std::vector<IndexEntry> entries;
     bool clean = false;

@@ -45,9 +45,8 @@ std::string StagedPath(const std::string& path) {
   return path + std::string(kStagedSuffix);
 }
 
-Status RemoveStagedFiles(const std::string& dir, int* removed, Env* env) {
+Status RemoveStagedFiles(const std::string& dir, Env* env) {
   env = EnvOrDefault(env);
-  if (removed != nullptr) *removed = 0;
   std::vector<std::string> names;
   Status st = env->GetChildren(dir, &names);
   if (!st.ok()) return st;
@@ -55,18 +54,13 @@ Status RemoveStagedFiles(const std::string& dir, int* removed, Env* env) {
     if (!name.ends_with(kStagedSuffix)) continue;
     const std::string base = name.substr(0, name.size() - kStagedSuffix.size());
     uint64_t first = 0;
-    const bool segment = ParseSegmentName(base, &first);
-    if (!segment && !(base.size() == 24 && base.ends_with(".idx") &&
-                      ParseSegmentName(base.substr(0, 20) + ".seg", &first))) {
-      continue;
-    }
+    if (!ParseSegmentName(base, &first) && !ParseIndexName(base, &first)) continue;
     const std::string path = (fs::path(dir) / name).string();
     spdlog::warn("log recovery: removing {}: a stage from sequence {} that never "
                  "committed (an --atomic append cut short); it was never part of the log",
                  path, first);
     st = env->RemoveFile(path);
     if (!st.ok()) return st;
-    if (removed != nullptr) ++*removed;
   }
   return Status::Ok();
 }

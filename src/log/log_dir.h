@@ -35,9 +35,9 @@ std::string IndexPath(const std::string& dir, uint64_t first_seq);
 inline constexpr std::string_view kStagedSuffix = ".staged";
 std::string StagedPath(const std::string& path);
 // Removes the staged files in `dir` (stages a crash or a failure left
-// uncommitted), warning for each; *removed counts them (may be null).
-// Only a writer holding the log's lock may call it.
-Status RemoveStagedFiles(const std::string& dir, int* removed, Env* env = nullptr);
+// uncommitted), warning for each. Only a writer holding the log's lock may
+// call it.
+Status RemoveStagedFiles(const std::string& dir, Env* env = nullptr);
 
 // Reads the entries of an index file, stopping at the first entry whose
 // checksum fails (an index is derived data: a damaged one is rebuilt).

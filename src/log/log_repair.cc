@@ -155,8 +155,7 @@ Status MakePlan(const std::string& dir, uint64_t keep, const Reading& r, Plan* p
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     uint64_t first = 0;
-    if (name.size() != 24 || !name.ends_with(".idx") ||
-        !ParseSegmentName(name.substr(0, 20) + ".seg", &first) || first <= keep ||
+    if (!ParseIndexName(name, &first) || first <= keep ||
         fs::exists(SegmentPath(dir, first))) {
       continue;
     }

@@ -123,7 +123,7 @@ Status RecoverLog(const std::string& dir, bool repair, LogState* state, Env* env
   if (!st.ok()) return st;
   // Stages never committed were never part of the log (LogWriter::BeginStage).
   if (repair) {
-    st = RemoveStagedFiles(dir, nullptr, env);
+    st = RemoveStagedFiles(dir, env);
     if (!st.ok()) return st;
   }
   if (repair && state->cut_tail) {
