@@ -360,6 +360,25 @@ TEST(LogFormatTest, SegmentAndIndexNames) {
   EXPECT_FALSE(ParseSegmentName("", &x));
 }
 
+TEST(LogFormatTest, SnapshotNames) {
+  for (uint64_t v : {uint64_t{0}, uint64_t{1}, uint64_t{5209993},
+                     std::numeric_limits<uint64_t>::max()}) {
+    uint64_t back = 1;
+    const std::string name = std::filesystem::path(SnapshotPath("/log", v)).filename().string();
+    ASSERT_TRUE(ParseSnapshotName(name, &back)) << name;
+    EXPECT_EQ(back, v);
+  }
+  uint64_t x = 0;
+  EXPECT_FALSE(ParseSnapshotName("snapshot-18446744073709551616.bin", &x));
+  EXPECT_FALSE(ParseSnapshotName("snapshot-0000000000000000001.bin", &x));
+  EXPECT_FALSE(ParseSnapshotName("snapshot-00000000000000000001.bin.tmp", &x));
+  EXPECT_FALSE(ParseSnapshotName("snapshot-+0000000000000000001.bin", &x));
+  EXPECT_FALSE(ParseSnapshotName("snapshot- 0000000000000000001.bin", &x));
+  EXPECT_FALSE(ParseSnapshotName("Snapshot-00000000000000000001.bin", &x));
+  EXPECT_FALSE(ParseSnapshotName(SegmentName(1), &x));
+  EXPECT_FALSE(ParseSnapshotName("", &x));
+}
+
 // --- batch_codec.h -------------------------------------------------------------
 
 TEST(LogCodecTest, MixedEventsRoundTripInOrder) {

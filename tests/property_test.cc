@@ -945,9 +945,10 @@ void ForEachNumber(const Ledger& l, Fn fn) {
     fn("campaign", id, "day_index", c.day_index);
     fn("campaign", id, "day_spent", c.day_spent);
   }
-  for (const Grant& g : l.grants()) {
-    fn("grant", g.id, "remaining", g.remaining);
-    fn("grant", g.id, "expired", g.expired ? 1 : 0);
+  for (uint32_t gi = 0; gi < l.grants().size(); ++gi) {
+    const Grant& g = l.grants()[gi];
+    fn("grant", l.grant_id(gi), "remaining", g.remaining);
+    fn("grant", l.grant_id(gi), "expired", g.expired ? 1 : 0);
   }
   for (const Dispute& d : l.disputes()) {
     fn("dispute", d.id, "status", static_cast<int64_t>(d.status));
@@ -1509,8 +1510,8 @@ class Simulation {
     const Grant& grant = ledger_.grants()[g];
     const Campaign& campaign = ledger_.campaigns()[c];
     if (grant.account != campaign.account || grant.expired) return false;
-    if (grant.campaigns.empty()) return true;
-    for (uint32_t x : grant.campaigns) {
+    if (ledger_.grant_campaigns(g).empty()) return true;
+    for (uint32_t x : ledger_.grant_campaigns(g)) {
       if (x == c) return true;
     }
     return false;
@@ -1527,7 +1528,7 @@ class Simulation {
     // valid 30 days from now (R9).
     for (const Entry& x : entries) {
       if (x.kind == v1::REFUND && x.grant != kNoIndex && grants[x.grant].expired) {
-        return "REFUND to an expired grant " + grants[x.grant].id;
+        return "REFUND to an expired grant " + std::string(ledger_.grant_id(x.grant));
       }
       if (x.kind == v1::REFUND && !e.has_dispute_filed() &&
           !e.has_dispute_evidence_added() && !e.has_dispute_decided()) {
@@ -1536,7 +1537,7 @@ class Simulation {
     }
     for (size_t g = grants_before; g < grants.size(); ++g) {
       if (!grants[g].adjustment) continue;
-      const std::string& id = grants[g].id;
+      const std::string id(ledger_.grant_id(g));
       if (id.rfind("refund:", 0) != 0) {
         return "refund grant " + id + " is not named refund:<dispute id>";
       }
@@ -1693,7 +1694,7 @@ class Simulation {
       if (x.kind == v1::PROMOTION_EXPIRED) {
         if (x.grant == kNoIndex) return "PROMOTION_EXPIRED without a grant";
         if (!expiry_entries_.insert(x.grant).second) {
-          return "grant " + ledger_.grants()[x.grant].id + " expired twice";
+          return "grant " + std::string(ledger_.grant_id(x.grant)) + " expired twice";
         }
         if (x.time_us != ledger_.grants()[x.grant].expires_at_us) {
           return "PROMOTION_EXPIRED not stamped at the grant's expiry (R6)";
@@ -1770,19 +1771,20 @@ class Simulation {
     }
     for (size_t i = 0; i < grants.size(); ++i) {
       const Grant& g = grants[i];
+      const std::string gid(ledger_.grant_id(i));
       // R6: each grant expires by its own account's clock, no other.
       const int64_t clock = ledger_.accounts()[g.account].clock_us;
-      if (g.remaining < 0) return "grant " + g.id + " negative";
+      if (g.remaining < 0) return "grant " + gid + " negative";
       if (g.expired) {
         if (clock < g.expires_at_us) {
-          return "grant " + g.id + " expired before the clock reached it (R6)";
+          return "grant " + gid + " expired before the clock reached it (R6)";
         }
-        if (g.remaining != 0) return "expired grant " + g.id + " still funds";
+        if (g.remaining != 0) return "expired grant " + gid + " still funds";
         grant_expired_[i] = true;
       } else {
-        if (grant_expired_[i]) return "grant " + g.id + " came back to life";
+        if (grant_expired_[i]) return "grant " + gid + " came back to life";
         if (clock >= g.expires_at_us) {
-          return "grant " + g.id + " not expired at its expiry (R6)";
+          return "grant " + gid + " not expired at its expiry (R6)";
         }
       }
     }

@@ -174,7 +174,7 @@ void Index::SyncTables() {
     campaign_ids_.emplace_back(ledger_->campaign_id(i));
   }
   for (size_t i = grant_ids_.size(); i < ledger_->grants().size(); ++i) {
-    grant_ids_.push_back(ledger_->grants()[i].id);
+    grant_ids_.emplace_back(ledger_->grant_id(i));
   }
   for (size_t i = dispute_ids_.size(); i < ledger_->disputes().size(); ++i) {
     dispute_ids_.push_back(ledger_->disputes()[i].id);

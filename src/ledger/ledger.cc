@@ -305,7 +305,7 @@ Ledger::Due Ledger::NextDue(uint32_t account) const {
     due = Due{expiry, kTimerExpiry, a.grants[a.expired_grants]};
     for (size_t i = a.expired_grants + 1;
          i < a.grants.size() && grants_[a.grants[i]].expires_at_us == expiry; ++i) {
-      if (grants_[a.grants[i]].id < grants_[due.index].id) due.index = a.grants[i];
+      if (grant_id(a.grants[i]) < grant_id(due.index)) due.index = a.grants[i];
     }
   } else if (a.day_timer_us != INT64_MAX) {
     due = Due{a.day_timer_us, kTimerDay, account};
@@ -313,8 +313,8 @@ Ledger::Due Ledger::NextDue(uint32_t account) const {
   return due;
 }
 
-const std::string& Ledger::DueKey(const Due& due) const {
-  return due.kind == kTimerExpiry ? grants_[due.index].id : accounts_[due.index].id;
+std::string_view Ledger::DueKey(const Due& due) const {
+  return due.kind == kTimerExpiry ? grant_id(due.index) : std::string_view(accounts_[due.index].id);
 }
 
 void Ledger::AdvanceAll(int64_t to_us) {
@@ -395,7 +395,7 @@ void Ledger::FireExpiries(uint32_t account, int64_t at_us) {
   std::vector<uint32_t> due(a.grants.begin() + a.expired_grants, a.grants.begin() + end);
   if (due.size() > 1) {
     std::sort(due.begin(), due.end(),
-              [this](uint32_t x, uint32_t y) { return grants_[x].id < grants_[y].id; });
+              [this](uint32_t x, uint32_t y) { return grant_id(x) < grant_id(y); });
   }
   for (uint32_t gi : due) FireExpiry(gi);
   a.expired_grants = static_cast<uint32_t>(end);
@@ -561,14 +561,14 @@ Status Ledger::CheckInvariants() const {
     for (uint32_t gi : a.grants) {
       const Grant& g = grants_[gi];
       if (g.account != ai || listed_grant[gi]++ != 0) {
-        return fail("grant " + g.id + " listed twice or under another account");
+        return fail("grant " + std::string(grant_id(gi)) + " listed twice or under another account");
       }
-      if (g.remaining < 0) return fail("grant " + g.id + " negative");
+      if (g.remaining < 0) return fail("grant " + std::string(grant_id(gi)) + " negative");
       if (g.expired && g.remaining != 0) {
-        return fail("expired grant " + g.id + " still funds (R6)");
+        return fail("expired grant " + std::string(grant_id(gi)) + " still funds (R6)");
       }
       if (g.expired != (g.expires_at_us <= a.clock_us)) {
-        return fail("grant " + g.id + " expiry does not match the clock (R6)");
+        return fail("grant " + std::string(grant_id(gi)) + " expiry does not match the clock (R6)");
       }
       credit += g.remaining;
     }
@@ -641,12 +641,12 @@ Status Ledger::CheckInvariants() const {
   }
   for (size_t gi = 0; gi < grants_.size(); ++gi) {
     if (!listed_grant[gi]) {
-      return Status::Corruption("grant " + grants_[gi].id + ": not in its account's list");
+      return Status::Corruption("grant " + std::string(grant_id(gi)) + ": not in its account's list");
     }
     // A coupon funds campaigns of its own account only (R3).
-    for (uint32_t ci : grants_[gi].campaigns) {
+    for (uint32_t ci : grant_campaigns(gi)) {
       if (ci >= campaigns_.size() || campaigns_[ci].account != grants_[gi].account) {
-        return Status::Corruption("grant " + grants_[gi].id +
+        return Status::Corruption("grant " + std::string(grant_id(gi)) +
                                   ": names a campaign of another account");
       }
     }

@@ -135,9 +135,7 @@ class Ledger {
     const Account& a = accounts_[campaigns_[campaign].account];
     const size_t end = std::min<size_t>(a.grants.size(), a.expired_grants + kPrefetchGrants);
     for (size_t i = a.expired_grants; i < end; ++i) {
-      const Grant& g = grants_[a.grants[i]];
-      __builtin_prefetch(&g.remaining, 1);
-      __builtin_prefetch(&g.campaigns);
+      __builtin_prefetch(&grants_[a.grants[i]], 1);
     }
     if (a.next_timer_us > time_us) return;
     const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
@@ -315,7 +313,17 @@ class Ledger {
   const FaultRecord& fault(uint32_t campaign) const;
   // In time order; empty when the campaign has none.
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
-  const std::vector<Grant>& grants() const { return grants_; }
+  const ChunkedVector<Grant>& grants() const { return grants_; }
+  std::string_view grant_id(uint32_t grant) const { return strings_.Get(grants_[grant].id); }
+  const std::string& grant_program(uint32_t grant) const {
+    return programs_.Get(grants_[grant].program);
+  }
+  // The campaigns a grant may fund, sorted; empty: any of its account's.
+  std::span<const uint32_t> grant_campaigns(uint32_t grant) const {
+    const uint32_t scope = grants_[grant].scope;
+    if (scope == kNoIndex) return {};
+    return grant_scopes_[scope];
+  }
   const std::vector<Dispute>& disputes() const { return disputes_; }
   uint32_t FindAccount(std::string_view id) const;   // kNoIndex if unknown
   uint32_t FindCampaign(std::string_view id) const;
@@ -338,7 +346,7 @@ class Ledger {
     __builtin_prefetch(&static_cast<const Ledger*>(self)->campaign_info_[i]);
   }
   static std::string_view GrantIdOf(const void* self, uint32_t i) {
-    return static_cast<const Ledger*>(self)->grants_[i].id;
+    return static_cast<const Ledger*>(self)->grant_id(i);
   }
   static std::string_view DisputeIdOf(const void* self, uint32_t i) {
     return static_cast<const Ledger*>(self)->disputes_[i].id;
@@ -380,7 +388,7 @@ class Ledger {
   // The account's next timer; at_us INT64_MAX if none.
   Due NextDue(uint32_t account) const;
   // The id that orders timers of one instant (R6): grant id or account id.
-  const std::string& DueKey(const Due& due) const;
+  std::string_view DueKey(const Due& due) const;
   // The account's timers in the order they fire: (time, kind, key).
   void AccountTimers(uint32_t account, std::vector<Due>* timers) const;
   // When the account's first unexpired grant expires (INT64_MAX: none),
@@ -588,8 +596,9 @@ class Ledger {
   std::vector<Account> accounts_;
   ChunkedVector<Campaign> campaigns_;
   ChunkedVector<CampaignInfo> campaign_info_;
-  StringPool strings_;    // campaign ids and landing pages
+  StringPool strings_;    // campaign and grant ids, landing pages
   StringTable reasons_;   // campaign status reasons
+  StringTable programs_;  // grant programs
   ChunkedVector<NotBilledOne, 12> not_billed_one_;
   std::vector<NotBilledCounts> not_billed_many_;
   ChunkedVector<FaultRecord, 12> faults_;
@@ -603,7 +612,8 @@ class Ledger {
   // An account's business center (by id), made on first use.
   void JoinBusinessCenter(uint32_t account, std::string_view id);
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
-  std::vector<Grant> grants_;
+  ChunkedVector<Grant> grants_;
+  ChunkedVector<std::vector<uint32_t>, 12> grant_scopes_;  // Grant::scope
   std::vector<Dispute> disputes_;
   // Id lookups sit on the delivery paths (the server's, replay's
   // dictionary resolution); looked up with string_view.

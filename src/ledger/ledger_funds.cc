@@ -96,7 +96,7 @@ void Ledger::InsertGrantOrdered(Account& a, uint32_t grant) {
   // R3 order: soonest expiry, then earlier grant, then grant id.
   auto key = [this](uint32_t gi) {
     const Grant& g = grants_[gi];
-    return std::tie(g.expires_at_us, g.order, g.id);
+    return std::make_tuple(g.expires_at_us, g.order, grant_id(gi));
   };
   auto at = std::upper_bound(
       a.grants.begin(), a.grants.end(), grant,
@@ -111,22 +111,24 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
   const uint32_t ai = FindAccount(m.account_id());
   const uint32_t gi = static_cast<uint32_t>(grants_.size());
   Grant& g = grants_.emplace_back();
-  g.id = m.grant_id();
-  g.program = m.program();
+  g.id = strings_.Add(m.grant_id());
+  g.program = programs_.Intern(m.program());
   g.account = ai;
   g.order = ++grant_order_;
   g.amount = g.remaining = m.amount_micros();
   g.expires_at_us = m.expires_at_us();
-  for (const std::string& c : m.campaign_ids()) {
-    g.campaigns.push_back(FindCampaign(c));
+  if (m.campaign_ids_size() > 0) {
+    std::vector<uint32_t> campaigns;
+    for (const std::string& c : m.campaign_ids()) campaigns.push_back(FindCampaign(c));
+    std::sort(campaigns.begin(), campaigns.end());
+    campaigns.erase(std::unique(campaigns.begin(), campaigns.end()), campaigns.end());
+    g.scope = static_cast<uint32_t>(grant_scopes_.size());
+    grant_scopes_.emplace_back() = std::move(campaigns);
   }
-  std::sort(g.campaigns.begin(), g.campaigns.end());
-  g.campaigns.erase(std::unique(g.campaigns.begin(), g.campaigns.end()),
-                    g.campaigns.end());
   grant_index_.Insert(gi);
   Account& a = accounts_[ai];
   InsertGrantOrdered(a, gi);
-  if (!g.campaigns.empty()) a.restricted_grants++;
+  if (g.scope != kNoIndex) a.restricted_grants++;
   a.credit = CheckedAdd(a.credit, g.amount);
   a.granted = CheckedAdd(a.granted, g.amount);
   Entry e;
@@ -135,7 +137,7 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
   e.funds = v1::FUNDS_TYPE_GRANT;
   e.grant = gi;
   e.balance_delta = g.amount;
-  e.note = g.program;
+  e.note = grant_program(gi);
   Emit(std::move(e));
   TopUpAll(ai);
 }
@@ -187,9 +189,10 @@ int64_t Ledger::HoldTarget(const Campaign& c) const {
 }
 
 bool Ledger::GrantFunds(const Grant& g, uint32_t campaign) const {
-  return !g.expired && g.remaining > 0 &&
-         (g.campaigns.empty() ||
-          std::binary_search(g.campaigns.begin(), g.campaigns.end(), campaign));
+  if (g.expired || g.remaining <= 0) return false;
+  if (g.scope == kNoIndex) return true;
+  const std::vector<uint32_t>& scope = grant_scopes_[g.scope];
+  return std::binary_search(scope.begin(), scope.end(), campaign);
 }
 
 int64_t Ledger::Usable(const Account& a, uint32_t campaign) const {
@@ -263,7 +266,7 @@ std::vector<int64_t> Ledger::FitHolds(
   for (uint32_t gi : LiveGrants(a)) {
     const Grant& g = grants_[gi];
     if (gi == leaving || g.expired || g.remaining == 0) continue;
-    if (g.campaigns.empty()) {
+    if (g.scope == kNoIndex) {
       pool += g.remaining;
     } else {
       coupons.emplace_back(gi, 0);

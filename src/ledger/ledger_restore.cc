@@ -131,8 +131,8 @@ Status Ledger::Restorer::AddGrant(const v1::LedgerState::Grant& p) {
     return Bad("grant " + p.id() + " names an account or campaign out of range");
   }
   Grant& g = f.grants_.emplace_back();
-  g.id = p.id();
-  g.program = p.program();
+  g.id = f.strings_.Add(p.id());
+  g.program = f.programs_.Intern(p.program());
   g.account = p.account();
   g.order = p.order();
   g.amount = p.amount();
@@ -141,8 +141,11 @@ Status Ledger::Restorer::AddGrant(const v1::LedgerState::Grant& p) {
   g.expired_micros = p.expired_micros();
   g.expired = p.expired();
   g.adjustment = p.adjustment();
-  g.campaigns.assign(p.campaigns().begin(), p.campaigns().end());
-  if (!g.campaigns.empty()) f.accounts_[g.account].restricted_grants++;
+  if (p.campaigns_size() > 0) {
+    g.scope = static_cast<uint32_t>(f.grant_scopes_.size());
+    f.grant_scopes_.emplace_back().assign(p.campaigns().begin(), p.campaigns().end());
+    f.accounts_[g.account].restricted_grants++;
+  }
   timed_.push_back(0);
   if (!f.grant_index_.Insert(static_cast<uint32_t>(f.grants_.size() - 1))) {
     return Bad("grant " + p.id() + " appears twice");
@@ -295,7 +298,7 @@ Status Ledger::Restorer::AddTimer(const v1::LedgerState::Timer& p) {
   Account& a = f.accounts_[account];
   const Grant* g = expiry ? &f.grants_[p.index()] : nullptr;
   const bool matches =
-      expiry ? !g->expired && g->expires_at_us == p.at_us() && g->id == p.key() &&
+      expiry ? !g->expired && g->expires_at_us == p.at_us() && f.grant_id(p.index()) == p.key() &&
                    timed_[p.index()]++ == 0
              : a.day_timer_us == INT64_MIN && a.id == p.key() &&
                    p.at_us() == f.NextMidnight(a, a.clock_us);
@@ -345,9 +348,10 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
       return Bad("account " + a.id + " names a grant or campaign out of range");
     }
   }
-  for (const Grant& g : f.grants_) {
-    if (!AllBelow(g.campaigns, n_campaigns)) {
-      return Bad("grant " + g.id + " names an account or campaign out of range");
+  for (uint32_t gi = 0; gi < f.grants_.size(); ++gi) {
+    if (!AllBelow(f.grant_campaigns(gi), n_campaigns)) {
+      return Bad("grant " + std::string(f.grant_id(gi)) +
+                 " names an account or campaign out of range");
     }
   }
   const size_t live_grants = std::count_if(f.grants_.begin(), f.grants_.end(),
@@ -362,7 +366,7 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
     // grant has expired exactly when its expiry is not after the clock).
     auto key = [&f](uint32_t gi) {
       const Grant& g = f.grants_[gi];
-      return std::tie(g.expires_at_us, g.order, g.id);
+      return std::make_tuple(g.expires_at_us, g.order, f.grant_id(gi));
     };
     for (size_t i = 1; i < a.grants.size(); ++i) {
       if (!(key(a.grants[i - 1]) < key(a.grants[i]))) {
@@ -416,6 +420,8 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->business_center_index_ = std::move(f.business_center_index_);
   ledger->renew_scratch_.clear();
   ledger->grants_ = std::move(f.grants_);
+  ledger->grant_scopes_ = std::move(f.grant_scopes_);
+  ledger->programs_ = std::move(f.programs_);
   ledger->disputes_ = std::move(f.disputes_);
   ledger->RebuildIndexes();
   ledger->applied_ids_ = std::move(f.applied_ids_);

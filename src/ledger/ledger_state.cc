@@ -74,8 +74,8 @@ void Ledger::SaveAccount(uint32_t ai, v1::LedgerState::Account* p) const {
 void Ledger::SaveGrant(uint32_t gi, v1::LedgerState::Grant* p) const {
   const Grant& g = grants_[gi];
   p->Clear();
-  p->set_id(g.id);
-  p->set_program(g.program);
+  p->set_id(std::string(grant_id(gi)));
+  p->set_program(grant_program(gi));
   p->set_account(g.account);
   p->set_order(g.order);
   p->set_amount(g.amount);
@@ -84,7 +84,7 @@ void Ledger::SaveGrant(uint32_t gi, v1::LedgerState::Grant* p) const {
   p->set_expired_micros(g.expired_micros);
   p->set_expired(g.expired);
   p->set_adjustment(g.adjustment);
-  for (uint32_t c : g.campaigns) p->add_campaigns(c);
+  for (uint32_t c : grant_campaigns(gi)) p->add_campaigns(c);
 }
 
 void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
@@ -163,7 +163,7 @@ void Ledger::AccountTimers(uint32_t ai, std::vector<Due>* timers) const {
   }
   if (a.day_timer_us != INT64_MAX) timers->push_back(Due{a.day_timer_us, kTimerDay, ai});
   std::sort(timers->begin(), timers->end(), [this](const Due& x, const Due& y) {
-    return std::tie(x.at_us, x.kind, DueKey(x)) < std::tie(y.at_us, y.kind, DueKey(y));
+    return std::make_tuple(x.at_us, x.kind, DueKey(x)) < std::make_tuple(y.at_us, y.kind, DueKey(y));
   });
 }
 
@@ -176,7 +176,7 @@ void Ledger::SaveTimers(const std::function<void(const v1::LedgerState::Timer&)>
     for (const Due& t : timers) {
       p.set_at_us(t.at_us);
       p.set_kind(t.kind);
-      p.set_key(DueKey(t));
+      p.set_key(std::string(DueKey(t)));
       p.set_index(t.index);
       add(p);
     }
@@ -272,7 +272,7 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
       v1::LedgerState::Timer pt;
       pt.set_at_us(t.at_us);
       pt.set_kind(t.kind);
-      pt.set_key(DueKey(t));
+      pt.set_key(std::string(DueKey(t)));
       if (t.kind == kTimerExpiry && !renumber(grant_no, t.index, &n)) return foreign;
       pt.set_index(t.kind == kTimerExpiry ? n : 0);
       st = r.AddTimer(pt);

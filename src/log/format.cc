@@ -114,29 +114,38 @@ std::string IndexName(uint64_t first_seq) {
 
 namespace {
 
-// "<20 digits><suffix>", the digits a sequence from 1 to 2^64 - 1 (a
-// name past that is not one of the log's, rather than a wrapped number).
-bool ParseNumberedName(std::string_view name, std::string_view suffix, uint64_t* first_seq) {
-  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return false;
+// "<prefix><20 digits><suffix>": the number, or false if `name` is not
+// one (a number past 2^64 - 1 is no name of the log's, rather than a
+// wrapped one).
+bool ParseNumberedName(std::string_view name, std::string_view prefix, std::string_view suffix,
+                       uint64_t* number) {
+  if (name.size() != prefix.size() + 20 + suffix.size() || !name.starts_with(prefix) ||
+      !name.ends_with(suffix)) {
+    return false;
+  }
   uint64_t v = 0;
-  for (size_t i = 0; i < 20; ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-    const uint64_t digit = static_cast<uint64_t>(name[i] - '0');
+  for (const char c : name.substr(prefix.size(), 20)) {
+    if (c < '0' || c > '9') return false;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
     if (v > (UINT64_MAX - digit) / 10) return false;
     v = v * 10 + digit;
   }
-  *first_seq = v;
-  return v > 0;
+  *number = v;
+  return true;
 }
 
 }  // namespace
 
 bool ParseSegmentName(std::string_view name, uint64_t* first_seq) {
-  return ParseNumberedName(name, ".seg", first_seq);
+  return ParseNumberedName(name, "", ".seg", first_seq) && *first_seq > 0;
 }
 
 bool ParseIndexName(std::string_view name, uint64_t* first_seq) {
-  return ParseNumberedName(name, ".idx", first_seq);
+  return ParseNumberedName(name, "", ".idx", first_seq) && *first_seq > 0;
+}
+
+bool ParseSnapshotName(std::string_view name, uint64_t* seq) {
+  return ParseNumberedName(name, "snapshot-", ".bin", seq);
 }
 
 std::string ChainHex(const Chain& c) {

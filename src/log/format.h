@@ -92,6 +92,9 @@ std::string IndexName(uint64_t first_seq);    // "000...1.idx"
 // (IndexName); false if `name` is not one.
 bool ParseSegmentName(std::string_view name, uint64_t* first_seq);
 bool ParseIndexName(std::string_view name, uint64_t* first_seq);
+// The sequence in a snapshot's file name ("snapshot-<20 digits>.bin",
+// log_dir.h's SnapshotPath); false if `name` is not one.
+bool ParseSnapshotName(std::string_view name, uint64_t* seq);
 
 std::string ChainHex(const Chain& c);
 

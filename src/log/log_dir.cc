@@ -129,10 +129,7 @@ Status ListSnapshotSeqs(const std::string& dir, std::vector<uint64_t>* seqs,
   if (!st.ok()) return st;
   for (const std::string& name : names) {
     uint64_t seq = 0;
-    if (std::sscanf(name.c_str(), "snapshot-%" SCNu64 ".bin", &seq) == 1 &&
-        name.size() == 33 && SnapshotPath(dir, seq) == snapshots + "/" + name) {
-      seqs->push_back(seq);
-    }
+    if (ParseSnapshotName(name, &seq)) seqs->push_back(seq);
   }
   std::sort(seqs->begin(), seqs->end());
   return Status::Ok();

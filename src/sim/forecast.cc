@@ -46,8 +46,8 @@ Status Fork(const Ledger& ledger, uint32_t ai, std::unique_ptr<Ledger>* out) {
 // One simulated future: what happened to the account, day by day.
 struct Run {
   std::vector<ForecastDay> days;
-  std::map<std::string, int64_t> runs_out;        // grant id -> day start
-  std::map<std::string, std::pair<int64_t, int64_t>> expired;  // grant id -> (micros, when)
+  std::map<std::string, int64_t, std::less<>> runs_out;  // grant id -> day start
+  std::map<std::string, std::pair<int64_t, int64_t>, std::less<>> expired;  // grant id -> (micros, when)
   std::vector<ForecastStop> stops;
   int64_t valid_zero_us = 0;
 };
@@ -61,7 +61,7 @@ class RunSink : public EntrySink {
     if (e.kind == v1::COST) spent += -e.balance_delta;
     if (e.kind == v1::PROMOTION_EXPIRED) {
       expired += -e.balance_delta;
-      run_->expired[ledger_->grants()[e.grant].id] = {-e.balance_delta, e.time_us};
+      run_->expired[std::string(ledger_->grant_id(e.grant))] = {-e.balance_delta, e.time_us};
     }
     if (e.kind == v1::CAMPAIGN_STATUS && e.note.find("insufficient") != std::string::npos) {
       run_->stops.push_back({std::string(ledger_->campaign_id(e.campaign)), e.time_us, e.note});
@@ -139,7 +139,7 @@ Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t,
     }
     for (uint32_t gi : a.grants) {  // used up by the day's delivery
       const Grant& g = fork->grants()[gi];
-      if (!g.expired && g.remaining == 0 && !run->runs_out.count(g.id)) run->runs_out[g.id] = midnight;
+      if (!g.expired && g.remaining == 0) run->runs_out.try_emplace(std::string(fork->grant_id(gi)), midnight);
     }
     // The end of the day: expiries due before the next midnight fire.
     const int64_t end = std::min(midnight + kMicrosPerDay - 1, std::max(until_us, noon));
@@ -303,12 +303,12 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     const Grant& g = ledger.grants()[gi];
     if (g.expired || g.remaining == 0) continue;
     ForecastGrant fg;
-    fg.grant_id = g.id;
-    for (uint32_t ci : g.campaigns) fg.campaign_ids.emplace_back(ledger.campaign_id(ci));
+    fg.grant_id = ledger.grant_id(gi);
+    for (uint32_t ci : ledger.grant_campaigns(gi)) fg.campaign_ids.emplace_back(ledger.campaign_id(ci));
     fg.remaining = g.remaining;
     fg.expires_at_us = g.expires_at_us;
-    if (auto it = run.runs_out.find(g.id); it != run.runs_out.end()) fg.runs_out_us = it->second;
-    if (auto it = run.expired.find(g.id); it != run.expired.end()) {
+    if (auto it = run.runs_out.find(fg.grant_id); it != run.runs_out.end()) fg.runs_out_us = it->second;
+    if (auto it = run.expired.find(fg.grant_id); it != run.expired.end()) {
       fg.expires_unused = it->second.first;
       fg.expired_us = it->second.second;
     }
@@ -326,16 +326,17 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
   int64_t advice_work = 0;  // campaign-days simulated for advice
   for (size_t k = 0; k < live.size(); ++k) {
     const Grant& g = ledger.grants()[live[k]];
+    const std::string_view g_id = ledger.grant_id(live[k]);
     ForecastAdvice adv;
     if (k >= kAdviceGrantsMax) {
-      adv.grant_id = g.id;
+      adv.grant_id = g_id;
       adv.expires_at_us = g.expires_at_us;
       adv.note = "not computed: advice covers the " + std::to_string(kAdviceGrantsMax) +
                  " grants that expire first";
       out->advice.push_back(adv);
       continue;
     }
-    adv.grant_id = g.id;
+    adv.grant_id = g_id;
     adv.expires_at_us = g.expires_at_us;
     if (g.expires_at_us > limit) {
       adv.note = "not computed: it expires beyond the " + std::to_string(max_days) +
@@ -343,20 +344,21 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
       out->advice.push_back(adv);
       continue;
     }
-    auto funds = [&](const Grant& x, uint32_t ci) {
-      return x.campaigns.empty() || std::binary_search(x.campaigns.begin(), x.campaigns.end(), ci);
+    auto funds = [&](uint32_t grant, uint32_t ci) {
+      const std::span<const uint32_t> scope = ledger.grant_campaigns(grant);
+      return scope.empty() || std::binary_search(scope.begin(), scope.end(), ci);
     };
     // The campaigns that can spend it, and what is drawn before it (R3).
     std::vector<uint32_t> spenders;
     for (const auto& [ci, r] : rate) {
-      if (funds(g, ci)) spenders.push_back(ci);
+      if (funds(live[k], ci)) spenders.push_back(ci);
     }
     if (spenders.empty()) {
       adv.note = "no enabled campaign can spend it";
       out->advice.push_back(adv);
       continue;
     }
-    if (auto used = run.runs_out.find(g.id); used != run.runs_out.end()) {
+    if (auto used = run.runs_out.find(g_id); used != run.runs_out.end()) {
       adv.uses_it = true;
       adv.note = "the projected pace uses it up (local day " +
                  FormatTime(used->second + a.utc_offset_minutes * kMicrosPerMinute).substr(0, 10) +
@@ -368,7 +370,7 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     for (size_t i = 0; i <= k; ++i) {
       const Grant& x = ledger.grants()[live[i]];
       const bool shared = std::any_of(spenders.begin(), spenders.end(),
-                                      [&](uint32_t ci) { return funds(x, ci); });
+                                      [&](uint32_t ci) { return funds(live[i], ci); });
       if (shared) need += x.remaining;
     }
     // Local noons strictly after the clock and before the expiry.
@@ -428,13 +430,13 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
         adv.note = st.message();
         break;
       }
-      const bool used = check.runs_out.count(g.id) > 0;
+      const bool used = check.runs_out.count(g_id) > 0;
       adv.uses_it = used;
       if (used || !adv.note.empty()) break;
       // Short (whole units, a day's turn): the remainder of the grant at
       // its expiry, spread over the days, more.
       int64_t unused = g.remaining;
-      if (auto it = check.expired.find(g.id); it != check.expired.end()) unused = it->second.first;
+      if (auto it = check.expired.find(g_id); it != check.expired.end()) unused = it->second.first;
       spend = given + (unused + days - 1) / days + 1;
     }
     out->advice.push_back(adv);

@@ -35,8 +35,8 @@ bool SameEntry(const Ledger& la, const Entry& a, const Ledger& lb, const Entry& 
               [&](uint32_t i) -> std::string_view { return lb.accounts()[i].id; }) &&
          same(a.campaign, b.campaign, [&](uint32_t i) { return la.campaign_id(i); },
               [&](uint32_t i) { return lb.campaign_id(i); }) &&
-         same(a.grant, b.grant, [&](uint32_t i) -> std::string_view { return la.grants()[i].id; },
-              [&](uint32_t i) -> std::string_view { return lb.grants()[i].id; }) &&
+         same(a.grant, b.grant, [&](uint32_t i) { return la.grant_id(i); },
+              [&](uint32_t i) { return lb.grant_id(i); }) &&
          same(a.dispute, b.dispute, [&](uint32_t i) -> std::string_view { return la.disputes()[i].id; },
               [&](uint32_t i) -> std::string_view { return lb.disputes()[i].id; });
 }
@@ -373,9 +373,12 @@ void WhatIf::Diff(const std::string& account, WhatIfResult* out) const {
     return f;
   };
   std::vector<std::string> grant_ids;
-  for (const Grant& g : actual_.grants()) grant_ids.push_back(g.id);
-  for (const Grant& g : what_if_.grants()) {
-    if (actual_.FindGrant(g.id) == kNoIndex) grant_ids.push_back(g.id);
+  for (uint32_t gi = 0; gi < actual_.grants().size(); ++gi) {
+    grant_ids.emplace_back(actual_.grant_id(gi));
+  }
+  for (uint32_t gi = 0; gi < what_if_.grants().size(); ++gi) {
+    const std::string_view id = what_if_.grant_id(gi);
+    if (actual_.FindGrant(id) == kNoIndex) grant_ids.emplace_back(id);
   }
   for (const std::string& id : grant_ids) {
     const uint32_t ai = actual_.FindGrant(id);

@@ -5,9 +5,12 @@
 // run: GCC (12, -O2 and above) finds a function that only loads and
 // prefetches to be pure, and then deletes every call to it as a call whose
 // result is unused. The prefetches vanish without a warning, and the code
-// runs, correctly and slower. Every function with that shape is therefore
-// always inlined (tests/prefetch_check.sh counts the prefetches that reach
-// the release binary's hot paths).
+// runs, correctly and slower. So a function with that shape is marked, to
+// be always inlined (tests/prefetch_check.sh counts the prefetches that
+// reach the release binary's hot paths). Those that also call through a
+// function pointer (IdIndex::Prefetch calls its owner's id_of and
+// prefetch_of) cannot be proven pure, and neither can their callers
+// (Ledger::PrefetchLookups): they need no mark.
 #ifndef BILLSIM_UTIL_PREFETCH_H_
 #define BILLSIM_UTIL_PREFETCH_H_
 
