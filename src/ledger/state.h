@@ -20,7 +20,7 @@ namespace billsim {
 // A grant of ad credit: one cache line. Its id and program live in the
 // ledger's string pools, and a coupon's campaigns in a side table, named
 // here by index (Ledger::grant_id, grant_program, grant_campaigns).
-struct Grant {
+struct alignas(64) Grant {
   int64_t remaining = 0;
   int64_t expires_at_us = 0;
   int64_t amount = 0;
