@@ -217,6 +217,33 @@ TEST_F(CouponHoldTest, TwoCouponsForTwoCampaignsBothHoldTheirBudgets) {
   EXPECT_TRUE(LastOf(v1::NOT_BILLED).empty());
 }
 
+// A coupon's campaigns are kept sorted and unique (a charge finds its
+// campaign by binary search): a state listing them otherwise is refused,
+// not restored into a coupon that funds the wrong campaigns.
+TEST_F(CouponHoldTest, RestoringACouponWithItsCampaignsOutOfOrderIsRefused) {
+  OpenFunded(0);
+  TwoLifetimeCampaigns();
+  ASSERT_APPLIED(GrantCredit("a1", "A", 50 * kUnit, kT0 + 30 * kDay, {"c2", "c1"}));
+  v1::LedgerState good;
+  ledger_.SaveState(&good);
+  ASSERT_EQ(good.grants(0).campaigns_size(), 2);
+  EXPECT_LT(good.grants(0).campaigns(0), good.grants(0).campaigns(1));
+  for (const std::vector<uint32_t>& campaigns : {std::vector<uint32_t>{1, 0}, {0, 0}}) {
+    v1::LedgerState s = good;
+    s.mutable_grants(0)->clear_campaigns();
+    for (uint32_t c : campaigns) s.mutable_grants(0)->add_campaigns(c);
+    Ledger fresh;
+    const Status st = fresh.RestoreState(s);
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.ToString().find("grant A lists its campaigns out of order or twice"),
+              std::string::npos)
+        << st.ToString();
+  }
+  Ledger fresh;
+  ASSERT_TRUE(fresh.RestoreState(good).ok());
+  EXPECT_EQ(fresh.Digest(), ledger_.Digest());
+}
+
 TEST_F(CouponHoldTest, ACouponExpiringShrinksOnlyTheHoldItBacks) {
   OpenFunded(0);
   TwoLifetimeCampaigns();

@@ -125,10 +125,16 @@ Status Ledger::Restorer::AddAccount(const v1::LedgerState::Account& p) {
 
 Status Ledger::Restorer::AddGrant(const v1::LedgerState::Grant& p) {
   if (!InRange(p)) return OutOfRange("grant " + p.id());
-  // Its campaigns come later: checked at Finish.
   Ledger& f = *fresh_;
   if (p.account() >= f.accounts_.size()) {
     return Bad("grant " + p.id() + " names an account or campaign out of range");
+  }
+  // Sorted and unique, as OnCreditGranted keeps them (GrantFunds searches
+  // them); their range is checked at Finish.
+  for (int i = 1; i < p.campaigns_size(); ++i) {
+    if (p.campaigns(i - 1) >= p.campaigns(i)) {
+      return Bad("grant " + p.id() + " lists its campaigns out of order or twice");
+    }
   }
   Grant& g = f.grants_.emplace_back();
   g.id = f.strings_.Add(p.id());
