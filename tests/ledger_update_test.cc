@@ -215,6 +215,32 @@ TEST_F(LedgerUpdateTest, APausedCampaignTakesTheNewBudgetWhenEnabled) {
   EXPECT_EQ(Held("c1"), 200 * kUnit);
 }
 
+// A rename leaves the old name behind in the name pool, but only until the
+// names replaced outweigh the live ones: memory follows the book's names,
+// not the renames in the log (it grew by every rename).
+TEST_F(LedgerUpdateTest, RenamesDoNotGrowMemoryWithTheLog) {
+  OpenFunded(100 * kUnit);
+  EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_TOTAL, 50 * kUnit);
+  const uint64_t before = ledger_.string_pool_bytes();
+  std::string name;
+  for (int i = 0; i < 40'000; ++i) {
+    v1::Event e = MakeUpdate("c1", {}, {});
+    name = std::string(200, static_cast<char>('a' + i % 2)) + std::to_string(i);
+    e.mutable_campaign_updated()->set_name(name);
+    ASSERT_APPLIED(Apply(e));
+  }
+  // 40,000 renames of about 205 bytes each are 8 MB; the pool may hold
+  // twice its live names and 2 MiB of dead ones.
+  EXPECT_LT(ledger_.string_pool_bytes() - before, uint64_t{3} << 20);
+  EXPECT_EQ(ledger_.campaign_name(ledger_.FindCampaign("c1")), name);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.Digest(), ledger_.Digest());
+  EXPECT_EQ(restored.campaign_name(restored.FindCampaign("c1")), name);
+}
+
 TEST_F(LedgerUpdateTest, MalformedUpdatesAreRefusedNamingTheField) {
   OpenFunded(500 * kUnit);
   EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_TOTAL, 100 * kUnit);

@@ -1648,8 +1648,8 @@ class Simulation {
     std::sort(eligible.begin(), eligible.end(), [&](uint32_t x, uint32_t y) {
       const Grant& gx = grants[x];
       const Grant& gy = grants[y];
-      return std::tie(gx.expires_at_us, gx.order, gx.id) <
-             std::tie(gy.expires_at_us, gy.order, gy.id);
+      return std::make_tuple(gx.expires_at_us, gx.order, ledger_.grant_id(x)) <
+             std::make_tuple(gy.expires_at_us, gy.order, ledger_.grant_id(y));
     });
     order.insert(order.end(), eligible.begin(), eligible.end());
     if (a.funding_order != v1::FUNDING_ORDER_CASH_FIRST) order.push_back(kNoIndex);

@@ -256,6 +256,7 @@ TEST_F(ReportImportTest, FindingsAndTheirDisputes) {
   EXPECT_EQ(r.rows.back().charged_micros, 5'550'000);
   EXPECT_EQ(r.credit_used_micros + r.cash_used_micros, r.charged_micros);
   ASSERT_EQ(r.grants.size(), 1u);
+  EXPECT_EQ(r.grants[0].grant_id, "promo");
   EXPECT_EQ(r.grants[0].used_micros, r.credit_used_micros);
   EXPECT_TRUE(ledger_.CheckInvariants().ok());
 }

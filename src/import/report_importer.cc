@@ -490,7 +490,7 @@ class Importer {
     for (uint32_t gi : ledger_.accounts()[a].grants) {
       const Grant& g = ledger_.grants()[gi];
       GrantUse u;
-      u.grant_id = g.id;
+      u.grant_id = ledger_.grant_id(gi);
       u.used_micros = used_.count(gi) ? used_[gi] : 0;
       u.expired_micros = expired_.count(gi) ? expired_[gi] : 0;
       u.remaining_micros = g.remaining;

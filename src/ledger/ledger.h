@@ -236,6 +236,9 @@ class Ledger {
   uint64_t events_rejected() const { return events_rejected_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
   uint64_t entries() const { return entry_seq_; }
+  // Bytes held by the string pools (ids, landing pages, campaign names):
+  // they follow the book, not the log.
+  uint64_t string_pool_bytes() const { return strings_.bytes() + names_.bytes(); }
   // Time-driven work done so far (not part of the state: a replay from a
   // snapshot counts only its own): grants expired, day timers fired, and
   // daily holds a day timer topped up (R4, R6). For benchmarks.
@@ -286,7 +289,7 @@ class Ledger {
   // Display only; empty when it has none (CampaignCreated.name).
   std::string_view campaign_name(uint32_t campaign) const {
     const auto it = campaign_names_.find(campaign);
-    return it == campaign_names_.end() ? std::string_view{} : strings_.Get(it->second);
+    return it == campaign_names_.end() ? std::string_view{} : names_.Get(it->second);
   }
   // A business center's id and its accounts in the order they were opened
   // (AccountOpened.business_center_id).
@@ -314,9 +317,9 @@ class Ledger {
   // In time order; empty when the campaign has none.
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
   const ChunkedVector<Grant>& grants() const { return grants_; }
-  std::string_view grant_id(uint32_t grant) const { return strings_.Get(grants_[grant].id); }
+  std::string_view grant_id(uint32_t grant) const { return strings_.Get(grants_[grant].id_handle); }
   const std::string& grant_program(uint32_t grant) const {
-    return programs_.Get(grants_[grant].program);
+    return programs_.Get(grants_[grant].program_index);
   }
   // The campaigns a grant may fund, sorted; empty: any of its account's.
   std::span<const uint32_t> grant_campaigns(uint32_t grant) const {
@@ -565,6 +568,10 @@ class Ledger {
   void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                  v1::DeliveryReported::Kind kind);
   void InsertGrantOrdered(Account& a, uint32_t grant);
+  // Names `campaign` (empty: no name). A rename leaves the old name in
+  // names_ until the names replaced outweigh the live ones; then the live
+  // ones move to a new pool, so the pool follows the names, not the log.
+  void SetCampaignName(uint32_t campaign, std::string_view name);
 
   // Disputes (R8, R9).
   void Investigate(uint32_t dispute);
@@ -604,9 +611,13 @@ class Ledger {
   ChunkedVector<FaultRecord, 12> faults_;
   // Campaigns whose price an update changed (Campaign::repriced).
   std::unordered_map<uint32_t, Reprice> reprices_;
-  // Names of the campaigns that have one (StringPool handles): most
+  // Names of the campaigns that have one (handles into names_): most
   // campaigns of a replayed book have none, and cost nothing here.
   std::unordered_map<uint32_t, uint64_t> campaign_names_;
+  // Their own pool, since a rename leaves the old name in it: the bytes of
+  // names replaced since it was last rebuilt (SetCampaignName).
+  StringPool names_;
+  uint64_t dead_name_bytes_ = 0;
   std::vector<BusinessCenter> business_centers_;
   std::map<std::string, uint32_t, std::less<>> business_center_index_;
   // An account's business center (by id), made on first use.

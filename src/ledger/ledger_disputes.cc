@@ -209,8 +209,8 @@ void Ledger::Adjust(uint32_t di, int64_t amount) {
   if (from_expired > 0) {
     const uint32_t gi = static_cast<uint32_t>(grants_.size());
     Grant& g = grants_.emplace_back();
-    g.id = strings_.Add("refund:" + d.id);
-    g.program = programs_.Intern("refund of expired credit, dispute " + d.id);
+    g.id_handle = strings_.Add("refund:" + d.id);
+    g.program_index = programs_.Intern("refund of expired credit, dispute " + d.id);
     g.account = d.account;
     g.order = ++grant_order_;
     g.amount = g.remaining = from_expired;

@@ -107,12 +107,29 @@ void Ledger::InsertGrantOrdered(Account& a, uint32_t grant) {
   UpdateNextExpiry(a);
 }
 
+void Ledger::SetCampaignName(uint32_t campaign, std::string_view name) {
+  // What a rebuild may leave behind at once: a small book never rebuilds.
+  constexpr uint64_t kDeadNameSlackBytes = uint64_t{1} << 20;
+  if (const auto it = campaign_names_.find(campaign); it != campaign_names_.end()) {
+    dead_name_bytes_ += sizeof(uint32_t) + names_.Get(it->second).size();
+    if (name.empty()) campaign_names_.erase(it);
+  }
+  if (!name.empty()) campaign_names_[campaign] = names_.Add(name);
+  if (dead_name_bytes_ <= names_.bytes() / 2 + kDeadNameSlackBytes) return;
+  // The dead bytes are over half the pool: copying the live names costs
+  // less than the renames that made them dead.
+  StringPool live;
+  for (auto& [index, handle] : campaign_names_) handle = live.Add(names_.Get(handle));
+  names_ = std::move(live);
+  dead_name_bytes_ = 0;
+}
+
 void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
   const uint32_t ai = FindAccount(m.account_id());
   const uint32_t gi = static_cast<uint32_t>(grants_.size());
   Grant& g = grants_.emplace_back();
-  g.id = strings_.Add(m.grant_id());
-  g.program = programs_.Intern(m.program());
+  g.id_handle = strings_.Add(m.grant_id());
+  g.program_index = programs_.Intern(m.program());
   g.account = ai;
   g.order = ++grant_order_;
   g.amount = g.remaining = m.amount_micros();
@@ -164,7 +181,7 @@ void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   const bool added = campaign_index_.Insert(index);
   BILLSIM_ASSERT(added);  // Validate refuses a known id
   accounts_[c.account].campaigns.push_back(index);
-  if (!m.name().empty()) campaign_names_[index] = strings_.Add(m.name());
+  SetCampaignName(index, m.name());
 }
 
 bool Ledger::IsHolding(const Campaign& c) const {
@@ -421,11 +438,7 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   e.campaign = ci;
   if (m.has_name() && m.name() != campaign_name(ci)) {
     e.note = "name \"" + std::string(campaign_name(ci)) + "\" -> \"" + m.name() + "\"; ";
-    if (m.name().empty()) {
-      campaign_names_.erase(ci);
-    } else {
-      campaign_names_[ci] = strings_.Add(m.name());
-    }
+    SetCampaignName(ci, m.name());
   }
   if (m.has_price_micros() && m.price_micros() != c.price) {
     // R2 restarts here: what was billed stays, later units are charged

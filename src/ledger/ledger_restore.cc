@@ -137,8 +137,8 @@ Status Ledger::Restorer::AddGrant(const v1::LedgerState::Grant& p) {
     }
   }
   Grant& g = f.grants_.emplace_back();
-  g.id = f.strings_.Add(p.id());
-  g.program = f.programs_.Intern(p.program());
+  g.id_handle = f.strings_.Add(p.id());
+  g.program_index = f.programs_.Intern(p.program());
   g.account = p.account();
   g.order = p.order();
   g.amount = p.amount();
@@ -179,7 +179,7 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
     return Bad("campaign " + p.id() + " has a name over " + std::to_string(kNameBytesMax) +
                " bytes");
   }
-  if (!p.name().empty()) f.campaign_names_[ci] = f.strings_.Add(p.name());
+  f.SetCampaignName(ci, p.name());
   if (!v1::Objective_IsValid(p.objective())) {
     return Bad("campaign " + p.id() + " has an unknown objective");
   }
@@ -422,6 +422,8 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->faults_ = std::move(f.faults_);
   ledger->reprices_ = std::move(f.reprices_);
   ledger->campaign_names_ = std::move(f.campaign_names_);
+  ledger->names_ = std::move(f.names_);
+  ledger->dead_name_bytes_ = f.dead_name_bytes_;
   ledger->business_centers_ = std::move(f.business_centers_);
   ledger->business_center_index_ = std::move(f.business_center_index_);
   ledger->renew_scratch_.clear();

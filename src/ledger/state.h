@@ -26,9 +26,12 @@ struct alignas(64) Grant {
   int64_t amount = 0;
   int64_t expired_micros = 0;  // removed at expiry (R6)
   uint64_t order = 0;          // global grant order: the R3 tie-break
-  uint64_t id = 0;             // StringPool handle
+  // Not `id` and `program`: these are no strings (Ledger::grant_id and
+  // grant_program give them), and a std::string would take either silently
+  // (string = integer converts it to one char).
+  uint64_t id_handle = 0;      // StringPool handle
   uint32_t account = kNoIndex;
-  uint32_t program = 0;        // StringTable index
+  uint32_t program_index = 0;  // StringTable index
   // Into the ledger's grant scopes: the campaigns it may fund (kNoIndex:
   // any of the account's).
   uint32_t scope = kNoIndex;
