@@ -327,6 +327,13 @@ class Ledger {
     if (scope == kNoIndex) return {};
     return grant_scopes_[scope];
   }
+  // Does the grant's scope take in `campaign` (R3: any of its account's
+  // campaigns, or a coupon's own), whatever is left of it?
+  bool GrantCovers(const Grant& g, uint32_t campaign) const {
+    if (g.scope == kNoIndex) return true;
+    const std::vector<uint32_t>& scope = grant_scopes_[g.scope];
+    return std::binary_search(scope.begin(), scope.end(), campaign);
+  }
   const std::vector<Dispute>& disputes() const { return disputes_; }
   uint32_t FindAccount(std::string_view id) const;   // kNoIndex if unknown
   uint32_t FindCampaign(std::string_view id) const;

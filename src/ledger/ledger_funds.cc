@@ -206,10 +206,7 @@ int64_t Ledger::HoldTarget(const Campaign& c) const {
 }
 
 bool Ledger::GrantFunds(const Grant& g, uint32_t campaign) const {
-  if (g.expired || g.remaining <= 0) return false;
-  if (g.scope == kNoIndex) return true;
-  const std::vector<uint32_t>& scope = grant_scopes_[g.scope];
-  return std::binary_search(scope.begin(), scope.end(), campaign);
+  return !g.expired && g.remaining > 0 && GrantCovers(g, campaign);
 }
 
 int64_t Ledger::Usable(const Account& a, uint32_t campaign) const {

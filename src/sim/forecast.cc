@@ -345,8 +345,7 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
       continue;
     }
     auto funds = [&](uint32_t grant, uint32_t ci) {
-      const std::span<const uint32_t> scope = ledger.grant_campaigns(grant);
-      return scope.empty() || std::binary_search(scope.begin(), scope.end(), ci);
+      return ledger.GrantCovers(ledger.grants()[grant], ci);
     };
     // The campaigns that can spend it, and what is drawn before it (R3).
     std::vector<uint32_t> spenders;
