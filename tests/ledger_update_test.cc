@@ -153,7 +153,9 @@ TEST_F(LedgerUpdateTest, RepricingLeavesOnlyTheCostRoomNotBilledUnitsLeft) {
   for (int round = 0; round < 12; ++round) {
     // Paused: every click is CAMPAIGN_NOT_ACTIVE at its would-be cost.
     const Ledger::Result r = Clicks("c1", 1000);
-    if (round == 0) ASSERT_EQ(r.outcome, Ledger::Outcome::kApplied);
+    if (round == 0) {
+      ASSERT_EQ(r.outcome, Ledger::Outcome::kApplied);
+    }
     ASSERT_APPLIED(Update("c1", {}, {}, round % 2 == 0 ? top - 1 : top));
   }
   // The would-be amounts stayed within R11 (the fixture checks the

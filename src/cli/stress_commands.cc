@@ -44,7 +44,8 @@ int StressMain(const std::vector<std::string>& args) {
   int exit = kExitOk;
   if (!ParseArgs(args,
                  "usage: billsim stress [--connect HOST:PORT] [--accounts N] [--campaigns M]\n"
-                 "                      [--events E] [--connections C] [--batch B] [--rate R]\n"
+                 "                      [--events E] [--connections C] [--batch B] [--pipeline P]\n"
+                 "                      [--rate R]\n"
                  "                      [--seed S] [--retry-ms T] [--token-file PATH]\n"
                  "                      [--nats URL] [--json]\n\n"
                  "Sets up accounts, deposits, credit grants with staggered expiries and\n"

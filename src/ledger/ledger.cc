@@ -561,14 +561,14 @@ Status Ledger::CheckInvariants() const {
     for (uint32_t gi : a.grants) {
       const Grant& g = grants_[gi];
       if (g.account != ai || listed_grant[gi]++ != 0) {
-        return fail("grant " + std::string(grant_id(gi)) + " listed twice or under another account");
+        return fail("grant " + GrantName(gi) + " listed twice or under another account");
       }
-      if (g.remaining < 0) return fail("grant " + std::string(grant_id(gi)) + " negative");
+      if (g.remaining < 0) return fail("grant " + GrantName(gi) + " negative");
       if (g.expired && g.remaining != 0) {
-        return fail("expired grant " + std::string(grant_id(gi)) + " still funds (R6)");
+        return fail("expired grant " + GrantName(gi) + " still funds (R6)");
       }
       if (g.expired != (g.expires_at_us <= a.clock_us)) {
-        return fail("grant " + std::string(grant_id(gi)) + " expiry does not match the clock (R6)");
+        return fail("grant " + GrantName(gi) + " expiry does not match the clock (R6)");
       }
       credit += g.remaining;
     }
@@ -641,12 +641,12 @@ Status Ledger::CheckInvariants() const {
   }
   for (size_t gi = 0; gi < grants_.size(); ++gi) {
     if (!listed_grant[gi]) {
-      return Status::Corruption("grant " + std::string(grant_id(gi)) + ": not in its account's list");
+      return Status::Corruption("grant " + GrantName(gi) + ": not in its account's list");
     }
     // A coupon funds campaigns of its own account only (R3).
     for (uint32_t ci : grant_campaigns(gi)) {
       if (ci >= campaigns_.size() || campaigns_[ci].account != grants_[gi].account) {
-        return Status::Corruption("grant " + std::string(grant_id(gi)) +
+        return Status::Corruption("grant " + GrantName(gi) +
                                   ": names a campaign of another account");
       }
     }

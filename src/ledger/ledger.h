@@ -318,6 +318,7 @@ class Ledger {
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
   const ChunkedVector<Grant>& grants() const { return grants_; }
   std::string_view grant_id(uint32_t grant) const { return strings_.Get(grants_[grant].id_handle); }
+  std::string GrantName(uint32_t grant) const { return std::string(grant_id(grant)); }
   const std::string& grant_program(uint32_t grant) const {
     return programs_.Get(grants_[grant].program_index);
   }
@@ -574,6 +575,16 @@ class Ledger {
   void PauseForFunds(uint32_t campaign);
   void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                  v1::DeliveryReported::Kind kind);
+  // R3's order of an account's grants: the soonest expiry first, then the
+  // earlier grant (Grant::order), then the grant id (which decides only
+  // for a restored state whose orders tie, so it is read only then).
+  bool GrantBefore(uint32_t x, uint32_t y) const {
+    const Grant& a = grants_[x];
+    const Grant& b = grants_[y];
+    if (a.expires_at_us != b.expires_at_us) return a.expires_at_us < b.expires_at_us;
+    if (a.order != b.order) return a.order < b.order;
+    return grant_id(x) < grant_id(y);
+  }
   void InsertGrantOrdered(Account& a, uint32_t grant);
   // Names `campaign` (empty: no name). A rename leaves the old name in
   // names_ until the names replaced outweigh the live ones; then the live

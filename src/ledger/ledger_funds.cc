@@ -93,14 +93,8 @@ void Ledger::OnCashDeposited(const v1::CashDeposited& m) {
 }
 
 void Ledger::InsertGrantOrdered(Account& a, uint32_t grant) {
-  // R3 order: soonest expiry, then earlier grant, then grant id.
-  auto key = [this](uint32_t gi) {
-    const Grant& g = grants_[gi];
-    return std::make_tuple(g.expires_at_us, g.order, grant_id(gi));
-  };
-  auto at = std::upper_bound(
-      a.grants.begin(), a.grants.end(), grant,
-      [&key](uint32_t x, uint32_t y) { return key(x) < key(y); });
+  auto at = std::upper_bound(a.grants.begin(), a.grants.end(), grant,
+                             [this](uint32_t x, uint32_t y) { return GrantBefore(x, y); });
   BILLSIM_ASSERT(at - a.grants.begin() >= a.expired_grants);  // R6: it expires later
   BILLSIM_ASSERT(grants_[grant].expires_at_us > a.clock_us);
   a.grants.insert(at, grant);

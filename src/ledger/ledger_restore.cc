@@ -356,7 +356,7 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
   }
   for (uint32_t gi = 0; gi < f.grants_.size(); ++gi) {
     if (!AllBelow(f.grant_campaigns(gi), n_campaigns)) {
-      return Bad("grant " + std::string(f.grant_id(gi)) +
+      return Bad("grant " + f.GrantName(gi) +
                  " names an account or campaign out of range");
     }
   }
@@ -370,12 +370,8 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
   for (Account& a : f.accounts_) {
     // R3 order, which puts the expired grants first (CheckInvariants: a
     // grant has expired exactly when its expiry is not after the clock).
-    auto key = [&f](uint32_t gi) {
-      const Grant& g = f.grants_[gi];
-      return std::make_tuple(g.expires_at_us, g.order, f.grant_id(gi));
-    };
     for (size_t i = 1; i < a.grants.size(); ++i) {
-      if (!(key(a.grants[i - 1]) < key(a.grants[i]))) {
+      if (!f.GrantBefore(a.grants[i - 1], a.grants[i])) {
         return Bad("account " + a.id + ": grants out of R3 order");
       }
     }

@@ -74,7 +74,7 @@ void Ledger::SaveAccount(uint32_t ai, v1::LedgerState::Account* p) const {
 void Ledger::SaveGrant(uint32_t gi, v1::LedgerState::Grant* p) const {
   const Grant& g = grants_[gi];
   p->Clear();
-  p->set_id(std::string(grant_id(gi)));
+  p->set_id(GrantName(gi));
   p->set_program(grant_program(gi));
   p->set_account(g.account);
   p->set_order(g.order);

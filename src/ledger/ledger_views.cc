@@ -73,7 +73,7 @@ v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
   for (uint32_t gi : a.grants) {
     const Grant& g = grants_[gi];
     v1::GrantView* gv = v.add_grants();
-    gv->set_grant_id(std::string(grant_id(gi)));
+    gv->set_grant_id(GrantName(gi));
     gv->set_program(grant_program(gi));
     gv->set_amount_micros(g.amount);
     gv->set_remaining_micros(g.remaining);
@@ -169,7 +169,7 @@ v1::LedgerEntry Ledger::ToProto(const Entry& e) const {
   if (e.campaign != kNoIndex) p.set_campaign_id(Name(e.campaign));
   p.set_kind(e.kind);
   p.set_funds_type(e.funds);
-  if (e.grant != kNoIndex) p.set_grant_id(std::string(grant_id(e.grant)));
+  if (e.grant != kNoIndex) p.set_grant_id(GrantName(e.grant));
   p.set_balance_delta_micros(e.balance_delta);
   p.set_frozen_delta_micros(e.frozen_delta);
   p.set_units(e.units);

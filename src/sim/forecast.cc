@@ -61,7 +61,7 @@ class RunSink : public EntrySink {
     if (e.kind == v1::COST) spent += -e.balance_delta;
     if (e.kind == v1::PROMOTION_EXPIRED) {
       expired += -e.balance_delta;
-      run_->expired[std::string(ledger_->grant_id(e.grant))] = {-e.balance_delta, e.time_us};
+      run_->expired[ledger_->GrantName(e.grant)] = {-e.balance_delta, e.time_us};
     }
     if (e.kind == v1::CAMPAIGN_STATUS && e.note.find("insufficient") != std::string::npos) {
       run_->stops.push_back({std::string(ledger_->campaign_id(e.campaign)), e.time_us, e.note});
@@ -139,7 +139,7 @@ Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t,
     }
     for (uint32_t gi : a.grants) {  // used up by the day's delivery
       const Grant& g = fork->grants()[gi];
-      if (!g.expired && g.remaining == 0) run->runs_out.try_emplace(std::string(fork->grant_id(gi)), midnight);
+      if (!g.expired && g.remaining == 0) run->runs_out.try_emplace(fork->GrantName(gi), midnight);
     }
     // The end of the day: expiries due before the next midnight fire.
     const int64_t end = std::min(midnight + kMicrosPerDay - 1, std::max(until_us, noon));
