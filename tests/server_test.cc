@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,7 @@
 #include "replay/snapshot_store.h"
 #include "server/access.h"
 #include "server/server.h"
+#include "util/thread_name.h"
 
 namespace billsim::server {
 namespace {
@@ -131,6 +133,34 @@ class ServerTest : public ::testing::Test {
   Status run_status_;
   std::string address_;
 };
+
+// The server's threads carry their roles' names (what top -H and perf
+// show), and a name longer than Linux keeps is cut, not refused.
+std::vector<std::string> ThreadNames() {
+  std::vector<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+TEST_F(ServerTest, ItsThreadsAreNamedByRole) {
+  StartServer();
+  const std::vector<std::string> names = ThreadNames();
+  for (const char* role : {"bs-committer", "bs-indexer", "bs-query"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), role), names.end())
+        << role << " missing from " << ::testing::PrintToString(names);
+  }
+  std::thread([] {
+    SetThreadName("a-name-of-twenty-chars");
+    char got[32] = {};
+    pthread_getname_np(pthread_self(), got, sizeof(got));
+    EXPECT_STREQ(got, "a-name-of-twent");
+  }).join();
+}
 
 TEST_F(ServerTest, AppendsAreAckedWithTheirRangesAndRejectionsAreListed) {
   StartServer();

@@ -1,5 +1,7 @@
 #include "bulk/chunk_reader.h"
 
+#include "util/thread_name.h"
+
 namespace billsim::bulk {
 
 ChunkReader::ChunkReader(std::unique_ptr<EventReader> reader, uint32_t chunk_events,
@@ -8,7 +10,10 @@ ChunkReader::ChunkReader(std::unique_ptr<EventReader> reader, uint32_t chunk_eve
       chunk_events_(chunk_events),
       depth_(depth),
       reader_(std::move(reader)),
-      thread_([this] { Run(); }) {}
+      thread_([this] {
+        SetThreadName("bs-chunk-read");
+        Run();
+      }) {}
 
 ChunkReader::~ChunkReader() {
   {

@@ -16,6 +16,7 @@
 #include "log/event_stream.h"
 #include "replay/replayer.h"
 #include "report/format.h"
+#include "util/thread_name.h"
 
 namespace billsim::bulk {
 
@@ -40,7 +41,10 @@ class Output {
       }
       owned_ = true;
     }
-    writer_ = std::thread([this] { Run(); });
+    writer_ = std::thread([this] {
+      SetThreadName("bs-export");
+      Run();
+    });
     return Status::Ok();
   }
   ~Output() {

@@ -40,6 +40,7 @@
 #include "log/batch_codec.h"
 #include "server/bounded_queue.h"
 #include "server/server_metrics.h"
+#include "util/thread_name.h"
 
 namespace billsim::cluster {
 
@@ -132,10 +133,19 @@ class Gateway final : public server::Backend {
   }
 
   void Start() override {
-    router_ = std::thread([this] { RouterLoop(); });
+    router_ = std::thread([this] {
+      SetThreadName("bs-router");
+      RouterLoop();
+    });
     const uint32_t n = std::min(partitions_, kMaxSenders);
-    for (uint32_t k = 0; k < n; ++k) senders_.emplace_back([this, k, n] { SenderLoop(k, n); });
-    poller_ = std::thread([this] { PollerLoop(); });
+    for (uint32_t k = 0; k < n; ++k) senders_.emplace_back([this, k, n] {
+      SetThreadName("bs-gw-sender");
+      SenderLoop(k, n);
+    });
+    poller_ = std::thread([this] {
+      SetThreadName("bs-poller");
+      PollerLoop();
+    });
   }
 
   Push Submit(Work& work) override {

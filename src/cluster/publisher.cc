@@ -13,6 +13,7 @@
 #include "cluster/partition.h"
 #include "log/batch_codec.h"
 #include "util/assert.h"
+#include "util/thread_name.h"
 
 namespace billsim::cluster {
 
@@ -30,7 +31,10 @@ Publisher::Publisher(NatsClient* nats, uint32_t partitions, uint32_t batch_event
       pending_(partitions),
       senders_(std::min(partitions, kMaxSenders)) {
   BILLSIM_ASSERT(partitions > 0 && partitions <= kMaxPartitions && batch_events > 0);
-  for (Sender& s : senders_) s.thread = std::thread([this, &s] { SenderLoop(&s); });
+  for (Sender& s : senders_) s.thread = std::thread([this, &s] {
+    SetThreadName("bs-publisher");
+    SenderLoop(&s);
+  });
 }
 
 Publisher::~Publisher() {

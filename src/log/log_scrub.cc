@@ -10,6 +10,7 @@
 #include "log/log_check.h"
 #include "util/assert.h"
 #include "util/status.h"
+#include "util/thread_name.h"
 
 namespace billsim::log {
 
@@ -34,6 +35,7 @@ void LogScrubber::Start(const std::string& dir, uint64_t through_seq,
     state_.through_seq = through_seq;
   }
   thread_ = std::thread([this, dir, through_seq, bytes_per_sec_max] {
+    SetThreadName("bs-scrub");
     Run(dir, through_seq, bytes_per_sec_max);
   });
 }

@@ -1,6 +1,7 @@
 #include "log/read_ahead.h"
 
 #include "util/assert.h"
+#include "util/thread_name.h"
 
 namespace billsim::log {
 
@@ -21,7 +22,10 @@ Status ReadAheadStream::Open(const std::string& dir, LogReader::Options options,
   Status st = stream_.Open(dir, options);
   if (st.ok() && from_seq > 1) st = stream_.Seek(from_seq);
   if (!st.ok()) return st;
-  worker_ = std::thread([this] { Work(); });
+  worker_ = std::thread([this] {
+    SetThreadName("bs-read-ahead");
+    Work();
+  });
   return Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 #include "log/format.h"
 #include "server/live_queries.h"
 #include "sim/forecast.h"
+#include "util/thread_name.h"
 
 namespace billsim::server {
 
@@ -90,7 +91,10 @@ Status CommitPipeline::Open() {
 }
 
 void CommitPipeline::Start() {
-  committer_ = std::thread([this] { CommitterLoop(); });
+  committer_ = std::thread([this] {
+    SetThreadName("bs-committer");
+    CommitterLoop();
+  });
 }
 
 Push CommitPipeline::Submit(Work& work) {
@@ -116,7 +120,10 @@ void CommitPipeline::Publish(uint64_t seq) {
 // --- The committer --------------------------------------------------------------
 
 void CommitPipeline::CommitterLoop() {
-  if (pipelined_) syncer_ = std::thread([this] { SyncerLoop(); });
+  if (pipelined_) syncer_ = std::thread([this] {
+    SetThreadName("bs-syncer");
+    SyncerLoop();
+  });
   std::vector<Work> group;
   const bool interval = options_.fsync.mode == log::FsyncPolicy::Mode::kInterval;
   const auto wait = std::chrono::milliseconds(

@@ -12,6 +12,7 @@
 #include "history/statement.h"
 #include "history/timeline.h"
 #include "net/frame.h"
+#include "util/thread_name.h"
 
 namespace billsim::server {
 
@@ -35,9 +36,15 @@ Status QueryService::Start() {
   Status st = history::HistoryIndex::Open(options_.log_dir, io, &index_);
   if (!st.ok()) return st;
   covered_ = index_->covered_seq();
-  indexer_ = std::thread([this] { IndexerLoop(); });
+  indexer_ = std::thread([this] {
+    SetThreadName("bs-indexer");
+    IndexerLoop();
+  });
   for (uint32_t i = 0; i < options_.query_threads; ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this] {
+      SetThreadName("bs-query");
+      WorkerLoop();
+    });
   }
   return Status::Ok();
 }

@@ -25,6 +25,7 @@
 #include "report/json.h"
 #include "stress/stress_workload.h"
 #include "util/assert.h"
+#include "util/thread_name.h"
 
 namespace billsim::stress {
 
@@ -561,6 +562,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
   std::thread progress;
   if (o.progress) {
     progress = std::thread([&] {
+      SetThreadName("stress-progress");
       uint64_t last_acked = counters.acked;
       auto last = Clock::now();
       while (!done) {
@@ -582,6 +584,7 @@ Status RunStress(const StressOptions& o, StressReport* r) {
     std::vector<std::thread> threads;
     for (uint32_t c = 0; c < o.connections; ++c) {
       threads.emplace_back([&, c] {
+        SetThreadName("stress-conn");
         Worker worker(o, &pacer, &counters, true);
         worker.Run(source, std::max<uint32_t>(1, o.pipeline), &results[c]);
       });
