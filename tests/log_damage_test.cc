@@ -65,9 +65,9 @@ fs::path ScratchRoot() {
 }
 
 // Damage cases are many small logs: they live under ScratchRoot().
-class TempDir : public test_support::TempDir {
+class ScratchDir : public test_support::TempDir {
  public:
-  TempDir() : test_support::TempDir(ScratchRoot()) {}
+  ScratchDir() : test_support::TempDir(ScratchRoot()) {}
 };
 
 using test_support::CaptureLog;
@@ -196,9 +196,7 @@ FullRead ReadWholeLog(const std::string& dir) {
   return out;
 }
 
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using test_support::Contains;
 
 enum class Fault { kFlip, kTruncate, kIndex };
 
@@ -449,7 +447,7 @@ TEST(LogDamageTest, RandomBitFlipsAndTruncationsAreCutAtTheTailOrRefused) {
   const uint64_t seed = DamageSeed();
   std::printf("[ seed     ] BILLSIM_DAMAGE_SEED=%llu\n", static_cast<unsigned long long>(seed));
   SCOPED_TRACE("BILLSIM_DAMAGE_SEED=" + std::to_string(seed));
-  TempDir tmp;
+  ScratchDir tmp;
   const PristineLog log = BuildLog(tmp.sub("pristine"), 6 << 10, 60, seed);
   ASSERT_GE(log.segments.size(), 4u);
   for (const auto& s : log.segments) ASSERT_GE(s.batches.size(), 2u) << "want several batches";
@@ -512,7 +510,7 @@ TEST(LogDamageTest, RandomBitFlipsAndTruncationsAreCutAtTheTailOrRefused) {
 // Every single truncation point of the last segment: the log always ends at
 // the last whole batch before the cut (a torn write, cut on recovery).
 TEST(LogDamageTest, EveryTruncationOfTheLastSegmentIsCutToTheLastWholeBatch) {
-  TempDir tmp;
+  ScratchDir tmp;
   const PristineLog log = BuildLog(tmp.sub("pristine"), 1 << 20, 6, 17);
   ASSERT_EQ(log.segments.size(), 1u);
   const Segment& s = log.segments[0];
@@ -534,7 +532,7 @@ TEST(LogDamageTest, EveryTruncationOfTheLastSegmentIsCutToTheLastWholeBatch) {
 // torn tail (issue #9: "a bit flip inside the last complete, acknowledged
 // batch is cut as a torn tail"; this test expected the cut before).
 TEST(LogDamageTest, EveryBitFlipInTheLastCompleteBatchIsRefusedNotCut) {
-  TempDir tmp;
+  ScratchDir tmp;
   const PristineLog log = BuildLog(tmp.sub("pristine"), 1 << 20, 6, 17);
   ASSERT_EQ(log.segments.size(), 1u);
   const Batch& b = log.segments[0].batches.back();
@@ -556,7 +554,7 @@ TEST(LogDamageTest, EveryBitFlipInTheLastCompleteBatchIsRefusedNotCut) {
 // An index is derived data: damaged or missing, it is rebuilt, and a reader
 // that seeks through a damaged one still finds the right batch.
 TEST(LogDamageTest, DamagedIndexesAreRebuiltNotCorruption) {
-  TempDir tmp;
+  ScratchDir tmp;
   const PristineLog log = BuildLog(tmp.sub("pristine"), 6 << 10, 40, 23);
   ASSERT_GE(log.segments.size(), 3u);
   std::mt19937_64 rng(5);
@@ -597,7 +595,7 @@ TEST(LogDamageTest, DamagedIndexesAreRebuiltNotCorruption) {
 // Replay, the log's main reader, refuses damage in a sealed segment (which
 // Open does not read) naming segment and offset, and stops at a torn tail.
 TEST(LogDamageTest, ReplayRefusesDamageInASealedSegmentAndStopsAtATornTail) {
-  TempDir tmp;
+  ScratchDir tmp;
   const PristineLog log = BuildLog(tmp.sub("pristine"), 4 << 10, 30, 31, /*clock_events=*/true);
   ASSERT_GE(log.segments.size(), 3u);
   {

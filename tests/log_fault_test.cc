@@ -42,6 +42,7 @@
 #include "log/log_writer.h"
 #include "replay/snapshot_store.h"
 #include "test_support.h"
+#include "wire_events.h"
 
 namespace billsim::log {
 namespace {
@@ -51,12 +52,8 @@ using test_support::FaultEnv;
 using test_support::TempDir;
 using test_support::Batches;
 
-constexpr int64_t kT0 = 1'768'435'200'000'000;  // 2026-01-15T00:00:00Z
+using wire_events::kT0;
 
-uint64_t BaseSeed() {
-  if (const char* s = std::getenv("BILLSIM_FAULT_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 // A batch of deliveries with the given event ids.
 void Build(const std::vector<uint64_t>& ids, BatchBuilder* builder) {
@@ -176,7 +173,7 @@ void CrashRounds(uint64_t seed, uint64_t segment_bytes) {
 }
 
 TEST(LogFaultTest, EveryAcknowledgedBatchSurvivesSimulatedCrashes) {
-  const uint64_t base = BaseSeed();
+  const uint64_t base = test_support::FaultSeed();
   std::printf("log fault crash test: BILLSIM_FAULT_SEED=%llu\n",
               static_cast<unsigned long long>(base));
   CaptureLog quiet;  // recovery warns on every cut and rebuild
@@ -187,7 +184,7 @@ TEST(LogFaultTest, EveryAcknowledgedBatchSurvivesSimulatedCrashes) {
 }
 
 TEST(LogFaultTest, EveryAcknowledgedBatchSurvivesSimulatedCrashesAcrossSegmentRolls) {
-  const uint64_t base = BaseSeed();
+  const uint64_t base = test_support::FaultSeed();
   std::printf("log fault crash test (rolls): BILLSIM_FAULT_SEED=%llu\n",
               static_cast<unsigned long long>(base));
   CaptureLog quiet;

@@ -21,6 +21,7 @@
 #include "log/log_dir.h"
 #include "log/log_writer.h"
 #include "test_support.h"
+#include "wire_events.h"
 
 namespace billsim::log {
 namespace {
@@ -31,7 +32,7 @@ using test_support::CaptureLog;
 using test_support::FaultEnv;
 using test_support::TempDir;
 
-constexpr int64_t kT0 = 1'768'435'200'000'000;  // 2026-01-15T00:00:00Z
+using wire_events::kT0;
 
 // Appends a batch of deliveries with ids first..first+n-1; their ids join *ids.
 Status AppendIds(LogWriter* writer, uint64_t first, uint64_t n, Batches* ids) {
@@ -325,10 +326,6 @@ TEST(LogStageTest, AStageNeverReplacesASegment) {
   }
 }
 
-uint64_t BaseSeed() {
-  if (const char* s = std::getenv("BILLSIM_FAULT_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 // The power goes at every mutating operation of a stage and its commit in
 // turn (file creations, writes, syncs, renames, the directory sync), with
@@ -336,7 +333,7 @@ uint64_t BaseSeed() {
 // before the stage, or that and the whole stage; never a part of it. Once
 // CommitStage returned OK, the whole stage.
 TEST(LogStageTest, ACrashAnywhereInAStageLeavesAllOfItOrNone) {
-  const uint64_t seed = BaseSeed();
+  const uint64_t seed = test_support::FaultSeed();
   std::printf("log stage crash test: BILLSIM_FAULT_SEED=%llu\n",
               static_cast<unsigned long long>(seed));
   SCOPED_TRACE("seed " + std::to_string(seed) + " (BILLSIM_FAULT_SEED)");

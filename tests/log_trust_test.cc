@@ -39,9 +39,7 @@ using test_support::TempDir;
 using test_support::ReadBytes;
 using test_support::WriteBytes;
 
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using test_support::Contains;
 
 // Every file of the log directory (segments, indexes, snapshots) by name.
 std::vector<std::pair<std::string, std::string>> Files(const std::string& dir) {

@@ -26,6 +26,7 @@
 #include "net/client.h"
 #include "server/server.h"
 #include "test_support.h"
+#include "wire_events.h"
 
 namespace billsim::server {
 namespace {
@@ -36,8 +37,8 @@ using test_support::CaptureLog;
 using test_support::FaultEnv;
 using test_support::TempDir;
 
-constexpr int64_t kT0 = 1'768'435'200'000'000;  // 2026-01-15T00:00:00Z
-constexpr int64_t kUnit = 1'000'000;
+using wire_events::kT0;
+using wire_events::kUnit;
 
 v1::Event NewEvent(uint64_t id, int64_t time_us) {
   v1::Event e;

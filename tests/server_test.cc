@@ -36,8 +36,8 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-constexpr int64_t kT0 = 1'768'435'200'000'000;  // 2026-01-15T00:00:00Z
-constexpr int64_t kUnit = 1'000'000;
+using wire_events::kT0;
+using wire_events::kUnit;
 
 using TempDir = test_support::TempDir;
 

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -94,6 +95,17 @@ inline std::string ReadBytes(const std::string& path) {
 inline void WriteBytes(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
+}
+
+inline bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// The seed of a randomized fault test: BILLSIM_FAULT_SEED if set (to
+// replay a failure the test printed), else a fresh one.
+inline uint64_t FaultSeed() {
+  if (const char* s = std::getenv("BILLSIM_FAULT_SEED")) return std::strtoull(s, nullptr, 10);
+  return std::random_device{}();
 }
 
 }  // namespace billsim::test_support

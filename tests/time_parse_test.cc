@@ -27,7 +27,7 @@ int64_t Parsed(const std::string& text) {
 }
 
 // The refusal's message, which must name the option and the value.
-std::string Refusal(const std::string& text) {
+std::string RefusalOf(const std::string& text) {
   int64_t us = -42;
   const Status st = ParseTimeUs(text, "--as-of", &us);
   EXPECT_FALSE(st.ok()) << text << " was accepted as " << us;
@@ -57,44 +57,44 @@ TEST(ParseTimeUsTest, AcceptsTheWholeDocumentedRange) {
 }
 
 TEST(ParseTimeUsTest, RefusesDatesThatDoNotExistInsteadOfNormalising) {
-  Refusal("2026-02-30");            // was 2026-03-02
-  Refusal("2026-13-45");            // was 2027-02-14
-  Refusal("2025-02-29");            // not a leap year
-  Refusal("2026-01-15T24:00:00Z");
-  Refusal("2026-01-15T09:60:00Z");
-  Refusal("2026-00-10");
+  RefusalOf("2026-02-30");            // was 2026-03-02
+  RefusalOf("2026-13-45");            // was 2027-02-14
+  RefusalOf("2025-02-29");            // not a leap year
+  RefusalOf("2026-01-15T24:00:00Z");
+  RefusalOf("2026-01-15T09:60:00Z");
+  RefusalOf("2026-00-10");
 }
 
 TEST(ParseTimeUsTest, RefusesTrailingTextAndMissingZones) {
-  Refusal("2026-01-15T09:30:00Zjunk");
-  Refusal("2026-01-15T09:30:00");   // no zone: no instant
-  Refusal("2026-01-15T09:30Z");
-  Refusal("2026-01-15 09:30:00Z");
-  Refusal(" 2026-01-15");
-  Refusal("2026-01-15 ");
-  Refusal("2026-01-15x");
-  Refusal("2026-1-15");
-  Refusal("+2026-01-15");
-  Refusal("yesterday");
-  Refusal("");
-  Refusal("12abc");
-  Refusal("infinite-future");
-  Refusal("2026-01-15T09:30:00.Z");
-  Refusal("2026-01-15T09:30:00+0100");
+  RefusalOf("2026-01-15T09:30:00Zjunk");
+  RefusalOf("2026-01-15T09:30:00");   // no zone: no instant
+  RefusalOf("2026-01-15T09:30Z");
+  RefusalOf("2026-01-15 09:30:00Z");
+  RefusalOf(" 2026-01-15");
+  RefusalOf("2026-01-15 ");
+  RefusalOf("2026-01-15x");
+  RefusalOf("2026-1-15");
+  RefusalOf("+2026-01-15");
+  RefusalOf("yesterday");
+  RefusalOf("");
+  RefusalOf("12abc");
+  RefusalOf("infinite-future");
+  RefusalOf("2026-01-15T09:30:00.Z");
+  RefusalOf("2026-01-15T09:30:00+0100");
 }
 
 TEST(ParseTimeUsTest, RefusesTimesOutsideTheDocumentedRange) {
-  EXPECT_NE(Refusal("9223372036854775807").find("2200-01-01"), std::string::npos);
-  EXPECT_NE(Refusal(std::to_string(kTimeMaxUs + 1)).find("2200-01-01"), std::string::npos);
-  Refusal("2200-01-01T00:00:00.000001Z");
-  Refusal("9999-12-31");
-  Refusal("99999999999999999999");  // past int64
-  Refusal("-1");
-  Refusal("1969-12-31T23:59:59Z");
+  EXPECT_NE(RefusalOf("9223372036854775807").find("2200-01-01"), std::string::npos);
+  EXPECT_NE(RefusalOf(std::to_string(kTimeMaxUs + 1)).find("2200-01-01"), std::string::npos);
+  RefusalOf("2200-01-01T00:00:00.000001Z");
+  RefusalOf("9999-12-31");
+  RefusalOf("99999999999999999999");  // past int64
+  RefusalOf("-1");
+  RefusalOf("1969-12-31T23:59:59Z");
 }
 
 TEST(ParseTimeUsTest, RefusesPrecisionBeyondAMicrosecond) {
-  EXPECT_NE(Refusal("2026-01-15T09:30:00.0000001Z").find("microsecond"), std::string::npos);
+  EXPECT_NE(RefusalOf("2026-01-15T09:30:00.0000001Z").find("microsecond"), std::string::npos);
   EXPECT_EQ(Parsed("2026-01-15T09:30:00.123456000Z"), k20260115 + 34'200'123'456);
 }
 
