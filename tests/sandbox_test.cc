@@ -358,7 +358,9 @@ TEST(SandboxCallTest, HostileParametersAreAnsweredNeverThrownOn) {
     } else {
       ASSERT_NO_THROW(step = Start(call, method, "/open_api/v1.3/" + path, junk));
     }
-    if (!step.request.has_value()) ASSERT_NO_THROW(Body(step.answer));
+    if (!step.request.has_value()) {
+      ASSERT_NO_THROW(Body(step.answer));
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -149,11 +150,21 @@ std::vector<std::string> ThreadNames() {
 
 TEST_F(ServerTest, ItsThreadsAreNamedByRole) {
   StartServer();
-  const std::vector<std::string> names = ThreadNames();
-  for (const char* role : {"bs-committer", "bs-indexer", "bs-query"}) {
-    EXPECT_NE(std::find(names.begin(), names.end(), role), names.end())
-        << role << " missing from " << ::testing::PrintToString(names);
+  // A thread names itself when it starts running, which may be a little
+  // after Start returned.
+  const char* const roles[] = {"bs-committer", "bs-indexer", "bs-query"};
+  auto all_named = [&roles](const std::vector<std::string>& names) {
+    return std::all_of(std::begin(roles), std::end(roles), [&names](const char* role) {
+      return std::find(names.begin(), names.end(), role) != names.end();
+    });
+  };
+  std::vector<std::string> names = ThreadNames();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!all_named(names) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+    names = ThreadNames();
   }
+  EXPECT_TRUE(all_named(names)) << ::testing::PrintToString(names);
   std::thread([] {
     SetThreadName("a-name-of-twenty-chars");
     char got[32] = {};
