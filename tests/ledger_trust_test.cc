@@ -12,7 +12,7 @@ namespace billsim::testing {
 namespace {
 
 using v1::DeliveryReported;
-constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
 #define EXPECT_REFUSED(expr, field_name)                                 \
   do {                                                                   \
@@ -25,16 +25,16 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
 TEST_F(LedgerTest, TwoDepositsOfInt64MaxAreRefusedNotWrapped) {
   OpenFunded(0);
-  EXPECT_REFUSED(Deposit("a1", kMax), "cash_deposited.amount_micros");
-  EXPECT_REFUSED(Deposit("a1", kMax), "cash_deposited.amount_micros");
+  EXPECT_REFUSED(Deposit("a1", kInt64Max), "cash_deposited.amount_micros");
+  EXPECT_REFUSED(Deposit("a1", kInt64Max), "cash_deposited.amount_micros");
   EXPECT_EQ(Bal().cash_balance(), 0);
 }
 
 TEST_F(LedgerTest, TwoGrantsOfInt64MaxAreRefusedNotWrapped) {
   OpenFunded(0);
-  EXPECT_REFUSED(GrantCredit("a1", "g1", kMax, kT0 + kDay),
+  EXPECT_REFUSED(GrantCredit("a1", "g1", kInt64Max, kT0 + kDay),
                  "credit_granted.amount_micros");
-  EXPECT_REFUSED(GrantCredit("a1", "g2", kMax, kT0 + kDay),
+  EXPECT_REFUSED(GrantCredit("a1", "g2", kInt64Max, kT0 + kDay),
                  "credit_granted.amount_micros");
   EXPECT_EQ(Bal().grant_balance(), 0);
 }
@@ -56,12 +56,12 @@ TEST_F(LedgerTest, DepositsPastTheAccountFundsBoundAreRefusedNamingTheOverflow) 
 
 TEST_F(LedgerTest, CpcPricedAtInt64MaxAndInt64MaxClicksAreRefused) {
   OpenFunded(100 * kUnit);
-  EXPECT_REFUSED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, kMax,
+  EXPECT_REFUSED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, kInt64Max,
                                 v1::BUDGET_MODE_INFINITE, 0),
                  "campaign_created.price_micros");
   EnabledCpc("c2", kAmountMaxMicros);
-  EXPECT_REFUSED(Clicks("c2", kMax), "delivery_reported.count");
-  EXPECT_REFUSED(Clicks("c2", kMax, /*fault=*/true), "delivery_reported.count");
+  EXPECT_REFUSED(Clicks("c2", kInt64Max), "delivery_reported.count");
+  EXPECT_REFUSED(Clicks("c2", kInt64Max, /*fault=*/true), "delivery_reported.count");
   const auto spend = ledger_.Spend("c2");
   ASSERT_TRUE(spend.has_value());
   EXPECT_EQ(spend->billed_units(), 0);
@@ -86,10 +86,10 @@ TEST_F(LedgerTest, ColumnarDeliveryOfInt64MaxUnitsIsRefusedOnTheFastPath) {
   f.time_us = now_;
   f.campaign = ledger_.FindCampaign("c1");
   f.kind = DeliveryReported::CLICK;
-  f.count = kMax;
+  f.count = kInt64Max;
   EXPECT_EQ(ledger_.ApplyDelivery(f, nullptr).outcome, Ledger::Outcome::kRejected);
   f.count = 1;
-  f.time_us = kMax;
+  f.time_us = kInt64Max;
   EXPECT_EQ(ledger_.ApplyDelivery(f, nullptr).outcome, Ledger::Outcome::kRejected);
   EXPECT_TRUE(ledger_.CheckInvariants().ok());
 }
@@ -100,7 +100,7 @@ TEST_F(LedgerTest, AnEventStampedInt64MaxIsRefusedAndLaterDayCampaignsStillEnabl
   OpenFunded(200 * kUnit);
   ASSERT_APPLIED(CreateCampaign("c1", v1::BILLING_EVENT_CPC, 1 * kUnit,
                                 v1::BUDGET_MODE_DAY, 50 * kUnit));
-  now_ = kMax;
+  now_ = kInt64Max;
   EXPECT_REFUSED(Apply(MakeAdvance()), "time_us");
   EXPECT_REFUSED(Clicks("c1", 1), "time_us");
   now_ = kTimeMaxUs + 1;
@@ -115,7 +115,7 @@ TEST_F(LedgerTest, AnEventStampedInt64MaxIsRefusedAndLaterDayCampaignsStillEnabl
 
 TEST_F(LedgerTest, AGrantExpiringAfterTheTimeBoundIsRefused) {
   OpenFunded(0);
-  EXPECT_REFUSED(GrantCredit("a1", "g1", kUnit, kMax), "credit_granted.expires_at_us");
+  EXPECT_REFUSED(GrantCredit("a1", "g1", kUnit, kInt64Max), "credit_granted.expires_at_us");
   EXPECT_REFUSED(GrantCredit("a1", "g1", kUnit, kTimeMaxUs + 1),
                  "credit_granted.expires_at_us");
   EXPECT_APPLIED(GrantCredit("a1", "g1", kUnit, kTimeMaxUs));
@@ -294,9 +294,9 @@ TEST_F(LedgerTest, RestoringAStateWithValuesOutOfRangeIsRefusedNotAnAbort) {
     return !fresh.RestoreState(s).ok();
   };
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_campaigns(0)->set_billed_units(-5); }));
-  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_campaigns(0)->set_price(kMax); }));
-  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_cash(kMax); }));
-  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_clock_us(kMax); }));
+  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_campaigns(0)->set_price(kInt64Max); }));
+  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_cash(kInt64Max); }));
+  EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_clock_us(kInt64Max); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->set_utc_offset_minutes(1 << 30); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->clear_holding(); }));
   EXPECT_TRUE(refused([](v1::LedgerState* s) { s->mutable_accounts(0)->add_holding(0); }));

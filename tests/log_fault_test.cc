@@ -54,7 +54,6 @@ using test_support::Batches;
 
 using wire_events::kT0;
 
-
 // A batch of deliveries with the given event ids.
 void Build(const std::vector<uint64_t>& ids, BatchBuilder* builder) {
   builder->Clear();

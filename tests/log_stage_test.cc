@@ -326,7 +326,6 @@ TEST(LogStageTest, AStageNeverReplacesASegment) {
   }
 }
 
-
 // The power goes at every mutating operation of a stage and its commit in
 // turn (file creations, writes, syncs, renames, the directory sync), with
 // unsynced bytes dropped or torn: after recovery the log holds what it held

@@ -10,8 +10,8 @@
 namespace billsim {
 namespace {
 
-constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 
 TEST(MulDivFloorTest, RoundsTheQuotientDown) {
   EXPECT_EQ(MulDivFloor(7, 3, 2), 10);  // 21 / 2 = 10.5
@@ -21,24 +21,24 @@ TEST(MulDivFloorTest, RoundsTheQuotientDown) {
 }
 
 TEST(MulDivFloorTest, ZeroFactorGivesZero) {
-  EXPECT_EQ(MulDivFloor(0, kMax, 1), 0);
-  EXPECT_EQ(MulDivFloor(kMax, 0, 7), 0);
+  EXPECT_EQ(MulDivFloor(0, kInt64Max, 1), 0);
+  EXPECT_EQ(MulDivFloor(kInt64Max, 0, 7), 0);
 }
 
 TEST(MulDivFloorTest, ProductBeyondSixtyFourBitsIsStillExact) {
   // 1e18 * 1e6 overflows int64 by far; the quotient does not.
   EXPECT_EQ(MulDivFloor(1'000'000'000'000'000'000, 1'000'000, 1'000'000'000),
             1'000'000'000'000'000);
-  EXPECT_EQ(MulDivFloor(kMax, kMax, kMax), kMax);
-  EXPECT_EQ(MulDivFloor(kMax, 3, 4), (kMax / 4) * 3 + (kMax % 4) * 3 / 4);
+  EXPECT_EQ(MulDivFloor(kInt64Max, kInt64Max, kInt64Max), kInt64Max);
+  EXPECT_EQ(MulDivFloor(kInt64Max, 3, 4), (kInt64Max / 4) * 3 + (kInt64Max % 4) * 3 / 4);
   // (2^63 - 1) * 1000 / 1001, floored.
-  const __int128 exact = static_cast<__int128>(kMax) * 1000 / 1001;
-  EXPECT_EQ(MulDivFloor(kMax, 1000, 1001), static_cast<int64_t>(exact));
+  const __int128 exact = static_cast<__int128>(kInt64Max) * 1000 / 1001;
+  EXPECT_EQ(MulDivFloor(kInt64Max, 1000, 1001), static_cast<int64_t>(exact));
 }
 
 TEST(MulDivFloorTest, SaturatesAtInt64Max) {
-  EXPECT_EQ(MulDivFloor(kMax, 2, 1), kMax);
-  EXPECT_EQ(MulDivFloor(kMax, kMax, 1), kMax);
+  EXPECT_EQ(MulDivFloor(kInt64Max, 2, 1), kInt64Max);
+  EXPECT_EQ(MulDivFloor(kInt64Max, kInt64Max, 1), kInt64Max);
 }
 
 TEST(MulDivFloorTest, CumulativeFloorsTelescopeToTheWholeCharge) {
@@ -70,8 +70,8 @@ TEST(FormatMicrosTest, NegativeAmountsPutTheSignFirst) {
 }
 
 TEST(FormatMicrosTest, ExtremesFormat) {
-  EXPECT_EQ(FormatMicros(kMax), "9223372036854.775807");
-  EXPECT_EQ(FormatMicros(kMin), "-9223372036854.775808");
+  EXPECT_EQ(FormatMicros(kInt64Max), "9223372036854.775807");
+  EXPECT_EQ(FormatMicros(kInt64Min), "-9223372036854.775808");
 }
 
 TEST(FormatTimeTest, EpochIsMidnightUtc) {

@@ -23,6 +23,7 @@
 #include "cli/options.h"
 #include "http/http_client.h"
 #include "net/client.h"
+#include "util/thread_name.h"
 
 namespace billsim::cli {
 
@@ -66,7 +67,12 @@ Ingest RunConnections(size_t connections, const SendFn& send) {
   std::vector<Ingest> parts(connections);
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
-  for (size_t c = 0; c < connections; ++c) threads.emplace_back([&, c] { send(c, &parts[c]); });
+  for (size_t c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      SetThreadName("bench-conn");
+      send(c, &parts[c]);
+    });
+  }
   for (auto& t : threads) t.join();
   out.seconds = Seconds(Clock::now() - t0);
   for (const Ingest& p : parts) {

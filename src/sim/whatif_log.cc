@@ -12,6 +12,7 @@
 #include "log/read_ahead.h"
 #include "replay/batch_applier.h"
 #include "replay/snapshot_store.h"
+#include "util/thread_name.h"
 
 namespace billsim::sim {
 
@@ -100,7 +101,11 @@ class SideVisitor final : public log::BatchVisitor {
 // caller runs the actual side: one hand-over per batch.
 class WhatIfThread {
  public:
-  explicit WhatIfThread(SideVisitor* visitor) : visitor_(visitor), thread_([this] { Loop(); }) {}
+  explicit WhatIfThread(SideVisitor* visitor)
+      : visitor_(visitor), thread_([this] {
+          SetThreadName("bs-whatif");
+          Loop();
+        }) {}
   ~WhatIfThread() {
     {
       std::lock_guard lock(mu_);

@@ -103,7 +103,10 @@ void SetBatch(const log::BatchBuilder& builder, v1::Request* request) {
 class SetupFeed {
  public:
   SetupFeed(StressWorkload* workload, uint32_t batch)
-      : thread_([this, workload, batch] { Make(workload, batch); }) {}
+      : thread_([this, workload, batch] {
+          SetThreadName("stress-setup");
+          Make(workload, batch);
+        }) {}
   ~SetupFeed() {
     {
       std::lock_guard lock(mu_);

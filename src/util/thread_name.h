@@ -1,8 +1,10 @@
 // SetThreadName: names the calling thread, as `top -H`, `perf` and gdb show
 // it (Linux keeps 15 characters; a longer name is cut, not refused). Every
-// thread billsim starts calls it first, so a profile of the server says
+// std::thread billsim starts calls it first, so a profile of the server says
 // which of its threads (committer, syncer, indexer, query workers, scrub)
-// takes the time.
+// takes the time. The network thread and Asio's pools (the server's HTTP
+// body translation and forecasts, the gateway's queries) keep the program's
+// name.
 #ifndef BILLSIM_UTIL_THREAD_NAME_H_
 #define BILLSIM_UTIL_THREAD_NAME_H_
 
