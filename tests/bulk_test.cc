@@ -2,10 +2,15 @@
 // Protobuf's parser, the export's delivery bytes against ToJson, gzip and
 // zstd streams, the line reader's bounds, and CSV cells.
 
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <future>
 #include <random>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -471,6 +476,40 @@ TEST(BulkChunks, DroppedEarlyStopsTheThread) {
     bool done = false;
     for (int i = 0; i < taken; ++i) ASSERT_TRUE(chunks.Next(&chunk, &done).ok());
   }  // each destructor returns while the thread waits for room
+}
+
+// A pipe whose writer has gone quiet (a producer that stalls, `tail -f`):
+// dropping the reader, as `log append` and `client` do when they stop on
+// an error, must not wait for more input. The thread is in read() then;
+// the destructor used to join it and hang until the writer wrote a whole
+// chunk more or closed the pipe.
+TEST(BulkChunks, DroppedWhileThePipeIsSilentReturns) {
+  for (const bool compressed : {false, true}) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    std::string first = DeliveryLines(1, 10);
+    if (compressed) {
+      std::string packed;
+      ASSERT_TRUE(Compress(Compression::kZstd, first, 3, &packed).ok());
+      first = packed;
+    }
+    ASSERT_EQ(::write(fds[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+    std::unique_ptr<EventReader> reader;
+    // Open reads the magic from the pipe; the writer stays open and silent.
+    ReaderOptions options;
+    options.format = Format::kJsonLines;
+    ASSERT_TRUE(EventReader::Open("/dev/fd/" + std::to_string(fds[0]), options, &reader).ok());
+    auto chunks = std::make_unique<ChunkReader>(std::move(reader), 1000, 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // into read()
+    auto dropped = std::async(std::launch::async, [&] { chunks.reset(); });
+    const bool returned =
+        dropped.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    ::close(fds[1]);  // lets a hung destructor end, so the test can fail
+    dropped.wait();
+    ::close(fds[0]);
+    EXPECT_TRUE(returned) << (compressed ? "zstd" : "plain")
+                          << ": the destructor waited for the silent pipe";
+  }
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ ChunkReader::~ChunkReader() {
     stop_ = true;
   }
   cv_.notify_all();
+  // The thread may be waiting for input that never comes (a silent pipe):
+  // that read ends now. The reader is otherwise the thread's; Cancel is
+  // the one call safe beside its Read.
+  reader_->Cancel();
   thread_.join();
 }
 

@@ -33,7 +33,10 @@ class ChunkReader {
   };
 
   ChunkReader(std::unique_ptr<EventReader> reader, uint32_t chunk_events, size_t depth = 3);
-  ~ChunkReader();  // stops the thread after the chunk it is reading
+  // Stops the thread: at once if it waits for room or for input (a read
+  // of a pipe or terminal is cancelled, EventReader::Cancel), else after
+  // the chunk it is parsing.
+  ~ChunkReader();
   ChunkReader(const ChunkReader&) = delete;
   ChunkReader& operator=(const ChunkReader&) = delete;
 
@@ -49,7 +52,7 @@ class ChunkReader {
   const std::string name_;
   const uint32_t chunk_events_;
   const size_t depth_;
-  std::unique_ptr<EventReader> reader_;  // the thread's alone
+  std::unique_ptr<EventReader> reader_;  // the thread's alone, but for Cancel
 
   std::mutex mu_;
   std::condition_variable cv_;

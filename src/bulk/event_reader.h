@@ -56,6 +56,13 @@ class EventReader {
   Status Read(uint32_t max_events, size_t max_bytes, log::BatchBuilder* batch, uint32_t* added,
               bool* done);
 
+  // Ends a Read waiting for input (a pipe, a terminal) with an error, and
+  // every later one: InputStream::Cancel. Safe from another thread while
+  // Read runs. A scenario was read whole by Open: nothing waits.
+  void Cancel() {
+    if (lines_reader_) lines_reader_->Cancel();
+  }
+
   const std::string& name() const { return name_; }
   Format format() const { return format_; }
   uint64_t lines() const { return lines_; }

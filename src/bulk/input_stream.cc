@@ -1,6 +1,9 @@
 #include "bulk/input_stream.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -16,10 +19,17 @@ namespace {
 constexpr size_t kRawBufferBytes = size_t{256} << 10;
 
 // The file descriptor under every stream, with the bytes already peeked at
-// (the magic) given back first.
+// (the magic) given back first. A read of a pipe or terminal first waits
+// for it or for `cancel` (an eventfd, InputStream::Cancel), whichever is
+// first: a reader stopped from another thread does not wait for input that
+// may never come. A regular file is read at once.
 class Source {
  public:
-  Source(std::string name, int fd, bool owned) : name_(std::move(name)), fd_(fd), owned_(owned) {}
+  Source(std::string name, int fd, bool owned, int cancel)
+      : name_(std::move(name)), fd_(fd), owned_(owned), cancel_(cancel) {
+    struct stat st;
+    waits_ = ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode);
+  }
   ~Source() {
     if (owned_) ::close(fd_);
   }
@@ -35,6 +45,8 @@ class Source {
       *got = k;
       return Status::Ok();
     }
+    Status st = Wait();
+    if (!st.ok()) return st;
     for (;;) {
       const ssize_t r = ::read(fd_, buf, n);
       if (r >= 0) {
@@ -51,6 +63,8 @@ class Source {
     while (peeked_.size() < n) {
       char buf[16];
       size_t got = 0;
+      Status st = Wait();
+      if (!st.ok()) return st;
       for (;;) {
         const ssize_t r = ::read(fd_, buf, n - peeked_.size());
         if (r >= 0) {
@@ -70,9 +84,25 @@ class Source {
   uint64_t bytes() const { return bytes_; }
 
  private:
+  // Until fd_ has something to say (bytes, the end, an error) or the
+  // stream is cancelled.
+  Status Wait() const {
+    if (!waits_) return Status::Ok();
+    for (;;) {
+      pollfd p[2] = {{fd_, POLLIN, 0}, {cancel_, POLLIN, 0}};
+      const int r = ::poll(p, 2, -1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return Status::IOError(name_ + ": poll: " + std::strerror(errno));
+      if (p[1].revents != 0) return Status::IOError(name_ + ": read: cancelled");
+      if (p[0].revents != 0) return Status::Ok();
+    }
+  }
+
   std::string name_;
   int fd_;
   bool owned_;
+  int cancel_;   // InputStream::cancel_fd_, not owned
+  bool waits_;   // not a regular file: Wait before reading
   std::string peeked_;
   size_t peeked_at_ = 0;
   uint64_t bytes_ = 0;
@@ -197,6 +227,18 @@ class ZstdStream : public InputStream {
 
 }  // namespace
 
+InputStream::~InputStream() {
+  if (cancel_fd_ >= 0) ::close(cancel_fd_);
+}
+
+void InputStream::Cancel() {
+  if (cancel_fd_ < 0) return;
+  const uint64_t one = 1;
+  // The count only grows: once set, every later wait sees it. A full
+  // counter (2^64 - 2 cancels) still reads as set.
+  [[maybe_unused]] const ssize_t r = ::write(cancel_fd_, &one, sizeof one);
+}
+
 std::string InputName(const std::string& path) {
   return path == "-" ? std::string("standard input") : path;
 }
@@ -217,25 +259,40 @@ Status InputStream::Open(const std::string& path, std::unique_ptr<InputStream>* 
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::IOError(path + ": cannot open for reading: " + std::strerror(errno));
   }
-  auto src = std::make_unique<Source>(name, fd, path != "-");
+  const int cancel = ::eventfd(0, EFD_CLOEXEC);
+  if (cancel < 0) {
+    const int err = errno;
+    if (path != "-") ::close(fd);
+    return Status::IOError(name + ": eventfd: " + std::strerror(err));
+  }
+  auto src = std::make_unique<Source>(name, fd, path != "-", cancel);
+  // Whichever stream takes src owns `cancel` from here (InputStream's
+  // destructor closes it, after src's, a member of the derived stream).
+  auto adopt = [cancel](InputStream* s) { s->cancel_fd_ = cancel; };
   std::string magic;
   Status st = src->Peek(4, &magic);
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    ::close(cancel);
+    return st;
+  }
   std::unique_ptr<InputStream> stream;
   if (magic.size() >= 2 && magic[0] == '\x1f' && magic[1] == '\x8b') {
     auto gz = std::make_unique<GzipStream>(std::move(src));
+    adopt(gz.get());
     gz->name_ = name;
     st = gz->Init();
     gz->compression_ = Compression::kGzip;
     stream = std::move(gz);
   } else if (magic == std::string_view("\x28\xb5\x2f\xfd", 4)) {
     auto zs = std::make_unique<ZstdStream>(std::move(src));
+    adopt(zs.get());
     zs->name_ = name;
     st = zs->Init();
     zs->compression_ = Compression::kZstd;
     stream = std::move(zs);
   } else {
     stream = std::make_unique<PlainStream>(std::move(src));
+    adopt(stream.get());
   }
   if (!st.ok()) return st;
   stream->name_ = name;

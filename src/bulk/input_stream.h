@@ -28,10 +28,17 @@ class InputStream {
  public:
   // `path` "-" is standard input (not closed by the stream).
   static Status Open(const std::string& path, std::unique_ptr<InputStream>* out);
-  virtual ~InputStream() = default;
+  virtual ~InputStream();
 
   // Reads up to n bytes into buf; *got == 0 only at the end of the input.
   virtual Status Read(char* buf, size_t n, size_t* got) = 0;
+
+  // Ends a Read waiting on a pipe or terminal, and every later one, with
+  // an error ("cancelled"): for a reader on another thread that is being
+  // stopped (ChunkReader). Safe to call from any thread, any number of
+  // times, while a Read runs. A regular file's reads do not wait, so they
+  // finish as usual.
+  void Cancel();
 
   // The name used in messages ("standard input" for "-").
   const std::string& name() const { return name_; }
@@ -43,6 +50,9 @@ class InputStream {
   std::string name_;
   Compression compression_ = Compression::kNone;
   uint64_t raw_bytes_ = 0;
+
+ private:
+  int cancel_fd_ = -1;  // an eventfd, set by Open; Cancel writes to it
 };
 
 // The name of `path` for messages: "standard input" for "-".

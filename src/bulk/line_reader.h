@@ -41,6 +41,8 @@ class LineReader {
   }
 
   const InputStream& input() const { return *in_; }
+  // InputStream::Cancel: safe from another thread while Next runs.
+  void Cancel() { in_->Cancel(); }
   uint64_t bytes() const { return bytes_; }  // uncompressed, read so far
   // Bytes of the lines handed out so far, ends included.
   uint64_t bytes_consumed() const { return consumed_; }
