@@ -234,8 +234,9 @@ InputStream::~InputStream() {
 void InputStream::Cancel() {
   if (cancel_fd_ < 0) return;
   const uint64_t one = 1;
-  // The count only grows: once set, every later wait sees it. A full
-  // counter (2^64 - 2 cancels) still reads as set.
+  // The count only grows: once set, every later wait sees it. The eventfd
+  // is non-blocking, so a full counter (2^64 - 2 cancels) fails the write
+  // instead of blocking, and still reads as set.
   [[maybe_unused]] const ssize_t r = ::write(cancel_fd_, &one, sizeof one);
 }
 
@@ -259,7 +260,7 @@ Status InputStream::Open(const std::string& path, std::unique_ptr<InputStream>* 
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::IOError(path + ": cannot open for reading: " + std::strerror(errno));
   }
-  const int cancel = ::eventfd(0, EFD_CLOEXEC);
+  const int cancel = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (cancel < 0) {
     const int err = errno;
     if (path != "-") ::close(fd);
