@@ -45,6 +45,28 @@ class Source {
       *got = k;
       return Status::Ok();
     }
+    return ReadFd(buf, n, got);
+  }
+
+  // Reads up to n bytes ahead (fewer only at the end) without consuming them.
+  Status Peek(size_t n, std::string* out) {
+    while (peeked_.size() < n) {
+      char buf[16];
+      size_t got = 0;
+      Status st = ReadFd(buf, n - peeked_.size(), &got);
+      if (!st.ok()) return st;
+      if (got == 0) break;
+      peeked_.append(buf, got);
+    }
+    *out = peeked_;
+    return Status::Ok();
+  }
+
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  // One read(2) of fd_, once Wait says it has something to say.
+  Status ReadFd(char* buf, size_t n, size_t* got) {
     Status st = Wait();
     if (!st.ok()) return st;
     for (;;) {
@@ -58,32 +80,6 @@ class Source {
     }
   }
 
-  // Reads up to n bytes ahead (fewer only at the end) without consuming them.
-  Status Peek(size_t n, std::string* out) {
-    while (peeked_.size() < n) {
-      char buf[16];
-      size_t got = 0;
-      Status st = Wait();
-      if (!st.ok()) return st;
-      for (;;) {
-        const ssize_t r = ::read(fd_, buf, n - peeked_.size());
-        if (r >= 0) {
-          got = static_cast<size_t>(r);
-          break;
-        }
-        if (errno != EINTR) return Status::IOError(name_ + ": read: " + std::strerror(errno));
-      }
-      if (got == 0) break;
-      bytes_ += got;
-      peeked_.append(buf, got);
-    }
-    *out = peeked_;
-    return Status::Ok();
-  }
-
-  uint64_t bytes() const { return bytes_; }
-
- private:
   // Until fd_ has something to say (bytes, the end, an error) or the
   // stream is cancelled.
   Status Wait() const {
