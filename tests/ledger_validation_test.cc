@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/descriptor.h>
+
 #include "ledger_fixture.h"
 
 namespace billsim::testing {
@@ -69,6 +71,39 @@ TEST_F(RejectionTest, NegativeTimeIsRefused) {
 
 TEST_F(RejectionTest, AnEventWithoutPayloadIsRefused) {
   ExpectRejected(NewEvent(), "payload");
+}
+
+// Every text field of every payload but a delivery's (whose ids are looked
+// up, and refused when unknown) must be UTF-8: each, set alone to Latin-1,
+// is refused naming it. Found by reflection, so a text field added to a
+// payload later is covered too.
+TEST_F(RejectionTest, TextThatIsNotUtf8IsRefusedInEveryFieldOfEveryPayload) {
+  const google::protobuf::OneofDescriptor* oneof =
+      v1::Event::descriptor()->FindOneofByName("payload");
+  ASSERT_NE(oneof, nullptr);
+  int fields = 0;
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* pf = oneof->field(i);
+    if (pf->name() == "delivery_reported" || pf->message_type() == nullptr) continue;
+    const google::protobuf::Descriptor* d = pf->message_type();
+    for (int k = 0; k < d->field_count(); ++k) {
+      const google::protobuf::FieldDescriptor* f = d->field(k);
+      if (f->type() != google::protobuf::FieldDescriptor::TYPE_STRING) continue;
+      v1::Event e = NewEvent();
+      google::protobuf::Message* m = e.GetReflection()->MutableMessage(&e, pf);
+      const google::protobuf::Reflection* r = m->GetReflection();
+      if (f->is_repeated()) {
+        r->AddString(m, f, "ok");
+        r->AddString(m, f, "caf\xe9");
+      } else {
+        r->SetString(m, f, "caf\xe9");
+      }
+      SCOPED_TRACE(pf->name() + "." + f->name());
+      ExpectRejected(e, pf->name() + "." + f->name());
+      ++fields;
+    }
+  }
+  EXPECT_GE(fields, 20);  // account, campaign, grant and dispute ids, names, notes...
 }
 
 TEST_F(RejectionTest, ADuplicateAccountIdIsRefused) {

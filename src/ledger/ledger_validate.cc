@@ -1,10 +1,12 @@
 // Ledger: validation. Bad facts change nothing (R11): each refusal names the
 // event id, the field and the reason, so the one message tells what to fix.
 #include <cctype>
+#include <vector>
 
 #include <google/protobuf/descriptor.h>
 
 #include "ledger/ledger.h"
+#include "util/assert.h"
 #include "util/money.h"
 #include "util/utf8.h"
 
@@ -46,25 +48,57 @@ Result ValidateEnvelope(uint64_t event_id, int64_t time_us) {
   return TimeInRange(event_id, "time_us", time_us);
 }
 
+// A payload's text fields, found by reflection once per payload kind, not
+// once per event: Validate runs for every event but deliveries, and the walk
+// over the payload's descriptor (copying each string out) took about a tenth
+// of the set-up of a book of 10^6 campaigns.
+struct PayloadText {
+  const google::protobuf::FieldDescriptor* payload = nullptr;  // in Event
+  std::vector<const google::protobuf::FieldDescriptor*> strings;
+};
+
+// By payload case (the payload's field number in Event); nullptr for one
+// that is not a message.
+const PayloadText* TextFieldsOf(v1::Event::PayloadCase which) {
+  static const std::vector<PayloadText> table = [] {
+    const google::protobuf::Descriptor* d = v1::Event::descriptor();
+    const google::protobuf::OneofDescriptor* oneof = d->FindOneofByName("payload");
+    BILLSIM_ASSERT(oneof != nullptr);
+    std::vector<PayloadText> t;
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* pf = oneof->field(i);
+      if (pf->message_type() == nullptr) continue;
+      if (static_cast<size_t>(pf->number()) >= t.size()) t.resize(pf->number() + 1);
+      PayloadText& p = t[pf->number()];
+      p.payload = pf;
+      const google::protobuf::Descriptor* m = pf->message_type();
+      for (int k = 0; k < m->field_count(); ++k) {
+        if (m->field(k)->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+          p.strings.push_back(m->field(k));
+        }
+      }
+    }
+    return t;
+  }();
+  const size_t n = static_cast<size_t>(which);
+  return n < table.size() && table[n].payload != nullptr ? &table[n] : nullptr;
+}
+
 // Every text field of the payload must be UTF-8: Protobuf refuses to parse
 // anything else, so one such event in the log would make the log unreadable.
 Result ValidateText(const v1::Event& e) {
-  const v1::Event::PayloadCase which = e.payload_case();
-  const google::protobuf::FieldDescriptor* pf =
-      v1::Event::descriptor()->FindFieldByNumber(static_cast<int>(which));
-  if (pf == nullptr) return Result{};
-  const google::protobuf::Message& m = e.GetReflection()->GetMessage(e, pf);
+  const PayloadText* p = TextFieldsOf(e.payload_case());
+  if (p == nullptr || p->strings.empty()) return Result{};
+  const google::protobuf::Message& m = e.GetReflection()->GetMessage(e, p->payload);
   const google::protobuf::Reflection* r = m.GetReflection();
-  const google::protobuf::Descriptor* d = m.GetDescriptor();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const google::protobuf::FieldDescriptor* f = d->field(i);
-    if (f->type() != google::protobuf::FieldDescriptor::TYPE_STRING) continue;
+  std::string scratch;  // only for a field not stored as a std::string
+  for (const google::protobuf::FieldDescriptor* f : p->strings) {
     const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
     for (int k = 0; k < n; ++k) {
-      const std::string v =
-          f->is_repeated() ? r->GetRepeatedString(m, f, k) : r->GetString(m, f);
+      const std::string& v = f->is_repeated() ? r->GetRepeatedStringReference(m, f, k, &scratch)
+                                              : r->GetStringReference(m, f, &scratch);
       if (!IsValidUtf8(v)) {
-        return Reject(e.event_id(), pf->name() + "." + f->name(), "is not valid UTF-8");
+        return Reject(e.event_id(), p->payload->name() + "." + f->name(), "is not valid UTF-8");
       }
     }
   }
