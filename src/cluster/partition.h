@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "billsim/v1/events.pb.h"
+#include "ledger/event_account.h"
 
 namespace billsim::cluster {
 
@@ -23,10 +24,8 @@ inline constexpr uint32_t kMaxPartitions = 1024;
 // REQUIRES: 0 < partitions <= kMaxPartitions.
 uint32_t PartitionOf(std::string_view account_id, uint32_t partitions);
 
-// The account id an event names itself, or empty: a ClockAdvanced for every
-// account, and dispute evidence and decisions (which name only a dispute),
-// name none; nor does an event without a payload.
-std::string_view EventAccountId(const v1::Event& event);
+// An event's partition is its account's: PartitionOf(EventAccountId(e))
+// (ledger/event_account.h), the ledger's own reading of the account.
 
 // Partition p's stream ("BILLSIM_P<p>") and the subject its batches are
 // published on ("billsim.p<p>.batch"); refusals a shard of it reports go on

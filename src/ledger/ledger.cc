@@ -2,6 +2,7 @@
 // Validation is in ledger_validate.cc, funds (R3-R7) in ledger_funds.cc,
 // disputes (R8, R9) in ledger_disputes.cc, views in ledger_views.cc.
 #include "ledger/ledger.h"
+#include "ledger/event_account.h"
 
 #include <xxhash.h>
 
@@ -151,34 +152,43 @@ void Ledger::PrefetchLookups(const v1::Event& e, int stage) const {
   }
 }
 
+std::string_view EventAccountId(const v1::Event& e) {
+  using P = v1::Event::PayloadCase;
+  switch (e.payload_case()) {
+    case P::kAccountOpened: return e.account_opened().account_id();
+    case P::kDeliveryReported: return e.delivery_reported().account_id();
+    case P::kCashDeposited: return e.cash_deposited().account_id();
+    case P::kCreditGranted: return e.credit_granted().account_id();
+    case P::kCampaignCreated: return e.campaign_created().account_id();
+    case P::kCampaignStatusChanged: return e.campaign_status_changed().account_id();
+    case P::kAdReviewed: return e.ad_reviewed().account_id();
+    case P::kCampaignUpdated: return e.campaign_updated().account_id();
+    case P::kDisputeFiled: return e.dispute_filed().account_id();
+    case P::kClockAdvanced: return e.clock_advanced().account_id();
+    case P::kDisputeEvidenceAdded:
+    case P::kDisputeDecided:
+    case P::PAYLOAD_NOT_SET:
+      return {};
+  }
+  return {};
+}
+
 uint32_t Ledger::EventAccount(const v1::Event& e) const {
   using P = v1::Event::PayloadCase;
-  auto of_dispute = [this](const std::string& id) {
-    const uint32_t di = FindDispute(id);
-    return di == kNoIndex ? kNoIndex : disputes_[di].account;
-  };
   switch (e.payload_case()) {
-    case P::kDeliveryReported: return FindAccount(e.delivery_reported().account_id());
-    case P::kCashDeposited: return FindAccount(e.cash_deposited().account_id());
-    case P::kCreditGranted: return FindAccount(e.credit_granted().account_id());
-    case P::kCampaignCreated: return FindAccount(e.campaign_created().account_id());
-    case P::kCampaignStatusChanged:
-      return FindAccount(e.campaign_status_changed().account_id());
-    case P::kAdReviewed: return FindAccount(e.ad_reviewed().account_id());
-    case P::kCampaignUpdated: return FindAccount(e.campaign_updated().account_id());
-    case P::kDisputeFiled: return FindAccount(e.dispute_filed().account_id());
-    case P::kDisputeEvidenceAdded:
-      return of_dispute(e.dispute_evidence_added().dispute_id());
-    case P::kDisputeDecided: return of_dispute(e.dispute_decided().dispute_id());
-    case P::kClockAdvanced:
-      return e.clock_advanced().account_id().empty()
-                 ? kNoIndex
-                 : FindAccount(e.clock_advanced().account_id());
-    case P::kAccountOpened:
-    case P::PAYLOAD_NOT_SET:
+    case P::kAccountOpened:  // a new account (one that exists is refused)
       return kNoIndex;
+    case P::kDisputeEvidenceAdded:
+    case P::kDisputeDecided: {
+      const uint32_t di = FindDispute(e.has_dispute_decided() ? e.dispute_decided().dispute_id()
+                                                             : e.dispute_evidence_added().dispute_id());
+      return di == kNoIndex ? kNoIndex : disputes_[di].account;
+    }
+    default: {
+      const std::string_view id = EventAccountId(e);
+      return id.empty() ? kNoIndex : FindAccount(id);
+    }
   }
-  return kNoIndex;
 }
 
 Ledger::Result Ledger::Check(const v1::Event& event) const {
