@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "billsim/v1/events.pb.h"
-#include "ledger/event_account.h"
+#include "ledger/event_account.h"  // EventAccountId: an event's partition is its account's
 
 namespace billsim::cluster {
 
@@ -23,9 +23,6 @@ inline constexpr uint32_t kMaxPartitions = 1024;
 
 // REQUIRES: 0 < partitions <= kMaxPartitions.
 uint32_t PartitionOf(std::string_view account_id, uint32_t partitions);
-
-// An event's partition is its account's: PartitionOf(EventAccountId(e))
-// (ledger/event_account.h), the ledger's own reading of the account.
 
 // Partition p's stream ("BILLSIM_P<p>") and the subject its batches are
 // published on ("billsim.p<p>.batch"); refusals a shard of it reports go on
