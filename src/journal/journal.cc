@@ -79,7 +79,10 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       if (other_ + 16 < others) j_->ledger_.PrefetchLookups(batch_.other_event(other_ + 16), 1);
       if (other_ + 8 < others) j_->ledger_.PrefetchLookups(batch_.other_event(other_ + 8), 2);
       other_++;
-      if (!Admit(j_->ledger_.Apply(event, nullptr), event.event_id())) return true;
+      // Parsed from the request's bytes (BatchDecoder): its text is UTF-8.
+      if (!Admit(j_->ledger_.Apply(event, nullptr, Ledger::Text::kParsed), event.event_id())) {
+        return true;
+      }
       j_->builder_.Add(event);
       ++accepted;
       return true;

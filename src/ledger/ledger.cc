@@ -230,8 +230,8 @@ Ledger::Result Ledger::ApplyFramed(uint64_t event_id, int64_t time_us,
   return verdict;
 }
 
-Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink) {
-  auto validate = [&](int64_t at_us) { return Validate(event, at_us); };
+Ledger::Result Ledger::Apply(const v1::Event& event, EntrySink* sink, Text text) {
+  auto validate = [&](int64_t at_us) { return Validate(event, at_us, text); };
   auto change = [&](int64_t at_us) {
     using P = v1::Event::PayloadCase;
     switch (event.payload_case()) {

@@ -86,8 +86,16 @@ class Ledger {
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
+  // Where an event's text fields come from. Protobuf parses a proto3
+  // string field only if it is UTF-8, so an event parsed from bytes (a log
+  // batch, a wire request's batch: log::BatchDecoder) needs no second walk
+  // over its text; one built in memory (a scenario, JSON, CSV, a test) may
+  // hold anything, and Apply checks every text field of it.
+  enum class Text { kUnchecked, kParsed };
+
   // Applies one event. Entries go to `sink` (may be null) in order.
-  Result Apply(const v1::Event& event, EntrySink* sink);
+  // REQUIRES: text is kParsed only for an event Protobuf parsed from bytes.
+  Result Apply(const v1::Event& event, EntrySink* sink, Text text = Text::kUnchecked);
 
   // A delivery with its campaign already resolved to an index: the replay
   // hot path, which skips building a v1::Event. Same rules, same entries and
@@ -443,7 +451,7 @@ class Ledger {
   }
 
   // Validation (R11): the reason an event is refused, or OK.
-  Result Validate(const v1::Event& e, int64_t at_us) const;
+  Result Validate(const v1::Event& e, int64_t at_us, Text text = Text::kUnchecked) const;
   Result ValidateDelivery(uint64_t event_id, int64_t time_us, uint32_t campaign,
                           int kind, int64_t count) const;
   // ValidateDelivery's answer for the usual case, without a verdict: true

@@ -1,5 +1,7 @@
 #include "log/batch_codec.h"
 
+#include <algorithm>
+
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "log/format.h"
@@ -155,6 +157,7 @@ BatchDecoder::BatchDecoder(OneShot) {
 Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   batch_->Clear();
   count_ = 0;
+  largest_payload_ = std::max<uint64_t>(largest_payload_, payload.size());
   if (!batch_->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return Status::Corruption("payload is not an EventBatch");
   }

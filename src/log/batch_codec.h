@@ -169,6 +169,11 @@ class BatchDecoder {
   uint32_t other_events() const { return static_cast<uint32_t>(batch_->others_size()); }
   const v1::Event& other_event(uint32_t i) const { return batch_->others(static_cast<int>(i)); }
   uint32_t other_position(uint32_t i) const { return batch_->other_position(static_cast<int>(i)); }
+  // Made with OneShot (its batch on an arena).
+  bool one_shot() const { return arena_ != nullptr; }
+  // The largest payload it was given to parse: a reused decoder keeps
+  // memory for about that much.
+  uint64_t largest_payload() const { return largest_payload_; }
   // The memory the parsed batch holds: its arena's blocks (OneShot), else
   // the message's own estimate of its heap (slow: for tests and figures).
   uint64_t MemoryBytes() const;
@@ -178,6 +183,7 @@ class BatchDecoder {
   std::unique_ptr<google::protobuf::Arena> arena_;   // OneShot only
   v1::EventBatch* batch_;                            // &reused_ or on arena_
   uint32_t count_ = 0;
+  uint64_t largest_payload_ = 0;
 };
 
 template <typename Visitor>

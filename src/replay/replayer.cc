@@ -46,7 +46,7 @@ class ApplyVisitor final : public log::BatchVisitor {
       case kApply: break;
     }
     const size_t campaigns = ledger_->campaigns().size();
-    const Ledger::Result r = ledger_->Apply(event, options_.sink);
+    const Ledger::Result r = ledger_->Apply(event, options_.sink, Ledger::Text::kParsed);
     if (ledger_->campaigns().size() != campaigns) {  // a CampaignCreated applied
       const uint32_t pair = (*created_ids_)[other];
       BILLSIM_ASSERT(pair != log::ReadAheadStream::kNoPair);

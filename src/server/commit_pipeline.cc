@@ -165,6 +165,11 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
   uint64_t weight = 0;
   for (auto& w : group) weight += std::max<uint64_t>(1, w.parsed.events());
   ApplyAppends(group, &responses);
+  // Applied: their decoders go back to the network thread, not freed
+  // string by string here.
+  for (Work& w : group) {
+    if (w.parsed.batch) DecoderPool::Shared().Give(std::move(w.parsed.batch));
+  }
 
   const uint64_t acked = journal_->last_seq();
   for (size_t i = 0; i < group.size(); ++i) {

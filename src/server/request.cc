@@ -22,16 +22,49 @@ Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code) 
   if (2 * log::CountOtherEvents(append->batch()) >= static_cast<int64_t>(n)) {
     batch = std::make_unique<log::BatchDecoder>(log::BatchDecoder::OneShot{});
   } else {
-    batch = std::make_unique<log::BatchDecoder>();
+    batch = DecoderPool::Shared().Take();
   }
   const Status st = batch->Parse(append->batch(), append->batch_events());
   if (!st.ok()) {
     *code = v1::Error::MALFORMED;
+    DecoderPool::Shared().Give(std::move(batch));
     return Status::InvalidArgument(what + ": batch: " + st.message());
   }
   append->clear_batch();  // decoded: the columns hold it now
   parsed->batch = std::move(batch);
   return Status::Ok();
+}
+
+DecoderPool& DecoderPool::Shared() {
+  static DecoderPool* pool = new DecoderPool;  // never destroyed: threads may outlive main
+  return *pool;
+}
+
+std::unique_ptr<log::BatchDecoder> DecoderPool::Take() {
+  {
+    std::lock_guard lock(mu_);
+    if (!kept_.empty()) {
+      std::unique_ptr<log::BatchDecoder> d = std::move(kept_.back());
+      kept_.pop_back();
+      return d;
+    }
+  }
+  return std::make_unique<log::BatchDecoder>();
+}
+
+void DecoderPool::Give(std::unique_ptr<log::BatchDecoder> decoder) {
+  if (decoder == nullptr || decoder->one_shot() ||
+      decoder->largest_payload() > kPayloadBytesMax) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (kept_.size() < kKeptMax) kept_.push_back(std::move(decoder));
+  // Else `decoder` is destroyed as this returns, outside the lock.
+}
+
+size_t DecoderPool::kept() const {
+  std::lock_guard lock(mu_);
+  return kept_.size();
 }
 
 }  // namespace billsim::server

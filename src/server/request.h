@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,41 @@ struct Parsed {
 // violation *code is BAD_REQUEST or MALFORMED and the message names the
 // request and why. REQUIRES: parsed->request is an append.
 Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code);
+
+// Decoders of delivery batches, given back by the committer once it has
+// applied their batch and taken again by DecodeAppend for the next one. A
+// decoder parsed into again keeps its strings and columns (Protobuf's Clear
+// keeps them for reuse), so a batch of thousands of dictionary strings
+// costs no malloc per string to parse and, above all, no free per string
+// on the committer, whose one core bounds the server's rate.
+//
+// Bounded: at most kKeptMax decoders are kept, and only decoders that never
+// parsed a batch over kPayloadBytesMax. A decoder holds at most about 16
+// bytes per payload byte (a 2-byte empty string parses to a 32-byte one), so
+// the pool at most 64 MiB, and a few MiB for delivery batches of 10,000
+// rows. Set-up batches (OneShot, an arena) are not kept: the arena is
+// dropped whole.
+//
+// Thread-safe; one pool for the process (Shared), as the network thread,
+// the in-process gateway client and the committer all reach it.
+class DecoderPool {
+ public:
+  static constexpr size_t kKeptMax = 4;
+  static constexpr uint64_t kPayloadBytesMax = 1 << 20;
+
+  static DecoderPool& Shared();
+
+  // A kept decoder (to parse a delivery batch into), else a new one.
+  std::unique_ptr<log::BatchDecoder> Take();
+  // Keeps `decoder` if it may be reused (see above); else it is destroyed
+  // here.
+  void Give(std::unique_ptr<log::BatchDecoder> decoder);
+  size_t kept() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<log::BatchDecoder>> kept_;
+};
 
 // A request on its way to the committer or a query worker.
 struct Work {

@@ -36,7 +36,7 @@ class StringPool {
     BILLSIM_ASSERT(s.size() <= UINT32_MAX);
     if (blocks_.empty() || used_ + need > block_size_) {
       block_size_ = std::max(kBlock, need);
-      blocks_.push_back(std::make_unique<char[]>(block_size_));
+      blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_size_));  // not zeroed
       used_ = 0;
     }
     char* at = blocks_.back().get() + used_;
