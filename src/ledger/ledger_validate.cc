@@ -250,8 +250,8 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us, Text text) const {
   // that were checked when created, and unknown ids are refused anyway.
   // So does an event Protobuf parsed: it checked every string field.
   if (text == Text::kUnchecked && !e.has_delivery_reported()) {
-    Result text = ValidateText(e);
-    if (Rejected(text)) return text;
+    Result utf8 = ValidateText(e);
+    if (Rejected(utf8)) return utf8;
   }
   using P = v1::Event::PayloadCase;
   switch (e.payload_case()) {
