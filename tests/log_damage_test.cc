@@ -33,6 +33,7 @@
 #include "log/log_reader.h"
 #include "log/log_writer.h"
 #include "replay/replayer.h"
+#include "util/sanitizers.h"
 
 namespace billsim::log {
 namespace {
@@ -41,17 +42,7 @@ namespace fs = std::filesystem;
 
 // Under ASan every 4 MiB read buffer (src/log/file.cc allocates one per file
 // opened, however small the file) is a fresh mmap: fewer cases there.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+constexpr bool kSanitized = billsim::kAddressSanitizer;
 
 // Damage cases fsync a lot (recovery truncates and rewrites indexes durably)
 // but test no durability: on tmpfs, where there is one, they run 10x faster.

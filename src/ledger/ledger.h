@@ -74,6 +74,7 @@ struct LedgerOptions {
 
 class Ledger {
  public:
+  static constexpr size_t kAccountChunkBits = 12;  // accounts_
   enum class Outcome { kApplied, kDuplicate, kRejected };
 
   struct Result {
@@ -285,7 +286,7 @@ class Ledger {
   Status CheckInvariants() const;
 
   const LedgerOptions& options() const { return options_; }
-  const std::vector<Account>& accounts() const { return accounts_; }
+  const ChunkedVector<Account, kAccountChunkBits>& accounts() const { return accounts_; }
   const ChunkedVector<Campaign>& campaigns() const { return campaigns_; }
   const CampaignInfo& campaign_info(uint32_t campaign) const { return campaign_info_[campaign]; }
   std::string_view campaign_id(uint32_t campaign) const {
@@ -626,7 +627,9 @@ class Ledger {
   uint64_t current_event_id_ = 0;
   EntrySink* sink_ = nullptr;
 
-  std::vector<Account> accounts_;
+  // Chunks of 4,096 accounts (1.25 MiB): a chunk is resident whole once
+  // made (util/pages.h), so a smaller chunk wastes less of the last one.
+  ChunkedVector<Account, kAccountChunkBits> accounts_;
   ChunkedVector<Campaign> campaigns_;
   ChunkedVector<CampaignInfo> campaign_info_;
   StringPool strings_;    // campaign and grant ids, landing pages

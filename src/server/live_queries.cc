@@ -15,7 +15,7 @@ namespace {
 void ListAccounts(const Ledger& ledger, const v1::AccountsQuery& q, v1::AccountList* out) {
   constexpr uint64_t kScan = 100'000;
   const uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1'000);
-  const std::vector<Account>& accounts = ledger.accounts();
+  const auto& accounts = ledger.accounts();
   if (!q.business_center_id().empty() || q.account_ids_size() > 0) {
     // A selection: the center's accounts, or those named (in the center).
     const uint32_t center = q.business_center_id().empty()

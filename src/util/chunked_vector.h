@@ -7,7 +7,9 @@
 // The first chunk grows as a std::vector does (moving its elements), so a
 // small book does not pay for a whole chunk; from the second chunk on,
 // nothing moves. Like std::vector, appending may invalidate references
-// into the first chunk.
+// into the first chunk. A chunk's elements are all constructed when it is
+// made, in a block from AllocateZeroed (util/pages.h): a large chunk's
+// pages are made resident in one call, not faulted in one by one.
 //
 // Only what the ledger needs: append, index, iterate, clear.
 #ifndef BILLSIM_UTIL_CHUNKED_VECTOR_H_
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "util/assert.h"
+#include "util/pages.h"
 
 namespace billsim {
 
@@ -60,7 +63,7 @@ class ChunkedVector {
     if (size_ < kChunk) {
       if (size_ == first_capacity_) GrowFirst();
     } else if ((size_ & (kChunk - 1)) == 0 && (size_ >> kChunkBits) == chunks_.size()) {
-      chunks_.push_back(std::make_unique<T[]>(kChunk));
+      chunks_.emplace_back(kChunk);
     }
     return (*this)[size_++];
   }
@@ -110,7 +113,7 @@ class ChunkedVector {
  private:
   void GrowFirst() {
     const size_t capacity = first_capacity_ == 0 ? 16 : std::min(kChunk, 2 * first_capacity_);
-    auto bigger = std::make_unique<T[]>(capacity);
+    Chunk bigger(capacity);
     for (size_t i = 0; i < size_; ++i) bigger[i] = std::move(chunks_[0][i]);
     if (chunks_.empty()) {
       chunks_.push_back(std::move(bigger));
@@ -120,7 +123,45 @@ class ChunkedVector {
     first_capacity_ = capacity;
   }
 
-  std::vector<std::unique_ptr<T[]>> chunks_;
+  // n value-initialized T in a block of their own.
+  class Chunk {
+   public:
+    explicit Chunk(size_t n)
+        : data_(static_cast<T*>(AllocateZeroed(n * sizeof(T), alignof(T)))), n_(n) {
+      try {
+        std::uninitialized_value_construct_n(data_, n);
+      } catch (...) {
+        FreeZeroed(data_, n * sizeof(T), alignof(T));
+        throw;
+      }
+    }
+    ~Chunk() { Release(); }
+    Chunk(Chunk&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+    Chunk& operator=(Chunk&& o) noexcept {
+      if (this != &o) {
+        Release();
+        data_ = std::exchange(o.data_, nullptr);
+        n_ = std::exchange(o.n_, 0);
+      }
+      return *this;
+    }
+    Chunk(const Chunk&) = delete;
+    Chunk& operator=(const Chunk&) = delete;
+    T& operator[](size_t i) const { return data_[i]; }
+
+   private:
+    void Release() {
+      if (data_ == nullptr) return;
+      std::destroy_n(data_, n_);
+      FreeZeroed(data_, n_ * sizeof(T), alignof(T));
+      data_ = nullptr;
+    }
+    T* data_;
+    size_t n_;
+  };
+
+  std::vector<Chunk> chunks_;
   size_t size_ = 0;
   size_t first_capacity_ = 0;  // of chunks_[0]: up to kChunk
 };

@@ -105,8 +105,8 @@ bool IdIndex::Insert(uint32_t index) {
 }
 
 void IdIndex::Resize(size_t slots) {
-  std::vector<uint64_t> old(slots, 0);
-  old.swap(slots_);
+  PageArray<uint64_t> old = std::move(slots_);
+  slots_ = PageArray<uint64_t>(slots);
   const size_t mask = slots - 1;
   // Every entry's place follows from its tag: no id is read.
   for (size_t k = 0; k < old.size(); ++k) {
@@ -119,7 +119,7 @@ void IdIndex::Resize(size_t slots) {
 }
 
 void IdIndex::Clear() {
-  slots_ = std::vector<uint64_t>();
+  slots_ = PageArray<uint64_t>();
   size_ = 0;
 }
 

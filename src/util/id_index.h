@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/page_array.h"
+
 namespace billsim {
 
 class IdIndex {
@@ -69,8 +71,10 @@ class IdIndex {
   const void* owner_;
   IdOf id_of_;
   PrefetchOf prefetch_of_;
-  // 0 = empty; else tag << 32 | (index + 1).
-  std::vector<uint64_t> slots_;
+  // 0 = empty; else tag << 32 | (index + 1). A PageArray: a large table
+  // is resident at once (it fills at random, so every page is soon
+  // touched) and goes back to the system whole when it grows.
+  PageArray<uint64_t> slots_;
   size_t size_ = 0;
 };
 

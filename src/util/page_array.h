@@ -1,23 +1,23 @@
-// PageArray: a fixed-size array of zeroed trivially copyable T in an
-// anonymous mapping of its own, for large tables that are replaced whole
-// as they grow (a hash table's slots).
+// PageArray: a fixed-size array of zeroed trivially copyable T, for large
+// tables that are replaced whole as they grow (a hash table's slots). Its
+// block comes from AllocateZeroed (util/pages.h): when large, a mapping of
+// its own, resident at once.
 //
 // Why not std::vector: glibc serves a large block from a mapping of its own
 // and, when such a block is freed, raises its threshold for doing so to the
 // block's size (up to 32 MiB). A growing table frees ever larger blocks, so
 // the rest of the program's blocks below that size then come from the heap,
 // where freed ones stay resident: replaying 10^6 campaigns kept 36 bytes a
-// campaign more than it used. A PageArray's memory never passes through
-// malloc, and goes back to the system when it is destroyed.
+// campaign more than it used. A large PageArray's memory never passes
+// through malloc, and goes back to the system when it is destroyed.
 #ifndef BILLSIM_UTIL_PAGE_ARRAY_H_
 #define BILLSIM_UTIL_PAGE_ARRAY_H_
 
-#include <sys/mman.h>
-
 #include <cstddef>
-#include <new>
 #include <type_traits>
 #include <utility>
+
+#include "util/pages.h"
 
 namespace billsim {
 
@@ -31,10 +31,7 @@ class PageArray {
   // room, as std::vector would.
   explicit PageArray(size_t n) : size_(n) {
     if (n == 0) return;
-    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    data_ = static_cast<T*>(p);
+    data_ = static_cast<T*>(AllocateZeroed(n * sizeof(T), alignof(T)));
   }
   ~PageArray() { Release(); }
   PageArray(PageArray&& other) noexcept
@@ -57,7 +54,7 @@ class PageArray {
 
  private:
   void Release() {
-    if (data_ != nullptr) munmap(data_, size_ * sizeof(T));
+    FreeZeroed(data_, size_ * sizeof(T), alignof(T));
     data_ = nullptr;
     size_ = 0;
   }

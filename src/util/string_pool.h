@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "util/assert.h"
+#include "util/page_array.h"
 
 namespace billsim {
 
@@ -34,12 +35,15 @@ class StringPool {
     if (s.empty()) return kEmpty;
     const size_t need = sizeof(uint32_t) + s.size();
     BILLSIM_ASSERT(s.size() <= UINT32_MAX);
-    if (blocks_.empty() || used_ + need > block_size_) {
-      block_size_ = std::max(kBlock, need);
-      blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_size_));  // not zeroed
+    if (blocks_.empty() || used_ + need > blocks_.back().size()) {
+      // Blocks double up to kBlock, so a small pool is small; a string
+      // longer than that gets a block of its own.
+      const size_t next = blocks_.empty() ? kFirstBlock : std::min(kBlock, 2 * block_size_);
+      block_size_ = std::max(next, need);
+      blocks_.emplace_back(block_size_);
       used_ = 0;
     }
-    char* at = blocks_.back().get() + used_;
+    char* at = &blocks_.back()[used_];
     const uint32_t n = static_cast<uint32_t>(s.size());
     std::memcpy(at, &n, sizeof n);
     std::memcpy(at + sizeof n, s.data(), s.size());
@@ -52,7 +56,7 @@ class StringPool {
 
   std::string_view Get(Handle h) const {
     if (h == kEmpty) return {};
-    const char* at = blocks_[(h >> 32) - 1].get() + (h & 0xffffffffu);
+    const char* at = &blocks_[(h >> 32) - 1][h & 0xffffffffu];
     uint32_t n;
     std::memcpy(&n, at, sizeof n);
     return {at + sizeof n, n};
@@ -61,9 +65,12 @@ class StringPool {
   uint64_t bytes() const { return bytes_; }
 
  private:
+  static constexpr size_t kFirstBlock = size_t{4} << 10;
   static constexpr size_t kBlock = size_t{1} << 20;
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  size_t block_size_ = 0;
+  // PageArray: a large block is resident at once (util/pages.h); it fills
+  // from the front, so at most one block's pages wait unused.
+  std::vector<PageArray<char>> blocks_;
+  size_t block_size_ = 0;  // the last block's
   size_t used_ = 0;
   uint64_t bytes_ = 0;
 };

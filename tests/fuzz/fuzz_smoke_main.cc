@@ -29,6 +29,7 @@
 #include "log/format.h"
 #include "log/log_dir.h"
 #include "log/log_writer.h"
+#include "util/sanitizers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" void BillsimFuzzLastResult(uint64_t* batches, uint64_t* decoded, int* clean_end);
@@ -39,17 +40,7 @@ namespace fs = std::filesystem;
 
 // Under ASan every 4 MiB read buffer (src/log/file.cc allocates one per file
 // opened, however small the file) is a fresh mmap: fewer cases there.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+constexpr bool kSanitized = billsim::kAddressSanitizer;
 
 using namespace billsim;
 using namespace billsim::log;
