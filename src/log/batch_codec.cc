@@ -124,7 +124,12 @@ void BatchBuilder::Clear() {
   batch_.Clear();
   others_.clear();
   other_position_.clear();
+  // Abseil's clear() frees a table of more than 127 slots; the next batch
+  // of a large book names about as many pairs, so it gets the room back at
+  // once instead of growing (and rehashing) through every size again.
+  const size_t entries = dictionary_.size();
   dictionary_.clear();
+  dictionary_.reserve(entries);
   other_pairs_.clear();
   last_delivery_id_ = 0;
   last_delivery_time_ = 0;

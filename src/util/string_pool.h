@@ -36,8 +36,9 @@ class StringPool {
     const size_t need = sizeof(uint32_t) + s.size();
     BILLSIM_ASSERT(s.size() <= UINT32_MAX);
     if (blocks_.empty() || used_ + need > blocks_.back().size()) {
-      // Blocks double up to kBlock, so a small pool is small; a string
-      // longer than that gets a block of its own.
+      // Blocks double up to kBlock, so a small pool is small and a large
+      // one leaves at most kBlock unused; a string longer than that gets a
+      // block of its own.
       const size_t next = blocks_.empty() ? kFirstBlock : std::min(kBlock, 2 * block_size_);
       block_size_ = std::max(next, need);
       blocks_.emplace_back(block_size_);
@@ -66,7 +67,7 @@ class StringPool {
 
  private:
   static constexpr size_t kFirstBlock = size_t{4} << 10;
-  static constexpr size_t kBlock = size_t{1} << 20;
+  static constexpr size_t kBlock = size_t{256} << 10;
   // PageArray: a large block is resident at once (util/pages.h); it fills
   // from the front, so at most one block's pages wait unused.
   std::vector<PageArray<char>> blocks_;
