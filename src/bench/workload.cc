@@ -43,6 +43,7 @@ uint64_t Workload::setup_events() const {
 }
 
 void Workload::Setup(const std::function<void(v1::Event&)>& emit) {
+  BILLSIM_ASSERT(!streaming_);  // its draws come before the stream's
   static const int kOffsets[] = {0, -300, 330, 60, 540, -480};
   for (uint32_t a = 0; a < options_.accounts; ++a) {
     v1::Event e = NewEvent();
@@ -124,10 +125,35 @@ void Workload::AddCoupons(const std::function<void(v1::Event&)>& emit) {
   }
 }
 
+Workload::Draw Workload::DrawAhead() {
+  Draw d;
+  d.gap = rng_() % static_cast<uint64_t>(2 * options_.mean_gap_us + 1);
+  d.r = rng_();
+  const uint32_t c = CampaignOf(d.r);
+  __builtin_prefetch(&campaign_account_[c]);
+  __builtin_prefetch(&campaign_ids_[c]);
+  return d;
+}
+
+Workload::Draw Workload::TakeDraw() {
+  if (!streaming_) {
+    streaming_ = true;
+    for (Draw& d : ahead_) d = DrawAhead();
+  }
+  const Draw taken = ahead_[ahead_at_];
+  ahead_[ahead_at_] = DrawAhead();
+  ahead_at_ = (ahead_at_ + 1) % kAhead;
+  // Half as far ahead, the campaign's account number is in: its id next.
+  const Draw& half = ahead_[(ahead_at_ + kAhead / 2 - 1) % kAhead];
+  __builtin_prefetch(&account_ids_[campaign_account_[CampaignOf(half.r)]]);
+  return taken;
+}
+
 bool Workload::Next(Delivery* d, v1::Event* other) {
-  now_us_ += static_cast<int64_t>(rng_() % static_cast<uint64_t>(2 * options_.mean_gap_us + 1));
-  const uint64_t r = rng_();
-  const uint32_t campaign = static_cast<uint32_t>((r >> 20) % options_.campaigns);
+  const Draw draw = TakeDraw();
+  now_us_ += static_cast<int64_t>(draw.gap);
+  const uint64_t r = draw.r;
+  const uint32_t campaign = CampaignOf(r);
   const uint32_t roll = static_cast<uint32_t>(r % 100'000);
   if (roll < 5) {  // now and then: money in, or a paused campaign back on
     *other = NewEvent();

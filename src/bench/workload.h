@@ -9,6 +9,7 @@
 #ifndef BILLSIM_BENCH_WORKLOAD_H_
 #define BILLSIM_BENCH_WORKLOAD_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -69,6 +70,24 @@ class Workload {
   v1::Event NewEvent();
   void AddCoupons(const std::function<void(v1::Event&)>& emit);
   uint32_t coupons() const;  // how many AddCoupons gives
+
+  // The stream's random draws are taken kAhead events early, in the same
+  // order (so the stream is the same), so that the ids an event names are
+  // loaded before it is built: in a book of millions of campaigns each is
+  // a cache miss that a generator making one event at a time waits on.
+  struct Draw {
+    uint64_t gap = 0;  // microseconds since the last event
+    uint64_t r = 0;    // the campaign and the kind of event
+  };
+  static constexpr size_t kAhead = 16;
+  Draw TakeDraw();  // the next event's, drawing the one kAhead later
+  Draw DrawAhead();  // draws one, starting to load its campaign's ids
+  uint32_t CampaignOf(uint64_t r) const {
+    return static_cast<uint32_t>((r >> 20) % options_.campaigns);
+  }
+  std::array<Draw, kAhead> ahead_{};
+  size_t ahead_at_ = 0;
+  bool streaming_ = false;  // the first Next has drawn; no Setup after it
 
   WorkloadOptions options_;
   std::mt19937_64 rng_;
