@@ -155,6 +155,22 @@ Status AskBalance(NatsClient* nats, uint32_t p, uint64_t after, const std::strin
   }
 }
 
+// The cluster's configuration, asked again for up to a minute while
+// JetStream does not answer: after a node's restart, reading the bucket
+// times out until its leaders are elected again (cluster_r3 kills a node
+// while the stress run that checks goes on).
+Status LoadClusterWhenUp(NatsClient* nats, ClusterConfig* config) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    Status st = LoadCluster(nats, config);
+    if (st.code() != Status::Code::kIOError || std::chrono::steady_clock::now() >= deadline) {
+      return st;
+    }
+    spdlog::warn("{}; asking again", st.ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 std::string Json(const google::protobuf::Message& m) {
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(m, &out);
@@ -169,7 +185,7 @@ Status CheckCluster(const std::string& nats_url, const std::vector<std::string>&
   std::unique_ptr<NatsClient> nats;
   Status st = NatsClient::Connect(nats_url, 5000, &nats);
   ClusterConfig config;
-  if (st.ok()) st = LoadCluster(nats.get(), &config);
+  if (st.ok()) st = LoadClusterWhenUp(nats.get(), &config);
   if (!st.ok()) return st;
   r->log_dir = nats_url + " (streams BILLSIM_P0..P" + std::to_string(config.partitions - 1) + ")";
 
