@@ -114,6 +114,64 @@ TEST_F(SnapshotTest, AStateBreakingConservationIsRefusedAndChangesNothing) {
   EXPECT_TRUE(other.Balance("zz").has_value());
 }
 
+// A campaign keeps neither its billed micros (R2 computes them from its
+// units) nor its billable kind's delivered units (those billed and not
+// billed): a state whose figures disagree with them is refused, naming
+// the campaign and the field.
+TEST_F(SnapshotTest, AStateWhoseChargeOrDeliveredUnitsDisagreeIsRefused) {
+  v1::LedgerState good;
+  ledger_.SaveState(&good);
+  ASSERT_GE(good.campaigns_size(), 1);
+  ASSERT_GT(good.campaigns(0).billed_micros(), 0);
+  struct Case {
+    const char* what;
+    void (*change)(v1::LedgerState_Campaign*);
+  };
+  const Case cases[] = {
+      {"billed_micros",
+       [](v1::LedgerState_Campaign* c) { c->set_billed_micros(c->billed_micros() - 1); }},
+      {"delivered units of its billable kind",
+       [](v1::LedgerState_Campaign* c) {
+         c->set_delivered(DeliveryReported::CLICK, c->delivered(DeliveryReported::CLICK) + 1);
+       }},
+      {"delivered units of no kind", [](v1::LedgerState_Campaign* c) { c->set_delivered(0, 1); }},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.what);
+    v1::LedgerState state = good;
+    k.change(state.mutable_campaigns(0));
+    Ledger other;
+    const Status st = other.RestoreState(state);
+    EXPECT_EQ(st.code(), Status::Code::kCorruption);
+    EXPECT_NE(st.ToString().find("campaign c1 "), std::string::npos) << st.ToString();
+    EXPECT_NE(st.ToString().find(k.what), std::string::npos) << st.ToString();
+    EXPECT_EQ(other.Digest(), Ledger().Digest());
+  }
+}
+
+// Delivered units of kinds a campaign does not bill, and of its billable
+// kind not billed (over budget, paused), survive a snapshot.
+TEST_F(SnapshotTest, EveryKindsDeliveredUnitsSurviveASnapshot) {
+  now_ = kT0 + 3 * kDay + kHour;
+  ASSERT_APPLIED(Apply(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 900)));
+  ASSERT_APPLIED(Apply(MakeDelivery("a1", "c1", DeliveryReported::CONVERSION, 3)));
+  ASSERT_APPLIED(Clicks("c1", 100));  // past its daily budget of 50
+  const v1::CampaignSpend before = ledger_.CampaignView(ledger_.FindCampaign("c1"));
+  EXPECT_EQ(before.impressions(), 900);
+  EXPECT_EQ(before.conversions(), 3);
+  EXPECT_EQ(before.clicks(), 112);
+  EXPECT_EQ(before.billed_micros(), (12 + 50) * kUnit);
+  EXPECT_EQ(before.video_views_2s(), 0);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  const Status st = restored.RestoreState(state);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(restored.CampaignView(restored.FindCampaign("c1")).SerializeAsString(),
+            before.SerializeAsString());
+  EXPECT_EQ(restored.Digest(), ledger_.Digest());
+}
+
 TEST_F(SnapshotTest, AStateNamingAGrantOutOfRangeIsRefused) {
   v1::LedgerState state;
   ledger_.SaveState(&state);

@@ -941,7 +941,7 @@ void ForEachNumber(const Ledger& l, Fn fn) {
     fn("campaign", id, "review", static_cast<int64_t>(c.review));
     fn("campaign", id, "hold", c.hold);
     fn("campaign", id, "billed_units", c.billed_units);
-    fn("campaign", id, "billed_micros", c.billed_micros);
+    fn("campaign", id, "billed_micros", l.billed_micros(ci));
     fn("campaign", id, "day_index", c.day_index);
     fn("campaign", id, "day_spent", c.day_spent);
   }
@@ -1253,7 +1253,7 @@ class Simulation {
         const Campaign& camp = ledger_.campaigns()[c];
         was_enabled = camp.status == Campaign::Status::kEnabled;
         units_before = camp.billed_units;
-        micros_before = camp.billed_micros;
+        micros_before = ledger_.billed_micros(c);
       }
     }
     // A price change restarts R2's cumulative charge (the model's own
@@ -1264,7 +1264,7 @@ class Simulation {
       const uint32_t c = ledger_.FindCampaign(e.campaign_updated().campaign_id());
       if (c != kNoIndex && ledger_.campaigns()[c].price != e.campaign_updated().price_micros()) {
         repricing = c;
-        reprice_at = {ledger_.campaigns()[c].billed_units, ledger_.campaigns()[c].billed_micros};
+        reprice_at = {ledger_.campaigns()[c].billed_units, ledger_.billed_micros(c)};
       }
     }
     sink_.entries.clear();
@@ -1607,9 +1607,9 @@ class Simulation {
     const int64_t billed_units = c.billed_units - units_before;
     int64_t cost_micros = 0;
     for (const Entry* x : costs) cost_micros -= x->balance_delta;
-    if (cost_micros != c.billed_micros - micros_before) {
+    if (cost_micros != ledger_.billed_micros(ci) - micros_before) {
       err << "COST entries total " << cost_micros << " but the campaign's "
-          << "charge grew by " << c.billed_micros - micros_before;
+          << "charge grew by " << ledger_.billed_micros(ci) - micros_before;
       return err.str();
     }
     if (!costs.empty() && cost_units != billed_units) {
@@ -1807,13 +1807,13 @@ class Simulation {
       const auto base = reprice_base_.find(ci);
       const auto [base_units, base_micros] =
           base == reprice_base_.end() ? std::pair<int64_t, int64_t>{0, 0} : base->second;
-      if (c.billed_micros - base_micros !=
+      if (ledger_.billed_micros(ci) - base_micros !=
           MulDivFloor(c.billed_units - base_units, c.price, c.per_units())) {
         return "campaign " + id + " charge is not floor(n*p/k) (R2)";
       }
       if (c.hold < 0) return "campaign " + id + " negative hold";
       if (c.budget_mode == v1::BUDGET_MODE_TOTAL &&
-          c.hold > c.budget - c.billed_micros) {
+          c.hold > c.budget - ledger_.billed_micros(ci)) {
         return "campaign " + id + " holds more than its remaining budget";
       }
       if (c.budget_mode == v1::BUDGET_MODE_DAY && c.hold > c.budget) {

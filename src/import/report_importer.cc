@@ -183,7 +183,7 @@ class Importer {
     }
     const std::vector<Entry> entries = sink_.Take();
     if (!result_.events.empty()) out.last_event_id = result_.events.back().event_id();
-    out.billed_after_micros = ledger_.campaigns()[ci].billed_micros;
+    out.billed_after_micros = ledger_.billed_micros(ci);
     int64_t over_budget = 0, beyond_funds = 0;
     for (const Entry& e : entries) {
       if (e.campaign != ci) continue;

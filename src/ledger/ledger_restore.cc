@@ -204,7 +204,6 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   info.enable_order = p.enable_order();
   c.hold = p.hold();
   c.billed_units = p.billed_units();
-  c.billed_micros = p.billed_micros();
   if (p.billed_units() != p.served_units() || p.fault_billed_micros() != 0 ||
       p.fault_charges_size() > 0) {
     FaultRecord& fr = f.MutableFault(ci);
@@ -213,9 +212,9 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   }
   c.day_index = static_cast<int32_t>(p.day_index());
   c.day_spent = p.day_spent();
-  c.billable_units_max = BillableUnitsMax(c.price, c.per_units());
   NotBilledCounts counts;
-  if (!CopyArray(p.delivered(), &c.delivered) || !CopyArray(p.not_billed_units(), &counts.units) ||
+  std::array<int64_t, 6> delivered;
+  if (!CopyArray(p.delivered(), &delivered) || !CopyArray(p.not_billed_units(), &counts.units) ||
       !CopyArray(p.not_billed_micros(), &counts.micros)) {
     return Bad("campaign " + p.id() + " counters have the wrong size");
   }
@@ -230,20 +229,40 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
     // Whatever the update left, units past those delivered cost at most
     // what R11 leaves after the charge at the update: so no charge or
     // would-be amount can pass the bounds its arithmetic relies on.
-    const int64_t delivered = c.delivered[c.billable_kind];
-    if (p.repriced_units_max() < delivered ||
-        p.repriced_units_max() - delivered >
+    const int64_t units = delivered[c.billable_kind];
+    if (p.repriced_units_max() < units ||
+        p.repriced_units_max() - units >
             BillableUnitsWithin(c.price, c.per_units(),
                                 kCampaignCostMaxMicros - p.repriced_micros())) {
       return Bad("campaign " + p.id() + " has a repricing bound beyond R11's");
     }
     c.repriced = true;
-    c.billable_units_max = p.repriced_units_max();
     f.reprices_[ci] = Reprice{p.repriced_units(), p.repriced_micros(), p.repriced_units_max()};
   } else if (p.repriced_units() != 0 || p.repriced_micros() != 0 || p.repriced_units_max() != 0) {
     return Bad("campaign " + p.id() + " has repricing fields but is not repriced");
   }
   f.SetNotBilled(ci, counts);
+  // What the ledger derives must be what the snapshot says: R2's charge
+  // (from the units, at the price since the repricing), and the billable
+  // kind's delivered units (billed, or not billed but for the kind).
+  const Reprice r = c.repriced ? f.reprices_[ci] : Reprice{};
+  if (static_cast<__int128>(p.billed_micros()) !=
+      static_cast<__int128>(r.micros) +
+          MulDivFloor(c.billed_units - r.units, c.price, c.per_units())) {
+    return Bad("campaign " + p.id() + " billed_micros is not floor(units*price/k) (R2)");
+  }
+  __int128 billable = c.billed_units;
+  for (size_t reason = 1; reason < counts.units.size(); ++reason) {
+    if (reason != v1::NOT_BILLABLE_KIND) billable += counts.units[reason];
+  }
+  if (billable != delivered[c.billable_kind]) {
+    return Bad("campaign " + p.id() + " delivered units of its billable kind are not "
+               "those billed and not billed (R1)");
+  }
+  if (delivered[0] != 0) return Bad("campaign " + p.id() + " has delivered units of no kind");
+  for (int kind = 1; kind < static_cast<int>(delivered.size()); ++kind) {
+    if (kind != c.billable_kind && delivered[kind] != 0) f.AddDelivered(ci, kind, delivered[kind]);
+  }
   for (const auto& fp : p.fault_charges()) {
     FaultCharge& fc = f.MutableFault(ci).charges.emplace_back();
     fc.time_us = fp.time_us();
@@ -416,6 +435,7 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->not_billed_one_ = std::move(f.not_billed_one_);
   ledger->not_billed_many_ = std::move(f.not_billed_many_);
   ledger->faults_ = std::move(f.faults_);
+  ledger->other_delivered_ = std::move(f.other_delivered_);
   ledger->reprices_ = std::move(f.reprices_);
   ledger->campaign_names_ = std::move(f.campaign_names_);
   ledger->names_ = std::move(f.names_);

@@ -107,12 +107,12 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->set_enable_order(info.enable_order);
   p->set_hold(c.hold);
   p->set_billed_units(c.billed_units);
-  p->set_billed_micros(c.billed_micros);
+  p->set_billed_micros(billed_micros(ci));
   p->set_served_units(served_units(ci));
   p->set_fault_billed_micros(fault(ci).billed_micros);
   p->set_day_index(c.day_index);
   p->set_day_spent(c.day_spent);
-  for (int64_t v : c.delivered) p->add_delivered(v);
+  for (int kind = 0; kind < 6; ++kind) p->add_delivered(kind == 0 ? 0 : delivered(ci, kind));
   p->set_name(std::string(campaign_name(ci)));
   if (c.repriced) {
     const Reprice& r = reprices_.at(ci);

@@ -210,7 +210,7 @@ Result Ledger::ValidateDelivery(uint64_t event_id, int64_t time_us,
 Result Ledger::ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign,
                                       int kind, int64_t count) const {
   const Campaign& c = campaigns_[campaign];
-  if (DeliveryFits(c, kind, count)) return Accept();
+  if (DeliveryFits(campaign, kind, count)) return Accept();
   const std::string what =
       kind == c.billable_kind
           ? "billable units whose cost at its price would pass " +
@@ -218,7 +218,7 @@ Result Ledger::ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign,
           : std::to_string(kCampaignUnitsMax) + " delivered units of that kind";
   return Reject(event_id, "delivery_reported.count",
                 "would overflow campaign " + Quoted(campaign_id(campaign)) + "'s totals: " +
-                    std::to_string(c.delivered[kind]) + " + " +
+                    std::to_string(delivered(campaign, kind)) + " + " +
                     std::to_string(count) + " passes " + what);
 }
 
@@ -421,7 +421,8 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us, Text text) const {
       const auto& m = e.campaign_updated();
       Result r = ValidateCampaignEvent(e, m.account_id(), m.campaign_id(), "campaign_updated");
       if (Rejected(r)) return r;
-      const Campaign& c = campaigns_[FindCampaign(m.campaign_id())];
+      const uint32_t ci = FindCampaign(m.campaign_id());
+      const Campaign& c = campaigns_[ci];
       if (c.status == Campaign::Status::kDeleted) {
         return Reject(e, "campaign_updated.campaign_id",
                       "campaign " + Quoted(m.campaign_id()) +
@@ -441,7 +442,7 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us, Text text) const {
         r = Amount(e, "campaign_updated.price_micros", m.price_micros());
         if (Rejected(r)) return r;
       }
-      const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : c.budget_mode;
+      const v1::BudgetMode mode = m.has_budget_mode() ? m.budget_mode() : v1::BudgetMode{c.budget_mode};
       const int64_t budget = UpdatedBudget(c, m);
       switch (mode) {
         case v1::BUDGET_MODE_DAY:
@@ -457,7 +458,7 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us, Text text) const {
           // below what the campaign was billed already (in its period).
           const Account& a = accounts_[c.account];
           const int64_t billed =
-              mode == v1::BUDGET_MODE_TOTAL ? c.billed_micros
+              mode == v1::BUDGET_MODE_TOTAL ? billed_micros(ci)
               : (c.budget_mode == v1::BUDGET_MODE_DAY && c.day_index == LocalDay(a, at_us))
                   ? c.day_spent
                   : 0;

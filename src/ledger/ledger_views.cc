@@ -103,13 +103,13 @@ v1::CampaignSpend Ledger::CampaignView(uint32_t ci) const {
   v.set_budget_micros(c.budget);
   v.set_frozen_micros(c.hold);
   v.set_billed_units(c.billed_units);
-  v.set_billed_micros(c.billed_micros);
+  v.set_billed_micros(billed_micros(ci));
   v.set_fault_billed_micros(fault(ci).billed_micros);
-  v.set_impressions(c.delivered[v1::DeliveryReported::IMPRESSION]);
-  v.set_clicks(c.delivered[v1::DeliveryReported::CLICK]);
-  v.set_video_views_2s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_2S]);
-  v.set_video_views_6s(c.delivered[v1::DeliveryReported::VIDEO_VIEW_6S]);
-  v.set_conversions(c.delivered[v1::DeliveryReported::CONVERSION]);
+  v.set_impressions(delivered(ci, v1::DeliveryReported::IMPRESSION));
+  v.set_clicks(delivered(ci, v1::DeliveryReported::CLICK));
+  v.set_video_views_2s(delivered(ci, v1::DeliveryReported::VIDEO_VIEW_2S));
+  v.set_video_views_6s(delivered(ci, v1::DeliveryReported::VIDEO_VIEW_6S));
+  v.set_conversions(delivered(ci, v1::DeliveryReported::CONVERSION));
   const NotBilledCounts& counts = not_billed(ci);
   for (size_t r = 1; r < counts.units.size(); ++r) {
     if (counts.units[r] == 0) continue;

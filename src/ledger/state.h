@@ -14,6 +14,7 @@
 #include "billsim/v1/events.pb.h"
 #include "billsim/v1/projections.pb.h"
 #include "ledger/entry.h"
+#include "util/money.h"
 
 namespace billsim {
 
@@ -113,10 +114,28 @@ struct FaultCharge {
   std::vector<Part> parts;
 };
 
-// A campaign's hot state: what billing a delivery reads and writes, in two
-// cache lines (replay's speed is bound by these loads, and a book of
-// millions of campaigns by their size). The rest is CampaignInfo, beside it
-// under the same index.
+// An enum kept in one byte: reads and assigns as the enum itself. (A
+// Protobuf enum's underlying type is int; every value the ledger keeps is
+// small, as Validate and a restore check.)
+template <typename E>
+class EnumByte {
+ public:
+  EnumByte() = default;
+  EnumByte(E e) : v_(static_cast<uint8_t>(e)) {}  // NOLINT: implicit, as E
+  operator E() const { return static_cast<E>(v_); }  // NOLINT
+ private:
+  uint8_t v_ = 0;
+};
+
+// A campaign's hot state: what billing a delivery reads and writes, in one
+// cache line (replay's speed is bound by these loads, and a book of
+// millions of campaigns by their size). What a charge can compute is not
+// kept: the micros billed (R2: floor(units * price / k), from the units,
+// or from a repricing's), the most billable units (R11, from the price or
+// the repricing), and the billable kind's delivered units (those billed
+// plus those not billed for a reason other than the kind). Other kinds'
+// delivered units sit in a side table, for the campaigns that have any;
+// the rest is CampaignInfo, beside it under the same index.
 struct alignas(64) Campaign {
   enum class Status : uint8_t { kDisabled, kEnabled, kDeleted };
   enum class Review : uint8_t { kPending, kApproved, kRejectedBeforeServing,
@@ -124,35 +143,45 @@ struct alignas(64) Campaign {
 
   uint32_t account = kNoIndex;
   int32_t day_index = 0;         // local day of day_spent (DAY mode)
-  v1::DeliveryReported::Kind billable_kind =
-      v1::DeliveryReported::KIND_UNSPECIFIED;
-  v1::BudgetMode budget_mode = v1::BUDGET_MODE_UNSPECIFIED;
+  // Into the ledger's not-billed tables (kNoIndex: none yet). A delivery
+  // not billed (a kind the campaign does not bill, a paused or rejected
+  // campaign) reaches its counters from this line.
+  uint32_t not_billed = kNoIndex;
+  // Into the ledger's table of delivered units of the kinds it does not
+  // bill (kNoIndex: none delivered).
+  uint32_t other_delivered = kNoIndex;
+  int64_t price = 0;             // micros per per_units() units
+  int64_t budget = 0;
+  int64_t hold = 0;              // frozen for this campaign
+  int64_t billed_units = 0;      // R2: billed micros == floor(units*p/k)
+  int64_t day_spent = 0;
+  EnumByte<v1::DeliveryReported::Kind> billable_kind;
+  EnumByte<v1::BudgetMode> budget_mode;
   Status status = Status::kDisabled;
   Review review = Review::kPending;
   bool renewal_listed = false;   // in its account's `renewals` (R4)
   bool repriced = false;         // a CampaignUpdated changed its price: Reprice
-  // Into the ledger's not-billed tables (kNoIndex: none yet). Here, not in
-  // CampaignInfo: a delivery not billed (a kind the campaign does not bill,
-  // a paused or rejected campaign) reaches its counters from this line.
-  uint32_t not_billed = kNoIndex;
-  int64_t price = 0;             // micros per per_units() units
-  int64_t budget = 0;
-  int64_t hold = 0;              // frozen for this campaign
-  int64_t billed_units = 0;      // R2: billed_micros == floor(units*p/k)
-  int64_t billed_micros = 0;
-  int64_t day_spent = 0;
-  // Derived from the price: the most billable units whose cost stays within
-  // kCampaignCostMaxMicros (R11 refuses delivery past it).
-  int64_t billable_units_max = 0;
-  // Delivered units by DeliveryReported::Kind (index 1..5).
-  std::array<int64_t, 6> delivered{};
+  // Units of the billable kind were not billed (a reason other than
+  // NOT_BILLABLE_KIND): its delivered units are more than those billed.
+  bool short_of_delivered = false;
 
   // 1000 for CPM (priced per thousand impressions), else 1.
   int64_t per_units() const {
     return billable_kind == v1::DeliveryReported::IMPRESSION ? 1000 : 1;
   }
+  // floor(units * price / per_units()), with a constant divisor.
+  // REQUIRES: units * price / per_units() within R11's bound.
+  int64_t CostOf(int64_t units) const {
+    return per_units() == 1000 ? MulDivFloor(units, price, 1000) : MulDivFloor(units, price, 1);
+  }
 };
-static_assert(sizeof(Campaign) == 128, "a campaign's hot state is two cache lines");
+static_assert(sizeof(Campaign) == 64, "a campaign's hot state is one cache line");
+
+// Delivered units of the kinds a campaign does not bill, by
+// DeliveryReported::Kind less one (IMPRESSION is [0]).
+struct OtherDelivered {
+  std::array<int64_t, 5> units{};
+};
 
 // Where R2's cumulative charge of a campaign restarts when an update
 // changes its price (kept only for campaigns repriced: Campaign::repriced).

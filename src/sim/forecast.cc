@@ -268,7 +268,7 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
     if (c.account != ai || !Active(c)) continue;
     ForecastCampaign fc;
     fc.campaign_id = std::string(ledger.campaign_id(ci));
-    fc.budget_mode = v1::BudgetMode_Name(c.budget_mode);
+    fc.budget_mode = v1::BudgetMode_Name(v1::BudgetMode{c.budget_mode});
     fc.budget = c.budget;
     auto recent = o.billed_recently.find(ci);
     const int64_t history = recent == o.billed_recently.end() ? 0 : recent->second / o.history_days;
