@@ -135,6 +135,11 @@ TEST_F(SnapshotTest, AStateWhoseChargeOrDeliveredUnitsDisagreeIsRefused) {
          c->set_delivered(DeliveryReported::CLICK, c->delivered(DeliveryReported::CLICK) + 1);
        }},
       {"delivered units of no kind", [](v1::LedgerState_Campaign* c) { c->set_delivered(0, 1); }},
+      {"delivered units of the kinds it does not bill",
+       [](v1::LedgerState_Campaign* c) {
+         c->set_delivered(DeliveryReported::IMPRESSION,
+                          c->delivered(DeliveryReported::IMPRESSION) + 1);
+       }},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.what);

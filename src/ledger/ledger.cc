@@ -53,6 +53,7 @@ NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
   const NotBilledOne& one = not_billed_one_[i];
   counts.units[one.reason] = one.units;
   counts.micros[one.reason] = one.micros;
+  counts.other_kinds = one.other_kinds;
   return counts;
 }
 
@@ -66,7 +67,7 @@ int64_t Ledger::UnbilledOfBillableKind(uint32_t campaign) const {
 }
 
 void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
-                          int64_t micros) {
+                          int64_t micros, v1::DeliveryReported::Kind kind) {
   BILLSIM_ASSERT(reason > 0 && reason < 7);
   if (reason != v1::NOT_BILLABLE_KIND) campaigns_[campaign].short_of_delivered = true;
   uint32_t& i = campaigns_[campaign].not_billed;
@@ -82,15 +83,20 @@ void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t
     i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
     not_billed_many_.push_back(counts);
   }
+  // A kind it does not bill: those units are all it was delivered of it.
+  int64_t* other = nullptr;
   if (i & kNotBilledMany) {
     NotBilledCounts& c = not_billed_many_[i & ~kNotBilledMany];
     c.units[reason] = CheckedAdd(c.units[reason], units);
     c.micros[reason] = CheckedAdd(c.micros[reason], micros);
+    other = &c.other_kinds[kind - 1];
   } else {
     NotBilledOne& one = not_billed_one_[i];
     one.units = CheckedAdd(one.units, units);
     one.micros = CheckedAdd(one.micros, micros);
+    other = &one.other_kinds[kind - 1];
   }
+  if (reason == v1::NOT_BILLABLE_KIND) *other = CheckedAdd(*other, units);
 }
 
 void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
@@ -113,23 +119,15 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   if (reasons == 1 && reason > 0) {
     i = static_cast<uint32_t>(not_billed_one_.size());
     BILLSIM_ASSERT(i < kNotBilledMany);
-    not_billed_one_.emplace_back() = {counts.units[reason], counts.micros[reason], reason};
+    NotBilledOne& one = not_billed_one_.emplace_back();
+    one.units = counts.units[reason];
+    one.micros = counts.micros[reason];
+    one.other_kinds = counts.other_kinds;
+    one.reason = reason;
   } else {
     i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
     not_billed_many_.push_back(counts);
   }
-}
-
-void Ledger::AddDelivered(uint32_t campaign, int kind, int64_t units) {
-  Campaign& c = campaigns_[campaign];
-  if (kind == c.billable_kind) return;  // billed, or not billed: counted there
-  if (c.other_delivered == kNoIndex) {
-    c.other_delivered = static_cast<uint32_t>(other_delivered_.size());
-    BILLSIM_ASSERT(c.other_delivered != kNoIndex);
-    other_delivered_.emplace_back();
-  }
-  int64_t& n = other_delivered_[c.other_delivered].units[kind - 1];
-  n = CheckedAdd(n, units);
 }
 
 const FaultRecord& Ledger::fault(uint32_t campaign) const {

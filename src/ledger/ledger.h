@@ -123,18 +123,13 @@ class Ledger {
   }
   // The second stage, a few rows later (once the campaign's and the
   // account's lines are in): the campaign's not-billed counters, if it has
-  // any, and for a delivery of `kind` it does not bill its other kinds'
-  // counts; the account's list of live grants, which a charge walks; and,
-  // if a timer of the account is due by `time_us`, the daily holds its
+  // any; the account's list of live grants, which a charge walks; and, if
+  // a timer of the account is due by `time_us`, the daily holds its
   // midnight renews.
-  BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, uint32_t kind,
-                                                int64_t time_us) const {
+  BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
     if (c.not_billed != kNoIndex && !(c.not_billed & kNotBilledMany)) {
       __builtin_prefetch(&not_billed_one_[c.not_billed], 1);
-    }
-    if (kind != static_cast<uint32_t>(c.billable_kind) && c.other_delivered != kNoIndex) {
-      __builtin_prefetch(&other_delivered_[c.other_delivered], 1);
     }
     const Account& a = accounts_[c.account];
     if (a.expired_grants < a.grants.size()) __builtin_prefetch(&a.grants[a.expired_grants]);
@@ -339,7 +334,10 @@ class Ledger {
       if (!c.short_of_delivered) [[likely]] return c.billed_units;
       return c.billed_units + UnbilledOfBillableKind(campaign);
     }
-    return c.other_delivered == kNoIndex ? 0 : other_delivered_[c.other_delivered].units[kind - 1];
+    const uint32_t i = c.not_billed;
+    if (i == kNoIndex) return 0;
+    if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany].other_kinds[kind - 1];
+    return not_billed_one_[i].other_kinds[kind - 1];
   }
   // R11: the most units of its billable kind it may be delivered.
   int64_t billable_units_max(uint32_t campaign) const {
@@ -409,10 +407,10 @@ class Ledger {
   // The entities' id indexes rebuilt from the entities (after a restore).
   void RebuildIndexes();
   // Adds to a campaign's counters of one reason (checked: R11).
-  void AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units, int64_t micros);
-  // Counts delivered units of a kind the campaign does not bill (the
-  // billable kind's are counted as billed or not billed).
-  void AddDelivered(uint32_t campaign, int kind, int64_t units);
+  // Units of `kind` not billed for `reason`, which would have cost
+  // `micros`.
+  void AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units, int64_t micros,
+                    v1::DeliveryReported::Kind kind);
   // Sets them (a restore): nothing kept when all are zero.
   void SetNotBilled(uint32_t campaign, const NotBilledCounts& counts);
   FaultRecord& MutableFault(uint32_t campaign);  // made on first use
@@ -674,7 +672,6 @@ class Ledger {
   ChunkedVector<NotBilledOne, 12> not_billed_one_;
   std::vector<NotBilledCounts> not_billed_many_;
   ChunkedVector<FaultRecord, 12> faults_;
-  ChunkedVector<OtherDelivered, 12> other_delivered_;  // Campaign::other_delivered
   // Campaigns whose price an update changed (Campaign::repriced).
   std::unordered_map<uint32_t, Reprice> reprices_;
   // Names of the campaigns that have one (handles into names_): most

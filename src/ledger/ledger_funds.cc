@@ -520,7 +520,7 @@ void Ledger::Deliver(uint32_t ci, v1::DeliveryReported::Kind kind,
                      int64_t count, bool fault) {
   Campaign& c = campaigns_[ci];
   // R11 (DeliveryFits) bounds every counter below: none can overflow.
-  AddDelivered(ci, kind, count);
+  // Delivered units are counted as billed or not billed (delivered()).
   // R1: only the billing event's delivery kind is ever charged.
   if (kind != c.billable_kind) {
     NotBilled(ci, v1::NOT_BILLABLE_KIND, count, kind);
@@ -552,7 +552,7 @@ void Ledger::NotBilled(uint32_t ci, v1::NotBilledReason reason, int64_t units,
       reason == v1::NOT_BILLABLE_KIND
           ? 0
           : MulDivFloor(units, c.price, c.per_units());
-  AddNotBilled(ci, reason, units, would_cost);
+  AddNotBilled(ci, reason, units, would_cost, kind);
   Entry e;
   e.kind = v1::NOT_BILLED;
   e.account = c.account;

@@ -241,6 +241,18 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   } else if (p.repriced_units() != 0 || p.repriced_micros() != 0 || p.repriced_units_max() != 0) {
     return Bad("campaign " + p.id() + " has repricing fields but is not repriced");
   }
+  // Other kinds' delivered units are all not billed, NOT_BILLABLE_KIND.
+  if (delivered[0] != 0) return Bad("campaign " + p.id() + " has delivered units of no kind");
+  __int128 other = 0;
+  for (int kind = 1; kind < static_cast<int>(delivered.size()); ++kind) {
+    if (kind == c.billable_kind) continue;
+    counts.other_kinds[kind - 1] = delivered[kind];
+    other += delivered[kind];
+  }
+  if (other != counts.units[v1::NOT_BILLABLE_KIND]) {
+    return Bad("campaign " + p.id() + " delivered units of the kinds it does not bill are not "
+               "those not billed for the kind (R1)");
+  }
   f.SetNotBilled(ci, counts);
   // What the ledger derives must be what the snapshot says: R2's charge
   // (from the units, at the price since the repricing), and the billable
@@ -258,10 +270,6 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   if (billable != delivered[c.billable_kind]) {
     return Bad("campaign " + p.id() + " delivered units of its billable kind are not "
                "those billed and not billed (R1)");
-  }
-  if (delivered[0] != 0) return Bad("campaign " + p.id() + " has delivered units of no kind");
-  for (int kind = 1; kind < static_cast<int>(delivered.size()); ++kind) {
-    if (kind != c.billable_kind && delivered[kind] != 0) f.AddDelivered(ci, kind, delivered[kind]);
   }
   for (const auto& fp : p.fault_charges()) {
     FaultCharge& fc = f.MutableFault(ci).charges.emplace_back();
@@ -435,7 +443,6 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->not_billed_one_ = std::move(f.not_billed_one_);
   ledger->not_billed_many_ = std::move(f.not_billed_many_);
   ledger->faults_ = std::move(f.faults_);
-  ledger->other_delivered_ = std::move(f.other_delivered_);
   ledger->reprices_ = std::move(f.reprices_);
   ledger->campaign_names_ = std::move(f.campaign_names_);
   ledger->names_ = std::move(f.names_);

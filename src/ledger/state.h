@@ -134,8 +134,8 @@ class EnumByte {
 // or from a repricing's), the most billable units (R11, from the price or
 // the repricing), and the billable kind's delivered units (those billed
 // plus those not billed for a reason other than the kind). Other kinds'
-// delivered units sit in a side table, for the campaigns that have any;
-// the rest is CampaignInfo, beside it under the same index.
+// delivered units sit with its not-billed counters (all such units are
+// not billed); the rest is CampaignInfo, beside it under the same index.
 struct alignas(64) Campaign {
   enum class Status : uint8_t { kDisabled, kEnabled, kDeleted };
   enum class Review : uint8_t { kPending, kApproved, kRejectedBeforeServing,
@@ -143,13 +143,11 @@ struct alignas(64) Campaign {
 
   uint32_t account = kNoIndex;
   int32_t day_index = 0;         // local day of day_spent (DAY mode)
-  // Into the ledger's not-billed tables (kNoIndex: none yet). A delivery
+  // Into the ledger's not-billed tables (kNoIndex: none yet), which also
+  // count the units delivered of the kinds it does not bill. A delivery
   // not billed (a kind the campaign does not bill, a paused or rejected
   // campaign) reaches its counters from this line.
   uint32_t not_billed = kNoIndex;
-  // Into the ledger's table of delivered units of the kinds it does not
-  // bill (kNoIndex: none delivered).
-  uint32_t other_delivered = kNoIndex;
   int64_t price = 0;             // micros per per_units() units
   int64_t budget = 0;
   int64_t hold = 0;              // frozen for this campaign
@@ -177,12 +175,6 @@ struct alignas(64) Campaign {
 };
 static_assert(sizeof(Campaign) == 64, "a campaign's hot state is one cache line");
 
-// Delivered units of the kinds a campaign does not bill, by
-// DeliveryReported::Kind less one (IMPRESSION is [0]).
-struct OtherDelivered {
-  std::array<int64_t, 5> units{};
-};
-
 // Where R2's cumulative charge of a campaign restarts when an update
 // changes its price (kept only for campaigns repriced: Campaign::repriced).
 // Charges count from these billed units and micros at the new price, and
@@ -194,22 +186,29 @@ struct Reprice {
 };
 
 // Not-billed units and would-be amounts by NotBilledReason (index 1..6), for
-// the campaigns that have any (Campaign::not_billed).
+// the campaigns that have any (Campaign::not_billed); and the units
+// delivered of each kind the campaign does not bill, by
+// DeliveryReported::Kind less one (IMPRESSION is [0]): all of them are not
+// billed, NOT_BILLABLE_KIND, so a delivery of such a kind touches this
+// record alone beside the campaign's line.
 struct NotBilledCounts {
   std::array<int64_t, 7> units{};
   std::array<int64_t, 7> micros{};
+  std::array<int64_t, 5> other_kinds{};
 };
 
 // How the ledger keeps them: almost every campaign that has any has one
 // reason (at 10^6 campaigns, 41 of 601,483 had two), so a campaign's first
-// reason takes one of these (24 bytes, not NotBilledCounts' 112), and only a
-// second reason moves it to a NotBilledCounts of its own
+// reason takes one of these (a cache line, not NotBilledCounts' 152
+// bytes), and only a second reason moves it to a NotBilledCounts of its own
 // (Campaign::not_billed has kNotBilledMany set then).
-struct NotBilledOne {
+struct alignas(64) NotBilledOne {
   int64_t units = 0;
   int64_t micros = 0;
+  std::array<int64_t, 5> other_kinds{};
   uint32_t reason = 0;
 };
+static_assert(sizeof(NotBilledOne) == 64, "a campaign's not-billed counters are one line");
 inline constexpr uint32_t kNotBilledMany = 0x80000000;
 
 // A campaign's fault-marked billing (R7, R9), kept only for the campaigns

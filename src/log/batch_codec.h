@@ -157,8 +157,6 @@ class BatchDecoder {
   // a visitor that looks ahead).
   uint32_t delivery_rows() const { return batch_->delivery_campaign_size(); }
   uint32_t delivery_campaign(uint32_t row) const { return batch_->delivery_campaign(row); }
-  // Its DeliveryReported::Kind, as a number (unchecked).
-  uint32_t delivery_kind(uint32_t row) const { return batch_->delivery_kind(row) >> 1; }
   // A delivery row as the event it records (for printing and the slow path).
   v1::Event ToEvent(const DeliveryRow& row) const;
   // Calls fn with every event of the last parsed batch, in order, each as a

@@ -48,11 +48,8 @@ void BatchApplier::PrefetchDeep(const log::DeliveryRow& row) {
   // (almost always) due by that row's.
   const uint32_t rows = decoder_->delivery_rows();
   if (row.row + kPrefetchRows / 2 < rows) {
-    const uint32_t at = row.row + kPrefetchRows / 2;
-    const Resolved& ahead = Resolve(decoder_->delivery_campaign(at));
-    if (ahead.campaign != kNoIndex) {
-      ledger_->PrefetchDeliveryLists(ahead.campaign, decoder_->delivery_kind(at), row.time_us);
-    }
+    const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 2));
+    if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryLists(ahead.campaign, row.time_us);
   }
   if (row.row + kPrefetchRows / 4 < rows) {
     const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 4));
