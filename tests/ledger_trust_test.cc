@@ -78,6 +78,42 @@ TEST_F(LedgerTest, DeliveryWhoseCostAtThePriceWouldPassTheBoundIsRefused) {
   ASSERT_APPLIED(Deliver("c1", DeliveryReported::IMPRESSION, kCountMax));
 }
 
+// A campaign's line keeps no delivered counts: R11's check bounds them by
+// its billed and not-billed units (unbilled_units, saturating), and reads
+// the not-billed counters when that bound does not settle it. Clicks not
+// billed (no funds for 10^15 a click) still count towards the bound.
+TEST_F(LedgerTest, DeliveryNearTheBoundIsJudgedExactlyWhateverWasNotBilled) {
+  OpenFunded(100 * kUnit);
+  EnabledCpc("c1", kAmountMaxMicros);  // at most 1,000 clicks (R11)
+  // Not billed: 10^9 impressions (a loose bound), then 999 clicks.
+  ASSERT_APPLIED(Deliver("c1", DeliveryReported::IMPRESSION, 1'000'000'000));
+  ASSERT_APPLIED(Clicks("c1", 999));
+  // 2^32 units not billed in all: the bound saturates (a 32-bit count
+  // would be back at 0 and let the 1,001st click through).
+  const int64_t more = (int64_t{1} << 32) - 1'000'000'000 - 999;
+  ASSERT_APPLIED(Deliver("c1", DeliveryReported::IMPRESSION, more));
+  ASSERT_APPLIED(Clicks("c1", 1));
+  EXPECT_REFUSED(Clicks("c1", 1), "delivery_reported.count");
+  const v1::CampaignSpend v = ledger_.CampaignView(ledger_.FindCampaign("c1"));
+  EXPECT_EQ(v.clicks(), 1000);
+  EXPECT_EQ(v.impressions(), 1'000'000'000 + more);
+  EXPECT_EQ(v.billed_units(), 0);
+  // A restored ledger judges the same.
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  Ledger::DeliveryFact f;
+  f.event_id = 999'999;
+  f.time_us = now_;
+  f.campaign = restored.FindCampaign("c1");
+  f.kind = DeliveryReported::CLICK;
+  f.count = 1;
+  EXPECT_EQ(restored.ApplyDelivery(f, nullptr).outcome, Ledger::Outcome::kRejected);
+  f.kind = DeliveryReported::CONVERSION;
+  EXPECT_EQ(restored.ApplyDelivery(f, nullptr).outcome, Ledger::Outcome::kApplied);
+}
+
 TEST_F(LedgerTest, ColumnarDeliveryOfInt64MaxUnitsIsRefusedOnTheFastPath) {
   OpenFunded(100 * kUnit);
   EnabledCpc("c1", 1 * kUnit);

@@ -54,22 +54,16 @@ NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
   counts.units[one.reason] = one.units;
   counts.micros[one.reason] = one.micros;
   counts.other_kinds = one.other_kinds;
+  if (one.reason != v1::NOT_BILLABLE_KIND) counts.billable_kind_units = one.units;
   return counts;
-}
-
-int64_t Ledger::UnbilledOfBillableKind(uint32_t campaign) const {
-  const NotBilledCounts counts = not_billed(campaign);
-  int64_t units = 0;
-  for (size_t r = 1; r < counts.units.size(); ++r) {
-    if (r != v1::NOT_BILLABLE_KIND) units += counts.units[r];  // R11 bounds the sum
-  }
-  return units;
 }
 
 void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                           int64_t micros, v1::DeliveryReported::Kind kind) {
   BILLSIM_ASSERT(reason > 0 && reason < 7);
-  if (reason != v1::NOT_BILLABLE_KIND) campaigns_[campaign].short_of_delivered = true;
+  uint32_t& bound = campaigns_[campaign].unbilled_units;
+  bound = units >= Campaign::kUnbilledMany - bound ? Campaign::kUnbilledMany
+                                                  : bound + static_cast<uint32_t>(units);
   uint32_t& i = campaigns_[campaign].not_billed;
   if (i == kNoIndex) {
     i = static_cast<uint32_t>(not_billed_one_.size());
@@ -89,6 +83,9 @@ void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t
     NotBilledCounts& c = not_billed_many_[i & ~kNotBilledMany];
     c.units[reason] = CheckedAdd(c.units[reason], units);
     c.micros[reason] = CheckedAdd(c.micros[reason], micros);
+    if (reason != v1::NOT_BILLABLE_KIND) {
+      c.billable_kind_units = CheckedAdd(c.billable_kind_units, units);
+    }
     other = &c.other_kinds[kind - 1];
   } else {
     NotBilledOne& one = not_billed_one_[i];
@@ -110,11 +107,10 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   }
   uint32_t& i = campaigns_[campaign].not_billed;
   BILLSIM_ASSERT(i == kNoIndex);
-  for (uint32_t r = 1; r < counts.units.size(); ++r) {
-    if (r != v1::NOT_BILLABLE_KIND && counts.units[r] != 0) {
-      campaigns_[campaign].short_of_delivered = true;
-    }
-  }
+  __int128 unbilled = 0;  // (each count is at most 10^18)
+  for (int64_t units : counts.units) unbilled += units;
+  campaigns_[campaign].unbilled_units =
+      unbilled >= Campaign::kUnbilledMany ? Campaign::kUnbilledMany : static_cast<uint32_t>(unbilled);
   if (reasons == 0) return;
   if (reasons == 1 && reason > 0) {
     i = static_cast<uint32_t>(not_billed_one_.size());
@@ -126,7 +122,11 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
     one.reason = reason;
   } else {
     i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
-    not_billed_many_.push_back(counts);
+    NotBilledCounts& many = not_billed_many_.emplace_back(counts);
+    many.billable_kind_units = 0;
+    for (uint32_t r = 1; r < many.units.size(); ++r) {
+      if (r != v1::NOT_BILLABLE_KIND) many.billable_kind_units += many.units[r];
+    }
   }
 }
 

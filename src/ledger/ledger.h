@@ -330,10 +330,7 @@ class Ledger {
   // than the kind.
   int64_t delivered(uint32_t campaign, int kind) const {
     const Campaign& c = campaigns_[campaign];
-    if (kind == c.billable_kind) {
-      if (!c.short_of_delivered) [[likely]] return c.billed_units;
-      return c.billed_units + UnbilledOfBillableKind(campaign);
-    }
+    if (kind == c.billable_kind) return c.billed_units + UnbilledOfBillableKind(campaign);
     const uint32_t i = c.not_billed;
     if (i == kNoIndex) return 0;
     if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany].other_kinds[kind - 1];
@@ -498,17 +495,33 @@ class Ledger {
   // buys at its price. REQUIRES: a valid kind, 0 < count <= kCountMax.
   bool DeliveryFits(uint32_t campaign, int kind, int64_t count) const {
     const Campaign& c = campaigns_[campaign];
+    if (c.unbilled_units != Campaign::kUnbilledMany) [[likely]] {
+      // Without its counters: delivered <= billed_units + unbilled_units.
+      if (kind != c.billable_kind) return true;  // < 2^32 + 10^12 units
+      if (!c.repriced && FitsCost(c, c.billed_units + c.unbilled_units + count)) return true;
+    }
     const int64_t total = delivered(campaign, kind) + count;  // <= 10^18 + 10^12
     if (kind != c.billable_kind) return total <= kCampaignUnitsMax;
     if (c.repriced) [[unlikely]] return total <= reprices_.at(campaign).units_max;
-    // Without a division: floor(N*p/k) <= L  <=>  N*p <= (L+1)*k - 1.
-    return total <= kCampaignUnitsMax &&
-           static_cast<__int128>(total) * c.price <=
+    return FitsCost(c, total);
+  }
+  // R11 for `units` of a campaign's billable kind, not repriced: at most
+  // kCampaignUnitsMax, costing at most kCampaignCostMaxMicros. Without a
+  // division: floor(N*p/k) <= L  <=>  N*p <= (L+1)*k - 1.
+  static bool FitsCost(const Campaign& c, int64_t units) {
+    return units <= kCampaignUnitsMax &&
+           static_cast<__int128>(units) * c.price <=
                (static_cast<__int128>(kCampaignCostMaxMicros) + 1) * c.per_units() - 1;
   }
   // Units of the billable kind not billed (not_billed's, but for
   // NOT_BILLABLE_KIND).
-  int64_t UnbilledOfBillableKind(uint32_t campaign) const;
+  int64_t UnbilledOfBillableKind(uint32_t campaign) const {
+    const uint32_t i = campaigns_[campaign].not_billed;
+    if (i == kNoIndex) return 0;
+    if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany].billable_kind_units;
+    const NotBilledOne& one = not_billed_one_[i];
+    return one.reason == v1::NOT_BILLABLE_KIND ? 0 : one.units;
+  }
   Result ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign, int kind,
                                 int64_t count) const;
   Result ValidateOpened(uint64_t event_id, int64_t time_us,

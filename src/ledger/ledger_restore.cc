@@ -253,7 +253,6 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
     return Bad("campaign " + p.id() + " delivered units of the kinds it does not bill are not "
                "those not billed for the kind (R1)");
   }
-  f.SetNotBilled(ci, counts);
   // What the ledger derives must be what the snapshot says: R2's charge
   // (from the units, at the price since the repricing), and the billable
   // kind's delivered units (billed, or not billed but for the kind).
@@ -271,6 +270,7 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
     return Bad("campaign " + p.id() + " delivered units of its billable kind are not "
                "those billed and not billed (R1)");
   }
+  f.SetNotBilled(ci, counts);  // (its sums now known to fit)
   for (const auto& fp : p.fault_charges()) {
     FaultCharge& fc = f.MutableFault(ci).charges.emplace_back();
     fc.time_us = fp.time_us();

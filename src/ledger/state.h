@@ -148,6 +148,12 @@ struct alignas(64) Campaign {
   // not billed (a kind the campaign does not bill, a paused or rejected
   // campaign) reaches its counters from this line.
   uint32_t not_billed = kNoIndex;
+  // Derived: its not-billed units, every reason together, while fewer than
+  // kUnbilledMany (then kUnbilledMany). Any delivered count of it is at
+  // most billed_units and these, so R11's check of a delivery reads the
+  // not-billed counters only past that (DeliveryFits).
+  uint32_t unbilled_units = 0;
+  static constexpr uint32_t kUnbilledMany = UINT32_MAX;
   int64_t price = 0;             // micros per per_units() units
   int64_t budget = 0;
   int64_t hold = 0;              // frozen for this campaign
@@ -159,9 +165,6 @@ struct alignas(64) Campaign {
   Review review = Review::kPending;
   bool renewal_listed = false;   // in its account's `renewals` (R4)
   bool repriced = false;         // a CampaignUpdated changed its price: Reprice
-  // Units of the billable kind were not billed (a reason other than
-  // NOT_BILLABLE_KIND): its delivered units are more than those billed.
-  bool short_of_delivered = false;
 
   // 1000 for CPM (priced per thousand impressions), else 1.
   int64_t per_units() const {
@@ -195,11 +198,14 @@ struct NotBilledCounts {
   std::array<int64_t, 7> units{};
   std::array<int64_t, 7> micros{};
   std::array<int64_t, 5> other_kinds{};
+  // Derived: the sum of `units` but NOT_BILLABLE_KIND's (the billable
+  // kind's units not billed).
+  int64_t billable_kind_units = 0;
 };
 
 // How the ledger keeps them: almost every campaign that has any has one
 // reason (at 10^6 campaigns, 41 of 601,483 had two), so a campaign's first
-// reason takes one of these (a cache line, not NotBilledCounts' 152
+// reason takes one of these (a cache line, not NotBilledCounts' 160
 // bytes), and only a second reason moves it to a NotBilledCounts of its own
 // (Campaign::not_billed has kNotBilledMany set then).
 struct alignas(64) NotBilledOne {
