@@ -24,7 +24,6 @@
 namespace billsim {
 namespace {
 
-
 // How many of the pages of [p, p + bytes) are resident. REQUIRES: p is
 // page-aligned.
 size_t ResidentPages(const void* p, size_t bytes) {

@@ -336,11 +336,6 @@ class Ledger {
     if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany].other_kinds[kind - 1];
     return not_billed_one_[i].other_kinds[kind - 1];
   }
-  // R11: the most units of its billable kind it may be delivered.
-  int64_t billable_units_max(uint32_t campaign) const {
-    const Campaign& c = campaigns_[campaign];
-    return c.repriced ? reprices_.at(campaign).units_max : BillableUnitsMax(c.price, c.per_units());
-  }
   // Its fault-marked billing: zeros and no charges when it has none.
   const FaultRecord& fault(uint32_t campaign) const;
   // In time order; empty when the campaign has none.
@@ -403,9 +398,8 @@ class Ledger {
   void SaveTimers(const std::function<void(const v1::LedgerState::Timer&)>& add) const;
   // The entities' id indexes rebuilt from the entities (after a restore).
   void RebuildIndexes();
-  // Adds to a campaign's counters of one reason (checked: R11).
-  // Units of `kind` not billed for `reason`, which would have cost
-  // `micros`.
+  // Adds `units` of `kind` not billed for `reason`, which would have cost
+  // `micros`, to a campaign's counters (checked: R11).
   void AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units, int64_t micros,
                     v1::DeliveryReported::Kind kind);
   // Sets them (a restore): nothing kept when all are zero.

@@ -38,10 +38,6 @@ int64_t UnitsWithin(int64_t n, int64_t m, int64_t p, int64_t k,
 
 }  // namespace
 
-int64_t BillableUnitsMax(int64_t price, int64_t per_units) {
-  return BillableUnitsWithin(price, per_units, kCampaignCostMaxMicros);
-}
-
 int64_t BillableUnitsWithin(int64_t price, int64_t per_units, int64_t cost_max) {
   BILLSIM_ASSERT(price > 0 && per_units > 0 && cost_max >= 0);
   // floor(N*p/k) <= L  <=>  N <= ((L+1)*k - 1) / p  (as in UnitsWithin)

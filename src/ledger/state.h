@@ -245,10 +245,9 @@ static_assert(v1::Objective_MAX <= UINT8_MAX && v1::BillingEvent_MAX <= UINT8_MA
 static_assert(sizeof(CampaignInfo) == 40, "a campaign's cold state");
 
 // The most units of a campaign priced `price` per `per_units` whose cost,
-// floor(units * price / per_units), stays within kCampaignCostMaxMicros
-// (and at most kCampaignUnitsMax). REQUIRES: price > 0, per_units > 0.
-int64_t BillableUnitsMax(int64_t price, int64_t per_units);
-// The same, for a cost of at most `cost_max` micros.
+// floor(units * price / per_units), stays within `cost_max` micros (and at
+// most kCampaignUnitsMax). REQUIRES: price > 0, per_units > 0,
+// cost_max >= 0.
 int64_t BillableUnitsWithin(int64_t price, int64_t per_units, int64_t cost_max);
 
 struct Dispute {

@@ -23,7 +23,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <vector>
 
 #include "util/page_array.h"
 
