@@ -1,12 +1,12 @@
 #include "http/event_stream.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "net/frame.h"
+#include "report/format.h"
 
 namespace billsim::http {
 
@@ -114,13 +114,10 @@ void EventStream::Deliver(uint64_t slot, v1::Response&& response, std::string&& 
     Shutdown();
     return;
   }
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
   std::string text;
+  std::string json;
   for (const v1::HistoryResult::Item& item : response.history().items()) {
-    std::string json;
-    if (!google::protobuf::util::MessageToJsonString(item, &json, options).ok()) continue;
+    if (!ToJson(item, &json)) continue;
     text += "id: " + std::to_string(item.entry().seq()) + "\nevent: entry\ndata: " + json + "\n\n";
     cursor_ = std::max(cursor_, item.entry().seq());
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "http/assets.h"
+#include "report/format.h"
 #include "scenario/time_fields.h"
 #include "util/time_parse.h"
 #include "util/utf8.h"
@@ -365,12 +366,10 @@ int Hex(char c) {
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
-  pbu::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
   std::string json;
-  const auto st = pbu::MessageToJsonString(message, &json, options);
-  if (!st.ok()) return ErrorAnswer(500, "INTERNAL", std::string(st.message())).body;
+  if (!billsim::ToJson(message, &json)) {
+    return ErrorAnswer(500, "INTERNAL", "the answer could not be printed as JSON").body;
+  }
   return json;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "report/proto_json.h"
 #include "report/table.h"
 #include "util/assert.h"
 #include "util/money.h"
@@ -18,12 +19,18 @@ Status ParseFormat(const std::string& name, Format* out) {
   return Status::Ok();
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+bool ToJson(const google::protobuf::Message& message, std::string* json) {
+  json->clear();
+  if (AppendProtoJson(message, json)) return true;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
+  return google::protobuf::util::MessageToJsonString(message, json, options).ok();
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  (void)ToJson(message, &json);
   return json;
 }
 

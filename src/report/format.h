@@ -49,7 +49,12 @@ void WriteBalances(const v1::BalanceReport& report, Format format,
 void WriteHistory(const std::vector<v1::LedgerEntry>& entries, Format format,
                   std::ostream& out);
 
-// A message as one JSON object on one line.
+// A message as one JSON object on one line: Protobuf's JSON mapping with
+// proto field names and default values printed, through the fast printer of
+// report/proto_json.h where it can. The first form returns false (and
+// `json` is then whatever Protobuf's printer left) if Protobuf cannot print
+// the message; the second returns "" then.
+bool ToJson(const google::protobuf::Message& message, std::string* json);
 std::string ToJson(const google::protobuf::Message& message);
 
 }  // namespace billsim
