@@ -123,10 +123,7 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   } else {
     i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
     NotBilledCounts& many = not_billed_many_.emplace_back(counts);
-    many.billable_kind_units = 0;
-    for (uint32_t r = 1; r < many.units.size(); ++r) {
-      if (r != v1::NOT_BILLABLE_KIND) many.billable_kind_units += many.units[r];
-    }
+    many.billable_kind_units = static_cast<int64_t>(counts.BillableKindUnitsWide());
   }
 }
 

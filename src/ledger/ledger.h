@@ -322,8 +322,7 @@ class Ledger {
   int64_t billed_micros(uint32_t campaign) const {
     const Campaign& c = campaigns_[campaign];
     if (!c.repriced) [[likely]] return c.CostOf(c.billed_units);
-    const Reprice& r = reprices_.at(campaign);
-    return r.micros + c.CostOf(c.billed_units - r.units);
+    return static_cast<int64_t>(BilledMicrosWide(c, reprices_.at(campaign)));
   }
   // Its delivered units of `kind` (DeliveryReported::Kind 1..5): of the
   // billable kind, those billed and those not billed for a reason other
@@ -404,6 +403,11 @@ class Ledger {
                     v1::DeliveryReported::Kind kind);
   // Sets them (a restore): nothing kept when all are zero.
   void SetNotBilled(uint32_t campaign, const NotBilledCounts& counts);
+  // R2's charge of a repriced campaign, in 128 bits: a restore checks a
+  // snapshot's figure against it before knowing that it fits.
+  static __int128 BilledMicrosWide(const Campaign& c, const Reprice& r) {
+    return static_cast<__int128>(r.micros) + c.CostOf(c.billed_units - r.units);
+  }
   FaultRecord& MutableFault(uint32_t campaign);  // made on first use
   void SetStatusReason(uint32_t campaign, std::string_view reason) {
     campaign_info_[campaign].status_reason = reasons_.Intern(reason);

@@ -256,17 +256,10 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   // What the ledger derives must be what the snapshot says: R2's charge
   // (from the units, at the price since the repricing), and the billable
   // kind's delivered units (billed, or not billed but for the kind).
-  const Reprice r = c.repriced ? f.reprices_[ci] : Reprice{};
-  if (static_cast<__int128>(p.billed_micros()) !=
-      static_cast<__int128>(r.micros) +
-          MulDivFloor(c.billed_units - r.units, c.price, c.per_units())) {
+  if (p.billed_micros() != BilledMicrosWide(c, c.repriced ? f.reprices_[ci] : Reprice{})) {
     return Bad("campaign " + p.id() + " billed_micros is not floor(units*price/k) (R2)");
   }
-  __int128 billable = c.billed_units;
-  for (size_t reason = 1; reason < counts.units.size(); ++reason) {
-    if (reason != v1::NOT_BILLABLE_KIND) billable += counts.units[reason];
-  }
-  if (billable != delivered[c.billable_kind]) {
+  if (c.billed_units + counts.BillableKindUnitsWide() != delivered[c.billable_kind]) {
     return Bad("campaign " + p.id() + " delivered units of its billable kind are not "
                "those billed and not billed (R1)");
   }

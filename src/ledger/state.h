@@ -201,6 +201,16 @@ struct NotBilledCounts {
   // Derived: the sum of `units` but NOT_BILLABLE_KIND's (the billable
   // kind's units not billed).
   int64_t billable_kind_units = 0;
+
+  // That sum, from `units`, in 128 bits (a restore's counts are not yet
+  // known to fit).
+  __int128 BillableKindUnitsWide() const {
+    __int128 sum = 0;
+    for (size_t r = 1; r < units.size(); ++r) {
+      if (r != v1::NOT_BILLABLE_KIND) sum += units[r];
+    }
+    return sum;
+  }
 };
 
 // How the ledger keeps them: almost every campaign that has any has one
