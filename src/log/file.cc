@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <memory>
+
+#include <xxhash.h>
 
 #include "util/assert.h"
 
@@ -10,7 +13,7 @@ namespace billsim::log {
 
 namespace {
 
-constexpr size_t kReadChunk = 4 << 20;  // 4 MiB sequential reads
+constexpr size_t kReadChunk = 4 << 20;  // 4 MiB sequential reads and writes
 
 }  // namespace
 
@@ -120,6 +123,50 @@ Status WriteFileAtomic(const std::string& path, const std::function<Status(Appen
   Status st = env->RenameFile(tmp, path);
   if (!st.ok()) return st;
   return env->SyncDir(std::filesystem::path(path).parent_path().string());
+}
+
+Status WriteFileAtomicStreamed(const std::string& path, uint32_t magic, uint16_t version,
+                               const std::function<void(const PieceSink&)>& body, Env* env) {
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  BILLSIM_ASSERT(hash != nullptr);
+  XXH3_64bits_reset(hash.get());
+  uint64_t size = 0;
+  body([&](std::string_view piece) {
+    size += piece.size();
+    XXH3_64bits_update(hash.get(), piece.data(), piece.size());
+  });
+  std::string head;
+  const auto put = [&head](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) head.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  put(magic, 4);
+  put(version, 2);
+  put(0, 2);
+  put(size, 8);
+  put(XXH3_64bits_digest(hash.get()), 8);
+  return WriteFileAtomic(
+      path,
+      [&](AppendFile* file) {
+        std::string buffer = head;
+        uint64_t written = 0;
+        Status st;
+        body([&](std::string_view piece) {
+          written += piece.size();
+          if (!st.ok()) return;  // counted only: the write failed
+          buffer.append(piece);
+          if (buffer.size() >= kReadChunk) {
+            st = file->Append(buffer);
+            buffer.clear();
+          }
+        });
+        if (st.ok()) st = file->Append(buffer);
+        // A body that differs the second time is a bug in its producer,
+        // caught before the rename.
+        BILLSIM_ASSERT(written == size);
+        return st;
+      },
+      env);
 }
 
 Status ReadWholeFile(const std::string& path, std::string* out, Env* env) {

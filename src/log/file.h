@@ -87,6 +87,17 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, Env* env 
 // as one string): nothing of `path` changes unless `write` succeeds.
 Status WriteFileAtomic(const std::string& path, const std::function<Status(AppendFile*)>& write,
                        Env* env = nullptr);
+// A file of a header and a body that is never held whole (a snapshot, a
+// history checkpoint: the state of a book of millions of campaigns).
+// `body` hands the body's bytes, in order and in pieces, to the sink it is
+// given; it is called twice and must give the same bytes both times: first
+// to count and hash them, then to write them, in chunks of 4 MiB. The
+// header, little-endian: `magic` (4 bytes), `version` (2), zero (2), the
+// body's size (8) and its XXH3-64 (8). Written as WriteFileAtomic writes.
+using PieceSink = std::function<void(std::string_view)>;
+Status WriteFileAtomicStreamed(const std::string& path, uint32_t magic, uint16_t version,
+                               const std::function<void(const PieceSink&)>& body,
+                               Env* env = nullptr);
 Status ReadWholeFile(const std::string& path, std::string* out, Env* env = nullptr);
 Status CreateDir(const std::string& dir, Env* env = nullptr);  // with parents; ok if it exists
 

@@ -29,17 +29,13 @@ constexpr size_t kSnapshotHeader = 24;
 
 using log::SnapshotPath;
 
-void Put(std::string* s, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
-}
-
 uint64_t Get(const uint8_t* p, int bytes) {
   uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = v << 8 | p[i];
   return v;
 }
 
-constexpr size_t kChunk = 4 << 20;  // bytes read or written at a time
+constexpr size_t kChunk = 4 << 20;  // bytes read at a time
 
 // Loads and checks one snapshot file; OK only if every check passes. Two
 // passes over the file (the checksum, then the fields), holding one field
@@ -143,44 +139,20 @@ Status WriteSnapshot(const std::string& log_dir, const Ledger& ledger, uint64_t 
   if (!head.AppendToString(&first)) return Status::IOError("snapshot: cannot serialize");
   AppendVarint(&first, v1::Snapshot::kStateFieldNumber << 3 | 2);
   AppendVarint(&first, state_size);
-  // The checksum leads the file: one pass to compute it, one to write.
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(XXH3_createState(),
-                                                                 &XXH3_freeState);
-  BILLSIM_ASSERT(hash != nullptr);
-  XXH3_64bits_reset(hash.get());
-  XXH3_64bits_update(hash.get(), first.data(), first.size());
-  ledger.SerializeState([&hash](std::string_view piece) {
-    XXH3_64bits_update(hash.get(), piece.data(), piece.size());
-  });
-  std::string header;
-  Put(&header, kSnapshotMagic, 4);
-  Put(&header, kSnapshotVersion, 2);
-  Put(&header, 0, 2);
-  Put(&header, first.size() + state_size, 8);
-  Put(&header, XXH3_64bits_digest(hash.get()), 8);
   Status st = log::CreateDir(SnapshotDir(log_dir), env);
   if (!st.ok()) return st;
   *path = SnapshotPath(log_dir, last_seq);
-  return log::WriteFileAtomic(
-      *path,
-      [&](log::AppendFile* file) {
-        std::string buffer = header + first;
-        uint64_t written = 0;
-        Status wst;
+  // The checksum leads the file: one pass to compute it, one to write.
+  return log::WriteFileAtomicStreamed(
+      *path, kSnapshotMagic, kSnapshotVersion,
+      [&](const log::PieceSink& sink) {
+        sink(first);
+        uint64_t n = 0;
         ledger.SerializeState([&](std::string_view piece) {
-          written += piece.size();
-          if (!wst.ok()) return;  // counted only: the write failed
-          buffer.append(piece);
-          if (buffer.size() >= kChunk) {
-            wst = file->Append(buffer);
-            buffer.clear();
-          }
+          n += piece.size();
+          sink(piece);
         });
-        if (wst.ok()) wst = file->Append(buffer);
-        // The same state both times (the ledger is const): a difference
-        // would be a bug in SerializeState, caught before the rename.
-        BILLSIM_ASSERT(written == state_size);
-        return wst;
+        BILLSIM_ASSERT(n == state_size);  // the length `first` framed it with
       },
       env);
 }
