@@ -169,5 +169,20 @@ TEST(PagesTest, StringPoolKeepsEveryStringAcrossGrowingBlocks) {
   EXPECT_EQ(moved.Get(kept.back().first), kept.back().second);
 }
 
+TEST(PagesTest, StringListKeepsEveryStringByIndexAndClears) {
+  StringList list;
+  std::vector<std::string> kept;
+  for (int i = 0; i < 40'000; ++i) {  // past a chunk of handles and many pool blocks
+    kept.push_back(i % 7 == 0 ? std::string() : "c" + std::string(i % 300, 'x') + std::to_string(i));
+    list.push_back(kept.back());
+  }
+  ASSERT_EQ(list.size(), kept.size());
+  for (size_t i = 0; i < kept.size(); ++i) ASSERT_EQ(list[i], kept[i]) << i;
+  list.clear();
+  EXPECT_EQ(list.size(), 0u);
+  list.push_back("again");
+  EXPECT_EQ(list[0], "again");
+}
+
 }  // namespace
 }  // namespace billsim

@@ -24,6 +24,7 @@
 #include "log/file.h"
 #include "replay/replayer.h"
 #include "replay/snapshot_store.h"
+#include "util/string_pool.h"
 
 namespace billsim::history {
 
@@ -121,7 +122,7 @@ class Index final : public HistoryIndex {
   // Shared with readers, under mu_.
   std::vector<AccountData> accounts_;  // by the ledger's account index
   absl::flat_hash_map<std::string, uint32_t> by_id_;
-  std::vector<std::string> campaign_ids_, grant_ids_, dispute_ids_;
+  StringList campaign_ids_, grant_ids_, dispute_ids_;  // copies of the ledger's, for readers
   std::atomic<uint64_t> covered_seq_{0};
 };
 
@@ -171,10 +172,10 @@ void Index::SyncTables() {
     by_id_.emplace(accounts[i].id, static_cast<uint32_t>(i));
   }
   for (size_t i = campaign_ids_.size(); i < ledger_->campaigns().size(); ++i) {
-    campaign_ids_.emplace_back(ledger_->campaign_id(i));
+    campaign_ids_.push_back(ledger_->campaign_id(i));
   }
   for (size_t i = grant_ids_.size(); i < ledger_->grants().size(); ++i) {
-    grant_ids_.emplace_back(ledger_->grant_id(i));
+    grant_ids_.push_back(ledger_->grant_id(i));
   }
   for (size_t i = dispute_ids_.size(); i < ledger_->disputes().size(); ++i) {
     dispute_ids_.push_back(ledger_->disputes()[i].id);
@@ -509,9 +510,18 @@ void Index::NameIds(std::vector<ReadItem>* items, uint32_t account, Page* page) 
   for (ReadItem& r : *items) {
     v1::LedgerEntry& p = r.item.entry;
     p.set_account_id(account_id);
-    if (r.campaign < campaign_ids_.size()) p.set_campaign_id(campaign_ids_[r.campaign]);
-    if (r.grant < grant_ids_.size()) p.set_grant_id(grant_ids_[r.grant]);
-    if (r.dispute < dispute_ids_.size()) p.set_dispute_id(dispute_ids_[r.dispute]);
+    if (r.campaign < campaign_ids_.size()) {
+      const std::string_view id = campaign_ids_[r.campaign];
+      p.set_campaign_id(id.data(), id.size());
+    }
+    if (r.grant < grant_ids_.size()) {
+      const std::string_view id = grant_ids_[r.grant];
+      p.set_grant_id(id.data(), id.size());
+    }
+    if (r.dispute < dispute_ids_.size()) {
+      const std::string_view id = dispute_ids_[r.dispute];
+      p.set_dispute_id(id.data(), id.size());
+    }
     page->items.push_back(std::move(r.item));
   }
 }

@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "util/assert.h"
+#include "util/chunked_vector.h"
 #include "util/page_array.h"
 
 namespace billsim {
@@ -74,6 +75,25 @@ class StringPool {
   size_t block_size_ = 0;  // the last block's
   size_t used_ = 0;
   uint64_t bytes_ = 0;
+};
+
+// StringList: an append-only list of strings by index, packed in a
+// StringPool: 8 bytes an entry beside its bytes, where a std::string takes
+// 32 (and a heap block past 15 bytes), and no reallocation of the whole
+// list as it grows (a copy of a book's campaign ids is millions of them).
+class StringList {
+ public:
+  void push_back(std::string_view s) { handles_.emplace_back() = pool_.Add(s); }
+  std::string_view operator[](size_t i) const { return pool_.Get(handles_[i]); }
+  size_t size() const { return handles_.size(); }
+  void clear() {
+    pool_ = StringPool();
+    handles_.clear();
+  }
+
+ private:
+  StringPool pool_;
+  ChunkedVector<StringPool::Handle> handles_;
 };
 
 class StringTable {
