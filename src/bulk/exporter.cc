@@ -16,6 +16,7 @@
 #include "log/event_stream.h"
 #include "replay/replayer.h"
 #include "report/format.h"
+#include "report/proto_json.h"
 #include "util/thread_name.h"
 
 namespace billsim::bulk {
@@ -130,27 +131,32 @@ class Output {
   std::thread writer_;
 };
 
-void AppendInt(std::string* out, int64_t v) {
-  char tmp[24];
-  const auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-  out->append(tmp, r.ptr);
-}
-void AppendUint(std::string* out, uint64_t v) {
-  char tmp[24];
-  const auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-  out->append(tmp, r.ptr);
-}
-
-// True when Protobuf's JSON printer writes `s` between quotes as it is
-// (checked against it for every printable ASCII byte in tests/bulk_test.cc).
-bool PlainJson(std::string_view s) {
-  for (const char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' ||
-        c == '\'' || c == '=') {
-      return false;
-    }
+// A delivery as the JSON line ToJson gives its Event, without building
+// one; false, with `b` as it was, for an id Protobuf escapes by Unicode
+// tables (a byte past 0x7F) or a kind it prints by number.
+bool AppendDeliveryJson(const log::DeliveryRow& row, std::string_view account,
+                        std::string_view campaign, std::string* b) {
+  if (!v1::DeliveryReported::Kind_IsValid(row.kind)) return false;
+  const size_t before = b->size();
+  *b += "{\"event_id\":\"";
+  AppendDecimal(b, row.event_id);
+  *b += "\",\"time_us\":\"";
+  AppendDecimal(b, row.time_us);
+  *b += "\",\"delivery_reported\":{\"account_id\":";
+  if (!AppendJsonString(account, b)) {
+    b->resize(before);
+    return false;
   }
+  *b += ",\"campaign_id\":";
+  if (!AppendJsonString(campaign, b)) {
+    b->resize(before);
+    return false;
+  }
+  *b += ",\"kind\":\"";
+  *b += v1::DeliveryReported::Kind_Name(row.kind);
+  *b += "\",\"count\":\"";
+  AppendDecimal(b, row.count);
+  *b += row.platform_fault ? "\",\"platform_fault\":true}}\n" : "\",\"platform_fault\":false}}\n";
   return true;
 }
 
@@ -210,7 +216,7 @@ class EventWriter : public log::BatchVisitor {
           return false;
         }
       }
-      AppendUint(&b, row.event_id);
+      AppendDecimal(&b, row.event_id);
       b += ',';
       AppendCsvCell(&b, account);
       b += ',';
@@ -218,25 +224,11 @@ class EventWriter : public log::BatchVisitor {
       b += ',';
       b += v1::DeliveryReported::Kind_Name(row.kind);
       b += ',';
-      AppendInt(&b, row.count);
+      AppendDecimal(&b, row.count);
       b += ',';
-      AppendInt(&b, row.time_us);
+      AppendDecimal(&b, row.time_us);
       b += row.platform_fault ? ",true\n" : ",false\n";
-    } else if (PlainJson(account) && PlainJson(campaign) &&
-               v1::DeliveryReported::Kind_IsValid(row.kind)) {
-      b += "{\"event_id\":\"";
-      AppendUint(&b, row.event_id);
-      b += "\",\"time_us\":\"";
-      AppendInt(&b, row.time_us);
-      b += "\",\"delivery_reported\":{\"account_id\":\"";
-      b += account;
-      b += "\",\"campaign_id\":\"";
-      b += campaign;
-      b += "\",\"kind\":\"";
-      b += v1::DeliveryReported::Kind_Name(row.kind);
-      b += "\",\"count\":\"";
-      AppendInt(&b, row.count);
-      b += row.platform_fault ? "\",\"platform_fault\":true}}\n" : "\",\"platform_fault\":false}}\n";
+    } else if (AppendDeliveryJson(row, account, campaign, &b)) {
     } else {
       v1::Event e;
       e.set_event_id(row.event_id);
@@ -328,10 +320,10 @@ class EntryWriter : public SeqEntrySink {
     const v1::LedgerEntry e = ledger_->ToProto(entry);
     std::string& b = out_->buf();
     if (o_.csv) {
-      AppendUint(&b, seq);
+      AppendDecimal(&b, seq);
       for (const uint64_t v : {e.seq(), static_cast<uint64_t>(e.time_us()), e.event_id()}) {
         b += ',';
-        AppendUint(&b, v);
+        AppendDecimal(&b, v);
       }
       b += ',';
       AppendCsvCell(&b, e.account_id());
@@ -351,14 +343,14 @@ class EntryWriter : public SeqEntrySink {
                               e.cash_balance(), e.grant_balance(), e.frozen_balance(),
                               e.valid_balance()}) {
         b += ',';
-        AppendInt(&b, v);
+        AppendDecimal(&b, v);
       }
       b += ',';
       AppendCsvCell(&b, e.note());
       b += '\n';
     } else {
       b += "{\"log_seq\":";
-      AppendUint(&b, seq);
+      AppendDecimal(&b, seq);
       b += ",\"entry\":";
       b += ToJson(e);
       b += "}\n";

@@ -1,7 +1,6 @@
 #include "report/proto_json.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <iterator>
 #include <string_view>
@@ -17,13 +16,6 @@ using google::protobuf::FileDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-template <typename Int>
-void AppendInt(Int v, std::string* out) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
-}
-
 // Protobuf's escaping of the ASCII range (util/internal/json_escaping.cc):
 // JSON's required escapes, \b \t \n \f \r by name, the other controls and
 // DEL as \u00XX, and '<' '>' as \u003c \u003e. A byte past 0x7F declines.
@@ -32,7 +24,7 @@ bool AppendString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (const char c : s) {
     const auto b = static_cast<unsigned char>(c);
-    if (b >= 0x80) return false;
+    if (b >= 0x80) return false;  // (the caller restores `out`)
     if (b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != 0x7f) {
       out->push_back(c);
       continue;
@@ -58,7 +50,7 @@ bool AppendString(std::string_view s, std::string* out) {
 void AppendEnum(const FieldDescriptor* f, int number, std::string* out) {
   const auto* value = f->enum_type()->FindValueByNumber(number);
   if (value == nullptr) {  // unknown to this build: Protobuf prints the number
-    AppendInt(number, out);
+    AppendDecimal(out, number);
     return;
   }
   out->push_back('"');
@@ -75,19 +67,19 @@ bool AppendValue(const Message& m, const Reflection* r, const FieldDescriptor* f
   const bool rep = index >= 0;
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      AppendInt(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f), out);
+      AppendDecimal(out, rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
       return true;
     case FieldDescriptor::CPPTYPE_UINT32:
-      AppendInt(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f), out);
+      AppendDecimal(out, rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
       return true;
     case FieldDescriptor::CPPTYPE_INT64:  // proto3 JSON: 64-bit integers are strings
       out->push_back('"');
-      AppendInt(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f), out);
+      AppendDecimal(out, rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
       out->push_back('"');
       return true;
     case FieldDescriptor::CPPTYPE_UINT64:
       out->push_back('"');
-      AppendInt(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f), out);
+      AppendDecimal(out, rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
       out->push_back('"');
       return true;
     case FieldDescriptor::CPPTYPE_BOOL:
@@ -174,6 +166,13 @@ bool AppendMessage(const Message& m, std::string* out) {
 }
 
 }  // namespace
+
+bool AppendJsonString(std::string_view s, std::string* out) {
+  const size_t before = out->size();
+  if (AppendString(s, out)) return true;
+  out->resize(before);
+  return false;
+}
 
 bool AppendProtoJson(const Message& message, std::string* out) {
   const size_t before = out->size();

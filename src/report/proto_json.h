@@ -15,7 +15,9 @@
 #ifndef BILLSIM_REPORT_PROTO_JSON_H_
 #define BILLSIM_REPORT_PROTO_JSON_H_
 
+#include <charconv>
 #include <string>
+#include <string_view>
 
 #include <google/protobuf/message.h>
 
@@ -26,6 +28,18 @@ namespace billsim {
 // and returns true; or returns false, with `out` as it was, if the message
 // holds something outside the fast printer's subset.
 bool AppendProtoJson(const google::protobuf::Message& message, std::string* out);
+
+// Its pieces, for callers that format a message's JSON without building
+// the message (log export's deliveries): `s` as Protobuf's printer writes
+// a string, quotes included, and true; or false, with `out` as it was, if
+// `s` holds a byte past 0x7F. And an integer in decimal.
+bool AppendJsonString(std::string_view s, std::string* out);
+template <typename Int>
+void AppendDecimal(std::string* out, Int v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
 
 }  // namespace billsim
 
