@@ -145,6 +145,7 @@ Status WriteFileAtomicStreamed(const std::string& path, uint32_t magic, uint16_t
   put(0, 2);
   put(size, 8);
   put(XXH3_64bits_digest(hash.get()), 8);
+  BILLSIM_ASSERT(head.size() == kStreamedHeader);
   return WriteFileAtomic(
       path,
       [&](AppendFile* file) {
@@ -167,6 +168,40 @@ Status WriteFileAtomicStreamed(const std::string& path, uint32_t magic, uint16_t
         return st;
       },
       env);
+}
+
+Status OpenStreamedFile(const std::string& path, uint32_t magic, uint16_t version,
+                        std::string_view what, ReadFile* file, Env* env) {
+  Status st = file->Open(path, env);
+  if (!st.ok()) return st;
+  const uint8_t* data = nullptr;
+  size_t got = 0;
+  st = file->Read(0, kStreamedHeader, &data, &got);
+  if (!st.ok()) return st;
+  const auto get = [&data](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | data[at + i];
+    return v;
+  };
+  if (got < kStreamedHeader || get(0, 4) != magic || get(4, 2) != version) {
+    return Status::Corruption(path + ": not a " + std::string(what));
+  }
+  const uint64_t size = get(8, 8);
+  const uint64_t checksum = get(16, 8);
+  const Status bad = Status::Corruption(path + ": checksum mismatch or truncated");
+  if (size != file->size() - kStreamedHeader) return bad;
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  BILLSIM_ASSERT(hash != nullptr);
+  XXH3_64bits_reset(hash.get());
+  for (uint64_t at = kStreamedHeader; at < file->size(); at += got) {
+    st = file->Read(at, static_cast<size_t>(std::min<uint64_t>(kReadChunk, file->size() - at)),
+                    &data, &got);
+    if (!st.ok()) return st;
+    if (got == 0) return bad;
+    XXH3_64bits_update(hash.get(), data, got);
+  }
+  return XXH3_64bits_digest(hash.get()) == checksum ? Status::Ok() : bad;
 }
 
 Status ReadWholeFile(const std::string& path, std::string* out, Env* env) {

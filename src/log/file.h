@@ -98,6 +98,17 @@ using PieceSink = std::function<void(std::string_view)>;
 Status WriteFileAtomicStreamed(const std::string& path, uint32_t magic, uint16_t version,
                                const std::function<void(const PieceSink&)>& body,
                                Env* env = nullptr);
+// The size of that header.
+inline constexpr size_t kStreamedHeader = 24;
+// Opens into *file a file WriteFileAtomicStreamed wrote and checks it
+// whole, reading it in 4 MiB chunks, never holding it: its header names
+// `magic` and `version`, and its body has the size and the XXH3 the header
+// records. The body is then bytes [kStreamedHeader, file->size()) of *file.
+// A file that cannot be opened or read gives the Env's error; otherwise
+// Corruption, "<path>: not a <what>" or "<path>: checksum mismatch or
+// truncated".
+Status OpenStreamedFile(const std::string& path, uint32_t magic, uint16_t version,
+                        std::string_view what, ReadFile* file, Env* env = nullptr);
 Status ReadWholeFile(const std::string& path, std::string* out, Env* env = nullptr);
 Status CreateDir(const std::string& dir, Env* env = nullptr);  // with parents; ok if it exists
 

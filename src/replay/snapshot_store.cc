@@ -1,7 +1,6 @@
 #include "replay/snapshot_store.h"
 
 #include <spdlog/spdlog.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -25,17 +24,8 @@ namespace fs = std::filesystem;
 
 constexpr uint32_t kSnapshotMagic = 0x4e535342;  // "BSSN"
 constexpr uint16_t kSnapshotVersion = 1;
-constexpr size_t kSnapshotHeader = 24;
 
 using log::SnapshotPath;
-
-uint64_t Get(const uint8_t* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
-
-constexpr size_t kChunk = 4 << 20;  // bytes read at a time
 
 // Loads and checks one snapshot file; OK only if every check passes. Two
 // passes over the file (the checksum, then the fields), holding one field
@@ -44,40 +34,12 @@ Status TryLoad(const std::string& log_dir, uint64_t seq, uint64_t max_seq,
                int64_t max_time_us, Ledger* ledger, log::Env* env) {
   const std::string path = SnapshotPath(log_dir, seq);
   log::ReadFile file;
-  Status st = file.Open(path, env);
+  Status st = log::OpenStreamedFile(path, kSnapshotMagic, kSnapshotVersion, "billsim snapshot",
+                                    &file, env);
   if (!st.ok()) return st;
-  const uint8_t* data = nullptr;
-  size_t got = 0;
-  st = file.Read(0, kSnapshotHeader, &data, &got);
-  if (!st.ok()) return st;
-  if (got < kSnapshotHeader || Get(data, 4) != kSnapshotMagic ||
-      Get(data + 4, 2) != kSnapshotVersion) {
-    return Status::Corruption(path + ": not a billsim snapshot");
-  }
-  const uint64_t len = Get(data + 8, 8);
-  const uint64_t checksum = Get(data + 16, 8);
-  if (len != file.size() - kSnapshotHeader) {
-    return Status::Corruption(path + ": checksum mismatch or truncated");
-  }
-  {
-    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(XXH3_createState(),
-                                                                   &XXH3_freeState);
-    BILLSIM_ASSERT(hash != nullptr);
-    XXH3_64bits_reset(hash.get());
-    for (uint64_t at = kSnapshotHeader; at < file.size(); at += got) {
-      st = file.Read(at, static_cast<size_t>(std::min<uint64_t>(kChunk, file.size() - at)), &data,
-                     &got);
-      if (!st.ok()) return st;
-      if (got == 0) return Status::Corruption(path + ": checksum mismatch or truncated");
-      XXH3_64bits_update(hash.get(), data, got);
-    }
-    if (XXH3_64bits_digest(hash.get()) != checksum) {
-      return Status::Corruption(path + ": checksum mismatch or truncated");
-    }
-  }
   // The body: v1::Snapshot's fields 1-4, then its state (field 5).
   FileBytes bytes(&file);
-  FieldReader body(&bytes, kSnapshotHeader, file.size(), "body");
+  FieldReader body(&bytes, log::kStreamedHeader, file.size(), "body");
   auto corrupt = [&path](const std::string& what) { return Status::Corruption(path + ": " + what); };
   std::string head_bytes;
   FieldReader::Field f;

@@ -5,13 +5,6 @@
 
 namespace billsim {
 
-Status MemoryBytes::Read(uint64_t offset, size_t n, const uint8_t** data, size_t* got) {
-  const uint64_t at = std::min<uint64_t>(offset, bytes_.size());
-  *got = static_cast<size_t>(std::min<uint64_t>(n, bytes_.size() - at));
-  *data = reinterpret_cast<const uint8_t*>(bytes_.data()) + at;
-  return Status::Ok();
-}
-
 Status FieldReader::Next(Field* f) {
   f->start = at_;
   uint64_t tag = 0;

@@ -3,8 +3,8 @@
 // never held as one message: each entity is parsed on its own, checked and
 // restored (Ledger::Restorer) before the next is read.
 //
-// The bytes come from a ByteSource: a file through its one read buffer
-// (snapshots) or memory (the history index's checkpoint). Fields must come
+// The bytes come from a ByteSource: a file through its one read buffer (a
+// snapshot, the history index's checkpoint). Fields must come
 // in number order, as a deterministic serialization writes them; only
 // varint and length-delimited fields exist in a saved state. A field this
 // version does not know is refused, not skipped: a state is trusted only
@@ -40,15 +40,6 @@ class FileBytes : public ByteSource {
 
  private:
   log::ReadFile* file_;
-};
-
-class MemoryBytes : public ByteSource {
- public:
-  explicit MemoryBytes(std::string_view bytes) : bytes_(bytes) {}
-  Status Read(uint64_t offset, size_t n, const uint8_t** data, size_t* got) override;
-
- private:
-  std::string_view bytes_;
 };
 
 // The largest field of a saved state that is not an entity (a scalar, an
