@@ -177,6 +177,30 @@ TEST_F(HistoryIndexTest, PagesConcatenatedEqualTheReplayForEveryAccount) {
   EXPECT_GT(fs::file_size(fs::path(history_) / "blocks.dat"), 20'000u);
 }
 
+// The bound on open blocks is on the memory they hold, not on the bytes
+// they use: a string grown by doubling holds up to twice its size. Checked
+// after every batch, from the blocks' capacities, at two budgets that bind
+// (under 5000 bytes, this log's batches fill one each time, and all blocks
+// are written after every batch).
+TEST_F(HistoryIndexTest, OpenBlocksHoldAtMostTheirBudgetAfterEveryBatch) {
+  for (uint64_t budget : {uint64_t{5000}, uint64_t{9000}}) {
+    SCOPED_TRACE("open_bytes_max " + std::to_string(budget));
+    fs::remove_all(history_);
+    HistoryIndex::Options o = Small();
+    o.open_bytes_max = budget;
+    auto index = OpenIndex(o);
+    uint64_t most = 0;
+    for (uint64_t to = 97; index->covered_seq() < events_.size(); to += 97) {
+      ASSERT_TRUE(index->CatchUp(to).ok());
+      const uint64_t held = index->open_block_bytes();
+      EXPECT_LE(held, budget) << "after sequence " << to;
+      most = std::max(most, held);
+    }
+    EXPECT_GT(most, budget / 2) << "most " << most;  // the budget, not the blocks' size, bound it
+    ExpectEveryAccount(*index, 37);
+  }
+}
+
 TEST_F(HistoryIndexTest, CheckpointAndReopenContinueWhereTheyStopped) {
   {
     auto index = OpenIndex(Small());

@@ -79,6 +79,7 @@ class Index final : public HistoryIndex {
 
   Status Start();
   uint64_t covered_seq() const override { return covered_seq_.load(std::memory_order_acquire); }
+  uint64_t open_block_bytes() const override;
   Status CatchUp(uint64_t to_seq) override;
   Status Checkpoint() override;
   Status ReadPage(const PageQuery& query, Page* page) const override;
@@ -114,7 +115,7 @@ class Index final : public HistoryIndex {
   std::unique_lock<std::shared_mutex> batch_lock_{mu_, std::defer_lock};
   uint64_t applied_seq_ = 0;     // the ledger holds events up to here
   CheckpointChain chain_;        // the batch holding applied_seq_
-  uint64_t open_bytes_ = 0;      // all open blocks' bytes
+  uint64_t open_bytes_ = 0;      // all open blocks' heap bytes (HeldBytes)
   std::vector<uint32_t> full_;   // accounts whose open block reached block_bytes
   Status broken_;                // a failed write or replay: no more writing
   uint64_t checkpointed_seq_ = UINT64_MAX;  // what CHECKPOINT holds, if known
@@ -125,6 +126,29 @@ class Index final : public HistoryIndex {
   StringList campaign_ids_, grant_ids_, dispute_ids_;  // copies of the ledger's, for readers
   std::atomic<uint64_t> covered_seq_{0};
 };
+
+// The heap bytes an open block holds (its capacity, not its size: a
+// string grown by doubling holds up to twice what it uses, and the bound
+// on open blocks is a bound on memory). A short one is inside the string.
+size_t HeldBytes(const std::string& bytes) {
+  static const size_t inline_capacity = std::string().capacity();
+  return bytes.capacity() > inline_capacity ? bytes.capacity() : 0;
+}
+
+// Room for one more entry of the usual size (EncodeEntry's one append)
+// in an open block. It grows by doubling, as a string does, but while the
+// block is short of `block_bytes`, to no more than a full block and one
+// entry need: without that cap a block written at a little over 8 KiB
+// held 16.
+void ReserveEntry(std::string* bytes, size_t block_bytes) {
+  constexpr size_t kEntryRoom = 296;  // EncodeEntry's buffer
+  const size_t capacity = bytes->capacity();
+  if (capacity - bytes->size() >= kEntryRoom || bytes->size() >= block_bytes ||
+      2 * capacity < block_bytes + kEntryRoom) {
+    return;  // room enough, or the string's own doubling stays under the cap
+  }
+  bytes->reserve(block_bytes + kEntryRoom);
+}
 
 void FilingSink::Add(const Entry& entry) {
   if (entry.account != kNoIndex) index_->File(entry, seq);
@@ -142,9 +166,10 @@ void Index::File(const Entry& e, uint64_t log_seq) {
   }
   AccountData& a = accounts_[e.account];
   OpenBlock& open = a.open;
-  const size_t before = open.bytes.size();
+  const size_t held = HeldBytes(open.bytes);
+  ReserveEntry(&open.bytes, options_.block_bytes);
   EncodeEntry(e, log_seq, &open.base, &open.bytes);
-  open_bytes_ += open.bytes.size() - before;
+  open_bytes_ += HeldBytes(open.bytes) - held;
   BlockRecord& m = open.meta;
   if (m.count == 0) {
     m.first_seq = e.seq;
@@ -259,12 +284,26 @@ Status Index::WriteBlocks(bool all) {
     AccountData& a = accounts_[which[i]];
     a.blocks.push_back(records[i]);
     if (mem[i]) store_.Remember(records[i].offset, std::move(mem[i]));
-    open_bytes_ -= a.open.bytes.size();
-    a.open = OpenBlock{};  // frees the bytes: memory follows open_bytes_
+    open_bytes_ -= HeldBytes(a.open.bytes);
+    // Moved out, so that its bytes are freed at the end of this iteration
+    // (memory follows open_bytes_): assigning an empty block to it would
+    // keep the string's buffer, and every account would hold the largest
+    // block it ever had.
+    const OpenBlock written = std::move(a.open);
+    a.open = OpenBlock{};
     a.queued = false;
   }
   if (all) full_.clear();
   return Status::Ok();
+}
+
+// Counted afresh, not open_bytes_: what the blocks hold, whatever the
+// writer believes.
+uint64_t Index::open_block_bytes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  uint64_t held = 0;
+  for (const AccountData& a : accounts_) held += HeldBytes(a.open.bytes);
+  return held;
 }
 
 void Index::Publish(uint64_t seq) {
@@ -323,7 +362,7 @@ Status Index::Load() {
   chain_ = data.chain;
   for (uint32_t i = 0; i < accounts_.size(); ++i) {
     by_id_.emplace(accounts_[i].id, i);
-    open_bytes_ += accounts_[i].open.bytes.size();
+    open_bytes_ += HeldBytes(accounts_[i].open.bytes);
     accounts_[i].clock_us = ledger_->accounts()[i].clock_us;
   }
   SyncTables();

@@ -92,6 +92,9 @@ class HistoryIndex {
 
   // The last log sequence whose entries are in the index.
   virtual uint64_t covered_seq() const = 0;
+  // The heap bytes the open blocks hold now (their capacity): at most
+  // open_bytes_max after every batch CatchUp applies.
+  virtual uint64_t open_block_bytes() const = 0;
 
   // Replays the log's events covered_seq()+1 .. to_seq (or to the log's
   // end, whichever is first) into the index. Writer thread only.
