@@ -129,9 +129,9 @@ Workload::Draw Workload::DrawAhead() {
   Draw d;
   d.gap = rng_() % static_cast<uint64_t>(2 * options_.mean_gap_us + 1);
   d.r = rng_();
-  const uint32_t c = CampaignOf(d.r);
-  __builtin_prefetch(&campaign_account_[c]);
-  __builtin_prefetch(&campaign_ids_[c]);
+  d.campaign = CampaignOf(d.r);
+  __builtin_prefetch(&campaign_account_[d.campaign]);
+  __builtin_prefetch(&campaign_ids_[d.campaign]);
   return d;
 }
 
@@ -145,7 +145,7 @@ Workload::Draw Workload::TakeDraw() {
   ahead_at_ = (ahead_at_ + 1) % kAhead;
   // Half as far ahead, the campaign's account number is in: its id next.
   const Draw& half = ahead_[(ahead_at_ + kAhead / 2 - 1) % kAhead];
-  __builtin_prefetch(&account_ids_[campaign_account_[CampaignOf(half.r)]]);
+  __builtin_prefetch(&account_ids_[campaign_account_[half.campaign]]);
   return taken;
 }
 
@@ -153,7 +153,7 @@ bool Workload::Next(Delivery* d, v1::Event* other) {
   const Draw draw = TakeDraw();
   now_us_ += static_cast<int64_t>(draw.gap);
   const uint64_t r = draw.r;
-  const uint32_t campaign = CampaignOf(r);
+  const uint32_t campaign = draw.campaign;
   const uint32_t roll = static_cast<uint32_t>(r % 100'000);
   if (roll < 5) {  // now and then: money in, or a paused campaign back on
     *other = NewEvent();

@@ -76,8 +76,9 @@ class Workload {
   // loaded before it is built: in a book of millions of campaigns each is
   // a cache miss that a generator making one event at a time waits on.
   struct Draw {
-    uint64_t gap = 0;  // microseconds since the last event
-    uint64_t r = 0;    // the campaign and the kind of event
+    uint64_t gap = 0;       // microseconds since the last event
+    uint64_t r = 0;         // the campaign and the kind of event
+    uint32_t campaign = 0;  // CampaignOf(r), computed once
   };
   static constexpr size_t kAhead = 16;
   Draw TakeDraw();  // the next event's, drawing the one kAhead later
