@@ -228,8 +228,9 @@ class EventWriter : public log::BatchVisitor {
       b += ',';
       AppendDecimal(&b, row.time_us);
       b += row.platform_fault ? ",true\n" : ",false\n";
-    } else if (AppendDeliveryJson(row, account, campaign, &b)) {
-    } else {
+    } else if (!AppendDeliveryJson(row, account, campaign, &b)) {
+      // An id with a byte past 0x7F, or a kind printed by number: through
+      // the Event, as Protobuf's printer writes it.
       v1::Event e;
       e.set_event_id(row.event_id);
       e.set_time_us(row.time_us);
