@@ -1,7 +1,7 @@
 # Shared by the cluster's shell tests (cluster, cluster_r3, gateway): a
 # temporary folder, the processes started (pids+=(PID)), killed and the
 # folder removed however the test ends (KEEP=1 keeps the folder), and
-# check / run / free_port / start_gateway. Source it after setting billsim.
+# check / run / free_port / free_ports / serve_at. Source it after setting billsim.
 # Defines tmp, pids, out and err, and counts pass and fail.
 pass=0 fail=0
 tmp=$(mktemp -d)
@@ -21,7 +21,14 @@ check() {  # check NAME CONDITION...: counts it; on failure shows $out and $err
     echo "--- stdout" >&2; head -c 4000 "$out" >&2; echo "--- stderr" >&2; tail -20 "$err" >&2; fi
 }
 run() { "$billsim" "$@" >"$out" 2>"$err"; echo $?; }  # its exit code; output in $out, $err
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { free_ports 1; }
+free_ports() {  # free_ports N: N distinct free loopback ports, one a line
+  python3 -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+for s in held: print(s.getsockname()[1])' "$1"
+}
 
 # serve_at NAME SERVE-OPTIONS...: `billsim serve` on a free loopback port,
 # output in $tmp/NAME.out and .err; waits for its "listening on" line and
