@@ -93,12 +93,20 @@ rc=$(run shard --nats "$url" --partition 0 --state "$tmp/p0a" --until-idle 1500 
 check "replica a, killed mid-stream, resumes where its log ends" test "$rc" = 0 -a "$(json "0 < d['resumed_after_stream_seq'] < d['last_stream_seq']")" = True
 digest_a=$(json "d['state_digest']"); seq_a=$(json "d['last_stream_seq']")
 refused0=$(json "d['events_refused']")
-rc=$(run shard --nats "$url" --partition 0 --state "$tmp/p0b" --fsync never --until-idle 1500 --json)
-check "replica b runs through" test "$rc" = 0 -a "$(json "d['resumed_after_stream_seq'] == 0 and d['last_stream_seq'] == $seq_a")" = True
-check "the two replicas of partition 0 agree" test "$(json "d['state_digest']")" = "$digest_a"
+# Replica b and partition 1's shard at once (each ends 1.5 s after the
+# stream's last message).
+"$billsim" shard --nats "$url" --partition 0 --state "$tmp/p0b" --fsync never --until-idle 1500 --json \
+  >"$tmp/p0b.out" 2>"$tmp/p0b.err" &
+p0b=$!
+pids+=($p0b)
 rc=$(run shard --nats "$url" --partition 1 --state "$tmp/p1" --fsync never --until-idle 1500 --json)
 check "partition 1's shard" test "$rc" = 0
 refused1=$(json "d['events_refused']")
+wait "$p0b"
+rc=$?
+cp "$tmp/p0b.out" "$out"; cp "$tmp/p0b.err" "$err"
+check "replica b runs through" test "$rc" = 0 -a "$(json "d['resumed_after_stream_seq'] == 0 and d['last_stream_seq'] == $seq_a")" = True
+check "the two replicas of partition 0 agree" test "$(json "d['state_digest']")" = "$digest_a"
 check "the shards refuse what a single node refused, no more" test "$((refused0 + refused1))" = 2
 rc=$(run shard --nats "$url" --partition 1 --state "$tmp/p1" --until-idle 300 --json)
 check "a restarted shard that is caught up applies nothing" test "$rc" = 0 -a "$(json "d['events_applied'] == 0 and d['resumed_after_stream_seq'] == d['last_stream_seq']")" = True
