@@ -1,9 +1,11 @@
 // Tests of the integer money and time helpers (src/util/money.h) and Status.
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include <gtest/gtest.h>
 
+#include "util/endian.h"
 #include "util/money.h"
 #include "util/status.h"
 
@@ -124,6 +126,26 @@ TEST(StatusTest, ErrorsCarryCodeAndMessage) {
   EXPECT_EQ(Status::Corruption("x").ToString(), "corruption: x");
   EXPECT_EQ(Status::NotFound("x").ToString(), "not found: x");
   EXPECT_EQ(Status::IOError("x").ToString(), "I/O error: x");
+}
+
+TEST(LittleEndianTest, LeastSignificantByteFirstAtEveryWidth) {
+  uint8_t b[8] = {};
+  StoreLittleEndian(0x0102030405060708u, 8, b);
+  const uint8_t want[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(b[i], want[i]) << "byte " << i;
+  EXPECT_EQ(LoadLittleEndian(b, 8), 0x0102030405060708u);
+  EXPECT_EQ(LoadLittleEndian(b, 2), 0x0708u);  // a narrower field reads its own bytes
+  uint8_t two[3] = {0xee, 0xee, 0xee};
+  StoreLittleEndian(0xabcdu, 2, two);
+  EXPECT_EQ(two[0], 0xcd);
+  EXPECT_EQ(two[1], 0xab);
+  EXPECT_EQ(two[2], 0xee);  // nothing past the field
+  std::string s = "x";
+  AppendLittleEndian(0xff00u, 4, &s);
+  EXPECT_EQ(s, std::string("x\x00\xff\x00\x00", 5));
+  char c[4];
+  StoreLittleEndian(0xfedcba98u, 4, c);  // char buffers (frame headers): no sign extension
+  EXPECT_EQ(LoadLittleEndian(c, 4), 0xfedcba98u);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "util/endian.h"
+
 namespace billsim::history {
 
 namespace {
@@ -76,14 +78,8 @@ bool GetString(const uint8_t** p, const uint8_t* end, std::string_view* s) {
   return true;
 }
 
-void Put32(uint8_t* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t Get32(const uint8_t* in) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | in[i];
-  return v;
-}
+void Put32(uint8_t* out, uint32_t v) { StoreLittleEndian(v, 4, out); }
+uint32_t Get32(const uint8_t* in) { return static_cast<uint32_t>(LoadLittleEndian(in, 4)); }
 
 uint64_t BlockHash(const uint8_t* header, std::string_view payload) {
   XXH3_state_t state;
@@ -174,7 +170,7 @@ void EncodeBlockHeader(std::string_view payload, uint32_t count, uint32_t accoun
   Put32(header + 16, account);
   Put32(header + 20, 0);
   const uint64_t h = BlockHash(header, payload);
-  for (int i = 0; i < 8; ++i) header[i] = static_cast<uint8_t>(h >> (8 * i));
+  StoreLittleEndian(h, 8, header);
 }
 
 Status CheckBlock(const uint8_t* block, size_t size, uint32_t count, uint32_t account,
@@ -182,9 +178,9 @@ Status CheckBlock(const uint8_t* block, size_t size, uint32_t count, uint32_t ac
   if (size < kBlockHeaderSize) return Status::Corruption("block shorter than its header");
   const std::string_view body(reinterpret_cast<const char*>(block) + kBlockHeaderSize,
                               size - kBlockHeaderSize);
-  uint64_t stored = 0;
-  for (int i = 7; i >= 0; --i) stored = stored << 8 | block[i];
-  if (BlockHash(block, body) != stored) return Status::Corruption("block checksum mismatch");
+  if (BlockHash(block, body) != LoadLittleEndian(block, 8)) {
+    return Status::Corruption("block checksum mismatch");
+  }
   if (Get32(block + 8) != body.size() || Get32(block + 12) != count ||
       Get32(block + 16) != account) {
     return Status::Corruption("block header differs from the index's record of it");

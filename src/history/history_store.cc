@@ -5,6 +5,7 @@
 
 #include "replay/snapshot_store.h"
 #include "replay/state_stream.h"
+#include "util/endian.h"
 
 namespace billsim::history {
 
@@ -13,9 +14,7 @@ namespace {
 constexpr uint32_t kCheckpointMagic = 0x49485342;  // "BSHI"
 constexpr uint16_t kCheckpointVersion = 1;
 
-void Put(std::string* s, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>(v >> (8 * i)));
-}
+void Put(std::string* s, uint64_t v, int bytes) { AppendLittleEndian(v, bytes, s); }
 
 void PutBytes(std::string* s, std::string_view b, int len_bytes) {
   Put(s, b.size(), len_bytes);
@@ -49,10 +48,7 @@ class Reader {
       : source_(source), at_(begin), end_(end) {}
   uint64_t Get(int bytes) {
     const uint8_t* p = Take(static_cast<uint64_t>(bytes));
-    uint64_t v = 0;
-    if (p == nullptr) return v;
-    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | p[i];
-    return v;
+    return p == nullptr ? 0 : LoadLittleEndian(p, bytes);
   }
   int64_t GetSigned() { return static_cast<int64_t>(Get(8)); }
   // A length of `len_bytes`, then that many bytes: valid until the next

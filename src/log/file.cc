@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "util/assert.h"
+#include "util/endian.h"
 
 namespace billsim::log {
 
@@ -137,9 +138,7 @@ Status WriteFileAtomicStreamed(const std::string& path, uint32_t magic, uint16_t
     XXH3_64bits_update(hash.get(), piece.data(), piece.size());
   });
   std::string head;
-  const auto put = [&head](uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) head.push_back(static_cast<char>(v >> (8 * i)));
-  };
+  const auto put = [&head](uint64_t v, int bytes) { AppendLittleEndian(v, bytes, &head); };
   put(magic, 4);
   put(version, 2);
   put(0, 2);
@@ -178,11 +177,7 @@ Status OpenStreamedFile(const std::string& path, uint32_t magic, uint16_t versio
   size_t got = 0;
   st = file->Read(0, kStreamedHeader, &data, &got);
   if (!st.ok()) return st;
-  const auto get = [&data](size_t at, int bytes) {
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | data[at + i];
-    return v;
-  };
+  const auto get = [&data](size_t at, int bytes) { return LoadLittleEndian(data + at, bytes); };
   if (got < kStreamedHeader || get(0, 4) != magic || get(4, 2) != version) {
     return Status::Corruption(path + ": not a " + std::string(what));
   }

@@ -9,27 +9,19 @@
 #include <cstring>
 
 #include "util/assert.h"
+#include "util/endian.h"
 
 namespace billsim::log {
 
 namespace {
 
-// Explicit little-endian stores and loads: the format does not depend on the
-// machine.
-void Put16(uint8_t* p, uint16_t v) { for (int i = 0; i < 2; ++i) p[i] = v >> (8 * i); }
-void Put32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; ++i) p[i] = v >> (8 * i); }
-void Put64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; ++i) p[i] = v >> (8 * i); }
-uint16_t Get16(const uint8_t* p) { return p[0] | p[1] << 8; }
-uint32_t Get32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
-uint64_t Get64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
+// The header's fields, little-endian (util/endian.h).
+void Put16(uint8_t* p, uint16_t v) { StoreLittleEndian(v, 2, p); }
+void Put32(uint8_t* p, uint32_t v) { StoreLittleEndian(v, 4, p); }
+void Put64(uint8_t* p, uint64_t v) { StoreLittleEndian(v, 8, p); }
+uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>(LoadLittleEndian(p, 2)); }
+uint32_t Get32(const uint8_t* p) { return static_cast<uint32_t>(LoadLittleEndian(p, 4)); }
+uint64_t Get64(const uint8_t* p) { return LoadLittleEndian(p, 8); }
 
 constexpr size_t kChainedHeaderBytes = 40;   // bytes 0..40 go into the chain
 constexpr size_t kHeaderChecksumAt = 88;

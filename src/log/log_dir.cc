@@ -11,6 +11,7 @@
 
 #include "log/file.h"
 #include "log/format.h"
+#include "util/endian.h"
 
 namespace billsim::log {
 
@@ -67,12 +68,9 @@ Status RemoveStagedFiles(const std::string& dir, Env* env) {
 
 std::string EncodeIndexEntry(const IndexEntry& e) {
   uint8_t buf[kIndexEntrySize];
-  for (int i = 0; i < 8; ++i) {
-    buf[i] = static_cast<uint8_t>(e.first_seq >> (8 * i));
-    buf[8 + i] = static_cast<uint8_t>(e.offset >> (8 * i));
-  }
-  const uint64_t sum = XXH3_64bits(buf, 16);
-  for (int i = 0; i < 8; ++i) buf[16 + i] = static_cast<uint8_t>(sum >> (8 * i));
+  StoreLittleEndian(e.first_seq, 8, buf);
+  StoreLittleEndian(e.offset, 8, buf + 8);
+  StoreLittleEndian(XXH3_64bits(buf, 16), 8, buf + 16);
   return std::string(reinterpret_cast<const char*>(buf), kIndexEntrySize);
 }
 
@@ -87,14 +85,8 @@ Status ReadIndex(const std::string& path, std::vector<IndexEntry>* entries,
   const auto* p = reinterpret_cast<const uint8_t*>(data.data());
   size_t at = 0;
   for (; at + kIndexEntrySize <= data.size(); at += kIndexEntrySize) {
-    uint64_t seq = 0, off = 0, sum = 0;
-    for (int i = 7; i >= 0; --i) {
-      seq = seq << 8 | p[at + i];
-      off = off << 8 | p[at + 8 + i];
-      sum = sum << 8 | p[at + 16 + i];
-    }
-    if (XXH3_64bits(p + at, 16) != sum) return Status::Ok();
-    entries->push_back({seq, off});
+    if (XXH3_64bits(p + at, 16) != LoadLittleEndian(p + at + 16, 8)) return Status::Ok();
+    entries->push_back({LoadLittleEndian(p + at, 8), LoadLittleEndian(p + at + 8, 8)});
   }
   *clean = at == data.size();
   return Status::Ok();

@@ -1,19 +1,15 @@
 #include "net/frame.h"
 
+#include "util/endian.h"
+
 namespace billsim::net {
 
 void PutFrameHeader(uint32_t length, char header[kFrameHeaderBytes]) {
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) {
-    header[i] = static_cast<char>((length >> (8 * i)) & 0xff);
-  }
+  StoreLittleEndian(length, static_cast<int>(kFrameHeaderBytes), header);
 }
 
 uint32_t GetFrameHeader(const char header[kFrameHeaderBytes]) {
-  uint32_t length = 0;
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) {
-    length |= static_cast<uint32_t>(static_cast<unsigned char>(header[i])) << (8 * i);
-  }
-  return length;
+  return static_cast<uint32_t>(LoadLittleEndian(header, static_cast<int>(kFrameHeaderBytes)));
 }
 
 Status AppendFrame(const google::protobuf::MessageLite& message, std::string* out,
