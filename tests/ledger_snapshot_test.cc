@@ -321,6 +321,74 @@ TEST_F(LedgerTest, ACampaignsSecondNotBilledReasonKeepsTheFirst) {
   EXPECT_EQ(NotBilledUnits("c1", v1::AD_REJECTED), 5);
 }
 
+// The other order, and every kind a campaign does not bill: a first
+// reason other than the kind keeps its units and would-be micros, the kind
+// alone keeps each kind's units apart (Ledger's three not-billed tables),
+// and each reads back the same after a restore as counters that were never
+// compacted would.
+TEST_F(LedgerTest, NotBilledCountersOfEveryKindAndReasonSurviveARestore) {
+  using K = v1::DeliveryReported;
+  OpenFunded(100 * kUnit);
+  EnabledCpc("kinds", 1 * kUnit);   // NOT_BILLABLE_KIND only
+  EnabledCpc("reason", 1 * kUnit);  // AD_REJECTED only
+  EnabledCpc("both", 1 * kUnit);    // AD_REJECTED, then the kind
+  ASSERT_APPLIED(Deliver("kinds", K::IMPRESSION, 11));
+  ASSERT_APPLIED(Deliver("kinds", K::VIDEO_VIEW_2S, 5));
+  ASSERT_APPLIED(Deliver("kinds", K::VIDEO_VIEW_6S, 3));
+  ASSERT_APPLIED(Deliver("kinds", K::CONVERSION, 2));
+  ASSERT_APPLIED(Deliver("kinds", K::IMPRESSION, 4));
+  ASSERT_APPLIED(ReviewAd("reason", v1::AdReviewed::REJECTED_BEFORE_SERVING));
+  ASSERT_APPLIED(Clicks("reason", 6));
+  ASSERT_APPLIED(ReviewAd("both", v1::AdReviewed::REJECTED_BEFORE_SERVING));
+  ASSERT_APPLIED(Clicks("both", 2));
+  ASSERT_APPLIED(Deliver("both", K::CONVERSION, 9));
+  ASSERT_APPLIED(Deliver("both", K::IMPRESSION, 1));
+  auto check = [](const Ledger& l) {
+    const uint32_t kinds = l.FindCampaign("kinds");
+    const uint32_t reason = l.FindCampaign("reason");
+    const uint32_t both = l.FindCampaign("both");
+    EXPECT_EQ(l.delivered(kinds, K::IMPRESSION), 15);
+    EXPECT_EQ(l.delivered(kinds, K::CLICK), 0);
+    EXPECT_EQ(l.delivered(kinds, K::VIDEO_VIEW_2S), 5);
+    EXPECT_EQ(l.delivered(kinds, K::VIDEO_VIEW_6S), 3);
+    EXPECT_EQ(l.delivered(kinds, K::CONVERSION), 2);
+    NotBilledCounts c = l.not_billed(kinds);
+    EXPECT_EQ(c.units[v1::NOT_BILLABLE_KIND], 25);
+    EXPECT_EQ(c.micros[v1::NOT_BILLABLE_KIND], 0);
+    EXPECT_EQ(c.other_kinds, (std::array<int64_t, 5>{15, 0, 5, 3, 2}));
+    EXPECT_EQ(c.billable_kind_units, 0);
+    EXPECT_EQ(l.delivered(reason, K::CLICK), 6);
+    EXPECT_EQ(l.delivered(reason, K::IMPRESSION), 0);
+    c = l.not_billed(reason);
+    EXPECT_EQ(c.units[v1::AD_REJECTED], 6);
+    EXPECT_EQ(c.micros[v1::AD_REJECTED], 6 * kUnit);
+    EXPECT_EQ(c.units[v1::NOT_BILLABLE_KIND], 0);
+    EXPECT_EQ(c.billable_kind_units, 6);
+    EXPECT_EQ(l.delivered(both, K::CLICK), 2);
+    EXPECT_EQ(l.delivered(both, K::CONVERSION), 9);
+    EXPECT_EQ(l.delivered(both, K::IMPRESSION), 1);
+    c = l.not_billed(both);
+    EXPECT_EQ(c.units[v1::AD_REJECTED], 2);
+    EXPECT_EQ(c.micros[v1::AD_REJECTED], 2 * kUnit);
+    EXPECT_EQ(c.units[v1::NOT_BILLABLE_KIND], 10);
+    EXPECT_EQ(c.other_kinds, (std::array<int64_t, 5>{1, 0, 0, 0, 9}));
+    EXPECT_EQ(c.billable_kind_units, 2);
+  };
+  check(ledger_);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  Ledger restored;
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.Digest(), ledger_.Digest());
+  EXPECT_EQ(ViewsOf(restored), ViewsOf(ledger_));
+  check(restored);
+  // And they keep counting after it, in the same tables.
+  ASSERT_APPLIED(Deliver("kinds", K::VIDEO_VIEW_2S, 1));
+  EXPECT_EQ(ledger_.delivered(ledger_.FindCampaign("kinds"), K::VIDEO_VIEW_2S), 6);
+  ASSERT_APPLIED(Deliver("kinds", K::CLICK, 1));  // billed: the kind's counters stay
+  EXPECT_EQ(NotBilledUnits("kinds", v1::NOT_BILLABLE_KIND), 26);
+}
+
 }  // namespace
 }  // namespace billsim::testing
 

@@ -47,53 +47,109 @@ void Ledger::RebuildIndexes() {
 
 NotBilledCounts Ledger::not_billed(uint32_t campaign) const {
   NotBilledCounts counts;
-  const uint32_t i = campaigns_[campaign].not_billed;
+  const Campaign& c = campaigns_[campaign];
+  const uint32_t i = c.not_billed;
   if (i == kNoIndex) return counts;
-  if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany];
-  const NotBilledOne& one = not_billed_one_[i];
-  counts.units[one.reason] = one.units;
-  counts.micros[one.reason] = one.micros;
-  counts.other_kinds = one.other_kinds;
-  if (one.reason != v1::NOT_BILLABLE_KIND) counts.billable_kind_units = one.units;
-  return counts;
+  const uint32_t at = i & ~kNotBilledTable;
+  switch (i & kNotBilledTable) {
+    case kNotBilledMany: return not_billed_many_[at];
+    case kNotBilledInKinds: {
+      const NotBilledKinds& kinds = not_billed_kinds_[at];
+      int64_t units = 0;
+      for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
+        if (kind == c.billable_kind) continue;
+        const int64_t n = kinds.units[NotBilledKinds::Slot(kind, c.billable_kind)];
+        counts.other_kinds[kind - 1] = n;
+        units = CheckedAdd(units, n);  // AddNotBilled kept the sum in range
+      }
+      counts.units[v1::NOT_BILLABLE_KIND] = units;
+      return counts;
+    }
+    default: {
+      const NotBilledOne& one = not_billed_one_[at];
+      counts.units[one.reason] = one.units;
+      counts.micros[one.reason] = one.micros;
+      counts.billable_kind_units = one.units;
+      return counts;
+    }
+  }
+}
+
+uint32_t Ledger::AddNotBilledRecord(uint32_t table) {
+  size_t at = 0;
+  switch (table) {
+    case kNotBilledInOne:
+      at = not_billed_one_.size();
+      not_billed_one_.emplace_back();
+      break;
+    case kNotBilledInKinds:
+      at = not_billed_kinds_.size();
+      not_billed_kinds_.emplace_back();
+      break;
+    default:
+      at = not_billed_many_.size();
+      not_billed_many_.emplace_back();
+      break;
+  }
+  // Fewer records than campaigns, and a campaign index is 32 bits: a book
+  // of 2^30 campaigns with not-billed counters would need 64 GiB of
+  // campaigns first.
+  BILLSIM_ASSERT(at < (uint32_t{1} << 30));
+  return static_cast<uint32_t>(at) | table;
 }
 
 void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                           int64_t micros, v1::DeliveryReported::Kind kind) {
   BILLSIM_ASSERT(reason > 0 && reason < 7);
-  uint32_t& bound = campaigns_[campaign].unbilled_units;
+  BILLSIM_ASSERT(kind > 0 && kind <= 5);
+  Campaign& c = campaigns_[campaign];
+  uint32_t& bound = c.unbilled_units;
   bound = units >= Campaign::kUnbilledMany - bound ? Campaign::kUnbilledMany
                                                   : bound + static_cast<uint32_t>(units);
-  uint32_t& i = campaigns_[campaign].not_billed;
+  // A kind it does not bill is priced at nothing (NotBilled), and a
+  // campaign bills one of the four kinds that are not CONVERSION.
+  const bool by_kind = reason == v1::NOT_BILLABLE_KIND && micros == 0 &&
+                       c.billable_kind >= 1 && c.billable_kind <= 4 && kind != c.billable_kind;
+  uint32_t& i = c.not_billed;
   if (i == kNoIndex) {
-    i = static_cast<uint32_t>(not_billed_one_.size());
-    BILLSIM_ASSERT(i < kNotBilledMany);
-    not_billed_one_.emplace_back().reason = static_cast<uint32_t>(reason);
+    i = AddNotBilledRecord(by_kind                               ? kNotBilledInKinds
+                           : reason != v1::NOT_BILLABLE_KIND ? kNotBilledInOne
+                                                             : kNotBilledMany);
   }
-  if (!(i & kNotBilledMany) && not_billed_one_[i].reason != static_cast<uint32_t>(reason)) {
-    // A second reason: all seven counters of its own (its one slot stays
-    // unused: rare).
-    const NotBilledCounts counts = not_billed(campaign);
-    i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
-    not_billed_many_.push_back(counts);
+  const uint32_t table = i & kNotBilledTable;
+  const uint32_t at = i & ~kNotBilledTable;
+  if (table == kNotBilledInKinds && by_kind) {
+    // Each kind's units are at most kCampaignUnitsMax (ValidateDelivery
+    // Totals), so their sum, the reason's units, fits as well.
+    int64_t& n = not_billed_kinds_[at].units[NotBilledKinds::Slot(kind, c.billable_kind)];
+    n = CheckedAdd(n, units);
+    return;
   }
-  // A kind it does not bill: those units are all it was delivered of it.
-  int64_t* other = nullptr;
-  if (i & kNotBilledMany) {
-    NotBilledCounts& c = not_billed_many_[i & ~kNotBilledMany];
-    c.units[reason] = CheckedAdd(c.units[reason], units);
-    c.micros[reason] = CheckedAdd(c.micros[reason], micros);
-    if (reason != v1::NOT_BILLABLE_KIND) {
-      c.billable_kind_units = CheckedAdd(c.billable_kind_units, units);
-    }
-    other = &c.other_kinds[kind - 1];
-  } else {
-    NotBilledOne& one = not_billed_one_[i];
+  if (table == kNotBilledInOne &&
+      (not_billed_one_[at].reason == 0 ||  // new
+       not_billed_one_[at].reason == static_cast<uint32_t>(reason))) {
+    NotBilledOne& one = not_billed_one_[at];
+    one.reason = static_cast<uint32_t>(reason);
     one.units = CheckedAdd(one.units, units);
     one.micros = CheckedAdd(one.micros, micros);
-    other = &one.other_kinds[kind - 1];
+    return;
   }
-  if (reason == v1::NOT_BILLABLE_KIND) *other = CheckedAdd(*other, units);
+  if (table != kNotBilledMany) {
+    // A second reason: all seven counters of its own (its small record
+    // stays unused: rare).
+    const NotBilledCounts counts = not_billed(campaign);
+    i = AddNotBilledRecord(kNotBilledMany);
+    not_billed_many_.back() = counts;
+  }
+  NotBilledCounts& many = not_billed_many_[i & ~kNotBilledTable];
+  many.units[reason] = CheckedAdd(many.units[reason], units);
+  many.micros[reason] = CheckedAdd(many.micros[reason], micros);
+  if (reason != v1::NOT_BILLABLE_KIND) {
+    many.billable_kind_units = CheckedAdd(many.billable_kind_units, units);
+  } else {
+    // A kind it does not bill: those units are all it was delivered of it.
+    many.other_kinds[kind - 1] = CheckedAdd(many.other_kinds[kind - 1], units);
+  }
 }
 
 void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
@@ -105,24 +161,38 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
       reason = r;
     }
   }
-  uint32_t& i = campaigns_[campaign].not_billed;
+  Campaign& c = campaigns_[campaign];
+  uint32_t& i = c.not_billed;
   BILLSIM_ASSERT(i == kNoIndex);
   __int128 unbilled = 0;  // (each count is at most 10^18)
   for (int64_t units : counts.units) unbilled += units;
-  campaigns_[campaign].unbilled_units =
+  c.unbilled_units =
       unbilled >= Campaign::kUnbilledMany ? Campaign::kUnbilledMany : static_cast<uint32_t>(unbilled);
   if (reasons == 0) return;
-  if (reasons == 1 && reason > 0) {
-    i = static_cast<uint32_t>(not_billed_one_.size());
-    BILLSIM_ASSERT(i < kNotBilledMany);
-    NotBilledOne& one = not_billed_one_.emplace_back();
+  bool others_zero = true;  // no kind but the billable one counted apart
+  for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
+    if (counts.other_kinds[kind - 1] != 0) others_zero = false;
+  }
+  if (reasons == 1 && reason == v1::NOT_BILLABLE_KIND && counts.micros[reason] == 0 &&
+      c.billable_kind >= 1 && c.billable_kind <= 4 &&
+      counts.other_kinds[c.billable_kind - 1] == 0) {
+    // (the restore checked that the kinds' units sum to the reason's)
+    i = AddNotBilledRecord(kNotBilledInKinds);
+    NotBilledKinds& kinds = not_billed_kinds_.back();
+    for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
+      if (kind == c.billable_kind) continue;
+      kinds.units[NotBilledKinds::Slot(kind, c.billable_kind)] = counts.other_kinds[kind - 1];
+    }
+  } else if (reasons == 1 && reason > 0 && reason != v1::NOT_BILLABLE_KIND && others_zero) {
+    i = AddNotBilledRecord(kNotBilledInOne);
+    NotBilledOne& one = not_billed_one_.back();
     one.units = counts.units[reason];
     one.micros = counts.micros[reason];
-    one.other_kinds = counts.other_kinds;
     one.reason = reason;
   } else {
-    i = static_cast<uint32_t>(not_billed_many_.size()) | kNotBilledMany;
-    NotBilledCounts& many = not_billed_many_.emplace_back(counts);
+    i = AddNotBilledRecord(kNotBilledMany);
+    NotBilledCounts& many = not_billed_many_.back();
+    many = counts;
     many.billable_kind_units = static_cast<int64_t>(counts.BillableKindUnitsWide());
   }
 }

@@ -128,8 +128,11 @@ class Ledger {
   // midnight renews.
   BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
-    if (c.not_billed != kNoIndex && !(c.not_billed & kNotBilledMany)) {
-      __builtin_prefetch(&not_billed_one_[c.not_billed], 1);
+    if (c.not_billed != kNoIndex) {
+      const uint32_t table = c.not_billed & kNotBilledTable;
+      const uint32_t at = c.not_billed & ~kNotBilledTable;
+      if (table == kNotBilledInKinds) __builtin_prefetch(&not_billed_kinds_[at], 1);
+      if (table == kNotBilledInOne) __builtin_prefetch(&not_billed_one_[at], 1);
     }
     const Account& a = accounts_[c.account];
     if (a.expired_grants < a.grants.size()) __builtin_prefetch(&a.grants[a.expired_grants]);
@@ -330,10 +333,16 @@ class Ledger {
   int64_t delivered(uint32_t campaign, int kind) const {
     const Campaign& c = campaigns_[campaign];
     if (kind == c.billable_kind) return c.billed_units + UnbilledOfBillableKind(campaign);
+    // Other kinds' units are all not billed, NOT_BILLABLE_KIND.
     const uint32_t i = c.not_billed;
     if (i == kNoIndex) return 0;
-    if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany].other_kinds[kind - 1];
-    return not_billed_one_[i].other_kinds[kind - 1];
+    const uint32_t at = i & ~kNotBilledTable;
+    switch (i & kNotBilledTable) {
+      case kNotBilledInKinds:
+        return not_billed_kinds_[at].units[NotBilledKinds::Slot(kind, c.billable_kind)];
+      case kNotBilledMany: return not_billed_many_[at].other_kinds[kind - 1];
+      default: return 0;  // one other reason
+    }
   }
   // Its fault-marked billing: zeros and no charges when it has none.
   const FaultRecord& fault(uint32_t campaign) const;
@@ -403,6 +412,9 @@ class Ledger {
                     v1::DeliveryReported::Kind kind);
   // Sets them (a restore): nothing kept when all are zero.
   void SetNotBilled(uint32_t campaign, const NotBilledCounts& counts);
+  // A new zero record in one of the not-billed tables (kNotBilledInOne,
+  // kNotBilledInKinds, kNotBilledMany): its Campaign::not_billed value.
+  uint32_t AddNotBilledRecord(uint32_t table);
   // R2's charge of a repriced campaign, in 128 bits: a restore checks a
   // snapshot's figure against it before knowing that it fits.
   static __int128 BilledMicrosWide(const Campaign& c, const Reprice& r) {
@@ -516,9 +528,12 @@ class Ledger {
   int64_t UnbilledOfBillableKind(uint32_t campaign) const {
     const uint32_t i = campaigns_[campaign].not_billed;
     if (i == kNoIndex) return 0;
-    if (i & kNotBilledMany) return not_billed_many_[i & ~kNotBilledMany].billable_kind_units;
-    const NotBilledOne& one = not_billed_one_[i];
-    return one.reason == v1::NOT_BILLABLE_KIND ? 0 : one.units;
+    const uint32_t at = i & ~kNotBilledTable;
+    switch (i & kNotBilledTable) {
+      case kNotBilledInOne: return not_billed_one_[at].units;
+      case kNotBilledMany: return not_billed_many_[at].billable_kind_units;
+      default: return 0;  // NOT_BILLABLE_KIND alone
+    }
   }
   Result ValidateDeliveryTotals(uint64_t event_id, uint32_t campaign, int kind,
                                 int64_t count) const;
@@ -680,7 +695,9 @@ class Ledger {
   StringPool strings_;    // campaign and grant ids, landing pages
   StringTable reasons_;   // campaign status reasons
   StringTable programs_;  // grant programs
+  // Not-billed counters (Campaign::not_billed, state.h).
   ChunkedVector<NotBilledOne, 12> not_billed_one_;
+  ChunkedVector<NotBilledKinds, 12> not_billed_kinds_;
   std::vector<NotBilledCounts> not_billed_many_;
   ChunkedVector<FaultRecord, 12> faults_;
   // Campaigns whose price an update changed (Campaign::repriced).

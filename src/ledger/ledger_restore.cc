@@ -434,6 +434,7 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->strings_ = std::move(f.strings_);
   ledger->reasons_ = std::move(f.reasons_);
   ledger->not_billed_one_ = std::move(f.not_billed_one_);
+  ledger->not_billed_kinds_ = std::move(f.not_billed_kinds_);
   ledger->not_billed_many_ = std::move(f.not_billed_many_);
   ledger->faults_ = std::move(f.faults_);
   ledger->reprices_ = std::move(f.reprices_);

@@ -213,19 +213,42 @@ struct NotBilledCounts {
   }
 };
 
-// How the ledger keeps them: almost every campaign that has any has one
-// reason (at 10^6 campaigns, 41 of 601,483 had two), so a campaign's first
-// reason takes one of these (a cache line, not NotBilledCounts' 160
-// bytes), and only a second reason moves it to a NotBilledCounts of its own
-// (Campaign::not_billed has kNotBilledMany set then).
-struct alignas(64) NotBilledOne {
+// How the ledger keeps them. Almost every campaign that has any has one
+// reason (at 10^6 campaigns, 41 of 601,483 had two), most of them
+// NOT_BILLABLE_KIND, so a campaign's first reason takes a half-line record
+// (not NotBilledCounts' 160 bytes), and only a second reason moves it to a
+// NotBilledCounts of its own. Campaign::not_billed names the table in its
+// top two bits (NotBilledTable) and the record in the rest:
+//  - NotBilledKinds: NOT_BILLABLE_KIND alone, with no would-be micros (the
+//    ledger prices a kind a campaign does not bill at nothing): the units
+//    delivered of each of the four kinds the campaign does not bill. The
+//    reason's units are their sum.
+//  - NotBilledOne: another reason alone: its units and would-be micros.
+struct alignas(32) NotBilledKinds {
+  // By kind in order (IMPRESSION first), the campaign's billable kind left
+  // out.
+  std::array<int64_t, 4> units{};
+
+  // Where `kind` (1..5, not `billable`, which is 1..4) is kept. (The mask
+  // changes none of those, and keeps any other pair in the array.)
+  static size_t Slot(int kind, int billable) {
+    return static_cast<size_t>(kind - 1 - (kind > billable ? 1 : 0)) & 3;
+  }
+};
+static_assert(sizeof(NotBilledKinds) == 32, "half a cache line");
+
+struct alignas(32) NotBilledOne {
   int64_t units = 0;
   int64_t micros = 0;
-  std::array<int64_t, 5> other_kinds{};
-  uint32_t reason = 0;
+  uint32_t reason = 0;  // v1::NotBilledReason, not NOT_BILLABLE_KIND
 };
-static_assert(sizeof(NotBilledOne) == 64, "a campaign's not-billed counters are one line");
-inline constexpr uint32_t kNotBilledMany = 0x80000000;
+static_assert(sizeof(NotBilledOne) == 32, "half a cache line");
+
+// The top two bits of Campaign::not_billed (but kNoIndex: none).
+inline constexpr uint32_t kNotBilledTable = 0xC0000000;
+inline constexpr uint32_t kNotBilledInOne = 0x00000000;    // NotBilledOne
+inline constexpr uint32_t kNotBilledInKinds = 0x40000000;  // NotBilledKinds
+inline constexpr uint32_t kNotBilledMany = 0x80000000;     // NotBilledCounts
 
 // A campaign's fault-marked billing (R7, R9), kept only for the campaigns
 // that have any (CampaignInfo::fault).
