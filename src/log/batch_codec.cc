@@ -26,8 +26,8 @@ void BatchBuilder::Stamp(int64_t time_us) {
 }
 
 void PairKey(std::string_view account, std::string_view campaign, std::string* out) {
-  out->assign(std::to_string(account.size()));
-  *out += ':';
+  out->clear();
+  AppendVarint(out, account.size());
   out->append(account);
   out->append(campaign);
 }

@@ -35,8 +35,9 @@
 namespace billsim::log {
 
 // Writes into *out a string key for an (account, campaign) pair that no
-// other pair shares, whatever bytes the ids hold: "<account length>:" then
-// both ids. *out is reused, so a caller in a loop does not allocate.
+// other pair shares, whatever bytes the ids hold: the account id's length
+// (a varint, one byte below 128), then both ids. *out is reused, so a
+// caller in a loop does not allocate.
 void PairKey(std::string_view account, std::string_view campaign, std::string* out);
 
 class BatchBuilder {

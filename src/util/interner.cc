@@ -6,11 +6,13 @@
 
 #include "util/assert.h"
 #include "util/hash_seed.h"
+#include "util/varint.h"
 
 namespace billsim {
 
 namespace {
-constexpr size_t kHeader = 2 * sizeof(uint32_t);  // number, length
+// A record: its number, then the key's length (a varint), then the key.
+constexpr size_t kNumber = sizeof(uint32_t);
 constexpr size_t kInternerFirstSlots = 1024;
 }  // namespace
 
@@ -35,8 +37,8 @@ uint32_t Interner::NumberOf(const char* record) {
 
 std::string_view Interner::KeyOf(const char* record) {
   uint32_t len;
-  std::memcpy(&len, record + sizeof(uint32_t), sizeof len);
-  return {record + kHeader, len};
+  const char* key = DecodeVarint32(record + kNumber, &len);
+  return {key, len};
 }
 
 size_t Interner::Probe(std::string_view key, uint64_t h) const {
@@ -113,7 +115,8 @@ uint32_t Interner::Add(std::string_view key, uint64_t h, size_t at) {
 
 uint64_t Interner::Store(std::string_view key, uint32_t number) {
   BILLSIM_ASSERT(key.size() <= UINT32_MAX);
-  const size_t need = kHeader + key.size();
+  const uint32_t len = static_cast<uint32_t>(key.size());
+  const size_t need = kNumber + VarintLength(len) + key.size();
   if (blocks_.empty() || block_used_.back() + need > block()) {
     // A key longer than a block gets one of its own (its record at 0).
     const size_t size = need > block() ? need : block();
@@ -125,10 +128,9 @@ uint64_t Interner::Store(std::string_view key, uint32_t number) {
   }
   const size_t offset = block_used_.back();
   char* at = blocks_.back().get() + offset;
-  const uint32_t len = static_cast<uint32_t>(key.size());
-  std::memcpy(at, &number, sizeof number);
-  std::memcpy(at + sizeof number, &len, sizeof len);
-  if (!key.empty()) std::memcpy(at + kHeader, key.data(), key.size());
+  std::memcpy(at, &number, kNumber);
+  at = EncodeVarint32(at + kNumber, len);
+  if (!key.empty()) std::memcpy(at, key.data(), key.size());
   block_used_.back() += need;
   return uint64_t{blocks_.size()} << block_bits_ | offset;
 }
@@ -147,7 +149,7 @@ void Interner::Grow() {
       size_t i = Home(h);
       while (slots_[i] != 0) i = (i + 1) & mask;
       slots_[i] = Tag(h) << kRefBits | uint64_t{b + 1} << block_bits_ | offset;
-      offset += kHeader + key.size();
+      offset = static_cast<size_t>(key.data() + key.size() - block);
     }
   }
 }

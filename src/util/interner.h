@@ -4,7 +4,7 @@
 //
 // Where StringTable (string_pool.h) serves a few hundred status reasons,
 // this serves a book: each key is stored once, end to end in large blocks
-// with its number in front ([number][length][bytes]), and the table holds
+// with its number in front ([number][length, a varint][bytes]), and the table holds
 // one 8-byte slot per key (open addressing, linear probing): 24 bits of the
 // key's hash (seeded per process, hash_seed.h) to reject other keys without
 // reading them, and where the record is. A lookup reads its slot's cache

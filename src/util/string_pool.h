@@ -1,7 +1,8 @@
 // StringPool: strings written once and kept for the ledger's life (ids,
 // landing page URLs), packed end to end in large blocks, each named by an
 // 8-byte handle instead of a 32-byte std::string plus a heap block of its
-// own. Nothing is ever removed; a string that changes (a status reason)
+// own. Each is stored as its length (a varint: one byte below 128) and its
+// bytes. Nothing is ever removed; a string that changes (a status reason)
 // belongs in a StringTable instead, or the pool would grow with the log.
 //
 // Interned: StringTable keeps one copy of each distinct string, for values
@@ -20,6 +21,7 @@
 #include "util/assert.h"
 #include "util/chunked_vector.h"
 #include "util/page_array.h"
+#include "util/varint.h"
 
 namespace billsim {
 
@@ -34,8 +36,9 @@ class StringPool {
 
   Handle Add(std::string_view s) {
     if (s.empty()) return kEmpty;
-    const size_t need = sizeof(uint32_t) + s.size();
     BILLSIM_ASSERT(s.size() <= UINT32_MAX);
+    const uint32_t n = static_cast<uint32_t>(s.size());
+    const size_t need = VarintLength(n) + s.size();
     if (blocks_.empty() || used_ + need > blocks_.back().size()) {
       // Blocks double up to kBlock, so a small pool is small and a large
       // one leaves at most kBlock unused; a string longer than that gets a
@@ -45,10 +48,8 @@ class StringPool {
       blocks_.emplace_back(block_size_);
       used_ = 0;
     }
-    char* at = &blocks_.back()[used_];
-    const uint32_t n = static_cast<uint32_t>(s.size());
-    std::memcpy(at, &n, sizeof n);
-    std::memcpy(at + sizeof n, s.data(), s.size());
+    char* at = EncodeVarint32(&blocks_.back()[used_], n);
+    std::memcpy(at, s.data(), s.size());
     // Block numbers from 1, so that no handle is kEmpty.
     const Handle h = (static_cast<uint64_t>(blocks_.size()) << 32) | used_;
     used_ += need;
@@ -58,10 +59,9 @@ class StringPool {
 
   std::string_view Get(Handle h) const {
     if (h == kEmpty) return {};
-    const char* at = &blocks_[(h >> 32) - 1][h & 0xffffffffu];
     uint32_t n;
-    std::memcpy(&n, at, sizeof n);
-    return {at + sizeof n, n};
+    const char* at = DecodeVarint32(&blocks_[(h >> 32) - 1][h & 0xffffffffu], &n);
+    return {at, n};
   }
 
   uint64_t bytes() const { return bytes_; }

@@ -27,6 +27,28 @@ inline size_t VarintLength(uint64_t v) {
   return n;
 }
 
+// The same encoding into memory the caller sized (VarintLength), and back
+// (from bytes EncodeVarint32 wrote: there is nothing to check). Each
+// returns the byte after the varint.
+inline char* EncodeVarint32(char* dst, uint32_t v) {
+  while (v >= 0x80) {
+    *dst++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *dst++ = static_cast<char>(v);
+  return dst;
+}
+inline const char* DecodeVarint32(const char* p, uint32_t* v) {
+  uint32_t r = 0;
+  int shift = 0;
+  while (static_cast<unsigned char>(*p) & 0x80) {
+    r |= static_cast<uint32_t>(static_cast<unsigned char>(*p++) & 0x7f) << shift;
+    shift += 7;
+  }
+  *v = r | static_cast<uint32_t>(static_cast<unsigned char>(*p++)) << shift;
+  return p;
+}
+
 }  // namespace billsim
 
 #endif  // BILLSIM_UTIL_VARINT_H_
