@@ -1,6 +1,6 @@
 // Tests of Interner (src/util/interner.h): dense numbers in order of first
-// appearance, the same from Intern and InternAll, across growth, for empty,
-// long and block-sized keys.
+// appearance (or the caller's), the same from Intern and InternAll, across
+// growth, for empty, long and block-sized keys.
 #include <cstdint>
 #include <random>
 #include <string>
@@ -26,6 +26,22 @@ TEST(InternerTest, NumbersKeysInOrderOfFirstAppearance) {
   EXPECT_EQ(in.Find("b"), 1u);
   EXPECT_EQ(in.Find("c"), Interner::kNotFound);
   EXPECT_EQ(in.size(), 3u);
+}
+
+// The caller's numbers for new keys (replay's created pairs), beside the
+// interner's own from first_number, which they do not move; a key keeps the
+// number it got first.
+TEST(InternerTest, GivesNewKeysTheCallersNumbersOrItsOwn) {
+  Interner in(20, 1000);
+  EXPECT_EQ(in.Intern("x"), 1000u);
+  const std::vector<std::string_view> keys = {"a", "x", "b", "a", "c"};
+  const std::vector<uint32_t> numbers = {7, 8, Interner::kNotFound, 9, 3};
+  std::vector<uint32_t> ids(keys.size());
+  in.InternAll(keys.data(), keys.size(), numbers.data(), ids.data());
+  EXPECT_EQ(ids, (std::vector<uint32_t>{7, 1000, 1001, 7, 3}));
+  EXPECT_EQ(in.Intern("d"), 1002u);
+  EXPECT_EQ(in.Find("c"), 3u);
+  EXPECT_EQ(in.size(), 5u);
 }
 
 TEST(InternerTest, KeysThatShareAPrefixOrDifferInLengthAreDistinct) {

@@ -1069,6 +1069,35 @@ TEST(LogRoundTripTest, ReadAheadNumbersCreatedPairsAsDeliveries) {
   for (uint32_t seen : {a1c1, a2c1, a0c0}) EXPECT_NE(a3c3, seen);
   ASSERT_TRUE(stream.Next(&done).ok());
   EXPECT_TRUE(done);
+
+  // Opened with first_created, the k-th creation (every one, from from_seq
+  // on) numbers its pair first_created + k if the pair is new: the index
+  // the ledger gives the campaign when it applies every creation. The
+  // other pairs count from kFirstOther.
+  ReadAheadStream numbered;
+  ASSERT_TRUE(numbered.Open(tmp.path(), LogReader::Options{}, 1, 40).ok());
+  ASSERT_TRUE(numbered.Next(&done).ok());
+  EXPECT_EQ(numbered.created_ids()[1], 40u);  // a1/c1, sequence 3
+  EXPECT_EQ(numbered.created_ids()[2], 41u);  // a2/c1
+  EXPECT_EQ(numbered.stable_ids()[0], ReadAheadStream::kFirstOther);  // a0/c0, a delivery's
+  ASSERT_TRUE(numbered.Next(&done).ok());
+  EXPECT_EQ(numbered.created_ids()[0], 40u);  // a1/c1 again (42 is not used)
+  EXPECT_EQ(numbered.created_ids()[1], 43u);  // a3/c3
+  // From sequence 4, inside the first batch: the creation at 3 is the
+  // consumer's already (a snapshot's), so it is not counted and gets no
+  // number; its pair is first seen in a row, and a2/c1 is the first
+  // creation.
+  ReadAheadStream from4;
+  ASSERT_TRUE(from4.Open(tmp.path(), LogReader::Options{}, 4, 7).ok());
+  ASSERT_TRUE(from4.Next(&done).ok());
+  EXPECT_EQ(from4.created_ids()[1], ReadAheadStream::kNoPair);
+  EXPECT_EQ(from4.created_ids()[2], 7u);
+  for (uint32_t i = 0; i < from4.decoder().dictionary_size(); ++i) {
+    const uint32_t id = from4.stable_ids()[i];
+    if (from4.decoder().account(i) == "a1") EXPECT_GE(id, ReadAheadStream::kFirstOther);
+  }
+  ASSERT_TRUE(from4.Next(&done).ok());
+  EXPECT_EQ(from4.created_ids()[1], 9u);  // a3/c3: the third creation from 4
 }
 
 // Damage in the middle comes out after every good batch before it, naming

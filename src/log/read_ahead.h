@@ -42,8 +42,11 @@ class ReadAheadStream {
   ReadAheadStream& operator=(const ReadAheadStream&) = delete;
 
   // Opens the log and positions it at the batch holding `from_seq` (>= 1),
-  // then starts reading ahead.
-  Status Open(const std::string& dir, LogReader::Options options, uint64_t from_seq);
+  // then starts reading ahead. `first_created`: the stable id of the pair
+  // the stream's first CampaignCreated (from `from_seq` on) names, if that
+  // pair is new (below).
+  Status Open(const std::string& dir, LogReader::Options options, uint64_t from_seq,
+              uint32_t first_created = 0);
 
   // Releases the current batch and waits for the next; *done at the end.
   Status Next(bool* done);
@@ -54,9 +57,19 @@ class ReadAheadStream {
   const BatchDecoder& decoder() const { return slots_[current_].decoder; }
   // For each entry of the current batch's campaign dictionary, a number
   // that names its (account, campaign) pair the same way in every batch of
-  // this stream, dense from 0 in order of first appearance. The worker
-  // matches the strings, so a consumer can keep what it learnt about a pair
-  // across batches without touching a string (replay's resolution cache).
+  // this stream. The worker matches the strings, so a consumer can keep
+  // what it learnt about a pair across batches without touching a string
+  // (replay's resolution cache).
+  //
+  // A pair first named by a CampaignCreated of the stream gets a number
+  // below kFirstOther: the k-th creation from `from_seq` on (counting from
+  // 0, every creation) gives first_created + k. So when first_created is
+  // the ledger's campaign count at `from_seq` and the ledger applies every
+  // creation (replay, which stops at the first event it refuses), that
+  // number is the index of the pair's campaign. Other pairs (created before
+  // the stream, or never) are numbered from kFirstOther, densely, in order
+  // of first appearance.
+  static constexpr uint32_t kFirstOther = 0x80000000;
   const std::vector<uint32_t>& stable_ids() const { return slots_[current_].stable_ids; }
   // For each of the current batch's other events (BatchDecoder::other_event),
   // the stable id of the pair a CampaignCreated names (its account and
@@ -86,10 +99,13 @@ class ReadAheadStream {
   void AssignStableIds(Slot* slot);  // worker only
 
   EventStream stream_;  // owned by the worker once it runs
-  // Worker-only: every (account, campaign) pair seen, by PairKey, numbered
-  // in order of first appearance (its stable id). As large as the set of
-  // campaigns, not the log: about 40 bytes a pair.
-  Interner pairs_;
+  // Worker-only: every (account, campaign) pair seen, by PairKey, with its
+  // stable id. As large as the set of campaigns, not the log: about 44
+  // bytes a pair at 10^6.
+  Interner pairs_{Interner::kDefaultBlockBits, kFirstOther};
+  uint64_t from_seq_ = 1;
+  uint32_t next_created_ = 0;          // the next creation's stable id
+  std::vector<uint32_t> numbers_;      // the creations' stable ids, if new
   std::string key_;  // reused
   std::string keys_;  // the batch's keys, end to end (reused)
   std::vector<size_t> key_ends_;

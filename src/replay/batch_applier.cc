@@ -15,8 +15,16 @@ void BatchApplier::Start(const log::BatchDecoder* decoder,
   }
   BILLSIM_ASSERT(stable_ids_->size() == decoder->dictionary_size());
   for (uint32_t id : *stable_ids_) {
-    if (id >= by_stable_.size()) by_stable_.resize(id + 1);
+    if (!IsIndex(id)) Slot(id);  // room for it
   }
+}
+
+void BatchApplier::NotIndexes() {
+  // Nothing was kept of the pairs whose ids were indexes: they are looked
+  // up again as rows name them.
+  created_are_indexes_ = false;
+  if (stable_ids_ == nullptr) return;
+  for (uint32_t id : *stable_ids_) Slot(id);
 }
 
 void BatchApplier::ResolveAll() {
@@ -48,11 +56,11 @@ void BatchApplier::PrefetchDeep(const log::DeliveryRow& row) {
   // (almost always) due by that row's.
   const uint32_t rows = decoder_->delivery_rows();
   if (row.row + kPrefetchRows / 2 < rows) {
-    const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 2));
+    const Resolved ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 2));
     if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryLists(ahead.campaign, row.time_us);
   }
   if (row.row + kPrefetchRows / 4 < rows) {
-    const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 4));
+    const Resolved ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 4));
     if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryItems(ahead.campaign, row.time_us);
   }
 }

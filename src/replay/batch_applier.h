@@ -5,13 +5,15 @@
 //
 // Per batch it resolves the batch's campaign dictionary to ledger campaigns:
 // without stable ids (the server), all of it at Start, with the lookups'
-// loads overlapped; with them (replay), as rows need them, each pair once
-// per stream. Only a campaign found is remembered: it stays found
+// loads overlapped; with them (replay, what-if), as rows need them, each
+// pair once per stream. Only a campaign found is remembered: it stays found
 // (campaigns are never removed, nor moved to another account), while one
 // not found yet may be created by an event later in the same batch. A row
 // whose campaign is not found (or not of the account the dictionary names)
 // goes through Ledger::Apply as the event it records, so the ledger refuses
-// it with its usual reason.
+// it with its usual reason. In replay, whose ledger applies every creation
+// or stops, the stable id of a pair created in the stream is its
+// campaign's index (CreatedIdsAreIndexes): no lookup and nothing kept.
 //
 // It also loads, in stages, the state the rows ahead will touch, since
 // applying a delivery is bound by memory latency: what it knows of the pair
@@ -27,6 +29,7 @@
 
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
+#include "log/read_ahead.h"
 
 namespace billsim {
 
@@ -41,13 +44,23 @@ class BatchApplier {
   void Start(const log::BatchDecoder* decoder,
              const std::vector<uint32_t>* stable_ids = nullptr);
 
+  // Stable ids below ReadAheadStream::kFirstOther are campaign indexes (the
+  // stream was opened with the ledger's campaign count as first_created,
+  // and the caller stops at the first event the ledger refuses). Checked at
+  // each creation (Created); a mismatch, which such a caller cannot see,
+  // goes back to looking pairs up.
+  void CreatedIdsAreIndexes() { created_are_indexes_ = true; }
+
   // Tells it that `campaign` was just created from a CampaignCreated whose
   // pair has stable id `stable_id` (ReadAheadStream::created_ids): a
   // delivery naming that pair later needs no lookup. Campaigns are never
   // removed nor moved, so what is learnt stays true.
   void Created(uint32_t stable_id, uint32_t campaign) {
-    if (stable_id >= by_stable_.size()) by_stable_.resize(stable_id + 1);
-    by_stable_[stable_id] = Resolved{campaign, ledger_->campaigns()[campaign].account};
+    if (IsIndex(stable_id)) {
+      if (stable_id == campaign) [[likely]] return;
+      NotIndexes();
+    }
+    Slot(stable_id) = Resolved{campaign, ledger_->campaigns()[campaign].account};
   }
 
   // Applies one delivery row of the current batch. Inline: it runs for
@@ -56,11 +69,16 @@ class BatchApplier {
     if (stable_ids_ != nullptr && row.row + 2 * kPrefetchRows < decoder_->delivery_rows()) {
       // What is known of that row's pair: a cache miss in a large book,
       // loaded now so the resolution below, kPrefetchRows on, finds it.
+      // (A campaign's index is its line, whose account the next stage reads.)
       const uint32_t id = (*stable_ids_)[decoder_->delivery_campaign(row.row + 2 * kPrefetchRows)];
-      if (id < by_stable_.size()) __builtin_prefetch(&by_stable_[id]);
+      if (IsIndex(id)) {
+        if (id < ledger_->campaigns().size()) __builtin_prefetch(&ledger_->campaigns()[id]);
+      } else {
+        __builtin_prefetch(&Slot(id));
+      }
     }
     if (row.row + kPrefetchRows < decoder_->delivery_rows()) {
-      const Resolved& ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
+      const Resolved ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
       if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
     }
     if (deep_) PrefetchDeep(row);
@@ -86,12 +104,36 @@ class BatchApplier {
     uint32_t campaign = kNoIndex;
     uint32_t account = kNoIndex;
   };
-  // Inline for the usual case, a pair found before.
-  const Resolved& Resolve(uint32_t dict) {
-    Resolved& r = stable_ids_ != nullptr ? by_stable_[(*stable_ids_)[dict]] : resolved_[dict];
+  // Inline for the usual cases, a pair found before or created in the
+  // stream.
+  Resolved Resolve(uint32_t dict) {
+    if (stable_ids_ == nullptr) {
+      Resolved& r = resolved_[dict];
+      return r.campaign != kNoIndex ? r : Find(dict, r);
+    }
+    const uint32_t id = (*stable_ids_)[dict];
+    if (IsIndex(id)) {
+      if (id < ledger_->campaigns().size()) [[likely]] {
+        return Resolved{id, ledger_->campaigns()[id].account};
+      }
+      Resolved not_yet;  // its creation is ahead: nothing to keep
+      return Find(dict, not_yet);
+    }
+    Resolved& r = Slot(id);
     return r.campaign != kNoIndex ? r : Find(dict, r);
   }
   const Resolved& Find(uint32_t dict, Resolved& r);  // asks the ledger
+  bool IsIndex(uint32_t stable_id) const {
+    return created_are_indexes_ && stable_id < log::ReadAheadStream::kFirstOther;
+  }
+  // What is known of a pair by stable id (not IsIndex), made room for.
+  Resolved& Slot(uint32_t stable_id) {
+    std::vector<Resolved>& v = stable_id < log::ReadAheadStream::kFirstOther ? by_created_ : by_other_;
+    const uint32_t i = stable_id & ~log::ReadAheadStream::kFirstOther;
+    if (i >= v.size()) [[unlikely]] v.resize(i + 1);
+    return v[i];
+  }
+  [[gnu::cold]] void NotIndexes();
   // Sets r to `campaign` if it is one (not kNoIndex) of the account the
   // dictionary entry names.
   void Accept(uint32_t dict, uint32_t campaign, Resolved& r) const;
@@ -101,10 +143,14 @@ class BatchApplier {
   const log::BatchDecoder* decoder_ = nullptr;
   const std::vector<uint32_t>* stable_ids_ = nullptr;
   bool deep_ = false;  // PrefetchDeep: the book had kDeepPrefetchFrom campaigns at Start
+  bool created_are_indexes_ = false;
   std::vector<Resolved> resolved_;  // by dictionary index, for this batch
   std::vector<std::string_view> names_;  // ResolveAll's, reused
   std::vector<uint32_t> found_;
-  std::vector<Resolved> by_stable_;  // by stable id, across batches
+  // By stable id, across batches: those below kFirstOther (when they are
+  // not indexes), and the others less kFirstOther.
+  std::vector<Resolved> by_created_;
+  std::vector<Resolved> by_other_;
 };
 
 }  // namespace billsim

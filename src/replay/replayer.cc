@@ -19,7 +19,12 @@ namespace {
 class ApplyVisitor final : public log::BatchVisitor {
  public:
   ApplyVisitor(Ledger* ledger, const ReplayOptions& options)
-      : ledger_(ledger), applier_(ledger), options_(options) {}
+      : ledger_(ledger), applier_(ledger), options_(options) {
+    // Replay stops at the first event the ledger refuses (Check), so every
+    // creation it goes past was applied: the stream's numbers for the
+    // pairs created are their campaigns' indexes (Replay opens it so).
+    applier_.CreatedIdsAreIndexes();
+  }
 
   void Start(uint64_t first_seq, const log::BatchDecoder* decoder,
              const std::vector<uint32_t>* stable_ids, const std::vector<uint32_t>* created_ids) {
@@ -149,7 +154,7 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
   log::ReadAheadStream stream;
   const uint64_t start_after = std::max(stats->snapshot_seq, options.resume_after_seq);
   Status st = stream.Open(dir, log::LogReader::Options{options.verify_chain, options.env},
-                          start_after + 1);
+                          start_after + 1, static_cast<uint32_t>(ledger->campaigns().size()));
   if (!st.ok()) return st;
 
   ApplyVisitor visitor(ledger, options);

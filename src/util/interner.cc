@@ -16,7 +16,8 @@ constexpr size_t kNumber = sizeof(uint32_t);
 constexpr size_t kInternerFirstSlots = 1024;
 }  // namespace
 
-Interner::Interner(int block_bits) : block_bits_(block_bits) {
+Interner::Interner(int block_bits, uint32_t first_number)
+    : block_bits_(block_bits), next_number_(first_number) {
   BILLSIM_ASSERT(block_bits >= 12 && block_bits <= 30);
 }
 
@@ -85,10 +86,20 @@ uint32_t Interner::Intern(std::string_view key) {
   const uint64_t h = Hash(key);
   const size_t at = Probe(key, h);
   if (slots_[at] != 0) return NumberOf(Record(slots_[at]));
-  return Add(key, h, at);
+  return Add(key, h, at, NextNumber());
 }
 
 void Interner::InternAll(const std::string_view* keys, size_t n, uint32_t* ids) {
+  InternAllWith(keys, n, nullptr, ids);
+}
+
+void Interner::InternAll(const std::string_view* keys, size_t n, const uint32_t* numbers,
+                         uint32_t* ids) {
+  InternAllWith(keys, n, numbers, ids);
+}
+
+void Interner::InternAllWith(const std::string_view* keys, size_t n, const uint32_t* numbers,
+                             uint32_t* ids) {
   hashes_.resize(n);
   for (size_t i = 0; i < n; ++i) hashes_[i] = Hash(keys[i]);
   // The slot's line is asked for 16 keys ahead, the record's 8 ahead (by
@@ -101,13 +112,22 @@ void Interner::InternAll(const std::string_view* keys, size_t n, uint32_t* ids) 
     if (i + kRecordAhead < n) PrefetchRecord(hashes_[i + kRecordAhead]);
     if ((uint64_t{count_} + 1) * 4 > uint64_t{slots_.size()} * 3) Grow();
     const size_t at = Probe(keys[i], hashes_[i]);
-    ids[i] = slots_[at] != 0 ? NumberOf(Record(slots_[at])) : Add(keys[i], hashes_[i], at);
+    if (slots_[at] != 0) {
+      ids[i] = NumberOf(Record(slots_[at]));
+    } else {
+      const bool given = numbers != nullptr && numbers[i] != kNotFound;
+      ids[i] = Add(keys[i], hashes_[i], at, given ? numbers[i] : NextNumber());
+    }
   }
 }
 
-uint32_t Interner::Add(std::string_view key, uint64_t h, size_t at) {
+uint32_t Interner::NextNumber() {
+  BILLSIM_ASSERT(next_number_ < kNotFound);  // numbers below 2^32 - 1
+  return next_number_++;
+}
+
+uint32_t Interner::Add(std::string_view key, uint64_t h, size_t at, uint32_t number) {
   BILLSIM_ASSERT(count_ < kNotFound);  // fewer than 2^32 - 1 keys
-  const uint32_t number = count_;
   slots_[at] = Tag(h) << kRefBits | Store(key, number);
   count_++;  // after Store, which may throw: no number without a record
   return number;

@@ -1,20 +1,21 @@
-// Interner: numbers distinct strings densely from 0, in order of first
-// appearance, for sets of millions of keys looked up in bulk (replay names
-// every (account, campaign) pair of a large book this way).
+// Interner: numbers distinct strings, by default densely from 0 in order of
+// first appearance, for sets of millions of keys looked up in bulk (replay
+// names every (account, campaign) pair of a large book this way, and gives
+// a pair it sees created a number of its own choosing).
 //
 // Where StringTable (string_pool.h) serves a few hundred status reasons,
 // this serves a book: each key is stored once, end to end in large blocks
-// with its number in front ([number][length, a varint][bytes]), and the table holds
-// one 8-byte slot per key (open addressing, linear probing): 24 bits of the
-// key's hash (seeded per process, hash_seed.h) to reject other keys without
-// reading them, and where the record is. A lookup reads its slot's cache
-// line and the record's, and
-// InternAll overlaps those loads across the keys of a batch (a hit in a
-// book of millions is two cache misses; one after another they cost more
-// than the rest of the lookup).
+// with its number in front ([number][length, a varint][bytes]), and the
+// table holds one 8-byte slot per key (open addressing, linear probing): 24
+// bits of the key's hash (seeded per process, hash_seed.h) to reject other
+// keys without reading them, and where the record is. A lookup reads its
+// slot's cache line and the record's, and InternAll overlaps those loads
+// across the keys of a batch (a hit in a book of millions is two cache
+// misses; one after another they cost more than the rest of the lookup).
 //
-// Bounds: fewer than 2^32 - 1 keys, and fewer than 2^14 blocks of 64 MiB
-// (a key longer than a block gets a block of its own). Both are checked.
+// Bounds: fewer than 2^32 - 1 keys and numbers, and fewer than 2^14 blocks
+// of 64 MiB (a key longer than a block gets a block of its own). All are
+// checked.
 #ifndef BILLSIM_UTIL_INTERNER_H_
 #define BILLSIM_UTIL_INTERNER_H_
 
@@ -31,16 +32,23 @@ namespace billsim {
 
 class Interner {
  public:
-  // Blocks of 2^block_bits bytes (12 to 30); tests pass small ones.
-  explicit Interner(int block_bits = kDefaultBlockBits);
+  // Blocks of 2^block_bits bytes (12 to 30); tests pass small ones. Keys
+  // numbered by the interner get first_number, first_number + 1, ...
+  explicit Interner(int block_bits = kDefaultBlockBits, uint32_t first_number = 0);
   Interner(const Interner&) = delete;
   Interner& operator=(const Interner&) = delete;
 
-  // The number of `key`, added (as size() before the call) if it is new.
+  // The number of `key`, added with the next number if it is new (with
+  // the default first_number and only these calls, size() before the
+  // call: numbers dense from 0 in order of first appearance).
   uint32_t Intern(std::string_view key);
   // ids[i] = Intern(keys[i]) for i in [0, n), in that order, with each
   // key's loads started a few keys ahead.
   void InternAll(const std::string_view* keys, size_t n, uint32_t* ids);
+  // The same, but a key not seen before gets numbers[i], the caller's
+  // (which keeps numbers apart: the interner does not check), and the next
+  // number does not move; or, where numbers[i] is kNotFound, the next.
+  void InternAll(const std::string_view* keys, size_t n, const uint32_t* numbers, uint32_t* ids);
   // The number of `key`, or kNotFound; adds nothing.
   static constexpr uint32_t kNotFound = UINT32_MAX;
   uint32_t Find(std::string_view key) const;
@@ -49,12 +57,13 @@ class Interner {
   // Memory held: the table and the blocks.
   uint64_t bytes() const;
 
- private:
   // 64 MiB blocks: above glibc's largest mmap threshold, so each is a
   // mapping of its own, resident only as far as it is filled, and handed
   // back whole when the interner goes (smaller blocks freed by a thread
   // that has ended stay in malloc's arenas: 36 bytes a pair at 10^6).
   static constexpr int kDefaultBlockBits = 26;
+
+ private:
   static constexpr int kRefBits = 40;  // block number, then offset in it
   static constexpr uint64_t kRefMask = (uint64_t{1} << kRefBits) - 1;
 
@@ -74,7 +83,10 @@ class Interner {
   // they are always inlined.)
   BILLSIM_PREFETCHER void PrefetchSlot(uint64_t h) const;
   BILLSIM_PREFETCHER void PrefetchRecord(uint64_t h) const;
-  uint32_t Add(std::string_view key, uint64_t h, size_t at);
+  void InternAllWith(const std::string_view* keys, size_t n, const uint32_t* numbers,
+                     uint32_t* ids);
+  uint32_t NextNumber();
+  uint32_t Add(std::string_view key, uint64_t h, size_t at, uint32_t number);
   uint64_t Store(std::string_view key, uint32_t number);  // a record's ref
   void Grow();
 
@@ -85,7 +97,8 @@ class Interner {
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<size_t> block_used_;  // bytes of records in each block
   size_t block_bytes_ = 0;          // sum of the blocks' sizes
-  uint32_t count_ = 0;
+  uint32_t count_ = 0;              // keys held
+  uint32_t next_number_;            // Intern's next
   std::vector<uint64_t> hashes_;    // InternAll's, reused
 };
 
