@@ -55,6 +55,16 @@ inline std::string ViewsOf(const Ledger& ledger) {
 
 class LedgerTest : public ::testing::Test {
  protected:
+  // Restores ledger_'s saved state into *restored, which must then give the
+  // same digest and views (call under ASSERT_NO_FATAL_FAILURE).
+  void RestoreSameInto(Ledger* restored) const {
+    v1::LedgerState state;
+    ledger_.SaveState(&state);
+    ASSERT_TRUE(restored->RestoreState(state).ok());
+    EXPECT_EQ(restored->Digest(), ledger_.Digest());
+    EXPECT_EQ(ViewsOf(*restored), ViewsOf(ledger_));
+  }
+
   // --- Event builders (no Apply) -----------------------------------------
   v1::Event NewEvent() {
     v1::Event e;

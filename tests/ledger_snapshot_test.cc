@@ -307,12 +307,8 @@ TEST_F(LedgerTest, ACampaignsSecondNotBilledReasonKeepsTheFirst) {
   EXPECT_EQ(NotBilledUnits("c1", v1::AD_REJECTED), 3);
   EXPECT_EQ(NotBilledUnits("c2", v1::NOT_BILLABLE_KIND), 2);
   EXPECT_EQ(SpendOf("c2").not_billed_size(), 1);
-  v1::LedgerState state;
-  ledger_.SaveState(&state);
   Ledger restored;
-  ASSERT_TRUE(restored.RestoreState(state).ok());
-  EXPECT_EQ(restored.Digest(), ledger_.Digest());
-  EXPECT_EQ(ViewsOf(restored), ViewsOf(ledger_));
+  ASSERT_NO_FATAL_FAILURE(RestoreSameInto(&restored));
   const NotBilledCounts c1 = restored.not_billed(restored.FindCampaign("c1"));
   EXPECT_EQ(c1.units[v1::NOT_BILLABLE_KIND], 8);
   EXPECT_EQ(c1.units[v1::AD_REJECTED], 3);
@@ -375,12 +371,8 @@ TEST_F(LedgerTest, NotBilledCountersOfEveryKindAndReasonSurviveARestore) {
     EXPECT_EQ(c.billable_kind_units, 2);
   };
   check(ledger_);
-  v1::LedgerState state;
-  ledger_.SaveState(&state);
   Ledger restored;
-  ASSERT_TRUE(restored.RestoreState(state).ok());
-  EXPECT_EQ(restored.Digest(), ledger_.Digest());
-  EXPECT_EQ(ViewsOf(restored), ViewsOf(ledger_));
+  ASSERT_NO_FATAL_FAILURE(RestoreSameInto(&restored));
   check(restored);
   // And they keep counting after it, in the same tables.
   ASSERT_APPLIED(Deliver("kinds", K::VIDEO_VIEW_2S, 1));
