@@ -1094,7 +1094,9 @@ TEST(LogRoundTripTest, ReadAheadNumbersCreatedPairsAsDeliveries) {
   EXPECT_EQ(from4.created_ids()[2], 7u);
   for (uint32_t i = 0; i < from4.decoder().dictionary_size(); ++i) {
     const uint32_t id = from4.stable_ids()[i];
-    if (from4.decoder().account(i) == "a1") EXPECT_GE(id, ReadAheadStream::kFirstOther);
+    if (from4.decoder().account(i) == "a1") {
+      EXPECT_GE(id, ReadAheadStream::kFirstOther);
+    }
   }
   ASSERT_TRUE(from4.Next(&done).ok());
   EXPECT_EQ(from4.created_ids()[1], 9u);  // a3/c3: the third creation from 4

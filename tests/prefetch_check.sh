@@ -31,8 +31,7 @@ check() {  # check WHAT PATTERN AT_LEAST
   else failed=$((failed + 1)); echo "FAILED: $1: $n prefetch instructions, want at least $3" >&2; fi
 }
 # Slot ahead (before and in the loop), record ahead.
-# (InternAll's overloads share InternAllWith.)
-check "the read-ahead thread's Interner::InternAll" '^_ZN7billsim8Interner(9InternAll|13InternAllWith)' 3
+check "the read-ahead thread's Interner::InternAll" '^_ZN7billsim8Interner9InternAll' 3
 # By-stable entry or campaign line 1, campaign 1 (one line), account 3 (the
 # first stages, in Apply, inlined into the replay's visitor or not).
 check "a replayed delivery row (BatchApplier::Apply)" \

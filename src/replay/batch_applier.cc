@@ -14,17 +14,6 @@ void BatchApplier::Start(const log::BatchDecoder* decoder,
     return;
   }
   BILLSIM_ASSERT(stable_ids_->size() == decoder->dictionary_size());
-  for (uint32_t id : *stable_ids_) {
-    if (!IsIndex(id)) Slot(id);  // room for it
-  }
-}
-
-void BatchApplier::NotIndexes() {
-  // Nothing was kept of the pairs whose ids were indexes: they are looked
-  // up again as rows name them.
-  created_are_indexes_ = false;
-  if (stable_ids_ == nullptr) return;
-  for (uint32_t id : *stable_ids_) Slot(id);
 }
 
 void BatchApplier::ResolveAll() {

@@ -58,7 +58,9 @@ class BatchApplier {
   void Created(uint32_t stable_id, uint32_t campaign) {
     if (IsIndex(stable_id)) {
       if (stable_id == campaign) [[likely]] return;
-      NotIndexes();
+      // Nothing was kept of the pairs whose ids were indexes: they are
+      // looked up again as rows name them.
+      created_are_indexes_ = false;
     }
     Slot(stable_id) = Resolved{campaign, ledger_->campaigns()[campaign].account};
   }
@@ -133,7 +135,6 @@ class BatchApplier {
     if (i >= v.size()) [[unlikely]] v.resize(i + 1);
     return v[i];
   }
-  [[gnu::cold]] void NotIndexes();
   // Sets r to `campaign` if it is one (not kNoIndex) of the account the
   // dictionary entry names.
   void Accept(uint32_t dict, uint32_t campaign, Resolved& r) const;

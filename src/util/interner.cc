@@ -90,16 +90,11 @@ uint32_t Interner::Intern(std::string_view key) {
 }
 
 void Interner::InternAll(const std::string_view* keys, size_t n, uint32_t* ids) {
-  InternAllWith(keys, n, nullptr, ids);
+  InternAll(keys, n, nullptr, ids);
 }
 
 void Interner::InternAll(const std::string_view* keys, size_t n, const uint32_t* numbers,
                          uint32_t* ids) {
-  InternAllWith(keys, n, numbers, ids);
-}
-
-void Interner::InternAllWith(const std::string_view* keys, size_t n, const uint32_t* numbers,
-                             uint32_t* ids) {
   hashes_.resize(n);
   for (size_t i = 0; i < n; ++i) hashes_[i] = Hash(keys[i]);
   // The slot's line is asked for 16 keys ahead, the record's 8 ahead (by
@@ -149,7 +144,7 @@ uint64_t Interner::Store(std::string_view key, uint32_t number) {
   const size_t offset = block_used_.back();
   char* at = blocks_.back().get() + offset;
   std::memcpy(at, &number, kNumber);
-  at = EncodeVarint32(at + kNumber, len);
+  at = EncodeVarint(at + kNumber, len);
   if (!key.empty()) std::memcpy(at, key.data(), key.size());
   block_used_.back() += need;
   return uint64_t{blocks_.size()} << block_bits_ | offset;

@@ -47,7 +47,8 @@ class Interner {
   void InternAll(const std::string_view* keys, size_t n, uint32_t* ids);
   // The same, but a key not seen before gets numbers[i], the caller's
   // (which keeps numbers apart: the interner does not check), and the next
-  // number does not move; or, where numbers[i] is kNotFound, the next.
+  // number does not move; or, where numbers[i] is kNotFound (or numbers is
+  // null), the next.
   void InternAll(const std::string_view* keys, size_t n, const uint32_t* numbers, uint32_t* ids);
   // The number of `key`, or kNotFound; adds nothing.
   static constexpr uint32_t kNotFound = UINT32_MAX;
@@ -83,8 +84,6 @@ class Interner {
   // they are always inlined.)
   BILLSIM_PREFETCHER void PrefetchSlot(uint64_t h) const;
   BILLSIM_PREFETCHER void PrefetchRecord(uint64_t h) const;
-  void InternAllWith(const std::string_view* keys, size_t n, const uint32_t* numbers,
-                     uint32_t* ids);
   uint32_t NextNumber();
   uint32_t Add(std::string_view key, uint64_t h, size_t at, uint32_t number);
   uint64_t Store(std::string_view key, uint32_t number);  // a record's ref

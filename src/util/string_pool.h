@@ -48,7 +48,7 @@ class StringPool {
       blocks_.emplace_back(block_size_);
       used_ = 0;
     }
-    char* at = EncodeVarint32(&blocks_.back()[used_], n);
+    char* at = EncodeVarint(&blocks_.back()[used_], n);
     std::memcpy(at, s.data(), s.size());
     // Block numbers from 1, so that no handle is kEmpty.
     const Handle h = (static_cast<uint64_t>(blocks_.size()) << 32) | used_;

@@ -9,12 +9,20 @@
 
 namespace billsim {
 
-inline void AppendVarint(std::string* out, uint64_t v) {
+// Writes v at dst, which has room (VarintLength(v), at most 10 bytes), and
+// returns the byte after it.
+inline char* EncodeVarint(char* dst, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    *dst++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  *dst++ = static_cast<char>(v);
+  return dst;
+}
+
+inline void AppendVarint(std::string* out, uint64_t v) {
+  char bytes[10];
+  out->append(bytes, static_cast<size_t>(EncodeVarint(bytes, v) - bytes));
 }
 
 // The bytes AppendVarint writes for v.
@@ -27,17 +35,8 @@ inline size_t VarintLength(uint64_t v) {
   return n;
 }
 
-// The same encoding into memory the caller sized (VarintLength), and back
-// (from bytes EncodeVarint32 wrote: there is nothing to check). Each
-// returns the byte after the varint.
-inline char* EncodeVarint32(char* dst, uint32_t v) {
-  while (v >= 0x80) {
-    *dst++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *dst++ = static_cast<char>(v);
-  return dst;
-}
+// Reads back a varint of at most 32 bits that EncodeVarint wrote in memory
+// (there is nothing to check), and returns the byte after it.
 inline const char* DecodeVarint32(const char* p, uint32_t* v) {
   uint32_t r = 0;
   int shift = 0;
