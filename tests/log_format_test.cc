@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,6 +31,7 @@
 #include "log/log_dir.h"
 #include "log/log_reader.h"
 #include "log/log_writer.h"
+#include "log/pair_numbering.h"
 #include "log/read_ahead.h"
 
 namespace billsim::log {
@@ -996,6 +998,66 @@ TEST(LogRoundTripTest, ReadAheadGivesEveryBatchInOrderFromAnySequence) {
     ASSERT_TRUE(stream.Next(&done).ok());
     ASSERT_FALSE(done);
   }
+}
+
+// PairNumbering's bound: past it a new pair, a creation's or a row's, gets
+// kNoPair, while the pairs numbered before keep their numbers; a
+// creation's pair is numbered before the rows', and from NumberCreations'
+// series when set.
+TEST(PairNumberingTest, KnownPairsKeepTheirNumbersPastTheBoundAndNewOnesGetNone) {
+  auto created = [](uint64_t id, const std::string& account, const std::string& campaign) {
+    v1::Event e;
+    e.set_event_id(id);
+    e.mutable_campaign_created()->set_account_id(account);
+    e.mutable_campaign_created()->set_campaign_id(campaign);
+    return e;
+  };
+  auto decode = [](const BatchBuilder& b, std::string* bytes, BatchDecoder* d) {
+    b.Finish(bytes);
+    ASSERT_TRUE(d->Parse(*bytes, b.count()).ok());
+  };
+  // The number each dictionary entry got, by "account/campaign".
+  auto by_pair = [](const BatchDecoder& d, const std::vector<uint32_t>& ids) {
+    std::map<std::string, uint32_t> m;
+    for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
+      m[std::string(d.account(i)) + "/" + std::string(d.campaign(i))] = ids[i];
+    }
+    return m;
+  };
+  PairNumbering numbering;
+  numbering.NumberCreations(7);
+  std::vector<uint32_t> ids, made;
+  BatchBuilder b1;
+  b1.AddDelivery(1, 1, "a0", "c0", v1::DeliveryReported::CLICK, 1, false);
+  b1.Add(created(2, "a1", "c1"));
+  b1.AddDelivery(3, 3, "a1", "c1", v1::DeliveryReported::CLICK, 1, false);
+  std::string bytes1;
+  BatchDecoder d1;
+  decode(b1, &bytes1, &d1);
+  numbering.Number(d1, 0, &ids, &made);
+  const uint32_t k = PairNumbering::kFirstOther;
+  EXPECT_EQ(by_pair(d1, ids), (std::map<std::string, uint32_t>{{"a0/c0", k}, {"a1/c1", 7}}));
+  EXPECT_EQ(made, std::vector<uint32_t>{7});
+  EXPECT_EQ(numbering.size(), 2u);
+
+  numbering.set_max_pairs(3);  // room for one more
+  BatchBuilder b2;
+  b2.Add(created(4, "a2", "c2"));  // takes the last place, numbered 8
+  b2.Add(created(5, "a3", "c3"));  // none left
+  b2.AddDelivery(6, 6, "a1", "c1", v1::DeliveryReported::CLICK, 1, false);
+  b2.AddDelivery(7, 7, "a4", "c4", v1::DeliveryReported::CLICK, 1, false);
+  b2.AddDelivery(8, 8, "a0", "c0", v1::DeliveryReported::CLICK, 1, false);
+  b2.AddDelivery(9, 9, "a2", "c2", v1::DeliveryReported::CLICK, 1, false);
+  std::string bytes2;
+  BatchDecoder d2;
+  decode(b2, &bytes2, &d2);
+  numbering.Number(d2, 0, &ids, &made);
+  EXPECT_EQ(made, (std::vector<uint32_t>{8, PairNumbering::kNoPair}));
+  EXPECT_EQ(by_pair(d2, ids), (std::map<std::string, uint32_t>{{"a0/c0", k},
+                                                               {"a1/c1", 7},
+                                                               {"a2/c2", 8},
+                                                               {"a4/c4", PairNumbering::kNoPair}}));
+  EXPECT_EQ(numbering.size(), 3u);
 }
 
 // A CampaignCreated's (account, campaign) pair gets the stable id the

@@ -49,13 +49,15 @@ bool Journal::Apply(const v1::Event& event, Refusal* refusal) {
   return true;
 }
 
-uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals) {
+uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
+                             PairIds pairs) {
   // Rows go through the BatchApplier (no v1::Event per delivery) and into
   // the pending batch by dictionary index (no string hashing per row).
   class Visitor : public log::BatchVisitor {
    public:
-    Visitor(Journal* j, const log::BatchDecoder& batch, std::vector<Refusal>* refusals)
-        : j_(j), batch_(batch), refusals_(refusals) {}
+    Visitor(Journal* j, const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
+            const std::vector<uint32_t>* created)
+        : j_(j), batch_(batch), refusals_(refusals), created_(created) {}
     bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
       if (!Admit(j_->applier_.Apply(row, nullptr), row.event_id)) return true;
       uint32_t& d = j_->to_builder_[row.campaign];
@@ -78,10 +80,15 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       const uint32_t others = batch_.other_events();
       if (other_ + 16 < others) j_->ledger_.PrefetchLookups(batch_.other_event(other_ + 16), 1);
       if (other_ + 8 < others) j_->ledger_.PrefetchLookups(batch_.other_event(other_ + 8), 2);
-      other_++;
+      const uint32_t other = other_++;
+      const size_t campaigns = j_->ledger_.campaigns().size();
       // Parsed from the request's bytes (BatchDecoder): its text is UTF-8.
       if (!Admit(j_->ledger_.Apply(event, nullptr, Ledger::Text::kParsed), event.event_id())) {
         return true;
+      }
+      if (created_ != nullptr && j_->ledger_.campaigns().size() != campaigns) {
+        // A CampaignCreated: a delivery naming its pair later needs no lookup.
+        j_->applier_.Created((*created_)[other], static_cast<uint32_t>(campaigns));
       }
       j_->builder_.Add(event);
       ++accepted;
@@ -101,10 +108,11 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
     Journal* j_;
     const log::BatchDecoder& batch_;
     std::vector<Refusal>* refusals_;
+    const std::vector<uint32_t>* created_;
   };
   to_builder_.assign(batch.dictionary_size(), kNoIndex);
-  applier_.Start(&batch);
-  Visitor visitor(this, batch, refusals);
+  applier_.Start(&batch, pairs.dictionary);
+  Visitor visitor(this, batch, refusals, pairs.dictionary != nullptr ? pairs.created : nullptr);
   batch.Visit(&visitor);
   return visitor.accepted;
 }

@@ -64,8 +64,17 @@ class Journal {
   // *refusal says why (may be null).
   bool Apply(const v1::Event& event, Refusal* refusal);
   // Judges every event of a decoded columnar batch, in order; each refused
-  // one is appended to *refusals. Returns the number accepted.
-  uint32_t ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals);
+  // one is appended to *refusals. Returns the number accepted. Given the
+  // batch's pair numbers (log/pair_numbering.h: `dictionary` and `created`
+  // of one numbering for every batch given to this journal), what it
+  // learns of a pair is kept for later batches; else the batch's pairs are
+  // looked up by their strings.
+  struct PairIds {  // {} (both null): none
+    const std::vector<uint32_t>* dictionary;
+    const std::vector<uint32_t>* created;
+  };
+  uint32_t ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
+                      PairIds pairs = {});
 
   // Events accepted and not yet written.
   uint32_t pending() const { return builder_.count(); }
@@ -98,7 +107,12 @@ class Journal {
   Status Close();
 
   const Ledger& ledger() const { return ledger_; }
-  Ledger& mutable_ledger() { return ledger_; }
+  // The ledger, to change other than through the journal (a restore): what
+  // was learnt of pairs across batches is forgotten.
+  Ledger& mutable_ledger() {
+    applier_.Forget();
+    return ledger_;
+  }
   // The last sequence in the log (written, not necessarily durable).
   uint64_t last_seq() const { return writer_->next_seq() - 1; }
   uint64_t durable_seq() const { return writer_->durable_seq(); }

@@ -20,7 +20,7 @@ Status ReadAheadStream::Open(const std::string& dir, LogReader::Options options,
   BILLSIM_ASSERT(!worker_.joinable());
   BILLSIM_ASSERT(from_seq >= 1);
   from_seq_ = from_seq;
-  next_created_ = first_created;
+  pairs_.NumberCreations(first_created);
   Status st = stream_.Open(dir, options);
   if (st.ok() && from_seq > 1) st = stream_.Seek(from_seq);
   if (!st.ok()) return st;
@@ -67,49 +67,12 @@ void ReadAheadStream::Work() {
 }
 
 void ReadAheadStream::AssignStableIds(Slot* slot) {
-  const BatchDecoder& d = slot->decoder;
-  const uint32_t n = d.dictionary_size();
-  const uint32_t others = d.other_events();
-  // Every key first (the pairs the batch's creations name, then the
-  // dictionary's), so that the lookups overlap their loads: a large book's
-  // pairs are all cache misses. Creations first, so that a pair a creation
-  // names takes the creation's number even when a row of the same batch
-  // names it too.
-  keys_.clear();
-  key_ends_.clear();
-  auto add = [this](std::string_view account, std::string_view campaign) {
-    PairKey(account, campaign, &key_);
-    keys_.append(key_);
-    key_ends_.push_back(keys_.size());
-  };
-  created_at_.clear();
-  numbers_.clear();
-  for (uint32_t i = 0; i < others; ++i) {
-    const v1::Event& e = d.other_event(i);
-    if (!e.has_campaign_created()) continue;
-    // Before from_seq: a batch straddling it holds events the consumer
-    // already has (a snapshot's); it skips them, so they are not counted.
-    if (slot->header.first_seq + d.other_position(i) < from_seq_) continue;
-    add(e.campaign_created().account_id(), e.campaign_created().campaign_id());
-    created_at_.push_back(i);
-    // (Past kFirstOther - 1 creations, which no book reaches, a new pair
-    // takes the next other number instead.)
-    numbers_.push_back(next_created_ < kFirstOther ? next_created_ : Interner::kNotFound);
-    if (next_created_ < kFirstOther) next_created_++;
-  }
-  const size_t created = created_at_.size();
-  for (uint32_t i = 0; i < n; ++i) add(d.account(i), d.campaign(i));
-  key_views_.clear();
-  for (size_t i = 0; i < key_ends_.size(); ++i) {
-    const size_t begin = i == 0 ? 0 : key_ends_[i - 1];
-    key_views_.push_back(std::string_view(keys_).substr(begin, key_ends_[i] - begin));
-  }
-  ids_.resize(key_views_.size());
-  pairs_.InternAll(key_views_.data(), created, numbers_.data(), ids_.data());
-  pairs_.InternAll(key_views_.data() + created, n, ids_.data() + created);
-  slot->stable_ids.assign(ids_.begin() + static_cast<ptrdiff_t>(created), ids_.end());
-  slot->created_ids.assign(others, kNoPair);
-  for (size_t k = 0; k < created; ++k) slot->created_ids[created_at_[k]] = ids_[k];
+  // A batch straddling from_seq holds events before it, which the consumer
+  // already has (a snapshot's) and skips: their creations are not counted.
+  const uint64_t first_seq = slot->header.first_seq;
+  const uint64_t skip = from_seq_ > first_seq ? from_seq_ - first_seq : 0;
+  const uint32_t first_position = skip > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(skip);
+  pairs_.Number(slot->decoder, first_position, &slot->stable_ids, &slot->created_ids);
 }
 
 Status ReadAheadStream::Next(bool* done) {

@@ -26,10 +26,10 @@
 #include <thread>
 #include <vector>
 
-#include "util/interner.h"
 #include "log/batch_codec.h"
 #include "log/event_stream.h"
 #include "log/format.h"
+#include "log/pair_numbering.h"
 #include "util/status.h"
 
 namespace billsim::log {
@@ -69,7 +69,7 @@ class ReadAheadStream {
   // number is the index of the pair's campaign. Other pairs (created before
   // the stream, or never) are numbered from kFirstOther, densely, in order
   // of first appearance.
-  static constexpr uint32_t kFirstOther = 0x80000000;
+  static constexpr uint32_t kFirstOther = PairNumbering::kFirstOther;
   const std::vector<uint32_t>& stable_ids() const { return slots_[current_].stable_ids; }
   // For each of the current batch's other events (BatchDecoder::other_event),
   // the stable id of the pair a CampaignCreated names (its account and
@@ -77,7 +77,7 @@ class ReadAheadStream {
   // consumer that sees the creation succeed learns the pair's campaign then,
   // so a delivery naming it later costs no lookup (replay of a large book
   // meets most campaigns for the first time after their creation).
-  static constexpr uint32_t kNoPair = UINT32_MAX;
+  static constexpr uint32_t kNoPair = PairNumbering::kNoPair;
   const std::vector<uint32_t>& created_ids() const { return slots_[current_].created_ids; }
   void Visit(BatchVisitor* visitor) const { slots_[current_].decoder.Visit(visitor); }
 
@@ -99,19 +99,10 @@ class ReadAheadStream {
   void AssignStableIds(Slot* slot);  // worker only
 
   EventStream stream_;  // owned by the worker once it runs
-  // Worker-only: every (account, campaign) pair seen, by PairKey, with its
-  // stable id. As large as the set of campaigns, not the log: about 44
-  // bytes a pair at 10^6.
-  Interner pairs_{Interner::kDefaultBlockBits, kFirstOther};
+  // Worker-only: every (account, campaign) pair seen, with its stable id.
+  // As large as the set of campaigns, not the log.
+  PairNumbering pairs_;
   uint64_t from_seq_ = 1;
-  uint32_t next_created_ = 0;          // the next creation's stable id
-  std::vector<uint32_t> numbers_;      // the creations' stable ids, if new
-  std::string key_;  // reused
-  std::string keys_;  // the batch's keys, end to end (reused)
-  std::vector<size_t> key_ends_;
-  std::vector<std::string_view> key_views_;
-  std::vector<uint32_t> ids_;          // the keys' stable ids
-  std::vector<uint32_t> created_at_;   // other_event index of each creation
   std::array<Slot, kSlots> slots_;
 
   // Shared state, under mu_. The worker fills slots filled_ % kSlots in

@@ -14,6 +14,36 @@ void BatchApplier::Start(const log::BatchDecoder* decoder,
     return;
   }
   BILLSIM_ASSERT(stable_ids_->size() == decoder->dictionary_size());
+  ResolveNew();
+}
+
+void BatchApplier::ResolveNew() {
+  // The pairs of the dictionary not known yet (not indexes, not found in
+  // an earlier batch), looked up together with their loads overlapped, as
+  // ResolveAll does: after a server's restart, or a replay's snapshot,
+  // every pair is new once.
+  const uint32_t n = decoder_->dictionary_size();
+  resolved_.assign(n, Resolved{});
+  names_.clear();
+  missing_.clear();
+  const std::vector<uint32_t>& ids = *stable_ids_;
+  constexpr uint32_t kAhead = 16;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (i + kAhead < n && !IsIndex(ids[i + kAhead]) && ids[i + kAhead] != log::PairNumbering::kNoPair) {
+      __builtin_prefetch(&Slot(ids[i + kAhead]));
+    }
+    const uint32_t id = ids[i];
+    if (IsIndex(id)) continue;
+    if (id != log::PairNumbering::kNoPair && Slot(id).campaign != kNoIndex) continue;
+    names_.push_back(decoder_->campaign(i));
+    missing_.push_back(i);
+  }
+  found_.resize(names_.size());
+  ledger_->FindCampaigns(names_.data(), names_.size(), found_.data());
+  for (size_t k = 0; k < missing_.size(); ++k) {
+    const uint32_t i = missing_[k];
+    Accept(i, found_[k], ids[i] != log::PairNumbering::kNoPair ? Slot(ids[i]) : resolved_[i]);
+  }
 }
 
 void BatchApplier::ResolveAll() {

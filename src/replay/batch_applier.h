@@ -4,9 +4,10 @@
 // through it, so a row means the same to both.
 //
 // Per batch it resolves the batch's campaign dictionary to ledger campaigns:
-// without stable ids (the server), all of it at Start, with the lookups'
-// loads overlapped; with them (replay, what-if), as rows need them, each
-// pair once per stream. Only a campaign found is remembered: it stays found
+// without stable ids (log append), all of it at Start, with the lookups'
+// loads overlapped; with them (replay, what-if, the server: numbers that
+// name a pair the same way in every batch, log/pair_numbering.h), only
+// the pairs not known yet, each once per stream, the same way. Only a campaign found is remembered: it stays found
 // (campaigns are never removed, nor moved to another account), while one
 // not found yet may be created by an event later in the same batch. A row
 // whose campaign is not found (or not of the account the dictionary names)
@@ -29,7 +30,7 @@
 
 #include "ledger/ledger.h"
 #include "log/batch_codec.h"
-#include "log/read_ahead.h"
+#include "log/pair_numbering.h"
 
 namespace billsim {
 
@@ -38,13 +39,21 @@ class BatchApplier {
   explicit BatchApplier(Ledger* ledger) : ledger_(ledger) {}
 
   // Starts a batch: `decoder` holds it until the next Start. With
-  // `stable_ids` (ReadAheadStream::stable_ids), what was found for a pair
-  // is kept across batches, and a batch naming campaigns seen before costs
-  // no lookup at all.
+  // `stable_ids` (a PairNumbering's, one numbering for every batch given
+  // to this applier), what was found for a pair is kept across batches,
+  // and a batch naming campaigns seen before costs no lookup at all. An
+  // id may be kNoPair (not numbered): that pair is looked up each batch.
   void Start(const log::BatchDecoder* decoder,
              const std::vector<uint32_t>* stable_ids = nullptr);
 
-  // Stable ids below ReadAheadStream::kFirstOther are campaign indexes (the
+  // Forgets what it learnt across batches: for a ledger that was changed
+  // other than through this applier (a restore).
+  void Forget() {
+    by_created_.clear();
+    by_other_.clear();
+  }
+
+  // Stable ids below PairNumbering::kFirstOther are campaign indexes (the
   // stream was opened with the ledger's campaign count as first_created,
   // and the caller stops at the first event the ledger refuses). Checked at
   // each creation (Created); a mismatch, which such a caller cannot see,
@@ -52,10 +61,11 @@ class BatchApplier {
   void CreatedIdsAreIndexes() { created_are_indexes_ = true; }
 
   // Tells it that `campaign` was just created from a CampaignCreated whose
-  // pair has stable id `stable_id` (ReadAheadStream::created_ids): a
+  // pair has stable id `stable_id` (PairNumbering's `created`): a
   // delivery naming that pair later needs no lookup. Campaigns are never
   // removed nor moved, so what is learnt stays true.
   void Created(uint32_t stable_id, uint32_t campaign) {
+    if (stable_id == log::PairNumbering::kNoPair) return;  // not numbered
     if (IsIndex(stable_id)) {
       if (stable_id == campaign) [[likely]] return;
       // Nothing was kept of the pairs whose ids were indexes: they are
@@ -75,7 +85,7 @@ class BatchApplier {
       const uint32_t id = (*stable_ids_)[decoder_->delivery_campaign(row.row + 2 * kPrefetchRows)];
       if (IsIndex(id)) {
         if (id < ledger_->campaigns().size()) __builtin_prefetch(&ledger_->campaigns()[id]);
-      } else {
+      } else if (id != log::PairNumbering::kNoPair) {
         __builtin_prefetch(&Slot(id));
       }
     }
@@ -121,17 +131,18 @@ class BatchApplier {
       Resolved not_yet;  // its creation is ahead: nothing to keep
       return Find(dict, not_yet);
     }
-    Resolved& r = Slot(id);
+    // Unnumbered (past the numbering's bound): remembered for this batch.
+    Resolved& r = id != log::PairNumbering::kNoPair ? Slot(id) : resolved_[dict];
     return r.campaign != kNoIndex ? r : Find(dict, r);
   }
   const Resolved& Find(uint32_t dict, Resolved& r);  // asks the ledger
   bool IsIndex(uint32_t stable_id) const {
-    return created_are_indexes_ && stable_id < log::ReadAheadStream::kFirstOther;
+    return created_are_indexes_ && stable_id < log::PairNumbering::kFirstOther;
   }
   // What is known of a pair by stable id (not IsIndex), made room for.
   Resolved& Slot(uint32_t stable_id) {
-    std::vector<Resolved>& v = stable_id < log::ReadAheadStream::kFirstOther ? by_created_ : by_other_;
-    const uint32_t i = stable_id & ~log::ReadAheadStream::kFirstOther;
+    std::vector<Resolved>& v = stable_id < log::PairNumbering::kFirstOther ? by_created_ : by_other_;
+    const uint32_t i = stable_id & ~log::PairNumbering::kFirstOther;
     if (i >= v.size()) [[unlikely]] v.resize(i + 1);
     return v[i];
   }
@@ -139,6 +150,7 @@ class BatchApplier {
   // dictionary entry names.
   void Accept(uint32_t dict, uint32_t campaign, Resolved& r) const;
   void ResolveAll();  // resolved_ for the whole dictionary
+  void ResolveNew();  // with stable ids: what is not known of the dictionary
 
   Ledger* ledger_;
   const log::BatchDecoder* decoder_ = nullptr;
@@ -148,6 +160,7 @@ class BatchApplier {
   std::vector<Resolved> resolved_;  // by dictionary index, for this batch
   std::vector<std::string_view> names_;  // ResolveAll's, reused
   std::vector<uint32_t> found_;
+  std::vector<uint32_t> missing_;  // ResolveNew's dictionary entries
   // By stable id, across batches: those below kFirstOther (when they are
   // not indexes), and the others less kFirstOther.
   std::vector<Resolved> by_created_;

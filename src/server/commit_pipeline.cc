@@ -81,6 +81,7 @@ Status CommitPipeline::Open() {
   if (!st.ok()) return st;
   last_seq_at_open_ = journal_->last_seq();
   acked_seq_ = journal_->last_seq();  // recovered: on disk
+  campaigns_ = journal_->ledger().campaigns().size();
   spdlog::info("log {}: {} events, next sequence {}", options_.log_dir,
                journal_->ledger().events_applied(),
                last_seq_at_open_ + 1);
@@ -98,6 +99,12 @@ void CommitPipeline::Start() {
 }
 
 Push CommitPipeline::Submit(Work& work) {
+  Parsed& parsed = work.parsed;
+  if (parsed.batch) {
+    const uint64_t campaigns = campaigns_.load(std::memory_order_relaxed);
+    pairs_.set_max_pairs(campaigns + std::max(kPairSlack, campaigns / 8));
+    pairs_.Number(*parsed.batch, 0, &parsed.pairs, &parsed.created_pairs);
+  }
   work.queued_at = std::chrono::steady_clock::now();
   return queue_.TryPush(work, std::max<uint64_t>(1, work.parsed.events()));
 }
@@ -170,6 +177,7 @@ void CommitPipeline::ProcessGroup(std::vector<Work>& group) {
   for (Work& w : group) {
     if (w.parsed.batch) DecoderPool::Shared().Give(std::move(w.parsed.batch));
   }
+  campaigns_.store(journal_->ledger().campaigns().size(), std::memory_order_relaxed);
 
   const uint64_t acked = journal_->last_seq();
   for (size_t i = 0; i < group.size(); ++i) {
@@ -236,7 +244,8 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
     for (uint32_t i = 0; i < batch.other_events(); ++i) {
       received(batch.other_event(i).payload_case(), 1);
     }
-    journal_->ApplyBatch(batch, &refusals);
+    journal_->ApplyBatch(batch, &refusals,
+                         Journal::PairIds{&parsed.pairs, &parsed.created_pairs});
   } else if (parsed.request.append().stamp()) {
     for (const v1::Event& event : parsed.request.append().events()) {
       received(event.payload_case(), 1);

@@ -38,6 +38,7 @@
 
 #include "journal/journal.h"
 #include "log/log_scrub.h"
+#include "log/pair_numbering.h"
 #include "server/bounded_queue.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -55,7 +56,9 @@ class CommitPipeline {
   Status Open();
   void Start();  // the committer (and syncer) threads
   // Queues a request; weight: its events (at least 1). On kFull or
-  // kClosed the work is left with the caller.
+  // kClosed the work is left with the caller. A columnar append's pairs
+  // are numbered here, on the caller's (network) thread, so the committer
+  // resolves a pair it has met before with no lookup (Journal::ApplyBatch).
   Push Submit(Work& work);
   // No more requests: the committer answers what is queued, syncs and
   // closes the log, then calls `on_done` (from its thread) and ends.
@@ -107,6 +110,15 @@ class CommitPipeline {
   void FillScrub(v1::Pong* pong) const;
   void Fail(const std::string& what, const Status& st);
   void Publish(uint64_t seq);
+
+  // The network thread's numbering of the pairs appends name, bounded by
+  // the book: at most its campaigns (as the committer last published
+  // them) and a slack of max(kPairSlack, campaigns / 8), so names of pairs
+  // that do not exist cost at most that (then their pairs go unnumbered,
+  // and are looked up per batch).
+  static constexpr uint64_t kPairSlack = uint64_t{1} << 16;
+  log::PairNumbering pairs_;
+  std::atomic<uint64_t> campaigns_{0};  // the committer's, after each group
 
   const ServerOptions& options_;
   Responder* responder_;

@@ -43,6 +43,11 @@ struct Parsed {
   v1::Request request;
   std::unique_ptr<log::BatchDecoder> batch;
   uint64_t bytes = 0;  // frame body size
+  // The batch's pairs as the commit pipeline numbered them on the network
+  // thread (log/pair_numbering.h): by dictionary entry, and by other event
+  // (a CampaignCreated's pair). Empty until then.
+  std::vector<uint32_t> pairs;
+  std::vector<uint32_t> created_pairs;
 
   // Events in an append (0 for a query).
   uint64_t events() const {
