@@ -98,6 +98,17 @@ uint32_t Ledger::AddNotBilledRecord(uint32_t table) {
   return static_cast<uint32_t>(at) | table;
 }
 
+namespace {
+// Whether a campaign's not-billed units of `reason` (with `micros`) can be
+// kept by kind (NotBilledKinds): NOT_BILLABLE_KIND, priced at nothing
+// (NotBilled), of a campaign that bills one of the four kinds that are
+// not CONVERSION, so the four other kinds fill its four slots.
+bool FitsByKind(const Campaign& c, uint32_t reason, int64_t micros) {
+  return reason == v1::NOT_BILLABLE_KIND && micros == 0 && c.billable_kind >= 1 &&
+         c.billable_kind <= 4;
+}
+}  // namespace
+
 void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
                           int64_t micros, v1::DeliveryReported::Kind kind) {
   BILLSIM_ASSERT(reason > 0 && reason < 7);
@@ -106,10 +117,7 @@ void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t
   uint32_t& bound = c.unbilled_units;
   bound = units >= Campaign::kUnbilledMany - bound ? Campaign::kUnbilledMany
                                                   : bound + static_cast<uint32_t>(units);
-  // A kind it does not bill is priced at nothing (NotBilled), and a
-  // campaign bills one of the four kinds that are not CONVERSION.
-  const bool by_kind = reason == v1::NOT_BILLABLE_KIND && micros == 0 &&
-                       c.billable_kind >= 1 && c.billable_kind <= 4 && kind != c.billable_kind;
+  const bool by_kind = FitsByKind(c, reason, micros) && kind != c.billable_kind;
   uint32_t& i = c.not_billed;
   if (i == kNoIndex) {
     i = AddNotBilledRecord(by_kind                               ? kNotBilledInKinds
@@ -173,8 +181,7 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
     if (counts.other_kinds[kind - 1] != 0) others_zero = false;
   }
-  if (reasons == 1 && reason == v1::NOT_BILLABLE_KIND && counts.micros[reason] == 0 &&
-      c.billable_kind >= 1 && c.billable_kind <= 4 &&
+  if (reasons == 1 && FitsByKind(c, reason, counts.micros[reason]) &&
       counts.other_kinds[c.billable_kind - 1] == 0) {
     // (the restore checked that the kinds' units sum to the reason's)
     i = AddNotBilledRecord(kNotBilledInKinds);
