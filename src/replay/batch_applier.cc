@@ -27,14 +27,14 @@ void BatchApplier::ResolveNew() {
   names_.clear();
   missing_.clear();
   const std::vector<uint32_t>& ids = *stable_ids_;
+  auto kept = [this](uint32_t id) {  // a pair remembered across batches
+    return !IsIndex(id) && id != log::PairNumbering::kNoPair;
+  };
   constexpr uint32_t kAhead = 16;
   for (uint32_t i = 0; i < n; ++i) {
-    if (i + kAhead < n && !IsIndex(ids[i + kAhead]) && ids[i + kAhead] != log::PairNumbering::kNoPair) {
-      __builtin_prefetch(&Slot(ids[i + kAhead]));
-    }
+    if (i + kAhead < n && kept(ids[i + kAhead])) __builtin_prefetch(&Slot(ids[i + kAhead]));
     const uint32_t id = ids[i];
-    if (IsIndex(id)) continue;
-    if (id != log::PairNumbering::kNoPair && Slot(id).campaign != kNoIndex) continue;
+    if (IsIndex(id) || (kept(id) && Slot(id).campaign != kNoIndex)) continue;
     names_.push_back(decoder_->campaign(i));
     missing_.push_back(i);
   }
@@ -42,7 +42,7 @@ void BatchApplier::ResolveNew() {
   ledger_->FindCampaigns(names_.data(), names_.size(), found_.data());
   for (size_t k = 0; k < missing_.size(); ++k) {
     const uint32_t i = missing_[k];
-    Accept(i, found_[k], ids[i] != log::PairNumbering::kNoPair ? Slot(ids[i]) : resolved_[i]);
+    Accept(i, found_[k], kept(ids[i]) ? Slot(ids[i]) : resolved_[i]);
   }
 }
 

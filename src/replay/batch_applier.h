@@ -7,7 +7,8 @@
 // without stable ids (log append), all of it at Start, with the lookups'
 // loads overlapped; with them (replay, what-if, the server: numbers that
 // name a pair the same way in every batch, log/pair_numbering.h), only
-// the pairs not known yet, each once per stream, the same way. Only a campaign found is remembered: it stays found
+// the pairs not known yet, the same way, so each pair is looked up once
+// per stream. Only a campaign found is remembered: it stays found
 // (campaigns are never removed, nor moved to another account), while one
 // not found yet may be created by an event later in the same batch. A row
 // whose campaign is not found (or not of the account the dictionary names)
