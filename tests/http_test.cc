@@ -24,6 +24,7 @@
 
 #include "audit/audit.h"
 #include "http/http_api.h"
+#include "log/batch_codec.h"
 #include "net/client.h"
 #include "server/access.h"
 #include "server/server.h"
@@ -380,16 +381,19 @@ class HttpServerTest : public ::testing::Test {
     EXPECT_TRUE(st.ok()) << st.ToString();
     return response;
   }
-  // billsim_log_acked_seq from /metrics.
-  uint64_t AckedSeq(const std::string& token = "") {
+  // The value of gauge `name` from /metrics.
+  uint64_t Gauge(const std::string& name, const std::string& token = "") {
     const Reply r = HttpConn(http()).Send("GET", "/metrics", "", "", token);
     std::smatch m;
-    static const std::regex re("\nbillsim_log_acked_seq ([0-9]+)\n");
+    const std::regex re("\n" + name + " ([0-9]+)\n");
     if (!std::regex_search(r.body, m, re)) {
-      ADD_FAILURE() << r.body;
+      ADD_FAILURE() << name << " not in " << r.body;
       return 0;
     }
     return std::stoull(m[1]);
+  }
+  uint64_t AckedSeq(const std::string& token = "") {
+    return Gauge("billsim_log_acked_seq", token);
   }
 
   test_support::TempDir dir_;
@@ -1226,6 +1230,34 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {
   EXPECT_EQ(r.json()["error"]["code"], "RESOURCE_EXHAUSTED");
   EXPECT_NE(r.body.find("--max-connections 2"), std::string::npos) << r.body;
   EXPECT_EQ(a.Send("GET", "/healthz").status, 200u);  // the others go on
+}
+
+
+// Columnar appends naming pairs no campaign has: the network thread numbers
+// at most its bound of them (an empty book: 65,536), so such names cannot
+// grow the server's memory; every row is refused either way.
+TEST_F(HttpServerTest, PairsNamedByAppendsAreNumberedOnlyUpToTheBound) {
+  StartServer();
+  constexpr int kRequests = 4, kRows = 20'000;
+  uint64_t event_id = 1;
+  for (int r = 0; r < kRequests; ++r) {
+    log::BatchBuilder builder;
+    for (int i = 0; i < kRows; ++i, ++event_id) {
+      const std::string n = std::to_string(event_id);
+      builder.AddDelivery(event_id, 1'000'000, "ghost-a" + n, "ghost-c" + n,
+                          v1::DeliveryReported::IMPRESSION, 1, false);
+    }
+    v1::Request request;
+    builder.Finish(request.mutable_append()->mutable_batch());
+    request.mutable_append()->set_batch_events(builder.count());
+    const v1::Response response = Wire(request);
+    ASSERT_TRUE(response.has_append()) << response.ShortDebugString().substr(0, 500);
+    EXPECT_EQ(response.append().accepted(), 0u);
+    EXPECT_EQ(response.append().rejections_size(), kRows);
+  }
+  EXPECT_EQ(Gauge("billsim_numbered_pairs_max"), 65'536u);
+  EXPECT_EQ(Gauge("billsim_numbered_pairs"), 65'536u);  // not 80,000
+  EXPECT_EQ(AckedSeq(), 0u);
 }
 
 }  // namespace

@@ -101,6 +101,13 @@ std::string MetricsText(const MetricsSnapshot& m) {
   w.One("billsim_committer_queued_events", "gauge",
         "Events in append requests waiting for the committer (--max-queued-events bounds it).",
         m.queued_events);
+  w.One("billsim_numbered_pairs", "gauge",
+        "(account, campaign) pairs of appends numbered for the committer (about 44 bytes each).",
+        m.numbered_pairs);
+  w.One("billsim_numbered_pairs_max", "gauge",
+        "Their bound: the book's campaigns plus max(65536, an eighth of them); past it, pairs "
+        "are looked up per request.",
+        m.numbered_pairs_max);
   if (m.server != nullptr) {
     const server::ServerMetrics& s = *m.server;
     // By kind: received, and of those applied, refused and duplicate.

@@ -34,6 +34,8 @@ struct MetricsSnapshot {
   uint64_t output_bytes = 0;      // answers written, not yet taken by clients
   uint64_t resident_bytes = 0;    // the process's resident set (0: unknown)
   uint64_t queued_events = 0;     // waiting for the committer
+  uint64_t numbered_pairs = 0;    // pairs the network thread numbered (pair_numbering.h)
+  uint64_t numbered_pairs_max = 0;  // their bound now
   const server::ServerMetrics* server = nullptr;  // the committer's and syncer's
   HttpCounters http;
 };

@@ -101,8 +101,7 @@ void CommitPipeline::Start() {
 Push CommitPipeline::Submit(Work& work) {
   Parsed& parsed = work.parsed;
   if (parsed.batch) {
-    const uint64_t campaigns = campaigns_.load(std::memory_order_relaxed);
-    pairs_.set_max_pairs(campaigns + std::max(kPairSlack, campaigns / 8));
+    pairs_.set_max_pairs(max_pairs());
     pairs_.Number(*parsed.batch, 0, &parsed.pairs, &parsed.created_pairs);
   }
   work.queued_at = std::chrono::steady_clock::now();

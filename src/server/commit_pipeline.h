@@ -28,6 +28,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <functional>
@@ -75,6 +76,12 @@ class CommitPipeline {
   // queued for the committer.
   const ServerMetrics& metrics() const { return metrics_; }
   uint64_t queued_events() const { return queue_.held(); }
+  // The network thread's: the pairs it numbered, and their bound now.
+  uint64_t numbered_pairs() const { return pairs_.size(); }
+  uint64_t max_pairs() const {
+    const uint64_t campaigns = campaigns_.load(std::memory_order_relaxed);
+    return campaigns + std::max(kPairSlack, campaigns / 8);
+  }
 
   std::function<void()> on_done;
   // A forecast's history pace (QueryService::RecentBilling); set before

@@ -51,6 +51,8 @@ void LocalBackend::FillMetrics(http::MetricsSnapshot* m) const {
   m->acked_seq = pipeline_.acked_seq();
   m->history_covered_seq = queries_.covered_seq();
   m->queued_events = pipeline_.queued_events();
+  m->numbered_pairs = pipeline_.numbered_pairs();
+  m->numbered_pairs_max = pipeline_.max_pairs();
   m->server = &pipeline_.metrics();
 }
 
