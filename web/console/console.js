@@ -15,6 +15,7 @@ const state = {
   plot: null,
   stream: null,        // AbortController of the live stream
   refreshTimer: null,
+  balanceAsk: 0,       // showBalance's calls: only the latest one's answer is shown
 };
 
 const $ = (id) => document.getElementById(id);
@@ -138,14 +139,19 @@ async function selectAccount(id) {
 }
 
 async function showBalance() {
+  // An as-of answer that comes back after a later call (another time, or
+  // "now") is stale: it must not overwrite what that call showed.
+  const ask = ++state.balanceAsk;
   const a = state.account;
   let b = a;
   $('asof-note').textContent = '';
   if (state.asOf !== null) {
-    b = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}?as_of=${state.asOf}`);
+    const asOf = state.asOf;
+    b = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}?as_of=${asOf}`);
+    if (ask !== state.balanceAsk) return;
     $('asof-note').textContent = b.log_seq === '0'
         ? 'no entry by then'
-        : `after entry ${b.entry_seq} (log sequence ${b.log_seq}); local ${local(state.asOf, a.utc_offset_minutes)}`;
+        : `after entry ${b.entry_seq} (log sequence ${b.log_seq}); local ${local(asOf, a.utc_offset_minutes)}`;
   }
   $('bal-cash').textContent = money(b.cash_balance, a.currency);
   $('bal-grant').textContent = money(b.grant_balance, a.currency);

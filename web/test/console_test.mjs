@@ -144,6 +144,21 @@ try {
                              { timeout: 10000 }).catch(() => {});
   check(await page.textContent('#bal-cash') === cashNow,
         `"now" shows the live balance again (${cashNow}; API cash ${balance.cash_balance})`);
+  // "Now" clicked while an as-of answer is on its way (held back 500 ms
+  // here): the late answer must not replace the live balance.
+  const asOfUrl = (url) => url.search.includes('as_of=');
+  const late = (route) => setTimeout(() => route.continue().catch(() => {}), 500);
+  await page.route(asOfUrl, late);
+  const asOfAnswer = page.waitForResponse((r) => r.url().includes('as_of='), { timeout: 10000 })
+      .catch(() => null);
+  await page.fill('#asof', '2026-01-14T23:00:00');
+  await page.dispatchEvent('#asof', 'change');
+  await page.click('#asof-now');
+  await asOfAnswer;
+  await page.waitForTimeout(300);
+  await page.unroute(asOfUrl, late);
+  check(await page.textContent('#bal-cash') === cashNow,
+        `a late as-of answer does not replace "now" (${await page.textContent('#bal-cash')}, want ${cashNow})`);
 
   // Live: a deposit appended through the API shows without a reload.
   const more = await post([ev(7n * HOUR, { cash_deposited: { account_id: 'cafe', amount_micros: String(7n * UNIT) } })]);
