@@ -15,8 +15,17 @@ const state = {
   plot: null,
   stream: null,        // AbortController of the live stream
   refreshTimer: null,
-  balanceAsk: 0,       // showBalance's calls: only the latest one's answer is shown
+  asks: {},            // calls of each kind of load (ask below)
 };
+
+// Starts a load of kind `what` and returns whether it has gone stale: a
+// later load of the same kind started since (another as-of time or "now",
+// a filter changed again, another account), so its answer, which may come
+// back after the later one's, must not be shown.
+function ask(what) {
+  const n = (state.asks[what] = (state.asks[what] || 0) + 1);
+  return () => state.asks[what] !== n;
+}
 
 const $ = (id) => document.getElementById(id);
 const MARKERS = {
@@ -116,8 +125,11 @@ async function loadAccounts(append = false) {
 // --- one account -----------------------------------------------------------------
 
 async function selectAccount(id) {
+  const stale = ask('account');
   document.body.dataset.state = 'loading';
-  state.account = await api('/api/v1/accounts/' + encodeURIComponent(id));
+  const account = await api('/api/v1/accounts/' + encodeURIComponent(id));
+  if (stale()) return;
+  state.account = account;
   for (const tr of $('accounts').tBodies[0].rows) {
     tr.className = tr.dataset.id === id ? 'selected' : '';
   }
@@ -139,16 +151,14 @@ async function selectAccount(id) {
 }
 
 async function showBalance() {
-  // An as-of answer that comes back after a later call (another time, or
-  // "now") is stale: it must not overwrite what that call showed.
-  const ask = ++state.balanceAsk;
+  const stale = ask('balance');
   const a = state.account;
   let b = a;
   $('asof-note').textContent = '';
   if (state.asOf !== null) {
     const asOf = state.asOf;
     b = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}?as_of=${asOf}`);
-    if (ask !== state.balanceAsk) return;
+    if (stale()) return;
     $('asof-note').textContent = b.log_seq === '0'
         ? 'no entry by then'
         : `after entry ${b.entry_seq} (log sequence ${b.log_seq}); local ${local(asOf, a.utc_offset_minutes)}`;
@@ -160,6 +170,7 @@ async function showBalance() {
 }
 
 async function loadTimeline() {
+  const stale = ask('timeline');
   const a = state.account;
   const id = encodeURIComponent(a.account_id);
   // The forecast (the ledger's own projection of the account's daily
@@ -168,6 +179,7 @@ async function loadTimeline() {
     api(`/api/v1/accounts/${id}/timeline?points=400`),
     api(`/api/v1/accounts/${id}/forecast`).catch(() => null),
   ]);
+  if (stale()) return;
   state.timeline = t;
   state.forecast = f;
   const xs = [], cash = [], grant = [], frozen = [], valid = [], fGrant = [], fValid = [];
@@ -294,7 +306,9 @@ async function loadEntries(cursor, mark) {
   const q = new URLSearchParams({ limit: '50', cursor });
   if ($('kind').value) q.set('kind', $('kind').value);
   if ($('campaign').value) q.set('campaign', $('campaign').value);
+  const stale = ask('entries');
   const page = await api(`/api/v1/accounts/${encodeURIComponent(a.account_id)}/entries?` + q);
+  if (stale()) return;
   state.entriesCursor = cursor;
   state.nextCursor = page.next_cursor;
   $('entries-next').disabled = !page.truncated;
@@ -324,17 +338,20 @@ async function loadEntries(cursor, mark) {
 
 // Campaigns and disputes of the account, found through its entries.
 async function loadSpend() {
+  const stale = ask('spend');
   const a = state.account;
   const id = encodeURIComponent(a.account_id);
   const [status, disputes] = await Promise.all([
     api(`/api/v1/accounts/${id}/entries?kind=CAMPAIGN_STATUS&limit=1000`),
     api(`/api/v1/accounts/${id}/entries?kind=DISPUTE_STATUS&limit=1000`),
   ]);
+  if (stale()) return;
   const campaigns = [...new Set(status.items.map((i) => i.entry.campaign_id).filter(Boolean))];
   const tbody = $('campaigns').tBodies[0];
   tbody.textContent = '';
   for (const c of campaigns) {
     const s = await api('/api/v1/campaigns/' + encodeURIComponent(c));
+    if (stale()) return;
     const tr = document.createElement('tr');
     cell(tr, c);
     cell(tr, (s.status || '').toString());
@@ -348,6 +365,7 @@ async function loadSpend() {
   const ids = [...new Set(disputes.items.map((i) => i.entry.dispute_id).filter(Boolean))];
   for (const d of ids) {
     const v = await api('/api/v1/disputes/' + encodeURIComponent(d));
+    if (stale()) return;
     const tr = document.createElement('tr');
     cell(tr, d);
     cell(tr, v.campaign_id);
@@ -420,7 +438,9 @@ function scheduleRefresh() {
   state.refreshTimer = setTimeout(async () => {
     state.refreshTimer = null;
     const id = state.account.account_id;
-    state.account = await api('/api/v1/accounts/' + encodeURIComponent(id));
+    const account = await api('/api/v1/accounts/' + encodeURIComponent(id));
+    if (state.account.account_id !== id) return;  // another account was chosen meanwhile
+    state.account = account;
     await Promise.all([showBalance(), loadTimeline(), loadEntries(state.entriesCursor)]);
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   }, 300);

@@ -157,6 +157,20 @@ try {
   await asOfAnswer;
   await page.waitForTimeout(300);
   await page.unroute(asOfUrl, late);
+  // The same for the entries table: a page of COST entries held back while
+  // the filter goes back to any kind must not replace the whole page.
+  const costUrl = (url) => url.pathname.endsWith('/entries') && url.search.includes('kind=COST');
+  await page.route(costUrl, late);
+  const costAnswer = page.waitForResponse((r) => r.url().includes('kind=COST'), { timeout: 10000 })
+      .catch(() => null);
+  await page.selectOption('#kind', 'COST');
+  await page.selectOption('#kind', '');
+  await costAnswer;
+  await page.waitForTimeout(300);
+  await page.unroute(costUrl, late);
+  const unfiltered = await page.$$eval('#entries tbody tr', (trs) => trs.map((tr) => tr.dataset.seq));
+  check(JSON.stringify(unfiltered) === JSON.stringify(entries.items.map((i) => i.entry.seq)),
+        `a late filtered page does not replace the unfiltered one (${unfiltered.length} rows, want ${entries.items.length})`);
   check(await page.textContent('#bal-cash') === cashNow,
         `a late as-of answer does not replace "now" (${await page.textContent('#bal-cash')}, want ${cashNow})`);
 
