@@ -1232,7 +1232,6 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreRefusedWith503) {
   EXPECT_EQ(a.Send("GET", "/healthz").status, 200u);  // the others go on
 }
 
-
 // Columnar appends naming pairs no campaign has: the network thread numbers
 // at most its bound of them (an empty book: 65,536), so such names cannot
 // grow the server's memory; every row is refused either way.

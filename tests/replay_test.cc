@@ -117,7 +117,6 @@ TEST_F(ReplayTest, EveryStartAndStopInsideABatchGivesTheWritersLedger) {
   }
 }
 
-
 // Batches applied through a Journal with their pairs numbered by one
 // PairNumbering, as the server's committer applies a connection's appends.
 class NumberedBatchTest : public LedgerTest {

@@ -33,17 +33,15 @@ void PairNumbering::Number(const BatchDecoder& batch, uint32_t first_position,
   created_at_.clear();
   numbers_.clear();
   const uint32_t others = batch.other_events();
-  if (created != nullptr) {
-    for (uint32_t i = 0; i < others; ++i) {
-      const v1::Event& e = batch.other_event(i);
-      if (!e.has_campaign_created() || batch.other_position(i) < first_position) continue;
-      AddKey(e.campaign_created().account_id(), e.campaign_created().campaign_id());
-      created_at_.push_back(i);
-      // (Past kFirstOther - 1 creations, which no book reaches, a new pair
-      // takes the next other number instead.)
-      const bool indexed = number_creations_ && next_created_ < kFirstOther;
-      numbers_.push_back(indexed ? next_created_++ : Interner::kNotFound);
-    }
+  for (uint32_t i = 0; i < others; ++i) {
+    const v1::Event& e = batch.other_event(i);
+    if (!e.has_campaign_created() || batch.other_position(i) < first_position) continue;
+    AddKey(e.campaign_created().account_id(), e.campaign_created().campaign_id());
+    created_at_.push_back(i);
+    // (Past kFirstOther - 1 creations, which no book reaches, a new pair
+    // takes the next other number instead.)
+    const bool indexed = number_creations_ && next_created_ < kFirstOther;
+    numbers_.push_back(indexed ? next_created_++ : Interner::kNotFound);
   }
   const size_t creations = created_at_.size();
   const uint32_t n = batch.dictionary_size();
@@ -57,7 +55,6 @@ void PairNumbering::Number(const BatchDecoder& batch, uint32_t first_position,
   NumberKeys(0, creations, numbers_.data());
   NumberKeys(creations, n, nullptr);
   dictionary->assign(ids_.begin() + static_cast<ptrdiff_t>(creations), ids_.end());
-  if (created == nullptr) return;
   created->assign(others, kNoPair);
   for (size_t k = 0; k < creations; ++k) (*created)[created_at_[k]] = ids_[k];
 }

@@ -52,8 +52,8 @@ class PairNumbering {
   void set_max_pairs(size_t n) { max_pairs_ = n; }
 
   // Numbers the pairs `batch` names: (*dictionary)[i] for its dictionary
-  // entry i; and, if `created` is not null, (*created)[j] for its other
-  // event j: the pair a CampaignCreated at position `first_position` or
+  // entry i, and (*created)[j] for its other event j: the pair a
+  // CampaignCreated at position `first_position` or
   // later names, kNoPair for any other event (a creation before
   // first_position is neither numbered nor counted). A creation's pair is
   // numbered before the dictionary's, so a row of the same batch naming it
@@ -62,7 +62,6 @@ class PairNumbering {
               std::vector<uint32_t>* dictionary, std::vector<uint32_t>* created);
 
   size_t size() const { return pairs_.size(); }
-  uint64_t bytes() const { return pairs_.bytes(); }
 
  private:
   void AddKey(std::string_view account, std::string_view campaign);

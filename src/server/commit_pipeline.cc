@@ -100,7 +100,9 @@ void CommitPipeline::Start() {
 
 Push CommitPipeline::Submit(Work& work) {
   Parsed& parsed = work.parsed;
-  if (parsed.batch) {
+  // (A request the queue had no room for comes back here numbered already.)
+  if (parsed.batch && (parsed.pairs.size() != parsed.batch->dictionary_size() ||
+                       parsed.created_pairs.size() != parsed.batch->other_events())) {
     pairs_.set_max_pairs(max_pairs());
     pairs_.Number(*parsed.batch, 0, &parsed.pairs, &parsed.created_pairs);
   }
