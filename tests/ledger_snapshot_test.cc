@@ -381,6 +381,45 @@ TEST_F(LedgerTest, NotBilledCountersOfEveryKindAndReasonSurviveARestore) {
   EXPECT_EQ(NotBilledUnits("kinds", v1::NOT_BILLABLE_KIND), 26);
 }
 
+// A kind's units are kept in 32 bits while they fit (NotBilledKinds): the
+// delivery that would pass 2^32 - 1 moves the campaign to counters of
+// every reason, exactly, and a restore keeps each count whichever table it
+// was in.
+TEST_F(LedgerTest, AKindsNotBilledUnitsPast32BitsStayExact) {
+  using K = v1::DeliveryReported;
+  constexpr int64_t kMax32 = UINT32_MAX;
+  OpenFunded(100 * kUnit);
+  EnabledCpc("c1", 1 * kUnit);
+  ASSERT_APPLIED(Deliver("c1", K::IMPRESSION, kMax32 - 1));
+  ASSERT_APPLIED(Deliver("c1", K::VIDEO_VIEW_2S, 7));
+  ASSERT_APPLIED(Deliver("c1", K::IMPRESSION, 1));  // exactly 2^32 - 1: still 32 bits
+  Ledger at_max;
+  ASSERT_NO_FATAL_FAILURE(RestoreSameInto(&at_max));
+  ASSERT_APPLIED(Deliver("c1", K::IMPRESSION, 3));  // past it
+  ASSERT_APPLIED(Deliver("c1", K::VIDEO_VIEW_2S, 1));
+  auto check = [&](const Ledger& l) {
+    const uint32_t c1 = l.FindCampaign("c1");
+    EXPECT_EQ(l.delivered(c1, K::IMPRESSION), kMax32 + 3);
+    EXPECT_EQ(l.delivered(c1, K::VIDEO_VIEW_2S), 8);
+    const NotBilledCounts c = l.not_billed(c1);
+    EXPECT_EQ(c.units[v1::NOT_BILLABLE_KIND], kMax32 + 11);
+    EXPECT_EQ(c.other_kinds, (std::array<int64_t, 5>{kMax32 + 3, 0, 8, 0, 0}));
+    EXPECT_EQ(c.billable_kind_units, 0);
+  };
+  check(ledger_);
+  Ledger restored;
+  ASSERT_NO_FATAL_FAILURE(RestoreSameInto(&restored));
+  check(restored);
+  EXPECT_EQ(restored.Digest(), ledger_.Digest());
+  // The copy restored at 2^32 - 1 counts on past it alike.
+  const uint32_t c1 = at_max.FindCampaign("c1");
+  EXPECT_EQ(at_max.delivered(c1, K::IMPRESSION), kMax32);
+  v1::Event more = MakeDelivery("a1", "c1", K::IMPRESSION, 3);
+  CollectingSink ignored;
+  EXPECT_EQ(at_max.Apply(more, &ignored).outcome, Ledger::Outcome::kApplied);
+  EXPECT_EQ(at_max.delivered(c1, K::IMPRESSION), kMax32 + 3);
+}
+
 }  // namespace
 }  // namespace billsim::testing
 

@@ -127,11 +127,14 @@ void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t
   const uint32_t table = i & kNotBilledTable;
   const uint32_t at = i & ~kNotBilledTable;
   if (table == kNotBilledInKinds && by_kind) {
-    // Each kind's units are at most kCampaignUnitsMax (ValidateDelivery
-    // Totals), so their sum, the reason's units, fits as well.
-    int64_t& n = not_billed_kinds_[at].units[NotBilledKinds::Slot(kind, c.billable_kind)];
-    n = CheckedAdd(n, units);
-    return;
+    uint32_t& n = not_billed_kinds_[at].units[NotBilledKinds::Slot(kind, c.billable_kind)];
+    if (units <= NotBilledKinds::kMax - n) {
+      n += static_cast<uint32_t>(units);
+      return;
+    }
+    // Past 32 bits: counters of every reason, below. (Each kind's units are
+    // at most kCampaignUnitsMax, ValidateDeliveryTotals, so their sum, the
+    // reason's units, fits in 64.)
   }
   if (table == kNotBilledInOne &&
       (not_billed_one_[at].reason == 0 ||  // new
@@ -143,8 +146,8 @@ void Ledger::AddNotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t
     return;
   }
   if (table != kNotBilledMany) {
-    // A second reason: all seven counters of its own (its small record
-    // stays unused: rare).
+    // A second reason, or a kind's count past NotBilledKinds::kMax: all
+    // seven counters of its own (its small record stays unused: rare).
     const NotBilledCounts counts = not_billed(campaign);
     i = AddNotBilledRecord(kNotBilledMany);
     not_billed_many_.back() = counts;
@@ -181,14 +184,19 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
     if (counts.other_kinds[kind - 1] != 0) others_zero = false;
   }
+  bool others_small = true;  // each kind's units fit a NotBilledKinds slot
+  for (int64_t units : counts.other_kinds) {
+    if (units > NotBilledKinds::kMax) others_small = false;
+  }
   if (reasons == 1 && FitsByKind(c, reason, counts.micros[reason]) &&
-      counts.other_kinds[c.billable_kind - 1] == 0) {
+      counts.other_kinds[c.billable_kind - 1] == 0 && others_small) {
     // (the restore checked that the kinds' units sum to the reason's)
     i = AddNotBilledRecord(kNotBilledInKinds);
     NotBilledKinds& kinds = not_billed_kinds_.back();
     for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
       if (kind == c.billable_kind) continue;
-      kinds.units[NotBilledKinds::Slot(kind, c.billable_kind)] = counts.other_kinds[kind - 1];
+      kinds.units[NotBilledKinds::Slot(kind, c.billable_kind)] =
+          static_cast<uint32_t>(counts.other_kinds[kind - 1]);
     }
   } else if (reasons == 1 && reason > 0 && reason != v1::NOT_BILLABLE_KIND && others_zero) {
     i = AddNotBilledRecord(kNotBilledInOne);
