@@ -173,6 +173,39 @@ TEST(PagesTest, StringPoolKeepsEveryStringAcrossGrowingBlocks) {
   EXPECT_EQ(moved.Get(kept.back().first), kept.back().second);
 }
 
+// Pairs (a campaign's id and landing page) share a handle: both come back
+// whatever block they landed in, either may be empty, and single strings
+// between them are not disturbed.
+TEST(PagesTest, StringPoolKeepsPairsUnderOneHandle) {
+  StringPool pool;
+  struct Kept {
+    StringPool::Handle pair, single;
+    std::string first, second, alone;
+  };
+  std::vector<Kept> kept;
+  uint64_t bytes = 0;
+  for (int i = 0; i < 100000; ++i) {
+    Kept k;
+    k.first = i % 11 == 0 ? std::string() : "camp-" + std::to_string(i);
+    k.second = i % 3 == 0 ? std::string() : "https://example.com/" + std::string(i % 200, 'p');
+    if (i == 50000) k.second = std::string((size_t{1} << 20) + 3, 'L');  // longer than a block
+    if (i == 50001) k.first = std::string(16384, 'v');                   // a three-byte varint
+    k.alone = "grant-" + std::to_string(i);
+    k.pair = pool.AddPair(k.first, k.second);
+    k.single = pool.Add(k.alone);
+    bytes += VarintLength(k.first.size()) + k.first.size() + VarintLength(k.second.size()) +
+             k.second.size() + VarintLength(k.alone.size()) + k.alone.size();
+    kept.push_back(std::move(k));
+  }
+  EXPECT_EQ(pool.bytes(), bytes);
+  for (const Kept& k : kept) {
+    ASSERT_NE(k.pair, StringPool::kEmpty);
+    ASSERT_EQ(pool.First(k.pair), k.first);
+    ASSERT_EQ(pool.Second(k.pair), k.second);
+    ASSERT_EQ(pool.Get(k.single), k.alone);
+  }
+}
+
 TEST(PagesTest, StringListKeepsEveryStringByIndexAndClears) {
   StringList list;
   std::vector<std::string> kept;

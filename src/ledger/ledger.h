@@ -289,10 +289,10 @@ class Ledger {
   const ChunkedVector<Campaign>& campaigns() const { return campaigns_; }
   const CampaignInfo& campaign_info(uint32_t campaign) const { return campaign_info_[campaign]; }
   std::string_view campaign_id(uint32_t campaign) const {
-    return strings_.Get(campaign_info_[campaign].id);
+    return strings_.First(campaign_info_[campaign].id_and_landing_page);
   }
   std::string_view landing_page_url(uint32_t campaign) const {
-    return strings_.Get(campaign_info_[campaign].landing_page_url);
+    return strings_.Second(campaign_info_[campaign].id_and_landing_page);
   }
   // Display only; empty when it has none (CampaignCreated.name).
   std::string_view campaign_name(uint32_t campaign) const {

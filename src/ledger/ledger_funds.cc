@@ -155,12 +155,11 @@ void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   const uint32_t index = static_cast<uint32_t>(campaigns_.size());
   Campaign& c = campaigns_.emplace_back();
   CampaignInfo& info = campaign_info_.emplace_back();
-  info.id = strings_.Add(m.campaign_id());
+  info.id_and_landing_page = strings_.AddPair(m.campaign_id(), m.landing_page_url());
   info.objective = static_cast<uint8_t>(m.objective());         // validated
   info.billing_event = static_cast<uint8_t>(m.billing_event());  // validated
   info.creative_reviewed = m.creative_reviewed();
   info.audience_defined = m.audience_defined();
-  info.landing_page_url = strings_.Add(m.landing_page_url());
   c.account = FindAccount(m.account_id());
   c.billable_kind = BillableKind(m.billing_event());
   c.price = m.price_micros();
@@ -383,7 +382,7 @@ void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
       const CampaignInfo& info = campaign_info_[ci];
       if (!info.creative_reviewed) gaps += " creative not reviewed;";
       if (!info.audience_defined) gaps += " audience not defined;";
-      if (info.landing_page_url == StringPool::kEmpty) gaps += " no landing page;";
+      if (landing_page_url(ci).empty()) gaps += " no landing page;";
       if (!gaps.empty()) {
         Entry w = e;
         w.kind = v1::PRELAUNCH_WARNING;

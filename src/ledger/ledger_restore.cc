@@ -172,7 +172,7 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   const uint32_t ci = static_cast<uint32_t>(f.campaigns_.size());
   Campaign& c = f.campaigns_.emplace_back();
   CampaignInfo& info = f.campaign_info_.emplace_back();
-  info.id = f.strings_.Add(p.id());
+  info.id_and_landing_page = f.strings_.AddPair(p.id(), p.landing_page_url());
   c.account = p.account();
   f.accounts_[c.account].campaigns.push_back(ci);
   if (p.name().size() > kNameBytesMax) {
@@ -197,7 +197,6 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   c.budget = p.budget();
   info.creative_reviewed = p.creative_reviewed();
   info.audience_defined = p.audience_defined();
-  info.landing_page_url = f.strings_.Add(p.landing_page_url());
   c.status = static_cast<Campaign::Status>(p.status());
   f.SetStatusReason(ci, p.status_reason());
   c.review = static_cast<Campaign::Review>(p.review());

@@ -266,8 +266,8 @@ struct FaultRecord {
 // Strings live in the ledger's pools; the rarely used counters in side
 // tables, named here by index (kNoIndex: none yet).
 struct CampaignInfo {
-  uint64_t id = 0;                // StringPool handle
-  uint64_t landing_page_url = 0;  // StringPool handle
+  // Its id, then its landing page URL: one StringPool handle (AddPair).
+  uint64_t id_and_landing_page = 0;
   uint64_t enable_order = 0;
   uint32_t status_reason = 0;      // StringTable index
   uint32_t fault = kNoIndex;       // into the ledger's FaultRecords
@@ -279,7 +279,7 @@ struct CampaignInfo {
   bool audience_defined = false;
 };
 static_assert(v1::Objective_MAX <= UINT8_MAX && v1::BillingEvent_MAX <= UINT8_MAX);
-static_assert(sizeof(CampaignInfo) == 40, "a campaign's cold state");
+static_assert(sizeof(CampaignInfo) == 32, "a campaign's cold state");
 
 // The most units of a campaign priced `price` per `per_units` whose cost,
 // floor(units * price / per_units), stays within `cost_max` micros (and at

@@ -38,22 +38,8 @@ class StringPool {
     if (s.empty()) return kEmpty;
     BILLSIM_ASSERT(s.size() <= UINT32_MAX);
     const uint32_t n = static_cast<uint32_t>(s.size());
-    const size_t need = VarintLength(n) + s.size();
-    if (blocks_.empty() || used_ + need > blocks_.back().size()) {
-      // Blocks double up to kBlock, so a small pool is small and a large
-      // one leaves at most kBlock unused; a string longer than that gets a
-      // block of its own.
-      const size_t next = blocks_.empty() ? kFirstBlock : std::min(kBlock, 2 * block_size_);
-      block_size_ = std::max(next, need);
-      blocks_.emplace_back(block_size_);
-      used_ = 0;
-    }
-    char* at = EncodeVarint(&blocks_.back()[used_], n);
-    std::memcpy(at, s.data(), s.size());
-    // Block numbers from 1, so that no handle is kEmpty.
-    const Handle h = (static_cast<uint64_t>(blocks_.size()) << 32) | used_;
-    used_ += need;
-    bytes_ += need;
+    const Handle h = Reserve(VarintLength(n) + s.size());
+    std::memcpy(EncodeVarint(&blocks_.back()[h & 0xffffffffu], n), s.data(), s.size());
     return h;
   }
 
@@ -64,9 +50,51 @@ class StringPool {
     return {at, n};
   }
 
+  // Two strings under one handle, stored end to end (a campaign's id and
+  // landing page: one 8-byte handle where two took 16). First(h) is Get(h);
+  // Second(h) the string stored after it. Never kEmpty, even for two empty
+  // strings.
+  Handle AddPair(std::string_view first, std::string_view second) {
+    BILLSIM_ASSERT(first.size() <= UINT32_MAX && second.size() <= UINT32_MAX);
+    const uint32_t n1 = static_cast<uint32_t>(first.size());
+    const uint32_t n2 = static_cast<uint32_t>(second.size());
+    const Handle h = Reserve(VarintLength(n1) + first.size() + VarintLength(n2) + second.size());
+    char* at = EncodeVarint(&blocks_.back()[h & 0xffffffffu], n1);
+    std::memcpy(at, first.data(), first.size());
+    at = EncodeVarint(at + first.size(), n2);
+    std::memcpy(at, second.data(), second.size());
+    return h;
+  }
+  std::string_view First(Handle h) const { return Get(h); }
+  // REQUIRES: h from AddPair.
+  std::string_view Second(Handle h) const {
+    const std::string_view first = Get(h);
+    uint32_t n;
+    const char* at = DecodeVarint32(first.data() + first.size(), &n);
+    return {at, n};
+  }
+
   uint64_t bytes() const { return bytes_; }
 
  private:
+  // Room for `need` bytes at the end of the last block: their handle
+  // (block numbers count from 1, so that no handle is kEmpty).
+  Handle Reserve(size_t need) {
+    if (blocks_.empty() || used_ + need > blocks_.back().size()) {
+      // Blocks double up to kBlock, so a small pool is small and a large
+      // one leaves at most kBlock unused; a string longer than that gets a
+      // block of its own.
+      const size_t next = blocks_.empty() ? kFirstBlock : std::min(kBlock, 2 * block_size_);
+      block_size_ = std::max(next, need);
+      blocks_.emplace_back(block_size_);
+      used_ = 0;
+    }
+    const Handle h = (static_cast<uint64_t>(blocks_.size()) << 32) | used_;
+    used_ += need;
+    bytes_ += need;
+    return h;
+  }
+
   static constexpr size_t kFirstBlock = size_t{4} << 10;
   static constexpr size_t kBlock = size_t{256} << 10;
   // PageArray: a large block is resident at once (util/pages.h); it fills
