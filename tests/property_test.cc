@@ -871,8 +871,8 @@ class StepSink : public EntrySink {
 // counters and the digest, which is costly to compute on every event).
 std::string Views(const Ledger& l) {
   std::string out;
-  for (const Account& a : l.accounts()) {
-    out += l.Balance(a.id)->SerializeAsString() + "|";
+  for (uint32_t ai = 0; ai < l.accounts().size(); ++ai) {
+    out += l.Balance(l.account_id(ai))->SerializeAsString() + "|";
   }
   out += "#";
   for (uint32_t ci = 0; ci < l.campaigns().size(); ++ci) {
@@ -925,14 +925,16 @@ std::string DeterministicBytes(const google::protobuf::Message& m) {
 // what lazy renewal remembers) is left out: it is not state.
 template <typename Fn>
 void ForEachNumber(const Ledger& l, Fn fn) {
-  for (const Account& a : l.accounts()) {
-    fn("account", a.id, "clock_us", a.clock_us);
-    fn("account", a.id, "cash", a.cash);
-    fn("account", a.id, "credit", a.credit);
-    fn("account", a.id, "frozen", a.frozen);
-    fn("account", a.id, "spent", a.spent);
-    fn("account", a.id, "expired", a.expired);
-    fn("account", a.id, "adjusted", a.adjusted);
+  for (uint32_t ai = 0; ai < l.accounts().size(); ++ai) {
+    const Account& a = l.accounts()[ai];
+    const std::string id(l.account_id(ai));
+    fn("account", id, "clock_us", a.clock_us);
+    fn("account", id, "cash", a.cash);
+    fn("account", id, "credit", a.credit);
+    fn("account", id, "frozen", a.frozen);
+    fn("account", id, "spent", a.spent);
+    fn("account", id, "expired", a.expired);
+    fn("account", id, "adjusted", a.adjusted);
   }
   for (uint32_t ci = 0; ci < l.campaigns().size(); ++ci) {
     const Campaign& c = l.campaigns()[ci];
@@ -1212,7 +1214,7 @@ class Simulation {
       const auto& d = e.delivery_reported();
       const uint32_t c = l.FindCampaign(d.campaign_id());
       if (c != kNoIndex &&
-          l.accounts()[l.campaigns()[c].account].id == d.account_id()) {
+          l.account_id(l.campaigns()[c].account) == d.account_id()) {
         Ledger::DeliveryFact f;
         f.event_id = e.event_id();
         f.time_us = e.time_us();
@@ -1751,20 +1753,22 @@ class Simulation {
   std::string CheckState() {
     const auto& grants = ledger_.grants();
     const auto& campaigns = ledger_.campaigns();
-    for (const Account& a : ledger_.accounts()) {
+    for (uint32_t ai = 0; ai < ledger_.accounts().size(); ++ai) {
+      const Account& a = ledger_.accounts()[ai];
+      const std::string id(ledger_.account_id(ai));
       if (a.cash < 0 || a.credit < 0 || a.frozen < 0 || a.valid() < 0) {
-        return "account " + a.id + " has a negative balance (R5)";
+        return "account " + id + " has a negative balance (R5)";
       }
       if (a.deposited + a.granted + a.adjusted !=
           a.spent + a.expired + a.cash + a.credit) {
-        return "account " + a.id + " breaks conservation (R12)";
+        return "account " + id + " breaks conservation (R12)";
       }
       int64_t credit = 0;
       for (uint32_t g : a.grants) credit += grants[g].remaining;
-      if (credit != a.credit) return "account " + a.id + ": grant sum";
+      if (credit != a.credit) return "account " + id + ": grant sum";
       int64_t frozen = 0;
       for (uint32_t c : a.holding) frozen += campaigns[c].hold;
-      if (frozen != a.frozen) return "account " + a.id + ": hold sum";
+      if (frozen != a.frozen) return "account " + id + ": hold sum";
     }
     if (grant_expired_.size() < grants.size()) {
       grant_expired_.resize(grants.size(), false);

@@ -27,7 +27,7 @@ std::function<bool(const Entry&)> OfAccount(const Ledger& ledger, const std::str
   return [&ledger, account, index = kNoIndex](const Entry& e) mutable {
     if (e.account == kNoIndex) return false;
     if (index == kNoIndex) {
-      if (ledger.accounts()[e.account].id != account) return false;
+      if (ledger.account_id(e.account) != account) return false;
       index = e.account;
     }
     return e.account == index;

@@ -371,14 +371,16 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
 
   // The ledger's totals against the sums of the entries.
   CheckReport::Check* totals = add(kTotals, 0, "accounts");
-  for (const Account& a : ledger.accounts()) {
+  for (uint32_t ai = 0; ai < ledger.accounts().size(); ++ai) {
+    const Account& a = ledger.accounts()[ai];
+    const std::string id(ledger.account_id(ai));
     totals->count++;
     EntryChecker::Totals t;
-    if (auto it = checker.totals().find(a.id); it != checker.totals().end()) t = it->second;
+    if (auto it = checker.totals().find(id); it != checker.totals().end()) t = it->second;
     auto differ = [&](const char* what, int64_t ledger_value, int64_t entries_value) {
       if (ledger_value == entries_value) return false;
       totals->state = State::kFailed;
-      out->violation = Violation{out->last_seq, 0, a.id, kTotals,
+      out->violation = Violation{out->last_seq, 0, id, kTotals,
                                  std::string(what) + " is " + FormatMicros(ledger_value) +
                                      " but its entries sum to " + FormatMicros(entries_value)};
       return true;

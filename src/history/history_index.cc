@@ -193,8 +193,9 @@ void Index::File(const Entry& e, uint64_t log_seq) {
 void Index::SyncTables() {
   const auto& accounts = ledger_->accounts();
   for (size_t i = accounts_.size(); i < accounts.size(); ++i) {
-    accounts_.emplace_back().id = accounts[i].id;
-    by_id_.emplace(accounts[i].id, static_cast<uint32_t>(i));
+    const std::string_view id = ledger_->account_id(static_cast<uint32_t>(i));
+    accounts_.emplace_back().id = id;
+    by_id_.emplace(id, static_cast<uint32_t>(i));
   }
   for (size_t i = campaign_ids_.size(); i < ledger_->campaigns().size(); ++i) {
     campaign_ids_.push_back(ledger_->campaign_id(i));

@@ -162,7 +162,7 @@ Status ParseAccounts(Reader* r, uint64_t data_size, CheckpointData* data) {
   data->accounts->resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     AccountData& a = (*data->accounts)[i];
-    a.id = ledger_accounts[i].id;
+    a.id = data->ledger->account_id(static_cast<uint32_t>(i));
     const uint64_t blocks = r->Get(4);
     for (uint64_t b = 0; r->ok() && b < blocks; ++b) {
       a.blocks.push_back(r->Record());

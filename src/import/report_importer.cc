@@ -108,10 +108,11 @@ class Importer {
                                      std::to_string(account.utc_offset_minutes) +
                                      " minutes (drop the option)");
     }
-    if (!row.currency.empty() && row.currency != account.currency) {
+    const std::string& currency = ledger_.account_currency(a);
+    if (!row.currency.empty() && row.currency != currency) {
       return Status::InvalidArgument(report_.Where(row.line, Column::kCurrency) + ": \"" +
                                      row.currency + "\", but account " + options_.account_id +
-                                     " is in " + account.currency);
+                                     " is in " + currency);
     }
     RowOutcome out;
     out.line = row.line;
@@ -152,7 +153,8 @@ class Importer {
     if (ci != kNoIndex && ledger_.campaigns()[ci].account != a) {
       return Status::InvalidArgument(
           report_.Where(row.line, Column::kCampaignId) + ": campaign " + row.campaign_id +
-          " is account " + ledger_.accounts()[ledger_.campaigns()[ci].account].id + "'s, not " +
+          " is account " + std::string(ledger_.account_id(ledger_.campaigns()[ci].account)) +
+          "'s, not " +
           options_.account_id + "'s");
     }
     if (ci == kNoIndex) {

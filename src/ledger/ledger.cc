@@ -431,7 +431,7 @@ Ledger::Due Ledger::NextDue(uint32_t account) const {
 }
 
 std::string_view Ledger::DueKey(const Due& due) const {
-  return due.kind == kTimerExpiry ? grant_id(due.index) : std::string_view(accounts_[due.index].id);
+  return due.kind == kTimerExpiry ? grant_id(due.index) : account_id(due.index);
 }
 
 void Ledger::AdvanceAll(int64_t to_us) {
@@ -659,8 +659,8 @@ Status Ledger::CheckInvariants() const {
   std::vector<uint8_t> listed_grant(grants_.size()), listed_campaign(campaigns_.size());
   for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
     const Account& a = accounts_[ai];
-    auto fail = [&a](const std::string& what) {
-      return Status::Corruption("account " + a.id + ": " + what);
+    auto fail = [this, ai](const std::string& what) {
+      return Status::Corruption("account " + std::string(account_id(ai)) + ": " + what);
     };
     if (a.cash < 0 || a.credit < 0 || a.frozen < 0 || a.valid() < 0) {
       return fail("negative balance (R5): cash " + FormatMicros(a.cash) +

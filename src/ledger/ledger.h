@@ -287,6 +287,16 @@ class Ledger {
   const LedgerOptions& options() const { return options_; }
   const ChunkedVector<Account, kAccountChunkBits>& accounts() const { return accounts_; }
   const ChunkedVector<Campaign>& campaigns() const { return campaigns_; }
+  std::string_view account_id(uint32_t account) const {
+    return strings_.First(accounts_[account].id_and_name);
+  }
+  // Display only; empty when it has none (AccountOpened.name).
+  std::string_view account_name(uint32_t account) const {
+    return strings_.Second(accounts_[account].id_and_name);
+  }
+  const std::string& account_currency(uint32_t account) const {
+    return currencies_.Get(accounts_[account].currency_index);
+  }
   const CampaignInfo& campaign_info(uint32_t campaign) const { return campaign_info_[campaign]; }
   std::string_view campaign_id(uint32_t campaign) const {
     return strings_.First(campaign_info_[campaign].id_and_landing_page);
@@ -380,7 +390,7 @@ class Ledger {
 
  private:
   static std::string_view AccountIdOf(const void* self, uint32_t i) {
-    return static_cast<const Ledger*>(self)->accounts_[i].id;
+    return static_cast<const Ledger*>(self)->account_id(i);
   }
   static std::string_view CampaignIdOf(const void* self, uint32_t i) {
     return static_cast<const Ledger*>(self)->campaign_id(i);
@@ -692,7 +702,8 @@ class Ledger {
   ChunkedVector<Account, kAccountChunkBits> accounts_;
   ChunkedVector<Campaign> campaigns_;
   ChunkedVector<CampaignInfo> campaign_info_;
-  StringPool strings_;    // campaign and grant ids, landing pages
+  StringPool strings_;    // account, campaign and grant ids, account names, landing pages
+  StringTable currencies_;  // account currencies
   StringTable reasons_;   // campaign status reasons
   StringTable programs_;  // grant programs
   // Not-billed counters (Campaign::not_billed, state.h).

@@ -50,9 +50,8 @@ int64_t BillableUnitsWithin(int64_t price, int64_t per_units, int64_t cost_max) 
 void Ledger::OnAccountOpened(const v1::AccountOpened& m, int64_t at_us) {
   const uint32_t index = static_cast<uint32_t>(accounts_.size());
   Account& a = accounts_.emplace_back();
-  a.id = m.account_id();
-  a.currency = m.currency();
-  a.name = m.name();
+  a.id_and_name = strings_.AddPair(m.account_id(), m.name());
+  a.currency_index = currencies_.Intern(m.currency());
   a.utc_offset_minutes = m.utc_offset_minutes();
   a.funding_order = m.funding_order();
   a.opened_at_us = a.clock_us = at_us;

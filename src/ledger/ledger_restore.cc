@@ -91,9 +91,8 @@ Status Ledger::Restorer::AddAccount(const v1::LedgerState::Account& p) {
   // Its grants and holding campaigns come later: checked at Finish.
   Ledger& f = *fresh_;
   Account& a = f.accounts_.emplace_back();
-  a.id = p.id();
-  a.currency = p.currency();
-  a.name = p.name();
+  a.id_and_name = f.strings_.AddPair(p.id(), p.name());
+  a.currency_index = f.currencies_.Intern(p.currency());
   a.utc_offset_minutes = p.utc_offset_minutes();
   a.funding_order = p.funding_order();
   a.opened_at_us = p.opened_at_us();
@@ -325,7 +324,7 @@ Status Ledger::Restorer::AddTimer(const v1::LedgerState::Timer& p) {
   const bool matches =
       expiry ? !g->expired && g->expires_at_us == p.at_us() && f.grant_id(p.index()) == p.key() &&
                    timed_[p.index()]++ == 0
-             : a.day_timer_us == INT64_MIN && a.id == p.key() &&
+             : a.day_timer_us == INT64_MIN && f.account_id(account) == p.key() &&
                    p.at_us() == f.NextMidnight(a, a.clock_us);
   if (!matches || p.at_us() <= a.clock_us) {
     return Bad("timer " + p.key() + " does not match the state");
@@ -367,10 +366,12 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
   }
   const size_t n_grants = f.grants_.size();
   const size_t n_campaigns = f.campaigns_.size();
-  for (const Account& a : f.accounts_) {
-    if (a.clock_us > s.clock_us()) return OutOfRange("account " + a.id);
+  for (uint32_t ai = 0; ai < f.accounts_.size(); ++ai) {
+    const Account& a = f.accounts_[ai];
+    const std::string id(f.account_id(ai));
+    if (a.clock_us > s.clock_us()) return OutOfRange("account " + id);
     if (!AllBelow(a.grants, n_grants) || !AllBelow(a.holding, n_campaigns)) {
-      return Bad("account " + a.id + " names a grant or campaign out of range");
+      return Bad("account " + id + " names a grant or campaign out of range");
     }
   }
   for (uint32_t gi = 0; gi < f.grants_.size(); ++gi) {
@@ -386,12 +387,13 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
   if (expiry_timers_ != live_grants || !days_timed) {
     return Bad("timers do not match the grants and accounts");
   }
-  for (Account& a : f.accounts_) {
+  for (uint32_t ai = 0; ai < f.accounts_.size(); ++ai) {
+    Account& a = f.accounts_[ai];
     // R3 order, which puts the expired grants first (CheckInvariants: a
     // grant has expired exactly when its expiry is not after the clock).
     for (size_t i = 1; i < a.grants.size(); ++i) {
       if (!f.GrantBefore(a.grants[i - 1], a.grants[i])) {
-        return Bad("account " + a.id + ": grants out of R3 order");
+        return Bad("account " + std::string(f.account_id(ai)) + ": grants out of R3 order");
       }
     }
     while (a.expired_grants < a.grants.size() && f.grants_[a.grants[a.expired_grants]].expired) {
@@ -431,6 +433,7 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->campaigns_ = std::move(f.campaigns_);
   ledger->campaign_info_ = std::move(f.campaign_info_);
   ledger->strings_ = std::move(f.strings_);
+  ledger->currencies_ = std::move(f.currencies_);
   ledger->reasons_ = std::move(f.reasons_);
   ledger->not_billed_one_ = std::move(f.not_billed_one_);
   ledger->not_billed_kinds_ = std::move(f.not_billed_kinds_);

@@ -48,9 +48,9 @@ void Ledger::SaveTail(v1::LedgerState* s) const {
 void Ledger::SaveAccount(uint32_t ai, v1::LedgerState::Account* p) const {
   const Account& a = accounts_[ai];
   p->Clear();
-  p->set_id(a.id);
-  p->set_currency(a.currency);
-  p->set_name(a.name);
+  p->set_id(std::string(account_id(ai)));
+  p->set_currency(account_currency(ai));
+  p->set_name(std::string(account_name(ai)));
   p->set_utc_offset_minutes(a.utc_offset_minutes);
   p->set_funding_order(a.funding_order);
   p->set_opened_at_us(a.opened_at_us);
@@ -220,7 +220,8 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
     return true;
   };
   const Status foreign =
-      Status::Corruption("account " + a.id + " names a grant or campaign of another account");
+      Status::Corruption("account " + std::string(account_id(ai)) +
+                         " names a grant or campaign of another account");
   uint32_t n = 0;
   Restorer r(options_);
   v1::LedgerState::Account pa;

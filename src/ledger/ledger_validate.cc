@@ -172,7 +172,7 @@ Result Ledger::ValidateOpened(uint64_t event_id, int64_t time_us,
   if (time_us < a.opened_at_us) {
     return Reject(event_id, "time_us",
                   "stamped " + FormatTime(time_us) + ", before account " +
-                      Quoted(a.id) + " opened at " +
+                      Quoted(account_id(account)) + " opened at " +
                       FormatTime(a.opened_at_us));
   }
   return Accept();
@@ -188,7 +188,7 @@ Result Ledger::ValidateInflow(const v1::Event& e, uint32_t account,
     return Accept();
   }
   return Reject(e, field,
-                "would overflow account " + Quoted(a.id) +
+                "would overflow account " + Quoted(account_id(account)) +
                     "'s balances: deposited + granted + adjusted may not pass " +
                     std::to_string(kAccountFundsMaxMicros) + " micros");
 }
@@ -234,11 +234,11 @@ Result Ledger::ValidateCampaignEvent(const v1::Event& e,
   if (ci == kNoIndex) {
     return Reject(e, field(), "unknown campaign " + Quoted(campaign));
   }
-  const Account& owner = accounts_[campaigns_[ci].account];
-  if (owner.id != account) {
+  const std::string_view owner = account_id(campaigns_[ci].account);
+  if (owner != account) {
     return Reject(e, field(),
                   "campaign " + Quoted(campaign) + " belongs to account " +
-                      Quoted(owner.id) + ", not " + Quoted(account));
+                      Quoted(owner) + ", not " + Quoted(account));
   }
   return Accept();
 }
@@ -335,7 +335,7 @@ Result Ledger::Validate(const v1::Event& e, int64_t at_us, Text text) const {
           return Reject(e, "credit_granted.campaign_ids",
                         "unknown campaign " + Quoted(c));
         }
-        if (accounts_[campaigns_[ci].account].id != m.account_id()) {
+        if (account_id(campaigns_[ci].account) != m.account_id()) {
           return Reject(e, "credit_granted.campaign_ids",
                         "campaign " + Quoted(c) +
                             " belongs to another account");

@@ -53,11 +53,11 @@ std::optional<v1::DisputeView> Ledger::DisputeState(
 v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
   const Account& a = accounts_[ai];
   v1::AccountBalance v;
-  v.set_account_id(a.id);
-  v.set_currency(a.currency);
+  v.set_account_id(std::string(account_id(ai)));
+  v.set_currency(account_currency(ai));
   v.set_utc_offset_minutes(a.utc_offset_minutes);
   v.set_funding_order(a.funding_order);
-  v.set_name(a.name);
+  v.set_name(std::string(account_name(ai)));
   if (a.business_center != kNoIndex) {
     v.set_business_center_id(business_centers_[a.business_center].id);
   }
@@ -91,7 +91,7 @@ v1::CampaignSpend Ledger::CampaignView(uint32_t ci) const {
   const CampaignInfo& info = campaign_info_[ci];
   v1::CampaignSpend v;
   v.set_campaign_id(Name(ci));
-  v.set_account_id(accounts_[c.account].id);
+  v.set_account_id(std::string(account_id(c.account)));
   v.set_status(StatusName(c.status));
   v.set_status_reason(status_reason(ci));
   v.set_review(ReviewName(c.review));
@@ -125,7 +125,7 @@ v1::DisputeView Ledger::DisputeViewAt(uint32_t di) const {
   const Dispute& d = disputes_[di];
   v1::DisputeView v;
   v.set_dispute_id(d.id);
-  v.set_account_id(accounts_[d.account].id);
+  v.set_account_id(std::string(account_id(d.account)));
   v.set_campaign_id(Name(d.campaign));
   v.set_reason(d.reason);
   v.set_status(d.status);
@@ -165,7 +165,7 @@ v1::LedgerEntry Ledger::ToProto(const Entry& e) const {
   p.set_seq(e.seq);
   p.set_event_id(e.event_id);
   p.set_time_us(e.time_us);
-  if (e.account != kNoIndex) p.set_account_id(accounts_[e.account].id);
+  if (e.account != kNoIndex) p.set_account_id(std::string(account_id(e.account)));
   if (e.campaign != kNoIndex) p.set_campaign_id(Name(e.campaign));
   p.set_kind(e.kind);
   p.set_funds_type(e.funds);

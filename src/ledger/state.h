@@ -80,7 +80,7 @@ struct alignas(64) Account {
 
   int32_t utc_offset_minutes = 0;
   // Into the ledger's business centers (kNoIndex: none). Here, beside the
-  // offset, so that an account takes five cache lines, not six.
+  // offset, so that an account takes four cache lines, not five.
   uint32_t business_center = kNoIndex;
   // Campaigns that hold funds, in the order they were enabled (R4 top-ups
   // go first to the earliest).
@@ -90,9 +90,12 @@ struct alignas(64) Account {
   int64_t granted = 0;
   int64_t expired = 0;
   int64_t adjusted = 0;
-  std::string id;
-  std::string currency;
-  std::string name;
+  // Not `id` and `name`: these are no strings (Ledger::account_id and
+  // account_name give them): its id, then its name, under one StringPool
+  // handle (AddPair); and its currency, a StringTable index
+  // (Ledger::account_currency: currencies are few).
+  uint64_t id_and_name = 0;
+  uint32_t currency_index = 0;
   // Its campaigns, in the order they were created (derived: not saved).
   std::vector<uint32_t> campaigns;
 
@@ -100,7 +103,7 @@ struct alignas(64) Account {
 };
 static_assert(offsetof(Account, funding_order) == 64 && offsetof(Account, utc_offset_minutes) == 128,
               "an account's delivery state is its first line, a charge's and a day's the next two");
-static_assert(sizeof(Account) == 320, "an account is five cache lines");
+static_assert(sizeof(Account) == 256, "an account is four cache lines");
 
 // A charge for fault-marked delivery, kept for R9: what a verified dispute
 // can give back, and to which sources.

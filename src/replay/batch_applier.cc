@@ -64,7 +64,7 @@ void BatchApplier::ResolveAll() {
   for (uint32_t i = 0; i < n; ++i) {
     if (i + 8 < n && found_[i + 8] != kNoIndex) __builtin_prefetch(&campaigns[found_[i + 8]]);
     if (i + 4 < n && found_[i + 4] != kNoIndex) {
-      __builtin_prefetch(&accounts[campaigns[found_[i + 4]].account].id);
+      __builtin_prefetch(&accounts[campaigns[found_[i + 4]].account].id_and_name);
     }
     Accept(i, found_[i], resolved_[i]);
   }
@@ -92,7 +92,7 @@ const BatchApplier::Resolved& BatchApplier::Find(uint32_t dict, Resolved& r) {
 void BatchApplier::Accept(uint32_t dict, uint32_t campaign, Resolved& r) const {
   if (campaign == kNoIndex) return;
   const uint32_t a = ledger_->campaigns()[campaign].account;
-  if (ledger_->accounts()[a].id == decoder_->account(dict)) r = Resolved{campaign, a};
+  if (ledger_->account_id(a) == decoder_->account(dict)) r = Resolved{campaign, a};
 }
 
 }  // namespace billsim

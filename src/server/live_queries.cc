@@ -47,8 +47,8 @@ void ListAccounts(const Ledger& ledger, const v1::AccountsQuery& q, v1::AccountL
   uint64_t i = std::min<uint64_t>(q.cursor(), accounts.size());
   const uint64_t scan_end = std::min<uint64_t>(accounts.size(), i + kScan);
   for (; i < scan_end && static_cast<uint32_t>(out->accounts_size()) < limit; ++i) {
-    const std::string& id = accounts[i].id;
-    if (!q.search().empty() && id.find(q.search()) == std::string::npos) continue;
+    const std::string_view id = ledger.account_id(static_cast<uint32_t>(i));
+    if (!q.search().empty() && id.find(q.search()) == std::string_view::npos) continue;
     std::optional<v1::AccountBalance> balance = ledger.Balance(id);
     if (!balance) continue;
     balance->clear_grants();

@@ -283,7 +283,7 @@ Status Counterfactual::TakeDue(int64_t time_us, const Ledger& alt, std::vector<v
     v1::Event e;
     e.set_event_id(next_id_--);
     e.set_time_us(t.at_us);
-    const std::string& account = alt.accounts()[alt.campaigns()[ci].account].id;
+    const std::string account(alt.account_id(alt.campaigns()[ci].account));
     if (t.campaign_change >= 0) {
       const CampaignChange& c = changes_.campaigns[t.campaign_change];
       auto* m = e.mutable_campaign_updated();

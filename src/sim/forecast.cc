@@ -95,6 +95,7 @@ Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t,
   constexpr uint32_t ai = 0;  // the fork's only account
   RunSink sink(fork.get(), ai, run);
   const Account& a = fork->accounts()[ai];
+  const std::string account_id(fork->account_id(ai));
   uint64_t next_id = UINT64_MAX;
   auto apply = [&](v1::Event e, int64_t at) {
     e.set_event_id(next_id--);
@@ -104,7 +105,7 @@ Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t,
   for (const auto& [ci, budget] : daily_budgets) {
     v1::Event e;
     auto* m = e.mutable_campaign_updated();
-    m->set_account_id(a.id);
+    m->set_account_id(account_id);
     m->set_campaign_id(std::string(fork->campaign_id(ci)));
     m->set_budget_mode(v1::BUDGET_MODE_DAY);
     m->set_budget_micros(budget);
@@ -131,7 +132,7 @@ Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t,
       if (units <= 0) continue;
       v1::Event e;
       auto* m = e.mutable_delivery_reported();
-      m->set_account_id(a.id);
+      m->set_account_id(account_id);
       m->set_campaign_id(std::string(fork->campaign_id(ci)));
       m->set_kind(c.billable_kind);
       m->set_count(units);
@@ -144,7 +145,7 @@ Status Simulate(const Ledger& ledger, uint32_t account, const std::map<uint32_t,
     // The end of the day: expiries due before the next midnight fire.
     const int64_t end = std::min(midnight + kMicrosPerDay - 1, std::max(until_us, noon));
     v1::Event advance;
-    advance.mutable_clock_advanced()->set_account_id(a.id);
+    advance.mutable_clock_advanced()->set_account_id(account_id);
     apply(advance, end);
     const v1::AccountBalance b = fork->AccountView(ai);
     ForecastDay d;
@@ -251,8 +252,8 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
                                    std::to_string(max_days) +
                                    " days ahead (" + FormatTime(limit) + ")");
   }
-  out->account_id = a.id;
-  out->currency = a.currency;
+  out->account_id = ledger.account_id(ai);
+  out->currency = ledger.account_currency(ai);
   out->utc_offset_minutes = a.utc_offset_minutes;
   out->funding_order = v1::FundingOrder_Name(a.funding_order);
   out->from_us = now;

@@ -31,8 +31,8 @@ bool SameEntry(const Ledger& la, const Entry& a, const Ledger& lb, const Entry& 
     if (x == kNoIndex || y == kNoIndex) return x == y;
     return id_a(x) == id_b(y);
   };
-  return same(a.account, b.account, [&](uint32_t i) -> std::string_view { return la.accounts()[i].id; },
-              [&](uint32_t i) -> std::string_view { return lb.accounts()[i].id; }) &&
+  return same(a.account, b.account, [&](uint32_t i) { return la.account_id(i); },
+              [&](uint32_t i) { return lb.account_id(i); }) &&
          same(a.campaign, b.campaign, [&](uint32_t i) { return la.campaign_id(i); },
               [&](uint32_t i) { return lb.campaign_id(i); }) &&
          same(a.grant, b.grant, [&](uint32_t i) { return la.grant_id(i); },
@@ -343,9 +343,12 @@ void WhatIf::Diff(const std::string& account, WhatIfResult* out) const {
 
   // Accounts, in the actual ledger's order, then those only the what-if has.
   std::vector<std::string> ids;
-  for (const Account& a : actual_.accounts()) ids.push_back(a.id);
-  for (const Account& a : what_if_.accounts()) {
-    if (actual_.FindAccount(a.id) == kNoIndex) ids.push_back(a.id);
+  for (uint32_t i = 0; i < actual_.accounts().size(); ++i) {
+    ids.emplace_back(actual_.account_id(i));
+  }
+  for (uint32_t i = 0; i < what_if_.accounts().size(); ++i) {
+    const std::string_view id = what_if_.account_id(i);
+    if (actual_.FindAccount(id) == kNoIndex) ids.emplace_back(id);
   }
   for (const std::string& id : ids) {
     if (!account.empty() && id != account) continue;
@@ -383,8 +386,8 @@ void WhatIf::Diff(const std::string& account, WhatIfResult* out) const {
   for (const std::string& id : grant_ids) {
     const uint32_t ai = actual_.FindGrant(id);
     const uint32_t wi = what_if_.FindGrant(id);
-    const std::string owner = ai != kNoIndex ? actual_.accounts()[actual_.grants()[ai].account].id
-                                             : what_if_.accounts()[what_if_.grants()[wi].account].id;
+    const std::string owner(ai != kNoIndex ? actual_.account_id(actual_.grants()[ai].account)
+                                           : what_if_.account_id(what_if_.grants()[wi].account));
     if (!account.empty() && owner != account) continue;
     text_row("grant", id, owner, "exists", ai == kNoIndex ? "no" : "yes", wi == kNoIndex ? "no" : "yes");
     if (ai != kNoIndex && wi != kNoIndex) {
@@ -406,8 +409,8 @@ void WhatIf::Diff(const std::string& account, WhatIfResult* out) const {
   for (const std::string& id : campaigns) {
     const uint32_t ai = actual_.FindCampaign(id);
     const uint32_t wi = what_if_.FindCampaign(id);
-    const std::string owner = ai != kNoIndex ? actual_.accounts()[actual_.campaigns()[ai].account].id
-                                             : what_if_.accounts()[what_if_.campaigns()[wi].account].id;
+    const std::string owner(ai != kNoIndex ? actual_.account_id(actual_.campaigns()[ai].account)
+                                           : what_if_.account_id(what_if_.campaigns()[wi].account));
     if (!account.empty() && owner != account) continue;
     text_row("campaign", id, owner, "exists", ai == kNoIndex ? "no" : "yes",
              wi == kNoIndex ? "no" : "yes");

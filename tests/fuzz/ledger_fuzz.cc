@@ -321,7 +321,7 @@ Ledger::Result ApplyAsReplay(Ledger& ledger, const v1::Event& e) {
   if (e.payload_case() == v1::Event::kDeliveryReported) {
     const v1::DeliveryReported& d = e.delivery_reported();
     const uint32_t c = ledger.FindCampaign(d.campaign_id());
-    if (c != kNoIndex && ledger.accounts()[ledger.campaigns()[c].account].id == d.account_id()) {
+    if (c != kNoIndex && ledger.account_id(ledger.campaigns()[c].account) == d.account_id()) {
       Ledger::DeliveryFact fact;
       fact.event_id = e.event_id();
       fact.time_us = e.time_us();
