@@ -803,6 +803,39 @@ TEST(LogCodecTest, DecodedBatchMemoryPerEventIsBounded) {
   }
 }
 
+// A reused decoder keeps a set-up batch's messages for the next batch
+// (replay's read-ahead slots, which then carry deliveries for the rest of
+// the log); LetGo hands them back, and the decoder parses on as before.
+TEST(LogCodecTest, AReusedDecoderLetsGoOfTheMessagesItKept) {
+  BatchBuilder setup, deliveries;
+  for (uint64_t i = 0; i < 10'000; ++i) {
+    setup.Add(Other(i + 1, 1'717'000'000'000'000, 2));  // a CampaignCreated
+    deliveries.AddDelivery(20'001 + i, 1'717'000'000'000'000, "acct-1", "camp-1",
+                           v1::DeliveryReported::IMPRESSION, 1, false);
+  }
+  std::string setup_payload, delivery_payload;
+  setup.Finish(&setup_payload);
+  deliveries.Finish(&delivery_payload);
+  BatchDecoder d;
+  ASSERT_TRUE(d.Parse(setup_payload, 10'000).ok());
+  EXPECT_EQ(d.others_kept(), 10'000u);
+  ASSERT_TRUE(d.Parse(delivery_payload, 10'000).ok());
+  EXPECT_EQ(d.other_events(), 0u);
+  EXPECT_EQ(d.others_kept(), 10'000u);
+  const uint64_t kept = d.MemoryBytes();
+  EXPECT_GT(kept, 10'000u * 100);  // the cleared messages are still there
+  d.LetGo();
+  EXPECT_EQ(d.others_kept(), 0u);
+  EXPECT_LT(d.MemoryBytes(), kept / 10);
+  ASSERT_TRUE(d.Parse(delivery_payload, 10'000).ok());
+  EXPECT_EQ(d.delivery_rows(), 10'000u);
+  EXPECT_EQ(d.others_kept(), 0u);
+  ASSERT_TRUE(d.Parse(setup_payload, 10'000).ok());
+  EXPECT_EQ(d.other_events(), 10'000u);
+  EXPECT_TRUE(d.other_event(9'999).has_campaign_created());
+  EXPECT_EQ(d.other_position(9'999), 9'999u);
+}
+
 // --- writer and reader ---------------------------------------------------------------
 
 struct WrittenBatch {

@@ -175,6 +175,7 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   if (batch_->dictionary_account_size() != batch_->dictionary_campaign_size()) {
     return Status::Corruption("dictionary columns have different lengths");
   }
+  others_kept_ = std::max<uint64_t>(others_kept_, batch_->others_size());
   if (batch_->others_size() != batch_->other_position_size()) {
     return Status::Corruption("other events and positions differ in number");
   }
@@ -205,6 +206,13 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   }
   count_ = count;
   return Status::Ok();
+}
+
+void BatchDecoder::LetGo() {
+  if (arena_ != nullptr) return;
+  v1::EventBatch().Swap(&reused_);  // the temporary takes them, and goes
+  count_ = 0;
+  others_kept_ = 0;
 }
 
 uint64_t BatchDecoder::MemoryBytes() const {

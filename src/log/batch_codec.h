@@ -172,6 +172,15 @@ class BatchDecoder {
   uint32_t other_position(uint32_t i) const { return batch_->other_position(static_cast<int>(i)); }
   // Made with OneShot (its batch on an arena).
   bool one_shot() const { return arena_ != nullptr; }
+  // A reused decoder keeps the messages of a batch's other events for the
+  // next batch (protobuf keeps cleared elements): this many, the most a
+  // batch parsed since it last let go of them.
+  uint64_t others_kept() const { return others_kept_; }
+  // Lets go of them, and of the last parsed batch: for a decoder reused
+  // along a stream whose batches stopped carrying whole messages (a
+  // book's set-up, megabytes of them, then deliveries). Nothing for
+  // OneShot.
+  void LetGo();
   // The largest payload it was given to parse: a reused decoder keeps
   // memory for about that much.
   uint64_t largest_payload() const { return largest_payload_; }
@@ -185,6 +194,7 @@ class BatchDecoder {
   v1::EventBatch* batch_;                            // &reused_ or on arena_
   uint32_t count_ = 0;
   uint64_t largest_payload_ = 0;
+  uint64_t others_kept_ = 0;
 };
 
 template <typename Visitor>

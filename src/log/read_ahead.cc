@@ -1,5 +1,8 @@
 #include "log/read_ahead.h"
 
+#include <malloc.h>
+
+
 #include "util/assert.h"
 #include "util/thread_name.h"
 
@@ -44,6 +47,14 @@ void ReadAheadStream::Work() {
     }
     // The slot is ours until filled_ moves past it: read without the lock.
     Slot& s = slots_[slot];
+    if (s.decoder.others_kept() >= kOthersKeptMany &&
+        s.decoder.other_events() < s.decoder.others_kept() / 4) {
+      // The set-up is behind (its batches were whole messages): what the
+      // slot kept of them is let go, and the pages go back to the system
+      // (freed small blocks would stay in this thread's malloc arena).
+      s.decoder.LetGo();
+      malloc_trim(0);
+    }
     bool done = false;
     Status st = stream_.NextInto(&s.decoder, &done);
     if (st.ok() && !done) {

@@ -86,6 +86,9 @@ class ReadAheadStream {
 
  private:
   static constexpr size_t kSlots = 3;
+  // A slot's decoder that keeps this many other events' messages lets go
+  // of them once a batch uses under a quarter.
+  static constexpr uint64_t kOthersKeptMany = 1024;
 
   struct Slot {
     BatchHeader header{};
