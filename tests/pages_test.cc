@@ -204,6 +204,11 @@ TEST(PagesTest, StringPoolKeepsPairsUnderOneHandle) {
     ASSERT_EQ(pool.Second(k.pair), k.second);
     ASSERT_EQ(pool.Get(k.single), k.alone);
   }
+  const StringPool::Handle none = pool.AddPair(std::string_view(), std::string_view());
+  EXPECT_NE(none, StringPool::kEmpty);
+  EXPECT_EQ(pool.First(none), "");
+  EXPECT_EQ(pool.Second(none), "");
+  EXPECT_EQ(pool.bytes(), bytes + 2);  // two one-byte lengths
 }
 
 TEST(PagesTest, StringListKeepsEveryStringByIndexAndClears) {

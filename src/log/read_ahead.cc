@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 
-
 #include "util/assert.h"
 #include "util/thread_name.h"
 

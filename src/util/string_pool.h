@@ -60,9 +60,9 @@ class StringPool {
     const uint32_t n2 = static_cast<uint32_t>(second.size());
     const Handle h = Reserve(VarintLength(n1) + first.size() + VarintLength(n2) + second.size());
     char* at = EncodeVarint(&blocks_.back()[h & 0xffffffffu], n1);
-    std::memcpy(at, first.data(), first.size());
-    at = EncodeVarint(at + first.size(), n2);
-    std::memcpy(at, second.data(), second.size());
+    if (n1 > 0) std::memcpy(at, first.data(), n1);  // (an empty view's data may be null)
+    at = EncodeVarint(at + n1, n2);
+    if (n2 > 0) std::memcpy(at, second.data(), n2);
     return h;
   }
   std::string_view First(Handle h) const { return Get(h); }
