@@ -180,12 +180,10 @@ void Ledger::SetNotBilled(uint32_t campaign, const NotBilledCounts& counts) {
   c.unbilled_units =
       unbilled >= Campaign::kUnbilledMany ? Campaign::kUnbilledMany : static_cast<uint32_t>(unbilled);
   if (reasons == 0) return;
-  bool others_zero = true;  // no kind but the billable one counted apart
-  for (int kind = 1; kind <= static_cast<int>(counts.other_kinds.size()); ++kind) {
-    if (counts.other_kinds[kind - 1] != 0) others_zero = false;
-  }
+  bool others_zero = true;   // no kind but the billable one counted apart
   bool others_small = true;  // each kind's units fit a NotBilledKinds slot
   for (int64_t units : counts.other_kinds) {
+    if (units != 0) others_zero = false;
     if (units > NotBilledKinds::kMax) others_small = false;
   }
   if (reasons == 1 && FitsByKind(c, reason, counts.micros[reason]) &&

@@ -368,10 +368,10 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
   const size_t n_campaigns = f.campaigns_.size();
   for (uint32_t ai = 0; ai < f.accounts_.size(); ++ai) {
     const Account& a = f.accounts_[ai];
-    const std::string id(f.account_id(ai));
-    if (a.clock_us > s.clock_us()) return OutOfRange("account " + id);
+    if (a.clock_us > s.clock_us()) return OutOfRange("account " + std::string(f.account_id(ai)));
     if (!AllBelow(a.grants, n_grants) || !AllBelow(a.holding, n_campaigns)) {
-      return Bad("account " + id + " names a grant or campaign out of range");
+      return Bad("account " + std::string(f.account_id(ai)) +
+                 " names a grant or campaign out of range");
     }
   }
   for (uint32_t gi = 0; gi < f.grants_.size(); ++gi) {
