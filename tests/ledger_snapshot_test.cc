@@ -420,6 +420,70 @@ TEST_F(LedgerTest, AKindsNotBilledUnitsPast32BitsStayExact) {
   EXPECT_EQ(at_max.delivered(c1, K::IMPRESSION), kMax32 + 3);
 }
 
+// A landing page is stored as its origin, shared through the ledger's
+// table of them, and the rest of it (Ledger::SetIdAndLandingPage): every
+// shape of URL comes back whole, before and after a restore, and one that
+// is only an origin still counts as a landing page at launch.
+TEST_F(LedgerTest, LandingPagesShareTheirOriginAndComeBackWhole) {
+  const std::vector<std::string> urls = {
+      "https://example.com/c0",
+      "https://example.com/c1?utm=https://other.example/x",
+      "https://example.com/",           // the origin alone
+      "https://example.com",            // no slash after the host
+      "http://shop.example.org/a/b/c",  // another origin
+      "",                               // none
+      "example.com/path://x/y",         // "://" past a slash: no origin
+      "mailto:ads@example.com",
+      "https://",                       // a scheme and nothing else
+      std::string(300, '/') + "://x/y",
+  };
+  OpenFunded(100 * kUnit);
+  for (size_t i = 0; i < urls.size(); ++i) {
+    v1::Event e = MakeCampaign("a1", "c" + std::to_string(i), v1::BILLING_EVENT_CPC, kUnit,
+                               v1::BUDGET_MODE_INFINITE, 0);
+    e.mutable_campaign_created()->set_landing_page_url(urls[i]);
+    ASSERT_APPLIED(Apply(e));
+    ASSERT_APPLIED(Enable("c" + std::to_string(i)));
+    bool warned = false;
+    for (const Entry& w : last_) {
+      if (w.kind == v1::PRELAUNCH_WARNING && w.note.find("no landing page") != std::string::npos) {
+        warned = true;
+      }
+    }
+    EXPECT_EQ(warned, urls[i].empty()) << "\"" << urls[i] << "\"";
+  }
+  auto check = [&](const Ledger& l) {
+    for (size_t i = 0; i < urls.size(); ++i) {
+      const uint32_t ci = l.FindCampaign("c" + std::to_string(i));
+      ASSERT_NE(ci, kNoIndex);
+      EXPECT_EQ(l.landing_page_url(ci), urls[i]);
+      EXPECT_EQ(l.has_landing_page(ci), !urls[i].empty()) << urls[i];
+      EXPECT_EQ(l.campaign_id(ci), "c" + std::to_string(i));
+    }
+    // c0, c1 and c2 share one origin; c4 has another; the rest none.
+    const auto origin = [&](int i) {
+      return l.campaign_info(l.FindCampaign("c" + std::to_string(i))).landing_origin;
+    };
+    EXPECT_NE(origin(0), 0u);
+    EXPECT_EQ(origin(1), origin(0));
+    EXPECT_EQ(origin(2), origin(0));
+    EXPECT_NE(origin(4), 0u);
+    EXPECT_NE(origin(4), origin(0));
+    for (int i : {3, 5, 6, 7, 8, 9}) EXPECT_EQ(origin(i), 0u) << urls[i];
+  };
+  check(ledger_);
+  Ledger restored;
+  ASSERT_NO_FATAL_FAILURE(RestoreSameInto(&restored));
+  check(restored);
+  v1::LedgerState a, b;
+  ledger_.SaveState(&a);
+  restored.SaveState(&b);
+  EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString());
+  for (int i = 0; i < static_cast<int>(urls.size()); ++i) {
+    EXPECT_EQ(a.campaigns(i).landing_page_url(), urls[i]);
+  }
+}
+
 }  // namespace
 }  // namespace billsim::testing
 

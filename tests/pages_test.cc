@@ -21,6 +21,7 @@
 #include "util/pages.h"
 #include "util/sanitizers.h"
 #include "util/string_pool.h"
+#include "util/string_table.h"
 #include "util/varint.h"
 
 namespace billsim {
@@ -209,6 +210,42 @@ TEST(PagesTest, StringPoolKeepsPairsUnderOneHandle) {
   EXPECT_EQ(pool.First(none), "");
   EXPECT_EQ(pool.Second(none), "");
   EXPECT_EQ(pool.bytes(), bytes + 2);  // two one-byte lengths
+}
+
+// StringTable numbers distinct strings densely in order of first
+// appearance (0: the empty string), finds them again at any size, and a
+// move takes them all along (its index names its owner, so it is rebuilt)
+// and leaves the moved-from table empty and usable.
+TEST(PagesTest, StringTableNumbersDistinctStringsAndSurvivesAMove) {
+  StringTable table;
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.Intern(""), 0u);
+  EXPECT_EQ(table.Find(""), 0u);
+  EXPECT_EQ(table.Get(0), "");
+  EXPECT_EQ(table.Find("absent"), StringTable::kNotFound);
+  constexpr uint32_t kN = 100000;
+  for (uint32_t i = 0; i < kN; ++i) {
+    ASSERT_EQ(table.Intern("https://host-" + std::to_string(i) + ".example/"), i + 1);
+    ASSERT_EQ(table.Intern("https://host-" + std::to_string(i / 2) + ".example/"), i / 2 + 1);
+  }
+  EXPECT_EQ(table.size(), kN + 1);
+  EXPECT_EQ(table.Find("https://host-" + std::to_string(kN) + ".example/"), StringTable::kNotFound);
+  StringTable moved = std::move(table);
+  for (uint32_t i = 0; i < kN; i += 7) {
+    const std::string s = "https://host-" + std::to_string(i) + ".example/";
+    ASSERT_EQ(moved.Find(s), i + 1);
+    ASSERT_EQ(moved.Get(i + 1), s);
+  }
+  EXPECT_EQ(moved.Intern("new"), kN + 1);
+  EXPECT_EQ(table.size(), 1u);  // NOLINT(bugprone-use-after-move): reset by the move
+  EXPECT_EQ(table.Find("https://host-1.example/"), StringTable::kNotFound);
+  EXPECT_EQ(table.Intern("again"), 1u);
+  StringTable assigned;
+  assigned.Intern("old");
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.Find("old"), StringTable::kNotFound);
+  EXPECT_EQ(assigned.Find("new"), kN + 1);
+  EXPECT_EQ(assigned.Get(kN + 1), "new");
 }
 
 TEST(PagesTest, StringListKeepsEveryStringByIndexAndClears) {

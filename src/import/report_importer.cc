@@ -108,7 +108,7 @@ class Importer {
                                      std::to_string(account.utc_offset_minutes) +
                                      " minutes (drop the option)");
     }
-    const std::string& currency = ledger_.account_currency(a);
+    const std::string currency(ledger_.account_currency(a));
     if (!row.currency.empty() && row.currency != currency) {
       return Status::InvalidArgument(report_.Where(row.line, Column::kCurrency) + ": \"" +
                                      row.currency + "\", but account " + options_.account_id +

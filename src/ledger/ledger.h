@@ -49,6 +49,7 @@
 #include "util/chunked_vector.h"
 #include "util/id_index.h"
 #include "util/string_pool.h"
+#include "util/string_table.h"
 #include "ledger/state.h"
 #include "util/assert.h"
 #include "util/money.h"
@@ -294,15 +295,24 @@ class Ledger {
   std::string_view account_name(uint32_t account) const {
     return strings_.Second(accounts_[account].id_and_name);
   }
-  const std::string& account_currency(uint32_t account) const {
+  std::string_view account_currency(uint32_t account) const {
     return currencies_.Get(accounts_[account].currency_index);
   }
   const CampaignInfo& campaign_info(uint32_t campaign) const { return campaign_info_[campaign]; }
   std::string_view campaign_id(uint32_t campaign) const {
     return strings_.First(campaign_info_[campaign].id_and_landing_page);
   }
-  std::string_view landing_page_url(uint32_t campaign) const {
-    return strings_.Second(campaign_info_[campaign].id_and_landing_page);
+  // Its origin (from the table the book's landing pages share) and the
+  // rest of it (stored with the id).
+  std::string landing_page_url(uint32_t campaign) const {
+    const CampaignInfo& info = campaign_info_[campaign];
+    std::string url(landing_origins_.Get(info.landing_origin));
+    url += strings_.Second(info.id_and_landing_page);
+    return url;
+  }
+  bool has_landing_page(uint32_t campaign) const {
+    const CampaignInfo& info = campaign_info_[campaign];
+    return info.landing_origin != 0 || !strings_.Second(info.id_and_landing_page).empty();
   }
   // Display only; empty when it has none (CampaignCreated.name).
   std::string_view campaign_name(uint32_t campaign) const {
@@ -321,7 +331,7 @@ class Ledger {
     const auto it = business_center_index_.find(id);
     return it == business_center_index_.end() ? kNoIndex : it->second;
   }
-  const std::string& status_reason(uint32_t campaign) const {
+  std::string_view status_reason(uint32_t campaign) const {
     return reasons_.Get(campaign_info_[campaign].status_reason);
   }
   // Served units: billed units that were not fault-marked.
@@ -361,7 +371,7 @@ class Ledger {
   const ChunkedVector<Grant>& grants() const { return grants_; }
   std::string_view grant_id(uint32_t grant) const { return strings_.Get(grants_[grant].id_handle); }
   std::string GrantName(uint32_t grant) const { return std::string(grant_id(grant)); }
-  const std::string& grant_program(uint32_t grant) const {
+  std::string_view grant_program(uint32_t grant) const {
     return programs_.Get(grants_[grant].program_index);
   }
   // The campaigns a grant may fund, sorted; empty: any of its account's.
@@ -434,6 +444,10 @@ class Ledger {
   void SetStatusReason(uint32_t campaign, std::string_view reason) {
     campaign_info_[campaign].status_reason = reasons_.Intern(reason);
   }
+  // Stores a new campaign's id and landing page: the URL's origin in
+  // landing_origins_ (shared by every campaign of that origin: a book's
+  // pages are mostly on a few hosts), the rest with the id.
+  void SetIdAndLandingPage(CampaignInfo* info, std::string_view id, std::string_view url);
 
   // Time-driven work of one account (R6), fired in (time, kind, key)
   // order: expiries (key: the grant id) before the day timer (key: the
@@ -703,6 +717,10 @@ class Ledger {
   ChunkedVector<Campaign> campaigns_;
   ChunkedVector<CampaignInfo> campaign_info_;
   StringPool strings_;    // account, campaign and grant ids, account names, landing pages
+  // The origins ("https://host/") landing pages share, at most
+  // kLandingOriginsMax: past that a new origin stays in the URL's rest.
+  StringTable landing_origins_;
+  static constexpr size_t kLandingOriginsMax = size_t{1} << 20;
   StringTable currencies_;  // account currencies
   StringTable reasons_;   // campaign status reasons
   StringTable programs_;  // grant programs

@@ -36,6 +36,17 @@ int64_t UnitsWithin(int64_t n, int64_t m, int64_t p, int64_t k,
   return u >= m ? m : static_cast<int64_t>(u);
 }
 
+// The length of url's origin and the slash after it ("https://host/"), or
+// 0 when it has none (no scheme, or nothing after the host).
+size_t LandingOriginLength(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos || url.substr(0, scheme).find('/') != std::string_view::npos) {
+    return 0;
+  }
+  const size_t slash = url.find('/', scheme + 3);
+  return slash == std::string_view::npos ? 0 : slash + 1;
+}
+
 }  // namespace
 
 int64_t BillableUnitsWithin(int64_t price, int64_t per_units, int64_t cost_max) {
@@ -150,11 +161,21 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
 
 // --- Campaigns ----------------------------------------------------------------------
 
+void Ledger::SetIdAndLandingPage(CampaignInfo* info, std::string_view id, std::string_view url) {
+  const std::string_view origin = url.substr(0, LandingOriginLength(url));
+  uint32_t index = landing_origins_.Find(origin);  // 0 if empty
+  if (index == StringTable::kNotFound) {
+    index = landing_origins_.size() <= kLandingOriginsMax ? landing_origins_.Intern(origin) : 0;
+  }
+  info->landing_origin = index;
+  info->id_and_landing_page = strings_.AddPair(id, index == 0 ? url : url.substr(origin.size()));
+}
+
 void Ledger::OnCampaignCreated(const v1::CampaignCreated& m) {
   const uint32_t index = static_cast<uint32_t>(campaigns_.size());
   Campaign& c = campaigns_.emplace_back();
   CampaignInfo& info = campaign_info_.emplace_back();
-  info.id_and_landing_page = strings_.AddPair(m.campaign_id(), m.landing_page_url());
+  SetIdAndLandingPage(&info, m.campaign_id(), m.landing_page_url());
   info.objective = static_cast<uint8_t>(m.objective());         // validated
   info.billing_event = static_cast<uint8_t>(m.billing_event());  // validated
   info.creative_reviewed = m.creative_reviewed();
@@ -381,7 +402,7 @@ void Ledger::OnStatusChanged(const v1::CampaignStatusChanged& m) {
       const CampaignInfo& info = campaign_info_[ci];
       if (!info.creative_reviewed) gaps += " creative not reviewed;";
       if (!info.audience_defined) gaps += " audience not defined;";
-      if (landing_page_url(ci).empty()) gaps += " no landing page;";
+      if (!has_landing_page(ci)) gaps += " no landing page;";
       if (!gaps.empty()) {
         Entry w = e;
         w.kind = v1::PRELAUNCH_WARNING;

@@ -171,7 +171,7 @@ Status Ledger::Restorer::AddCampaign(const v1::LedgerState::Campaign& p) {
   const uint32_t ci = static_cast<uint32_t>(f.campaigns_.size());
   Campaign& c = f.campaigns_.emplace_back();
   CampaignInfo& info = f.campaign_info_.emplace_back();
-  info.id_and_landing_page = f.strings_.AddPair(p.id(), p.landing_page_url());
+  f.SetIdAndLandingPage(&info, p.id(), p.landing_page_url());
   c.account = p.account();
   f.accounts_[c.account].campaigns.push_back(ci);
   if (p.name().size() > kNameBytesMax) {
@@ -433,6 +433,7 @@ void Ledger::Restorer::CommitTo(Ledger* ledger) {
   ledger->campaigns_ = std::move(f.campaigns_);
   ledger->campaign_info_ = std::move(f.campaign_info_);
   ledger->strings_ = std::move(f.strings_);
+  ledger->landing_origins_ = std::move(f.landing_origins_);
   ledger->currencies_ = std::move(f.currencies_);
   ledger->reasons_ = std::move(f.reasons_);
   ledger->not_billed_one_ = std::move(f.not_billed_one_);

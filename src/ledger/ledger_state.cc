@@ -49,7 +49,7 @@ void Ledger::SaveAccount(uint32_t ai, v1::LedgerState::Account* p) const {
   const Account& a = accounts_[ai];
   p->Clear();
   p->set_id(std::string(account_id(ai)));
-  p->set_currency(account_currency(ai));
+  p->set_currency(std::string(account_currency(ai)));
   p->set_name(std::string(account_name(ai)));
   p->set_utc_offset_minutes(a.utc_offset_minutes);
   p->set_funding_order(a.funding_order);
@@ -75,7 +75,7 @@ void Ledger::SaveGrant(uint32_t gi, v1::LedgerState::Grant* p) const {
   const Grant& g = grants_[gi];
   p->Clear();
   p->set_id(GrantName(gi));
-  p->set_program(grant_program(gi));
+  p->set_program(std::string(grant_program(gi)));
   p->set_account(g.account);
   p->set_order(g.order);
   p->set_amount(g.amount);
@@ -100,9 +100,9 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->set_budget(c.budget);
   p->set_creative_reviewed(info.creative_reviewed);
   p->set_audience_defined(info.audience_defined);
-  p->set_landing_page_url(std::string(landing_page_url(ci)));
+  p->set_landing_page_url(landing_page_url(ci));
   p->set_status(static_cast<int32_t>(c.status));
-  p->set_status_reason(status_reason(ci));
+  p->set_status_reason(std::string(status_reason(ci)));
   p->set_review(static_cast<int32_t>(c.review));
   p->set_enable_order(info.enable_order);
   p->set_hold(c.hold);

@@ -54,7 +54,7 @@ v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
   const Account& a = accounts_[ai];
   v1::AccountBalance v;
   v.set_account_id(std::string(account_id(ai)));
-  v.set_currency(account_currency(ai));
+  v.set_currency(std::string(account_currency(ai)));
   v.set_utc_offset_minutes(a.utc_offset_minutes);
   v.set_funding_order(a.funding_order);
   v.set_name(std::string(account_name(ai)));
@@ -74,7 +74,7 @@ v1::AccountBalance Ledger::AccountView(uint32_t ai) const {
     const Grant& g = grants_[gi];
     v1::GrantView* gv = v.add_grants();
     gv->set_grant_id(GrantName(gi));
-    gv->set_program(grant_program(gi));
+    gv->set_program(std::string(grant_program(gi)));
     gv->set_amount_micros(g.amount);
     gv->set_remaining_micros(g.remaining);
     gv->set_expires_at_us(g.expires_at_us);
@@ -93,7 +93,7 @@ v1::CampaignSpend Ledger::CampaignView(uint32_t ci) const {
   v.set_campaign_id(Name(ci));
   v.set_account_id(std::string(account_id(c.account)));
   v.set_status(StatusName(c.status));
-  v.set_status_reason(status_reason(ci));
+  v.set_status_reason(std::string(status_reason(ci)));
   v.set_review(ReviewName(c.review));
   v.set_billing_event(static_cast<v1::BillingEvent>(info.billing_event));
   v.set_name(std::string(campaign_name(ci)));

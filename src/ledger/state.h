@@ -269,11 +269,14 @@ struct FaultRecord {
 // Strings live in the ledger's pools; the rarely used counters in side
 // tables, named here by index (kNoIndex: none yet).
 struct CampaignInfo {
-  // Its id, then its landing page URL: one StringPool handle (AddPair).
+  // Its id, then its landing page URL less its origin: one StringPool
+  // handle (AddPair). The origin is landing_origin, an index into the
+  // ledger's table of them (0: none, the whole URL is here).
   uint64_t id_and_landing_page = 0;
   uint64_t enable_order = 0;
   uint32_t status_reason = 0;      // StringTable index
   uint32_t fault = kNoIndex;       // into the ledger's FaultRecords
+  uint32_t landing_origin = 0;     // StringTable index
   // v1::Objective and v1::BillingEvent, a byte each (the ledger and a
   // restore refuse values that are not known, and known ones are small).
   uint8_t objective = v1::OBJECTIVE_UNSPECIFIED;

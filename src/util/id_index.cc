@@ -17,8 +17,7 @@ uint64_t IdIndex::Hash(std::string_view id) {
 }
 
 size_t IdIndex::Probe(std::string_view id, uint32_t tag) const {
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = Home(tag);; i = (i + 1) & mask) {
+  for (size_t i = Home(tag);; i = Next(i)) {
     const uint64_t s = slots_[i];
     if (s == 0) return i;
     if (static_cast<uint32_t>(s >> 32) == tag &&
@@ -29,8 +28,7 @@ size_t IdIndex::Probe(std::string_view id, uint32_t tag) const {
 }
 
 uint32_t IdIndex::Candidate(uint32_t tag) const {
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = Home(tag);; i = (i + 1) & mask) {
+  for (size_t i = Home(tag);; i = Next(i)) {
     const uint64_t s = slots_[i];
     if (s == 0) return kNotFound;
     if (static_cast<uint32_t>(s >> 32) == tag) return static_cast<uint32_t>((s & kIndexMask) - 1);
@@ -93,7 +91,7 @@ void IdIndex::Prefetch(std::string_view id, int stage) const {
 bool IdIndex::Insert(uint32_t index) {
   BILLSIM_ASSERT(index < kNotFound);
   if ((size_ + 1) * 4 > slots_.size() * 3) {
-    Resize(slots_.empty() ? kIndexFirstSlots : 2 * slots_.size());
+    Resize(slots_.empty() ? kIndexFirstSlots : GrownSlots(slots_.size()));
   }
   const std::string_view id = id_of_(owner_, index);
   const uint32_t tag = Tag(Hash(id));
@@ -105,15 +103,15 @@ bool IdIndex::Insert(uint32_t index) {
 }
 
 void IdIndex::Resize(size_t slots) {
+  BILLSIM_ASSERT(slots <= (uint64_t{1} << 32));  // Home scales a 32-bit tag
   PageArray<uint64_t> old = std::move(slots_);
   slots_ = PageArray<uint64_t>(slots);
-  const size_t mask = slots - 1;
   // Every entry's place follows from its tag: no id is read.
   for (size_t k = 0; k < old.size(); ++k) {
     const uint64_t s = old[k];
     if (s == 0) continue;
     size_t i = Home(static_cast<uint32_t>(s >> 32));
-    while (slots_[i] != 0) i = (i + 1) & mask;
+    while (slots_[i] != 0) i = Next(i);
     slots_[i] = s;
   }
 }
@@ -125,7 +123,7 @@ void IdIndex::Clear() {
 
 void IdIndex::Reserve(size_t n) {
   size_t slots = slots_.empty() ? kIndexFirstSlots : slots_.size();
-  while (n * 4 > slots * 3) slots *= 2;
+  while (n * 4 > slots * 3) slots = GrownSlots(slots);
   if (slots != slots_.size()) Resize(slots);
 }
 

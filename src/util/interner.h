@@ -3,8 +3,9 @@
 // names every (account, campaign) pair of a large book this way, and gives
 // a pair it sees created a number of its own choosing).
 //
-// Where StringTable (string_pool.h) serves a few hundred status reasons,
-// this serves a book: each key is stored once, end to end in large blocks
+// Where StringTable (string_table.h) gives strings back by index, this
+// numbers a book's keys in bulk, with numbers of the caller's choosing when
+// asked: each key is stored once, end to end in large blocks
 // with its number in front ([number][length, a varint][bytes]), and the
 // table holds one 8-byte slot per key (open addressing, linear probing): 24
 // bits of the key's hash (seeded per process, hash_seed.h) to reject other
@@ -71,7 +72,10 @@ class Interner {
   static uint64_t Hash(std::string_view key);
   static uint64_t Tag(uint64_t hash) { return hash >> kRefBits; }  // 24 bits
   size_t block() const { return size_t{1} << block_bits_; }
-  size_t Home(uint64_t hash) const { return hash & (slots_.size() - 1); }
+  // Where a probe starts: the hash's low 32 bits scaled to the table (the
+  // tag is its high 24).
+  size_t Home(uint64_t hash) const { return ((hash & 0xffffffffu) * slots_.size()) >> 32; }
+  size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
   // The record a slot refers to, and its parts.
   const char* Record(uint64_t slot) const;
   static uint32_t NumberOf(const char* record);

@@ -5,8 +5,8 @@
 // bytes. Nothing is ever removed; a string that changes (a status reason)
 // belongs in a StringTable instead, or the pool would grow with the log.
 //
-// Interned: StringTable keeps one copy of each distinct string, for values
-// drawn from a small set (status reasons), named by a 4-byte index.
+// Interned: StringTable (string_table.h) keeps one copy of each distinct
+// string, named by a 4-byte index.
 #ifndef BILLSIM_UTIL_STRING_POOL_H_
 #define BILLSIM_UTIL_STRING_POOL_H_
 
@@ -17,7 +17,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "util/assert.h"
 #include "util/chunked_vector.h"
 #include "util/page_array.h"
@@ -122,27 +121,6 @@ class StringList {
  private:
   StringPool pool_;
   ChunkedVector<StringPool::Handle> handles_;
-};
-
-class StringTable {
- public:
-  // Index 0 is the empty string.
-  StringTable() { strings_.emplace_back(); }
-
-  uint32_t Intern(std::string_view s) {
-    if (s.empty()) return 0;
-    auto it = index_.find(absl::string_view(s.data(), s.size()));
-    if (it != index_.end()) return it->second;
-    const uint32_t i = static_cast<uint32_t>(strings_.size());
-    strings_.emplace_back(s);
-    index_.emplace(strings_.back(), i);
-    return i;
-  }
-  const std::string& Get(uint32_t i) const { return strings_[i]; }
-
- private:
-  std::vector<std::string> strings_;
-  absl::flat_hash_map<std::string, uint32_t> index_;
 };
 
 }  // namespace billsim
