@@ -229,7 +229,8 @@ TEST(PagesTest, StringTableNumbersDistinctStringsAndSurvivesAMove) {
     ASSERT_EQ(table.Intern("https://host-" + std::to_string(i / 2) + ".example/"), i / 2 + 1);
   }
   EXPECT_EQ(table.size(), kN + 1);
-  EXPECT_EQ(table.Find("https://host-" + std::to_string(kN) + ".example/"), StringTable::kNotFound);
+  const std::string next = "https://host-" + std::to_string(kN) + ".example/";
+  EXPECT_EQ(table.Find(next), StringTable::kNotFound);
   StringTable moved = std::move(table);
   for (uint32_t i = 0; i < kN; i += 7) {
     const std::string s = "https://host-" + std::to_string(i) + ".example/";
