@@ -436,6 +436,9 @@ TEST_F(LedgerTest, LandingPagesShareTheirOriginAndComeBackWhole) {
       "mailto:ads@example.com",
       "https://",                       // a scheme and nothing else
       std::string(300, '/') + "://x/y",
+      "https://example.com?ref=https://x/y",  // a query, no path: no origin
+      "https://ex.com#a/b",                   // a fragment, no path
+      "https://example.com/?q=1",
   };
   OpenFunded(100 * kUnit);
   for (size_t i = 0; i < urls.size(); ++i) {
@@ -456,20 +459,21 @@ TEST_F(LedgerTest, LandingPagesShareTheirOriginAndComeBackWhole) {
     for (size_t i = 0; i < urls.size(); ++i) {
       const uint32_t ci = l.FindCampaign("c" + std::to_string(i));
       ASSERT_NE(ci, kNoIndex);
-      EXPECT_EQ(l.landing_page_url(ci), urls[i]);
+      EXPECT_EQ(l.LandingPageUrl(ci), urls[i]);
       EXPECT_EQ(l.has_landing_page(ci), !urls[i].empty()) << urls[i];
       EXPECT_EQ(l.campaign_id(ci), "c" + std::to_string(i));
     }
-    // c0, c1 and c2 share one origin; c4 has another; the rest none.
+    // c0, c1, c2 and c12 share one origin; c4 has another; the rest none.
     const auto origin = [&](int i) {
       return l.campaign_info(l.FindCampaign("c" + std::to_string(i))).landing_origin;
     };
     EXPECT_NE(origin(0), 0u);
     EXPECT_EQ(origin(1), origin(0));
     EXPECT_EQ(origin(2), origin(0));
+    EXPECT_EQ(origin(12), origin(0));
     EXPECT_NE(origin(4), 0u);
     EXPECT_NE(origin(4), origin(0));
-    for (int i : {3, 5, 6, 7, 8, 9}) EXPECT_EQ(origin(i), 0u) << urls[i];
+    for (int i : {3, 5, 6, 7, 8, 9, 10, 11}) EXPECT_EQ(origin(i), 0u) << urls[i];
   };
   check(ledger_);
   Ledger restored;

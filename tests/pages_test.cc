@@ -247,6 +247,12 @@ TEST(PagesTest, StringTableNumbersDistinctStringsAndSurvivesAMove) {
   EXPECT_EQ(assigned.Find("old"), StringTable::kNotFound);
   EXPECT_EQ(assigned.Find("new"), kN + 1);
   EXPECT_EQ(assigned.Get(kN + 1), "new");
+  EXPECT_EQ(moved.size(), 1u);  // NOLINT(bugprone-use-after-move): reset by the move
+  EXPECT_EQ(moved.Find("new"), StringTable::kNotFound);
+  StringTable& alias = assigned;
+  assigned = std::move(alias);  // a move into itself changes nothing
+  EXPECT_EQ(assigned.size(), kN + 2);
+  EXPECT_EQ(assigned.Find("https://host-7.example/"), 8u);
 }
 
 TEST(PagesTest, StringListKeepsEveryStringByIndexAndClears) {

@@ -245,7 +245,8 @@ class Ledger {
   uint64_t events_rejected() const { return events_rejected_; }
   uint64_t events_duplicate() const { return events_duplicate_; }
   uint64_t entries() const { return entry_seq_; }
-  // Bytes held by the string pools (ids, landing pages, campaign names):
+  // Bytes held by the string pools (ids, landing pages less their shared
+  // origins, campaign names):
   // they follow the book, not the log.
   uint64_t string_pool_bytes() const { return strings_.bytes() + names_.bytes(); }
   // Time-driven work done so far (not part of the state: a replay from a
@@ -304,7 +305,7 @@ class Ledger {
   }
   // Its origin (from the table the book's landing pages share) and the
   // rest of it (stored with the id).
-  std::string landing_page_url(uint32_t campaign) const {
+  std::string LandingPageUrl(uint32_t campaign) const {
     const CampaignInfo& info = campaign_info_[campaign];
     std::string url(landing_origins_.Get(info.landing_origin));
     url += strings_.Second(info.id_and_landing_page);
@@ -716,7 +717,9 @@ class Ledger {
   ChunkedVector<Account, kAccountChunkBits> accounts_;
   ChunkedVector<Campaign> campaigns_;
   ChunkedVector<CampaignInfo> campaign_info_;
-  StringPool strings_;    // account, campaign and grant ids, account names, landing pages
+  // Account, campaign and grant ids, account names, landing pages less
+  // their origins.
+  StringPool strings_;
   // The origins ("https://host/") landing pages share, at most
   // kLandingOriginsMax: past that a new origin stays in the URL's rest.
   StringTable landing_origins_;

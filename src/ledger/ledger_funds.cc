@@ -37,13 +37,14 @@ int64_t UnitsWithin(int64_t n, int64_t m, int64_t p, int64_t k,
 }
 
 // The length of url's origin and the slash after it ("https://host/"), or
-// 0 when it has none (no scheme, or nothing after the host).
+// 0 when it has none (no scheme, or no path: the host ends the URL or a
+// query or fragment follows it).
 size_t LandingOriginLength(std::string_view url) {
   constexpr size_t kNone = std::string_view::npos;
   const size_t scheme = url.find("://");
   if (scheme == kNone || url.substr(0, scheme).find('/') != kNone) return 0;
-  const size_t slash = url.find('/', scheme + 3);
-  return slash == kNone ? 0 : slash + 1;
+  const size_t end = url.find_first_of("/?#", scheme + 3);
+  return end != kNone && url[end] == '/' ? end + 1 : 0;
 }
 
 }  // namespace

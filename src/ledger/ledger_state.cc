@@ -100,7 +100,7 @@ void Ledger::SaveCampaign(uint32_t ci, v1::LedgerState::Campaign* p) const {
   p->set_budget(c.budget);
   p->set_creative_reviewed(info.creative_reviewed);
   p->set_audience_defined(info.audience_defined);
-  p->set_landing_page_url(landing_page_url(ci));
+  p->set_landing_page_url(LandingPageUrl(ci));
   p->set_status(static_cast<int32_t>(c.status));
   p->set_status_reason(std::string(status_reason(ci)));
   p->set_review(static_cast<int32_t>(c.review));

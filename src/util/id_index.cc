@@ -9,6 +9,7 @@ namespace billsim {
 
 namespace {
 constexpr size_t kIndexFirstSlots = 64;
+static_assert(kIndexFirstSlots >= 2, "growing by half must grow");
 constexpr uint64_t kIndexMask = 0xffffffffu;
 }  // namespace
 
@@ -91,6 +92,7 @@ void IdIndex::Prefetch(std::string_view id, int stage) const {
 bool IdIndex::Insert(uint32_t index) {
   BILLSIM_ASSERT(index < kNotFound);
   if ((size_ + 1) * 4 > slots_.size() * 3) {
+    BILLSIM_ASSERT(slots_.size() < kMaxSlots);  // fewer than 3 * 2^30 entries
     Resize(slots_.empty() ? kIndexFirstSlots : GrownSlots(slots_.size()));
   }
   const std::string_view id = id_of_(owner_, index);
@@ -103,7 +105,7 @@ bool IdIndex::Insert(uint32_t index) {
 }
 
 void IdIndex::Resize(size_t slots) {
-  BILLSIM_ASSERT(slots <= (uint64_t{1} << 32));  // Home scales a 32-bit tag
+  BILLSIM_ASSERT(slots <= kMaxSlots);
   PageArray<uint64_t> old = std::move(slots_);
   slots_ = PageArray<uint64_t>(slots);
   // Every entry's place follows from its tag: no id is read.
@@ -123,7 +125,10 @@ void IdIndex::Clear() {
 
 void IdIndex::Reserve(size_t n) {
   size_t slots = slots_.empty() ? kIndexFirstSlots : slots_.size();
-  while (n * 4 > slots * 3) slots = GrownSlots(slots);
+  while (n * 4 > slots * 3) {
+    BILLSIM_ASSERT(slots < kMaxSlots);  // fewer than 3 * 2^30 entries
+    slots = GrownSlots(slots);
+  }
   if (slots != slots_.size()) Resize(slots);
 }
 

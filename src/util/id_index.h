@@ -25,7 +25,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <string_view>
+#include <utility>
 
 #include "util/page_array.h"
 
@@ -41,6 +43,20 @@ class IdIndex {
       : owner_(owner), id_of_(id_of), prefetch_of_(prefetch_of) {}
   IdIndex(const IdIndex&) = delete;
   IdIndex& operator=(const IdIndex&) = delete;
+  // Takes other's entries for an owner holding the same entities at a new
+  // address (an owner that was moved): nothing is rehashed (slots name no
+  // address), and other is left empty.
+  IdIndex(IdIndex&& other, const void* new_owner) noexcept
+      : owner_(new_owner),
+        id_of_(other.id_of_),
+        prefetch_of_(other.prefetch_of_),
+        slots_(std::move(other.slots_)),
+        size_(std::exchange(other.size_, 0)) {}
+  // The same into an index of this owner. REQUIRES: the same id_of.
+  void TakeFrom(IdIndex&& other) noexcept {
+    slots_ = std::move(other.slots_);
+    size_ = std::exchange(other.size_, 0);
+  }
 
   // The index whose id is `id`, or kNotFound.
   uint32_t Find(std::string_view id) const;
@@ -52,7 +68,8 @@ class IdIndex {
   // in), the entity the slot names (prefetch_of) and that entity's id.
   void Prefetch(std::string_view id, int stage) const;
   // Adds `index` (its id read through id_of); false if that id is there.
-  // REQUIRES: index < kNotFound.
+  // REQUIRES: index < kNotFound, and fewer than 3 * 2^30 entries (2^32
+  // slots at most 3/4 full: checked).
   bool Insert(uint32_t index);
   void Clear();
   // Room for n entries without growing.
@@ -70,8 +87,9 @@ class IdIndex {
   size_t Probe(std::string_view id, uint32_t tag) const;
   // The index in the first slot of tag's run with that tag, or kNotFound.
   uint32_t Candidate(uint32_t tag) const;
-  void Resize(size_t slots);  // above 4/3 of size_, at most 2^32
-  static size_t GrownSlots(size_t slots) { return slots + slots / 2; }
+  void Resize(size_t slots);  // above 4/3 of size_, at most kMaxSlots
+  static constexpr size_t kMaxSlots = size_t{1} << 32;  // Home scales a 32-bit tag
+  static size_t GrownSlots(size_t slots) { return std::min(slots + slots / 2, kMaxSlots); }
 
   const void* owner_;
   IdOf id_of_;

@@ -1,5 +1,6 @@
 #include "util/interner.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <xxhash.h>
@@ -14,6 +15,7 @@ namespace {
 // A record: its number, then the key's length (a varint), then the key.
 constexpr size_t kNumber = sizeof(uint32_t);
 constexpr size_t kInternerFirstSlots = 1024;
+constexpr size_t kInternerMaxSlots = size_t{1} << 32;  // Home scales 32 bits
 }  // namespace
 
 Interner::Interner(int block_bits, uint32_t first_number)
@@ -151,10 +153,12 @@ uint64_t Interner::Store(std::string_view key, uint32_t number) {
 void Interner::Grow() {
   // Zeroed (all empty); the old table goes back to the system.
   // By half, not double: about a sixth fewer slots on average over sizes,
-  // for twice the rehashing while it grows (IdIndex does the same). At
-  // most 2^32 slots: Home scales 32 bits.
-  const size_t slots = slots_.empty() ? kInternerFirstSlots : slots_.size() + slots_.size() / 2;
-  BILLSIM_ASSERT(slots <= (uint64_t{1} << 32));
+  // for twice the rehashing while it grows (IdIndex does the same), up to
+  // 2^32 slots: fewer than 3 * 2^30 keys.
+  BILLSIM_ASSERT(slots_.size() < kInternerMaxSlots);
+  const size_t slots = slots_.empty()
+                           ? kInternerFirstSlots
+                           : std::min(slots_.size() + slots_.size() / 2, kInternerMaxSlots);
   slots_ = PageArray<uint64_t>(slots);
   // Every key is distinct, so each goes to the first empty slot of its run:
   // no key is compared, only rehashed, walking the blocks in order.

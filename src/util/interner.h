@@ -14,7 +14,8 @@
 // across the keys of a batch (a hit in a book of millions is two cache
 // misses; one after another they cost more than the rest of the lookup).
 //
-// Bounds: fewer than 2^32 - 1 keys and numbers, and fewer than 2^14 blocks
+// Bounds: fewer than 3 * 2^30 keys (2^32 slots, at most 3/4 full), numbers
+// below 2^32 - 1, and fewer than 2^14 blocks
 // of 64 MiB (a key longer than a block gets a block of its own). All are
 // checked.
 #ifndef BILLSIM_UTIL_INTERNER_H_
