@@ -92,8 +92,8 @@ void IdIndex::Prefetch(std::string_view id, int stage) const {
 bool IdIndex::Insert(uint32_t index) {
   BILLSIM_ASSERT(index < kNotFound);
   if ((size_ + 1) * 4 > slots_.size() * 3) {
-    BILLSIM_ASSERT(slots_.size() < kMaxSlots);  // fewer than 3 * 2^30 entries
-    Resize(slots_.empty() ? kIndexFirstSlots : GrownSlots(slots_.size()));
+    BILLSIM_ASSERT(slots_.size() < slot_math::kMaxSlots);  // fewer than 3 * 2^30 entries
+    Resize(slots_.empty() ? kIndexFirstSlots : slot_math::Grown(slots_.size()));
   }
   const std::string_view id = id_of_(owner_, index);
   const uint32_t tag = Tag(Hash(id));
@@ -105,7 +105,7 @@ bool IdIndex::Insert(uint32_t index) {
 }
 
 void IdIndex::Resize(size_t slots) {
-  BILLSIM_ASSERT(slots <= kMaxSlots);
+  BILLSIM_ASSERT(slots <= slot_math::kMaxSlots);
   PageArray<uint64_t> old = std::move(slots_);
   slots_ = PageArray<uint64_t>(slots);
   // Every entry's place follows from its tag: no id is read.
@@ -126,8 +126,8 @@ void IdIndex::Clear() {
 void IdIndex::Reserve(size_t n) {
   size_t slots = slots_.empty() ? kIndexFirstSlots : slots_.size();
   while (n * 4 > slots * 3) {
-    BILLSIM_ASSERT(slots < kMaxSlots);  // fewer than 3 * 2^30 entries
-    slots = GrownSlots(slots);
+    BILLSIM_ASSERT(slots < slot_math::kMaxSlots);  // fewer than 3 * 2^30 entries
+    slots = slot_math::Grown(slots);
   }
   if (slots != slots_.size()) Resize(slots);
 }

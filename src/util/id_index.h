@@ -10,10 +10,8 @@
 // 32 bits match, and growing never reads an id. (Entries whose home slot is
 // the same share its high bits, so at about 2^k slots 32 - k bits tell them
 // apart: at 10^6 campaigns an id is read for another id in fewer than one
-// probe in two thousand.) The table grows by half, not double (any size
-// will do: a tag is scaled to it): about a sixth fewer slots on average
-// over sizes, for twice the rehashing while it grows (still O(1) amortized).
-// FindAll looks up many ids with their loads overlapped (the slot, the
+// probe in two thousand.) The table grows by half, not double, its tags
+// scaled to it (util/slot_math.h). FindAll looks up many ids with their loads overlapped (the slot, the
 // entity, the id's bytes: three cache misses one after another in a large
 // book), given `prefetch_of`, which starts loading where an entity keeps
 // its id.
@@ -25,11 +23,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <string_view>
 #include <utility>
 
 #include "util/page_array.h"
+#include "util/slot_math.h"
 
 namespace billsim {
 
@@ -80,16 +78,14 @@ class IdIndex {
   static uint64_t Hash(std::string_view id);
   static uint32_t Tag(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
   // Where tag's probe starts: tag scaled to the table (its high bits).
-  size_t Home(uint32_t tag) const { return (uint64_t{tag} * slots_.size()) >> 32; }
-  size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
+  size_t Home(uint32_t tag) const { return slot_math::Home(tag, slots_.size()); }
+  size_t Next(size_t i) const { return slot_math::Next(i, slots_.size()); }
   // The slot holding the entry of `id` (tag `tag`), or the empty slot
   // ending its run. REQUIRES: !slots_.empty().
   size_t Probe(std::string_view id, uint32_t tag) const;
   // The index in the first slot of tag's run with that tag, or kNotFound.
   uint32_t Candidate(uint32_t tag) const;
-  void Resize(size_t slots);  // above 4/3 of size_, at most kMaxSlots
-  static constexpr size_t kMaxSlots = size_t{1} << 32;  // Home scales a 32-bit tag
-  static size_t GrownSlots(size_t slots) { return std::min(slots + slots / 2, kMaxSlots); }
+  void Resize(size_t slots);  // above 4/3 of size_, at most slot_math::kMaxSlots
 
   const void* owner_;
   IdOf id_of_;

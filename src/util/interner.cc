@@ -1,6 +1,5 @@
 #include "util/interner.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include <xxhash.h>
@@ -15,7 +14,6 @@ namespace {
 // A record: its number, then the key's length (a varint), then the key.
 constexpr size_t kNumber = sizeof(uint32_t);
 constexpr size_t kInternerFirstSlots = 1024;
-constexpr size_t kInternerMaxSlots = size_t{1} << 32;  // Home scales 32 bits
 }  // namespace
 
 Interner::Interner(int block_bits, uint32_t first_number)
@@ -152,13 +150,9 @@ uint64_t Interner::Store(std::string_view key, uint32_t number) {
 
 void Interner::Grow() {
   // Zeroed (all empty); the old table goes back to the system.
-  // By half, not double: about a sixth fewer slots on average over sizes,
-  // for twice the rehashing while it grows (IdIndex does the same), up to
-  // 2^32 slots: fewer than 3 * 2^30 keys.
-  BILLSIM_ASSERT(slots_.size() < kInternerMaxSlots);
-  const size_t slots = slots_.empty()
-                           ? kInternerFirstSlots
-                           : std::min(slots_.size() + slots_.size() / 2, kInternerMaxSlots);
+  // By half (util/slot_math.h), up to 2^32 slots: fewer than 3 * 2^30 keys.
+  BILLSIM_ASSERT(slots_.size() < slot_math::kMaxSlots);
+  const size_t slots = slots_.empty() ? kInternerFirstSlots : slot_math::Grown(slots_.size());
   slots_ = PageArray<uint64_t>(slots);
   // Every key is distinct, so each goes to the first empty slot of its run:
   // no key is compared, only rehashed, walking the blocks in order.

@@ -29,6 +29,7 @@
 
 #include "util/page_array.h"
 #include "util/prefetch.h"
+#include "util/slot_math.h"
 
 namespace billsim {
 
@@ -75,8 +76,10 @@ class Interner {
   size_t block() const { return size_t{1} << block_bits_; }
   // Where a probe starts: the hash's low 32 bits scaled to the table (the
   // tag is its high 24).
-  size_t Home(uint64_t hash) const { return ((hash & 0xffffffffu) * slots_.size()) >> 32; }
-  size_t Next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
+  size_t Home(uint64_t hash) const {
+    return slot_math::Home(static_cast<uint32_t>(hash), slots_.size());
+  }
+  size_t Next(size_t i) const { return slot_math::Next(i, slots_.size()); }
   // The record a slot refers to, and its parts.
   const char* Record(uint64_t slot) const;
   static uint32_t NumberOf(const char* record);
