@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "log/batch_codec.h"
+#include "log/log_reader.h"
 #include "test_support.h"
+#include "wire_events.h"
 
 namespace billsim {
 namespace {
@@ -104,6 +106,232 @@ TEST(JournalTest, ASecondJournalOnTheSameLogIsRefusedWhileTheFirstHoldsIt) {
   Status st = Journal::Open(dir.path(), JournalOptions{}, &second);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("LOCK"), std::string::npos) << st.message();
+}
+
+
+// A columnar batch of deliveries alone goes to the log as the bytes it came
+// in, not re-encoded (the server's fast path), only when those bytes say
+// nothing its accepted rows would not: every row accepted, every
+// dictionary entry named by a row, nothing the decoder does not know, and
+// enough rows to be worth a batch of its own. Every other batch is
+// re-encoded from its accepted events, as before.
+class WholePayloadTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kT0 = wire_events::kT0;
+  static constexpr uint32_t kRows = Journal::kWholeFrom;
+
+  void SetUp() override {
+    ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
+    wire_events::Events ev(1);
+    ev.Setup(kT0, "acct-1", "camp-1", 1'000'000);
+    ev.Campaign(kT0 + 4, "acct-1", "camp-2");
+    ev.Enable(kT0 + 5, "acct-1", "camp-2");
+    for (const v1::Event& e : ev.all()) ASSERT_TRUE(j_->Apply(e, nullptr));
+    log::SeqRange range;
+    ASSERT_TRUE(j_->Append(&range).ok());
+    setup_seq_ = range.last;
+  }
+
+  // The payload of `n` click rows, ids from `first_id`, times one second
+  // apart from `t0`, on the two campaigns in turn, after what the caller
+  // put in `b` (if given).
+  std::string Clicks(uint64_t first_id, uint32_t n, log::BatchBuilder* b = nullptr,
+                     int64_t t0 = kT0 + 10'000'000) {
+    log::BatchBuilder own;
+    if (b == nullptr) b = &own;
+    for (uint32_t i = 0; i < n; ++i) {
+      b->AddDelivery(first_id + i, t0 + int64_t{i} * 1'000'000, "acct-1",
+                     i % 2 == 0 ? "camp-1" : "camp-2", v1::DeliveryReported::CLICK, 1, false);
+    }
+    std::string bytes;
+    b->Finish(&bytes);
+    return bytes;
+  }
+
+  // Applies `bytes` (holding `n` events) with its payload given.
+  uint32_t ApplyWhole(std::string bytes, uint32_t n, std::vector<Refusal>* refusals) {
+    log::BatchDecoder decoder;
+    EXPECT_TRUE(decoder.Parse(bytes, n).ok());
+    return j_->ApplyBatch(decoder, refusals, {}, &bytes);
+  }
+
+  struct Written {
+    log::BatchHeader header;
+    std::string payload;
+  };
+  // The log's batches after the set-up.
+  std::vector<Written> Batches() {
+    log::LogReader reader;
+    EXPECT_TRUE(reader.Open(dir_.path(), {}).ok());
+    std::vector<Written> out;
+    for (;;) {
+      log::BatchView view;
+      bool done = false;
+      EXPECT_TRUE(reader.Next(&view, &done).ok());
+      if (done) break;
+      if (view.header.first_seq > setup_seq_) {
+        out.push_back({view.header, std::string(view.payload)});
+      }
+    }
+    return out;
+  }
+
+  int64_t Cash() { return j_->ledger().Balance("acct-1")->cash_balance(); }
+
+  TempDir dir_;
+  std::unique_ptr<Journal> j_;
+  uint64_t setup_seq_ = 0;
+};
+
+TEST_F(WholePayloadTest, AllAcceptedAndAllNamedGoesToTheLogAsItCame) {
+  const std::string bytes = Clicks(100, kRows);
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(bytes, kRows, &refusals), kRows);
+  EXPECT_TRUE(refusals.empty());
+  EXPECT_EQ(j_->kept_whole(), 1u);
+  EXPECT_EQ(j_->pending(), kRows);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());
+  EXPECT_EQ(range.first, setup_seq_ + 1);
+  EXPECT_EQ(range.last, setup_seq_ + kRows);
+  EXPECT_EQ(j_->pending(), 0u);
+  const std::vector<Written> written = Batches();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0].payload, bytes);  // the very bytes
+  EXPECT_EQ(written[0].header.count, kRows);
+  EXPECT_EQ(written[0].header.first_time_us, kT0 + 10'000'000);
+  EXPECT_EQ(written[0].header.last_time_us, kT0 + 10'000'000 + int64_t{kRows - 1} * 1'000'000);
+  // Replay reads it back to the same state.
+  const int64_t cash = Cash();
+  EXPECT_EQ(cash, (1'000'000 - int64_t{kRows}) * wire_events::kUnit);
+  ASSERT_TRUE(j_->Close().ok());
+  j_.reset();
+  ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
+  EXPECT_EQ(Cash(), cash);
+  EXPECT_EQ(j_->last_seq(), setup_seq_ + kRows);
+}
+
+TEST_F(WholePayloadTest, ARefusedRowIsNotWrittenAndTheRestAreReencoded) {
+  log::BatchBuilder b;
+  b.AddDelivery(3, kT0 + 9'000'000, "acct-1", "camp-1", v1::DeliveryReported::CLICK, 1,
+                false);  // id 3 is the set-up's: a duplicate
+  const std::string bytes = Clicks(100, kRows, &b);
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(bytes, kRows + 1, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 0u);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_TRUE(refusals[0].duplicate);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());
+  EXPECT_EQ(range.last - range.first + 1, kRows);
+  const std::vector<Written> written = Batches();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_NE(written[0].payload, bytes);
+  EXPECT_EQ(written[0].header.count, kRows);
+  EXPECT_EQ(written[0].header.first_time_us, kT0 + 10'000'000);  // the refused row's is not
+  log::BatchDecoder decoder;
+  ASSERT_TRUE(decoder.Parse(written[0].payload, kRows).ok());
+  bool saw_refused = false;
+  ASSERT_TRUE(decoder.ForEachEvent([&](const v1::Event& e) {
+    if (e.event_id() == 3) saw_refused = true;
+    return Status::Ok();
+  }).ok());
+  EXPECT_FALSE(saw_refused);
+}
+
+TEST_F(WholePayloadTest, ADictionaryEntryNoRowNamesIsNotWritten) {
+  log::BatchBuilder b;
+  b.Dictionary("acct-1", "no-row-names-this");
+  const std::string bytes = Clicks(100, kRows, &b);
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(bytes, kRows, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 0u);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());
+  const std::vector<Written> written = Batches();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_NE(written[0].payload, bytes);
+  EXPECT_EQ(written[0].payload.find("no-row-names-this"), std::string::npos);
+  log::BatchDecoder decoder;
+  ASSERT_TRUE(decoder.Parse(written[0].payload, kRows).ok());
+  EXPECT_EQ(decoder.dictionary_size(), 2u);
+}
+
+TEST_F(WholePayloadTest, AFieldNoDecoderKnowsIsNotWritten) {
+  std::string bytes = Clicks(100, kRows);
+  bytes += std::string("\xa0\x06\x07", 3);  // field 100, varint 7
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(bytes, kRows, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 0u);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());
+  const std::vector<Written> written = Batches();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0].payload, Clicks(100, kRows));  // re-encoded: the field is gone
+}
+
+TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCameUnlessTheyHoldUnknownFields) {
+  wire_events::Events ev(50);
+  ev.Deposit(kT0 + 9'000'000, "acct-1", 5 * wire_events::kUnit);
+  ev.Deposit(kT0 + 9'000'001, "acct-1", 6 * wire_events::kUnit);
+  // The second's deposit carries a field no decoder knows (field 100).
+  v1::Event& odd = ev.all()[1];
+  odd.mutable_cash_deposited()->GetReflection()->MutableUnknownFields(
+      odd.mutable_cash_deposited())->AddVarint(100, 7);
+  log::BatchBuilder plain;
+  plain.Add(ev.all()[0]);
+  const std::string plain_bytes = Clicks(100, kRows, &plain);
+  log::BatchBuilder unknown;
+  unknown.Add(ev.all()[1]);
+  const std::string unknown_bytes =
+      Clicks(100 + kRows, kRows, &unknown, kT0 + 2'000'000'000);
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(plain_bytes, kRows + 1, &refusals), kRows + 1);
+  EXPECT_EQ(j_->kept_whole(), 1u);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());  // two appends: two batches
+  EXPECT_EQ(ApplyWhole(unknown_bytes, kRows + 1, &refusals), kRows + 1);
+  EXPECT_EQ(j_->kept_whole(), 1u);  // the unknown field: re-encoded
+  ASSERT_TRUE(j_->Append(&range).ok());
+  EXPECT_TRUE(refusals.empty());
+  const std::vector<Written> written = Batches();
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(written[0].payload, plain_bytes);
+  EXPECT_EQ(written[0].header.first_time_us, kT0 + 9'000'000);  // the deposit's
+  EXPECT_EQ(written[1].header.count, kRows + 1);
+}
+
+TEST_F(WholePayloadTest, SmallBatchesJoinThePendingBatchAndOrderIsKept) {
+  // Below kWholeFrom rows: re-encoded into the pending batch; then a whole
+  // payload, then one event: three log batches, in the order applied.
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(Clicks(100, kRows - 1), kRows - 1, &refusals), kRows - 1);
+  EXPECT_EQ(j_->kept_whole(), 0u);
+  const std::string whole = Clicks(5000, kRows, nullptr, kT0 + 5'000'000'000);
+  EXPECT_EQ(ApplyWhole(whole, kRows, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 1u);
+  wire_events::Events ev(9000);
+  ev.Deposit(kT0 + 20'000'000'000, "acct-1", 5 * wire_events::kUnit);
+  ASSERT_TRUE(j_->Apply(ev.all()[0], nullptr));
+  EXPECT_EQ(j_->pending(), 2 * kRows);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());
+  EXPECT_EQ(range.first, setup_seq_ + 1);
+  EXPECT_EQ(range.last, setup_seq_ + 2 * kRows);
+  const std::vector<Written> written = Batches();
+  ASSERT_EQ(written.size(), 3u);
+  EXPECT_EQ(written[0].header.first_seq, setup_seq_ + 1);
+  EXPECT_EQ(written[0].header.count, kRows - 1);
+  EXPECT_EQ(written[1].header.first_seq, setup_seq_ + kRows);
+  EXPECT_EQ(written[1].payload, whole);
+  EXPECT_EQ(written[2].header.first_seq, setup_seq_ + 2 * kRows);
+  EXPECT_EQ(written[2].header.count, 1u);
+  const int64_t cash = Cash();
+  ASSERT_TRUE(j_->Close().ok());
+  j_.reset();
+  ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
+  EXPECT_EQ(Cash(), cash);
+  EXPECT_EQ(j_->last_seq(), setup_seq_ + 2 * kRows);
 }
 
 }  // namespace

@@ -50,29 +50,34 @@ bool Journal::Apply(const v1::Event& event, Refusal* refusal) {
 }
 
 uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
-                             PairIds pairs) {
+                             PairIds pairs, std::string* payload) {
   // Rows go through the BatchApplier (no v1::Event per delivery) and into
-  // the pending batch by dictionary index (no string hashing per row).
+  // the pending batch by dictionary index (no string hashing per row); or,
+  // for a payload that may be kept whole, nowhere until all are judged.
   class Visitor : public log::BatchVisitor {
    public:
     Visitor(Journal* j, const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
-            const std::vector<uint32_t>* created)
-        : j_(j), batch_(batch), refusals_(refusals), created_(created) {}
-    bool OnDelivery(uint32_t, const log::DeliveryRow& row) override {
-      if (!Admit(j_->applier_.Apply(row, nullptr), row.event_id)) return true;
-      uint32_t& d = j_->to_builder_[row.campaign];
-      if (d == kNoIndex) {
-        // A decoded batch's entries are distinct pairs (as its builder
-        // made them; a client's duplicates only cost log bytes).
-        d = j_->builder_.AppendDictionary(batch_.account(row.campaign),
-                                          batch_.campaign(row.campaign));
+            const std::vector<uint32_t>* created, bool whole)
+        : j_(j), batch_(batch), refusals_(refusals), created_(created), whole_(whole) {}
+    bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
+      if (!Admit(j_->applier_.Apply(row, nullptr), row.event_id)) {
+        if (whole_) refused.push_back(position);
+        return true;
       }
-      j_->builder_.AddDeliveryTo(d, row.event_id, row.time_us, row.kind, row.count,
-                                 row.platform_fault);
       ++accepted;
+      if (whole_) {
+        // Only noted: the payload holds the row already.
+        if (j_->to_builder_[row.campaign] == kNoIndex) {
+          j_->to_builder_[row.campaign] = 0;
+          ++named;
+        }
+        Stamp(row.time_us);
+        return true;
+      }
+      j_->CopyRow(batch_, row);
       return true;
     }
-    bool OnEvent(uint32_t, const v1::Event& event) override {
+    bool OnEvent(uint32_t position, const v1::Event& event) override {
       // Set-up events arrive many to a batch, each looking up an id or two
       // in a large book: their index slots are loaded 16 events ahead and
       // the entities they name 8 ahead, so lookups overlap (as deliveries'
@@ -84,19 +89,34 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       const size_t campaigns = j_->ledger_.campaigns().size();
       // Parsed from the request's bytes (BatchDecoder): its text is UTF-8.
       if (!Admit(j_->ledger_.Apply(event, nullptr, Ledger::Text::kParsed), event.event_id())) {
+        if (whole_) refused.push_back(position);
         return true;
       }
       if (created_ != nullptr && j_->ledger_.campaigns().size() != campaigns) {
         // A CampaignCreated: a delivery naming its pair later needs no lookup.
         j_->applier_.Created((*created_)[other], static_cast<uint32_t>(campaigns));
       }
-      j_->builder_.Add(event);
       ++accepted;
+      if (whole_) {
+        Stamp(event.time_us());
+        return true;
+      }
+      j_->builder_.Add(event);
       return true;
     }
     uint32_t accepted = 0;
+    // Kept whole: the positions refused, the dictionary entries named by an
+    // accepted row, and the accepted events' first and last times.
+    std::vector<uint32_t> refused;
+    uint32_t named = 0;
+    int64_t first_time_us = 0;
+    int64_t last_time_us = 0;
 
    private:
+    void Stamp(int64_t time_us) {
+      if (accepted == 1) first_time_us = time_us;
+      last_time_us = time_us;
+    }
     uint32_t other_ = 0;  // the other events visited
     bool Admit(const Ledger::Result& r, uint64_t event_id) {
       if (r.outcome == Ledger::Outcome::kApplied) return true;
@@ -109,23 +129,112 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
     const log::BatchDecoder& batch_;
     std::vector<Refusal>* refusals_;
     const std::vector<uint32_t>* created_;
+    const bool whole_;
   };
+  BILLSIM_ASSERT(uint64_t{pending()} + batch.delivery_rows() + batch.other_events() <=
+                 UINT32_MAX);
+  const uint32_t rows = batch.delivery_rows();
+  const uint32_t events = rows + batch.other_events();
+  const bool whole = payload != nullptr && rows >= kWholeFrom &&
+                     batch.dictionary_size() <= rows && builder_.stream_sequence() == 0 &&
+                     batch.PlainEvents();
   to_builder_.assign(batch.dictionary_size(), kNoIndex);
   applier_.Start(&batch, pairs.dictionary);
-  Visitor visitor(this, batch, refusals, pairs.dictionary != nullptr ? pairs.created : nullptr);
+  Visitor visitor(this, batch, refusals, pairs.dictionary != nullptr ? pairs.created : nullptr,
+                  whole);
   batch.Visit(&visitor);
+  if (!whole || visitor.accepted == 0) return visitor.accepted;
+  if (visitor.accepted == events && visitor.named == batch.dictionary_size()) {
+    // The payload says exactly what its events, re-encoded, would.
+    Seal();
+    whole_.push_back(
+        {std::move(*payload), events, visitor.first_time_us, visitor.last_time_us});
+    whole_events_ += events;
+    ++kept_whole_;
+    return visitor.accepted;
+  }
+  // Not whole after all: the accepted events join the pending batch.
+  to_builder_.assign(batch.dictionary_size(), kNoIndex);
+  class Copier : public log::BatchVisitor {
+   public:
+    Copier(Journal* j, const log::BatchDecoder& batch, const std::vector<uint32_t>& refused)
+        : j_(j), batch_(batch), refused_(refused) {}
+    bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
+      if (!Refused(position)) j_->CopyRow(batch_, row);
+      return true;
+    }
+    bool OnEvent(uint32_t position, const v1::Event& event) override {
+      if (!Refused(position)) j_->builder_.Add(event);
+      return true;
+    }
+
+   private:
+    bool Refused(uint32_t position) {  // positions come in order
+      if (next_ == refused_.size() || refused_[next_] != position) return false;
+      ++next_;
+      return true;
+    }
+    Journal* j_;
+    const log::BatchDecoder& batch_;
+    const std::vector<uint32_t>& refused_;
+    size_t next_ = 0;
+  };
+  Copier copier(this, batch, visitor.refused);
+  batch.Visit(&copier);
   return visitor.accepted;
 }
 
-Status Journal::Append(log::SeqRange* range) {
-  Status st = writer_->Append(builder_, range);
+void Journal::CopyRow(const log::BatchDecoder& batch, const log::DeliveryRow& row) {
+  uint32_t& d = to_builder_[row.campaign];
+  if (d == kNoIndex) {
+    // A decoded batch's entries are distinct pairs (as its builder made
+    // them; a client's duplicates only cost log bytes).
+    d = builder_.AppendDictionary(batch.account(row.campaign), batch.campaign(row.campaign));
+  }
+  builder_.AddDeliveryTo(d, row.event_id, row.time_us, row.kind, row.count, row.platform_fault);
+}
+
+void Journal::Seal() {
+  if (builder_.count() == 0) return;
+  Whole& w = whole_.emplace_back();
+  builder_.Finish(&w.payload);
+  w.count = builder_.count();
+  w.first_time_us = builder_.first_time_us();
+  w.last_time_us = builder_.last_time_us();
+  whole_events_ += w.count;
   builder_.Clear();
-  return st;
+}
+
+Status Journal::WritePending(log::SeqRange* range) {
+  BILLSIM_ASSERT(pending() > 0);
+  log::SeqRange all{0, 0};
+  log::SeqRange one;
+  for (const Whole& w : whole_) {
+    Status st = writer_->WritePayload(w.payload, w.count, w.first_time_us, w.last_time_us, &one);
+    if (!st.ok()) return st;
+    if (all.first == 0) all.first = one.first;
+    all.last = one.last;
+  }
+  if (builder_.count() > 0) {
+    Status st = writer_->Write(builder_, &one);
+    if (!st.ok()) return st;
+    if (all.first == 0) all.first = one.first;
+    all.last = one.last;
+  }
+  *range = all;
+  return Status::Ok();
+}
+
+Status Journal::Append(log::SeqRange* range) {
+  Status st = WritePending(range);
+  DropPending();
+  if (!st.ok()) return st;
+  return writer_->SyncByPolicy();
 }
 
 Status Journal::Write(log::SeqRange* range) {
-  Status st = writer_->Write(builder_, range);
-  builder_.Clear();
+  Status st = WritePending(range);
+  DropPending();
   return st;
 }
 

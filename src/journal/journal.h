@@ -73,15 +73,33 @@ class Journal {
     const std::vector<uint32_t>* dictionary;
     const std::vector<uint32_t>* created;
   };
+  //
+  // `payload`, if given, holds the bytes `batch` was parsed from. When the
+  // batch has at least kWholeFrom delivery rows and says nothing but its
+  // events (BatchDecoder::PlainEvents), every event is accepted and every
+  // dictionary entry is named by a row, the log gets those bytes as they
+  // are (moved from *payload), as a batch of their own, not a re-encoding:
+  // they say the same, and the server's columnar appends then cost no
+  // encoding. Otherwise, and always without it, the accepted events join
+  // the pending batch.
   uint32_t ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
-                      PairIds pairs = {});
+                      PairIds pairs = {}, std::string* payload = nullptr);
+  // Below this many rows a payload is not kept whole: a log batch's
+  // header, chain hash and index entry would cost more than encoding its
+  // rows into the pending batch.
+  static constexpr uint32_t kWholeFrom = 1024;
+
+  // Payloads ApplyBatch kept whole, since Open.
+  uint64_t kept_whole() const { return kept_whole_; }
 
   // Events accepted and not yet written.
-  uint32_t pending() const { return builder_.count(); }
+  uint32_t pending() const { return whole_events_ + builder_.count(); }
   // Records in the pending batch the stream sequence its events came from
   // (a cluster shard's; EventBatch.stream_sequence).
   void SetStreamSequence(uint64_t seq) { builder_.set_stream_sequence(seq); }
-  // Writes the pending events as one batch and syncs by policy. REQUIRES:
+  // Writes the pending events and syncs by policy: as one batch, but for
+  // the payloads ApplyBatch kept whole, each a batch of its own (in order:
+  // what was pending before one is a batch before it). REQUIRES:
   // pending() > 0. On error the journal is failed for good.
   Status Append(log::SeqRange* range);
   // The same without any sync: the caller makes it durable (StartSync).
@@ -92,7 +110,11 @@ class Journal {
   // ledger): for a caller that then restores the ledger, or whose Write
   // failed (the journal is failed for good then). After a Write that
   // succeeded nothing is pending, and this does nothing.
-  void DropPending() { builder_.Clear(); }
+  void DropPending() {
+    builder_.Clear();
+    whole_.clear();
+    whole_events_ = 0;
+  }
   // Stages (LogWriter::BeginStage): what is appended between BeginStage
   // and CommitStage joins the log whole or not at all, in one rename,
   // whatever its size. CommitStage writes what is pending first.
@@ -122,6 +144,21 @@ class Journal {
  private:
   Journal() : applier_(&ledger_) {}
   bool Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refusal);
+  // builder_'s events, if any, become the next batch of whole_.
+  void Seal();
+  // A row of `batch` into builder_, its dictionary entry copied once.
+  void CopyRow(const log::BatchDecoder& batch, const log::DeliveryRow& row);
+  // Writes whole_, then builder_'s events; *range covers them all.
+  Status WritePending(log::SeqRange* range);
+
+  // Batches encoded already, written before builder_'s events, in order:
+  // payloads kept whole (ApplyBatch), and what builder_ held before one.
+  struct Whole {
+    std::string payload;
+    uint32_t count = 0;
+    int64_t first_time_us = 0;
+    int64_t last_time_us = 0;
+  };
 
   Ledger ledger_;
   BatchApplier applier_;
@@ -129,6 +166,9 @@ class Journal {
   log::BatchBuilder builder_;
   ReplayStats replay_stats_;
   std::vector<uint32_t> to_builder_;  // a request's dictionary -> builder_'s
+  std::vector<Whole> whole_;
+  uint32_t whole_events_ = 0;
+  uint64_t kept_whole_ = 0;
 };
 
 }  // namespace billsim

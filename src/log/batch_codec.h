@@ -78,6 +78,7 @@ class BatchBuilder {
   uint32_t count() const { return count_; }
   // Recorded in the batch (EventBatch.stream_sequence) until Clear.
   void set_stream_sequence(uint64_t seq) { stream_sequence_ = seq; }
+  uint64_t stream_sequence() const { return stream_sequence_; }
   int64_t first_time_us() const { return first_time_us_; }
   int64_t last_time_us() const { return last_time_us_; }
   // Serializes the batch into *out (replacing it).
@@ -170,6 +171,13 @@ class BatchDecoder {
   uint32_t other_events() const { return static_cast<uint32_t>(batch_->others_size()); }
   const v1::Event& other_event(uint32_t i) const { return batch_->others(static_cast<int>(i)); }
   uint32_t other_position(uint32_t i) const { return batch_->other_position(static_cast<int>(i)); }
+  // Whether the last parsed batch says nothing but its events: no stream
+  // sequence, and no field this decoder does not know, in the batch or in
+  // any event it holds whole. Such a payload, once every event is accepted
+  // and every dictionary entry is named by a row, says what re-encoding
+  // its events would say (Journal::ApplyBatch then writes it as it is).
+  // Walks the whole events: for batches of delivery rows with a few.
+  bool PlainEvents() const;
   // Made with OneShot (its batch on an arena).
   bool one_shot() const { return arena_ != nullptr; }
   // A reused decoder keeps the messages of a batch's other events for the

@@ -201,7 +201,13 @@ Status LogWriter::Roll() {
 
 Status LogWriter::Append(const BatchBuilder& batch, SeqRange* range) {
   Status st = Write(batch, range);
-  if (!st.ok() || staging_) return st;  // a stage is synced when it commits
+  if (!st.ok()) return st;
+  return SyncByPolicy();
+}
+
+Status LogWriter::SyncByPolicy() {
+  if (!failed_.ok()) return failed_;
+  if (staging_) return Status::Ok();  // a stage is synced when it commits
   using Mode = FsyncPolicy::Mode;
   const auto now = std::chrono::steady_clock::now();
   if (options_.fsync.mode == Mode::kAlways ||
@@ -227,13 +233,21 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   BILLSIM_ASSERT(batch.count() > 0);
   if (!failed_.ok()) return failed_;
   batch.Finish(&payload_);
-  if (payload_.size() > kMaxPayloadBytes) {
-    return Status::InvalidArgument("batch of " + std::to_string(batch.count()) +
-                                   " events encodes to " + std::to_string(payload_.size()) +
+  return WritePayload(payload_, batch.count(), batch.first_time_us(), batch.last_time_us(),
+                      range);
+}
+
+Status LogWriter::WritePayload(std::string_view payload, uint32_t count, int64_t first_time_us,
+                               int64_t last_time_us, SeqRange* range) {
+  BILLSIM_ASSERT(count > 0);
+  if (!failed_.ok()) return failed_;
+  if (payload.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument("batch of " + std::to_string(count) +
+                                   " events encodes to " + std::to_string(payload.size()) +
                                    " bytes, over the " +
                                    std::to_string(kMaxPayloadBytes) + "-byte limit");
   }
-  const uint64_t batch_bytes = kHeaderSize + payload_.size();
+  const uint64_t batch_bytes = kHeaderSize + payload.size();
   BILLSIM_ASSERT(!staging_ || segment_.is_open());
   if (!segment_.is_open() || (!staging_ && segment_.size() > 0 &&
                               segment_.size() + batch_bytes > options_.segment_bytes)) {
@@ -244,18 +258,18 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
   }
   BatchHeader h;
   h.first_seq = next_seq_;
-  h.count = batch.count();
-  h.payload_len = static_cast<uint32_t>(payload_.size());
-  h.first_time_us = batch.first_time_us();
-  h.last_time_us = batch.last_time_us();
-  h.payload_xxh3 = PayloadChecksum(payload_);
+  h.count = count;
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  h.first_time_us = first_time_us;
+  h.last_time_us = last_time_us;
+  h.payload_xxh3 = PayloadChecksum(payload);
   uint8_t header[kHeaderSize];
   EncodeHeader(h, header);  // chain bytes zero for now: not in bytes 0..40
-  h.chain = ComputeChain(chain_, header, payload_);
+  h.chain = ComputeChain(chain_, header, payload);
   EncodeHeader(h, header);
   const uint64_t offset = segment_.size();
   Status st = segment_.Append(
-      std::string_view(reinterpret_cast<const char*>(header), kHeaderSize), payload_);
+      std::string_view(reinterpret_cast<const char*>(header), kHeaderSize), payload);
   if (!st.ok()) return failed_ = st;
   // The batch is in the segment now, and the segment is the truth: the
   // writer's state follows it whatever happens to the index.

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "log/batch_codec.h"
@@ -107,6 +108,14 @@ class LogWriter {
     Status Run() { return segment.Sync(); }
   };
   Status Write(const BatchBuilder& batch, SeqRange* range);
+  // Write of a batch already encoded: `payload` (an EventBatch, as
+  // BatchBuilder::Finish makes one) holding `count` events (REQUIRES
+  // count > 0) stamped first and last (in order) at the times given. For a
+  // caller that checked it decodes to those events (Journal::ApplyBatch).
+  Status WritePayload(std::string_view payload, uint32_t count, int64_t first_time_us,
+                      int64_t last_time_us, SeqRange* range);
+  // Append's sync: by policy, after Writes (nothing while staging).
+  Status SyncByPolicy();
   Status StartSync(SyncTicket* ticket);
   Status Sync();   // everything appended so far becomes durable
   Status Close();  // syncs, closes, releases the lock; no writes after

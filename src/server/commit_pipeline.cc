@@ -212,7 +212,7 @@ void CommitPipeline::ApplyAppends(std::vector<Work>& group,
   std::vector<Pending> pending;
   uint64_t batch_bytes = 0;
   for (size_t i = 0; i < group.size(); ++i) {
-    const Parsed& parsed = group[i].parsed;
+    Parsed& parsed = group[i].parsed;
     if (!parsed.request.has_append() || !log_failed_.ok()) continue;
     if (journal_->pending() > 0 &&
         (journal_->pending() + parsed.events() > kMaxBatchEventsPerAppend ||
@@ -232,7 +232,7 @@ void CommitPipeline::ApplyAppends(std::vector<Work>& group,
   Flush(&pending, responses);
 }
 
-void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
+void CommitPipeline::ApplyOne(Parsed& parsed, v1::AppendAck* ack) {
   std::vector<Refusal> refusals;
   std::vector<v1::Event> stamped;  // a stamped append's events, as applied
   auto received = [this](int kind, uint64_t n) {
@@ -245,8 +245,8 @@ void CommitPipeline::ApplyOne(const Parsed& parsed, v1::AppendAck* ack) {
     for (uint32_t i = 0; i < batch.other_events(); ++i) {
       received(batch.other_event(i).payload_case(), 1);
     }
-    journal_->ApplyBatch(batch, &refusals,
-                         Journal::PairIds{&parsed.pairs, &parsed.created_pairs});
+    journal_->ApplyBatch(batch, &refusals, Journal::PairIds{&parsed.pairs, &parsed.created_pairs},
+                         parsed.payload.empty() ? nullptr : &parsed.payload);
   } else if (parsed.request.append().stamp()) {
     for (const v1::Event& event : parsed.request.append().events()) {
       received(event.payload_case(), 1);

@@ -107,7 +107,8 @@ class CommitPipeline {
   void ProcessGroup(std::vector<Work>& group);
   void ApplyAppends(std::vector<Work>& group, std::vector<v1::Response>* responses);
   void Flush(std::vector<Pending>* pending, std::vector<v1::Response>* responses);
-  void ApplyOne(const Parsed& parsed, v1::AppendAck* ack);
+  // Takes parsed.payload, if the log takes it whole.
+  void ApplyOne(Parsed& parsed, v1::AppendAck* ack);
   void Dispatch(std::vector<Delivery>&& deliveries);
   void Answered(const std::vector<Delivery>& deliveries);  // ack latencies
   void AnswerQuery(const v1::Request& request, v1::Response* response);

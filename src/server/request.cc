@@ -1,5 +1,7 @@
 #include "server/request.h"
 
+#include "journal/journal.h"
+
 namespace billsim::server {
 
 Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code) {
@@ -29,6 +31,11 @@ Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code) 
     *code = v1::Error::MALFORMED;
     DecoderPool::Shared().Give(std::move(batch));
     return Status::InvalidArgument(what + ": batch: " + st.message());
+  }
+  const uint64_t rows = batch->delivery_rows();
+  if (rows >= Journal::kWholeFrom && batch->dictionary_size() <= rows &&
+      append->batch().size() <= kPayloadKeptPerEvent * n) {
+    parsed->payload = std::move(*append->mutable_batch());
   }
   append->clear_batch();  // decoded: the columns hold it now
   parsed->batch = std::move(batch);

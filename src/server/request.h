@@ -42,6 +42,10 @@ class Peer {
 struct Parsed {
   v1::Request request;
   std::unique_ptr<log::BatchDecoder> batch;
+  // The bytes `batch` was decoded from, when the log may take them as they
+  // are (KeepPayload): the committer then writes them, not a re-encoding
+  // (Journal::ApplyBatch). Else empty.
+  std::string payload;
   uint64_t bytes = 0;  // frame body size
   // The batch's pairs as the commit pipeline numbered them on the network
   // thread (log/pair_numbering.h): by dictionary entry, and by other event
@@ -58,13 +62,20 @@ struct Parsed {
 };
 
 // Checks an append's shape (events or a batch, not both) and size (at most
-// max_events) and decodes its batch, if any, into parsed->batch, dropping
-// its bytes: a set-up batch (mostly whole events) into an arena, delivery
-// columns into the heap, which holds them in half the memory. What every
+// max_events) and decodes its batch, if any, into parsed->batch: a set-up
+// batch (mostly whole events) into an arena, delivery columns into the
+// heap, which holds them in half the memory. Its bytes are dropped, but
+// kept in parsed->payload for a batch the log may take as it is
+// (Journal::ApplyBatch): at least Journal::kWholeFrom delivery rows, no
+// more dictionary entries than rows, and at most kPayloadKeptPerEvent
+// bytes an event. What every
 // entry of appends does (a session, the in-process gateway client). On a
 // violation *code is BAD_REQUEST or MALFORMED and the message names the
 // request and why. REQUIRES: parsed->request is an append.
 Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code);
+// A bound on the bytes kept (a batch naming a distinct campaign a row, as
+// a large book's do, takes about 40).
+inline constexpr uint64_t kPayloadKeptPerEvent = 64;
 
 // Decoders of delivery batches, given back by the committer once it has
 // applied their batch and taken again by DecodeAppend for the next one. A
