@@ -253,7 +253,7 @@ Status Journal::CommitStage(log::SeqRange* range) {
 }
 
 void Journal::AbortStage() {
-  builder_.Clear();
+  DropPending();
   writer_->AbortStage();
 }
 
