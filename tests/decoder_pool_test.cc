@@ -132,7 +132,7 @@ TEST(DecoderPoolTest, DecodeAppendReusesAGivenBackDecoder) {
     parsed.request.mutable_append()->set_batch(Payload(*events));
     parsed.request.mutable_append()->set_batch_events(static_cast<uint32_t>(events->size()));
     v1::Error::Code code = v1::Error::CODE_UNSPECIFIED;
-    const Status st = server::DecodeAppend(100, &parsed, &code);
+    const Status st = server::DecodeAppend(100, &parsed, &code, /*keep_payload=*/false);
     ASSERT_TRUE(st.ok()) << st.ToString();
     ASSERT_NE(parsed.batch, nullptr);
     EXPECT_EQ(Decoded(*parsed.batch), Serialized(*events));

@@ -270,11 +270,12 @@ TEST_F(WholePayloadTest, AFieldNoDecoderKnowsIsNotWritten) {
   EXPECT_EQ(written[0].payload, Clicks(100, kRows));  // re-encoded: the field is gone
 }
 
-TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCameUnlessTheyHoldUnknownFields) {
+TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCameWithTheirOwnFields) {
   wire_events::Events ev(50);
   ev.Deposit(kT0 + 9'000'000, "acct-1", 5 * wire_events::kUnit);
   ev.Deposit(kT0 + 9'000'001, "acct-1", 6 * wire_events::kUnit);
-  // The second's deposit carries a field no decoder knows (field 100).
+  // The second's deposit carries a field no decoder knows (field 100): a
+  // re-encoding would keep it too (BatchBuilder::Add), so it goes whole.
   v1::Event& odd = ev.all()[1];
   odd.mutable_cash_deposited()->GetReflection()->MutableUnknownFields(
       odd.mutable_cash_deposited())->AddVarint(100, 7);
@@ -291,14 +292,54 @@ TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCameUnlessTheyHoldUnknow
   log::SeqRange range;
   ASSERT_TRUE(j_->Append(&range).ok());  // two appends: two batches
   EXPECT_EQ(ApplyWhole(unknown_bytes, kRows + 1, &refusals), kRows + 1);
-  EXPECT_EQ(j_->kept_whole(), 1u);  // the unknown field: re-encoded
+  EXPECT_EQ(j_->kept_whole(), 2u);
   ASSERT_TRUE(j_->Append(&range).ok());
   EXPECT_TRUE(refusals.empty());
   const std::vector<Written> written = Batches();
   ASSERT_EQ(written.size(), 2u);
   EXPECT_EQ(written[0].payload, plain_bytes);
   EXPECT_EQ(written[0].header.first_time_us, kT0 + 9'000'000);  // the deposit's
+  EXPECT_EQ(written[1].payload, unknown_bytes);
   EXPECT_EQ(written[1].header.count, kRows + 1);
+}
+
+TEST_F(WholePayloadTest, ADictionaryEntryTwiceGoesWholeWhenBothAreNamed) {
+  // Rows name the same pair through two entries (a client's duplicate):
+  // both named, so the bytes go as they came, and replay reads them the
+  // same.
+  log::BatchBuilder b;
+  const uint32_t first = b.AppendDictionary("acct-1", "camp-1");
+  const uint32_t again = b.AppendDictionary("acct-1", "camp-1");
+  for (uint32_t i = 0; i < kRows; ++i) {
+    b.AddDeliveryTo(i % 2 == 0 ? first : again, 100 + i, kT0 + 10'000'000 + int64_t{i},
+                    v1::DeliveryReported::CLICK, 1, false);
+  }
+  std::string bytes;
+  b.Finish(&bytes);
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(bytes, kRows, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 1u);
+  log::SeqRange range;
+  ASSERT_TRUE(j_->Append(&range).ok());
+  const int64_t cash = Cash();
+  EXPECT_EQ(cash, (1'000'000 - int64_t{kRows}) * wire_events::kUnit);
+  ASSERT_TRUE(j_->Close().ok());
+  j_.reset();
+  ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
+  EXPECT_EQ(Cash(), cash);
+}
+
+TEST_F(WholePayloadTest, AnAbortedStageDropsThePayloadsKeptWhole) {
+  ASSERT_TRUE(j_->BeginStage().ok());
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(ApplyWhole(Clicks(100, kRows), kRows, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 1u);
+  j_->AbortStage();
+  EXPECT_EQ(j_->pending(), 0u);  // nothing left to write after the stage
+  ASSERT_TRUE(j_->BeginStage().ok());
+  log::SeqRange range;
+  ASSERT_TRUE(j_->CommitStage(&range).ok());
+  EXPECT_TRUE(Batches().empty());
 }
 
 TEST_F(WholePayloadTest, SmallBatchesJoinThePendingBatchAndOrderIsKept) {

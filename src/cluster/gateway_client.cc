@@ -82,7 +82,8 @@ Status GatewayClient::Call(const v1::Request& request, v1::Response* response,
   // does (the gateway reads the batch's columns, not its bytes).
   if (request.has_append()) {
     v1::Error::Code code = v1::Error::BAD_REQUEST;
-    const Status st = server::DecodeAppend(impl.options.max_events_per_request, &work.parsed, &code);
+    const Status st = server::DecodeAppend(impl.options.max_events_per_request, &work.parsed,
+                                           &code, /*keep_payload=*/false);
     if (!st.ok()) return st;
   }
   const uint64_t slot = work.slot;

@@ -207,6 +207,16 @@ void Journal::Seal() {
 
 Status Journal::WritePending(log::SeqRange* range) {
   BILLSIM_ASSERT(pending() > 0);
+  // The payloads kept whole are within a batch's bounds (a request is at
+  // most a frame, a sealed batch what the caller let pend), checked here
+  // before any is written, so that a refusal leaves none of them behind.
+  for (const Whole& w : whole_) {
+    if (w.count > log::kMaxBatchEvents || w.payload.size() > log::kMaxPayloadBytes) {
+      return Status::InvalidArgument("pending batch of " + std::to_string(w.count) +
+                                     " events in " + std::to_string(w.payload.size()) +
+                                     " bytes is over a log batch's bounds");
+    }
+  }
   log::SeqRange all{0, 0};
   log::SeqRange one;
   for (const Whole& w : whole_) {

@@ -10,7 +10,8 @@
 //             row): an accepted event is applied and goes into the pending
 //             batch; a refused one changes nothing and comes back as a
 //             Refusal, worded the same way for every caller;
-//   Append    the pending batch goes to the log as one batch, synced by
+//   Append    the pending batch goes to the log as one batch (a payload
+//             kept whole, ApplyBatch, as a batch of its own), synced by
 //             policy (or Write, with the caller syncing: the server's
 //             pipelined fdatasync); the range tells the sequences it got.
 //
@@ -33,6 +34,7 @@
 #include "log/log_writer.h"
 #include "replay/batch_applier.h"
 #include "replay/replayer.h"
+#include "util/assert.h"
 #include "util/status.h"
 
 namespace billsim {
@@ -95,8 +97,12 @@ class Journal {
   // Events accepted and not yet written.
   uint32_t pending() const { return whole_events_ + builder_.count(); }
   // Records in the pending batch the stream sequence its events came from
-  // (a cluster shard's; EventBatch.stream_sequence).
-  void SetStreamSequence(uint64_t seq) { builder_.set_stream_sequence(seq); }
+  // (a cluster shard's; EventBatch.stream_sequence). REQUIRES: no payload
+  // is kept whole (one would be written without it).
+  void SetStreamSequence(uint64_t seq) {
+    BILLSIM_ASSERT(whole_.empty());
+    builder_.set_stream_sequence(seq);
+  }
   // Writes the pending events and syncs by policy: as one batch, but for
   // the payloads ApplyBatch kept whole, each a batch of its own (in order:
   // what was pending before one is a batch before it). REQUIRES:

@@ -208,38 +208,11 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   return Status::Ok();
 }
 
-namespace {
-
-bool HasUnknownFields(const google::protobuf::Message& m) {
-  const google::protobuf::Reflection* r = m.GetReflection();
-  if (!r->GetUnknownFields(m).empty()) return true;
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const google::protobuf::FieldDescriptor* f : fields) {
-    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (!f->is_repeated()) {
-      if (HasUnknownFields(r->GetMessage(m, f))) return true;
-      continue;
-    }
-    for (int i = 0; i < r->FieldSize(m, f); ++i) {
-      if (HasUnknownFields(r->GetRepeatedMessage(m, f, i))) return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 bool BatchDecoder::PlainEvents() const {
-  // EventBatch's only message field is its whole events.
-  if (batch_->stream_sequence() != 0 ||
-      !batch_->GetReflection()->GetUnknownFields(*batch_).empty()) {
-    return false;
-  }
-  for (const v1::Event& e : batch_->others()) {
-    if (HasUnknownFields(e)) return false;
-  }
-  return true;
+  // Only the batch's own fields: a whole event's unknown fields are kept by
+  // a re-encoding too (BatchBuilder::Add serializes the parsed event).
+  return batch_->stream_sequence() == 0 &&
+         batch_->GetReflection()->GetUnknownFields(*batch_).empty();
 }
 
 void BatchDecoder::LetGo() {

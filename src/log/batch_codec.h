@@ -172,11 +172,11 @@ class BatchDecoder {
   const v1::Event& other_event(uint32_t i) const { return batch_->others(static_cast<int>(i)); }
   uint32_t other_position(uint32_t i) const { return batch_->other_position(static_cast<int>(i)); }
   // Whether the last parsed batch says nothing but its events: no stream
-  // sequence, and no field this decoder does not know, in the batch or in
-  // any event it holds whole. Such a payload, once every event is accepted
-  // and every dictionary entry is named by a row, says what re-encoding
-  // its events would say (Journal::ApplyBatch then writes it as it is).
-  // Walks the whole events: for batches of delivery rows with a few.
+  // sequence, and no field of the batch this decoder does not know (a
+  // whole event's own unknown fields are kept by a re-encoding too,
+  // BatchBuilder::Add). Such a payload, once every event is accepted and
+  // every dictionary entry is named by a row, says what re-encoding its
+  // events would say (Journal::ApplyBatch then writes it as it is).
   bool PlainEvents() const;
   // Made with OneShot (its batch on an arena).
   bool one_shot() const { return arena_ != nullptr; }

@@ -241,6 +241,10 @@ Status LogWriter::WritePayload(std::string_view payload, uint32_t count, int64_t
                                int64_t last_time_us, SeqRange* range) {
   BILLSIM_ASSERT(count > 0);
   if (!failed_.ok()) return failed_;
+  if (count > kMaxBatchEvents) {
+    return Status::InvalidArgument("batch of " + std::to_string(count) + " events, over the " +
+                                   std::to_string(kMaxBatchEvents) + "-event limit");
+  }
   if (payload.size() > kMaxPayloadBytes) {
     return Status::InvalidArgument("batch of " + std::to_string(count) +
                                    " events encodes to " + std::to_string(payload.size()) +

@@ -108,10 +108,12 @@ class LogWriter {
     Status Run() { return segment.Sync(); }
   };
   Status Write(const BatchBuilder& batch, SeqRange* range);
-  // Write of a batch already encoded: `payload` (an EventBatch, as
-  // BatchBuilder::Finish makes one) holding `count` events (REQUIRES
-  // count > 0) stamped first and last (in order) at the times given. For a
-  // caller that checked it decodes to those events (Journal::ApplyBatch).
+  // Write of a batch already encoded: `payload` (an EventBatch, not
+  // necessarily as BatchBuilder::Finish would encode it) holding `count`
+  // events (REQUIRES count > 0) stamped first and last (in order) at the
+  // times given. For a caller that checked it decodes to those events
+  // (Journal::ApplyBatch). More than kMaxBatchEvents events or
+  // kMaxPayloadBytes bytes is InvalidArgument, and nothing is written.
   Status WritePayload(std::string_view payload, uint32_t count, int64_t first_time_us,
                       int64_t last_time_us, SeqRange* range);
   // Append's sync: by policy, after Writes (nothing while staging).

@@ -54,6 +54,9 @@ class Backend {
   virtual uint64_t acked_seq() const = 0;
   // The backend's part of GET /metrics.
   virtual void FillMetrics(http::MetricsSnapshot* m) const = 0;
+  // Whether it writes appends to a log of its own, which may take a
+  // batch's bytes as they came (DecodeAppend's keep_payload).
+  virtual bool WritesOwnLog() const { return false; }
 
   std::function<void()> on_done;
 };

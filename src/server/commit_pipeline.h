@@ -6,7 +6,8 @@
 // (bounded by queued events; kFull: the session waits for room). The
 // committer takes everything queued (group commit), applies the appends'
 // events through the Journal, writes the accepted ones as one batch for
-// every connection, and answers the group's live-state queries (balance,
+// every connection (but a columnar append the log takes as it came,
+// Journal::ApplyBatch, a batch of its own), and answers the group's live-state queries (balance,
 // spend, dispute, ping) from the ledger. Then:
 //   - --fsync always: the group goes to the syncer (at most 4 wait) and the
 //     committer goes on with the next group; the syncer's one fdatasync

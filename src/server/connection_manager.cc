@@ -6,6 +6,8 @@
 
 namespace billsim::server {
 
+bool ConnectionManager::backend_writes_own_log() const { return backend_->WritesOwnLog(); }
+
 void ConnectionManager::Forget(uint64_t id) {
   sessions_.erase(id);
   if (committer_done && sessions_.empty() && on_all_closed) on_all_closed();

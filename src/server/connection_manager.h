@@ -46,6 +46,7 @@ class ConnectionManager {
       : options_(options), io_(io), backend_(backend) {}
 
   const ServerOptions& options() const { return options_; }
+  bool backend_writes_own_log() const;  // Backend::WritesOwnLog
   boost::asio::io_context& io() { return io_; }
 
   // --- connections -----------------------------------------------------------------

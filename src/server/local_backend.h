@@ -23,6 +23,7 @@ class LocalBackend final : public Backend {
   Status failure() const override { return pipeline_.failure(); }
   uint64_t recovered_seq() const override { return pipeline_.last_seq_at_open(); }
   uint64_t acked_seq() const override { return pipeline_.acked_seq(); }
+  bool WritesOwnLog() const override { return true; }
   void FillMetrics(http::MetricsSnapshot* m) const override;
 
  private:

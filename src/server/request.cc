@@ -4,7 +4,8 @@
 
 namespace billsim::server {
 
-Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code) {
+Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code,
+                    bool keep_payload) {
   v1::Request& request = parsed->request;
   const std::string what = "request " + std::to_string(request.request_id());
   v1::AppendRequest* append = request.mutable_append();
@@ -33,7 +34,7 @@ Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code) 
     return Status::InvalidArgument(what + ": batch: " + st.message());
   }
   const uint64_t rows = batch->delivery_rows();
-  if (rows >= Journal::kWholeFrom && batch->dictionary_size() <= rows &&
+  if (keep_payload && rows >= Journal::kWholeFrom && batch->dictionary_size() <= rows &&
       append->batch().size() <= kPayloadKeptPerEvent * n) {
     parsed->payload = std::move(*append->mutable_batch());
   }

@@ -43,8 +43,8 @@ struct Parsed {
   v1::Request request;
   std::unique_ptr<log::BatchDecoder> batch;
   // The bytes `batch` was decoded from, when the log may take them as they
-  // are (KeepPayload): the committer then writes them, not a re-encoding
-  // (Journal::ApplyBatch). Else empty.
+  // are (DecodeAppend's keep_payload): the committer then writes them, not
+  // a re-encoding (Journal::ApplyBatch). Else empty.
   std::string payload;
   uint64_t bytes = 0;  // frame body size
   // The batch's pairs as the commit pipeline numbered them on the network
@@ -65,14 +65,16 @@ struct Parsed {
 // max_events) and decodes its batch, if any, into parsed->batch: a set-up
 // batch (mostly whole events) into an arena, delivery columns into the
 // heap, which holds them in half the memory. Its bytes are dropped, but
-// kept in parsed->payload for a batch the log may take as it is
+// with `keep_payload` (a backend that writes its own log) kept in
+// parsed->payload for a batch that log may take as it is
 // (Journal::ApplyBatch): at least Journal::kWholeFrom delivery rows, no
 // more dictionary entries than rows, and at most kPayloadKeptPerEvent
 // bytes an event. What every
 // entry of appends does (a session, the in-process gateway client). On a
 // violation *code is BAD_REQUEST or MALFORMED and the message names the
 // request and why. REQUIRES: parsed->request is an append.
-Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code);
+Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code,
+                    bool keep_payload);
 // A bound on the bytes kept (a batch naming a distinct campaign a row, as
 // a large book's do, takes about 40).
 inline constexpr uint64_t kPayloadKeptPerEvent = 64;

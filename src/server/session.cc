@@ -127,7 +127,8 @@ bool Session::Parse(std::string_view body, Parsed* parsed) {
 // Checks an append's size and shape and decodes its batch, if any.
 bool Session::CheckAppend(Parsed* parsed) {
   v1::Error::Code code = v1::Error::BAD_REQUEST;
-  const Status st = DecodeAppend(manager_->options().max_events_per_request, parsed, &code);
+  const Status st = DecodeAppend(manager_->options().max_events_per_request, parsed, &code,
+                                 manager_->backend_writes_own_log());
   if (!st.ok()) Fail(parsed->request.request_id(), code, st.message());
   return st.ok();
 }
