@@ -176,6 +176,14 @@ class WholePayloadTest : public ::testing::Test {
     return out;
   }
 
+  // Appends what is pending, then reads back the log's batches after the
+  // set-up.
+  std::vector<Written> AppendAndRead() {
+    log::SeqRange range;
+    EXPECT_TRUE(j_->Append(&range).ok());
+    return Batches();
+  }
+
   int64_t Cash() { return j_->ledger().Balance("acct-1")->cash_balance(); }
 
   TempDir dir_;
@@ -246,9 +254,7 @@ TEST_F(WholePayloadTest, ADictionaryEntryNoRowNamesIsNotWritten) {
   std::vector<Refusal> refusals;
   EXPECT_EQ(ApplyWhole(bytes, kRows, &refusals), kRows);
   EXPECT_EQ(j_->kept_whole(), 0u);
-  log::SeqRange range;
-  ASSERT_TRUE(j_->Append(&range).ok());
-  const std::vector<Written> written = Batches();
+  const std::vector<Written> written = AppendAndRead();
   ASSERT_EQ(written.size(), 1u);
   EXPECT_NE(written[0].payload, bytes);
   EXPECT_EQ(written[0].payload.find("no-row-names-this"), std::string::npos);
@@ -263,9 +269,7 @@ TEST_F(WholePayloadTest, AFieldNoDecoderKnowsIsNotWritten) {
   std::vector<Refusal> refusals;
   EXPECT_EQ(ApplyWhole(bytes, kRows, &refusals), kRows);
   EXPECT_EQ(j_->kept_whole(), 0u);
-  log::SeqRange range;
-  ASSERT_TRUE(j_->Append(&range).ok());
-  const std::vector<Written> written = Batches();
+  const std::vector<Written> written = AppendAndRead();
   ASSERT_EQ(written.size(), 1u);
   EXPECT_EQ(written[0].payload, Clicks(100, kRows));  // re-encoded: the field is gone
 }

@@ -58,14 +58,14 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
    public:
     Visitor(Journal* j, const log::BatchDecoder& batch, std::vector<Refusal>* refusals,
             const std::vector<uint32_t>* created, bool whole)
-        : j_(j), batch_(batch), refusals_(refusals), created_(created), whole_(whole) {}
+        : j_(j), batch_(batch), refusals_(refusals), created_(created), keep_whole_(whole) {}
     bool OnDelivery(uint32_t position, const log::DeliveryRow& row) override {
       if (!Admit(j_->applier_.Apply(row, nullptr), row.event_id)) {
-        if (whole_) refused.push_back(position);
+        if (keep_whole_) refused.push_back(position);
         return true;
       }
       ++accepted;
-      if (whole_) {
+      if (keep_whole_) {
         // Only noted: the payload holds the row already.
         if (j_->to_builder_[row.campaign] == kNoIndex) {
           j_->to_builder_[row.campaign] = 0;
@@ -89,7 +89,7 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       const size_t campaigns = j_->ledger_.campaigns().size();
       // Parsed from the request's bytes (BatchDecoder): its text is UTF-8.
       if (!Admit(j_->ledger_.Apply(event, nullptr, Ledger::Text::kParsed), event.event_id())) {
-        if (whole_) refused.push_back(position);
+        if (keep_whole_) refused.push_back(position);
         return true;
       }
       if (created_ != nullptr && j_->ledger_.campaigns().size() != campaigns) {
@@ -97,7 +97,7 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
         j_->applier_.Created((*created_)[other], static_cast<uint32_t>(campaigns));
       }
       ++accepted;
-      if (whole_) {
+      if (keep_whole_) {
         Stamp(event.time_us());
         return true;
       }
@@ -129,15 +129,14 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
     const log::BatchDecoder& batch_;
     std::vector<Refusal>* refusals_;
     const std::vector<uint32_t>* created_;
-    const bool whole_;
+    const bool keep_whole_;  // the payload may be kept whole: copy nothing
   };
   BILLSIM_ASSERT(uint64_t{pending()} + batch.delivery_rows() + batch.other_events() <=
                  UINT32_MAX);
   const uint32_t rows = batch.delivery_rows();
   const uint32_t events = rows + batch.other_events();
-  const bool whole = payload != nullptr && rows >= kWholeFrom &&
-                     batch.dictionary_size() <= rows && builder_.stream_sequence() == 0 &&
-                     batch.PlainEvents();
+  const bool whole =
+      payload != nullptr && builder_.stream_sequence() == 0 && MayKeepWhole(batch);
   to_builder_.assign(batch.dictionary_size(), kNoIndex);
   applier_.Start(&batch, pairs.dictionary);
   Visitor visitor(this, batch, refusals, pairs.dictionary != nullptr ? pairs.created : nullptr,
@@ -211,25 +210,24 @@ Status Journal::WritePending(log::SeqRange* range) {
   // most a frame, a sealed batch what the caller let pend), checked here
   // before any is written, so that a refusal leaves none of them behind.
   for (const Whole& w : whole_) {
-    if (w.count > log::kMaxBatchEvents || w.payload.size() > log::kMaxPayloadBytes) {
-      return Status::InvalidArgument("pending batch of " + std::to_string(w.count) +
-                                     " events in " + std::to_string(w.payload.size()) +
-                                     " bytes is over a log batch's bounds");
-    }
+    Status st = log::LogWriter::CheckBounds(w.count, w.payload.size());
+    if (!st.ok()) return st;
   }
   log::SeqRange all{0, 0};
   log::SeqRange one;
+  auto cover = [&] {  // all grows to cover `one`, just written
+    if (all.first == 0) all.first = one.first;
+    all.last = one.last;
+  };
   for (const Whole& w : whole_) {
     Status st = writer_->WritePayload(w.payload, w.count, w.first_time_us, w.last_time_us, &one);
     if (!st.ok()) return st;
-    if (all.first == 0) all.first = one.first;
-    all.last = one.last;
+    cover();
   }
   if (builder_.count() > 0) {
     Status st = writer_->Write(builder_, &one);
     if (!st.ok()) return st;
-    if (all.first == 0) all.first = one.first;
-    all.last = one.last;
+    cover();
   }
   *range = all;
   return Status::Ok();

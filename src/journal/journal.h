@@ -90,6 +90,13 @@ class Journal {
   // header, chain hash and index entry would cost more than encoding its
   // rows into the pending batch.
   static constexpr uint32_t kWholeFrom = 1024;
+  // Whether `batch`'s payload may be kept whole, before judging its events:
+  // kWholeFrom rows or more, no more dictionary entries than rows (each
+  // must be named by one), and nothing but its events (PlainEvents).
+  static bool MayKeepWhole(const log::BatchDecoder& batch) {
+    const uint32_t rows = batch.delivery_rows();
+    return rows >= kWholeFrom && batch.dictionary_size() <= rows && batch.PlainEvents();
+  }
 
   // Payloads ApplyBatch kept whole, since Open.
   uint64_t kept_whole() const { return kept_whole_; }

@@ -237,20 +237,26 @@ Status LogWriter::Write(const BatchBuilder& batch, SeqRange* range) {
                       range);
 }
 
-Status LogWriter::WritePayload(std::string_view payload, uint32_t count, int64_t first_time_us,
-                               int64_t last_time_us, SeqRange* range) {
-  BILLSIM_ASSERT(count > 0);
-  if (!failed_.ok()) return failed_;
+Status LogWriter::CheckBounds(uint32_t count, size_t payload_bytes) {
   if (count > kMaxBatchEvents) {
     return Status::InvalidArgument("batch of " + std::to_string(count) + " events, over the " +
                                    std::to_string(kMaxBatchEvents) + "-event limit");
   }
-  if (payload.size() > kMaxPayloadBytes) {
+  if (payload_bytes > kMaxPayloadBytes) {
     return Status::InvalidArgument("batch of " + std::to_string(count) +
-                                   " events encodes to " + std::to_string(payload.size()) +
+                                   " events encodes to " + std::to_string(payload_bytes) +
                                    " bytes, over the " +
                                    std::to_string(kMaxPayloadBytes) + "-byte limit");
   }
+  return Status::Ok();
+}
+
+Status LogWriter::WritePayload(std::string_view payload, uint32_t count, int64_t first_time_us,
+                               int64_t last_time_us, SeqRange* range) {
+  BILLSIM_ASSERT(count > 0);
+  if (!failed_.ok()) return failed_;
+  Status st = CheckBounds(count, payload.size());
+  if (!st.ok()) return st;
   const uint64_t batch_bytes = kHeaderSize + payload.size();
   BILLSIM_ASSERT(!staging_ || segment_.is_open());
   if (!segment_.is_open() || (!staging_ && segment_.size() > 0 &&
@@ -272,7 +278,7 @@ Status LogWriter::WritePayload(std::string_view payload, uint32_t count, int64_t
   h.chain = ComputeChain(chain_, header, payload);
   EncodeHeader(h, header);
   const uint64_t offset = segment_.size();
-  Status st = segment_.Append(
+  st = segment_.Append(
       std::string_view(reinterpret_cast<const char*>(header), kHeaderSize), payload);
   if (!st.ok()) return failed_ = st;
   // The batch is in the segment now, and the segment is the truth: the

@@ -112,10 +112,15 @@ class LogWriter {
   // necessarily as BatchBuilder::Finish would encode it) holding `count`
   // events (REQUIRES count > 0) stamped first and last (in order) at the
   // times given. For a caller that checked it decodes to those events
-  // (Journal::ApplyBatch). More than kMaxBatchEvents events or
-  // kMaxPayloadBytes bytes is InvalidArgument, and nothing is written.
+  // (Journal::ApplyBatch). Outside CheckBounds is InvalidArgument, and
+  // nothing is written.
   Status WritePayload(std::string_view payload, uint32_t count, int64_t first_time_us,
                       int64_t last_time_us, SeqRange* range);
+  // Whether a batch of `count` events in `payload_bytes` bytes is within a
+  // log batch's bounds (kMaxBatchEvents, kMaxPayloadBytes); else
+  // InvalidArgument saying which. For a caller that writes several batches
+  // and checks them all before the first.
+  static Status CheckBounds(uint32_t count, size_t payload_bytes);
   // Append's sync: by policy, after Writes (nothing while staging).
   Status SyncByPolicy();
   Status StartSync(SyncTicket* ticket);

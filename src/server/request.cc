@@ -33,8 +33,7 @@ Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code,
     DecoderPool::Shared().Give(std::move(batch));
     return Status::InvalidArgument(what + ": batch: " + st.message());
   }
-  const uint64_t rows = batch->delivery_rows();
-  if (keep_payload && rows >= Journal::kWholeFrom && batch->dictionary_size() <= rows &&
+  if (keep_payload && Journal::MayKeepWhole(*batch) &&
       append->batch().size() <= kPayloadKeptPerEvent * n) {
     parsed->payload = std::move(*append->mutable_batch());
   }

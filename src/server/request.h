@@ -67,9 +67,8 @@ struct Parsed {
 // heap, which holds them in half the memory. Its bytes are dropped, but
 // with `keep_payload` (a backend that writes its own log) kept in
 // parsed->payload for a batch that log may take as it is
-// (Journal::ApplyBatch): at least Journal::kWholeFrom delivery rows, no
-// more dictionary entries than rows, and at most kPayloadKeptPerEvent
-// bytes an event. What every
+// (Journal::ApplyBatch, Journal::MayKeepWhole) in at most
+// kPayloadKeptPerEvent bytes an event. What every
 // entry of appends does (a session, the in-process gateway client). On a
 // violation *code is BAD_REQUEST or MALFORMED and the message names the
 // request and why. REQUIRES: parsed->request is an append.

@@ -11,8 +11,8 @@
 // the same share its high bits, so at about 2^k slots 32 - k bits tell them
 // apart: at 10^6 campaigns an id is read for another id in fewer than one
 // probe in two thousand.) The table grows by half, not double, its tags
-// scaled to it (util/slot_math.h). FindAll looks up many ids with their loads overlapped (the slot, the
-// entity, the id's bytes: three cache misses one after another in a large
+// scaled to it (util/slot_math.h). FindAll looks up many ids with their
+// loads overlapped (the slot, the entity, the id's bytes: three cache misses one after another in a large
 // book), given `prefetch_of`, which starts loading where an entity keeps
 // its id.
 //
