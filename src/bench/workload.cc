@@ -1,6 +1,8 @@
 #include "bench/workload.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "util/assert.h"
 
@@ -15,13 +17,24 @@ Workload::Workload(WorkloadOptions options)
     : options_(options), rng_(options.seed), next_id_(options.first_event_id),
       now_us_(options.start_us) {
   BILLSIM_ASSERT(options_.accounts > 0 && options_.campaigns > 0);
+  IdBuffer buf;
   for (uint32_t a = 0; a < options_.accounts; ++a) {
-    account_ids_.push_back("acct-" + std::to_string(a));
+    account_ids_.emplace_back(AccountId(a, &buf));
   }
   for (uint32_t c = 0; c < options_.campaigns; ++c) {
-    campaign_ids_.push_back("camp-" + std::to_string(c));
-    campaign_account_.push_back(c % options_.accounts);
+    campaign_ids_.emplace_back(CampaignId(c, &buf));
+    campaign_account_.push_back(AccountOf(c));
   }
+}
+
+std::string_view Workload::FormatId(std::string_view prefix, uint32_t n, IdBuffer* buf) {
+  static_assert(sizeof(IdBuffer) >= 5 + 10);  // a prefix and 2^32 - 1
+  BILLSIM_ASSERT(prefix.size() == 5);
+  char* const begin = buf->data();
+  std::memcpy(begin, prefix.data(), prefix.size());
+  const auto [end, ec] = std::to_chars(begin + prefix.size(), begin + buf->size(), n);
+  BILLSIM_ASSERT(ec == std::errc());
+  return std::string_view(begin, static_cast<size_t>(end - begin));
 }
 
 v1::Event Workload::NewEvent() {
@@ -130,8 +143,10 @@ Workload::Draw Workload::DrawAhead() {
   d.gap = rng_() % static_cast<uint64_t>(2 * options_.mean_gap_us + 1);
   d.r = rng_();
   d.campaign = CampaignOf(d.r);
-  __builtin_prefetch(&campaign_account_[d.campaign]);
-  __builtin_prefetch(&campaign_ids_[d.campaign]);
+  if (options_.prefetch_ids) {
+    __builtin_prefetch(&campaign_account_[d.campaign]);
+    __builtin_prefetch(&campaign_ids_[d.campaign]);
+  }
   return d;
 }
 
@@ -143,9 +158,11 @@ Workload::Draw Workload::TakeDraw() {
   const Draw taken = ahead_[ahead_at_];
   ahead_[ahead_at_] = DrawAhead();
   ahead_at_ = (ahead_at_ + 1) % kAhead;
-  // Half as far ahead, the campaign's account number is in: its id next.
-  const Draw& half = ahead_[(ahead_at_ + kAhead / 2 - 1) % kAhead];
-  __builtin_prefetch(&account_ids_[campaign_account_[half.campaign]]);
+  if (options_.prefetch_ids) {
+    // Half as far ahead, the campaign's account number is in: its id next.
+    const Draw& half = ahead_[(ahead_at_ + kAhead / 2 - 1) % kAhead];
+    __builtin_prefetch(&account_ids_[campaign_account_[half.campaign]]);
+  }
   return taken;
 }
 

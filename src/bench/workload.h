@@ -14,6 +14,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "billsim/v1/events.pb.h"
@@ -34,6 +35,11 @@ struct WorkloadOptions {
   // every campaign is created, expiring 10..29 days in. Off by default, so
   // that what a seed gives without it (billsim stress) does not change.
   bool coupons = false;
+  // Whether the stream starts loading each drawn campaign's ids from the
+  // tables (campaign_ids(), account_ids()) ahead of its event. A caller
+  // that formats the ids instead (CampaignId, AccountId) turns it off: in a
+  // large book those loads are cache misses it would pay for nothing.
+  bool prefetch_ids = true;
 };
 
 class Workload {
@@ -60,6 +66,24 @@ class Workload {
   };
   bool Next(Delivery* delivery, v1::Event* other);
 
+  // An id as the tables hold it ("acct-" or "camp-" and the index),
+  // formatted into `buf` without reading them; valid while `buf` is.
+  using IdBuffer = std::array<char, 16>;
+  static std::string_view AccountId(uint32_t account, IdBuffer* buf) {
+    return FormatId("acct-", account, buf);
+  }
+  static std::string_view CampaignId(uint32_t campaign, IdBuffer* buf) {
+    return FormatId("camp-", campaign, buf);
+  }
+  // The campaign of the stream's draw kAhead / 2 events after the next
+  // (the next delivery's, if none comes first), for a caller that starts
+  // loading what it will need for it; a hint, 0 before the stream starts.
+  uint32_t CampaignAhead() const {
+    return ahead_[(ahead_at_ + kAhead / 2) % kAhead].campaign;
+  }
+  // The account of a campaign (campaign_account()[campaign], computed).
+  uint32_t AccountOf(uint32_t campaign) const { return campaign % options_.accounts; }
+
   const std::vector<std::string>& account_ids() const { return account_ids_; }
   const std::vector<std::string>& campaign_ids() const { return campaign_ids_; }
   // The account of each campaign (index into account_ids()).
@@ -67,6 +91,7 @@ class Workload {
   uint64_t next_event_id() const { return next_id_; }
 
  private:
+  static std::string_view FormatId(std::string_view prefix, uint32_t n, IdBuffer* buf);
   v1::Event NewEvent();
   void AddCoupons(const std::function<void(v1::Event&)>& emit);
   uint32_t coupons() const;  // how many AddCoupons gives

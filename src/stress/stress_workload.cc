@@ -1,5 +1,10 @@
 #include "stress/stress_workload.h"
 
+#include <algorithm>
+
+#include "log/format.h"
+#include "util/assert.h"
+
 namespace billsim::stress {
 
 namespace {
@@ -14,6 +19,12 @@ constexpr uint32_t kDisputePpm = 60;  // every reason in turn
 constexpr uint32_t kFaultPpm = 500;   // delivery marked as a platform fault
 constexpr uint64_t kFollowUp = 2'000; // stream events between a dispute's steps
 
+// A campaign index's slot in the entry table (Fibonacci hashing: its high
+// bits, masked, are well spread even for consecutive indexes).
+size_t Spread(uint32_t campaign) {
+  return static_cast<size_t>((campaign * 0x9E3779B97F4A7C15ULL) >> 32);
+}
+
 WorkloadOptions BaseOptions(uint64_t seed, uint32_t accounts, uint32_t campaigns,
                             uint64_t stream_events) {
   WorkloadOptions o;
@@ -25,6 +36,12 @@ WorkloadOptions BaseOptions(uint64_t seed, uint32_t accounts, uint32_t campaigns
       1, 30 * kDayUs / static_cast<int64_t>(std::max<uint64_t>(stream_events, 1)));
   return o;
 }
+
+// Next formats a delivery's ids (EntryOf) instead of reading the tables.
+WorkloadOptions WithoutIdPrefetch(WorkloadOptions o) {
+  o.prefetch_ids = false;
+  return o;
+}
 }  // namespace
 
 StressWorkload::StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campaigns,
@@ -32,7 +49,7 @@ StressWorkload::StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campai
     : StressWorkload(BaseOptions(seed, accounts, campaigns, stream_events)) {}
 
 StressWorkload::StressWorkload(const WorkloadOptions& base)
-    : base_(base),
+    : base_(WithoutIdPrefetch(base)),
       rng_(base.seed ^ 0x9e3779b97f4a7c15ULL),
       next_id_(1 + ((base.seed % (1ULL << 20)) << 40)) {}
 
@@ -138,7 +155,49 @@ bool StressWorkload::Extra(v1::Event* e) {
   return false;
 }
 
+void StressWorkload::NewBatch() {
+  for (uint32_t at : used_) entries_[at] = EntrySlot{};
+  used_.clear();
+}
+
+void StressWorkload::GrowEntries() {
+  std::vector<EntrySlot> old(entries_.size() * 2);
+  old.swap(entries_);
+  const size_t mask = entries_.size() - 1;
+  used_.clear();
+  for (const EntrySlot& slot : old) {
+    if (slot.campaign_plus_one == 0) continue;
+    size_t at = Spread(slot.campaign_plus_one - 1) & mask;
+    while (entries_[at].campaign_plus_one != 0) at = (at + 1) & mask;
+    entries_[at] = slot;
+    used_.push_back(static_cast<uint32_t>(at));
+  }
+}
+
+uint32_t StressWorkload::EntryOf(log::BatchBuilder* batch, uint32_t campaign) {
+  const size_t mask = entries_.size() - 1;
+  size_t at = Spread(campaign) & mask;
+  for (; entries_[at].campaign_plus_one != 0; at = (at + 1) & mask) {
+    if (entries_[at].campaign_plus_one - 1 == campaign) return entries_[at].entry;
+  }
+  Workload::IdBuffer account, id;
+  const uint32_t entry = batch->AppendDictionary(
+      Workload::AccountId(base_.AccountOf(campaign), &account), Workload::CampaignId(campaign, &id));
+  entries_[at] = {campaign + 1, entry};
+  used_.push_back(static_cast<uint32_t>(at));
+  if (used_.size() * 4 > entries_.size() * 3) GrowEntries();
+  return entry;
+}
+
 uint64_t StressWorkload::Next(log::BatchBuilder* batch) {
+  if (batch != last_batch_ || batch->count() != last_count_) NewBatch();
+  const uint64_t id = NextEvent(batch);
+  last_batch_ = batch;
+  last_count_ = batch->count();
+  return id;
+}
+
+uint64_t StressWorkload::NextEvent(log::BatchBuilder* batch) {
   ++position_;
   // The rarer events are built whole; a delivery goes in as a row.
   if (Extra(&scratch_)) {
@@ -146,17 +205,17 @@ uint64_t StressWorkload::Next(log::BatchBuilder* batch) {
     return scratch_.event_id();
   }
   Workload::Delivery d;
-  scratch_.Clear();
-  if (!base_.Next(&d, &scratch_)) {
+  if (!base_.Next(&d, &scratch_)) {  // fills the whole of scratch_
     Stamp(&scratch_, scratch_.time_us());
     batch->Add(scratch_);
     return scratch_.event_id();
   }
   const uint64_t id = next_id_++;
   now_us_ = std::max(now_us_, d.time_us);
-  batch->AddDelivery(id, d.time_us, base_.account_ids()[base_.campaign_account()[d.campaign]],
-                     base_.campaign_ids()[d.campaign], d.kind, d.count,
-                     d.platform_fault || rng_() % 1'000'000 < kFaultPpm);
+  // Its slot is likely a cache miss: start loading a later delivery's.
+  __builtin_prefetch(&entries_[Spread(base_.CampaignAhead()) & (entries_.size() - 1)]);
+  const bool fault = d.platform_fault || rng_() % 1'000'000 < kFaultPpm;
+  batch->AddDeliveryTo(EntryOf(batch, d.campaign), id, d.time_us, d.kind, d.count, fault);
   return id;
 }
 

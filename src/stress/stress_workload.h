@@ -40,7 +40,9 @@ class StressWorkload {
   void Setup(const std::function<void(v1::Event&)>& emit);
   uint64_t setup_events() const { return base_.setup_events(); }
   // Adds the next stream event to `batch` (a delivery as a columnar row,
-  // without a v1::Event); returns its event id.
+  // without a v1::Event); returns its event id. The batch is what
+  // BatchBuilder::AddDelivery would give, byte for byte; REQUIRES: between
+  // two Clears of `batch`, nothing else adds to it.
   uint64_t Next(log::BatchBuilder* batch);
 
   uint64_t next_event_id() const { return next_id_; }
@@ -48,6 +50,9 @@ class StressWorkload {
 
  private:
   void Stamp(v1::Event* e, int64_t time_us);
+  uint64_t NextEvent(log::BatchBuilder* batch);  // Next, in the batch's epoch
+  // The dictionary entry of `campaign` in `batch`, added if it has none.
+  uint32_t EntryOf(log::BatchBuilder* batch, uint32_t campaign);
   // Fills `e` with one of the rarer events, or returns false.
   bool Extra(v1::Event* e);
 
@@ -65,6 +70,24 @@ class StressWorkload {
   std::deque<Pending> pending_;
   uint64_t position_ = 0;
   v1::Event scratch_;  // reused for the events built whole
+
+  // Each campaign's dictionary entry in the batch being written: an open-
+  // addressed table keyed by campaign index, so that a row costs neither a
+  // string hash (BatchBuilder::Dictionary) nor a load from the id tables.
+  // A new batch (another builder, or one whose count is not what the last
+  // Next left) empties the slots the last one used. Entries are distinct
+  // pairs, as Dictionary's are: a campaign always has the same account.
+  // 8-byte slots at most 3/4 full: a batch of 10,000 rows fits in 128 KiB.
+  struct EntrySlot {
+    uint32_t campaign_plus_one = 0;  // 0: empty
+    uint32_t entry = 0;
+  };
+  void NewBatch();
+  void GrowEntries();
+  std::vector<EntrySlot> entries_ = std::vector<EntrySlot>(1024);  // a power of two
+  std::vector<uint32_t> used_;  // the slots this batch's entries are in
+  const log::BatchBuilder* last_batch_ = nullptr;
+  uint32_t last_count_ = 0;
 };
 
 }  // namespace billsim::stress
