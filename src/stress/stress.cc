@@ -546,7 +546,10 @@ Status RunStress(const StressOptions& o, StressReport* r) {
 
   // The stream: batches drawn in generation order under one mutex, each
   // into its connection's own builder, and serialized (about a quarter of
-  // the client's work) outside it.
+  // the client's work) outside it. A batch's events are the seed's; the
+  // order in which connections send their batches is not (a dispute's
+  // follow-up may reach the server before its filing and be refused: the
+  // check counts what was acknowledged).
   std::mutex gen_mu;
   uint64_t generated = 0;  // under gen_mu
   Worker::Source source = [&](v1::Request* request, std::vector<uint64_t>* ids) {

@@ -19,10 +19,12 @@ constexpr uint32_t kDisputePpm = 60;  // every reason in turn
 constexpr uint32_t kFaultPpm = 500;   // delivery marked as a platform fault
 constexpr uint64_t kFollowUp = 2'000; // stream events between a dispute's steps
 
-// A campaign index's slot in the entry table (Fibonacci hashing: its high
-// bits, masked, are well spread even for consecutive indexes).
+// A campaign index's home in the entry table, before masking: the product
+// with 2^64 / phi (Fibonacci hashing) from bit 32 up, whose low bits are
+// well spread even for consecutive indexes.
+constexpr uint64_t kGoldenRatio64 = 0x9E3779B97F4A7C15ULL;
 size_t Spread(uint32_t campaign) {
-  return static_cast<size_t>((campaign * 0x9E3779B97F4A7C15ULL) >> 32);
+  return static_cast<size_t>((campaign * kGoldenRatio64) >> 32);
 }
 
 WorkloadOptions BaseOptions(uint64_t seed, uint32_t accounts, uint32_t campaigns,
@@ -50,7 +52,7 @@ StressWorkload::StressWorkload(uint64_t seed, uint32_t accounts, uint32_t campai
 
 StressWorkload::StressWorkload(const WorkloadOptions& base)
     : base_(WithoutIdPrefetch(base)),
-      rng_(base.seed ^ 0x9e3779b97f4a7c15ULL),
+      rng_(base.seed ^ kGoldenRatio64),
       next_id_(1 + ((base.seed % (1ULL << 20)) << 40)) {}
 
 void StressWorkload::Stamp(v1::Event* e, int64_t time_us) {
@@ -175,6 +177,7 @@ void StressWorkload::GrowEntries() {
 }
 
 uint32_t StressWorkload::EntryOf(log::BatchBuilder* batch, uint32_t campaign) {
+  BILLSIM_ASSERT(campaign < base_.campaign_ids().size());  // so campaign + 1 fits
   const size_t mask = entries_.size() - 1;
   size_t at = Spread(campaign) & mask;
   for (; entries_[at].campaign_plus_one != 0; at = (at + 1) & mask) {
@@ -185,13 +188,18 @@ uint32_t StressWorkload::EntryOf(log::BatchBuilder* batch, uint32_t campaign) {
       Workload::AccountId(base_.AccountOf(campaign), &account), Workload::CampaignId(campaign, &id));
   entries_[at] = {campaign + 1, entry};
   used_.push_back(static_cast<uint32_t>(at));
+  BILLSIM_ASSERT(used_.size() <= log::kMaxBatchEvents);  // a batch's rows bound its entries
   if (used_.size() * 4 > entries_.size() * 3) GrowEntries();
   return entry;
 }
 
 uint64_t StressWorkload::Next(log::BatchBuilder* batch) {
-  if (batch != last_batch_ || batch->count() != last_count_) NewBatch();
+  // Every Next adds one event, so last_count_ >= 1: a builder cleared since,
+  // or a new one where the last one was, has count 0 and starts a batch.
+  const uint32_t before = batch->count();
+  if (batch != last_batch_ || before != last_count_) NewBatch();
   const uint64_t id = NextEvent(batch);
+  BILLSIM_ASSERT(batch->count() == before + 1);
   last_batch_ = batch;
   last_count_ = batch->count();
   return id;

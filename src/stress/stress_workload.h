@@ -7,8 +7,10 @@
 // own (1 + (seed mod 2^20) * 2^40), so a rerun with the same seed resends
 // the same ids (duplicates) and another seed's ids never collide with them.
 //
-// Not thread-safe: the stress tool hands batches out from one instance under
-// a mutex.
+// Not thread-safe: the stress tool draws batches from one instance under a
+// mutex, each into its connection's own builder (serialized outside it).
+// The instance remembers the last builder it was given (its address and
+// count, never read through; Next).
 #ifndef BILLSIM_STRESS_STRESS_WORKLOAD_H_
 #define BILLSIM_STRESS_STRESS_WORKLOAD_H_
 
@@ -41,8 +43,12 @@ class StressWorkload {
   uint64_t setup_events() const { return base_.setup_events(); }
   // Adds the next stream event to `batch` (a delivery as a columnar row,
   // without a v1::Event); returns its event id. The batch is what
-  // BatchBuilder::AddDelivery would give, byte for byte; REQUIRES: between
-  // two Clears of `batch`, nothing else adds to it.
+  // BatchBuilder::AddDelivery would give, byte for byte. REQUIRES: a batch
+  // is filled by consecutive Next calls from its construction or Clear:
+  // nothing else adds to it meanwhile, and once another builder is given,
+  // this one is not given again until it is cleared. (A builder whose count
+  // is not what the last Next left starts a new batch; one that breaks the
+  // rule still decodes to the same events, with dictionary entries twice.)
   uint64_t Next(log::BatchBuilder* batch);
 
   uint64_t next_event_id() const { return next_id_; }
@@ -77,7 +83,8 @@ class StressWorkload {
   // A new batch (another builder, or one whose count is not what the last
   // Next left) empties the slots the last one used. Entries are distinct
   // pairs, as Dictionary's are: a campaign always has the same account.
-  // 8-byte slots at most 3/4 full: a batch of 10,000 rows fits in 128 KiB.
+  // 8-byte slots at most 3/4 full: a batch of 10,000 rows fits in 128 KiB,
+  // one of kMaxBatchEvents (the most a batch holds) in 16 MiB.
   struct EntrySlot {
     uint32_t campaign_plus_one = 0;  // 0: empty
     uint32_t entry = 0;
