@@ -23,6 +23,7 @@
 #include "log/log_reader.h"
 #include "net/client.h"
 #include "net/frame.h"
+#include "log/event_stream.h"
 #include "log/format.h"
 #include "log/log_dir.h"
 #include "replay/replayer.h"
@@ -329,6 +330,115 @@ TEST_F(ServerTest, ColumnarBatchesAreAppliedLikeTheSameEventsOneByOne) {
   ASSERT_TRUE(Replay(dir_.sub("events"), ro, &a, &sa).ok());
   ASSERT_TRUE(Replay(dir_.sub("batch"), ro, &b, &sb).ok());
   EXPECT_EQ(a.Digest(), b.Digest());
+}
+
+// One connection's appends sent back to back, so that the committer finds
+// several queued at once: large columnar batches whose every event is
+// accepted go to the log as they came, each a batch of its own
+// (Journal::kWholeFrom rows or more), while small ones, and a large one
+// with a refused row, are re-encoded into the group's pending batch. Each
+// ack must still give the range its own accepted events took, in order,
+// and the log hold exactly those events there.
+TEST_F(ServerTest, AppendsKeptWholeAndReencodedAreAckedWithTheirOwnRanges) {
+  StartServer();
+  net::Client client;
+  Connect(client);
+  Events setup;
+  for (int i = 0; i < 4; ++i) {
+    Setup(setup, "a" + std::to_string(i), "c" + std::to_string(i), kT0 + 10 * i);
+  }
+  v1::Response r = Call(client, BatchRequest(client, setup.all()));
+  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  ASSERT_EQ(r.append().accepted(), setup.all().size());
+
+  Events ev(1000);
+  int64_t t = kT0 + 1000;
+  std::vector<std::vector<v1::Event>> requests;
+  std::vector<bool> refuses_one;
+  auto add = [&](uint32_t rows, bool refused_row) {
+    const size_t from = ev.all().size();
+    for (uint32_t k = 0; k < rows; ++k) {
+      if (refused_row && k == rows / 2) ev.Clicks(t++, "a0", "nope", 1);  // unknown campaign
+      ev.Clicks(t++, "a" + std::to_string(k % 4), "c" + std::to_string(k % 4), 1);
+    }
+    requests.emplace_back(ev.all().begin() + static_cast<std::ptrdiff_t>(from), ev.all().end());
+    refuses_one.push_back(refused_row);
+  };
+  add(1500, false);  // whole
+  add(5, false);
+  add(1500, true);   // re-encoded: a row is refused
+  add(3, false);
+  add(2000, false);  // whole
+  add(1024, false);  // whole: kWholeFrom rows exactly
+  add(1023, false);  // one short: re-encoded
+  std::vector<std::string> payloads;
+  for (const auto& events : requests) {
+    const v1::Request request = BatchRequest(client, events);
+    payloads.push_back(request.append().batch());
+    ASSERT_TRUE(client.Send(request).ok());
+  }
+  std::vector<v1::AppendAck> acks;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    v1::Response response;
+    ASSERT_TRUE(client.Receive(&response, milliseconds(10'000)).ok());
+    ASSERT_TRUE(response.has_append()) << response.ShortDebugString();
+    acks.push_back(response.append());
+  }
+  uint64_t next = r.append().last_seq() + 1;
+  for (size_t i = 0; i < acks.size(); ++i) {
+    const uint64_t accepted = requests[i].size() - (refuses_one[i] ? 1 : 0);
+    EXPECT_EQ(acks[i].accepted(), accepted) << "request " << i;
+    EXPECT_EQ(acks[i].rejections_size(), refuses_one[i] ? 1 : 0) << "request " << i;
+    EXPECT_EQ(acks[i].first_seq(), next) << "request " << i;
+    EXPECT_EQ(acks[i].last_seq(), next + accepted - 1) << "request " << i;
+    next = acks[i].last_seq() + 1;
+  }
+  StopServer();
+
+  // The log, sequence by sequence: each ack's range holds its request's
+  // accepted events, in order, and nothing else.
+  std::vector<uint64_t> ids(next, 0);
+  ASSERT_TRUE(log::ForEachEvent(dir_.sub("log"), 1,
+                                [&](uint64_t seq, const v1::Event& e) {
+                                  EXPECT_LT(seq, next);
+                                  if (seq < next) ids[seq] = e.event_id();
+                                  return true;
+                                })
+                  .ok());
+  for (size_t i = 0; i < acks.size(); ++i) {
+    uint64_t seq = acks[i].first_seq();
+    for (const v1::Event& e : requests[i]) {
+      if (e.delivery_reported().campaign_id() == "nope") continue;
+      EXPECT_EQ(ids[seq], e.event_id()) << "request " << i << ", seq " << seq;
+      ++seq;
+    }
+  }
+  // The batches as written: an append kept whole is a log batch of its own
+  // range holding the very bytes it came in; one with a refused row never
+  // is (its accepted events, re-encoded, are other bytes).
+  struct Written {
+    uint64_t first, last;
+    std::string payload;
+  };
+  std::vector<Written> batches;
+  log::EventStream stream;
+  ASSERT_TRUE(stream.Open(dir_.sub("log")).ok());
+  for (bool done = false;;) {
+    ASSERT_TRUE(stream.Next(&done).ok());
+    if (done) break;
+    const log::BatchView& b = stream.batch();
+    batches.push_back({b.header.first_seq, b.header.last_seq(), std::string(b.payload)});
+  }
+  auto written_as_sent = [&](size_t i) {
+    return std::any_of(batches.begin(), batches.end(), [&](const Written& w) {
+      return w.first == acks[i].first_seq() && w.last == acks[i].last_seq() &&
+             w.payload == payloads[i];
+    });
+  };
+  for (size_t i : {0, 4, 5}) EXPECT_TRUE(written_as_sent(i)) << "request " << i;
+  EXPECT_FALSE(written_as_sent(2));
+  EXPECT_GT(batches.size(), 3u);
+  ExpectLogVerifies(dir_.sub("log"), next - 1);
 }
 
 // A batch that does not decode, or a request with both events and a batch,
