@@ -103,7 +103,7 @@ TEST(DecoderPoolTest, KeepsAtMostItsBoundAndNoArenaOrLargeDecoder) {
 
   DecoderPool other;
   other.Give(std::make_unique<BatchDecoder>(BatchDecoder::OneShot{}));
-  EXPECT_EQ(other.kept(), 0u);  // an arena is dropped whole
+  EXPECT_EQ(other.kept(), 0u);  // an arena is not reused
 
   // A decoder that once parsed a batch over the bound keeps its memory for
   // it: not kept, even after a small batch.
@@ -119,6 +119,44 @@ TEST(DecoderPoolTest, KeepsAtMostItsBoundAndNoArenaOrLargeDecoder) {
   ASSERT_TRUE(d->Parse(Payload(small), 1).ok());
   other.Give(std::move(d));
   EXPECT_EQ(other.kept(), 0u);
+}
+
+// A set-up batch's decoder (an arena) waits for Collect, on the thread
+// that calls it, instead of being freed by the committer that gives it
+// back: at most kDroppedMax of them, none of a payload over kPayloadBytesMax.
+TEST(DecoderPoolTest, OneShotDecodersWaitForCollectWithinTheirBound) {
+  DecoderPool pool;
+  std::vector<v1::Event> setup;
+  for (uint64_t i = 1; i <= 100; ++i) {
+    v1::Event e;
+    e.set_event_id(i);
+    e.mutable_account_opened()->set_account_id("acct-" + std::to_string(i));
+    setup.push_back(e);
+  }
+  for (size_t i = 0; i < DecoderPool::kDroppedMax + 3; ++i) {
+    auto d = std::make_unique<BatchDecoder>(BatchDecoder::OneShot{});
+    ASSERT_TRUE(d->Parse(Payload(setup), static_cast<uint32_t>(setup.size())).ok());
+    pool.Give(std::move(d));
+  }
+  EXPECT_EQ(pool.dropped(), DecoderPool::kDroppedMax);
+  EXPECT_EQ(pool.kept(), 0u);
+  pool.Collect();
+  EXPECT_EQ(pool.dropped(), 0u);
+
+  // An arena over the bound is freed by the giver.
+  std::vector<v1::Event> big;
+  const std::string long_id(1000, 'a');
+  for (uint64_t i = 1; big.size() * long_id.size() <= DecoderPool::kPayloadBytesMax; ++i) {
+    v1::Event e;
+    e.set_event_id(i);
+    e.mutable_account_opened()->set_account_id(long_id + std::to_string(i));
+    big.push_back(e);
+  }
+  auto d = std::make_unique<BatchDecoder>(BatchDecoder::OneShot{});
+  ASSERT_TRUE(d->Parse(Payload(big), static_cast<uint32_t>(big.size())).ok());
+  ASSERT_GT(d->largest_payload(), DecoderPool::kPayloadBytesMax);
+  pool.Give(std::move(d));
+  EXPECT_EQ(pool.dropped(), 0u);
 }
 
 // Through DecodeAppend, as a session decodes: two requests in a row, the

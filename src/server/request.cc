@@ -21,6 +21,7 @@ Status DecodeAppend(uint32_t max_events, Parsed* parsed, v1::Error::Code* code,
                                    " events; the maximum is " + std::to_string(max_events));
   }
   if (!columnar) return Status::Ok();
+  DecoderPool::Shared().Collect();  // set-up batches the committer has applied
   std::unique_ptr<log::BatchDecoder> batch;
   if (2 * log::CountOtherEvents(append->batch()) >= static_cast<int64_t>(n)) {
     batch = std::make_unique<log::BatchDecoder>(log::BatchDecoder::OneShot{});
@@ -60,18 +61,34 @@ std::unique_ptr<log::BatchDecoder> DecoderPool::Take() {
 }
 
 void DecoderPool::Give(std::unique_ptr<log::BatchDecoder> decoder) {
-  if (decoder == nullptr || decoder->one_shot() ||
-      decoder->largest_payload() > kPayloadBytesMax) {
-    return;
-  }
+  if (decoder == nullptr || decoder->largest_payload() > kPayloadBytesMax) return;
   std::lock_guard lock(mu_);
+  if (decoder->one_shot()) {
+    if (dropped_.size() < kDroppedMax) dropped_.push_back(std::move(decoder));
+    return;  // else `decoder` is destroyed as this returns, outside the lock
+  }
   if (kept_.size() < kKeptMax) kept_.push_back(std::move(decoder));
   // Else `decoder` is destroyed as this returns, outside the lock.
+}
+
+void DecoderPool::Collect() {
+  std::vector<std::unique_ptr<log::BatchDecoder>> freed;
+  {
+    std::lock_guard lock(mu_);
+    if (dropped_.empty()) return;
+    freed.swap(dropped_);
+  }
+  // `freed` is destroyed as this returns, outside the lock.
 }
 
 size_t DecoderPool::kept() const {
   std::lock_guard lock(mu_);
   return kept_.size();
+}
+
+size_t DecoderPool::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_.size();
 }
 
 }  // namespace billsim::server

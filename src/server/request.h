@@ -89,8 +89,12 @@ inline constexpr uint64_t kPayloadKeptPerEvent = 64;
 // parsed a batch over kPayloadBytesMax. A decoder holds at most about 16
 // bytes per payload byte (a 2-byte empty string parses to a 32-byte one), so
 // the pool at most 64 MiB, and a few MiB for delivery batches of 10,000
-// rows. Set-up batches (OneShot, an arena) are not kept: the arena is
-// dropped whole.
+// rows. Set-up batches (OneShot, an arena) are not kept, and not freed by
+// the giver either when they are small: they wait (at most kDroppedMax of
+// them, each of a payload within kPayloadBytesMax: 64 MiB in all, by the
+// same reckoning) for the next DecodeAppend, on another thread, to free
+// them (Collect), so that the committer does not pay for freeing their
+// strings. Larger ones, or more, are freed by the giver.
 //
 // Thread-safe; one pool for the process (Shared), as the network thread,
 // the in-process gateway client and the committer all reach it.
@@ -98,19 +102,25 @@ class DecoderPool {
  public:
   static constexpr size_t kKeptMax = 4;
   static constexpr uint64_t kPayloadBytesMax = 1 << 20;
+  static constexpr size_t kDroppedMax = 4;
 
   static DecoderPool& Shared();
 
   // A kept decoder (to parse a delivery batch into), else a new one.
   std::unique_ptr<log::BatchDecoder> Take();
-  // Keeps `decoder` if it may be reused (see above); else it is destroyed
-  // here.
+  // Keeps `decoder` if it may be reused, or for Collect to free (see
+  // above); else it is destroyed here.
   void Give(std::unique_ptr<log::BatchDecoder> decoder);
+  // Frees the one-shot decoders given since the last Collect, on the
+  // caller's thread.
+  void Collect();
   size_t kept() const;
+  size_t dropped() const;  // waiting for Collect
 
  private:
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<log::BatchDecoder>> kept_;
+  std::vector<std::unique_ptr<log::BatchDecoder>> dropped_;
 };
 
 // A request on its way to the committer or a query worker.
