@@ -6,6 +6,7 @@
 
 #include "log/batch_codec.h"
 #include "log/log_reader.h"
+#include "log_events.h"
 #include "test_support.h"
 #include "wire_events.h"
 
@@ -155,23 +156,14 @@ class WholePayloadTest : public ::testing::Test {
     return j_->ApplyBatch(decoder, refusals, {}, &bytes);
   }
 
-  struct Written {
-    log::BatchHeader header;
-    std::string payload;
-  };
+  using Written = test_support::WrittenBatch;
   // The log's batches after the set-up.
   std::vector<Written> Batches() {
-    log::LogReader reader;
-    EXPECT_TRUE(reader.Open(dir_.path(), {}).ok());
+    std::vector<Written> all;
+    EXPECT_TRUE(test_support::ReadLogBatches(dir_.path(), &all).ok());
     std::vector<Written> out;
-    for (;;) {
-      log::BatchView view;
-      bool done = false;
-      EXPECT_TRUE(reader.Next(&view, &done).ok());
-      if (done) break;
-      if (view.header.first_seq > setup_seq_) {
-        out.push_back({view.header, std::string(view.payload)});
-      }
+    for (Written& w : all) {
+      if (w.header.first_seq > setup_seq_) out.push_back(std::move(w));
     }
     return out;
   }
@@ -185,6 +177,15 @@ class WholePayloadTest : public ::testing::Test {
   }
 
   int64_t Cash() { return j_->ledger().Balance("acct-1")->cash_balance(); }
+
+  // The cash is `cash`, and replay reads the log back to the same.
+  void ExpectCashBeforeAndAfterReopen(int64_t cash) {
+    EXPECT_EQ(Cash(), cash);
+    ASSERT_TRUE(j_->Close().ok());
+    j_.reset();
+    ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
+    EXPECT_EQ(Cash(), cash);
+  }
 
   TempDir dir_;
   std::unique_ptr<Journal> j_;
@@ -210,12 +211,8 @@ TEST_F(WholePayloadTest, AllAcceptedAndAllNamedGoesToTheLogAsItCame) {
   EXPECT_EQ(written[0].header.first_time_us, kT0 + 10'000'000);
   EXPECT_EQ(written[0].header.last_time_us, kT0 + 10'000'000 + int64_t{kRows - 1} * 1'000'000);
   // Replay reads it back to the same state.
-  const int64_t cash = Cash();
-  EXPECT_EQ(cash, (1'000'000 - int64_t{kRows}) * wire_events::kUnit);
-  ASSERT_TRUE(j_->Close().ok());
-  j_.reset();
-  ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
-  EXPECT_EQ(Cash(), cash);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectCashBeforeAndAfterReopen((1'000'000 - int64_t{kRows}) * wire_events::kUnit));
   EXPECT_EQ(j_->last_seq(), setup_seq_ + kRows);
 }
 
@@ -325,12 +322,8 @@ TEST_F(WholePayloadTest, ADictionaryEntryTwiceGoesWholeWhenBothAreNamed) {
   EXPECT_EQ(j_->kept_whole(), 1u);
   log::SeqRange range;
   ASSERT_TRUE(j_->Append(&range).ok());
-  const int64_t cash = Cash();
-  EXPECT_EQ(cash, (1'000'000 - int64_t{kRows}) * wire_events::kUnit);
-  ASSERT_TRUE(j_->Close().ok());
-  j_.reset();
-  ASSERT_TRUE(Journal::Open(dir_.path(), JournalOptions{}, &j_).ok());
-  EXPECT_EQ(Cash(), cash);
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectCashBeforeAndAfterReopen((1'000'000 - int64_t{kRows}) * wire_events::kUnit));
 }
 
 TEST_F(WholePayloadTest, AnAbortedStageDropsThePayloadsKeptWhole) {

@@ -1,7 +1,8 @@
 // Reads a whole log back as the event ids of each batch, checking it as
 // `log verify` does (checksums, the hash chain, dense sequences from 1, no
 // torn tail): what the durability tests compare with what was
-// acknowledged.
+// acknowledged. Or as its batches' headers and payload bytes: what the
+// tests of payloads written as they came compare with what was sent.
 #ifndef BILLSIM_TESTS_LOG_EVENTS_H_
 #define BILLSIM_TESTS_LOG_EVENTS_H_
 
@@ -60,6 +61,28 @@ inline Status ReadLogEventIds(const std::string& dir, log::Env* env, Batches* ou
   }
   if (!reader.tail_fault().empty()) return Status::Corruption("torn tail: " + reader.tail_fault());
   return Status::Ok();
+}
+
+// A batch as the log holds it.
+struct WrittenBatch {
+  log::BatchHeader header;
+  std::string payload;
+};
+
+// Every batch of the log in `dir`, in order (checksums checked, as every
+// read does).
+inline Status ReadLogBatches(const std::string& dir, std::vector<WrittenBatch>* out) {
+  out->clear();
+  log::LogReader reader;
+  Status st = reader.Open(dir, {});
+  if (!st.ok()) return st;
+  for (;;) {
+    log::BatchView view;
+    bool done = false;
+    st = reader.Next(&view, &done);
+    if (!st.ok() || done) return st;
+    out->push_back({view.header, std::string(view.payload)});
+  }
 }
 
 }  // namespace billsim::test_support

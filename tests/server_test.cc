@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "log_events.h"
 #include "test_support.h"
 #include "wire_events.h"
 #include "billsim/v1/wire.pb.h"
@@ -416,23 +417,12 @@ TEST_F(ServerTest, AppendsKeptWholeAndReencodedAreAckedWithTheirOwnRanges) {
   // The batches as written: an append kept whole is a log batch of its own
   // range holding the very bytes it came in; one with a refused row never
   // is (its accepted events, re-encoded, are other bytes).
-  struct Written {
-    uint64_t first, last;
-    std::string payload;
-  };
-  std::vector<Written> batches;
-  log::EventStream stream;
-  ASSERT_TRUE(stream.Open(dir_.sub("log")).ok());
-  for (bool done = false;;) {
-    ASSERT_TRUE(stream.Next(&done).ok());
-    if (done) break;
-    const log::BatchView& b = stream.batch();
-    batches.push_back({b.header.first_seq, b.header.last_seq(), std::string(b.payload)});
-  }
+  std::vector<test_support::WrittenBatch> batches;
+  ASSERT_TRUE(test_support::ReadLogBatches(dir_.sub("log"), &batches).ok());
   auto written_as_sent = [&](size_t i) {
-    return std::any_of(batches.begin(), batches.end(), [&](const Written& w) {
-      return w.first == acks[i].first_seq() && w.last == acks[i].last_seq() &&
-             w.payload == payloads[i];
+    return std::any_of(batches.begin(), batches.end(), [&](const test_support::WrittenBatch& w) {
+      return w.header.first_seq == acks[i].first_seq() &&
+             w.header.last_seq() == acks[i].last_seq() && w.payload == payloads[i];
     });
   };
   for (size_t i : {0, 4, 5}) EXPECT_TRUE(written_as_sent(i)) << "request " << i;
