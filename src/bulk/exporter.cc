@@ -199,15 +199,15 @@ class EventWriter : public log::BatchVisitor {
   }
 
   bool Delivery(uint32_t position, uint64_t event_id, int64_t time_us,
-                const std::string& account, const std::string& campaign,
+                std::string_view account, std::string_view campaign,
                 v1::DeliveryReported::Kind kind, int64_t count, bool platform_fault) {
     log::DeliveryRow row{0, event_id, time_us, 0, kind, count, platform_fault};
     std::string& b = out_->buf();
     if (o_.csv) {
       // A record is one line (csv_events.h): an id holding a line end
       // cannot be written so that it reads back.
-      for (const std::string* id : {&account, &campaign}) {
-        if (Classify(*id) == CsvCell::kLineBreak) {
+      for (const std::string_view id : {account, campaign}) {
+        if (Classify(id) == CsvCell::kLineBreak) {
           status = Status::InvalidArgument(
               "event " + std::to_string(event_id) + " (sequence " +
               std::to_string(first_seq_ + position) +
@@ -235,8 +235,8 @@ class EventWriter : public log::BatchVisitor {
       e.set_event_id(row.event_id);
       e.set_time_us(row.time_us);
       auto* d = e.mutable_delivery_reported();
-      d->set_account_id(account);
-      d->set_campaign_id(campaign);
+      d->set_account_id(std::string(account));
+      d->set_campaign_id(std::string(campaign));
       d->set_kind(row.kind);
       d->set_count(row.count);
       d->set_platform_fault(row.platform_fault);

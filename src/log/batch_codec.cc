@@ -6,6 +6,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "log/format.h"
 #include "util/assert.h"
+#include "util/utf8.h"
 #include "util/varint.h"
 
 namespace billsim::log {
@@ -16,6 +17,9 @@ namespace {
 constexpr uint32_t kOthersTag = 8 << 3 | 2;
 constexpr uint32_t kOtherPositionTag = 9 << 3 | 2;
 constexpr uint32_t kStreamSequenceTag = 10 << 3 | 0;  // uint64, varint
+// Fields 6 and 7 (dictionary_account, dictionary_campaign): strings.
+constexpr uint32_t kDictionaryAccountTag = 6 << 3 | 2;
+constexpr uint32_t kDictionaryCampaignTag = 7 << 3 | 2;
 
 }  // namespace
 
@@ -25,8 +29,7 @@ void BatchBuilder::Stamp(int64_t time_us) {
   count_++;
 }
 
-void PairKey(std::string_view account, std::string_view campaign, std::string* out) {
-  out->clear();
+void AppendPairKey(std::string_view account, std::string_view campaign, std::string* out) {
   AppendVarint(out, account.size());
   out->append(account);
   out->append(campaign);
@@ -159,20 +162,85 @@ BatchDecoder::BatchDecoder(OneShot) {
   batch_ = google::protobuf::Arena::CreateMessage<v1::EventBatch>(arena_.get());
 }
 
+Status BatchDecoder::SplitDictionary(std::string_view payload) {
+  using google::protobuf::internal::WireFormatLite;
+  dictionary_bytes_.clear();
+  account_spans_.clear();
+  campaign_spans_.clear();
+  rest_.clear();
+  const auto* data = reinterpret_cast<const uint8_t*>(payload.data());
+  google::protobuf::io::CodedInputStream in(data, static_cast<int>(payload.size()));
+  // Other fields are copied to rest_ in runs: a run ends at a dictionary
+  // string, so a batch that keeps them together (as BatchBuilder writes
+  // them) costs three copies.
+  size_t run = 0;
+  for (;;) {
+    const size_t at = static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      if (run > 0) rest_.append(payload.substr(run, at - run));
+      break;
+    }
+    if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
+      // (A dictionary field of another wire type is a field Protobuf keeps
+      // as unknown: it goes with the rest.)
+      if (!WireFormatLite::SkipField(&in, tag)) return Status::Corruption("payload is not an EventBatch");
+      continue;
+    }
+    rest_.append(payload.substr(run, at - run));
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return Status::Corruption("payload is not an EventBatch");
+    const size_t begin = static_cast<size_t>(in.CurrentPosition());
+    if (!in.Skip(static_cast<int>(std::min<uint32_t>(length, INT32_MAX)))) {
+      return Status::Corruption("payload is not an EventBatch: a dictionary entry overruns it");
+    }
+    const std::string_view text = payload.substr(begin, length);
+    // Protobuf refuses a proto3 string that is not UTF-8; so does this.
+    if (!IsValidUtf8(text)) {
+      return Status::Corruption(std::string("payload is not an EventBatch: a dictionary ") +
+                                (tag == kDictionaryAccountTag ? "account" : "campaign") +
+                                " id is not UTF-8");
+    }
+    auto& spans = tag == kDictionaryAccountTag ? account_spans_ : campaign_spans_;
+    spans.emplace_back(static_cast<uint32_t>(dictionary_bytes_.size()), length);
+    dictionary_bytes_.append(text);
+    run = begin + length;
+  }
+  // ReadTag gives 0 at the end of the input and on a malformed tag alike.
+  if (!in.ConsumedEntireMessage()) return Status::Corruption("payload is not an EventBatch");
+  return Status::Ok();
+}
+
+void BatchDecoder::TrimBuffers() {
+  // A batch of many whole events and a dictionary leaves rest_ about as
+  // large as its payload: not kept past kKeptBufferBytes, since the next
+  // batch most likely holds deliveries (the dictionary's bytes are kept:
+  // its views point there).
+  if (rest_.capacity() > kKeptBufferBytes) std::string().swap(rest_);
+}
+
 Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   batch_->Clear();
   count_ = 0;
   largest_payload_ = std::max<uint64_t>(largest_payload_, payload.size());
-  if (!batch_->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return Status::Corruption("payload is not an EventBatch");
+  if (Status st = SplitDictionary(payload); !st.ok()) {
+    account_spans_.clear();  // no half dictionary
+    campaign_spans_.clear();
+    return st;
   }
+  // Without a dictionary, the payload is what Protobuf parses.
+  const std::string_view fields =
+      account_spans_.empty() && campaign_spans_.empty() ? payload : std::string_view(rest_);
+  const bool parsed = batch_->ParseFromArray(fields.data(), static_cast<int>(fields.size()));
+  TrimBuffers();
+  if (!parsed) return Status::Corruption("payload is not an EventBatch");
   const int rows = batch_->delivery_id_delta_size();
   if (batch_->delivery_time_delta_size() != rows ||
       batch_->delivery_campaign_size() != rows ||
       batch_->delivery_kind_size() != rows || batch_->delivery_count_size() != rows) {
     return Status::Corruption("delivery columns have different lengths");
   }
-  if (batch_->dictionary_account_size() != batch_->dictionary_campaign_size()) {
+  if (account_spans_.size() != campaign_spans_.size()) {
     return Status::Corruption("dictionary columns have different lengths");
   }
   others_kept_ = std::max<uint64_t>(others_kept_, batch_->others_size());
@@ -190,7 +258,7 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
       return Status::Corruption("other event positions out of order");
     }
   }
-  const uint32_t dict = batch_->dictionary_campaign_size();
+  const uint32_t dict = dictionary_size();
   for (int i = 0; i < rows; ++i) {
     if (batch_->delivery_campaign(i) >= dict) {
       return Status::Corruption("delivery row names a campaign outside the dictionary");
@@ -218,12 +286,19 @@ bool BatchDecoder::PlainEvents() const {
 void BatchDecoder::LetGo() {
   if (arena_ != nullptr) return;
   v1::EventBatch().Swap(&reused_);  // the temporary takes them, and goes
+  std::string().swap(rest_);
+  std::string().swap(dictionary_bytes_);
+  std::vector<Span>().swap(account_spans_);
+  std::vector<Span>().swap(campaign_spans_);
   count_ = 0;
   others_kept_ = 0;
 }
 
 uint64_t BatchDecoder::MemoryBytes() const {
-  return arena_ ? arena_->SpaceAllocated() : batch_->SpaceUsedLong();
+  const uint64_t dictionary =
+      dictionary_bytes_.capacity() + rest_.capacity() +
+      (account_spans_.capacity() + campaign_spans_.capacity()) * sizeof(Span);
+  return dictionary + (arena_ ? arena_->SpaceAllocated() : batch_->SpaceUsedLong());
 }
 
 v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {
@@ -231,8 +306,8 @@ v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {
   e.set_event_id(row.event_id);
   e.set_time_us(row.time_us);
   auto* d = e.mutable_delivery_reported();
-  d->set_account_id(account(row.campaign));
-  d->set_campaign_id(campaign(row.campaign));
+  d->set_account_id(std::string(account(row.campaign)));
+  d->set_campaign_id(std::string(campaign(row.campaign)));
   d->set_kind(row.kind);
   d->set_count(row.count);
   d->set_platform_fault(row.platform_fault);

@@ -13,9 +13,11 @@
 // instead (BatchDecoder::OneShot): the events and their strings then cost
 // a few block allocations, not one or more each, and are freed at once
 // (the arena holds about 15% more for such a batch; twice as much for
-// delivery columns, which grow by doubling: not for those). Every index and length in the payload
-// is checked before use: a payload that parses as Protobuf but does not
-// describe `count` well-formed events is Corruption.
+// delivery columns, which grow by doubling: not for those). The batch's
+// dictionary is not parsed by Protobuf but read off the wire as views
+// (account, campaign), with the same checks (UTF-8). Every index and length
+// in the payload is checked before use: a payload that parses as Protobuf
+// but does not describe `count` well-formed events is Corruption.
 #ifndef BILLSIM_LOG_BATCH_CODEC_H_
 #define BILLSIM_LOG_BATCH_CODEC_H_
 
@@ -24,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -38,7 +41,12 @@ namespace billsim::log {
 // other pair shares, whatever bytes the ids hold: the account id's length
 // (a varint, one byte below 128), then both ids. *out is reused, so a
 // caller in a loop does not allocate.
-void PairKey(std::string_view account, std::string_view campaign, std::string* out);
+// AppendPairKey appends it (for keys kept end to end).
+void AppendPairKey(std::string_view account, std::string_view campaign, std::string* out);
+inline void PairKey(std::string_view account, std::string_view campaign, std::string* out) {
+  out->clear();
+  AppendPairKey(account, campaign, out);
+}
 
 class BatchBuilder {
  public:
@@ -150,9 +158,10 @@ class BatchDecoder {
   template <typename Visitor>
   void VisitWith(Visitor* visitor) const;
 
-  const std::string& account(uint32_t i) const { return batch_->dictionary_account(i); }
-  const std::string& campaign(uint32_t i) const { return batch_->dictionary_campaign(i); }
-  uint32_t dictionary_size() const { return batch_->dictionary_campaign_size(); }
+  // Dictionary entry i's ids (valid until the next Parse).
+  std::string_view account(uint32_t i) const { return Text(account_spans_[i]); }
+  std::string_view campaign(uint32_t i) const { return Text(campaign_spans_[i]); }
+  uint32_t dictionary_size() const { return static_cast<uint32_t>(campaign_spans_.size()); }
   // EventBatch.stream_sequence: 0 unless a cluster shard wrote the batch.
   uint64_t stream_sequence() const { return batch_->stream_sequence(); }
   // The delivery rows' count, and the dictionary index row `row` names (for
@@ -197,9 +206,29 @@ class BatchDecoder {
   uint64_t MemoryBytes() const;
 
  private:
+  // Takes the dictionary (fields 6 and 7) off `payload`: its strings into
+  // dictionary_bytes_ and the views, every other field's bytes, in order,
+  // into rest_ (what Protobuf then parses).
+  Status SplitDictionary(std::string_view payload);
+  // Frees rest_ if a batch grew it past this.
+  void TrimBuffers();
+  static constexpr size_t kKeptBufferBytes = 1 << 20;
+
   v1::EventBatch reused_;                            // unused OneShot
   std::unique_ptr<google::protobuf::Arena> arena_;   // OneShot only
   v1::EventBatch* batch_;                            // &reused_ or on arena_
+  // The dictionary is not parsed into the message: a string each would be
+  // copied and, in a large book's batch (an entry for almost every row),
+  // cost more than the delivery columns. Its bytes end to end, and each
+  // id's offset there and length (batch_'s dictionary fields stay empty).
+  using Span = std::pair<uint32_t, uint32_t>;
+  std::string_view Text(Span span) const {
+    return std::string_view(dictionary_bytes_.data() + span.first, span.second);
+  }
+  std::string dictionary_bytes_;
+  std::vector<Span> account_spans_;
+  std::vector<Span> campaign_spans_;
+  std::string rest_;                // the payload less the dictionary
   uint32_t count_ = 0;
   uint64_t largest_payload_ = 0;
   uint64_t others_kept_ = 0;

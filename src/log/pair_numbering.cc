@@ -3,8 +3,7 @@
 namespace billsim::log {
 
 void PairNumbering::AddKey(std::string_view account, std::string_view campaign) {
-  PairKey(account, campaign, &key_);
-  keys_.append(key_);
+  AppendPairKey(account, campaign, &keys_);
   key_ends_.push_back(keys_.size());
 }
 

@@ -74,8 +74,7 @@ class PairNumbering {
   uint32_t next_created_ = 0;
   size_t max_pairs_ = SIZE_MAX;
   // Reused from batch to batch.
-  std::string key_;
-  std::string keys_;  // the batch's keys, end to end
+  std::string keys_;  // the batch's keys (PairKey's), end to end
   std::vector<size_t> key_ends_;
   std::vector<std::string_view> key_views_;
   std::vector<uint32_t> numbers_;     // the creations' numbers, if new

@@ -312,7 +312,7 @@ bool Counterfactual::Matches(const DropFilter& f, const v1::Event& e) const {
   return e.time_us() >= f.from_us && e.time_us() < f.to_us;
 }
 
-bool Counterfactual::DropsDelivery(int64_t time_us, const std::string& campaign, int kind,
+bool Counterfactual::DropsDelivery(int64_t time_us, std::string_view campaign, int kind,
                                    bool fault) const {
   for (const DropFilter& f : changes_.drops) {
     if (f.payload != 0 && f.payload != v1::Event::kDeliveryReported) continue;

@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "billsim/v1/events.pb.h"
@@ -124,7 +125,7 @@ class Counterfactual {
   // Call only for events Active() says are in.
   bool Rewrite(const v1::Event& in, v1::Event* rewritten, bool* changed);
   // The same test for a delivery row (the log's hot path), without an Event.
-  bool DropsDelivery(int64_t time_us, const std::string& campaign, int kind, bool fault) const;
+  bool DropsDelivery(int64_t time_us, std::string_view campaign, int kind, bool fault) const;
   // Whether any drop filter names a campaign (else DropsDelivery needs none).
   bool drops_any() const { return !changes_.drops.empty(); }
 

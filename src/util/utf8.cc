@@ -1,12 +1,21 @@
 #include "util/utf8.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace billsim {
 
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    // ASCII (ids, mostly) eight bytes at a time.
+    uint64_t word;
+    while (i + sizeof(word) <= s.size()) {
+      std::memcpy(&word, s.data() + i, sizeof(word));
+      if ((word & 0x8080808080808080ull) != 0) break;
+      i += sizeof(word);
+    }
+    if (i == s.size()) break;
     const uint8_t c = static_cast<uint8_t>(s[i]);
     if (c < 0x80) {
       i++;
