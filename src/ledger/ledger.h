@@ -75,7 +75,16 @@ struct LedgerOptions {
 
 class Ledger {
  public:
-  static constexpr size_t kAccountChunkBits = 12;  // accounts_
+  // The chunks of the tables a delivery reads (accounts_, campaigns_,
+  // grants_) are each one huge page, 2 MiB (util/pages.h): a large book's
+  // random loads into them then miss the TLB far less often. Each table's
+  // last chunk is resident whole once made: up to 2 MiB more than it holds.
+  static constexpr size_t kAccountChunkBits = 13;   // 8,192 accounts
+  static constexpr size_t kCampaignChunkBits = 15;  // 32,768 campaigns
+  static constexpr size_t kGrantChunkBits = 15;     // 32,768 grants
+  static_assert((sizeof(Account) << kAccountChunkBits) == kHugePageBytes &&
+                (sizeof(Campaign) << kCampaignChunkBits) == kHugePageBytes &&
+                (sizeof(Grant) << kGrantChunkBits) == kHugePageBytes);
   enum class Outcome { kApplied, kDuplicate, kRejected };
 
   struct Result {
@@ -124,9 +133,10 @@ class Ledger {
   }
   // The second stage, a few rows later (once the campaign's and the
   // account's lines are in): the campaign's not-billed counters, if it has
-  // any; the account's list of live grants, which a charge walks; and, if
-  // a timer of the account is due by `time_us`, the daily holds its
-  // midnight renews.
+  // any; the account's live grants (a charge draws on them, an expiry
+  // removes them) if their list is in its line, else the list; and, if a
+  // timer of the account is due by `time_us`, the daily holds its midnight
+  // renews.
   BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
     if (c.not_billed != kNoIndex) {
@@ -136,26 +146,38 @@ class Ledger {
       if (table == kNotBilledInOne) __builtin_prefetch(&not_billed_one_[at], 1);
     }
     const Account& a = accounts_[c.account];
-    if (a.expired_grants < a.grants.size()) __builtin_prefetch(&a.grants[a.expired_grants]);
+    if (GrantsInLine(a)) {
+      PrefetchLiveGrants(a);
+    } else if (a.expired_grants < a.grants.size()) {
+      __builtin_prefetch(&a.grants[a.expired_grants]);
+    }
     if (a.next_timer_us <= time_us && !a.renewals.empty()) __builtin_prefetch(a.renewals.data());
   }
   // The third stage, a few rows later still (once those lists are in): the
-  // first live grants (a charge draws on them, an expiry removes them) and
-  // the daily holds a due midnight renews.
+  // first live grants of a list on the heap, and the daily holds a due
+  // midnight renews.
   BILLSIM_PREFETCHER void PrefetchDeliveryItems(uint32_t campaign, int64_t time_us) const {
     const Account& a = accounts_[campaigns_[campaign].account];
-    const size_t end = std::min<size_t>(a.grants.size(), a.expired_grants + kPrefetchGrants);
-    for (size_t i = a.expired_grants; i < end; ++i) {
-      __builtin_prefetch(&grants_[a.grants[i]], 1);
-    }
+    if (!GrantsInLine(a)) PrefetchLiveGrants(a);
     if (a.next_timer_us > time_us) return;
     const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
     for (size_t i = 0; i < n; ++i) PrefetchRenewal(a.renewals[i]);
   }
 
   // How many of an account's grants, or of its daily holds to renew, the
-  // third stage loads.
+  // prefetch loads.
   static constexpr size_t kPrefetchGrants = 3;
+  // Whether the account's list of grants is in its line (a few grants),
+  // not on the heap.
+  static bool GrantsInLine(const Account& a) {
+    return a.grants.size() <= Account::kGrantsInLine;
+  }
+  BILLSIM_PREFETCHER void PrefetchLiveGrants(const Account& a) const {
+    const size_t end = std::min<size_t>(a.grants.size(), a.expired_grants + kPrefetchGrants);
+    for (size_t i = a.expired_grants; i < end; ++i) {
+      __builtin_prefetch(&grants_[a.grants[i]], 1);
+    }
+  }
   // A daily hold about to be renewed: the campaign's state and its enable
   // order (renewals go earliest-enabled first).
   BILLSIM_PREFETCHER void PrefetchRenewal(uint32_t campaign) const {
@@ -288,7 +310,7 @@ class Ledger {
 
   const LedgerOptions& options() const { return options_; }
   const ChunkedVector<Account, kAccountChunkBits>& accounts() const { return accounts_; }
-  const ChunkedVector<Campaign>& campaigns() const { return campaigns_; }
+  const ChunkedVector<Campaign, kCampaignChunkBits>& campaigns() const { return campaigns_; }
   std::string_view account_id(uint32_t account) const {
     return strings_.First(accounts_[account].id_and_name);
   }
@@ -369,7 +391,7 @@ class Ledger {
   const FaultRecord& fault(uint32_t campaign) const;
   // In time order; empty when the campaign has none.
   const std::vector<FaultCharge>& fault_charges(uint32_t campaign) const;
-  const ChunkedVector<Grant>& grants() const { return grants_; }
+  const ChunkedVector<Grant, kGrantChunkBits>& grants() const { return grants_; }
   std::string_view grant_id(uint32_t grant) const { return strings_.Get(grants_[grant].id_handle); }
   std::string GrantName(uint32_t grant) const { return std::string(grant_id(grant)); }
   std::string_view grant_program(uint32_t grant) const {
@@ -712,10 +734,8 @@ class Ledger {
   uint64_t current_event_id_ = 0;
   EntrySink* sink_ = nullptr;
 
-  // Chunks of 4,096 accounts (1.25 MiB): a chunk is resident whole once
-  // made (util/pages.h), so a smaller chunk wastes less of the last one.
   ChunkedVector<Account, kAccountChunkBits> accounts_;
-  ChunkedVector<Campaign> campaigns_;
+  ChunkedVector<Campaign, kCampaignChunkBits> campaigns_;
   ChunkedVector<CampaignInfo> campaign_info_;
   // Account, campaign and grant ids, account names, landing pages less
   // their origins.
@@ -746,7 +766,7 @@ class Ledger {
   // An account's business center (by id), made on first use.
   void JoinBusinessCenter(uint32_t account, std::string_view id);
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
-  ChunkedVector<Grant> grants_;
+  ChunkedVector<Grant, kGrantChunkBits> grants_;
   ChunkedVector<std::vector<uint32_t>, 12> grant_scopes_;  // Grant::scope
   std::vector<Dispute> disputes_;
   // Id lookups sit on the delivery paths (the server's, replay's

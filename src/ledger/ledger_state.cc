@@ -200,7 +200,7 @@ Status Ledger::ForkAccount(uint32_t ai, Ledger* out) const {
   const Account& a = accounts_[ai];
   // New numbers: the account's grants, campaigns and disputes in their order.
   std::unordered_map<uint32_t, uint32_t> grant_no, campaign_no;
-  std::vector<uint32_t> grants(a.grants), campaigns, disputes;
+  std::vector<uint32_t> grants(a.grants.begin(), a.grants.end()), campaigns, disputes;
   std::sort(grants.begin(), grants.end());
   for (uint32_t gi : grants) grant_no.emplace(gi, static_cast<uint32_t>(grant_no.size()));
   for (uint32_t ci : a.campaigns) {

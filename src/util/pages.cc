@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -16,8 +17,39 @@ constexpr bool kMapBlocks = !kAddressSanitizer;
 
 bool IsMappedBlock(size_t bytes) { return kMapBlocks && bytes >= kMappedFrom; }
 
+namespace {
+
+// A block of whole huge pages, on a huge-page boundary, asked to be backed
+// by huge pages (where the system allows it: transparent huge pages in
+// "madvise" mode or "always"), then made resident. Null if the system has
+// no room.
+void* MapHugeBlock(size_t bytes) {
+  // Mapped with a huge page of slack, then trimmed to the boundary.
+  const size_t mapped = bytes + kHugePageBytes;
+  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t begin = (at + kHugePageBytes - 1) & ~(uintptr_t{kHugePageBytes} - 1);
+  if (begin > at) munmap(p, begin - at);
+  const uintptr_t end = begin + bytes;
+  if (at + mapped > end) munmap(reinterpret_cast<void*>(end), at + mapped - end);
+  void* block = reinterpret_cast<void*>(begin);
+  // Either may be refused (no transparent huge pages; an older kernel):
+  // the block is then ordinary pages, faulted in as they are touched.
+  madvise(block, bytes, MADV_HUGEPAGE);
+  madvise(block, bytes, MADV_POPULATE_WRITE);
+  return block;
+}
+
+}  // namespace
+
 void* AllocateZeroed(size_t bytes, size_t align) {
   BILLSIM_ASSERT(align > 0 && (align & (align - 1)) == 0 && align <= 4096);
+  if (IsMappedBlock(bytes) && bytes % kHugePageBytes == 0) {
+    void* p = MapHugeBlock(bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
   if (IsMappedBlock(bytes)) {
     // Anonymous pages are zero; MAP_POPULATE makes them resident now.
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
