@@ -14,8 +14,8 @@
 // a few block allocations, not one or more each, and are freed at once
 // (the arena holds about 15% more for such a batch; twice as much for
 // delivery columns, which grow by doubling: not for those). The batch's
-// dictionary is not parsed by Protobuf but read off the wire as views
-// (account, campaign), with the same checks (UTF-8). Every index and length
+// dictionary is not parsed by Protobuf but read off the wire (ids given as
+// string_views), with the same checks (UTF-8). Every index and length
 // in the payload is checked before use: a payload that parses as Protobuf
 // but does not describe `count` well-formed events is Corruption.
 #ifndef BILLSIM_LOG_BATCH_CODEC_H_
@@ -207,8 +207,8 @@ class BatchDecoder {
 
  private:
   // Takes the dictionary (fields 6 and 7) off `payload`: its strings into
-  // dictionary_bytes_ and the views, every other field's bytes, in order,
-  // into rest_ (what Protobuf then parses).
+  // dictionary_bytes_ and their spans, and, if it had any, every other
+  // field's bytes, in order, into rest_ (what Protobuf then parses).
   Status SplitDictionary(std::string_view payload);
   // Frees rest_ if a batch grew it past this.
   void TrimBuffers();
