@@ -728,8 +728,10 @@ TEST(LogCodecTest, DictionaryReadOffTheWireIsWhatProtobufParses) {
   v1::EventBatch merged;
   ASSERT_TRUE(merged.ParseFromString(payload));
   ASSERT_EQ(merged.dictionary_campaign_size(), 3);
-  for (BatchDecoder* d : {new BatchDecoder(), new BatchDecoder(BatchDecoder::OneShot{})}) {
-    std::unique_ptr<BatchDecoder> owned(d);
+  std::vector<std::unique_ptr<BatchDecoder>> decoders;
+  decoders.push_back(std::make_unique<BatchDecoder>());
+  decoders.push_back(std::make_unique<BatchDecoder>(BatchDecoder::OneShot{}));
+  for (const auto& d : decoders) {
     ASSERT_TRUE(d->Parse(payload, 3).ok());
     ASSERT_EQ(d->dictionary_size(), 3u);
     for (uint32_t i = 0; i < 3; ++i) {
@@ -751,7 +753,9 @@ TEST(LogCodecTest, DictionaryReadOffTheWireIsWhatProtobufParses) {
     EXPECT_EQ(seen[2].delivery_reported().campaign_id(), "camp-0");
     EXPECT_TRUE(seen[2].delivery_reported().platform_fault());
     // The next batch's dictionary replaces it.
-    ASSERT_TRUE(d->Parse(c.SerializeAsString() + a.SerializeAsString() + b.SerializeAsString(), 3).ok());
+    const std::string reordered =
+        c.SerializeAsString() + a.SerializeAsString() + b.SerializeAsString();
+    ASSERT_TRUE(d->Parse(reordered, 3).ok());
     EXPECT_EQ(d->campaign(0), "camp-2");
     EXPECT_EQ(d->account(1), "acct-0");
   }

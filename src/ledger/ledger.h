@@ -48,6 +48,7 @@
 #include "ledger/id_set.h"
 #include "util/chunked_vector.h"
 #include "util/id_index.h"
+#include "util/pages.h"
 #include "util/string_pool.h"
 #include "util/string_table.h"
 #include "ledger/state.h"

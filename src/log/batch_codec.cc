@@ -184,7 +184,9 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
     if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
       // (A dictionary field of another wire type is a field Protobuf keeps
       // as unknown: it goes with the rest.)
-      if (!WireFormatLite::SkipField(&in, tag)) return Status::Corruption("payload is not an EventBatch");
+      if (!WireFormatLite::SkipField(&in, tag)) {
+        return Status::Corruption("payload is not an EventBatch");
+      }
       continue;
     }
     rest_.append(payload.substr(run, at - run));

@@ -45,16 +45,13 @@ void* MapHugeBlock(size_t bytes) {
 
 void* AllocateZeroed(size_t bytes, size_t align) {
   BILLSIM_ASSERT(align > 0 && (align & (align - 1)) == 0 && align <= 4096);
-  if (IsMappedBlock(bytes) && bytes % kHugePageBytes == 0) {
-    void* p = MapHugeBlock(bytes);
-    if (p == nullptr) throw std::bad_alloc();
-    return p;
-  }
   if (IsMappedBlock(bytes)) {
     // Anonymous pages are zero; MAP_POPULATE makes them resident now.
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
+    void* p = bytes % kHugePageBytes == 0
+                  ? MapHugeBlock(bytes)
+                  : mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == nullptr || p == MAP_FAILED) throw std::bad_alloc();
     return p;
   }
   void* p = ::operator new(bytes, std::align_val_t{align});
