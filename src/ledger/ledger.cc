@@ -507,7 +507,8 @@ void Ledger::FireExpiries(uint32_t account, int64_t at_us) {
   while (end < a.grants.size() && grants_[a.grants[end]].expires_at_us == at_us) end++;
   BILLSIM_ASSERT(end > a.expired_grants);
   // R6: grants expiring at one instant go in grant id order.
-  std::vector<uint32_t> due(a.grants.begin() + a.expired_grants, a.grants.begin() + end);
+  std::vector<uint32_t>& due = due_scratch_;
+  due.assign(a.grants.begin() + a.expired_grants, a.grants.begin() + end);
   if (due.size() > 1) {
     std::sort(due.begin(), due.end(),
               [this](uint32_t x, uint32_t y) { return grant_id(x) < grant_id(y); });

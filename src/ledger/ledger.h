@@ -45,6 +45,7 @@
 #include "billsim/v1/log.pb.h"
 #include "billsim/v1/projections.pb.h"
 #include "ledger/entry.h"
+#include "ledger/hold_flow.h"
 #include "ledger/id_set.h"
 #include "util/chunked_vector.h"
 #include "util/id_index.h"
@@ -684,10 +685,11 @@ class Ledger {
   void ShrinkHolds(uint32_t account, uint32_t expiring);
   // How much of each of `holds` (campaign, micros wanted), taken in order,
   // the account's sources can back at once (HoldFlow), with grant `leaving`
-  // (or kNoIndex) counted as gone.
-  std::vector<int64_t> FitHolds(
-      uint32_t account, const std::vector<std::pair<uint32_t, int64_t>>& holds,
-      uint32_t leaving) const;
+  // (or kNoIndex) counted as gone: (*fitted)[i] for holds[i]. Uses
+  // hold_scratch_'s flow, coupons and sources (not its holds and fitted,
+  // which its callers pass).
+  void FitHolds(uint32_t account, const std::vector<std::pair<uint32_t, int64_t>>& holds,
+                uint32_t leaving, std::vector<int64_t>* fitted);
   void Charge(uint32_t campaign, int64_t units, bool fault);
   void PauseForFunds(uint32_t campaign);
   void NotBilled(uint32_t campaign, v1::NotBilledReason reason, int64_t units,
@@ -767,6 +769,18 @@ class Ledger {
   // An account's business center (by id), made on first use.
   void JoinBusinessCenter(uint32_t account, std::string_view id);
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
+  // What fitting holds (TopUp with coupons, ShrinkHolds, FitHolds) works
+  // in, kept for its capacity: an expiry or a day's turn allocates nothing.
+  // None of them calls another while it uses these.
+  struct HoldScratch {
+    std::vector<std::pair<uint32_t, int64_t>> holds;  // (campaign, micros wanted)
+    std::vector<int64_t> fitted;
+    std::vector<std::pair<uint32_t, uint32_t>> coupons;  // (grant, source)
+    std::vector<uint32_t> sources;
+    HoldFlow flow;
+  };
+  HoldScratch hold_scratch_;
+  std::vector<uint32_t> due_scratch_;  // FireExpiries', kept for its capacity
   ChunkedVector<Grant, kGrantChunkBits> grants_;
   ChunkedVector<std::vector<uint32_t>, 12> grant_scopes_;  // Grant::scope
   std::vector<Dispute> disputes_;

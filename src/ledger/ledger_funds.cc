@@ -277,36 +277,34 @@ void Ledger::ReturnHold(uint32_t ci, int64_t amount, std::string why) {
   Emit(std::move(e));
 }
 
-std::vector<int64_t> Ledger::FitHolds(
-    uint32_t ai, const std::vector<std::pair<uint32_t, int64_t>>& holds,
-    uint32_t leaving) const {
+void Ledger::FitHolds(uint32_t ai, const std::vector<std::pair<uint32_t, int64_t>>& holds,
+                      uint32_t leaving, std::vector<int64_t>* fitted) {
   const Account& a = accounts_[ai];
+  HoldScratch& x = hold_scratch_;
   // One pool for cash and account-wide grants (they fund every campaign
   // alike), one source per coupon.
-  HoldFlow flow;
+  x.flow.Clear();
+  x.coupons.clear();
   int64_t pool = a.cash;
-  std::vector<std::pair<uint32_t, uint32_t>> coupons;  // grant, source
   for (uint32_t gi : LiveGrants(a)) {
     const Grant& g = grants_[gi];
     if (gi == leaving || g.expired || g.remaining == 0) continue;
     if (g.scope == kNoIndex) {
       pool += g.remaining;
     } else {
-      coupons.emplace_back(gi, 0);
+      x.coupons.emplace_back(gi, 0);
     }
   }
-  const uint32_t pool_source = flow.AddSource(pool);
-  for (auto& [gi, source] : coupons) source = flow.AddSource(grants_[gi].remaining);
-  std::vector<int64_t> fitted;
-  std::vector<uint32_t> sources;
+  const uint32_t pool_source = x.flow.AddSource(pool);
+  for (auto& [gi, source] : x.coupons) source = x.flow.AddSource(grants_[gi].remaining);
+  fitted->clear();
   for (const auto& [ci, want] : holds) {
-    sources.assign(1, pool_source);
-    for (const auto& [gi, source] : coupons) {
-      if (GrantFunds(grants_[gi], ci)) sources.push_back(source);
+    x.sources.assign(1, pool_source);
+    for (const auto& [gi, source] : x.coupons) {
+      if (GrantFunds(grants_[gi], ci)) x.sources.push_back(source);
     }
-    fitted.push_back(flow.AddHold(sources, want));
+    fitted->push_back(x.flow.AddHold(x.sources, want));
   }
-  return fitted;
 }
 
 // R4: freeze as much of the hold target as the sources that may fund the
@@ -323,13 +321,15 @@ void Ledger::TopUp(uint32_t ci) {
     // they may use, and this one gets what still fits among its own. Not
     // the account's frozen total against all its funds: holds backed by
     // coupons this campaign cannot use take nothing from it.
-    std::vector<std::pair<uint32_t, int64_t>> holds;
+    std::vector<std::pair<uint32_t, int64_t>>& holds = hold_scratch_.holds;
+    holds.clear();
     for (uint32_t other : a.holding) {
       if (other != ci) holds.emplace_back(other, campaigns_[other].hold);
     }
     holds.emplace_back(ci, c.hold + want);
+    FitHolds(c.account, holds, kNoIndex, &hold_scratch_.fitted);
     // Never past the valid balance either (R5), whatever the flow finds.
-    room = std::min(room, FitHolds(c.account, holds, kNoIndex).back() - c.hold);
+    room = std::min(room, hold_scratch_.fitted.back() - c.hold);
   }
   const int64_t add = std::min(want, room);
   if (add <= 0) return;
@@ -361,9 +361,11 @@ void Ledger::ShrinkHolds(uint32_t ai, uint32_t expiring) {
   // of them fit in what stays, FitHolds would cut none (the usual case).
   if (a.restricted_grants == 0 && a.frozen <= a.cash + a.credit - leaving) return;
   // What fits without the expiring grant, earliest-enabled first.
-  std::vector<std::pair<uint32_t, int64_t>> holds;
+  std::vector<std::pair<uint32_t, int64_t>>& holds = hold_scratch_.holds;
+  holds.clear();
   for (uint32_t ci : a.holding) holds.emplace_back(ci, campaigns_[ci].hold);
-  const std::vector<int64_t> fitted = FitHolds(ai, holds, expiring);
+  std::vector<int64_t>& fitted = hold_scratch_.fitted;
+  FitHolds(ai, holds, expiring, &fitted);
   for (size_t i = holds.size(); i-- > 0;) {
     Campaign& c = campaigns_[holds[i].first];
     const int64_t cut = c.hold - fitted[i];
