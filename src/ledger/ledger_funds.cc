@@ -154,7 +154,7 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
   e.funds = v1::FUNDS_TYPE_GRANT;
   e.grant = gi;
   e.balance_delta = g.amount;
-  e.note = grant_program(gi);
+  e.note = Note(grant_program(gi));
   Emit(std::move(e));
   TopUpAll(ai);
 }
@@ -340,8 +340,8 @@ void Ledger::TopUp(uint32_t ci) {
   e.account = c.account;
   e.campaign = ci;
   e.frozen_delta = add;
-  e.note = c.budget_mode == v1::BUDGET_MODE_DAY ? "daily budget held (R4)"
-                                                : "lifetime budget held (R4)";
+  e.note = c.budget_mode == v1::BUDGET_MODE_DAY ? Note("daily budget held (R4)")
+                                                : Note("lifetime budget held (R4)");
   Emit(std::move(e));
 }
 
@@ -444,8 +444,9 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   e.kind = v1::CAMPAIGN_UPDATED;
   e.account = c.account;
   e.campaign = ci;
+  std::string note;  // what changed, each part ending "; "
   if (m.has_name() && m.name() != campaign_name(ci)) {
-    e.note = "name \"" + std::string(campaign_name(ci)) + "\" -> \"" + m.name() + "\"; ";
+    note = "name \"" + std::string(campaign_name(ci)) + "\" -> \"" + m.name() + "\"; ";
     SetCampaignName(ci, m.name());
   }
   if (m.has_price_micros() && m.price_micros() != c.price) {
@@ -468,19 +469,20 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
                            delivered_units +
                                BillableUnitsWithin(m.price_micros(), c.per_units(), room));
     c.repriced = true;
-    e.note += "price " + FormatMicros(c.price) + " -> " + FormatMicros(m.price_micros()) + "; ";
+    note += "price " + FormatMicros(c.price) + " -> " + FormatMicros(m.price_micros()) + "; ";
     c.price = m.price_micros();
   }
   const bool holding = IsHolding(c);
   if (mode != c.budget_mode) {
-    e.note += "budget mode " + v1::BudgetMode_Name(v1::BudgetMode{c.budget_mode}) + " -> " +
+    note += "budget mode " + v1::BudgetMode_Name(v1::BudgetMode{c.budget_mode}) + " -> " +
               v1::BudgetMode_Name(mode) + "; ";
   }
   if (budget != c.budget) {
-    e.note += "budget " + FormatMicros(c.budget) + " -> " + FormatMicros(budget) + "; ";
+    note += "budget " + FormatMicros(c.budget) + " -> " + FormatMicros(budget) + "; ";
   }
-  if (e.note.empty()) e.note = "no change; ";
-  e.note.resize(e.note.size() - 2);
+  if (note.empty()) note = "no change; ";
+  note.resize(note.size() - 2);
+  e.note = std::move(note);
   Emit(std::move(e));
   if (mode != c.budget_mode) {
     // R4: the hold of the old mode returns, the new mode's is frozen anew.

@@ -177,7 +177,7 @@ v1::LedgerEntry Ledger::ToProto(const Entry& e) const {
   if (e.dispute != kNoIndex) p.set_dispute_id(disputes_[e.dispute].id);
   p.set_dispute_status(e.dispute_status);
   p.set_delivery_kind(e.delivery_kind);
-  p.set_note(e.note);
+  p.set_note(std::string(e.note));
   p.set_field(e.field);
   p.set_cash_balance(e.cash_after);
   p.set_grant_balance(e.credit_after);
