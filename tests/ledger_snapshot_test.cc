@@ -243,6 +243,7 @@ class ApplyDeliveryTest : public LedgerTest {
     f.count = e.delivery_reported().count();
     f.platform_fault = e.delivery_reported().platform_fault();
     const auto rb = fast_.ApplyDelivery(f, &b);
+    last_ = rb.outcome;
     EXPECT_EQ(ra.outcome, rb.outcome);
     EXPECT_EQ(ra.field, rb.field);
     ASSERT_EQ(a.entries.size(), b.entries.size());
@@ -254,6 +255,7 @@ class ApplyDeliveryTest : public LedgerTest {
     EXPECT_TRUE(fast_.CheckInvariants().ok());
   }
   Ledger fast_;
+  Ledger::Outcome last_ = Ledger::Outcome::kApplied;  // the last Both's
 };
 
 TEST_F(ApplyDeliveryTest, GivesTheSameEntriesAsApply) {
@@ -283,6 +285,17 @@ TEST_F(ApplyDeliveryTest, RefusesAndDeduplicatesLikeApply) {
   v1::Event unspecified =
       MakeDelivery("a1", "c1", DeliveryReported::KIND_UNSPECIFIED, 10);
   Both(unspecified);
+  // Before the account's clock: accepted after its opening (kT0), refused
+  // before it (the fast path reads the clock first, the opening only then).
+  now_ = kT0 + kMinute;
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 3));
+  EXPECT_EQ(last_, Ledger::Outcome::kApplied);
+  now_ = kT0;
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 3));
+  EXPECT_EQ(last_, Ledger::Outcome::kApplied);
+  now_ = kT0 - 1;
+  Both(MakeDelivery("a1", "c1", DeliveryReported::IMPRESSION, 3));
+  EXPECT_EQ(last_, Ledger::Outcome::kRejected);
 }
 
 }  // namespace

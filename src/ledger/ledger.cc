@@ -661,6 +661,9 @@ Status Ledger::CheckInvariants() const {
     auto fail = [this, ai](const std::string& what) {
       return Status::Corruption("account " + std::string(account_id(ai)) + ": " + what);
     };
+    // A delivery's check that it is not before the opening reads the
+    // clock first (DeliveryWellFormed).
+    if (a.clock_us < a.opened_at_us) return fail("its clock is before its opening");
     if (a.cash < 0 || a.credit < 0 || a.frozen < 0 || a.valid() < 0) {
       return fail("negative balance (R5): cash " + FormatMicros(a.cash) +
                   ", grant " + FormatMicros(a.credit) + ", frozen " +

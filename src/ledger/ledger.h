@@ -130,15 +130,15 @@ class Ledger {
     __builtin_prefetch(&campaigns_[campaign], 1);
     const char* a = reinterpret_cast<const char*>(&accounts_[account]);
     __builtin_prefetch(a, 1);
-    __builtin_prefetch(a + 64, 0);  // its grants, for a charge
-    __builtin_prefetch(a + 128, 0);  // its time zone and holds, for a day's turn
+    __builtin_prefetch(a + 64, 0);  // its grants and time zone, for a charge and a day's turn
   }
   // The second stage, a few rows later (once the campaign's and the
   // account's lines are in): the campaign's not-billed counters, if it has
   // any; the account's live grants (a charge draws on them, an expiry
   // removes them) if their list is in its line, else the list; and, if a
   // timer of the account is due by `time_us`, the daily holds its midnight
-  // renews.
+  // renews, and the account's third line if an expiry (or, with coupons, a
+  // midnight) will read its holding campaigns.
   BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
     if (c.not_billed != kNoIndex) {
@@ -153,7 +153,11 @@ class Ledger {
     } else if (a.expired_grants < a.grants.size()) {
       __builtin_prefetch(&a.grants[a.expired_grants]);
     }
-    if (a.next_timer_us <= time_us && !a.renewals.empty()) __builtin_prefetch(a.renewals.data());
+    if (a.next_timer_us > time_us) return;
+    if (!a.renewals.empty()) __builtin_prefetch(a.renewals.data());
+    if (a.next_expiry_us <= time_us || a.restricted_grants > 0) {
+      __builtin_prefetch(reinterpret_cast<const char*>(&a) + 128);
+    }
   }
   // The third stage, a few rows later still (once those lists are in): the
   // first live grants of a list on the heap, and the daily holds a due
@@ -542,11 +546,16 @@ class Ledger {
   bool DeliveryWellFormed(uint64_t event_id, int64_t time_us, uint32_t campaign,
                           int kind, int64_t count) const {
     const Campaign& c = campaigns_[campaign];
+    const Account& a = accounts_[c.account];
+    // Not before the account was opened. A time at or past its clock is
+    // not (the clock starts at the opening and never goes back), and that
+    // is known from the account's first line; its opening is in the third,
+    // which most deliveries do not read otherwise.
     return event_id != 0 && time_us >= 0 && time_us <= kTimeMaxUs &&
            count > 0 && count <= kCountMax &&
            kind > v1::DeliveryReported::KIND_UNSPECIFIED &&
            kind <= v1::DeliveryReported::CONVERSION &&
-           time_us >= accounts_[c.account].opened_at_us &&
+           (time_us >= a.clock_us || time_us >= a.opened_at_us) &&
            DeliveryFits(campaign, kind, count);
   }
   // R11: the campaign's delivered units of `kind` stay within

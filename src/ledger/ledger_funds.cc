@@ -63,7 +63,7 @@ void Ledger::OnAccountOpened(const v1::AccountOpened& m, int64_t at_us) {
   Account& a = accounts_.emplace_back();
   a.id_and_name = strings_.AddPair(m.account_id(), m.name());
   a.currency_index = currencies_.Intern(m.currency());
-  a.utc_offset_minutes = m.utc_offset_minutes();
+  a.utc_offset_minutes = static_cast<int16_t>(m.utc_offset_minutes());  // validated
   a.funding_order = m.funding_order();
   a.opened_at_us = a.clock_us = at_us;
   const bool added = account_index_.Insert(index);

@@ -93,7 +93,7 @@ Status Ledger::Restorer::AddAccount(const v1::LedgerState::Account& p) {
   Account& a = f.accounts_.emplace_back();
   a.id_and_name = f.strings_.AddPair(p.id(), p.name());
   a.currency_index = f.currencies_.Intern(p.currency());
-  a.utc_offset_minutes = p.utc_offset_minutes();
+  a.utc_offset_minutes = static_cast<int16_t>(p.utc_offset_minutes());  // checked above
   a.funding_order = p.funding_order();
   a.opened_at_us = p.opened_at_us();
   a.cash = p.cash();

@@ -42,12 +42,26 @@ struct alignas(64) Grant {
 };
 static_assert(sizeof(Grant) == 64, "a grant is one cache line");
 
+// An enum kept in one byte: reads and assigns as the enum itself. (A
+// Protobuf enum's underlying type is int; every value the ledger keeps is
+// small, as Validate and a restore check.)
+template <typename E>
+class EnumByte {
+ public:
+  EnumByte() = default;
+  EnumByte(E e) : v_(static_cast<uint8_t>(e)) {}  // NOLINT: implicit, as E
+  operator E() const { return static_cast<E>(v_); }  // NOLINT
+ private:
+  uint8_t v_ = 0;
+};
+
 struct alignas(64) Account {
   // What every delivery reads and writes comes first, in one cache line
   // (replay prefetches it): the clock and its timers, the balances a charge
   // moves. Then, in the second line, what a charge from grants and a day's
-  // turn read; the third holds the rest of a day's turn. The rest follows
-  // in no particular order.
+  // turn read; the third holds what an expiry reads and the campaigns
+  // holding funds (read by a day's turn only with coupons). The rest
+  // follows in no particular order.
   //
   // R6: each account keeps its own clock, the latest time of its own events
   // (and of ClockAdvanced for it or for every account): its grants expire
@@ -67,7 +81,11 @@ struct alignas(64) Account {
   int64_t frozen = 0;  // frozen_balance: sum of campaign holds
   int64_t spent = 0;
 
-  v1::FundingOrder funding_order = v1::FUNDING_ORDER_CREDIT_FIRST;
+  EnumByte<v1::FundingOrder> funding_order = v1::FUNDING_ORDER_CREDIT_FIRST;
+  // Its time zone, -720 to 840 (checked at opening and restore): R4's local
+  // day. In this line, so that a charge to a daily budget and a day's turn
+  // read no other.
+  int16_t utc_offset_minutes = 0;
   uint32_t restricted_grants = 0;  // grants with campaign_ids (coupons)
   uint32_t daily_holding = 0;      // campaigns in `holding` with a daily budget
   // Grants at the front of `grants` that have expired (they expire in that
@@ -83,9 +101,7 @@ struct alignas(64) Account {
   // of the account are full). Any superset of the short ones renews alike.
   std::vector<uint32_t> renewals;
 
-  int32_t utc_offset_minutes = 0;
-  // Into the ledger's business centers (kNoIndex: none). Here, beside the
-  // offset, so that an account takes four cache lines, not five.
+  // Into the ledger's business centers (kNoIndex: none).
   uint32_t business_center = kNoIndex;
   // Campaigns that hold funds, in the order they were enabled (R4 top-ups
   // go first to the earliest).
@@ -106,8 +122,9 @@ struct alignas(64) Account {
 
   int64_t valid() const { return cash + credit - frozen; }  // valid_balance
 };
-static_assert(offsetof(Account, funding_order) == 64 && offsetof(Account, utc_offset_minutes) == 128,
-              "an account's delivery state is its first line, a charge's and a day's the next two");
+static_assert(offsetof(Account, funding_order) == 64 && offsetof(Account, business_center) == 128,
+              "an account's delivery state is its first line, a charge's and a day's the second");
+static_assert(offsetof(Account, utc_offset_minutes) < 128, "a day's turn reads the zone in the second line");
 static_assert(sizeof(Account) == 256, "an account is four cache lines");
 static_assert(offsetof(Account, grants) + sizeof(Account::grants) <= 128,
               "an account's grants are in its second line");
@@ -122,19 +139,6 @@ struct FaultCharge {
   };
   int64_t time_us = 0;
   std::vector<Part> parts;
-};
-
-// An enum kept in one byte: reads and assigns as the enum itself. (A
-// Protobuf enum's underlying type is int; every value the ledger keeps is
-// small, as Validate and a restore check.)
-template <typename E>
-class EnumByte {
- public:
-  EnumByte() = default;
-  EnumByte(E e) : v_(static_cast<uint8_t>(e)) {}  // NOLINT: implicit, as E
-  operator E() const { return static_cast<E>(v_); }  // NOLINT
- private:
-  uint8_t v_ = 0;
 };
 
 // A campaign's hot state: what billing a delivery reads and writes, in one

@@ -255,7 +255,7 @@ Status RunForecast(const ForecastJob& job, ForecastResult* out) {
   out->account_id = ledger.account_id(ai);
   out->currency = ledger.account_currency(ai);
   out->utc_offset_minutes = a.utc_offset_minutes;
-  out->funding_order = v1::FundingOrder_Name(a.funding_order);
+  out->funding_order = v1::FundingOrder_Name(v1::FundingOrder{a.funding_order});
   out->from_us = now;
   out->until_us = until;
   out->pace = o.pace == ForecastOptions::Pace::kBudget

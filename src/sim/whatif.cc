@@ -359,8 +359,8 @@ void WhatIf::Diff(const std::string& account, WhatIfResult* out) const {
     if (ai != kNoIndex && wi != kNoIndex &&
         actual_.accounts()[ai].funding_order != what_if_.accounts()[wi].funding_order) {
       text_row("account", id, id, "funding_order",
-               v1::FundingOrder_Name(actual_.accounts()[ai].funding_order),
-               v1::FundingOrder_Name(what_if_.accounts()[wi].funding_order));
+               v1::FundingOrder_Name(v1::FundingOrder{actual_.accounts()[ai].funding_order}),
+               v1::FundingOrder_Name(v1::FundingOrder{what_if_.accounts()[wi].funding_order}));
     }
     compare("account", id, id, account_figures(actual_, actual_sink_, ai),
             account_figures(what_if_, what_if_sink_, wi));
