@@ -124,7 +124,8 @@ struct alignas(64) Account {
 };
 static_assert(offsetof(Account, funding_order) == 64 && offsetof(Account, business_center) == 128,
               "an account's delivery state is its first line, a charge's and a day's the second");
-static_assert(offsetof(Account, utc_offset_minutes) < 128, "a day's turn reads the zone in the second line");
+static_assert(offsetof(Account, utc_offset_minutes) < 128,
+              "a day's turn reads the zone in the second line");
 static_assert(sizeof(Account) == 256, "an account is four cache lines");
 static_assert(offsetof(Account, grants) + sizeof(Account::grants) <= 128,
               "an account's grants are in its second line");

@@ -64,7 +64,8 @@ class RunSink : public EntrySink {
       run_->expired[ledger_->GrantName(e.grant)] = {-e.balance_delta, e.time_us};
     }
     if (e.kind == v1::CAMPAIGN_STATUS && e.note.find("insufficient") != std::string::npos) {
-      run_->stops.push_back({std::string(ledger_->campaign_id(e.campaign)), e.time_us, std::string(e.note)});
+      run_->stops.push_back(
+          {std::string(ledger_->campaign_id(e.campaign)), e.time_us, std::string(e.note)});
     }
   }
   int64_t spent = 0;
