@@ -64,7 +64,8 @@ TEST(PagesTest, SmallAndLargeBlocksAreZeroAndAligned) {
 
 // A mapped block of whole huge pages starts on their boundary (else no
 // huge page can back any of it), and what was mapped around it to get
-// there is given back: they leave no more mapped than they hold (VmSize, /proc/self/status).
+// there is given back: they leave no more mapped than they hold (VmSize,
+// /proc/self/status).
 TEST(PagesTest, ABlockOfWholeHugePagesIsOnTheirBoundary) {
   if (kAddressSanitizer) return;  // every block from operator new
   auto vm_kb = [] {

@@ -475,7 +475,7 @@ void Ledger::OnCampaignUpdated(const v1::CampaignUpdated& m) {
   const bool holding = IsHolding(c);
   if (mode != c.budget_mode) {
     note += "budget mode " + v1::BudgetMode_Name(v1::BudgetMode{c.budget_mode}) + " -> " +
-              v1::BudgetMode_Name(mode) + "; ";
+            v1::BudgetMode_Name(mode) + "; ";
   }
   if (budget != c.budget) {
     note += "budget " + FormatMicros(c.budget) + " -> " + FormatMicros(budget) + "; ";
