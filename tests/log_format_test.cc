@@ -805,6 +805,82 @@ TEST(LogCodecTest, DictionaryReadOffTheWireIsWhatProtobufParses) {
   }
 }
 
+// The decoder reads the usual fields (a one-byte tag; a varint, or a
+// length of up to four bytes) itself and hands anything else to Protobuf's
+// reader: on any bytes, it must accept what Protobuf accepts, with the same
+// dictionary, and refuse what Protobuf refuses. Long ids (two-byte
+// lengths), fields it does not know (a fixed64, a two-byte tag, a long
+// varint) and random damage to all of them.
+TEST(LogCodecTest, DictionaryReaderAgreesWithProtobufOnAnyBytes) {
+  v1::EventBatch b;
+  b.add_dictionary_account("acct-0");
+  b.add_dictionary_campaign(std::string(200, 'c'));  // a two-byte length
+  b.add_delivery_id_delta(1);
+  b.add_delivery_time_delta(10);
+  b.add_delivery_campaign(0);
+  b.add_delivery_kind(2 << 1);
+  b.add_delivery_count(3);
+  *b.add_others() = Other(7, 20, 0);
+  b.add_other_position(0);
+  b.add_dictionary_account(std::string(130, 'a') + "\xe2\x82\xac");
+  b.add_dictionary_campaign("camp-1");
+  std::string base = b.SerializeAsString();
+  base += static_cast<char>(11 << 3 | 1);  // field 11, fixed64: unknown
+  base += std::string(8, '\x01');
+  base += static_cast<char>(0x80 | (300 << 3 & 0x7f) | 0);  // field 300, varint
+  base += static_cast<char>(300 >> 4);
+  base += std::string(9, '\xff');  // a ten-byte varint
+  base += '\x01';
+  v1::EventBatch check;
+  ASSERT_TRUE(check.ParseFromString(base));
+  BatchDecoder d;
+  ASSERT_TRUE(d.Parse(base, 2).ok());
+  ASSERT_EQ(d.dictionary_size(), 2u);
+  EXPECT_EQ(d.campaign(0), std::string(200, 'c'));
+  EXPECT_EQ(d.account(1), check.dictionary_account(1));
+
+  std::mt19937 rng(7);
+  int accepted = 0;
+  for (int round = 0; round < 4000; ++round) {
+    std::string bytes = base;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % bytes.size();
+      switch (rng() % 4) {
+        case 0: bytes[at] = static_cast<char>(rng()); break;
+        case 1: bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8))); break;
+        case 2: bytes.resize(at); break;
+        default: bytes.insert(at, 1, static_cast<char>(rng())); break;
+      }
+      if (bytes.empty()) bytes = "x";
+    }
+    v1::EventBatch want;
+    const bool parses = want.ParseFromString(bytes);
+    const uint32_t count = parses ? static_cast<uint32_t>(want.delivery_id_delta_size() +
+                                                          want.others_size())
+                                  : 2;
+    const Status st = d.Parse(bytes, count);
+    if (!parses) {
+      EXPECT_FALSE(st.ok()) << "round " << round << ": Protobuf refuses what the decoder took";
+      continue;
+    }
+    if (!st.ok()) {
+      // Refused for what the batch says, not how it is written.
+      EXPECT_EQ(st.message().find("not an EventBatch"), std::string::npos)
+          << "round " << round << ": " << st.ToString();
+      continue;
+    }
+    accepted++;
+    ASSERT_EQ(d.dictionary_size(), static_cast<uint32_t>(want.dictionary_campaign_size()))
+        << round;
+    for (uint32_t i = 0; i < d.dictionary_size(); ++i) {
+      EXPECT_EQ(d.account(i), want.dictionary_account(static_cast<int>(i))) << round;
+      EXPECT_EQ(d.campaign(i), want.dictionary_campaign(static_cast<int>(i))) << round;
+    }
+  }
+  EXPECT_GT(accepted, 100) << "the damage left too few batches whole to compare";
+}
+
 TEST(LogCodecTest, VisitStopsWhenTheVisitorSaysSo) {
   std::vector<v1::Event> events;
   for (int i = 0; i < 20; ++i) {

@@ -45,6 +45,8 @@ class Note {
   bool empty() const { return size() == 0; }
   size_t find(std::string_view s) const { return view().find(s); }
   friend bool operator==(const Note& a, const Note& b) { return a.view() == b.view(); }
+  // The string literal it points at; nullptr for a text made for the entry.
+  const char* literal() const { return fixed_; }
 
  private:
   std::string owned_;

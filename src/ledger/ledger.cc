@@ -622,10 +622,18 @@ void Ledger::Emit(Entry&& e) {
   sum += static_cast<uint64_t>(e.balance_delta) * 0xc4ceb9fe1a85ec53ull;
   sum += static_cast<uint64_t>(e.frozen_delta) * 0x94d049bb133111ebull;
   sum += static_cast<uint64_t>(e.units) * 0xbf58476d1ce4e5b9ull;
-  if (!e.note.empty()) sum += XXH3_64bits(e.note.data(), e.note.size()) * 0xd6e8feb86659fd93ull;
+  if (!e.note.empty()) sum += NoteHash(e.note) * 0xd6e8feb86659fd93ull;
   uint64_t h = (history_hash_ ^ sum) * 0x9e3779b97f4a7c15ull;
   history_hash_ = h ^ (h >> 29);
   if (sink_ != nullptr) sink_->Add(e);
+}
+
+uint64_t Ledger::NoteHash(const Note& note) {
+  const char* literal = note.literal();
+  if (literal == nullptr) return XXH3_64bits(note.data(), note.size());
+  HashedNote& h = note_hashes_[(reinterpret_cast<uintptr_t>(literal) >> 4) % note_hashes_.size()];
+  if (h.literal != literal) h = HashedNote{literal, XXH3_64bits(note.data(), note.size())};
+  return h.hash;
 }
 
 // --- Digest and invariants ------------------------------------------------------

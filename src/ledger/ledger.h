@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -162,8 +163,8 @@ class Ledger {
   // The third stage, a few rows later still (once those lists are in): the
   // first live grants of a list on the heap, and the daily holds a due
   // midnight renews.
-  BILLSIM_PREFETCHER void PrefetchDeliveryItems(uint32_t campaign, int64_t time_us) const {
-    const Account& a = accounts_[campaigns_[campaign].account];
+  BILLSIM_PREFETCHER void PrefetchDeliveryItems(uint32_t account, int64_t time_us) const {
+    const Account& a = accounts_[account];
     if (!GrantsInLine(a)) PrefetchLiveGrants(a);
     if (a.next_timer_us > time_us) return;
     const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
@@ -730,6 +731,15 @@ class Ledger {
   // balances after it; folds it into the history digest.
   void Emit(Entry&& entry);
   void EmitRejection(const Result& r);
+  // A note's hash for the digest: a literal's is computed once per slot of
+  // a small cache keyed by its address (the few fixed notes of the hot
+  // paths, a day's hold, an expiry, recur on every turn).
+  uint64_t NoteHash(const Note& note);
+  struct HashedNote {
+    const char* literal = nullptr;
+    uint64_t hash = 0;
+  };
+  std::array<HashedNote, 8> note_hashes_{};
 
   LedgerOptions options_;
   int64_t latest_us_ = 0;  // the latest of the accounts' clocks

@@ -162,6 +162,19 @@ BatchDecoder::BatchDecoder(OneShot) {
   batch_ = google::protobuf::Arena::CreateMessage<v1::EventBatch>(arena_.get());
 }
 
+namespace {
+
+// The end of the varint at data[at] if it takes at most `most` bytes and
+// ends before `size`; 0 if not (then Protobuf's reader decides).
+size_t VarintEnd(const uint8_t* data, size_t size, size_t at, size_t most) {
+  for (size_t i = at; i < size && i < at + most; ++i) {
+    if (data[i] < 0x80) return i + 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 Status BatchDecoder::SplitDictionary(std::string_view payload) {
   using google::protobuf::internal::WireFormatLite;
   dictionary_bytes_.clear();
@@ -169,47 +182,77 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
   campaign_spans_.clear();
   rest_.clear();
   const auto* data = reinterpret_cast<const uint8_t*>(payload.data());
-  google::protobuf::io::CodedInputStream in(data, static_cast<int>(payload.size()));
+  const size_t size = payload.size();
   // Other fields are copied to rest_ in runs: a run ends at a dictionary
   // string, so a batch that keeps them together (as BatchBuilder writes
   // them) costs three copies.
   size_t run = 0;
-  for (;;) {
-    const size_t at = static_cast<size_t>(in.CurrentPosition());
-    const uint32_t tag = in.ReadTag();
-    if (tag == 0) {
-      if (run > 0) rest_.append(payload.substr(run, at - run));
-      break;
+  size_t at = 0;  // the next field's tag
+  while (at < size) {
+    // The usual fields are read here: a one-byte tag, then a varint, or a
+    // length of at most four bytes and that many bytes. Anything else goes
+    // through Protobuf's reader, one field at a time.
+    uint32_t tag = data[at];
+    const uint32_t wire_type = tag & 7;
+    size_t begin = 0;  // of a length-delimited field's bytes
+    uint32_t length = 0;
+    size_t end = 0;    // of the field (0: not read here)
+    if (tag < 0x80 && (tag >> 3) != 0 && wire_type == WireFormatLite::WIRETYPE_VARINT) {
+      end = VarintEnd(data, size, at + 1, 9);
+    } else if (tag < 0x80 && (tag >> 3) != 0 &&
+               wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      begin = VarintEnd(data, size, at + 1, 4);
+      if (begin != 0) {
+        for (size_t i = begin; i-- > at + 1;) length = length << 7 | (data[i] & 0x7f);
+        if (length > size - begin) {
+          return Status::Corruption(
+              tag == kDictionaryAccountTag || tag == kDictionaryCampaignTag
+                  ? "payload is not an EventBatch: a dictionary entry overruns it"
+                  : "payload is not an EventBatch");
+        }
+        end = begin + length;
+      }
+    }
+    if (end == 0) {
+      google::protobuf::io::CodedInputStream in(data + at, static_cast<int>(size - at));
+      tag = in.ReadTag();
+      if (tag == 0) return Status::Corruption("payload is not an EventBatch");  // malformed
+      if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
+        // (A dictionary field of another wire type is a field Protobuf
+        // keeps as unknown: it goes with the rest.)
+        if (!WireFormatLite::SkipField(&in, tag)) {
+          return Status::Corruption("payload is not an EventBatch");
+        }
+        at += static_cast<size_t>(in.CurrentPosition());
+        continue;
+      }
+      if (!in.ReadVarint32(&length)) return Status::Corruption("payload is not an EventBatch");
+      begin = at + static_cast<size_t>(in.CurrentPosition());
+      if (length > size - begin) {
+        return Status::Corruption("payload is not an EventBatch: a dictionary entry overruns it");
+      }
+      end = begin + length;
     }
     if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
-      // (A dictionary field of another wire type is a field Protobuf keeps
-      // as unknown: it goes with the rest.)
-      if (!WireFormatLite::SkipField(&in, tag)) {
-        return Status::Corruption("payload is not an EventBatch");
-      }
+      at = end;  // with the rest
       continue;
     }
-    rest_.append(payload.substr(run, at - run));
-    uint32_t length = 0;
-    if (!in.ReadVarint32(&length)) return Status::Corruption("payload is not an EventBatch");
-    const size_t begin = static_cast<size_t>(in.CurrentPosition());
-    if (!in.Skip(static_cast<int>(std::min<uint32_t>(length, INT32_MAX)))) {
-      return Status::Corruption("payload is not an EventBatch: a dictionary entry overruns it");
-    }
-    const std::string_view text = payload.substr(begin, length);
+    // The ids are kept as spans of a copy of the payload, made at the
+    // first (one copy, not one per id).
+    if (dictionary_bytes_.empty()) dictionary_bytes_.assign(payload);
+    if (at > run) rest_.append(payload.substr(run, at - run));
+    const std::string_view text(payload.data() + begin, length);
     // Protobuf refuses a proto3 string that is not UTF-8; so does this.
-    if (!IsValidUtf8(text)) {
+    if (!IsAscii(text) && !IsValidUtf8(text)) {
       return Status::Corruption(std::string("payload is not an EventBatch: a dictionary ") +
                                 (tag == kDictionaryAccountTag ? "account" : "campaign") +
                                 " id is not UTF-8");
     }
     auto& spans = tag == kDictionaryAccountTag ? account_spans_ : campaign_spans_;
-    spans.emplace_back(static_cast<uint32_t>(dictionary_bytes_.size()), length);
-    dictionary_bytes_.append(text);
-    run = begin + length;
+    spans.emplace_back(static_cast<uint32_t>(begin), length);
+    at = run = end;
   }
-  // ReadTag gives 0 at the end of the input and on a malformed tag alike.
-  if (!in.ConsumedEntireMessage()) return Status::Corruption("payload is not an EventBatch");
+  if (run > 0) rest_.append(payload.substr(run));
   return Status::Ok();
 }
 

@@ -8,6 +8,7 @@ void BatchApplier::Start(const log::BatchDecoder* decoder,
                          const std::vector<uint32_t>* stable_ids) {
   decoder_ = decoder;
   stable_ids_ = stable_ids;
+  ahead_ = {};  // rows of another batch
   deep_ = ledger_->campaigns().size() >= kDeepPrefetchFrom;
   if (stable_ids_ == nullptr) {
     ResolveAll();
@@ -74,13 +75,16 @@ void BatchApplier::PrefetchDeep(const log::DeliveryRow& row) {
   // Rows are a few seconds apart: a timer due by this row's time is
   // (almost always) due by that row's.
   const uint32_t rows = decoder_->delivery_rows();
+  // (A row whose campaign the first stage did not find is not loaded.)
   if (row.row + kPrefetchRows / 2 < rows) {
-    const Resolved ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 2));
+    const Resolved ahead = Known(row.row + kPrefetchRows / 2);
     if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryLists(ahead.campaign, row.time_us);
   }
   if (row.row + kPrefetchRows / 4 < rows) {
-    const Resolved ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows / 4));
-    if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryItems(ahead.campaign, row.time_us);
+    const Resolved ahead = Known(row.row + kPrefetchRows / 4);
+    if (ahead.campaign != kNoIndex) {
+      ledger_->PrefetchDeliveryItems(ahead.account, row.time_us);
+    }
   }
 }
 

@@ -22,10 +22,13 @@
 // of the row 2 * kPrefetchRows ahead; the campaign's and the account's
 // lines kPrefetchRows ahead; and in a large book, the lists in them (live
 // grants, not-billed counters, holds to renew) half as far, the grants and
-// holds in those lists a quarter as far.
+// holds in those lists a quarter as far. A row's campaign is resolved once,
+// when its lines are loaded; the later stages and the row's own
+// application take it from there.
 #ifndef BILLSIM_REPLAY_BATCH_APPLIER_H_
 #define BILLSIM_REPLAY_BATCH_APPLIER_H_
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +55,7 @@ class BatchApplier {
   void Forget() {
     by_created_.clear();
     by_other_.clear();
+    ahead_ = {};
   }
 
   // Stable ids below PairNumbering::kFirstOther are campaign indexes (the
@@ -91,11 +95,14 @@ class BatchApplier {
       }
     }
     if (row.row + kPrefetchRows < decoder_->delivery_rows()) {
-      const Resolved ahead = Resolve(decoder_->delivery_campaign(row.row + kPrefetchRows));
+      const uint32_t at = row.row + kPrefetchRows;
+      const Resolved ahead = Resolve(decoder_->delivery_campaign(at));
+      ahead_[at % kAhead] = Ahead{at, ahead};
       if (ahead.campaign != kNoIndex) ledger_->PrefetchDelivery(ahead.campaign, ahead.account);
     }
     if (deep_) PrefetchDeep(row);
-    const uint32_t campaign = Resolve(row.campaign).campaign;
+    uint32_t campaign = Known(row.row).campaign;
+    if (campaign == kNoIndex) campaign = Resolve(row.campaign).campaign;
     if (campaign == kNoIndex) return ledger_->Apply(decoder_->ToEvent(row), sink);  // it refuses
     return ledger_->ApplyDelivery(
         {row.event_id, row.time_us, campaign, row.kind, row.count, row.platform_fault}, sink);
@@ -117,6 +124,22 @@ class BatchApplier {
     uint32_t campaign = kNoIndex;
     uint32_t account = kNoIndex;
   };
+  // What was resolved for the rows ahead when their lines were loaded, by
+  // row modulo kAhead, so that the later stages and the row's own
+  // application do not resolve it again. Only a campaign found is used (a found one stays
+  // found); one not found yet is resolved again, as it may have been
+  // created since. A row number that differs (a caller that skipped rows,
+  // or none stored) means nothing is known.
+  struct Ahead {
+    uint32_t row = UINT32_MAX;
+    Resolved resolved;
+  };
+  static constexpr uint32_t kAhead = 16;
+  static_assert(kAhead > kPrefetchRows, "every row from its lines' stage to its own");
+  Resolved Known(uint32_t row) const {
+    const Ahead& a = ahead_[row % kAhead];
+    return a.row == row ? a.resolved : Resolved{};
+  }
   // Inline for the usual cases, a pair found before or created in the
   // stream.
   Resolved Resolve(uint32_t dict) {
@@ -159,6 +182,7 @@ class BatchApplier {
   bool deep_ = false;  // PrefetchDeep: the book had kDeepPrefetchFrom campaigns at Start
   bool created_are_indexes_ = false;
   std::vector<Resolved> resolved_;  // by dictionary index, for this batch
+  std::array<Ahead, kAhead> ahead_{};  // the current batch's rows ahead
   std::vector<std::string_view> names_;  // ResolveAll's, reused
   std::vector<uint32_t> found_;
   std::vector<uint32_t> missing_;  // ResolveNew's dictionary entries
