@@ -237,9 +237,6 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
       at = end;  // with the rest
       continue;
     }
-    // The ids are kept as spans of a copy of the payload, made at the
-    // first (one copy, not one per id).
-    if (dictionary_bytes_.empty()) dictionary_bytes_.assign(payload);
     if (at > run) rest_.append(payload.substr(run, at - run));
     const std::string_view text(payload.data() + begin, length);
     // Protobuf refuses a proto3 string that is not UTF-8; so does this.
@@ -249,7 +246,8 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
                                 " id is not UTF-8");
     }
     auto& spans = tag == kDictionaryAccountTag ? account_spans_ : campaign_spans_;
-    spans.emplace_back(static_cast<uint32_t>(begin), length);
+    spans.emplace_back(static_cast<uint32_t>(dictionary_bytes_.size()), length);
+    dictionary_bytes_.append(text);
     at = run = end;
   }
   if (run > 0) rest_.append(payload.substr(run));

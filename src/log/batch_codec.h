@@ -206,8 +206,8 @@ class BatchDecoder {
   uint64_t MemoryBytes() const;
 
  private:
-  // Takes the dictionary (fields 6 and 7) off `payload`: its strings as
-  // spans of dictionary_bytes_ (a copy of the payload), and, if it had any, every other
+  // Takes the dictionary (fields 6 and 7) off `payload`: its strings into
+  // dictionary_bytes_ and their spans, and, if it had any, every other
   // field's bytes, in order, into rest_ (what Protobuf then parses).
   Status SplitDictionary(std::string_view payload);
   // Frees rest_ if a batch grew it past this.
@@ -219,7 +219,7 @@ class BatchDecoder {
   v1::EventBatch* batch_;                            // &reused_ or on arena_
   // The dictionary is not parsed into the message: a string each would be
   // copied and, in a large book's batch (an entry for almost every row),
-  // cost more than the delivery columns. A copy of the payload, and each
+  // cost more than the delivery columns. Its bytes end to end, and each
   // id's offset there and length (batch_'s dictionary fields stay empty).
   using Span = std::pair<uint32_t, uint32_t>;
   std::string_view Text(Span span) const {
