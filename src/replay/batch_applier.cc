@@ -75,7 +75,8 @@ void BatchApplier::PrefetchDeep(const log::DeliveryRow& row) {
   // Rows are a few seconds apart: a timer due by this row's time is
   // (almost always) due by that row's.
   const uint32_t rows = decoder_->delivery_rows();
-  // (A row whose campaign the first stage did not find is not loaded.)
+  // (A row whose campaign was not found when its lines were loaded is not
+  // loaded here.)
   if (row.row + kPrefetchRows / 2 < rows) {
     const Resolved ahead = Known(row.row + kPrefetchRows / 2);
     if (ahead.campaign != kNoIndex) ledger_->PrefetchDeliveryLists(ahead.campaign, row.time_us);

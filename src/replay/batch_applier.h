@@ -126,10 +126,10 @@ class BatchApplier {
   };
   // What was resolved for the rows ahead when their lines were loaded, by
   // row modulo kAhead, so that the later stages and the row's own
-  // application do not resolve it again. Only a campaign found is used (a found one stays
-  // found); one not found yet is resolved again, as it may have been
-  // created since. A row number that differs (a caller that skipped rows,
-  // or none stored) means nothing is known.
+  // application do not resolve it again. Only a campaign found is used (a
+  // found one stays found); one not found yet is resolved again, as it may
+  // have been created since. A row number that differs (a caller that
+  // skipped rows, or none stored) means nothing is known.
   struct Ahead {
     uint32_t row = UINT32_MAX;
     Resolved resolved;
