@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace billsim {
 namespace {
 
@@ -22,6 +24,21 @@ TEST(Utf8Test, RefusesLatin1TruncationOverlongFormsAndSurrogates) {
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));    // above U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\xff"));
   EXPECT_FALSE(IsValidUtf8("a\x80z"));              // stray continuation
+}
+
+// The inline ASCII path reads eight bytes at a time, then the tail: a bad
+// byte in either place, or after a whole word, is still found.
+TEST(Utf8Test, FindsABadByteAtAnyPlaceInLongText) {
+  const std::string ascii = "campaign-0000000042-acme";
+  ASSERT_TRUE(IsValidUtf8(ascii));
+  for (size_t at = 0; at <= ascii.size(); ++at) {
+    std::string bad = ascii;
+    bad.insert(at, "\xff");
+    EXPECT_FALSE(IsValidUtf8(bad)) << "0xff at " << at;
+    std::string good = ascii;
+    good.insert(at, "\xc3\xa9");
+    EXPECT_TRUE(IsValidUtf8(good)) << "U+00E9 at " << at;
+  }
 }
 
 }  // namespace

@@ -164,6 +164,10 @@ BatchDecoder::BatchDecoder(OneShot) {
 
 namespace {
 
+constexpr const char* kNotABatch = "payload is not an EventBatch";
+constexpr const char* kEntryOverruns =
+    "payload is not an EventBatch: a dictionary entry overruns it";
+
 // The end of the varint at data[at] if it takes at most `most` bytes and
 // ends before `size`; 0 if not (then Protobuf's reader decides).
 size_t VarintEnd(const uint8_t* data, size_t size, size_t at, size_t most) {
@@ -194,21 +198,20 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
     // through Protobuf's reader, one field at a time.
     uint32_t tag = data[at];
     const uint32_t wire_type = tag & 7;
+    const bool one_byte_tag = tag < 0x80 && (tag >> 3) != 0;  // (field 0 is malformed)
     size_t begin = 0;  // of a length-delimited field's bytes
     uint32_t length = 0;
     size_t end = 0;    // of the field (0: not read here)
-    if (tag < 0x80 && (tag >> 3) != 0 && wire_type == WireFormatLite::WIRETYPE_VARINT) {
+    if (one_byte_tag && wire_type == WireFormatLite::WIRETYPE_VARINT) {
       end = VarintEnd(data, size, at + 1, 9);
-    } else if (tag < 0x80 && (tag >> 3) != 0 &&
-               wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    } else if (one_byte_tag && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
       begin = VarintEnd(data, size, at + 1, 4);
-      if (begin != 0) {
-        for (size_t i = begin; i-- > at + 1;) length = length << 7 | (data[i] & 0x7f);
+      if (begin != 0) {  // (VarintEnd found the length's last byte)
+        DecodeVarint32(payload.data() + at + 1, &length);
         if (length > size - begin) {
           return Status::Corruption(
-              tag == kDictionaryAccountTag || tag == kDictionaryCampaignTag
-                  ? "payload is not an EventBatch: a dictionary entry overruns it"
-                  : "payload is not an EventBatch");
+              tag == kDictionaryAccountTag || tag == kDictionaryCampaignTag ? kEntryOverruns
+                                                                            : kNotABatch);
         }
         end = begin + length;
       }
@@ -216,21 +219,19 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
     if (end == 0) {
       google::protobuf::io::CodedInputStream in(data + at, static_cast<int>(size - at));
       tag = in.ReadTag();
-      if (tag == 0) return Status::Corruption("payload is not an EventBatch");  // malformed
+      if (tag == 0) return Status::Corruption(kNotABatch);  // malformed
       if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
         // (A dictionary field of another wire type is a field Protobuf
         // keeps as unknown: it goes with the rest.)
         if (!WireFormatLite::SkipField(&in, tag)) {
-          return Status::Corruption("payload is not an EventBatch");
+          return Status::Corruption(kNotABatch);
         }
         at += static_cast<size_t>(in.CurrentPosition());
         continue;
       }
-      if (!in.ReadVarint32(&length)) return Status::Corruption("payload is not an EventBatch");
+      if (!in.ReadVarint32(&length)) return Status::Corruption(kNotABatch);
       begin = at + static_cast<size_t>(in.CurrentPosition());
-      if (length > size - begin) {
-        return Status::Corruption("payload is not an EventBatch: a dictionary entry overruns it");
-      }
+      if (length > size - begin) return Status::Corruption(kEntryOverruns);
       end = begin + length;
     }
     if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
@@ -240,7 +241,7 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
     if (at > run) rest_.append(payload.substr(run, at - run));
     const std::string_view text(payload.data() + begin, length);
     // Protobuf refuses a proto3 string that is not UTF-8; so does this.
-    if (!IsAscii(text) && !IsValidUtf8(text)) {
+    if (!IsValidUtf8(text)) {
       return Status::Corruption(std::string("payload is not an EventBatch: a dictionary ") +
                                 (tag == kDictionaryAccountTag ? "account" : "campaign") +
                                 " id is not UTF-8");
@@ -276,7 +277,7 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
       account_spans_.empty() && campaign_spans_.empty() ? payload : std::string_view(rest_);
   const bool parsed = batch_->ParseFromArray(fields.data(), static_cast<int>(fields.size()));
   TrimBuffers();
-  if (!parsed) return Status::Corruption("payload is not an EventBatch");
+  if (!parsed) return Status::Corruption(kNotABatch);
   const int rows = batch_->delivery_id_delta_size();
   if (batch_->delivery_time_delta_size() != rows ||
       batch_->delivery_campaign_size() != rows ||

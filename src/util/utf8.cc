@@ -5,7 +5,7 @@
 
 namespace billsim {
 
-bool IsValidUtf8(std::string_view s) {
+bool IsValidUtf8Sequences(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     // ASCII (ids, mostly) eight bytes at a time.

@@ -10,12 +10,7 @@
 
 namespace billsim {
 
-// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates, at
-// most U+10FFFF).
-bool IsValidUtf8(std::string_view s);
-
-// True if every byte of `s` is ASCII (then it is UTF-8): inline, for the
-// short ids of a hot path, before IsValidUtf8.
+// True if every byte of `s` is ASCII (then it is UTF-8).
 inline bool IsAscii(std::string_view s) {
   uint64_t any = 0;
   size_t i = 0;
@@ -27,6 +22,14 @@ inline bool IsAscii(std::string_view s) {
   for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
   return (any & 0x8080808080808080ull) == 0;
 }
+
+// IsValidUtf8's check of text that is not all ASCII.
+bool IsValidUtf8Sequences(std::string_view s);
+
+// True if `s` is well-formed UTF-8 (no overlong forms, no surrogates, at
+// most U+10FFFF). Inline for the ASCII of the usual id, so that a hot path
+// (the log's dictionary) makes no call.
+inline bool IsValidUtf8(std::string_view s) { return IsAscii(s) || IsValidUtf8Sequences(s); }
 
 }  // namespace billsim
 
