@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "journal/unknown_fields.h"
 #include "log/batch_codec.h"
 #include "log/log_reader.h"
 #include "log_events.h"
@@ -98,6 +99,63 @@ TEST(JournalTest, AColumnarBatchIsJudgedRowByRowLikeSingleEvents) {
   log::SeqRange range;
   ASSERT_TRUE(j->Append(&range).ok());
   EXPECT_EQ(range.last, 2u);
+}
+
+// A field the schema does not define would reach the log unjudged
+// (Protobuf keeps it, and writes it back): refused, whether the event
+// comes alone or in a columnar batch, and nothing is pending.
+TEST(JournalTest, AnEventWithAFieldTheSchemaDoesNotDefineIsRefused) {
+  TempDir dir;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(Journal::Open(dir.path(), JournalOptions{}, &j).ok());
+  ASSERT_TRUE(j->Apply(Open(1, "acct-1"), nullptr));
+  v1::Event odd = Deposit(2, "acct-1", 5);
+  odd.mutable_cash_deposited()->GetReflection()->MutableUnknownFields(
+      odd.mutable_cash_deposited())->AddVarint(100, 7);
+  Refusal refusal;
+  EXPECT_FALSE(j->Apply(odd, &refusal));
+  EXPECT_FALSE(refusal.duplicate);
+  EXPECT_EQ(refusal.event_id, 2u);
+  EXPECT_EQ(refusal.field, "cash_deposited.#100");
+  EXPECT_EQ(refusal.reason.rfind("event 2: cash_deposited.#100: a field number", 0), 0u)
+      << refusal.reason;
+  EXPECT_EQ(j->pending(), 1u);
+  EXPECT_EQ(j->ledger().Balance("acct-1")->cash_balance(), 0);
+
+  // In a columnar batch, as a client's bytes: one on the envelope.
+  log::BatchBuilder builder;
+  builder.Add(Deposit(3, "acct-1", 7));
+  std::string bytes;
+  builder.Finish(&bytes);
+  v1::EventBatch batch;
+  ASSERT_TRUE(batch.ParseFromString(bytes));
+  batch.mutable_others(0)->GetReflection()->MutableUnknownFields(
+      batch.mutable_others(0))->AddVarint(99, 1);
+  *batch.add_others() = Deposit(4, "acct-1", 11);
+  batch.add_other_position(1);
+  bytes = batch.SerializeAsString();
+  log::BatchDecoder decoder;
+  ASSERT_TRUE(decoder.Parse(bytes, 2).ok());
+  std::vector<Refusal> refusals;
+  EXPECT_EQ(j->ApplyBatch(decoder, &refusals), 1u);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].event_id, 3u);
+  EXPECT_EQ(refusals[0].field, "#99");
+  EXPECT_EQ(j->ledger().Balance("acct-1")->cash_balance(), 11);
+
+  // The log holds the two accepted events, and no unknown field.
+  log::SeqRange range;
+  ASSERT_TRUE(j->Append(&range).ok());
+  EXPECT_EQ(range.last, 2u);
+  std::vector<test_support::WrittenBatch> written;
+  ASSERT_TRUE(test_support::ReadLogBatches(dir.path(), &written).ok());
+  ASSERT_EQ(written.size(), 1u);
+  v1::EventBatch logged;
+  ASSERT_TRUE(logged.ParseFromString(written[0].payload));
+  ASSERT_EQ(logged.others_size(), 2);
+  EXPECT_EQ(logged.others(1).event_id(), 4u);
+  std::string path;
+  EXPECT_FALSE(FindUnknownField(logged, &path)) << path;
 }
 
 TEST(JournalTest, ASecondJournalOnTheSameLogIsRefusedWhileTheFirstHoldsIt) {
@@ -271,12 +329,13 @@ TEST_F(WholePayloadTest, AFieldNoDecoderKnowsIsNotWritten) {
   EXPECT_EQ(written[0].payload, Clicks(100, kRows));  // re-encoded: the field is gone
 }
 
-TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCameWithTheirOwnFields) {
+TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCame) {
   wire_events::Events ev(50);
   ev.Deposit(kT0 + 9'000'000, "acct-1", 5 * wire_events::kUnit);
   ev.Deposit(kT0 + 9'000'001, "acct-1", 6 * wire_events::kUnit);
-  // The second's deposit carries a field no decoder knows (field 100): a
-  // re-encoding would keep it too (BatchBuilder::Add), so it goes whole.
+  // The second's deposit carries a field no schema of this build defines
+  // (field 100): it is refused (journal.h, Judge), so its batch is not
+  // kept whole but re-encoded from the rest.
   v1::Event& odd = ev.all()[1];
   odd.mutable_cash_deposited()->GetReflection()->MutableUnknownFields(
       odd.mutable_cash_deposited())->AddVarint(100, 7);
@@ -292,16 +351,20 @@ TEST_F(WholePayloadTest, WholeEventsAmongTheRowsGoAsTheyCameWithTheirOwnFields) 
   EXPECT_EQ(j_->kept_whole(), 1u);
   log::SeqRange range;
   ASSERT_TRUE(j_->Append(&range).ok());  // two appends: two batches
-  EXPECT_EQ(ApplyWhole(unknown_bytes, kRows + 1, &refusals), kRows + 1);
-  EXPECT_EQ(j_->kept_whole(), 2u);
-  ASSERT_TRUE(j_->Append(&range).ok());
   EXPECT_TRUE(refusals.empty());
+  EXPECT_EQ(ApplyWhole(unknown_bytes, kRows + 1, &refusals), kRows);
+  EXPECT_EQ(j_->kept_whole(), 1u);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].event_id, odd.event_id());
+  EXPECT_EQ(refusals[0].field, "cash_deposited.#100");
+  ASSERT_TRUE(j_->Append(&range).ok());
   const std::vector<Written> written = Batches();
   ASSERT_EQ(written.size(), 2u);
   EXPECT_EQ(written[0].payload, plain_bytes);
   EXPECT_EQ(written[0].header.first_time_us, kT0 + 9'000'000);  // the deposit's
-  EXPECT_EQ(written[1].payload, unknown_bytes);
-  EXPECT_EQ(written[1].header.count, kRows + 1);
+  EXPECT_EQ(written[1].payload, Clicks(100 + kRows, kRows, nullptr, kT0 + 2'000'000'000));
+  EXPECT_EQ(written[1].header.count, kRows);
+  ExpectCashBeforeAndAfterReopen(Cash());  // replay reads back the same
 }
 
 TEST_F(WholePayloadTest, ADictionaryEntryTwiceGoesWholeWhenBothAreNamed) {

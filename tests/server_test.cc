@@ -250,6 +250,39 @@ TEST_F(ServerTest, AppendsAreAckedWithTheirRangesAndRejectionsAreListed) {
   ExpectLogVerifies(dir_.sub("log"), 6);
 }
 
+// A field number the schema does not define is refused, as the journal
+// refuses it for `log append` (journal_test.cc), and named in the rejection;
+// the event beside it is applied.
+TEST_F(ServerTest, AnEventWithAFieldTheSchemaDoesNotDefineIsRejected) {
+  StartServer();
+  net::Client client;
+  Connect(client);
+  Events ev;
+  Setup(ev, "a1", "c1");
+  v1::Response r = Call(client, AppendRequest(client, ev.all()));
+  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  const uint64_t setup = r.append().last_seq();
+
+  Events more(100);
+  more.Deposit(kT0 + 20, "a1", kUnit);      // id 100: carries field 100
+  more.Deposit(kT0 + 21, "a1", 2 * kUnit);  // id 101: plain
+  v1::Event& odd = more.all()[0];
+  odd.mutable_cash_deposited()->GetReflection()->MutableUnknownFields(
+      odd.mutable_cash_deposited())->AddVarint(100, 7);
+  r = Call(client, AppendRequest(client, more.all()));
+  ASSERT_TRUE(r.has_append()) << r.ShortDebugString();
+  EXPECT_EQ(r.append().accepted(), 1u);
+  EXPECT_EQ(r.append().last_seq(), setup + 1);
+  ASSERT_EQ(r.append().rejections_size(), 1);
+  EXPECT_EQ(r.append().rejections(0).event_id(), 100u);
+  EXPECT_FALSE(r.append().rejections(0).duplicate());
+  EXPECT_EQ(r.append().rejections(0).field(), "cash_deposited.#100");
+  EXPECT_NE(r.append().rejections(0).reason().find("does not define"), std::string::npos)
+      << r.append().rejections(0).reason();
+  StopServer();
+  ExpectLogVerifies(dir_.sub("log"), setup + 1);
+}
+
 // A columnar batch means what the same events sent one by one mean: the
 // same acks, the same rejections (unknown campaign, campaign of another
 // account, duplicate, bad count), the same balances and log.

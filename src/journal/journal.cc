@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+
+#include "journal/unknown_fields.h"
 #include "util/assert.h"
 
 namespace billsim {
@@ -30,6 +33,20 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
 
 Journal::~Journal() = default;
 
+Ledger::Result Journal::Judge(const v1::Event& event, Ledger::Text text) {
+  std::string path;
+  if (FindUnknownField(event, &path)) [[unlikely]] {
+    Ledger::Result r;
+    r.outcome = Ledger::Outcome::kRejected;
+    r.field = path;
+    r.reason = "event " + std::to_string(event.event_id()) + ": " + path +
+               ": a field number this billsim's schema does not define; refused, "
+               "so that the log holds only what the ledger judged";
+    return r;
+  }
+  return ledger_.Apply(event, nullptr, text);
+}
+
 bool Journal::Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refusal) {
   if (r.outcome == Ledger::Outcome::kApplied) return true;
   if (refusal == nullptr) return false;
@@ -44,7 +61,7 @@ bool Journal::Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refu
 }
 
 bool Journal::Apply(const v1::Event& event, Refusal* refusal) {
-  if (!Admitted(ledger_.Apply(event, nullptr), event.event_id(), refusal)) return false;
+  if (!Admitted(Judge(event, Ledger::Text::kUnchecked), event.event_id(), refusal)) return false;
   builder_.Add(event);
   return true;
 }
@@ -88,7 +105,7 @@ uint32_t Journal::ApplyBatch(const log::BatchDecoder& batch, std::vector<Refusal
       const uint32_t other = other_++;
       const size_t campaigns = j_->ledger_.campaigns().size();
       // Parsed from the request's bytes (BatchDecoder): its text is UTF-8.
-      if (!Admit(j_->ledger_.Apply(event, nullptr, Ledger::Text::kParsed), event.event_id())) {
+      if (!Admit(j_->Judge(event, Ledger::Text::kParsed), event.event_id())) {
         if (keep_whole_) refused.push_back(position);
         return true;
       }

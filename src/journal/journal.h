@@ -7,9 +7,11 @@
 //             it into the ledger, and check that the two agree on the last
 //             sequence;
 //   Apply     the ledger judges one event (or one columnar batch, row by
-//             row): an accepted event is applied and goes into the pending
-//             batch; a refused one changes nothing and comes back as a
-//             Refusal, worded the same way for every caller;
+//             row), after the journal refuses any event holding a field
+//             the schema does not define (unknown_fields.h): an accepted
+//             event is applied and goes into the pending batch; a refused
+//             one changes nothing and comes back as a Refusal, worded the
+//             same way for every caller;
 //   Append    the pending batch goes to the log as one batch (a payload
 //             kept whole, ApplyBatch, as a batch of its own), synced by
 //             policy (or Write, with the caller syncing: the server's
@@ -157,6 +159,14 @@ class Journal {
  private:
   Journal() : applier_(&ledger_) {}
   bool Admitted(const Ledger::Result& r, uint64_t event_id, Refusal* refusal);
+  // The ledger's judgement of an event bound for the log, after the
+  // journal's own check: a field of the event (or of a message in it)
+  // that this build's schema does not know is refused. Protobuf keeps
+  // such a field and would write it back, so the log would hold what no
+  // ledger judged, and what a later schema might read as a field it
+  // knows. (JSON input is refused the same way by its parser; replay
+  // does not check, so a log written before this check still replays.)
+  Ledger::Result Judge(const v1::Event& event, Ledger::Text text);
   // builder_'s events, if any, become the next batch of whole_.
   void Seal();
   // A row of `batch` into builder_, its dictionary entry copied once.
