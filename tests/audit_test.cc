@@ -373,6 +373,53 @@ TEST(AuditCheckLogTest, AnEventTheLedgerRefusesIsAViolation) {
   EXPECT_NE(text.str().find("VIOLATION at log sequence 2"), std::string::npos);
 }
 
+// A log written before the journal refused events holding a field number
+// the schema does not define (or by a build whose schema defines more):
+// the check names the first such event and counts them, and the other
+// checks still run over the whole log.
+TEST(AuditCheckLogTest, AnEventHoldingAFieldTheSchemaDoesNotDefineIsReported) {
+  TempDir tmp;
+  Events ev;
+  ev.Open(kT0, "shop");
+  ev.Deposit(kT0 + 1, "shop", 5 * kUnit);
+  ev.Deposit(kT0 + 2, "shop", 7 * kUnit);
+  ev.Deposit(kT0 + 3, "shop", 9 * kUnit);
+  std::vector<v1::Event> events = ev.all();
+  for (const int i : {1, 3}) {
+    v1::CashDeposited* d = events[i].mutable_cash_deposited();
+    d->GetReflection()->MutableUnknownFields(d)->AddVarint(100, 7);
+  }
+  WriteLog(tmp.sub("log"), events);
+  CheckReport r;
+  ASSERT_TRUE(CheckLog(tmp.sub("log"), &r).ok());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.unknown_field_events, 2u);
+  EXPECT_EQ(r.violation->log_seq, 2u);
+  EXPECT_EQ(r.violation->account, "shop");
+  EXPECT_EQ(r.violation->check, "only fields the schema defines");
+  EXPECT_NE(r.violation->what.find("event 2: cash_deposited.#100: a field number"),
+            std::string::npos)
+      << r.violation->what;
+  EXPECT_NE(r.violation->what.find("(2 events hold one)"), std::string::npos);
+  EXPECT_EQ(r.last_seq, 4u);  // the replay went on to the end
+  for (const auto& c : r.checks) {
+    EXPECT_EQ(c.state, c.name == r.violation->check ? CheckReport::State::kFailed
+                                                    : CheckReport::State::kOk)
+        << c.name;
+  }
+  EXPECT_FALSE(r.digest.empty());
+  std::ostringstream json;
+  WriteCheckReport(r, true, json);
+  EXPECT_NE(json.str().find("\"unknown_field_events\":2"), std::string::npos) << json.str();
+
+  // The same log without them passes.
+  TempDir clean;
+  WriteLog(clean.sub("log"), ev.all());
+  ASSERT_TRUE(CheckLog(clean.sub("log"), &r).ok());
+  EXPECT_TRUE(r.ok()) << r.violation->what;
+  EXPECT_EQ(r.unknown_field_events, 0u);
+}
+
 // --- EntryChecker on fabricated streams ---------------------------------------------
 
 class EntryCheckerTest : public ::testing::Test {

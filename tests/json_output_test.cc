@@ -66,7 +66,8 @@ TEST(JsonOutputTest, CheckReportParsesBackWhateverItsStringsHold) {
   const Json j = ParseLine(out.str());
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(Keys(j), (std::vector<std::string>{"ok", "last_seq", "digest", "checks",
-                                               "violation", "tail_fault"}));
+                                               "violation", "tail_fault",
+                                               "unknown_field_events"}));
   EXPECT_EQ(j["ok"], false);
   EXPECT_TRUE(j["last_seq"].is_number_unsigned());
   EXPECT_EQ(j["last_seq"], 12u);

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "audit/audit.h"
+#include "journal/unknown_fields.h"
+#include "ledger/event_account.h"
 #include "log/event_stream.h"
 #include "replay/replayer.h"
 #include "report/json.h"
@@ -286,6 +288,7 @@ bool EntryChecker::CheckRefund(uint64_t log_seq, const v1::LedgerEntry& e) {
 namespace {
 
 constexpr const char* kInvariants = "ledger invariants after every event";
+constexpr const char* kSchema = "only fields the schema defines";
 constexpr const char* kTotals = "account totals = sum of their entries";
 constexpr const char* kDigest = "same digest on every replay";
 
@@ -320,10 +323,28 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
   CheckingSink sink(&ledger, &checker);
   uint64_t events = 0;
   std::optional<Violation> violation;  // found outside the entry checker
+  // An event holding a field this build's schema does not define (a log
+  // written before the journal refused them, or by a build that defines
+  // more) does not stop the replay: the ledger judges it without the
+  // field, and the other checks go on; the first is the report's
+  // violation unless one of theirs is.
+  std::optional<Violation> unknown_field;
+  std::string path;
   Status st = log::ForEachEvent(
       dir, 1,
       [&](uint64_t seq, const v1::Event& event) {
         sink.seq = seq;
+        path.clear();
+        if (FindUnknownField(event, &path)) [[unlikely]] {
+          if (out->unknown_field_events++ == 0) {
+            unknown_field = Violation{
+                seq, 0, std::string(EventAccountId(event)), kSchema,
+                "event " + std::to_string(event.event_id()) + ": " + path +
+                    ": a field number this billsim's schema does not define; the ledger "
+                    "judged the event without it, and a billsim whose schema defines it "
+                    "may replay this log differently (the journal refuses such events)"};
+          }
+        }
         const Ledger::Result r = ledger.Apply(event, &sink);
         if (!checker.EndEvent()) return false;
         if (r.outcome != Ledger::Outcome::kApplied) {
@@ -349,7 +370,7 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
   if (!checker.ok()) violation = checker.violation();
 
   using State = CheckReport::State;
-  out->checks.reserve(8);
+  out->checks.reserve(9);  // (add's pointers stay valid)
   auto add = [&](std::string name, uint64_t count, std::string unit) {
     CheckReport::Check c{std::move(name), count, std::move(unit), State::kOk};
     if (violation && violation->check == c.name) c.state = State::kFailed;
@@ -357,6 +378,13 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
     return &out->checks.back();
   };
   add(kInvariants, events, "events");
+  if (unknown_field) {
+    add(kSchema, events, "events")->state = State::kFailed;
+    unknown_field->what +=
+        " (" + std::to_string(out->unknown_field_events) + " events hold one)";
+  } else {
+    add(kSchema, events, "events");
+  }
   const char* units[] = {"entries", "entries", "entries", "expiries", "refunds"};
   for (int i = 0; i < EntryChecker::kNumChecks; ++i) {
     const auto id = static_cast<EntryChecker::CheckId>(i);
@@ -427,6 +455,7 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
     digest->count++;
   }
   out->digest = expected;
+  out->violation = std::move(unknown_field);  // (none if no event held one)
   return Status::Ok();
 }
 
@@ -452,7 +481,8 @@ void WriteCheckReport(const CheckReport& r, bool json, std::ostream& out) {
                        {"digest", r.digest},
                        {"checks", std::move(checks)},
                        {"violation", std::move(violation)},
-                       {"tail_fault", r.tail_fault}});
+                       {"tail_fault", r.tail_fault},
+                       {"unknown_field_events", r.unknown_field_events}});
     return;
   }
   size_t width = 0;

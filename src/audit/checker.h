@@ -151,6 +151,9 @@ struct CheckReport {
   uint64_t last_seq = 0;
   std::string digest;       // when the replays agree
   std::string tail_fault;   // a torn tail ended the log
+  // Events holding a field number the schema does not define (the
+  // violation names the first, unless another check's comes before it).
+  uint64_t unknown_field_events = 0;
   bool ok() const { return !violation.has_value(); }
 };
 
