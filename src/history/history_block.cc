@@ -6,25 +6,14 @@
 #include <cstring>
 
 #include "util/endian.h"
+#include "util/varint.h"
 
 namespace billsim::history {
 
 namespace {
 
-// Varints go to a stack buffer and reach the string in one append: the
-// encoder runs for every entry of a rebuild, and string appends of one or
-// two bytes each dominated it.
-uint8_t* PutVarint(uint8_t* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<uint8_t>(v);
-  return p;
-}
-
 uint8_t* PutZigzag(uint8_t* p, int64_t v) {
-  return PutVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  return EncodeVarint(p, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
 
 // Deltas wrap modulo 2^64, so any pair of values round-trips.
@@ -35,29 +24,16 @@ int64_t Sum(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
 }
 
-bool GetVarint(const uint8_t** p, const uint8_t* end, uint64_t* v) {
-  uint64_t r = 0;
-  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-    const uint8_t b = *(*p)++;
-    r |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *v = r;
-      return true;
-    }
-  }
-  return false;
-}
-
 bool GetZigzag(const uint8_t** p, const uint8_t* end, int64_t* v) {
   uint64_t u = 0;
-  if (!GetVarint(p, end, &u)) return false;
+  if (!GetVarint64(p, end, &u)) return false;
   *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
   return true;
 }
 
 bool GetSmall(const uint8_t** p, const uint8_t* end, uint32_t* v) {
   uint64_t u = 0;
-  if (!GetVarint(p, end, &u) || u > UINT32_MAX) return false;
+  if (!GetVarint64(p, end, &u) || u > UINT32_MAX) return false;
   *v = static_cast<uint32_t>(u);
   return true;
 }
@@ -72,7 +48,7 @@ bool GetIndex(const uint8_t** p, const uint8_t* end, uint32_t* v) {
 
 bool GetString(const uint8_t** p, const uint8_t* end, std::string_view* s) {
   uint64_t n = 0;
-  if (!GetVarint(p, end, &n) || n > static_cast<uint64_t>(end - *p)) return false;
+  if (!GetVarint64(p, end, &n) || n > static_cast<uint64_t>(end - *p)) return false;
   *s = std::string_view(reinterpret_cast<const char*>(*p), n);
   *p += n;
   return true;
@@ -97,18 +73,18 @@ void EncodeEntry(const Entry& e, uint64_t log_seq, EntryBase* base, std::string*
   constexpr size_t kInline = 96;
   uint8_t buf[20 * 10 + kInline];
   uint8_t* p = buf;
-  p = PutVarint(p, log_seq - base->log_seq);
-  p = PutVarint(p, e.seq - base->seq);
+  p = EncodeVarint(p, log_seq - base->log_seq);
+  p = EncodeVarint(p, e.seq - base->seq);
   p = PutZigzag(p, Diff(e.time_us, base->time_us));
   p = PutZigzag(p, static_cast<int64_t>(e.event_id - base->event_id));
-  p = PutVarint(p, static_cast<uint32_t>(e.kind));
-  p = PutVarint(p, static_cast<uint32_t>(e.funds) |
+  p = EncodeVarint(p, static_cast<uint32_t>(e.kind));
+  p = EncodeVarint(p, static_cast<uint32_t>(e.funds) |
                        static_cast<uint32_t>(e.delivery_kind) << kDeliveryKindShift);
-  p = PutVarint(p, static_cast<uint32_t>(e.not_billed_reason));
-  p = PutVarint(p, static_cast<uint32_t>(e.dispute_status));
-  p = PutVarint(p, static_cast<uint32_t>(e.campaign + 1));  // kNoIndex + 1 wraps to 0: none
-  p = PutVarint(p, static_cast<uint32_t>(e.grant + 1));
-  p = PutVarint(p, static_cast<uint32_t>(e.dispute + 1));
+  p = EncodeVarint(p, static_cast<uint32_t>(e.not_billed_reason));
+  p = EncodeVarint(p, static_cast<uint32_t>(e.dispute_status));
+  p = EncodeVarint(p, static_cast<uint32_t>(e.campaign + 1));  // kNoIndex + 1 wraps to 0: none
+  p = EncodeVarint(p, static_cast<uint32_t>(e.grant + 1));
+  p = EncodeVarint(p, static_cast<uint32_t>(e.dispute + 1));
   p = PutZigzag(p, e.balance_delta);
   p = PutZigzag(p, e.frozen_delta);
   p = PutZigzag(p, e.units);
@@ -116,16 +92,16 @@ void EncodeEntry(const Entry& e, uint64_t log_seq, EntryBase* base, std::string*
   p = PutZigzag(p, Diff(e.credit_after, base->credit));
   p = PutZigzag(p, Diff(e.frozen_after, base->frozen));
   p = PutZigzag(p, Diff(e.valid_after, base->valid));
-  p = PutVarint(p, e.note.size());
+  p = EncodeVarint(p, e.note.size());
   if (e.note.size() + e.field.size() <= kInline) {
     std::memcpy(p, e.note.data(), e.note.size());
-    p = PutVarint(p + e.note.size(), e.field.size());
+    p = EncodeVarint(p + e.note.size(), e.field.size());
     std::memcpy(p, e.field.data(), e.field.size());
     out->append(reinterpret_cast<const char*>(buf), p + e.field.size() - buf);
   } else {
     out->append(reinterpret_cast<const char*>(buf), p - buf);
     out->append(e.note);
-    p = PutVarint(buf, e.field.size());
+    p = EncodeVarint(buf, e.field.size());
     out->append(reinterpret_cast<const char*>(buf), p - buf);
     out->append(e.field);
   }
@@ -136,7 +112,7 @@ void EncodeEntry(const Entry& e, uint64_t log_seq, EntryBase* base, std::string*
 bool DecodeEntry(const uint8_t** p, const uint8_t* end, EntryBase* base, StoredEntry* out) {
   uint64_t dlog = 0, dseq = 0;
   int64_t dtime = 0, devent = 0, dcash = 0, dcredit = 0, dfrozen = 0, dvalid = 0;
-  if (!GetVarint(p, end, &dlog) || !GetVarint(p, end, &dseq) || !GetZigzag(p, end, &dtime) ||
+  if (!GetVarint64(p, end, &dlog) || !GetVarint64(p, end, &dseq) || !GetZigzag(p, end, &dtime) ||
       !GetZigzag(p, end, &devent) || !GetSmall(p, end, &out->kind) ||
       !GetSmall(p, end, &out->funds) || !GetSmall(p, end, &out->not_billed_reason) ||
       !GetSmall(p, end, &out->dispute_status) || !GetIndex(p, end, &out->campaign) ||

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "util/varint.h"
+
 namespace billsim {
 
 Status FieldReader::Next(Field* f) {
@@ -57,17 +59,12 @@ Status FieldReader::Varint(uint64_t at, uint64_t* v, size_t* n) {
   size_t got = 0;
   Status st = source_->Read(at, static_cast<size_t>(std::min<uint64_t>(10, end_ - at)), &data, &got);
   if (!st.ok()) return st;
-  *v = 0;
-  for (size_t i = 0; i < got; ++i) {
-    // The tenth byte holds the 64th bit only (as Protocol Buffers reads).
-    if (i == 9 && data[i] > 1) return Bad("a varint longer than 64 bits");
-    *v |= static_cast<uint64_t>(data[i] & 0x7f) << (7 * i);
-    if ((data[i] & 0x80) == 0) {
-      *n = i + 1;
-      return Status::Ok();
-    }
+  const uint8_t* p = data;
+  if (!GetVarint64(&p, data + got, v)) {
+    return Bad(got == 10 ? "a varint longer than 64 bits" : "a varint runs past the end");
   }
-  return Bad("a varint runs past the end");
+  *n = static_cast<size_t>(p - data);
+  return Status::Ok();
 }
 
 Status FieldReader::Bad(const std::string& what) const {

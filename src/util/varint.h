@@ -20,6 +20,10 @@ inline char* EncodeVarint(char* dst, uint64_t v) {
   return dst;
 }
 
+inline uint8_t* EncodeVarint(uint8_t* dst, uint64_t v) {
+  return reinterpret_cast<uint8_t*>(EncodeVarint(reinterpret_cast<char*>(dst), v));
+}
+
 inline void AppendVarint(std::string* out, uint64_t v) {
   char bytes[10];
   out->append(bytes, static_cast<size_t>(EncodeVarint(bytes, v) - bytes));
@@ -47,6 +51,26 @@ inline const char* DecodeVarint32(const char* p, uint32_t* v) {
   }
   *v = r | static_cast<uint32_t>(static_cast<unsigned char>(*p++)) << shift;
   return p;
+}
+
+// Reads the varint at *p that must end before `end`: at most 64 bits (ten
+// bytes, the tenth holding only the 64th bit, as Protocol Buffers reads).
+// True, with *p past it; false if it runs to `end` or is longer (then *p is
+// unchanged). For bytes from outside: a file, the wire.
+inline bool GetVarint64(const uint8_t** p, const uint8_t* end, uint64_t* v) {
+  const uint8_t* q = *p;
+  uint64_t r = 0;
+  for (int i = 0; i < 10 && q < end; ++i) {
+    const uint8_t b = *q++;
+    if (i == 9 && b > 1) return false;
+    r |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+    if (b < 0x80) {
+      *v = r;
+      *p = q;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace billsim
