@@ -154,11 +154,14 @@ int64_t CountOtherEvents(std::string_view payload) {
   return in.ConsumedEntireMessage() ? others : -1;
 }
 
-BatchDecoder::BatchDecoder(OneShot) {
+std::unique_ptr<google::protobuf::Arena> BatchDecoder::NewArena() {
   google::protobuf::ArenaOptions options;
   options.start_block_size = 16 << 10;
   options.max_block_size = 128 << 10;
-  arena_ = std::make_unique<google::protobuf::Arena>(options);
+  return std::make_unique<google::protobuf::Arena>(options);
+}
+
+BatchDecoder::BatchDecoder(OneShot) : arena_(NewArena()) {
   batch_ = google::protobuf::Arena::CreateMessage<v1::EventBatch>(arena_.get());
 }
 
@@ -185,6 +188,7 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
   account_spans_.clear();
   campaign_spans_.clear();
   rest_.clear();
+  others_seen_ = 0;
   const auto* data = reinterpret_cast<const uint8_t*>(payload.data());
   const size_t size = payload.size();
   // Other fields are copied to rest_ in runs: a run ends at a dictionary
@@ -235,6 +239,7 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
       end = begin + length;
     }
     if (tag != kDictionaryAccountTag && tag != kDictionaryCampaignTag) {
+      others_seen_ += tag == kOthersTag;
       at = end;  // with the rest
       continue;
     }
@@ -264,6 +269,10 @@ void BatchDecoder::TrimBuffers() {
 }
 
 Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
+  if (adaptive_ && on_arena()) {
+    arena_->Reset();
+    batch_ = &reused_;
+  }
   batch_->Clear();
   count_ = 0;
   largest_payload_ = std::max<uint64_t>(largest_payload_, payload.size());
@@ -271,6 +280,12 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
     account_spans_.clear();  // no half dictionary
     campaign_spans_.clear();
     return st;
+  }
+  // Mostly whole messages: each would cost a heap allocation or more, and
+  // its payload message (a oneof's) is freed again when reused_ is cleared.
+  if (adaptive_ && others_seen_ > count / 2) {
+    if (arena_ == nullptr) arena_ = NewArena();
+    batch_ = google::protobuf::Arena::CreateMessage<v1::EventBatch>(arena_.get());
   }
   // Without a dictionary, the payload is what Protobuf parses.
   const std::string_view fields =
@@ -287,7 +302,7 @@ Status BatchDecoder::Parse(std::string_view payload, uint32_t count) {
   if (account_spans_.size() != campaign_spans_.size()) {
     return Status::Corruption("dictionary columns have different lengths");
   }
-  others_kept_ = std::max<uint64_t>(others_kept_, batch_->others_size());
+  if (!on_arena()) others_kept_ = std::max<uint64_t>(others_kept_, batch_->others_size());
   if (batch_->others_size() != batch_->other_position_size()) {
     return Status::Corruption("other events and positions differ in number");
   }
@@ -328,7 +343,9 @@ bool BatchDecoder::PlainEvents() const {
 }
 
 void BatchDecoder::LetGo() {
-  if (arena_ != nullptr) return;
+  if (one_shot()) return;
+  batch_ = &reused_;
+  arena_.reset();
   v1::EventBatch().Swap(&reused_);  // the temporary takes them, and goes
   std::string().swap(rest_);
   std::string().swap(dictionary_bytes_);
@@ -342,7 +359,7 @@ uint64_t BatchDecoder::MemoryBytes() const {
   const uint64_t dictionary =
       dictionary_bytes_.capacity() + rest_.capacity() +
       (account_spans_.capacity() + campaign_spans_.capacity()) * sizeof(Span);
-  return dictionary + (arena_ ? arena_->SpaceAllocated() : batch_->SpaceUsedLong());
+  return dictionary + (on_arena() ? arena_->SpaceAllocated() : batch_->SpaceUsedLong());
 }
 
 v1::Event BatchDecoder::ToEvent(const DeliveryRow& row) const {

@@ -13,7 +13,9 @@
 // instead (BatchDecoder::OneShot): the events and their strings then cost
 // a few block allocations, not one or more each, and are freed at once
 // (the arena holds about 15% more for such a batch; twice as much for
-// delivery columns, which grow by doubling: not for those). The batch's
+// delivery columns, which grow by doubling: not for those). A decoder
+// reused along a log chooses between the two for each batch
+// (BatchDecoder::Adaptive). The batch's
 // dictionary is not parsed by Protobuf but read off the wire (ids given as
 // string_views), with the same checks (UTF-8). Every index and length
 // in the payload is checked before use: a payload that parses as Protobuf
@@ -146,6 +148,13 @@ class BatchDecoder {
   // For a decoder that parses one payload and is dropped (see above).
   struct OneShot {};
   explicit BatchDecoder(OneShot);
+  // For a decoder reused along a log, whose batches are whole messages
+  // (a book's set-up) and then delivery columns: each batch goes where it
+  // parses best, one mostly of whole messages into an arena kept and
+  // reset from batch to batch, any other into reused memory. The choice
+  // is made from the tags SplitDictionary reads anyway.
+  struct Adaptive {};
+  explicit BatchDecoder(Adaptive) : batch_(&reused_), adaptive_(true) {}
   BatchDecoder(const BatchDecoder&) = delete;
   BatchDecoder& operator=(const BatchDecoder&) = delete;
 
@@ -188,7 +197,7 @@ class BatchDecoder {
   // events would say (Journal::ApplyBatch then writes it as it is).
   bool PlainEvents() const;
   // Made with OneShot (its batch on an arena).
-  bool one_shot() const { return arena_ != nullptr; }
+  bool one_shot() const { return arena_ != nullptr && !adaptive_; }
   // A reused decoder keeps the messages of a batch's other events for the
   // next batch (protobuf keeps cleared elements): this many, the most a
   // batch parsed since it last let go of them.
@@ -214,9 +223,15 @@ class BatchDecoder {
   void TrimBuffers();
   static constexpr size_t kKeptBufferBytes = 1 << 20;
 
+  // Adaptive: the last batch is on the arena (reset before the next).
+  bool on_arena() const { return batch_ != &reused_; }
+  static std::unique_ptr<google::protobuf::Arena> NewArena();
+
   v1::EventBatch reused_;                            // unused OneShot
-  std::unique_ptr<google::protobuf::Arena> arena_;   // OneShot only
+  std::unique_ptr<google::protobuf::Arena> arena_;   // OneShot; Adaptive, once needed
   v1::EventBatch* batch_;                            // &reused_ or on arena_
+  const bool adaptive_ = false;
+  uint32_t others_seen_ = 0;  // SplitDictionary's count of `others` tags
   // The dictionary is not parsed into the message: a string each would be
   // copied and, in a large book's batch (an entry for almost every row),
   // cost more than the delivery columns. Its bytes end to end, and each

@@ -34,7 +34,7 @@ class EventStream {
 
  private:
   LogReader reader_;
-  BatchDecoder decoder_;
+  BatchDecoder decoder_{BatchDecoder::Adaptive{}};
   BatchView batch_;
 };
 

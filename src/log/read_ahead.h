@@ -93,7 +93,7 @@ class ReadAheadStream {
   struct Slot {
     BatchHeader header{};
     uint64_t payload_bytes = 0;
-    BatchDecoder decoder;
+    BatchDecoder decoder{BatchDecoder::Adaptive{}};
     std::vector<uint32_t> stable_ids;
     std::vector<uint32_t> created_ids;
   };
