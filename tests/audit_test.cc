@@ -408,6 +408,12 @@ TEST(AuditCheckLogTest, AnEventHoldingAFieldTheSchemaDoesNotDefineIsReported) {
         << c.name;
   }
   EXPECT_FALSE(r.digest.empty());
+  // Replay counts them too (billsim replay and the server's start warn).
+  Ledger replayed;
+  ReplayStats stats;
+  ASSERT_TRUE(Replay(tmp.sub("log"), ReplayOptions{}, &replayed, &stats).ok());
+  EXPECT_EQ(stats.unknown_field_events, 2u);
+  EXPECT_EQ(stats.first_unknown_field, "sequence 2: event 2: cash_deposited.#100");
   std::ostringstream json;
   WriteCheckReport(r, true, json);
   EXPECT_NE(json.str().find("\"unknown_field_events\":2"), std::string::npos) << json.str();
@@ -418,6 +424,10 @@ TEST(AuditCheckLogTest, AnEventHoldingAFieldTheSchemaDoesNotDefineIsReported) {
   ASSERT_TRUE(CheckLog(clean.sub("log"), &r).ok());
   EXPECT_TRUE(r.ok()) << r.violation->what;
   EXPECT_EQ(r.unknown_field_events, 0u);
+  Ledger fresh;
+  ASSERT_TRUE(Replay(clean.sub("log"), ReplayOptions{}, &fresh, &stats).ok());
+  EXPECT_EQ(stats.unknown_field_events, 0u);
+  EXPECT_EQ(stats.first_unknown_field, "");
 }
 
 // --- EntryChecker on fabricated streams ---------------------------------------------

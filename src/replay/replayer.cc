@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "journal/unknown_fields.h"
 #include "log/log_check.h"
 #include "log/read_ahead.h"
 #include "replay/batch_applier.h"
@@ -50,6 +51,7 @@ class ApplyVisitor final : public log::BatchVisitor {
       case kStop: return false;
       case kApply: break;
     }
+    if (FindUnknownField(event, &path_)) [[unlikely]] NoteUnknownField(event);
     const size_t campaigns = ledger_->campaigns().size();
     const Ledger::Result r = ledger_->Apply(event, options_.sink, Ledger::Text::kParsed);
     if (ledger_->campaigns().size() != campaigns) {  // a CampaignCreated applied
@@ -61,6 +63,8 @@ class ApplyVisitor final : public log::BatchVisitor {
   }
 
   bool stopped() const { return stopped_; }
+  uint64_t unknown_field_events() const { return unknown_field_events_; }
+  const std::string& first_unknown_field() const { return first_unknown_field_; }
   uint64_t last_seq() const { return last_seq_; }
   uint64_t applied() const { return applied_; }
   const Status& error() const { return error_; }
@@ -88,6 +92,14 @@ class ApplyVisitor final : public log::BatchVisitor {
     return Refused(r);
   }
 
+  [[gnu::noinline, gnu::cold]] void NoteUnknownField(const v1::Event& event) {
+    if (unknown_field_events_++ == 0) {
+      first_unknown_field_ = "sequence " + std::to_string(seq_) + ": event " +
+                             std::to_string(event.event_id()) + ": " + path_;
+    }
+    path_.clear();
+  }
+
   [[gnu::noinline, gnu::cold]] bool Refused(const Ledger::Result& r) {
     error_ = Status::Corruption(
         "sequence " + std::to_string(seq_) + ": the log holds an event the ledger refuses (" +
@@ -112,6 +124,9 @@ class ApplyVisitor final : public log::BatchVisitor {
   uint64_t applied_ = 0;
   bool stopped_ = false;
   Status error_;
+  std::string path_;  // FindUnknownField's, empty between finds
+  uint64_t unknown_field_events_ = 0;
+  std::string first_unknown_field_;
 };
 
 // The part of the log a snapshot at `snapshot_seq` stands for is read
@@ -181,6 +196,8 @@ Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledg
   stats->tail_fault = stream.tail_fault();
   stats->last_seq = visitor.last_seq();
   stats->events = visitor.applied();
+  stats->unknown_field_events = visitor.unknown_field_events();
+  stats->first_unknown_field = visitor.first_unknown_field();
   // Every account's clock to the as-of time (R6: each account keeps its
   // own, so accounts behind the latest event still fire their expiries).
   if (options.as_of_us != std::numeric_limits<int64_t>::max()) {

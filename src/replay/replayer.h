@@ -68,6 +68,12 @@ struct ReplayStats {
   uint64_t bytes = 0;          // payload bytes read
   std::string tail_fault;      // a torn tail that ended the log, if any
   std::string skipped_damage;  // damage allowed in the part a snapshot skipped
+  // Events applied that hold a field number the schema does not define (a
+  // log written before the journal refused them, or by a build that
+  // defines more): the ledger judged them without it. The first, as
+  // "sequence N: event E: PATH".
+  uint64_t unknown_field_events = 0;
+  std::string first_unknown_field;
 };
 
 // REQUIRES: `ledger` is fresh, or holds exactly the events up to
