@@ -172,12 +172,12 @@ constexpr const char* kEntryOverruns =
     "payload is not an EventBatch: a dictionary entry overruns it";
 
 // The end of the varint at data[at] if it takes at most `most` bytes and
-// ends before `size`; 0 if not (then Protobuf's reader decides).
-size_t VarintEnd(const uint8_t* data, size_t size, size_t at, size_t most) {
-  for (size_t i = at; i < size && i < at + most; ++i) {
-    if (data[i] < 0x80) return i + 1;
-  }
-  return 0;
+// ends before `size`, with its value in *v; 0 if not (then Protobuf's
+// reader decides).
+size_t VarintEnd(const uint8_t* data, size_t size, size_t at, size_t most, uint64_t* v) {
+  const uint8_t* p = data + at;
+  return GetVarint64(&p, data + std::min(size, at + most), v) ? static_cast<size_t>(p - data)
+                                                               : 0;
 }
 
 }  // namespace
@@ -206,12 +206,13 @@ Status BatchDecoder::SplitDictionary(std::string_view payload) {
     size_t begin = 0;  // of a length-delimited field's bytes
     uint32_t length = 0;
     size_t end = 0;    // of the field (0: not read here)
+    uint64_t value = 0;  // a varint field's, or a length (of at most four bytes: < 2^28)
     if (one_byte_tag && wire_type == WireFormatLite::WIRETYPE_VARINT) {
-      end = VarintEnd(data, size, at + 1, 9);
+      end = VarintEnd(data, size, at + 1, 9, &value);
     } else if (one_byte_tag && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      begin = VarintEnd(data, size, at + 1, 4);
-      if (begin != 0) {  // (VarintEnd found the length's last byte)
-        DecodeVarint32(payload.data() + at + 1, &length);
+      begin = VarintEnd(data, size, at + 1, 4, &value);
+      if (begin != 0) {
+        length = static_cast<uint32_t>(value);
         if (length > size - begin) {
           return Status::Corruption(
               tag == kDictionaryAccountTag || tag == kDictionaryCampaignTag ? kEntryOverruns

@@ -39,9 +39,8 @@ inline size_t VarintLength(uint64_t v) {
   return n;
 }
 
-// Reads a varint of at most 32 bits known to end in memory (EncodeVarint
-// wrote it, or a bounded scan found its last byte: there is nothing to
-// check), and returns the byte after it.
+// Reads back a varint of at most 32 bits that EncodeVarint wrote in memory
+// (there is nothing to check), and returns the byte after it.
 inline const char* DecodeVarint32(const char* p, uint32_t* v) {
   uint32_t r = 0;
   int shift = 0;
