@@ -414,6 +414,10 @@ TEST(AuditCheckLogTest, AnEventHoldingAFieldTheSchemaDoesNotDefineIsReported) {
   ASSERT_TRUE(Replay(tmp.sub("log"), ReplayOptions{}, &replayed, &stats).ok());
   EXPECT_EQ(stats.unknown_field_events, 2u);
   EXPECT_EQ(stats.first_unknown_field, "sequence 2: event 2: cash_deposited.#100");
+  EXPECT_EQ(UnknownFieldWarning("L", stats),
+            "L: 2 events hold a field number this billsim's schema does not define, first at "
+            "sequence 2: event 2: cash_deposited.#100; the ledger judged them without it "
+            "(billsim audit check names them)");
   std::ostringstream json;
   WriteCheckReport(r, true, json);
   EXPECT_NE(json.str().find("\"unknown_field_events\":2"), std::string::npos) << json.str();
@@ -428,6 +432,7 @@ TEST(AuditCheckLogTest, AnEventHoldingAFieldTheSchemaDoesNotDefineIsReported) {
   ASSERT_TRUE(Replay(clean.sub("log"), ReplayOptions{}, &fresh, &stats).ok());
   EXPECT_EQ(stats.unknown_field_events, 0u);
   EXPECT_EQ(stats.first_unknown_field, "");
+  EXPECT_EQ(UnknownFieldWarning("L", stats), "");
 }
 
 // --- EntryChecker on fabricated streams ---------------------------------------------

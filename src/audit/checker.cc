@@ -334,7 +334,6 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
       dir, 1,
       [&](uint64_t seq, const v1::Event& event) {
         sink.seq = seq;
-        path.clear();
         if (FindUnknownField(event, &path)) [[unlikely]] {
           if (out->unknown_field_events++ == 0) {
             unknown_field = Violation{
@@ -378,12 +377,11 @@ Status CheckLog(const std::string& dir, CheckReport* out) {
     return &out->checks.back();
   };
   add(kInvariants, events, "events");
+  CheckReport::Check* schema = add(kSchema, events, "events");
   if (unknown_field) {
-    add(kSchema, events, "events")->state = State::kFailed;
+    schema->state = State::kFailed;
     unknown_field->what +=
         " (" + std::to_string(out->unknown_field_events) + " events hold one)";
-  } else {
-    add(kSchema, events, "events");
   }
   const char* units[] = {"entries", "entries", "entries", "expiries", "refunds"};
   for (int i = 0; i < EntryChecker::kNumChecks; ++i) {

@@ -63,12 +63,7 @@ int ReplayMain(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   if (!stats.tail_fault.empty()) spdlog::warn("torn tail ignored: {}", stats.tail_fault);
-  if (stats.unknown_field_events > 0) {
-    spdlog::warn("{} events hold a field number this billsim's schema does not define, "
-                 "first at {}; the ledger judged them without it (billsim audit check "
-                 "names them)",
-                 stats.unknown_field_events, stats.first_unknown_field);
-  }
+  if (const std::string w = UnknownFieldWarning(dir, stats); !w.empty()) spdlog::warn("{}", w);
   spdlog::info("replayed sequences {}..{} ({} events{})", stats.snapshot_seq + 1,
                stats.last_seq, stats.events,
                stats.snapshot_seq ? ", from snapshot at " + std::to_string(stats.snapshot_seq)

@@ -19,12 +19,8 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   replay.check_skipped = options.check_skipped;
   st = Replay(dir, replay, &j->ledger_, &j->replay_stats_);
   if (!st.ok()) return st;
-  if (j->replay_stats_.unknown_field_events > 0) {
-    spdlog::warn("{}: {} events hold a field number this billsim's schema does not define, "
-                 "first at {}; the ledger judged them without it (billsim audit check names "
-                 "them)",
-                 dir, j->replay_stats_.unknown_field_events,
-                 j->replay_stats_.first_unknown_field);
+  if (const std::string w = UnknownFieldWarning(dir, j->replay_stats_); !w.empty()) {
+    spdlog::warn("{}", w);
   }
   // The writer recovered the log and replay read it: they must agree, or
   // the ledger would judge new events against a state the log does not hold.

@@ -165,7 +165,8 @@ class Journal {
   // such a field and would write it back, so the log would hold what no
   // ledger judged, and what a later schema might read as a field it
   // knows. (JSON input is refused the same way by its parser; replay
-  // does not check, so a log written before this check still replays.)
+  // does not refuse them, so a log written before this check still
+  // replays: it counts them, ReplayStats.)
   Ledger::Result Judge(const v1::Event& event, Ledger::Text text);
   // builder_'s events, if any, become the next batch of whole_.
   void Seal();

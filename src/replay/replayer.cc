@@ -97,7 +97,6 @@ class ApplyVisitor final : public log::BatchVisitor {
       first_unknown_field_ = "sequence " + std::to_string(seq_) + ": event " +
                              std::to_string(event.event_id()) + ": " + path_;
     }
-    path_.clear();
   }
 
   [[gnu::noinline, gnu::cold]] bool Refused(const Ledger::Result& r) {
@@ -124,7 +123,7 @@ class ApplyVisitor final : public log::BatchVisitor {
   uint64_t applied_ = 0;
   bool stopped_ = false;
   Status error_;
-  std::string path_;  // FindUnknownField's, empty between finds
+  std::string path_;  // FindUnknownField's, for the first
   uint64_t unknown_field_events_ = 0;
   std::string first_unknown_field_;
 };
@@ -149,6 +148,14 @@ Status CheckSkipped(const std::string& dir, uint64_t snapshot_seq, bool allow_da
 }
 
 }  // namespace
+
+std::string UnknownFieldWarning(const std::string& dir, const ReplayStats& stats) {
+  if (stats.unknown_field_events == 0) return "";
+  return dir + ": " + std::to_string(stats.unknown_field_events) +
+         " events hold a field number this billsim's schema does not define, first at " +
+         stats.first_unknown_field +
+         "; the ledger judged them without it (billsim audit check names them)";
+}
 
 Status Replay(const std::string& dir, const ReplayOptions& options, Ledger* ledger,
               ReplayStats* stats) {

@@ -76,6 +76,10 @@ struct ReplayStats {
   std::string first_unknown_field;
 };
 
+// The warning for a replay that applied such events (billsim replay, a
+// writer's open), naming `dir`; empty if it applied none.
+std::string UnknownFieldWarning(const std::string& dir, const ReplayStats& stats);
+
 // REQUIRES: `ledger` is fresh, or holds exactly the events up to
 // options.resume_after_seq.
 Status Replay(const std::string& dir, const ReplayOptions& options,
