@@ -562,8 +562,9 @@ void Ledger::FireDay(uint32_t account) {
   // topping up a full hold changes nothing), unless the reference
   // behaviour is asked for.
   std::vector<uint32_t>& renew = renew_scratch_;
-  renew.swap(a.renewals);  // a.renewals takes the scratch's capacity
-  for (uint32_t c : renew) PrefetchRenewal(c);  // their loads overlapped
+  renew.assign(a.renewals.begin(), a.renewals.end());
+  a.renewals.clear();
+  for (uint32_t c : renew) PrefetchRenewal(c, renew.size());  // their loads overlapped
   for (uint32_t c : renew) campaigns_[c].renewal_listed = false;
   if (options_.renew_every_daily_hold) {
     renew = a.holding;

@@ -138,7 +138,8 @@ class Ledger {
   // any; the account's live grants (a charge draws on them, an expiry
   // removes them) if their list is in its line, else the list; and, if a
   // timer of the account is due by `time_us`, the daily holds its midnight
-  // renews, and the account's third line if an expiry (or, with coupons, a
+  // renews if their list is in its line, else the list; and the account's
+  // third line if an expiry (or, with coupons, a
   // midnight) will read its holding campaigns.
   BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
@@ -155,20 +156,23 @@ class Ledger {
       __builtin_prefetch(&a.grants[a.expired_grants]);
     }
     if (a.next_timer_us > time_us) return;
-    if (!a.renewals.empty()) __builtin_prefetch(a.renewals.data());
+    if (RenewalsInLine(a)) {
+      PrefetchRenewals(a);
+    } else {
+      __builtin_prefetch(a.renewals.data());
+    }
     if (a.next_expiry_us <= time_us || a.restricted_grants > 0) {
       __builtin_prefetch(reinterpret_cast<const char*>(&a) + 128);
     }
   }
   // The third stage, a few rows later still (once those lists are in): the
-  // first live grants of a list on the heap, and the daily holds a due
-  // midnight renews.
+  // first live grants of a list on the heap, and the first daily holds of
+  // such a list that a due midnight renews.
   BILLSIM_PREFETCHER void PrefetchDeliveryItems(uint32_t account, int64_t time_us) const {
     const Account& a = accounts_[account];
     if (!GrantsInLine(a)) PrefetchLiveGrants(a);
-    if (a.next_timer_us > time_us) return;
-    const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
-    for (size_t i = 0; i < n; ++i) PrefetchRenewal(a.renewals[i]);
+    if (a.next_timer_us > time_us || RenewalsInLine(a)) return;
+    PrefetchRenewals(a);
   }
 
   // How many of an account's grants, or of its daily holds to renew, the
@@ -185,11 +189,21 @@ class Ledger {
       __builtin_prefetch(&grants_[a.grants[i]], 1);
     }
   }
-  // A daily hold about to be renewed: the campaign's state and its enable
-  // order (renewals go earliest-enabled first).
-  BILLSIM_PREFETCHER void PrefetchRenewal(uint32_t campaign) const {
+  // Whether the account's daily holds to renew are listed in its line.
+  static bool RenewalsInLine(const Account& a) {
+    return a.renewals.size() <= Account::kRenewalsInLine;
+  }
+  // The first of the account's daily holds to renew.
+  BILLSIM_PREFETCHER void PrefetchRenewals(const Account& a) const {
+    const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
+    for (size_t i = 0; i < n; ++i) PrefetchRenewal(a.renewals[i], a.renewals.size());
+  }
+  // A daily hold about to be renewed, one of `listed`: the campaign's state
+  // and, when they are sorted (renewals go earliest-enabled first), its
+  // enable order.
+  BILLSIM_PREFETCHER void PrefetchRenewal(uint32_t campaign, size_t listed) const {
     __builtin_prefetch(&campaigns_[campaign], 1);
-    __builtin_prefetch(&campaign_info_[campaign].enable_order);
+    if (listed > 1) __builtin_prefetch(&campaign_info_[campaign].enable_order);
   }
 
   // The same for an event of any kind, by the ids it names (its account's,

@@ -99,7 +99,12 @@ struct alignas(64) Account {
   absl::InlinedVector<uint32_t, kGrantsInLine> grants;
   // Daily holds that may be short at the next midnight (each once; others
   // of the account are full). Any superset of the short ones renews alike.
-  std::vector<uint32_t> renewals;
+  // Up to four in this line, in the bytes a std::vector would take (most
+  // accounts have one or two charged since their last midnight), so that a
+  // day's turn, and replay's prefetch of it, reads which campaigns to
+  // renew without a load of its own; more go to the heap.
+  static constexpr size_t kRenewalsInLine = 4;
+  absl::InlinedVector<uint32_t, kRenewalsInLine> renewals;
 
   // Into the ledger's business centers (kNoIndex: none).
   uint32_t business_center = kNoIndex;
@@ -129,6 +134,8 @@ static_assert(offsetof(Account, utc_offset_minutes) < 128,
 static_assert(sizeof(Account) == 256, "an account is four cache lines");
 static_assert(offsetof(Account, grants) + sizeof(Account::grants) <= 128,
               "an account's grants are in its second line");
+static_assert(offsetof(Account, renewals) + sizeof(Account::renewals) <= 128,
+              "and so are its daily holds to renew");
 
 // A charge for fault-marked delivery, kept for R9: what a verified dispute
 // can give back, and to which sources.
