@@ -187,6 +187,26 @@ TEST_F(SnapshotTest, AStateNamingAGrantOutOfRangeIsRefused) {
   EXPECT_EQ(other.Digest(), Ledger().Digest());
 }
 
+// R4 tops up holds, and a day's turn renews them, in the order of the
+// account's holding list (OrderRenewals reads it for that order), so a
+// state whose list is not in enable order is refused, not followed.
+TEST_F(SnapshotTest, AStateWithHoldingCampaignsOutOfEnableOrderIsRefused) {
+  EnabledCpc("c3", 1 * kUnit, v1::BUDGET_MODE_TOTAL, 60 * kUnit);
+  v1::LedgerState state;
+  ledger_.SaveState(&state);
+  ASSERT_EQ(state.accounts(0).holding_size(), 2);  // c1 (daily), then c3
+  Ledger as_saved;
+  ASSERT_TRUE(as_saved.RestoreState(state).ok());
+  auto* holding = state.mutable_accounts(0)->mutable_holding();
+  std::swap(*holding->Mutable(0), *holding->Mutable(1));
+  Ledger other;
+  const Status st = other.RestoreState(state);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_NE(st.message().find("not in the order they were enabled"), std::string::npos)
+      << st.ToString();
+  EXPECT_EQ(other.Digest(), Ledger().Digest());
+}
+
 TEST_F(SnapshotTest, AStateWithOverlappingIdRangesIsRefused) {
   v1::LedgerState state;
   ledger_.SaveState(&state);

@@ -161,18 +161,20 @@ class Ledger {
     } else {
       __builtin_prefetch(a.renewals.data());
     }
-    if (a.next_expiry_us <= time_us || a.restricted_grants > 0) {
+    if (a.next_expiry_us <= time_us || a.restricted_grants > 0 || a.renewals.size() > 1) {
       __builtin_prefetch(reinterpret_cast<const char*>(&a) + 128);
     }
   }
   // The third stage, a few rows later still (once those lists are in): the
-  // first live grants of a list on the heap, and the first daily holds of
-  // such a list that a due midnight renews.
+  // first live grants of a list on the heap, and if a midnight is due, the
+  // first daily holds of such a list that it renews, and the holding list
+  // that orders two or more (OrderRenewals).
   BILLSIM_PREFETCHER void PrefetchDeliveryItems(uint32_t account, int64_t time_us) const {
     const Account& a = accounts_[account];
     if (!GrantsInLine(a)) PrefetchLiveGrants(a);
-    if (a.next_timer_us > time_us || RenewalsInLine(a)) return;
-    PrefetchRenewals(a);
+    if (a.next_timer_us > time_us) return;
+    if (OrdersByHolding(a, a.renewals.size())) __builtin_prefetch(a.holding.data());
+    if (!RenewalsInLine(a)) PrefetchRenewals(a);
   }
 
   // How many of an account's grants, or of its daily holds to renew, the
@@ -196,15 +198,24 @@ class Ledger {
   // The first of the account's daily holds to renew.
   BILLSIM_PREFETCHER void PrefetchRenewals(const Account& a) const {
     const size_t n = std::min<size_t>(a.renewals.size(), kPrefetchGrants);
-    for (size_t i = 0; i < n; ++i) PrefetchRenewal(a.renewals[i], a.renewals.size());
+    for (size_t i = 0; i < n; ++i) PrefetchRenewal(a, a.renewals[i], a.renewals.size());
   }
-  // A daily hold about to be renewed, one of `listed`: the campaign's state
-  // and, when they are sorted (renewals go earliest-enabled first), its
-  // enable order.
-  BILLSIM_PREFETCHER void PrefetchRenewal(uint32_t campaign, size_t listed) const {
+  // A daily hold of `a` about to be renewed, one of `listed`: the
+  // campaign's state and, when they are sorted by their enable orders
+  // (OrderRenewals), its enable order.
+  BILLSIM_PREFETCHER void PrefetchRenewal(const Account& a, uint32_t campaign,
+                                          size_t listed) const {
     __builtin_prefetch(&campaigns_[campaign], 1);
-    if (listed > 1) __builtin_prefetch(&campaign_info_[campaign].enable_order);
+    if (listed > 1 && !OrdersByHolding(a, listed)) {
+      __builtin_prefetch(&campaign_info_[campaign].enable_order);
+    }
   }
+  // Whether OrderRenewals puts `listed` daily holds of `a` in order by its
+  // holding list (a short one), not by their enable orders.
+  static bool OrdersByHolding(const Account& a, size_t listed) {
+    return listed > 1 && a.holding.size() <= kOrderByHoldingMax;
+  }
+  static constexpr size_t kOrderByHoldingMax = 64;
 
   // The same for an event of any kind, by the ids it names (its account's,
   // its campaign's): stage 1 starts loading their index slots, stage 2 (a
@@ -655,6 +666,10 @@ class Ledger {
   void FireExpiries(uint32_t account, int64_t at_us);
   void FireExpiry(uint32_t grant);
   void FireDay(uint32_t account);
+  // Puts the daily holds of account `a` a day's turn renews in R4's order,
+  // earliest-enabled first, leaving out any that no longer hold funds (the
+  // turn skips them).
+  void OrderRenewals(const Account& a, std::vector<uint32_t>* renew);
   void ScheduleDay(uint32_t account);
   // A daily hold that may be short at the next midnight: listed for its
   // renewal (R4). Cheap when listed already.
@@ -802,6 +817,7 @@ class Ledger {
   // An account's business center (by id), made on first use.
   void JoinBusinessCenter(uint32_t account, std::string_view id);
   std::vector<uint32_t> renew_scratch_;  // FireDay's, kept for its capacity
+  std::vector<uint32_t> order_scratch_;  // OrderRenewals', the same
   // What fitting holds (TopUp with coupons, ShrinkHolds, FitHolds) works
   // in, kept for its capacity: an expiry or a day's turn allocates nothing.
   // None of them calls another while it uses these.
