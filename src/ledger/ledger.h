@@ -139,8 +139,8 @@ class Ledger {
   // removes them) if their list is in its line, else the list; and, if a
   // timer of the account is due by `time_us`, the daily holds its midnight
   // renews if their list is in its line, else the list; and the account's
-  // third line if an expiry (or, with coupons, a
-  // midnight) will read its holding campaigns.
+  // third line if an expiry (or, with coupons, a midnight) will read its
+  // holding campaigns, or two or more renewals their order (OrderRenewals).
   BILLSIM_PREFETCHER void PrefetchDeliveryLists(uint32_t campaign, int64_t time_us) const {
     const Campaign& c = campaigns_[campaign];
     if (c.not_billed != kNoIndex) {
@@ -667,8 +667,8 @@ class Ledger {
   void FireExpiry(uint32_t grant);
   void FireDay(uint32_t account);
   // Puts the daily holds of account `a` a day's turn renews in R4's order,
-  // earliest-enabled first, leaving out any that no longer hold funds (the
-  // turn skips them).
+  // earliest-enabled first. It may leave out any that no longer hold funds
+  // (the turn skips them).
   void OrderRenewals(const Account& a, std::vector<uint32_t>* renew);
   void ScheduleDay(uint32_t account);
   // A daily hold that may be short at the next midnight: listed for its
