@@ -722,6 +722,9 @@ class Ledger {
   // Shrinks holds (latest-enabled first) to what the account can fund once
   // grant `expiring` (or kNoIndex) has lost its remainder.
   void ShrinkHolds(uint32_t account, uint32_t expiring);
+  // What every hold of `a` may draw on, coupons or not: its cash and its
+  // account-wide grants, grant `leaving` (or kNoIndex) counted as gone.
+  int64_t PoolFunds(const Account& a, uint32_t leaving) const;
   // How much of each of `holds` (campaign, micros wanted), taken in order,
   // the account's sources can back at once (HoldFlow), with grant `leaving`
   // (or kNoIndex) counted as gone: (*fitted)[i] for holds[i]. Uses

@@ -277,6 +277,15 @@ void Ledger::ReturnHold(uint32_t ci, int64_t amount, std::string why) {
   Emit(std::move(e));
 }
 
+int64_t Ledger::PoolFunds(const Account& a, uint32_t leaving) const {
+  int64_t pool = a.cash;
+  for (uint32_t gi : LiveGrants(a)) {
+    const Grant& g = grants_[gi];
+    if (g.scope == kNoIndex && gi != leaving && !g.expired) pool += g.remaining;
+  }
+  return pool;
+}
+
 void Ledger::FitHolds(uint32_t ai, const std::vector<std::pair<uint32_t, int64_t>>& holds,
                       uint32_t leaving, std::vector<int64_t>* fitted) {
   const Account& a = accounts_[ai];
@@ -285,17 +294,13 @@ void Ledger::FitHolds(uint32_t ai, const std::vector<std::pair<uint32_t, int64_t
   // alike), one source per coupon.
   x.flow.Clear();
   x.coupons.clear();
-  int64_t pool = a.cash;
   for (uint32_t gi : LiveGrants(a)) {
     const Grant& g = grants_[gi];
-    if (gi == leaving || g.expired || g.remaining == 0) continue;
-    if (g.scope == kNoIndex) {
-      pool += g.remaining;
-    } else {
+    if (g.scope != kNoIndex && gi != leaving && !g.expired && g.remaining > 0) {
       x.coupons.emplace_back(gi, 0);
     }
   }
-  const uint32_t pool_source = x.flow.AddSource(pool);
+  const uint32_t pool_source = x.flow.AddSource(PoolFunds(a, leaving));
   for (auto& [gi, source] : x.coupons) source = x.flow.AddSource(grants_[gi].remaining);
   fitted->clear();
   for (const auto& [ci, want] : holds) {
@@ -316,11 +321,15 @@ void Ledger::TopUp(uint32_t ci) {
   const int64_t want = HoldTarget(ci) - c.hold;
   if (want <= 0) return;
   int64_t room = a.valid();
-  if (a.restricted_grants > 0) {
-    // Coupons: the other holds keep what they have, drawing on the sources
-    // they may use, and this one gets what still fits among its own. Not
-    // the account's frozen total against all its funds: holds backed by
-    // coupons this campaign cannot use take nothing from it.
+  // Coupons: the other holds keep what they have, drawing on the sources
+  // they may use, and this one gets what still fits among its own. Not the
+  // account's frozen total against all its funds: holds backed by coupons
+  // this campaign cannot use take nothing from it. Unless the pool alone
+  // covers every hold, this one's whole want included (the holds sum to
+  // the frozen balance): then all of them fit, whatever their coupons, and
+  // FitHolds would find what the valid balance gives (it reads every
+  // holding campaign; the pool, the grants a charge reads).
+  if (a.restricted_grants > 0 && want > PoolFunds(a, kNoIndex) - a.frozen) {
     std::vector<std::pair<uint32_t, int64_t>>& holds = hold_scratch_.holds;
     holds.clear();
     for (uint32_t other : a.holding) {
@@ -357,9 +366,15 @@ void Ledger::ShrinkHolds(uint32_t ai, uint32_t expiring) {
   Account& a = accounts_[ai];
   if (a.holding.empty()) return;
   const int64_t leaving = expiring == kNoIndex ? 0 : grants_[expiring].remaining;
-  // Without coupons every hold draws on one pool, cash and credit: if all
-  // of them fit in what stays, FitHolds would cut none (the usual case).
-  if (a.restricted_grants == 0 && a.frozen <= a.cash + a.credit - leaving) return;
+  // Every hold may draw on the pool (cash and account-wide grants), and
+  // the holds sum to the frozen balance: if the pool covers it once the
+  // grant has gone, FitHolds would cut none (the usual case), and this
+  // reads no holding campaign. Without coupons the pool is cash and
+  // credit.
+  if (a.frozen <= a.cash + a.credit - leaving &&
+      (a.restricted_grants == 0 || a.frozen <= PoolFunds(a, expiring))) {
+    return;
+  }
   // What fits without the expiring grant, earliest-enabled first.
   std::vector<std::pair<uint32_t, int64_t>>& holds = hold_scratch_.holds;
   holds.clear();
