@@ -91,7 +91,7 @@ class Interner {
   // (Defined in interner.cc, its only user; util/prefetch.h says why
   // they are always inlined.)
   BILLSIM_PREFETCHER void PrefetchSlot(uint64_t h) const;
-  BILLSIM_PREFETCHER void PrefetchRecord(uint64_t h) const;
+  BILLSIM_PREFETCHER void PrefetchRecord(uint64_t h, size_t key_bytes) const;
   uint32_t NextNumber();
   uint32_t Add(std::string_view key, uint64_t h, size_t at, uint32_t number);
   uint64_t Store(std::string_view key, uint32_t number);  // a record's ref
