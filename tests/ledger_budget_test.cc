@@ -217,6 +217,43 @@ TEST_F(LedgerTest, DailyRenewalRepeatsEveryDay) {
   EXPECT_EQ(Cash(), 300 * kUnit);
 }
 
+// A daily hold that no funds can reach stays listed for renewal, and a
+// midnight that renews it moves nothing: the turns after it, up to the
+// account's next event, are skipped, not each done again to the same end.
+TEST_F(LedgerTest, MidnightsThatCanRenewNothingAreSkippedUntilMoneyComesIn) {
+  OpenFunded(30 * kUnit);
+  EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_DAY, 50 * kUnit);
+  ASSERT_EQ(Held("c1"), 30 * kUnit);  // short: the cash is all held
+  const uint64_t days_before = ledger_.timer_work().days;
+  ASSERT_APPLIED(Advance(kT0 + 30 * kDay + kHour, "a1"));
+  EXPECT_TRUE(LastOf(v1::FREEZE).empty());
+  EXPECT_EQ(Held("c1"), 30 * kUnit);
+  // The first midnight renews (and moves nothing); the 29 after it are
+  // skipped.
+  EXPECT_EQ(ledger_.timer_work().days - days_before, 1u);
+  // Still listed: money coming in and the next midnight reach it.
+  ASSERT_APPLIED(Deposit("a1", 100 * kUnit));
+  EXPECT_EQ(Held("c1"), 50 * kUnit);
+  ASSERT_APPLIED(Clicks("c1", 20));
+  ASSERT_APPLIED(Advance(kT0 + 31 * kDay + kHour));
+  EXPECT_EQ(SumLast(v1::FREEZE, true), 20 * kUnit);
+  EXPECT_EQ(Held("c1"), 50 * kUnit);
+}
+
+// So too when the clock of every account moves (ClockAdvanced for all, or
+// an as-of query), which fires the book's timers in time order.
+TEST_F(LedgerTest, MidnightsThatCanRenewNothingAreSkippedWhenEveryClockMoves) {
+  OpenFunded(30 * kUnit);
+  EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_DAY, 50 * kUnit);
+  const uint64_t days_before = ledger_.timer_work().days;
+  ASSERT_APPLIED(Advance(kT0 + 30 * kDay + kHour));
+  EXPECT_TRUE(LastOf(v1::FREEZE).empty());
+  EXPECT_EQ(ledger_.timer_work().days - days_before, 1u);
+  EXPECT_EQ(ledger_.clock_us(), kT0 + 30 * kDay + kHour);
+  ASSERT_APPLIED(Deposit("a1", 100 * kUnit));
+  EXPECT_EQ(Held("c1"), 50 * kUnit);
+}
+
 TEST_F(LedgerTest, ADepositTopsUpShortHoldsEarliestEnabledFirst) {
   OpenFunded(30 * kUnit);
   // c2 is created first but enabled second.

@@ -447,7 +447,9 @@ void Ledger::AdvanceAll(int64_t to_us) {
   while (!due.empty()) {
     const auto [at_us, kind, key, ai] = due.top();
     due.pop();
-    AdvanceClock(ai, at_us);
+    // (Due at at_us: push_next's test.) The account's next event is after
+    // to_us, so its idle midnights are skipped up to there.
+    FireTimers(ai, at_us, to_us);
     push_next(ai);
   }
   for (uint32_t ai = 0; ai < accounts_.size(); ++ai) {
@@ -472,9 +474,9 @@ int64_t Ledger::LocalDay(const Account& a, int64_t time_us) const {
                   kMicrosPerDay);
 }
 
-void Ledger::FireTimers(uint32_t account, int64_t to_us) {
+void Ledger::FireTimers(uint32_t account, int64_t to_us, int64_t horizon_us) {
   Account& a = accounts_[account];
-  BILLSIM_ASSERT(to_us >= a.clock_us);
+  BILLSIM_ASSERT(to_us >= a.clock_us && horizon_us >= to_us);
   for (;;) {
     const int64_t expiry = NextExpiryUs(a);
     const int64_t at_us = std::min(expiry, a.day_timer_us);
@@ -484,13 +486,18 @@ void Ledger::FireTimers(uint32_t account, int64_t to_us) {
     if (expiry == at_us) {
       FireExpiries(account, at_us);  // before the day timer of that instant
     } else {
+      const uint64_t entries = entry_seq_;
       FireDay(account);
-      if (a.renewals.empty() && a.day_timer_us <= to_us &&
-          !options_.renew_every_daily_hold) {
-        // Nothing can be short before the next expiry: every midnight up
-        // to it (or to to_us) would renew nothing. Skip to the first
-        // midnight at or after the bound.
-        const int64_t bound = std::min(NextExpiryUs(a), to_us + 1);
+      // The turn is idle when nothing is left to renew, or when it moved no
+      // money (it made no entry): the holds it left listed are short and no
+      // funds can reach them, so the next turn finds the same holds, the
+      // same balances and the same list, and moves nothing again. Either
+      // way nothing changes before the next expiry (or the horizon): the
+      // account's own events and expiries are all that move its funds.
+      const bool idle = a.renewals.empty() || entry_seq_ == entries;
+      if (idle && a.day_timer_us <= horizon_us && !options_.renew_every_daily_hold) {
+        // Skip the idle midnights to the first at or after the bound.
+        const int64_t bound = std::min(NextExpiryUs(a), horizon_us + 1);
         if (bound > a.day_timer_us) {
           a.day_timer_us = NextMidnight(a, bound - 1);
         }

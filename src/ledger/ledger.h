@@ -654,13 +654,17 @@ class Ledger {
     if (a.next_timer_us > to_us) {
       a.clock_us = to_us;
     } else {
-      FireTimers(account, to_us);
+      FireTimers(account, to_us, to_us);
     }
     if (to_us > latest_us_) latest_us_ = to_us;
   }
   void AdvanceAll(int64_t to_us);  // every account whose clock is earlier
-  // Fires the account's timers due by to_us, in order.
-  void FireTimers(uint32_t account, int64_t to_us);
+  // Fires the account's timers due by to_us, in order, and sets its clock
+  // to to_us. Midnights that can renew nothing are skipped up to
+  // `horizon_us` (at least to_us), to which the caller will take the clock
+  // with no event of the account in between (AdvanceAll: the timers of
+  // every account in time order, then every clock to one time).
+  void FireTimers(uint32_t account, int64_t to_us, int64_t horizon_us);
   // Fires the expiries of every grant of the account due at `at_us`, in
   // grant id order. REQUIRES: the account's clock is at_us.
   void FireExpiries(uint32_t account, int64_t at_us);
