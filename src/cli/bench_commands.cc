@@ -393,6 +393,9 @@ int BenchMain(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "ledger") {
     return BenchLedgerMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "memory") {
+    return BenchMemoryMain(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (!args.empty() && args[0] == "http") {
     return BenchHttpMain(std::vector<std::string>(args.begin() + 1, args.end()));
   }
@@ -404,11 +407,14 @@ int BenchMain(const std::vector<std::string>& args) {
   }
   if (args.empty() || args[0] != "log") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      std::cout << "usage: billsim bench log|ledger|history|http|nats|import [OPTIONS]\n\nbenchmarks:\n"
+      std::cout << "usage: billsim bench log|ledger|memory|history|http|nats|import [OPTIONS]\n\nbenchmarks:\n"
                    "  log       append, replay and snapshot-replay figures for the log\n"
                    "  ledger    how the ledger scales with the size of the book: set-up\n"
                    "            and delivery replay rates, timer work per simulated day,\n"
                    "            memory and snapshot bytes per account and campaign\n"
+                   "  memory    this machine's random-access latency and throughput by block\n"
+                   "            size, one line and eight lines per page: what bounds a\n"
+                   "            large book's replay\n"
                    "  history   --log DIR: history index build, page and as-of latency;\n"
                    "            --server HOST:PORT: page latency from a running server\n"
                    "  http      --http HOST:PORT: a running server's HTTP/JSON API: JSON-lines\n"
@@ -419,7 +425,7 @@ int BenchMain(const std::vector<std::string>& args) {
                    "\nEach has --help.\n";
       return kExitOk;
     }
-    spdlog::error("usage: billsim bench log|ledger|history|http|nats|import [OPTIONS]; see billsim bench --help");
+    spdlog::error("usage: billsim bench log|ledger|memory|history|http|nats|import [OPTIONS]; see billsim bench --help");
     return kExitUsage;
   }
   po::options_description options("billsim bench log options");

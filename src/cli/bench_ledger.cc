@@ -375,13 +375,6 @@ constexpr const char* kUsage =
     "check, restore) time; events and bytes in the log, and the state\n"
     "digest. Progress on stderr when it is a terminal.\n";
 
-Status CheckRange(const char* option, uint64_t value, uint64_t min, uint64_t max) {
-  if (value >= min && value <= max) return Status::Ok();
-  return Status::InvalidArgument("--" + std::string(option) + " must be " +
-                                 std::to_string(min) + ".." + std::to_string(max) + " (got " +
-                                 std::to_string(value) + ")");
-}
-
 // The options as a Config; InvalidArgument naming the option otherwise.
 Status ToConfig(const po::variables_map& vm, Config* c) {
   const uint64_t accounts = vm["accounts"].as<uint64_t>();

@@ -9,8 +9,16 @@
 #include <filesystem>
 #include <cinttypes>
 #include <cstdio>
+#include <string>
 
 namespace billsim::cli {
+
+Status CheckRange(const char* option, uint64_t value, uint64_t min, uint64_t max) {
+  if (value >= min && value <= max) return Status::Ok();
+  return Status::InvalidArgument("--" + std::string(option) + " must be " +
+                                 std::to_string(min) + ".." + std::to_string(max) + " (got " +
+                                 std::to_string(value) + ")");
+}
 
 double Seconds(BenchClock::duration d) { return std::chrono::duration<double>(d).count(); }
 

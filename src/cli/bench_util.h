@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "util/status.h"
+
 namespace billsim::cli {
 
 using BenchClock = std::chrono::steady_clock;
@@ -32,6 +34,10 @@ bool ResetPeakRss();
 // empty, a new temporary one under /tmp named after `name`. False (and
 // logged) when it cannot be made.
 bool BenchWorkDir(const std::string& given, const std::string& name, std::string* root);
+
+// OK if `value` of option --`option` is within [min, max]; else
+// InvalidArgument naming the option, the range and the value.
+Status CheckRange(const char* option, uint64_t value, uint64_t min, uint64_t max);
 
 // The middle value (the upper one of an even count); 0 for none.
 double Median(std::vector<double> values);

@@ -32,6 +32,8 @@ int AuditMain(const std::vector<std::string>& args);
 int BenchMain(const std::vector<std::string>& args);
 // billsim bench ledger ... (bench_ledger.cc; BenchMain dispatches to it)
 int BenchLedgerMain(const std::vector<std::string>& args);
+// billsim bench memory ... (bench_memory.cc; BenchMain dispatches to it)
+int BenchMemoryMain(const std::vector<std::string>& args);
 // billsim bench http ... (bench_http.cc: the HTTP/JSON API of a running server)
 int BenchHttpMain(const std::vector<std::string>& args);
 int BenchImportMain(const std::vector<std::string>& args);
