@@ -36,6 +36,14 @@ for bad in "--mib 0" "--mib 3" "--mib 65537" "--runs 0" "--runs 26" "--mib x"; d
   rc=$(run bench memory "$1" "$2")
   check "$bad is a usage error naming it" test "$rc" = 2 -a -n "$(grep -- "$1" "$tmp/err")"
 done
+# Past half this machine's memory (within --mib's range on any machine of
+# less than 128 GiB).
+over=$(( $(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo) / 2 + 1 ))
+if [ "$over" -le 65536 ]; then
+  rc=$(run bench memory --mib "$over")
+  check "a block past half the machine's memory is a usage error" test "$rc" = 2 \
+    -a -n "$(grep -- "--mib $over is more than half" "$tmp/err")"
+fi
 rc=$(run bench memory --help)
 check "--help explains every option" test "$rc" = 0 -a -n "$(grep -- '--mib' "$tmp/out")" \
   -a -n "$(grep -- '--runs' "$tmp/out")" -a -n "$(grep -- '--json' "$tmp/out")"

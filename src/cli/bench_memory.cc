@@ -20,11 +20,14 @@
 //    4 KiB page still needs a translation of its own).
 // A benchmark prints what it measured; it asserts nothing about speed.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -165,7 +168,8 @@ int BenchMemoryMain(const std::vector<std::string>& args) {
   po::options_description options("billsim bench memory options");
   options.add_options()
       ("mib", po::value<std::vector<uint64_t>>()->multitoken(),
-       "block sizes in MiB (4..65536; default 64 256 1024)")
+       "block sizes in MiB (4..65536, and at most half this machine's memory; "
+       "default 64 256 1024)")
       ("runs", po::value<uint64_t>()->default_value(3), "runs of each size (1..25)")
       ("json", "print one JSON object (units in the key names)");
   po::variables_map vm;
@@ -175,8 +179,18 @@ int BenchMemoryMain(const std::vector<std::string>& args) {
   if (vm.count("mib")) sizes = vm["mib"].as<std::vector<uint64_t>>();
   const uint64_t runs = vm["runs"].as<uint64_t>();
   Status st = CheckRange("runs", runs, 1, kRunsMax);
+  // A block is made resident whole: past half this machine's memory it
+  // would push out everything else, or meet the out-of-memory killer.
+  const long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
+  const uint64_t memory_mib =
+      pages > 0 && page_bytes > 0 ? static_cast<uint64_t>(pages) * page_bytes >> 20 : 0;
   for (uint64_t mib : sizes) {
     if (st.ok()) st = CheckRange("mib", mib, kMibMin, kMibMax);
+    if (st.ok() && memory_mib > 0 && mib > memory_mib / 2) {
+      st = Status::InvalidArgument("--mib " + std::to_string(mib) +
+                                   " is more than half of this machine's " +
+                                   std::to_string(memory_mib) + " MiB of memory");
+    }
   }
   if (!st.ok()) {
     spdlog::error("{}", st.message());
@@ -187,14 +201,21 @@ int BenchMemoryMain(const std::vector<std::string>& args) {
   std::vector<std::vector<Figures>> measured(sizes.size());
   const uint64_t steps = sizes.size() * runs;
   for (size_t s = 0; s < sizes.size(); ++s) {
-    Block block(sizes[s] << 20);
+    std::unique_ptr<Block> block;
+    try {
+      block = std::make_unique<Block>(sizes[s] << 20);
+    } catch (const std::bad_alloc&) {
+      progress.End();
+      spdlog::error("--mib {}: the system has no room for a block of {} MiB", sizes[s], sizes[s]);
+      return kExitFailed;
+    }
     for (uint64_t r = 0; r < runs; ++r) {
       progress.Show(std::to_string(sizes[s]) + " MiB", s * runs + r, steps);
       Figures f;
-      f.latency_ns = Latency(block, rng);
-      f.line_per_page_ns = Throughput(block, Visit::kLinePerPage, rng);
-      f.eight_per_page_ns = Throughput(block, Visit::kLinesPerPage, rng);
-      f.eight_pages_ns = Throughput(block, Visit::kPagesPerRegion, rng);
+      f.latency_ns = Latency(*block, rng);
+      f.line_per_page_ns = Throughput(*block, Visit::kLinePerPage, rng);
+      f.eight_per_page_ns = Throughput(*block, Visit::kLinesPerPage, rng);
+      f.eight_pages_ns = Throughput(*block, Visit::kPagesPerRegion, rng);
       measured[s].push_back(f);
     }
   }
