@@ -44,6 +44,9 @@ if [ "$over" -le 65536 ]; then
   check "a block past half the machine's memory is a usage error" test "$rc" = 2 \
     -a -n "$(grep -- "--mib $over is more than half" "$tmp/err")"
 fi
+rc=$(run bench memory --mib $(printf '4 %.0s' $(seq 17)))
+check "seventeen sizes are a usage error naming --mib" test "$rc" = 2 \
+  -a -n "$(grep -- '--mib names 17 sizes; at most 16' "$tmp/err")"
 rc=$(run bench memory --help)
 check "--help explains every option" test "$rc" = 0 -a -n "$(grep -- '--mib' "$tmp/out")" \
   -a -n "$(grep -- '--runs' "$tmp/out")" -a -n "$(grep -- '--json' "$tmp/out")"

@@ -50,6 +50,7 @@ constexpr uint64_t kLinesPerPage = kPageBytes / kLineBytes;
 constexpr uint64_t kMibMin = 4;
 constexpr uint64_t kMibMax = 65'536;  // 64 GiB
 constexpr uint64_t kRunsMax = 25;
+constexpr size_t kSizesMax = 16;
 constexpr uint64_t kChaseLoads = 2'000'000;
 constexpr uint64_t kStreamLoads = 8'000'000;
 constexpr uint64_t kPrefetchAhead = 48;
@@ -168,8 +169,8 @@ int BenchMemoryMain(const std::vector<std::string>& args) {
   po::options_description options("billsim bench memory options");
   options.add_options()
       ("mib", po::value<std::vector<uint64_t>>()->multitoken(),
-       "block sizes in MiB (4..65536, and at most half this machine's memory; "
-       "default 64 256 1024)")
+       "block sizes in MiB, up to 16 of them (each 4..65536, and at most half "
+       "this machine's memory; default 64 256 1024)")
       ("runs", po::value<uint64_t>()->default_value(3), "runs of each size (1..25)")
       ("json", "print one JSON object (units in the key names)");
   po::variables_map vm;
@@ -179,6 +180,10 @@ int BenchMemoryMain(const std::vector<std::string>& args) {
   if (vm.count("mib")) sizes = vm["mib"].as<std::vector<uint64_t>>();
   const uint64_t runs = vm["runs"].as<uint64_t>();
   Status st = CheckRange("runs", runs, 1, kRunsMax);
+  if (st.ok() && sizes.size() > kSizesMax) {
+    st = Status::InvalidArgument("--mib names " + std::to_string(sizes.size()) +
+                                 " sizes; at most " + std::to_string(kSizesMax));
+  }
   // A block is made resident whole: past half this machine's memory it
   // would push out everything else, or meet the out-of-memory killer.
   const long pages = sysconf(_SC_PHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
