@@ -63,6 +63,16 @@ struct Figures {
   double eight_per_page_ns = 0;   // per line, eight lines per page visited
   double eight_pages_ns = 0;      // per line, eight 4 KiB pages per 2 MiB visited
 };
+// Each figure's key in the JSON report: KEY_ns, the median, and
+// KEY_runs_ns, every run.
+struct Field {
+  const char* key;
+  double Figures::*value;
+};
+constexpr Field kFields[] = {{"latency", &Figures::latency_ns},
+                             {"line_per_page", &Figures::line_per_page_ns},
+                             {"eight_lines_per_page", &Figures::eight_per_page_ns},
+                             {"eight_pages_per_2mib", &Figures::eight_pages_ns}};
 
 // A block of `bytes` from AllocateZeroed, freed at the end of its scope.
 class Block {
@@ -114,16 +124,16 @@ double Throughput(const Block& block, Visit visit, std::mt19937_64& rng) {
   const uint64_t regions = std::max<uint64_t>(1, block.pages() / region_pages);
   std::vector<uint64_t> offsets(kStreamLoads);
   for (uint64_t i = 0; i < offsets.size(); i += per_visit) {
-    const uint64_t page = rng() % block.pages();
-    const uint64_t region_first = rng() % regions * region_pages;
+    // The page visited, or the region's first.
+    const uint64_t page = visit == Visit::kPagesPerRegion ? rng() % regions * region_pages
+                                                          : rng() % block.pages();
     const uint64_t first = rng() % kLinesPerPage;
     for (uint32_t k = 0; k < per_visit && i + k < offsets.size(); ++k) {
       // Distinct lines of the page, or distinct pages of the region: steps
       // of 7, coprime with 64 lines a page and 512 pages a region.
       const uint64_t line = (first + 7 * k) % kLinesPerPage;
       const uint64_t at = visit == Visit::kPagesPerRegion
-                              ? std::min(region_first + (first + 7 * k) % region_pages,
-                                         block.pages() - 1)
+                              ? std::min(page + (first + 7 * k) % region_pages, block.pages() - 1)
                               : page;
       offsets[i + k] = at * kPageBytes + line * kLineBytes;
     }
@@ -235,21 +245,12 @@ int BenchMemoryMain(const std::vector<std::string>& args) {
   if (vm.count("json")) {
     JsonObject out = {{"runs", runs}, {"sizes", JsonObject::array()}};
     for (size_t s = 0; s < sizes.size(); ++s) {
-      JsonObject size = {
-          {"mib", sizes[s]},
-          {"latency_ns", rounded(median(measured[s], &Figures::latency_ns))},
-          {"line_per_page_ns", rounded(median(measured[s], &Figures::line_per_page_ns))},
-          {"eight_lines_per_page_ns", rounded(median(measured[s], &Figures::eight_per_page_ns))},
-          {"eight_pages_per_2mib_ns", rounded(median(measured[s], &Figures::eight_pages_ns))},
-          {"latency_runs_ns", JsonObject::array()},
-          {"line_per_page_runs_ns", JsonObject::array()},
-          {"eight_lines_per_page_runs_ns", JsonObject::array()},
-          {"eight_pages_per_2mib_runs_ns", JsonObject::array()}};
-      for (const Figures& f : measured[s]) {
-        size["latency_runs_ns"].push_back(rounded(f.latency_ns));
-        size["line_per_page_runs_ns"].push_back(rounded(f.line_per_page_ns));
-        size["eight_lines_per_page_runs_ns"].push_back(rounded(f.eight_per_page_ns));
-        size["eight_pages_per_2mib_runs_ns"].push_back(rounded(f.eight_pages_ns));
+      JsonObject size = {{"mib", sizes[s]}};
+      for (const Field& field : kFields) {
+        const std::string key = field.key;
+        size[key + "_ns"] = rounded(median(measured[s], field.value));
+        JsonObject& every = size[key + "_runs_ns"] = JsonObject::array();
+        for (const Figures& f : measured[s]) every.push_back(rounded(f.*field.value));
       }
       out["sizes"].push_back(size);
     }
