@@ -9,13 +9,7 @@ set -u
 BILLSIM=${1:?usage: bench_ledger_test.sh BILLSIM}
 tmp=$(mktemp -d /tmp/billsim-bench-ledger-test-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name" >&2
-    echo "--- stdout" >&2; cat "$tmp/out" >&2; echo "--- stderr" >&2; cat "$tmp/err" >&2; fi
-}
-run() { "$BILLSIM" "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
+. "$(dirname "$0")/check_lib.sh"  # check, run
 
 small=(bench ledger --accounts 20 --campaigns 200 --events 20000)
 
