@@ -254,6 +254,29 @@ TEST_F(LedgerTest, MidnightsThatCanRenewNothingAreSkippedWhenEveryClockMoves) {
   EXPECT_EQ(Held("c1"), 50 * kUnit);
 }
 
+// A daily hold frozen in full when its campaign is enabled is what the
+// next midnight would hold: that midnight reads none of it (no renewal),
+// while a hold spent from, or short of funds, is renewed.
+TEST_F(LedgerTest, AFullDailyHoldIsNotRenewedAtTheNextMidnight) {
+  OpenFunded(200 * kUnit);
+  EnabledCpc("c1", 1 * kUnit, v1::BUDGET_MODE_DAY, 50 * kUnit);
+  EnabledCpc("c2", 1 * kUnit, v1::BUDGET_MODE_DAY, 50 * kUnit);
+  ASSERT_EQ(Held("c1"), 50 * kUnit);
+  ASSERT_EQ(Held("c2"), 50 * kUnit);
+  const uint64_t renewals_before = ledger_.timer_work().renewals;
+  ASSERT_APPLIED(Advance(kT0 + kDay + kHour, "a1"));
+  EXPECT_EQ(ledger_.timer_work().renewals - renewals_before, 0u);
+  EXPECT_TRUE(LastOf(v1::FREEZE).empty());
+  // Spent from: renewed at the midnight after.
+  now_ = kT0 + kDay + 2 * kHour;
+  ASSERT_APPLIED(Clicks("c1", 20));
+  ASSERT_APPLIED(Advance(kT0 + 2 * kDay + kHour, "a1"));
+  EXPECT_EQ(ledger_.timer_work().renewals - renewals_before, 1u);
+  EXPECT_EQ(SumLast(v1::FREEZE, true), 20 * kUnit);
+  EXPECT_EQ(Held("c1"), 50 * kUnit);
+  EXPECT_EQ(Held("c2"), 50 * kUnit);
+}
+
 TEST_F(LedgerTest, ADepositTopsUpShortHoldsEarliestEnabledFirst) {
   OpenFunded(30 * kUnit);
   // c2 is created first but enabled second.

@@ -247,7 +247,10 @@ void Ledger::StartHolding(uint32_t ci) {
     ScheduleDay(c.account);
   }
   TopUp(ci);
-  ListForRenewal(ci);  // it may be short of funds, or have spent today
+  // Listed only if short of its whole budget, which is what the next
+  // midnight holds (short of funds, or spent today): a full daily hold
+  // renews to itself, so a midnight would read its line for nothing.
+  if (c.hold < c.budget) ListForRenewal(ci);
 }
 
 void Ledger::StopHolding(uint32_t ci, const std::string& why) {

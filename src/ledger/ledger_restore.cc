@@ -400,9 +400,10 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
       a.expired_grants++;
     }
     f.UpdateNextExpiry(a);
-    // Any daily hold may be short: all are listed for the next renewal.
+    // The daily holds short of their budget are listed for the next
+    // renewal (CheckInvariants): only they can move at a midnight.
     for (uint32_t ci : a.holding) {
-      f.ListForRenewal(ci);
+      if (f.campaigns_[ci].hold < f.campaigns_[ci].budget) f.ListForRenewal(ci);
       if (f.campaigns_[ci].budget_mode == v1::BUDGET_MODE_DAY) a.daily_holding++;
     }
   }
