@@ -799,6 +799,7 @@ Status Ledger::CheckInvariants() const {
                                 ": active but not in its account's holding list");
     }
   }
+  std::vector<uint8_t> named(campaigns_.size());  // by a coupon
   for (size_t gi = 0; gi < grants_.size(); ++gi) {
     if (!listed_grant[gi]) {
       return Status::Corruption("grant " + GrantName(gi) + ": not in its account's list");
@@ -809,6 +810,14 @@ Status Ledger::CheckInvariants() const {
         return Status::Corruption("grant " + GrantName(gi) +
                                   ": names a campaign of another account");
       }
+      named[ci] = 1;
+    }
+  }
+  for (size_t ci = 0; ci < campaigns_.size(); ++ci) {
+    if (campaigns_[ci].coupon_named != (named[ci] != 0)) {
+      return Status::Corruption("campaign " + Name(ci) + ": marked " +
+                                (campaigns_[ci].coupon_named ? "" : "not ") +
+                                "named by a coupon, wrongly");
     }
   }
   return Status::Ok();

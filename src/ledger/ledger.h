@@ -439,6 +439,9 @@ class Ledger {
   // campaigns, or a coupon's own), whatever is left of it?
   bool GrantCovers(const Grant& g, uint32_t campaign) const {
     if (g.scope == kNoIndex) return true;
+    // (Read from the campaign's line, which a charge has loaded: the scope
+    // is a record and a list elsewhere, two loads in a row.)
+    if (!campaigns_[campaign].coupon_named) return false;
     const std::vector<uint32_t>& scope = grant_scopes_[g.scope];
     return std::binary_search(scope.begin(), scope.end(), campaign);
   }

@@ -139,6 +139,7 @@ void Ledger::OnCreditGranted(const v1::CreditGranted& m) {
     for (const std::string& c : m.campaign_ids()) campaigns.push_back(FindCampaign(c));
     std::sort(campaigns.begin(), campaigns.end());
     campaigns.erase(std::unique(campaigns.begin(), campaigns.end()), campaigns.end());
+    for (uint32_t ci : campaigns) campaigns_[ci].coupon_named = true;
     g.scope = static_cast<uint32_t>(grant_scopes_.size());
     grant_scopes_.emplace_back() = std::move(campaigns);
   }

@@ -379,6 +379,7 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
       return Bad("grant " + f.GrantName(gi) +
                  " names an account or campaign out of range");
     }
+    for (uint32_t ci : f.grant_campaigns(gi)) f.campaigns_[ci].coupon_named = true;
   }
   const size_t live_grants = std::count_if(f.grants_.begin(), f.grants_.end(),
                                            [](const Grant& g) { return !g.expired; });

@@ -187,6 +187,10 @@ struct alignas(64) Campaign {
   Review review = Review::kPending;
   bool renewal_listed = false;   // in its account's `renewals` (R4)
   bool repriced = false;         // a CampaignUpdated changed its price: Reprice
+  // Derived: some coupon (a grant with campaign_ids) names it. A campaign
+  // no coupon names is in no grant's scope, so a charge to it reads no
+  // scope (Ledger::GrantCovers); campaigns are named only at a grant.
+  bool coupon_named = false;
 
   // 1000 for CPM (priced per thousand impressions), else 1.
   int64_t per_units() const {
