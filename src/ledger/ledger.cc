@@ -585,7 +585,7 @@ void Ledger::FireDay(uint32_t account) {
     if (c.budget_mode != v1::BUDGET_MODE_DAY || !IsHolding(c)) continue;
     timer_work_.renewals++;
     TopUp(ci);
-    if (c.hold < c.budget) ListForRenewal(ci);  // short of funds: again
+    ListForRenewal(ci);  // if short of funds: again
   }
   renew.clear();
   const bool any_daily = a.daily_holding > 0;

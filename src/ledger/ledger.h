@@ -678,11 +678,14 @@ class Ledger {
   // (the turn skips them).
   void OrderRenewals(const Account& a, std::vector<uint32_t>* renew);
   void ScheduleDay(uint32_t account);
-  // A daily hold that may be short at the next midnight: listed for its
-  // renewal (R4). Cheap when listed already.
+  // A daily hold short of its budget, which is what the next midnight
+  // holds (short of funds, spent from, or started after spending today):
+  // listed for its renewal (R4). A full one renews to itself, so it is
+  // not listed, and a midnight reads nothing of it. Cheap when listed
+  // already.
   void ListForRenewal(uint32_t campaign) {
     Campaign& c = campaigns_[campaign];
-    if (c.budget_mode != v1::BUDGET_MODE_DAY || c.renewal_listed) return;
+    if (c.budget_mode != v1::BUDGET_MODE_DAY || c.renewal_listed || c.hold >= c.budget) return;
     c.renewal_listed = true;
     accounts_[c.account].renewals.push_back(campaign);
   }

@@ -248,10 +248,7 @@ void Ledger::StartHolding(uint32_t ci) {
     ScheduleDay(c.account);
   }
   TopUp(ci);
-  // Listed only if short of its whole budget, which is what the next
-  // midnight holds (short of funds, or spent today): a full daily hold
-  // renews to itself, so a midnight would read its line for nothing.
-  if (c.hold < c.budget) ListForRenewal(ci);
+  ListForRenewal(ci);  // if short of funds, or spent from today
 }
 
 void Ledger::StopHolding(uint32_t ci, const std::string& why) {

@@ -402,9 +402,9 @@ Status Ledger::Restorer::Finish(const v1::LedgerState& s) {
     }
     f.UpdateNextExpiry(a);
     // The daily holds short of their budget are listed for the next
-    // renewal (CheckInvariants): only they can move at a midnight.
+    // renewal (CheckInvariants).
     for (uint32_t ci : a.holding) {
-      if (f.campaigns_[ci].hold < f.campaigns_[ci].budget) f.ListForRenewal(ci);
+      f.ListForRenewal(ci);
       if (f.campaigns_[ci].budget_mode == v1::BUDGET_MODE_DAY) a.daily_holding++;
     }
   }
